@@ -1,0 +1,1 @@
+"""ddrid's desktop application (Qt).  Imports ddrcore; ddrcore never imports this."""

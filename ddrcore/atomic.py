@@ -1,0 +1,37 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A reader (or a crash) never sees a half-written file, and an existing file is
+only replaced once the new one is complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+
+@contextlib.contextmanager
+def atomic_path(target: Union[str, os.PathLike], suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it onto the target on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def write_text_atomic(target: Union[str, os.PathLike], text: str, encoding: str = "utf-8") -> None:
+    with atomic_path(target) as tmp:
+        with open(tmp, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())

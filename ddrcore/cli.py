@@ -1,0 +1,261 @@
+"""`ddrid`: the headless command line over ddrcore.
+
+Every long job is a ddrcore generator; this module only parses arguments,
+draws a progress bar on stderr and prints one-line errors (a traceback only
+with --debug).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import __version__
+from .errors import DdridError
+from .progress import Progress, run_to_end
+
+
+# ----------------------------------------------------------------- progress --
+class ProgressPrinter:
+    """A one-line progress bar on a terminal; sparse log lines otherwise."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.last = 0.0
+        self.stage = None
+
+    def __call__(self, p: Progress) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        new_stage = p.stage != self.stage
+        # On a terminal redraw at most 10x/s; in logs, one line every 10 s or per stage.
+        if not new_stage and now - self.last < (0.1 if self.tty else 10.0) and p.overall < 1.0:
+            return
+        if new_stage and self.tty and self.stage is not None:
+            self.stream.write("\n")
+        self.stage, self.last = p.stage, now
+        width = 28
+        filled = int(width * min(max(p.overall, 0.0), 1.0))
+        bar = "#" * filled + "-" * (width - filled)
+        parts = [f"{p.stage:<9}", f"[{bar}] {100 * p.overall:5.1f}%"]
+        if p.epochs:
+            parts.append(f"epoch {p.epoch}/{p.epochs}")
+        if p.losses:
+            parts.append(" ".join(f"{k}={v:.4g}" for k, v in p.losses.items()))
+        parts.append(f"{p.elapsed:6.0f}s")
+        if p.eta is not None:
+            parts.append(f"ETA {p.eta:.0f}s")
+        if p.message:
+            parts.append(p.message)
+        line = "  ".join(parts)
+        if self.tty:
+            self.stream.write("\r" + line[:160].ljust(160))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.stage is not None and not self.quiet:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.stage = None
+
+
+def _run(job, args):
+    printer = ProgressPrinter(quiet=getattr(args, "quiet", False))
+    try:
+        return run_to_end(job, printer)
+    finally:
+        printer.close()
+
+
+def _report_bad(bad) -> None:
+    for b in bad:
+        print(f"skipped {b}", file=sys.stderr)
+
+
+def _channel(value: Optional[str]):
+    if value is None or value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("channel must be an index (0, 1, ...) or 'all'") from None
+
+
+# ----------------------------------------------------------------- commands --
+def cmd_train(args) -> int:
+    from .config import TrainConfig
+    from .images import load_patches
+    from .modelfile import save
+    from .training import train
+
+    cfg = TrainConfig()
+    for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "lr", "seed", "device",
+                 "patch_size", "input_size", "latent_sigma", "threshold_quantile", "min_steps_per_epoch"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(cfg, name, value)
+    if args.patch_size is not None and args.input_size is None:
+        cfg.input_size = args.patch_size if args.patch_size in (32, 64, 128, 256) else 32
+    cfg.channel = args.channel
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise DdridError(str(exc)) from None
+    patches = _run(load_patches(args.normal_dir, cfg.patch_size, cfg.input_size, cfg.channel), args)
+    _report_bad(patches.bad)
+    print(f"{len(patches)} normal patches from {args.normal_dir}", file=sys.stderr)
+    model = _run(train(patches, cfg), args)
+    save(model, args.output)
+    print(f"saved {args.output}: score {model.score_type}, threshold {model.threshold:.6g}, "
+          f"{model.training['seconds']:.0f}s on {model.training['device']}")
+    return 0
+
+
+def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None, device="auto", threshold=None):
+    """Load a model, score a folder, write the CSV; returns (patches, scores, model)."""
+    from .export import write_csv, write_decompositions
+    from .images import load_patches
+    from .modelfile import load
+    from .scoring import score_patches
+
+    model = load(model_path, device)
+    patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel), args)
+    _report_bad(patches.bad)
+    scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
+    write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold)
+    if decompositions is not None:
+        write_decompositions(decompositions, scores, patches.sources)
+    return patches, scores, model
+
+
+def cmd_score(args) -> int:
+    patches, scores, model = score_folder(args.model, args.test_dir, args.csv, args.decompositions, args,
+                                          args.device, args.threshold)
+    tau = model.threshold if args.threshold is None else args.threshold
+    n_flag = int(scores.flagged(tau).sum())
+    print(f"wrote {args.csv}: {len(scores)} patches, {n_flag} flagged "
+          f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g} ({model.score_type} score)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .modelfile import load
+
+    model = load(args.model, "cpu")
+    info = model.summary()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"model file      {args.model}")
+    print(f"score           {info['score_type']} ({'AS_l' if info['score_type'] == 'latent' else 'AS_r'})")
+    print(f"threshold       {info['threshold']:.6g}  ({info['validation'].get('threshold_rule', '')})")
+    print(f"seed            {info['seed']}")
+    print(f"preprocessing   {info['preprocess']}")
+    print(f"input           {info['channels']} channel(s), {info['input_size']}x{info['input_size']}, "
+          f"patches {info['patch_size']} px, channel {info['channel']}")
+    print(f"validation      {info['validation']}")
+    print(f"training        {info['training']}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args, _run)
+
+
+# ------------------------------------------------------------------- parser --
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ddrid", description="DDR-ID anomaly detection for microscopy patches.")
+    p.add_argument("--version", action="version", version=f"ddrid {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model on a folder of normal patches",
+                       description="Train DDR-ID on the images under NORMAL_DIR (all treated as normal).")
+    t.add_argument("normal_dir", metavar="NORMAL_DIR")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. model.ddrid)")
+    t.add_argument("--pretrain-epochs", type=int, help="pretraining epochs (default 150, the paper's)")
+    t.add_argument("--finetune-epochs", type=int, help="finetuning epochs (default 100, the paper's)")
+    t.add_argument("--batch-size", type=int, help="batch size (default 256; shrunk for small sets, see README)")
+    t.add_argument("--min-steps-per-epoch", type=int, help="shrink the batch until an epoch has this many steps (default 8; 0 = off)")
+    t.add_argument("--lr", type=float, help="learning rate (default 1e-4, x0.1 after 50 epochs)")
+    t.add_argument("--latent-sigma", type=float, help="sigma of N(Z_C, sigma^2 I) for D_L (default 0.1)")
+    t.add_argument("--threshold-quantile", type=float, help="default threshold quantile of validation scores (0.95)")
+    t.add_argument("--patch-size", type=int, help="tile side in pixels (default 32)")
+    t.add_argument("--input-size", type=int, help="network input side, power of two >= 32 (default 32)")
+    t.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto: CUDA, MPS, else CPU")
+    t.add_argument("--seed", type=int, help="random seed (default 0)")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("score", help="score a folder and write a ranked CSV",
+                       description="Score every patch under TEST_DIR with MODEL; write a ranked CSV.")
+    s.add_argument("model", metavar="MODEL")
+    s.add_argument("test_dir", metavar="TEST_DIR")
+    s.add_argument("--csv", required=True, metavar="RANKED.csv")
+    s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
+    s.add_argument("--threshold", type=float, help="override the model's threshold")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.set_defaults(func=cmd_score)
+
+    i = sub.add_parser("info", help="describe a model file")
+    i.add_argument("model", metavar="MODEL")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("demo", help="run the whole pipeline on the bundled demo data",
+                       description="Train on the bundled demo patches, score the demo test set, write the CSV, "
+                                   "print the AUC.")
+    d.add_argument("--out", default="ddrid-demo", metavar="DIR", help="output folder (default ./ddrid-demo)")
+    d.add_argument("--data", metavar="DIR", help="demo data folder (default: the bundled one)")
+    d.add_argument("--pretrain-epochs", type=int, default=None, help="default: the demo schedule (README)")
+    d.add_argument("--finetune-epochs", type=int, default=None)
+    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    try:
+        from .bench import add_parser as add_bench  # the benchmark commands, when present
+    except ImportError:
+        add_bench = None
+    if add_bench is not None:
+        add_bench(sub)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("ddrid: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return 130
+    except (DdridError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"ddrid: error: {msg}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # unexpected: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"ddrid: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

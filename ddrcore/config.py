@@ -1,0 +1,107 @@
+"""Training settings, with the paper's defaults (Section 4.1)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Optional, Union
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; stored in every model file.
+
+    Defaults follow the paper (Section 4.1, after Deep SVDD): 150 pretraining
+    and 100 finetuning epochs, Adam with learning rate 1e-4 dropped to 1e-5
+    after 50 epochs, weight decay 1e-6, batch 256, 90/10 train/validation split.
+    """
+
+    # --- data ---
+    patch_size: int = 32          # side of the squares cut from images (pixels)
+    input_size: int = 32          # network input side; patches are resized to it
+    channel: Union[None, int, str] = None  # None: grey only; k: one channel; "all"
+    # --- schedule (epochs as in the paper) ---
+    pretrain_epochs: int = 150
+    finetune_epochs: int = 100
+    lr: float = 1e-4
+    lr_milestone: int = 50        # epoch after which lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    weight_decay: float = 1e-6
+    batch_size: int = 256
+    # The paper's data sets give ~20 steps per epoch at batch 256; a few hundred
+    # microscopy patches give 1.  Below this many steps per epoch the batch is
+    # shrunk so training takes enough optimiser steps to converge.
+    min_steps_per_epoch: int = 8
+    # --- model ---
+    latent_dim: Optional[int] = None   # None: 128 for 1 channel, 512 for 3 (Table 1)
+    latent_sigma: float = 0.1          # std of N(Z_C, sigma^2 I) that D_L compares against
+    val_fraction: float = 0.1
+    # Re-estimate BatchNorm statistics over the training subset before Z_C and
+    # before scoring: with few steps the running averages stay near their
+    # initial values and eval-mode outputs can invert the ranking.
+    recalibrate_batchnorm: bool = True
+    threshold_quantile: float = 0.95   # default threshold: this quantile of validation scores
+    # --- run ---
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in d.items() if k in known})
+
+    def validate(self) -> None:
+        """Raise ValueError with a user-facing message for impossible settings."""
+        from .networks import check_input_size
+
+        check_input_size(self.input_size)
+        if self.patch_size < 4:
+            raise ValueError(f"patch size must be at least 4 pixels, got {self.patch_size}")
+        for name in ("pretrain_epochs", "finetune_epochs", "lr_milestone"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be >= 0")
+        if self.batch_size < 2:
+            raise ValueError("batch size must be at least 2 (BatchNorm needs two samples)")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError("validation fraction must be between 0 and 1")
+        if not 0 < self.threshold_quantile <= 1:
+            raise ValueError("threshold quantile must be in (0, 1]")
+        if self.lr <= 0 or self.latent_sigma <= 0:
+            raise ValueError("learning rate and latent sigma must be positive")
+
+
+def select_device(name: str = "auto") -> str:
+    """'auto' picks CUDA, then Apple MPS, then CPU; an explicit choice is checked."""
+    import torch
+
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA GPU is available; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("Apple MPS was requested but is not available; use --device cpu or auto")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    return name
+
+
+def describe_devices() -> list[tuple[str, str]]:
+    """(device id, human name) for every device this machine offers, best first."""
+    import torch
+
+    out = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            out.append((f"cuda:{i}", f"GPU {i}: {torch.cuda.get_device_name(i)} (CUDA)"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append(("mps", "Apple GPU (MPS)"))
+    out.append(("cpu", f"CPU ({torch.get_num_threads()} threads)"))
+    return out

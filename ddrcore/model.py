@@ -1,0 +1,70 @@
+"""A trained DDR-ID model: networks, Z_C, preprocessing, score choice, threshold."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .networks import DDRIDNetworks
+from .preprocess import Preprocessor
+
+SCORE_TYPES = ("latent", "recon")
+
+
+@dataclass
+class DDRIDModel:
+    nets: DDRIDNetworks
+    z_c: torch.Tensor                 # (latent_dim,) normal-class template in latent space
+    preprocessor: Preprocessor
+    config: TrainConfig
+    score_type: str = "latent"        # Algorithm 2's choice: "latent" (AS_l) or "recon" (AS_r)
+    threshold: float = float("inf")   # default tau, from validation normals
+    validation: dict = field(default_factory=dict)  # mean AS_l / AS_r on the validation subset, etc.
+    training: dict = field(default_factory=dict)    # what happened: sizes, steps, time, device
+    device: str = "cpu"
+
+    @property
+    def channels(self) -> int:
+        return self.nets.channels
+
+    @property
+    def input_size(self) -> int:
+        return self.nets.input_size
+
+    def to(self, device: str) -> "DDRIDModel":
+        self.nets.to(device)
+        self.z_c = self.z_c.to(device)
+        self.device = device
+        return self
+
+    def eval(self) -> "DDRIDModel":
+        self.nets.eval()
+        return self
+
+    def summary(self) -> dict:
+        """Plain facts about the model, for `ddrid info`, CSVs and reports."""
+        return {
+            "score_type": self.score_type,
+            "threshold": self.threshold,
+            "seed": self.config.seed,
+            "preprocess": self.preprocessor.to_dict(),
+            "channels": self.channels,
+            "input_size": self.input_size,
+            "patch_size": self.config.patch_size,
+            "channel": self.config.channel,
+            "latent_dim": self.nets.latent_dim,
+            "validation": self.validation,
+            "training": self.training,
+            "config": self.config.to_dict(),
+        }
+
+
+def to_tensor(x: np.ndarray, device: str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+
+
+def score_name(score_type: Optional[str]) -> str:
+    return {"latent": "AS_l", "recon": "AS_r"}.get(score_type or "", str(score_type))

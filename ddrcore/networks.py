@@ -1,0 +1,156 @@
+"""DDR-ID's networks (paper Table 1) — nn.Modules only, no training logic.
+
+Encoder  : Conv4-2-64, LReLU(0.2); Conv4-2-128/256/512, each BatchNorm + LReLU(0.2);
+           FC to the latent (128 for 1-channel input, 512 for 3-channel input).
+Decoder  : the latent as a 1x1 map; DeConv4-1-512, BatchNorm, LReLU(0.2); then
+           DeConv4-2 stages halving the channels (256, 128, 64, ...) each with
+           BatchNorm + LReLU(0.2); a last DeConv4-2 to the image channels; Tanh.
+D_L      : FC-64 (FC-128 for a 512-d latent), BN, ReLU; FC-32, BN, ReLU;
+           FC-16, BN, ReLU; FC-1, sigmoid.
+
+Input sizes.  The four stride-2 convolutions need a side that is a power of
+two, at least 32.  At 32x32 (the paper's size; MNIST's 28x28 is padded to 32
+by repeating edge pixels) the decoder is exactly DeConv4-1-512, DeConv4-2-256,
+DeConv4-2-128 and the output DeConv4-2.  Table 1 prints the last deconvolution
+as "DeConv4-2-64" directly followed by Tanh: a reconstruction must have the
+image's channel count, so, as in the DCGAN generator the paper cites, we read it
+as the output layer (no BatchNorm, Tanh).  For 64x64 and larger patches one more
+DeConv4-2 stage per doubling is inserted before it (64, then 32 channels),
+which restores Table 1's DeConv4-2-64 at 64x64; the encoder stays the four
+convolutions of Table 1 and its FC layer sees a larger map.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+LEAK = 0.2
+
+
+def check_input_size(size: int) -> None:
+    if size < 32 or (size & (size - 1)) != 0:
+        raise ValueError(f"network input size must be a power of two >= 32, got {size}")
+
+
+def default_latent_dim(channels: int) -> int:
+    """Table 1: 128-d latent for grey (MNIST column), 512-d for 3-channel images."""
+    return 128 if channels == 1 else 512
+
+
+class Encoder(nn.Module):
+    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32):
+        super().__init__()
+        check_input_size(input_size)
+        # Convolutions followed by BatchNorm carry no bias: BN's shift replaces it.
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 64, 4, 2, 1),
+            nn.LeakyReLU(LEAK),
+            nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.LeakyReLU(LEAK),
+            nn.Conv2d(128, 256, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(256),
+            nn.LeakyReLU(LEAK),
+            nn.Conv2d(256, 512, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(512),
+            nn.LeakyReLU(LEAK),
+        )
+        side = input_size // 16
+        self.fc = nn.Linear(512 * side * side, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).flatten(1))
+
+
+class Decoder(nn.Module):
+    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32):
+        super().__init__()
+        check_input_size(input_size)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, 512, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(512),
+            nn.LeakyReLU(LEAK),
+        ]
+        # 4x4 after the first deconvolution; each stage doubles; the output layer doubles once more.
+        stages = int(math.log2(input_size // 4)) - 1
+        width = 512
+        for _ in range(stages):
+            nxt = max(width // 2, 32)
+            layers += [nn.ConvTranspose2d(width, nxt, 4, 2, 1, bias=False), nn.BatchNorm2d(nxt), nn.LeakyReLU(LEAK)]
+            width = nxt
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class Autoencoder(nn.Module):
+    """R_C or R_N: an encoder followed by a decoder (identical architectures)."""
+
+    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32):
+        super().__init__()
+        self.encoder = Encoder(channels, latent_dim, input_size)
+        self.decoder = Decoder(channels, latent_dim, input_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class LatentDiscriminator(nn.Module):
+    """D_L.  ``forward`` returns logits; ``probability`` applies Table 1's sigmoid.
+
+    Losses use the logits with log-sigmoid, which is the same function as
+    log(sigmoid(.)) without its underflow for confident outputs.
+    """
+
+    def __init__(self, latent_dim: int = 128):
+        super().__init__()
+        first = 64 if latent_dim <= 128 else 128
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, first),
+            nn.BatchNorm1d(first),
+            nn.ReLU(),
+            nn.Linear(first, 32),
+            nn.BatchNorm1d(32),
+            nn.ReLU(),
+            nn.Linear(32, 16),
+            nn.BatchNorm1d(16),
+            nn.ReLU(),
+            nn.Linear(16, 1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).squeeze(1)
+
+    def probability(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.forward(z))
+
+
+class DDRIDNetworks(nn.Module):
+    """The three networks of DDR-ID together: R_C, R_N and D_L."""
+
+    def __init__(self, channels: int = 1, latent_dim: int | None = None, input_size: int = 32):
+        super().__init__()
+        latent_dim = latent_dim or default_latent_dim(channels)
+        self.channels, self.latent_dim, self.input_size = channels, latent_dim, input_size
+        self.r_c = Autoencoder(channels, latent_dim, input_size)
+        self.r_n = Autoencoder(channels, latent_dim, input_size)
+        self.d_l = LatentDiscriminator(latent_dim)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def recon_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared l2 error, summed over pixels (paper Eq. 1, 2, 5)."""
+    return ((x_hat - x) ** 2).flatten(1).sum(1)
+
+
+__all__ = [
+    "Encoder", "Decoder", "Autoencoder", "LatentDiscriminator", "DDRIDNetworks",
+    "count_parameters", "recon_error", "default_latent_dim", "check_input_size",
+]

@@ -1,0 +1,61 @@
+"""Preprocessing as DDR-ID adopts it from Deep SVDD.
+
+1. Per patch, global contrast normalisation with the l1 norm: subtract the
+   patch mean, divide by the mean absolute deviation from that mean.
+2. Min-max scaling with one minimum and one maximum taken over the normalised
+   *normal training* patches only.  Validation and test patches use the same
+   constants, so their values may fall outside [0, 1] — that is signal, not
+   an error.
+
+The constants are stored in the model file so scoring reproduces training.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# A patch whose mean absolute deviation is below this is treated as constant:
+# it normalises to all zeros instead of dividing by (almost) zero.
+GCN_EPS = 1e-8
+
+
+def global_contrast_normalize(x: np.ndarray) -> np.ndarray:
+    """l1 global contrast normalisation of each patch in (N, C, H, W)."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = tuple(range(1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    scale = np.abs(centred).mean(axis=axes, keepdims=True)
+    scale = np.where(scale < GCN_EPS, 1.0, scale)
+    return (centred / scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """GCN (l1) followed by min-max scaling with fitted constants."""
+
+    minimum: float
+    maximum: float
+
+    @staticmethod
+    def fit(normal_patches: np.ndarray) -> "Preprocessor":
+        g = global_contrast_normalize(normal_patches)
+        lo, hi = float(g.min()), float(g.max())
+        if not np.isfinite([lo, hi]).all():
+            raise ValueError("normal patches contain NaN or infinite values")
+        if hi - lo < GCN_EPS:
+            # Every training patch is constant: keep a unit range so nothing divides by zero.
+            hi = lo + 1.0
+        return Preprocessor(lo, hi)
+
+    def __call__(self, patches: np.ndarray) -> np.ndarray:
+        g = global_contrast_normalize(patches)
+        return ((g - self.minimum) / (self.maximum - self.minimum)).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"method": "gcn-l1+minmax", **asdict(self)}
+
+    @staticmethod
+    def from_dict(d: dict) -> "Preprocessor":
+        return Preprocessor(float(d["minimum"]), float(d["maximum"]))

@@ -1,0 +1,216 @@
+"""DDR-ID training (paper Section 3.2, Algorithm 1) as a job.
+
+``train(patches, config)`` is a generator: it yields :class:`Progress` after
+every optimiser step and returns a :class:`DDRIDModel`.  Stopping iteration
+(Cancel) between yields simply abandons the networks in memory; nothing is
+written to disk here, so a cancelled run leaves no half-written file.
+
+Stages
+1. split the normal patches 90/10 into training and validation subsets;
+2. fit the preprocessing constants on the training subset;
+3. pretrain R_C and R_N as autoencoders (Eq. 1, 2);
+4. Z_C = mean latent of the training subset under E_C (after BatchNorm
+   recalibration, see batchnorm.py);
+5. finetune R_C, R_N against L_OC + L_LSC + L_R (Eq. 6) with D_L trained
+   adversarially against samples of N(Z_C, sigma^2 I); Z_C stays fixed;
+6. recalibrate BatchNorm, score the validation subset, pick AS_l or AS_r
+   (Algorithm 2) and the default threshold.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import batchnorm
+from .config import TrainConfig, select_device
+from .errors import TrainingError
+from .images import PatchSet
+from .model import DDRIDModel, to_tensor
+from .networks import DDRIDNetworks, recon_error
+from .preprocess import Preprocessor
+from .progress import Clock, Job, Progress
+from .scoring import default_threshold, score_preprocessed, select_score_type
+
+MIN_PATCHES = 4
+
+
+def split_indices(n: int, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random training/validation split; at least one sample on each side."""
+    perm = rng.permutation(n)
+    n_val = min(n - 2, max(1, int(round(n * val_fraction))))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def effective_batch_size(n_train: int, batch_size: int, min_steps: int) -> int:
+    """The configured batch, shrunk so that an epoch has at least ``min_steps`` steps."""
+    bs = min(batch_size, n_train)
+    if min_steps > 0 and n_train // bs < min_steps:
+        bs = max(2, math.ceil(n_train / min_steps))
+    return min(bs, n_train)
+
+
+def _batches(n: int, bs: int, rng: np.random.Generator):
+    perm = rng.permutation(n)
+    for i in range(0, n, bs):
+        idx = perm[i : i + bs]
+        # A batch of one sample breaks BatchNorm in train mode: skip it.
+        if len(idx) >= 2:
+            yield idx
+
+
+def _check_finite(losses: dict, stage: str, epoch: int) -> None:
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"training stopped: {name} became {value} during {stage} epoch {epoch}; "
+                "no model was saved. Check the input images, or lower the learning rate"
+            )
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> Job[DDRIDModel]:
+    """Train DDR-ID on normal patches (raw, native intensity, (N, C, S, S))."""
+    config = config or TrainConfig()
+    config.validate()
+    raw = patches.images if isinstance(patches, PatchSet) else np.asarray(patches, np.float32)
+    if raw.ndim != 4 or raw.shape[-1] != config.input_size or raw.shape[-2] != config.input_size:
+        raise ValueError(f"training patches must be (N, C, {config.input_size}, {config.input_size}), got {raw.shape}")
+    if len(raw) < MIN_PATCHES:
+        raise TrainingError(f"need at least {MIN_PATCHES} normal patches to train, got {len(raw)}; mark more patches as normal")
+    if not np.isfinite(raw).all():
+        raise TrainingError("training patches contain NaN or infinite values")
+
+    device = select_device(config.device)
+    rng = seed_everything(config.seed)
+    clock = Clock()
+    train_idx, val_idx = split_indices(len(raw), config.val_fraction, rng)
+    pre = Preprocessor.fit(raw[train_idx])
+    x_train = to_tensor(pre(raw[train_idx]), device)
+    x_val = pre(raw[val_idx])
+    n_train = len(train_idx)
+    bs = effective_batch_size(n_train, config.batch_size, config.min_steps_per_epoch)
+    steps_per_epoch = len(list(_batches(n_train, bs, np.random.default_rng(0))))
+    total = steps_per_epoch * (config.pretrain_epochs + config.finetune_epochs)
+    done = 0
+
+    nets = DDRIDNetworks(raw.shape[1], config.latent_dim, config.input_size).to(device)
+    r_c, r_n, d_l = nets.r_c, nets.r_n, nets.d_l
+
+    def progress(stage, epoch, epochs, step, losses, message=""):
+        frac = done / total if total else 1.0
+        return Progress(stage, step=step, steps=steps_per_epoch, epoch=epoch, epochs=epochs,
+                        overall=frac, losses=losses, elapsed=clock.elapsed(), eta=clock.eta(frac), message=message)
+
+    yield progress("prepare", 0, 0, 0, {}, f"{n_train} training / {len(val_idx)} validation patches, batch {bs}, {device}")
+
+    # ---- pretraining (Eq. 1, 2): both autoencoders learn to reconstruct ----
+    # One Adam over both networks is the same as two: the losses share no parameters.
+    opt = torch.optim.Adam(list(r_c.parameters()) + list(r_n.parameters()), lr=config.lr,
+                           weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [config.lr_milestone], config.lr_gamma)
+    r_c.train(); r_n.train()
+    for epoch in range(1, config.pretrain_epochs + 1):
+        for step, idx in enumerate(_batches(n_train, bs, rng), 1):
+            xb = x_train[idx]
+            l_c = recon_error(r_c(xb), xb).mean()
+            l_n = recon_error(r_n(xb), xb).mean()
+            opt.zero_grad(set_to_none=True)
+            (l_c + l_n).backward()
+            opt.step()
+            done += 1
+            losses = {"R_C": l_c.item(), "R_N": l_n.item()}
+            _check_finite(losses, "pretraining", epoch)
+            yield progress("pretrain", epoch, config.pretrain_epochs, step, losses)
+        # Step the schedule after the optimiser, once per epoch (milestone in epochs).
+        sched.step()
+
+    # ---- Z_C: mean latent of the training subset ----
+    if config.recalibrate_batchnorm:
+        batchnorm.recalibrate([r_c, r_n], x_train, bs)
+    r_c.eval()
+    with torch.no_grad():
+        z_c = torch.cat([r_c.encoder(x_train[i : i + 256]) for i in range(0, n_train, 256)]).mean(0)
+    if not torch.isfinite(z_c).all():
+        raise TrainingError("training stopped: the latent centre Z_C is not finite; no model was saved")
+    yield progress("center", 0, 0, 0, {}, "computed Z_C")
+
+    # ---- finetuning (Eq. 6): L_OC + L_LSC + L_R, D_L adversarial; Z_C fixed ----
+    opt_r = torch.optim.Adam(list(r_c.parameters()) + list(r_n.parameters()), lr=config.lr,
+                             weight_decay=config.weight_decay)
+    opt_d = torch.optim.Adam(d_l.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched_r = torch.optim.lr_scheduler.MultiStepLR(opt_r, [config.lr_milestone], config.lr_gamma)
+    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, [config.lr_milestone], config.lr_gamma)
+    r_c.train(); r_n.train(); d_l.train()
+    for epoch in range(1, config.finetune_epochs + 1):
+        for step, idx in enumerate(_batches(n_train, bs, rng), 1):
+            xb = x_train[idx]
+            m = len(idx)
+            z_fake = z_c + config.latent_sigma * torch.randn(m, z_c.numel(), device=device)
+            z = r_c.encoder(xb)
+            # D_L step: maximise log D(Z~N) + log(1 - D(E_C(X))).  Real and encoded
+            # samples go through D_L as ONE batch: separate batches would let its
+            # BatchNorm remove exactly the mean/scale differences it must detect.
+            logits = d_l(torch.cat([z_fake, z.detach()]))
+            l_d = -(F.logsigmoid(logits[:m]).mean() + F.logsigmoid(-logits[m:]).mean())
+            opt_d.zero_grad(set_to_none=True)
+            l_d.backward()
+            opt_d.step()
+            # R_C, R_N step: minimise L_OC + L_LSC + L_R (Algorithm 1, simple sum).
+            logits = d_l(torch.cat([z_fake, z]))
+            l_lsc = F.logsigmoid(-logits[m:]).mean()          # log(1 - D_L(E_C(X)))
+            l_oc = ((z - z_c) ** 2).sum(1).mean()
+            x_tilde = r_c.decoder(z) + r_n(xb)
+            l_r = recon_error(x_tilde, xb).mean()
+            opt_r.zero_grad(set_to_none=True)
+            (l_oc + l_lsc + l_r).backward()
+            opt_r.step()
+            done += 1
+            losses = {"L_R": l_r.item(), "L_OC": l_oc.item(), "L_LSC": l_lsc.item(), "D_L": l_d.item()}
+            _check_finite(losses, "finetuning", epoch)
+            yield progress("finetune", epoch, config.finetune_epochs, step, losses)
+        sched_r.step(); sched_d.step()
+
+    # ---- scoring choice and threshold from the validation subset ----
+    if config.recalibrate_batchnorm:
+        batchnorm.recalibrate([r_c, r_n], x_train, bs)
+    nets.eval()
+    model = DDRIDModel(nets=nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device)
+    val = None
+    gen = score_preprocessed(model, x_val, batch_size=256)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            val = stop.value
+            break
+    if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all()):
+        raise TrainingError("training stopped: validation scores are not finite; no model was saved")
+    model.score_type = select_score_type(val.latent, val.recon)
+    model.threshold = default_threshold(val.score, config.threshold_quantile)
+    model.validation = {
+        "n": int(len(val_idx)),
+        "mean_latent": float(val.latent.mean()),
+        "mean_recon": float(val.recon.mean()),
+        "threshold_rule": f"quantile {config.threshold_quantile} of validation {model.score_type} scores",
+    }
+    model.training = {
+        "n_train": int(n_train),
+        "n_val": int(len(val_idx)),
+        "batch_size_used": int(bs),
+        "steps_per_epoch": int(steps_per_epoch),
+        "steps": int(total),
+        "seconds": round(clock.elapsed(), 2),
+        "device": device,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    done = total
+    yield progress("done", 0, 0, 0, {}, f"chose {model.score_type} score; threshold {model.threshold:.4g}")
+    return model
