@@ -1,0 +1,149 @@
+"""A one-page PNG/PDF report of a scored patch set (matplotlib, Agg).
+
+The page shows the score histogram (normal-marked patches vs the rest) with
+the threshold, montages of the most normal and the most anomalous patches,
+and the settings that produced the ranking.  Figures are drawn on a private
+``Figure`` with the Agg canvas, never through pyplot, so making a report does
+not touch a GUI toolkit or any global matplotlib state.
+
+``display_u8`` (per-patch percentile contrast) lives here because the report
+needs it for its montages; the desktop app uses the same function for its
+thumbnails so both look alike.  It is display only, never a model input.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from .atomic import atomic_path
+from .images import PatchSource
+
+FORMATS = {".png": "png", ".pdf": "pdf"}
+
+
+def display_u8(patches: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
+    """Per-patch contrast stretch to uint8 for display.
+
+    ``patches`` is (N, C, S, S) or (C, S, S) or (S, S).  Returns (N, S, S), or
+    (N, S, S, 3) for 3-channel patches (shown as RGB); other channel counts
+    show channel 0.  Each patch (each channel) is stretched between its own
+    ``low`` and ``high`` percentiles, so dim and bright patches are both
+    readable.
+    """
+    x = np.asarray(patches, np.float32)
+    if x.ndim == 2:
+        x = x[None, None]
+    elif x.ndim == 3:
+        x = x[None]
+    n, c, s, t = x.shape
+    rgb = c == 3
+    x = x if rgb else x[:, :1]
+    flat = x.reshape(n, x.shape[1], -1)
+    lo, hi = np.percentile(flat, [low, high], axis=2)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    out = (x - lo[..., None, None]) / span[..., None, None]
+    out = (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.moveaxis(out, 1, -1) if rgb else out[:, 0]
+
+
+def montage(tiles: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
+    """Arrange uint8 tiles (N, S, S[, 3]) in a grid with a white gap."""
+    n = len(tiles)
+    if n == 0:
+        return np.full((1, 1), 255, np.uint8)
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    s, t = tiles.shape[1:3]
+    shape = (rows * (s + gap) - gap, cols * (t + gap) - gap) + tiles.shape[3:]
+    out = np.full(shape, 255, np.uint8)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        out[r * (s + gap): r * (s + gap) + s, c * (t + gap): c * (t + gap) + t] = tiles[k]
+    return out
+
+
+def _label(src: PatchSource) -> str:
+    return f"{Path(src.path).name} p{src.page} y{src.y} x{src.x}"
+
+
+def write_report(
+    path: Union[str, os.PathLike],
+    scores: np.ndarray,
+    threshold: float,
+    images: np.ndarray,
+    sources: Sequence[PatchSource],
+    normal_mask: Optional[np.ndarray] = None,
+    settings: Optional[Mapping[str, object]] = None,
+    score_label: str = "score",
+    n_montage: int = 12,
+) -> Path:
+    """Write the report as PNG or PDF (chosen by the suffix), atomically.
+
+    ``scores`` (N,) and ``images`` (N, C, S, S, raw intensities) are aligned
+    with ``sources``; ``normal_mask`` marks the user's normal patches.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: report must end in .png or .pdf")
+    scores = np.asarray(scores, np.float64)
+    if len(scores) != len(images) or len(scores) != len(sources):
+        raise ValueError(f"{len(scores)} scores, {len(images)} images and {len(sources)} sources do not match")
+    if len(scores) == 0:
+        raise ValueError("nothing to report: no scored patches")
+    normal = np.zeros(len(scores), bool) if normal_mask is None else np.asarray(normal_mask, bool)
+    order = np.argsort(-scores, kind="stable")
+    k = min(n_montage, len(scores))
+    top, bottom = order[:k], order[::-1][:k]
+    flagged = int(np.count_nonzero(scores >= threshold))
+
+    fig = Figure(figsize=(8.27, 11.69), dpi=100)  # A4 portrait
+    FigureCanvasAgg(fig)
+    fig.suptitle("ddrid report: DDR-ID anomaly ranking", fontsize=14, fontweight="bold")
+    grid = fig.add_gridspec(4, 2, height_ratios=[1.1, 1.0, 1.0, 0.9], hspace=0.45, wspace=0.15,
+                            left=0.08, right=0.96, top=0.93, bottom=0.04)
+
+    ax = fig.add_subplot(grid[0, :])
+    bins = np.histogram_bin_edges(scores, bins=min(60, max(10, len(scores) // 5)))
+    rest = scores[~normal]
+    if len(rest):
+        ax.hist(rest, bins=bins, color="#4c72b0", alpha=0.75, label=f"other patches ({len(rest)})")
+    if normal.any():
+        ax.hist(scores[normal], bins=bins, color="#55a868", alpha=0.75, label=f"marked normal ({int(normal.sum())})")
+    if np.isfinite(threshold):
+        ax.axvline(threshold, color="#c44e52", lw=2, label=f"threshold {threshold:.4g}")
+    ax.set_xlabel(f"anomaly score ({score_label})")
+    ax.set_ylabel("patches")
+    ax.set_title(f"{flagged} of {len(scores)} patches flagged ({100.0 * flagged / len(scores):.1f} %)")
+    ax.legend(loc="upper right", fontsize=8)
+
+    cols = 4 if k > 6 else k
+    for row, (title, idx) in enumerate((("most anomalous", top), ("most normal", bottom)), start=1):
+        mont = montage(display_u8(images[idx]), cols)
+        ax = fig.add_subplot(grid[row, 0])
+        ax.imshow(mont, cmap="gray", interpolation="nearest", vmin=0, vmax=255)
+        ax.set_title(f"{k} {title} (per-patch contrast)", fontsize=10)
+        ax.set_axis_off()
+        lines = [f"{r + 1:>3}. {scores[i]:.4g}  {_label(sources[i])}" for r, i in enumerate(idx)]
+        tax = fig.add_subplot(grid[row, 1])
+        tax.set_axis_off()
+        tax.text(0, 1, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=7,
+                 transform=tax.transAxes)
+
+    tax = fig.add_subplot(grid[3, :])
+    tax.set_axis_off()
+    info = {"patches scored": len(scores), "flagged": flagged, "threshold": f"{threshold:.6g}",
+            "score": score_label, **(dict(settings) if settings else {})}
+    text = "\n".join(f"{name}: {value}" for name, value in info.items())
+    tax.text(0, 1, "Settings\n" + text, va="top", ha="left", family="monospace", fontsize=8,
+             transform=tax.transAxes)
+
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        fig.savefig(tmp, format=fmt)
+    return path
