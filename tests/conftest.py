@@ -1,0 +1,74 @@
+"""Shared fixtures: tiny synthetic microscopy-like images written to tmp_path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def ring_patch(rng: np.random.Generator, size: int = 32, dtype=np.uint16) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    c = size / 2 + rng.normal(0, 1, 2)
+    r = size / 4 + rng.normal(0, 0.7)
+    d = np.hypot(yy - c[0], xx - c[1])
+    img = 200 + 1500 * np.exp(-((d - r) ** 2) / 3.0) + rng.normal(0, 25, (size, size))
+    return np.clip(img, 0, np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else None).astype(dtype)
+
+
+def blob_patch(rng: np.random.Generator, size: int = 32, dtype=np.uint16) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    c = size / 2 + rng.normal(0, 1, 2)
+    d = np.hypot(yy - c[0], xx - c[1])
+    img = 200 + 1500 * np.exp(-(d**2) / 20.0) + rng.normal(0, 25, (size, size))
+    return np.clip(img, 0, None).astype(dtype)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def normal_dir(tmp_path, rng):
+    """A folder of 24 ring patches (16-bit TIFF), one subfolder deep."""
+    import tifffile
+
+    d = tmp_path / "normal"
+    (d / "sub").mkdir(parents=True)
+    for i in range(24):
+        where = d / "sub" if i % 3 == 0 else d
+        tifffile.imwrite(where / f"ring_{i:02d}.tif", ring_patch(rng))
+    return d
+
+
+@pytest.fixture
+def test_dir(tmp_path, rng):
+    """A labelled test folder: normal/ rings and anomaly/ blobs."""
+    import tifffile
+
+    d = tmp_path / "test"
+    (d / "normal").mkdir(parents=True)
+    (d / "anomaly").mkdir(parents=True)
+    for i in range(6):
+        tifffile.imwrite(d / "normal" / f"ring_{i}.tif", ring_patch(rng))
+        tifffile.imwrite(d / "anomaly" / f"blob_{i}.tif", blob_patch(rng))
+    return d
+
+
+@pytest.fixture
+def tiny_config():
+    from ddrcore.config import TrainConfig
+
+    return TrainConfig(pretrain_epochs=1, finetune_epochs=1, batch_size=8, min_steps_per_epoch=0, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """One tiny trained model shared by the scoring/model-file/export tests."""
+    from ddrcore.config import TrainConfig
+    from ddrcore.progress import run_to_end
+    from ddrcore.training import train
+
+    r = np.random.default_rng(99)
+    x = np.stack([ring_patch(r) for _ in range(16)]).astype(np.float32)[:, None]
+    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, batch_size=8, min_steps_per_epoch=0, device="cpu", seed=3)
+    return run_to_end(train(x, cfg))

@@ -1,0 +1,159 @@
+import os
+
+import numpy as np
+import pytest
+import tifffile
+
+from ddrcore.errors import ImageReadError, NoUsableImagesError
+from ddrcore.images import (find_images, load_patches, pad_to, read_file_patches, read_planes, select_channels,
+                            tile_origins)
+from ddrcore.progress import Progress, run_to_end
+
+
+def test_native_bit_depth_is_kept(tmp_path):
+    for dtype, value in [(np.uint8, 200), (np.uint16, 60000), (np.float32, 3.25), (np.int16, -1200)]:
+        img = np.zeros((32, 32), dtype)
+        img[3, 4] = value
+        p = tmp_path / f"img_{np.dtype(dtype).name}.tif"
+        tifffile.imwrite(p, img)
+        planes = read_planes(p)
+        assert planes.dtype == np.dtype(dtype)
+        assert planes.shape == (1, 32, 32, 1)
+        arr, src, _ = read_file_patches(p)
+        assert arr.dtype == np.float32 and arr[0, 0, 3, 4] == pytest.approx(float(value))
+
+
+def test_multipage_each_page_is_a_patch(tmp_path, rng):
+    stack = rng.integers(0, 4000, (5, 32, 32)).astype(np.uint16)
+    p = tmp_path / "stack.tif"
+    tifffile.imwrite(p, stack)
+    arr, src, _ = read_file_patches(p)
+    assert arr.shape == (5, 1, 32, 32)
+    assert [s.page for s in src] == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(arr[3, 0], stack[3])
+
+
+def test_large_image_is_tiled_and_covers_everything(tmp_path, rng):
+    img = rng.integers(0, 1000, (70, 100)).astype(np.uint16)
+    p = tmp_path / "big.tif"
+    tifffile.imwrite(p, img)
+    arr, src, _ = read_file_patches(p, patch_size=32)
+    ys = sorted({s.y for s in src})
+    xs = sorted({s.x for s in src})
+    assert ys == [0, 32, 38] and xs == [0, 32, 64, 68]
+    assert len(src) == 12
+    k = [i for i, s in enumerate(src) if (s.y, s.x) == (38, 68)][0]
+    np.testing.assert_array_equal(arr[k, 0], img[38:70, 68:100])
+
+
+def test_small_image_is_edge_padded():
+    img = np.arange(28 * 28, dtype=np.float32).reshape(28, 28, 1)
+    out = pad_to(img, 32)
+    assert out.shape == (32, 32, 1)
+    np.testing.assert_array_equal(out[2:30, 2:30], img)
+    assert out[0, 5, 0] == img[0, 3, 0]
+    assert tile_origins(28, 32) == [0]
+
+
+def test_patch_size_resized_to_input_size(tmp_path, rng):
+    img = rng.integers(0, 1000, (64, 64)).astype(np.uint16)
+    p = tmp_path / "a.tif"
+    tifffile.imwrite(p, img)
+    arr, src, _ = read_file_patches(p, patch_size=64, input_size=32)
+    assert arr.shape == (1, 1, 32, 32)
+
+
+def test_channels(tmp_path, rng):
+    rgb = rng.integers(0, 255, (32, 32, 3)).astype(np.uint8)
+    p = tmp_path / "rgb.tif"
+    tifffile.imwrite(p, rgb, photometric="rgb")
+    with pytest.raises(ImageReadError, match="choose one"):
+        read_file_patches(p)
+    arr, _, _ = read_file_patches(p, channel=1)
+    np.testing.assert_array_equal(arr[0, 0], rgb[..., 1])
+    arr, _, _ = read_file_patches(p, channel="all")
+    assert arr.shape == (1, 3, 32, 32)
+    grey = np.repeat(rgb[..., :1], 3, axis=2)
+    assert select_channels(grey[None], None).shape == (1, 32, 32, 1)
+    with pytest.raises(ImageReadError, match="does not exist"):
+        read_file_patches(p, channel=5)
+
+
+def test_multichannel_tiff_with_channel_axis(tmp_path, rng):
+    data = rng.integers(0, 5000, (2, 3, 32, 32)).astype(np.uint16)  # pages, channels, y, x
+    p = tmp_path / "zc.tif"
+    tifffile.imwrite(p, data, metadata={"axes": "ZCYX"}, imagej=True)
+    arr, src, _ = read_file_patches(p, channel=2)
+    assert arr.shape == (2, 1, 32, 32)
+    np.testing.assert_array_equal(arr[1, 0], data[1, 2])
+
+
+def test_png_read(tmp_path, rng):
+    import imageio.v3 as iio
+
+    img = rng.integers(0, 65535, (32, 32)).astype(np.uint16)
+    p = tmp_path / "a.png"
+    iio.imwrite(p, img)
+    arr, _, _ = read_file_patches(p)
+    np.testing.assert_array_equal(arr[0, 0], img)
+
+
+def test_bad_files_are_skipped_and_reported(tmp_path, rng):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    tifffile.imwrite(d / "good.tif", rng.integers(0, 1000, (32, 32)).astype(np.uint16))
+    (d / "empty.tif").write_bytes(b"")
+    (d / "notimage.tif").write_text("hello, I am text")
+    good = (d / "good.tif").read_bytes()
+    (d / "truncated.tif").write_bytes(good[: len(good) // 3])
+    tifffile.imwrite(d / "nan.tif", np.full((32, 32), np.nan, np.float32))
+    tifffile.imwrite(d / "const.tif", np.full((32, 32), 7, np.uint16))
+    partial = rng.random((32, 64)).astype(np.float32)
+    partial[0, 0] = np.nan
+    tifffile.imwrite(d / "partial_nan.tif", partial)
+    records = []
+    ps = run_to_end(load_patches(d), records.append)
+    assert all(isinstance(r, Progress) and r.stage == "load" for r in records)
+    assert len(records) == 7
+    reasons = {os.path.basename(b.path): b.reason for b in ps.bad}
+    assert set(reasons) == {"empty.tif", "notimage.tif", "truncated.tif", "nan.tif", "const.tif", "partial_nan.tif"}
+    assert "empty" in reasons["empty.tif"]
+    assert "NaN" in reasons["nan.tif"]
+    assert "constant" in reasons["const.tif"]
+    assert "1 patch" in reasons["partial_nan.tif"]
+    assert {os.path.basename(s.path) for s in ps.sources} == {"good.tif", "partial_nan.tif"}
+    assert len(ps) == 2
+    assert all(str(b).startswith(b.path) for b in ps.bad)
+
+
+def test_no_usable_images_is_a_clear_error(tmp_path):
+    d = tmp_path / "nothing"
+    d.mkdir()
+    (d / "broken.tif").write_bytes(b"II*\x00garbage")
+    with pytest.raises(NoUsableImagesError, match="no usable image"):
+        run_to_end(load_patches(d))
+    with pytest.raises(NoUsableImagesError, match="no such file"):
+        find_images(tmp_path / "missing")
+
+
+def test_unreadable_file_is_reported(tmp_path, rng):
+    if os.geteuid() == 0:
+        pytest.skip("root can read any file")
+    p = tmp_path / "locked.tif"
+    tifffile.imwrite(p, rng.integers(0, 9, (32, 32)).astype(np.uint16))
+    p.chmod(0)
+    with pytest.raises(ImageReadError):
+        read_file_patches(p)
+
+
+def test_input_files_are_not_modified(normal_dir):
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in normal_dir.rglob("*.tif")}
+    run_to_end(load_patches(normal_dir))
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in normal_dir.rglob("*.tif")}
+    assert before == after
+
+
+def test_find_images_recursive_sorted(normal_dir):
+    files = find_images(normal_dir)
+    assert len(files) == 24
+    assert files == sorted(files)

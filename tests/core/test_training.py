@@ -1,0 +1,80 @@
+import math
+
+import numpy as np
+import pytest
+
+from ddrcore.config import TrainConfig
+from ddrcore.errors import TrainingError
+from ddrcore.images import load_patches
+from ddrcore.progress import Progress, run_to_end
+from ddrcore.training import effective_batch_size, split_indices, train
+from tests.conftest import ring_patch
+
+
+def _patches(rng, n=20):
+    return np.stack([ring_patch(rng) for _ in range(n)]).astype(np.float32)[:, None]
+
+
+def test_few_steps_give_finite_losses_and_a_model(rng, tiny_config):
+    records = []
+    model = run_to_end(train(_patches(rng), tiny_config), records.append)
+    assert all(isinstance(r, Progress) for r in records)
+    stages = [r.stage for r in records]
+    assert stages[0] == "prepare" and stages[-1] == "done"
+    assert "pretrain" in stages and "finetune" in stages and "center" in stages
+    fin = [r for r in records if r.stage == "finetune"]
+    assert set(fin[-1].losses) == {"L_R", "L_OC", "L_LSC", "D_L"}
+    for r in records:
+        assert all(math.isfinite(v) for v in r.losses.values())
+    assert records[-1].overall == pytest.approx(1.0)
+    assert model.score_type in ("latent", "recon")
+    assert math.isfinite(model.threshold)
+    assert model.z_c.shape == (128,)
+    assert model.training["n_train"] + model.training["n_val"] == 20
+    assert model.validation["mean_latent"] >= 0 and model.validation["mean_recon"] >= 0
+
+
+def test_same_seed_same_model(rng, tiny_config):
+    x = _patches(rng, 12)
+    a = run_to_end(train(x, tiny_config))
+    b = run_to_end(train(x, tiny_config))
+    assert np.allclose(a.z_c.numpy(), b.z_c.numpy())
+    assert a.threshold == pytest.approx(b.threshold)
+
+
+def test_cancel_between_yields_leaves_nothing(rng, tiny_config, tmp_path):
+    job = train(_patches(rng), tiny_config)
+    seen = []
+    for rec in job:
+        seen.append(rec)
+        if rec.stage == "pretrain":
+            job.close()  # what Cancel does
+            break
+    assert seen[-1].stage == "pretrain"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_loss_stops_with_a_clear_message(rng, tiny_config):
+    cfg = TrainConfig(**{**tiny_config.to_dict(), "lr": 1e30})
+    with pytest.raises(TrainingError, match="became"):
+        run_to_end(train(_patches(rng), cfg))
+
+
+def test_too_few_patches(rng, tiny_config):
+    with pytest.raises(TrainingError, match="at least"):
+        run_to_end(train(_patches(rng, 2), tiny_config))
+
+
+def test_split_and_effective_batch():
+    tr, va = split_indices(165, 0.1, np.random.default_rng(0))
+    assert len(va) == 16 and len(tr) == 149 and not set(tr) & set(va)
+    # The paper's endosome set at batch 256 would be one step per epoch: shrink the batch.
+    assert effective_batch_size(149, 256, 8) == 19
+    assert effective_batch_size(6000, 256, 8) == 256
+    assert effective_batch_size(149, 256, 0) == 149
+
+
+def test_train_from_folder(normal_dir, tiny_config):
+    ps = run_to_end(load_patches(normal_dir))
+    model = run_to_end(train(ps, tiny_config))
+    assert model.channels == 1
