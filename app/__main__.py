@@ -1,17 +1,36 @@
-"""`ddrid-gui`: start the desktop application."""
+"""`ddrid-gui [FOLDER|FILE|PROJECT ...]`: start the desktop application."""
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Optional, Sequence
 
 
-def main(argv=None) -> int:
-    from PySide6.QtWidgets import QApplication, QMainWindow
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from ddrcore import __version__
 
-    argv = list(sys.argv if argv is None else argv)
-    app = QApplication.instance() or QApplication(argv)
-    win = QMainWindow()
-    win.setWindowTitle("ddrid")
+    parser = argparse.ArgumentParser(prog="ddrid-gui", description="ddrid desktop application: find anomalous "
+                                     "image patches with DDR-ID.")
+    parser.add_argument("paths", nargs="*", metavar="FOLDER|FILE|PROJECT",
+                        help="folders or image files to load, or a .ddridproj project to open")
+    parser.add_argument("--version", action="version", version=f"ddrid-gui {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the GUI; ``argv`` are the arguments without the program name (default: sys.argv[1:])."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ddrid-gui"])
+    app.setApplicationName("ddrid")
+    app.setOrganizationName("ddrid")
+    win = MainWindow()
     win.show()
+    if args.paths:
+        win.open_paths(args.paths)
     return app.exec()
 
 

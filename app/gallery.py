@@ -1,0 +1,282 @@
+"""The thumbnail gallery: a virtualised list model, a tile painter, the view.
+
+Only visible tiles are ever painted (QListView in IconMode with uniform item
+sizes), and a tile's image is rendered the first time it is painted and then
+kept in a small LRU cache, so 100,000 patches cost a few numpy arrays, not
+100,000 widgets or pixmaps.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
+
+from ddrcore.model import score_name
+from ddrcore.report import display_u8
+
+from .state import EXCLUDED, NORMAL, PatchTable
+
+PatchRole = Qt.ItemDataRole.UserRole + 1
+
+NORMAL_COLOR = QColor("#2ca02c")
+FLAG_COLOR = QColor("#d62728")
+EXCLUDED_COLOR = QColor("#7f7f7f")
+SELECT_COLOR = QColor("#1f77b4")
+
+
+class ThumbnailCache:
+    """uint8 display images by patch index, least recently used dropped first."""
+
+    def __init__(self, table: PatchTable, capacity: int = 4000):
+        self.table = table
+        self.capacity = capacity
+        self._items: "OrderedDict[int, QImage]" = OrderedDict()
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def get(self, i: int) -> QImage:
+        img = self._items.get(i)
+        if img is not None:
+            self._items.move_to_end(i)
+            return img
+        pix = display_u8(self.table.images[i])[0]
+        if pix.ndim == 3:
+            img = QImage(np.ascontiguousarray(pix).data, pix.shape[1], pix.shape[0], 3 * pix.shape[1],
+                         QImage.Format.Format_RGB888).copy()
+        else:
+            # .copy() detaches the QImage from the numpy buffer, which is freed after this call.
+            img = QImage(np.ascontiguousarray(pix).data, pix.shape[1], pix.shape[0], pix.shape[1],
+                         QImage.Format.Format_Grayscale8).copy()
+        self._items[i] = img
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return img
+
+
+class PatchListModel(QAbstractListModel):
+    """Rows are patch indices in the current sort/filter order."""
+
+    def __init__(self, table: PatchTable, parent=None):
+        super().__init__(parent)
+        self.table = table
+        self.order = np.zeros(0, np.int64)
+        self.threshold = float("inf")
+        self._flagged = np.zeros(0, bool)
+
+    def set_order(self, order: np.ndarray) -> None:
+        self.beginResetModel()
+        self.order = np.asarray(order, np.int64)
+        self.endResetModel()
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._flagged = self.table.flagged_mask(threshold)
+
+    def refresh_flags(self) -> None:
+        self.set_threshold(self.threshold)
+
+    def is_flagged(self, i: int) -> bool:
+        return bool(i < len(self._flagged) and self._flagged[i])
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() else len(self.order)
+
+    def patch_at(self, row: int) -> int:
+        return int(self.order[row])
+
+    def row_of(self, patch: int) -> Optional[int]:
+        hits = np.flatnonzero(self.order == patch)
+        return int(hits[0]) if len(hits) else None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self.order):
+            return None
+        i = int(self.order[index.row()])
+        if role == PatchRole:
+            return i
+        if role == Qt.ItemDataRole.ToolTipRole:
+            s = self.table.sources[i]
+            tip = f"{s.path}\npage {s.page}, y {s.y}, x {s.x}"
+            score = self.table.score
+            if score is not None and not np.isnan(score[i]):
+                tip += (f"\nAS_l {self.table.latent[i]:.4g}, AS_r {self.table.recon[i]:.4g}"
+                        f" ({score_name(self.table.score_type)} used)")
+            return tip
+        if role == Qt.ItemDataRole.AccessibleTextRole or role == Qt.ItemDataRole.DisplayRole:
+            return Path(self.table.sources[i].path).name
+        return None
+
+
+class TileDelegate(QStyledItemDelegate):
+    """Paints one tile: thumbnail, mark border, flag badge, score."""
+
+    def __init__(self, model: PatchListModel, cache: ThumbnailCache, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.cache = cache
+        self.thumb = 64
+        self.font = QFont()
+        self.font.setPointSizeF(7.5)
+
+    def tile_size(self) -> QSize:
+        return QSize(self.thumb + 10, self.thumb + 24)
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt API)
+        return self.tile_size()
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        i = index.data(PatchRole)
+        if i is None:
+            return
+        table = self.model.table
+        r = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.save()
+        if selected:
+            painter.fillRect(r.adjusted(1, 1, -1, -1), SELECT_COLOR.lighter(160))
+        img_rect = QRect(r.x() + 5, r.y() + 4, self.thumb, self.thumb)
+        # Nearest-neighbour scaling: microscopists want to see the pixels, not a blur.
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(img_rect, self.cache.get(i))
+        mark = int(table.marks[i])
+        if mark == EXCLUDED:
+            painter.fillRect(img_rect, QColor(255, 255, 255, 150))
+            painter.setPen(QPen(EXCLUDED_COLOR, 2))
+            painter.drawLine(img_rect.topLeft(), img_rect.bottomRight())
+        if mark == NORMAL:
+            painter.setPen(QPen(NORMAL_COLOR, 4))
+            painter.drawRect(img_rect.adjusted(-1, -1, 1, 1))
+        flagged = self.model.is_flagged(i)
+        if flagged:
+            if mark != NORMAL:
+                painter.setPen(QPen(FLAG_COLOR, 3))
+                painter.drawRect(img_rect.adjusted(-1, -1, 1, 1))
+            badge = QRect(img_rect.right() - 13, img_rect.y() + 1, 13, 13)
+            painter.fillRect(badge, FLAG_COLOR)
+            painter.setPen(QColor("white"))
+            painter.setFont(self.font)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
+        text_rect = QRect(r.x(), img_rect.bottom() + 3, r.width(), r.bottom() - img_rect.bottom() - 3)
+        painter.setFont(self.font)
+        score = table.score
+        if score is not None and not np.isnan(score[i]):
+            painter.setPen(FLAG_COLOR if flagged else option.palette.text().color())
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, f"{score[i]:.4g}")
+        else:
+            painter.setPen(option.palette.placeholderText().color())
+            name = option.fontMetrics.elidedText(Path(table.sources[i].path).stem, Qt.TextElideMode.ElideMiddle,
+                                                 r.width() - 4)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
+        if selected:
+            painter.setPen(QPen(SELECT_COLOR, 2))
+            painter.drawRect(r.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+
+class GalleryView(QListView):
+    """Icon grid over :class:`PatchListModel`; emits the current patch index."""
+
+    currentPatchChanged = Signal(int)   # -1 when none
+    selectionCountChanged = Signal(int)
+
+    def __init__(self, table: PatchTable, parent=None):
+        super().__init__(parent)
+        self.setObjectName("galleryView")
+        self.table = table
+        self.cache = ThumbnailCache(table)
+        self.patch_model = PatchListModel(table, self)
+        self.delegate = TileDelegate(self.patch_model, self.cache, self)
+        self.setModel(self.patch_model)
+        self.setItemDelegate(self.delegate)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        # Uniform sizes let Qt place 100,000 tiles arithmetically instead of measuring each.
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        self.setGridSize(self.delegate.tile_size())
+        self.setSpacing(0)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self._connect_selection()
+
+    def _connect_selection(self) -> None:
+        sel = self.selectionModel()
+        sel.currentChanged.connect(self._current_changed)
+        sel.selectionChanged.connect(lambda *_: self.selectionCountChanged.emit(len(self.selectionModel().selectedIndexes())))
+
+    def _current_changed(self, current: QModelIndex, _previous) -> None:
+        self.currentPatchChanged.emit(current.data(PatchRole) if current.isValid() else -1)
+
+    # ----------------------------------------------------------- content --
+    def set_thumb_size(self, px: int) -> None:
+        self.delegate.thumb = px
+        self.setGridSize(self.delegate.tile_size())
+        self.doItemsLayout()
+
+    def set_order(self, order: np.ndarray, keep_selection: bool = True) -> None:
+        """Show patches in ``order``; keeps the selected and current patches where still shown."""
+        selected = self.selected_patches() if keep_selection else np.zeros(0, np.int64)
+        current = self.current_patch() if keep_selection else -1
+        self.patch_model.set_order(order)
+        if len(selected) or current >= 0:
+            self.select_patches(selected, current)
+        else:
+            self.currentPatchChanged.emit(-1)
+
+    def invalidate_thumbnails(self) -> None:
+        self.cache.clear()
+        self.viewport().update()
+
+    # --------------------------------------------------------- selection --
+    def selected_patches(self) -> np.ndarray:
+        rows = [ix.row() for ix in self.selectionModel().selectedIndexes()]
+        return np.sort(self.patch_model.order[rows]) if rows else np.zeros(0, np.int64)
+
+    def current_patch(self) -> int:
+        ix = self.currentIndex()
+        return ix.data(PatchRole) if ix.isValid() else -1
+
+    def select_patches(self, patches, current: int = -1) -> None:
+        from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+        order = self.patch_model.order
+        pos = np.flatnonzero(np.isin(order, np.asarray(patches, np.int64))) if len(patches) else np.zeros(0, int)
+        sel = QItemSelection()
+        # Contiguous rows become one range each: selecting 10,000 tiles stays cheap.
+        if len(pos):
+            breaks = np.flatnonzero(np.diff(pos) != 1)
+            starts = np.concatenate([[pos[0]], pos[breaks + 1]])
+            ends = np.concatenate([pos[breaks], [pos[-1]]])
+            for a, b in zip(starts, ends):
+                sel.select(self.patch_model.index(int(a)), self.patch_model.index(int(b)))
+        sm = self.selectionModel()
+        sm.select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        row = self.patch_model.row_of(current) if current >= 0 else None
+        if row is not None:
+            sm.setCurrentIndex(self.patch_model.index(row), QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.scrollTo(self.patch_model.index(row))
+        else:
+            self.currentPatchChanged.emit(-1)
+
+    def step(self, delta: int) -> None:
+        """Move the current tile by ``delta`` places in the displayed ranking."""
+        n = self.patch_model.rowCount()
+        if n == 0:
+            return
+        row = self.currentIndex().row()
+        row = 0 if row < 0 else min(max(row + delta, 0), n - 1)
+        ix = self.patch_model.index(row)
+        self.setCurrentIndex(ix)
+        self.scrollTo(ix)

@@ -1,0 +1,887 @@
+"""The main window: owns the patch table, the model and the project, and wires
+the panels (gallery, detail, train, threshold, problems) to ddrcore jobs.
+
+All long work goes through :class:`app.workers.JobRunner`; this module only
+reacts to its signals.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QListWidget,
+                               QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QStackedWidget,
+                               QToolBar, QToolButton, QVBoxLayout, QWidget)
+
+from ddrcore import modelfile
+from ddrcore import project as projectfile
+from ddrcore.config import describe_devices
+from ddrcore.demo import bundled_demo_dir
+from ddrcore.errors import DdridError
+from ddrcore.export import write_csv
+from ddrcore.images import BadFile, PatchSource
+from ddrcore.model import DDRIDModel, score_name
+from ddrcore.progress import run_to_end
+from ddrcore.report import write_report
+from ddrcore.scoring import score_patches
+
+from . import jobs
+from . import settings as appsettings
+from .commands import MarkCommand
+from .detail import DetailView
+from .gallery import GalleryView
+from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, PatchTable
+from .threshold import ThresholdPanel
+from .training_panel import TrainingPanel
+from .welcome import WelcomePage
+from .workers import JobRunner
+
+IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
+PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
+CHANNELS = [("auto (grey)", None), ("channel 0", 0), ("channel 1", 1), ("channel 2", 2), ("channel 3", 3),
+            ("all (multi-channel)", "all")]
+SORT_LABELS = {"score": "Score (most anomalous first)", "name": "Name", "file": "File / load order"}
+FILTER_LABELS = {"all": "All patches", "normal": "Marked normal", "flagged": "Flagged",
+                 "unmarked": "Unmarked", "excluded": "Excluded"}
+AUTOSAVE_DELAY_MS = 1500
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.table = PatchTable(patch_size=int(appsettings.get("patchSize", 32)))
+        self.model: Optional[DDRIDModel] = None
+        self.model_path: Optional[str] = None
+        self.project_path: Optional[str] = None
+        self.pending_marks: Dict[PatchSource, str] = {}
+        self.pending_threshold: Optional[float] = None
+        self._detail_cache: tuple = (-1, None)
+        self.undo_stack = QUndoStack(self)
+        self.runner = JobRunner(parent=self)
+        self.runner.progressed.connect(self._job_progress)
+        self.runner.succeeded.connect(self._job_succeeded)
+        self.runner.failed.connect(self._job_failed)
+        self.runner.cancelled.connect(self._job_cancelled)
+        self.runner.busyChanged.connect(self._busy_changed)
+
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+        self._build_statusbar()
+
+        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.view_timer = QTimer(self, singleShot=True, interval=120)
+        self.view_timer.timeout.connect(self._refresh_after_marks)
+
+        self.resize(1400, 900)
+        geometry = appsettings.get("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        self.train_panel.apply_settings(appsettings.get("training", {}) or {})
+        self._update_title()
+        self._update_enabled()
+        self._update_counts()
+        self.welcome.set_recent(appsettings.recent_projects())
+
+    # ================================================================ UI ==
+    def _build_central(self) -> None:
+        self.welcome = WelcomePage()
+        self.welcome.openDemoRequested.connect(self.open_demo)
+        self.welcome.openFolderRequested.connect(self.ask_open_folder)
+        self.welcome.openProjectRequested.connect(lambda p: self.open_project(p) if p else self.ask_open_project())
+        self.gallery = GalleryView(self.table)
+        self.gallery.currentPatchChanged.connect(self._show_detail)
+        self.gallery.selectionCountChanged.connect(lambda _n: self._update_enabled())
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.gallery)
+        self.setCentralWidget(self.stack)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.train_panel = TrainingPanel(describe_devices())
+        self.train_panel.startRequested.connect(self.start_training)
+        self.train_panel.cancelRequested.connect(self.runner.cancel)
+        self.train_dock = self._dock("Train", "trainDock", self.train_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self.detail = DetailView()
+        self.detail.stepRequested.connect(self.gallery.step)
+        self.detail_dock = self._dock("Detail", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.threshold_panel = ThresholdPanel()
+        self.threshold_panel.thresholdChanged.connect(self._threshold_changed)
+        self.export_csv_button = QPushButton("Export ranked CSV…")
+        self.export_csv_button.setObjectName("exportCsvButton")
+        self.export_csv_button.clicked.connect(self.ask_export_csv)
+        self.export_report_button = QPushButton("Export report…")
+        self.export_report_button.setObjectName("exportReportButton")
+        self.export_report_button.clicked.connect(self.ask_export_report)
+        results = QWidget()
+        row = QHBoxLayout(results)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.threshold_panel, 1)
+        col = QVBoxLayout()
+        col.addWidget(self.export_csv_button)
+        col.addWidget(self.export_report_button)
+        col.addStretch(1)
+        row.addLayout(col)
+        self.threshold_dock = self._dock("Threshold and export", "thresholdDock", results,
+                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.problems = QListWidget()
+        self.problems.setObjectName("problemsList")
+        self.problems.setWordWrap(True)
+        hint = QLabel("These files were skipped; everything else was loaded. Multichannel files: pick a channel "
+                      "in the toolbar and open them again (in a new project).")
+        hint.setWordWrap(True)
+        dismiss = QPushButton("Dismiss")
+        dismiss.setObjectName("dismissProblemsButton")
+        dismiss.clicked.connect(self.dismiss_problems)
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(hint)
+        lay.addWidget(self.problems, 1)
+        lay.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignRight)
+        self.problems_dock = self._dock("Problems", "problemsPanel", box, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.threshold_dock, self.problems_dock)
+        self.problems_dock.hide()
+        self.resizeDocks([self.train_dock, self.detail_dock], [330, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.threshold_dock], [230], Qt.Orientation.Vertical)
+        # Drops go to the window, not to the plot canvases (which would swallow them).
+        for view in (self.detail.graphics, self.threshold_panel.plot, self.train_panel.plots):
+            view.setAcceptDrops(False)
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        act.triggered.connect(slot)
+        if shortcut is not None:
+            act.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(f"{text.replace('&', '').rstrip('.…')} ({act.shortcut().toString()})" if shortcut else tip)
+        return act
+
+    def _build_actions(self) -> None:
+        A = self._action
+        self.act_new = A("&New Project", self.new_project, QKeySequence.StandardKey.New)
+        self.act_open_folder = A("Open &Folder…", self.ask_open_folder, "Ctrl+O", "Load all images in a folder")
+        self.act_open_files = A("Open F&iles…", self.ask_open_files, "Ctrl+Shift+I", "Load image files")
+        self.act_open_project = A("Open &Project…", self.ask_open_project, "Ctrl+Shift+O")
+        self.act_demo = A("Open &Demo Data", self.open_demo, None, "Load the bundled demo patches")
+        self.act_save = A("&Save Project", self.save_project, QKeySequence.StandardKey.Save)
+        self.act_save_as = A("Save Project &As…", self.ask_save_project_as, "Ctrl+Shift+S")
+        self.act_export_csv = A("Export Ranked &CSV…", self.ask_export_csv, "Ctrl+E")
+        self.act_export_report = A("Export &Report (PNG/PDF)…", self.ask_export_report, "Ctrl+Shift+E")
+        self.act_quit = A("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_normal = A("Mark &Normal", lambda: self.mark_selected(NORMAL), "N",
+                            "Selected patches become training normals")
+        self.act_unmark = A("&Unmark", lambda: self.mark_selected(UNMARKED), "U", "Remove marks from the selection")
+        self.act_exclude = A("E&xclude", lambda: self.mark_selected(EXCLUDED), "X",
+                             "Leave the selection out of training, counts and exports")
+        self.act_file_normal = A("Mark Whole &File(s) Normal", self.mark_files_normal, "Shift+N",
+                                 "Every patch of the selected patches' files becomes normal")
+        self.act_folder_normal = A("Mark Whole F&older Normal", self.mark_folders_normal, "Ctrl+Shift+N",
+                                   "Every patch in the selected patches' folders becomes normal")
+        self.act_select_all = A("Select &All", lambda: self.gallery.selectAll(), QKeySequence.StandardKey.SelectAll)
+        self.act_train = A("&Train", lambda: self.start_training(self.train_panel.config()), "Ctrl+T")
+        self.act_score = A("&Score", self.score_unscored, "Ctrl+R", "Score patches the model has not scored yet")
+        self.act_cancel = A("&Cancel Job", self.runner.cancel, "Esc")
+        self.act_next = A("Next in Ranking", lambda: self.gallery.step(1), "]")
+        self.act_prev = A("Previous in Ranking", lambda: self.gallery.step(-1), "[")
+        self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self.act_about = A("&About ddrid", self.show_about)
+        for act in (self.act_normal, self.act_unmark, self.act_exclude, self.act_file_normal, self.act_folder_normal):
+            self.gallery.addAction(act)
+        for act in (self.act_undo, self.act_redo, self.act_next, self.act_prev, self.act_cancel):
+            self.addAction(act)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main", self)
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        self.addToolBar(tb)
+        tb.addAction(self.act_open_folder)
+        tb.addAction(self.act_open_files)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Patch "))
+        self.patch_size_box = QSpinBox()
+        self.patch_size_box.setObjectName("patchSizeBox")
+        self.patch_size_box.setRange(4, 1024)
+        self.patch_size_box.setSuffix(" px")
+        self.patch_size_box.setValue(self.table.patch_size)
+        self.patch_size_box.setToolTip("Side of the squares cut from larger images (32 = the paper's size)")
+        self.patch_size_box.valueChanged.connect(self._patch_size_changed)
+        tb.addWidget(self.patch_size_box)
+        tb.addWidget(QLabel(" Channel "))
+        self.channel_box = QComboBox()
+        self.channel_box.setObjectName("channelBox")
+        for label, value in CHANNELS:
+            self.channel_box.addItem(label, value)
+        self.channel_box.setToolTip("Which channel of multichannel images to use")
+        self.channel_box.currentIndexChanged.connect(self._channel_changed)
+        tb.addWidget(self.channel_box)
+        tb.addSeparator()
+        for act in (self.act_normal, self.act_unmark, self.act_exclude):
+            tb.addAction(act)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Sort "))
+        self.sort_box = QComboBox()
+        self.sort_box.setObjectName("sortBox")
+        for key in SORTS:
+            self.sort_box.addItem(SORT_LABELS[key], key)
+        self.sort_box.currentIndexChanged.connect(lambda _i: self.refresh_view())
+        tb.addWidget(self.sort_box)
+        tb.addWidget(QLabel(" Show "))
+        self.filter_box = QComboBox()
+        self.filter_box.setObjectName("filterBox")
+        for key in FILTERS:
+            self.filter_box.addItem(FILTER_LABELS[key], key)
+        self.filter_box.currentIndexChanged.connect(lambda _i: self.refresh_view())
+        tb.addWidget(self.filter_box)
+        tb.addWidget(QLabel(" Tiles "))
+        self.zoom_box = QComboBox()
+        for px in (48, 64, 96, 128):
+            self.zoom_box.addItem(f"{px} px", px)
+        self.zoom_box.setCurrentIndex(1)
+        self.zoom_box.currentIndexChanged.connect(lambda _i: self.gallery.set_thumb_size(self.zoom_box.currentData()))
+        tb.addWidget(self.zoom_box)
+        tb.addSeparator()
+        tb.addAction(self.act_score)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        for a in (self.act_new, self.act_open_folder, self.act_open_files, self.act_open_project, self.act_demo):
+            m.addAction(a)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addSeparator()
+        for a in (self.act_save, self.act_save_as):
+            m.addAction(a)
+        m.addSeparator()
+        for a in (self.act_export_csv, self.act_export_report):
+            m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        m = mb.addMenu("&Edit")
+        for a in (self.act_undo, self.act_redo, None, self.act_select_all):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Annotate")
+        for a in (self.act_normal, self.act_unmark, self.act_exclude, None, self.act_file_normal,
+                  self.act_folder_normal):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Model")
+        for a in (self.act_train, self.act_score, self.act_cancel):
+            m.addAction(a)
+        m = mb.addMenu("&View")
+        for dock in (self.train_dock, self.detail_dock, self.threshold_dock, self.problems_dock):
+            m.addAction(dock.toggleViewAction())
+        m.addSeparator()
+        m.addAction(self.act_next)
+        m.addAction(self.act_prev)
+        m = mb.addMenu("&Help")
+        m.addAction(self.act_shortcuts)
+        m.addAction(self.act_about)
+
+    def _build_statusbar(self) -> None:
+        sb = self.statusBar()
+        self.job_label = QLabel("")
+        self.job_bar = QProgressBar()
+        self.job_bar.setObjectName("jobProgress")
+        self.job_bar.setMaximumWidth(220)
+        self.job_cancel = QToolButton()
+        self.job_cancel.setText("Cancel")
+        self.job_cancel.clicked.connect(self.runner.cancel)
+        self.counts_label = QLabel("")
+        self.counts_label.setObjectName("countsLabel")
+        sb.addWidget(self.job_label, 1)
+        sb.addPermanentWidget(self.job_bar)
+        sb.addPermanentWidget(self.job_cancel)
+        sb.addPermanentWidget(self.counts_label)
+        self.job_bar.hide()
+        self.job_cancel.hide()
+
+    # ========================================================= drag/drop ==
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # ============================================================ opening ==
+    def open_paths(self, paths: Sequence[str]) -> None:
+        """Open projects, folders and image files (command line, drops)."""
+        projects = [p for p in paths if str(p).lower().endswith(projectfile.SUFFIX)]
+        images = [p for p in paths if p not in projects]
+        if projects:
+            self.open_project(projects[0])
+            for extra in projects[1:]:
+                self.add_problems([BadFile(extra, "only one project can be open at a time; open it separately")])
+        if images:
+            self.load_inputs(images)
+
+    def load_inputs(self, paths: Sequence[str], mark_normal_under: Sequence[str] = ()) -> None:
+        paths = [os.path.abspath(p) for p in paths]
+        size, channel = self.table.patch_size, self.table.channel
+        self.stack.setCurrentWidget(self.gallery)
+        if self.runner.busy:
+            self.statusBar().showMessage(f"Loading {len(paths)} input(s) after the current job", 5000)
+        self.runner.submit("load", lambda: jobs.load_inputs(paths, size, self.table.input_size, channel,
+                                                            mark_normal_under))
+        self._update_enabled()
+
+    def open_demo(self) -> None:
+        demo = bundled_demo_dir()
+        normal, test = demo / "train" / "normal", demo / "test"
+        if not normal.is_dir():
+            QMessageBox.warning(self, "ddrid", f"The demo data is not where it should be ({demo}); "
+                                               "reinstall ddrid or open your own folder.")
+            return
+        self.load_inputs([str(normal), str(test)], mark_normal_under=[str(normal)])
+
+    def ask_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", appsettings.get("lastDir", ""))
+        if folder:
+            appsettings.put("lastDir", folder)
+            self.load_inputs([folder])
+
+    def ask_open_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", appsettings.get("lastDir", ""), IMAGE_FILTER)
+        if files:
+            appsettings.put("lastDir", str(Path(files[0]).parent))
+            self.load_inputs(files)
+
+    def ask_open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", appsettings.get("lastDir", ""), PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = appsettings.recent_projects()
+        for p in recent:
+            self.recent_menu.addAction(p, lambda p=p: self.open_project(p))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # ============================================================ project ==
+    def new_project(self) -> bool:
+        """Start empty (the current work is autosaved first); False while a job runs."""
+        if self.runner.busy:
+            QMessageBox.information(self, "ddrid", "Wait for the current job to finish (or cancel it) first.")
+            return False
+        self.autosave()
+        self.table = PatchTable(patch_size=self.patch_size_box.value(), channel=self.channel_box.currentData())
+        self.gallery.table = self.table
+        self.gallery.cache.table = self.table
+        self.gallery.patch_model.table = self.table
+        self.gallery.invalidate_thumbnails()
+        self.model = None
+        self.model_path = None
+        self.project_path = None
+        self.pending_marks = {}
+        self.pending_threshold = None
+        self._detail_cache = (-1, None)
+        self.undo_stack.clear()
+        self.dismiss_problems()
+        self.train_panel.reset()
+        self.refresh_view()
+        self._scores_changed()
+        self.stack.setCurrentWidget(self.welcome)
+        self.welcome.set_recent(appsettings.recent_projects())
+        self._update_title()
+        self._update_enabled()
+        return True
+
+    def open_project(self, path: str) -> None:
+        try:
+            proj = projectfile.load(path)
+        except DdridError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return
+        self.patch_size_box.setValue(proj.patch_size)
+        idx = next((k for k, (_l, v) in enumerate(CHANNELS) if v == proj.channel), 0)
+        self.channel_box.setCurrentIndex(idx)
+        if not self.new_project():
+            return
+        self.project_path = str(Path(path).resolve())
+        self.pending_marks = dict(proj.marks)
+        self.pending_threshold = proj.threshold
+        self.train_panel.apply_settings(proj.training)
+        if proj.model_path:
+            try:
+                self.model = modelfile.load(proj.model_path, device="auto")
+                self.model_path = proj.model_path
+            except DdridError as exc:
+                self.add_problems([BadFile(proj.model_path, str(exc).split(": ", 1)[-1] +
+                                           " — train again to get a new model")])
+        appsettings.add_recent_project(self.project_path)
+        self._update_title()
+        if proj.inputs:
+            self.load_inputs(proj.inputs)
+        else:
+            self.stack.setCurrentWidget(self.gallery)
+
+    def project_settings(self) -> dict:
+        return self.train_panel.settings()
+
+    def current_threshold(self) -> Optional[float]:
+        return self.threshold_panel.threshold() if self.threshold_panel.slider.isEnabled() else None
+
+    def save_project(self) -> bool:
+        if not self.project_path:
+            return self.ask_save_project_as()
+        return self.save_project_to(self.project_path)
+
+    def ask_save_project_as(self) -> bool:
+        start = self.project_path or str(Path(appsettings.get("lastDir", str(Path.home()))) / f"project{projectfile.SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.lower().endswith(projectfile.SUFFIX):
+            path += projectfile.SUFFIX
+        return self.save_project_to(path)
+
+    def save_project_to(self, path: str) -> bool:
+        """Write the project (and its model beside it, if it lives elsewhere)."""
+        path = str(Path(path).resolve())
+        try:
+            if self.model is not None:
+                beside = str(Path(path).with_suffix(modelfile.SUFFIX))
+                if self.model_path != beside:
+                    # The model travels with the project: copy it next to the project file.
+                    modelfile.save(self.model, beside)
+                    self.model_path = beside
+            proj = self.table.to_project(self.model_path, self.current_threshold(), self.project_settings())
+            projectfile.save(proj, path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Cannot save project", f"{path}: {exc}")
+            return False
+        self.project_path = path
+        appsettings.add_recent_project(path)
+        self.undo_stack.setClean()
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def autosave(self) -> None:
+        """Save annotations now: to the project file, or to the autosave file if unsaved."""
+        self.autosave_timer.stop()
+        if len(self.table) == 0 and not self.pending_marks:
+            return
+        target = self.project_path or str(appsettings.autosave_project_path())
+        try:
+            proj = self.table.to_project(self.model_path, self.current_threshold(), self.project_settings())
+            # Marks of inputs not loaded yet (project still loading) must not be dropped.
+            for src, mark in self.pending_marks.items():
+                proj.marks.setdefault(src, mark)
+            projectfile.save(proj, target)
+        except (OSError, ValueError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {target}: {exc}", 8000)
+            return
+        if self.project_path:
+            self.undo_stack.setClean()
+        self.statusBar().showMessage(f"Autosaved to {target}", 2000)
+
+    # ========================================================== annotate ==
+    def mark_selected(self, value: int) -> None:
+        self.mark(self.gallery.selected_patches(), value)
+
+    def mark(self, indices, value: int, what: str = "") -> None:
+        indices = np.asarray(indices, np.int64)
+        if len(indices) == 0:
+            self.statusBar().showMessage("Select patches first (click, Shift/Ctrl-click or drag a rectangle)", 4000)
+            return
+        name = MARK_NAMES.get(value, "unmarked")
+        text = f"{'mark' if value else 'unmark'} {len(indices)} patch(es){' ' + name if value else ''}{what}"
+        self.undo_stack.push(MarkCommand(self.table, indices, value, text, self._marks_changed))
+
+    def _selected_files(self) -> List[str]:
+        return sorted({self.table.sources[i].path for i in self.gallery.selected_patches()})
+
+    def mark_files_normal(self) -> None:
+        files = self._selected_files()
+        self.mark(self.table.indices_in_files(files), NORMAL, f" (whole file{'s' if len(files) > 1 else ''})")
+
+    def mark_folders_normal(self) -> None:
+        folders = sorted({str(Path(f).parent) for f in self._selected_files()})
+        self.mark(self.table.indices_under(folders), NORMAL, f" (folder {', '.join(Path(f).name for f in folders)})")
+
+    def _marks_changed(self) -> None:
+        self.gallery.patch_model.refresh_flags()
+        self.gallery.viewport().update()
+        self._update_counts()
+        self._update_enabled()
+        self.view_timer.start()   # re-filter and histogram: debounced, at most every 120 ms
+        self.autosave_timer.start()
+        self._update_title()
+        cur = self.gallery.current_patch()
+        if cur >= 0:
+            self._show_detail(cur)
+
+    def _refresh_after_marks(self) -> None:
+        if self.filter_box.currentData() != "all":
+            self.refresh_view()
+        self._update_histogram()
+
+    # ============================================================ views ==
+    def refresh_view(self) -> None:
+        t = self.threshold_panel.threshold() if self.threshold_panel.slider.isEnabled() else float("inf")
+        self.gallery.patch_model.set_threshold(t)
+        order = self.table.view_order(self.sort_box.currentData(), self.filter_box.currentData(), t)
+        self.gallery.set_order(order)
+
+    def _threshold_changed(self, value: float) -> None:
+        self.gallery.patch_model.set_threshold(value)
+        self.gallery.viewport().update()
+        self._update_counts()
+        if self.filter_box.currentData() == "flagged":
+            self.view_timer.start()
+        if self.detail.patch >= 0:
+            self._show_detail(self.detail.patch)
+
+    def _update_histogram(self) -> None:
+        s = self.table.score
+        if s is None:
+            return
+        active = self.table.active_mask()
+        self.threshold_panel.update_histogram(np.where(active, s, np.nan), self.table.marks == NORMAL)
+
+    def _scores_changed(self, keep_threshold: Optional[float] = None) -> None:
+        s = self.table.score
+        active = self.table.active_mask()
+        default = self.model.threshold if self.model is not None else float("nan")
+        self.threshold_panel.set_scores(None if s is None else np.where(active, s, np.nan),
+                                        self.table.marks == NORMAL, self.table.count_flagged, default,
+                                        self.table.score_type, keep=keep_threshold)
+        if s is not None and self.sort_box.currentData() != "score":
+            self.sort_box.setCurrentIndex(SORTS.index("score"))   # triggers refresh_view
+        else:
+            self.refresh_view()
+        self._detail_cache = (-1, None)
+        self._update_counts()
+        self._update_enabled()
+
+    def _show_detail(self, patch: int) -> None:
+        if patch is None or patch < 0 or patch >= len(self.table):
+            self.detail.clear()
+            return
+        t = self.table
+        decomposition = None
+        if self.model is not None and not np.isnan(t.latent[patch]):
+            if self._detail_cache[0] != patch:
+                # One patch through the networks: a few milliseconds, fine on the GUI thread.
+                sc = run_to_end(score_patches(self.model, t.images[patch: patch + 1], decompose=True))
+                self._detail_cache = (patch, (sc.x[0], sc.x_c[0], sc.x_n[0]))
+            decomposition = self._detail_cache[1]
+        self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
+                               decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
+                               self.current_threshold())
+
+    def _update_counts(self) -> None:
+        c = self.table.counts(self.current_threshold())
+        unmarked = c["total"] - c["normal"] - c["excluded"]
+        text = (f"<b>{c['total']}</b> patches · <span style='color:#2ca02c'><b>{c['normal']}</b> normal</span> · "
+                f"{c['excluded']} excluded · {unmarked} unmarked")
+        if self.table.score is not None:
+            text += f" · <span style='color:#d62728'><b>{c['flagged']}</b> flagged</span> of {c['scored']} scored"
+        self.counts_label.setText(text)
+
+    def _update_title(self) -> None:
+        name = Path(self.project_path).name if self.project_path else "untitled"
+        modified = "" if self.undo_stack.isClean() else " *"
+        self.setWindowTitle(f"{name}{modified} — ddrid")
+
+    def _update_enabled(self) -> None:
+        busy = self.runner.busy
+        training = busy and self.runner.kind == "train"
+        loaded = len(self.table) > 0
+        scored = self.table.score is not None and self.model is not None
+        has_sel = self.gallery.selectionModel().hasSelection()
+        self.train_panel.set_running(training)
+        self.train_panel.train_button.setEnabled(not busy and loaded)
+        self.act_train.setEnabled(not busy and loaded)
+        self.act_score.setEnabled(not busy and self.model is not None and loaded)
+        for a in (self.act_normal, self.act_unmark, self.act_exclude, self.act_file_normal, self.act_folder_normal):
+            a.setEnabled(has_sel)
+        self.export_csv_button.setEnabled(scored)
+        self.export_report_button.setEnabled(scored)
+        self.act_export_csv.setEnabled(scored)
+        self.act_export_report.setEnabled(scored)
+        # Patches of one project share one size and channel choice (one model input shape).
+        fixed = loaded or (busy and self.runner.kind == "load") or bool(self.runner.pending)
+        self.patch_size_box.setEnabled(not fixed)
+        self.channel_box.setEnabled(not fixed)
+        tip = "Fixed for this project (File ▸ New Project to change)" if fixed else ""
+        self.patch_size_box.setStatusTip(tip)
+        self.channel_box.setStatusTip(tip)
+
+    def _patch_size_changed(self, value: int) -> None:
+        if len(self.table) == 0:
+            self.table.patch_size = value
+            appsettings.put("patchSize", value)
+
+    def _channel_changed(self, _index: int) -> None:
+        if len(self.table) == 0:
+            self.table.channel = self.channel_box.currentData()
+
+    # =========================================================== problems ==
+    def add_problems(self, problems: Sequence[BadFile]) -> None:
+        for b in problems:
+            self.problems.addItem(f"{b.path}: {b.reason}")
+        if problems:
+            self.problems_dock.show()
+            self.problems_dock.raise_()
+
+    def dismiss_problems(self) -> None:
+        self.problems.clear()
+        self.problems_dock.hide()
+
+    # =============================================================== jobs ==
+    def start_training(self, config) -> bool:
+        if self.runner.busy:
+            return False   # the button is disabled while busy; this guards the shortcut and tests
+        normal = self.table.normal_indices()
+        if len(normal) < 4:
+            QMessageBox.information(self, "Mark normal patches first",
+                                    f"Training needs at least 4 patches marked normal; {len(normal)} are marked.\n"
+                                    "Select typical patches in the gallery and press N.")
+            return False
+        config.patch_size = self.table.patch_size
+        config.input_size = self.table.input_size
+        config.channel = self.table.channel
+        try:
+            config.validate()
+        except ValueError as exc:
+            QMessageBox.warning(self, "Training settings", str(exc))
+            return False
+        appsettings.put("training", self.train_panel.settings())
+        self.train_panel.reset()
+        images = self.table.images
+        self.runner.submit("train", lambda: jobs.train_model(images, normal, config))
+        self.train_dock.raise_()
+        return True
+
+    def score_unscored(self) -> None:
+        if self.model is None:
+            return
+        todo = self.table.unscored()
+        if len(todo) == 0:
+            self.statusBar().showMessage("Every patch is already scored", 3000)
+            return
+        model, images = self.model, self.table.images
+        self.runner.submit("score", lambda: jobs.score_indices(model, images, todo))
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.job_bar.setVisible(busy)
+        self.job_cancel.setVisible(busy and self.runner.kind != "train")
+        if busy:
+            self.job_bar.setValue(0)
+            self.job_label.setText({"load": "Loading…", "train": "Training…", "score": "Scoring…"}.get(
+                self.runner.kind, "Working…"))
+        else:
+            self.job_label.setText("")
+        self._update_enabled()
+
+    def _job_progress(self, kind: str, batch) -> None:
+        rec = batch.latest
+        self.job_bar.setValue(int(100 * rec.overall))
+        eta = f", ETA {rec.eta:.0f} s" if rec.eta is not None else ""
+        label = {"load": "Loading", "train": "Training", "score": "Scoring"}.get(kind, kind)
+        detail = f"{rec.step}/{rec.steps}" if kind != "train" and rec.steps else rec.stage
+        self.job_label.setText(f"{label}: {detail}{eta}  {rec.message if kind == 'load' else ''}")
+        if kind == "train":
+            self.train_panel.add_progress(batch.records)
+
+    def _job_succeeded(self, kind: str, result) -> None:
+        if kind == "load":
+            self._load_finished(result)
+        elif kind == "train":
+            self._training_finished(result)
+        elif kind == "score":
+            self.table.set_scores(result.indices, result.scores)
+            keep = self.pending_threshold
+            self.pending_threshold = None
+            if keep is None and self.threshold_panel.slider.isEnabled():
+                keep = self.threshold_panel.threshold()
+            self._scores_changed(keep_threshold=keep)
+            self.statusBar().showMessage(f"Scored {len(result.indices)} patches", 4000)
+
+    def _load_finished(self, result: jobs.LoadResult) -> None:
+        self.add_problems(result.problems)
+        if result.patches is not None:
+            self.add_problems(result.patches.bad)
+            try:
+                new = self.table.add(result.patches, result.inputs)
+            except ValueError as exc:
+                self.add_problems([BadFile(", ".join(result.inputs), str(exc))])
+                new = np.zeros(0, np.int64)
+            if result.mark_normal_under:
+                under = self.table.indices_under(result.mark_normal_under)
+                self.table.set_marks(under, NORMAL)
+            if self.pending_marks:
+                self.table.apply_marks(self.pending_marks)
+            self.statusBar().showMessage(f"Loaded {len(new)} new patches from {len(result.inputs)} input(s)", 5000)
+        self.gallery.patch_model.refresh_flags()
+        self.refresh_view()
+        self._update_counts()
+        self._update_enabled()
+        self._update_histogram()
+        if len(self.table):
+            self.stack.setCurrentWidget(self.gallery)
+            if self.gallery.current_patch() < 0 and self.gallery.patch_model.rowCount():
+                self.gallery.setCurrentIndex(self.gallery.patch_model.index(0))
+            self.autosave_timer.start()
+        if self.model is not None and len(self.table.unscored()):
+            self.score_unscored()
+
+    def _training_finished(self, model: DDRIDModel) -> None:
+        self.model = model
+        target = (Path(self.project_path).with_suffix(modelfile.SUFFIX) if self.project_path
+                  else appsettings.autosave_dir() / "autosave.ddrid")
+        try:
+            modelfile.save(model, target)
+            self.model_path = str(target)
+        except OSError as exc:
+            self.add_problems([BadFile(str(target), f"could not save the model ({exc}); use File ▸ Save Project As")])
+        self.train_panel.status.setText(
+            f"Done in {model.training.get('seconds', 0):.0f} s on {model.training.get('device', '?')}: "
+            f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}. Saved {target.name}.")
+        self.table.clear_scores()
+        self.pending_threshold = None
+        self.threshold_panel.slider.setEnabled(False)   # a new model brings its own default threshold
+        self.autosave_timer.start()
+        todo = np.arange(len(self.table))
+        images = self.table.images
+        self.runner.submit("score", lambda: jobs.score_indices(model, images, todo))
+
+    def _job_failed(self, kind: str, message: str) -> None:
+        what = {"load": "Loading", "train": "Training", "score": "Scoring"}.get(kind, kind)
+        if kind == "train":
+            self.train_panel.status.setText(f"<span style='color:#d62728'>{what} failed: {message}</span>")
+        QMessageBox.warning(self, f"{what} failed", message)
+
+    def _job_cancelled(self, kind: str) -> None:
+        if kind == "train":
+            self.train_panel.status.setText("Training cancelled; the previous model (if any) is kept.")
+        self.statusBar().showMessage(f"{kind.capitalize()} cancelled", 4000)
+
+    # ============================================================= export ==
+    def _export_subset(self):
+        idx = np.flatnonzero(self.table.active_mask())
+        return idx, self.table.scores_for(idx), [self.table.sources[i] for i in idx]
+
+    def export_csv(self, path: str) -> Path:
+        """Write the ranked CSV at the slider's threshold (ddrcore.export.write_csv)."""
+        idx, scores, sources = self._export_subset()
+        t = self.threshold_panel.threshold()
+        scores.threshold = t
+        return write_csv(path, scores, sources, self.model, Path(self.model_path).name if self.model_path else "",
+                         threshold=t)
+
+    def export_report(self, path: str) -> Path:
+        idx, scores, sources = self._export_subset()
+        m = self.model
+        settings = {"model": self.model_path or "(unsaved)", "patch size": self.table.patch_size,
+                    "channel": self.table.channel if self.table.channel is not None else "auto",
+                    "epochs": f"{m.config.pretrain_epochs} pretrain + {m.config.finetune_epochs} finetune",
+                    "seed": m.config.seed, "model default threshold": f"{m.threshold:.6g}",
+                    "excluded patches (not shown)": int(np.count_nonzero(self.table.marks == EXCLUDED))}
+        return write_report(path, scores.score, self.threshold_panel.threshold(), self.table.images[idx], sources,
+                            self.table.marks[idx] == NORMAL, settings, score_name(self.table.score_type))
+
+    def _ask_save(self, title: str, name: str, filters: str) -> Optional[str]:
+        start = str(Path(self.project_path).parent / name) if self.project_path else \
+            str(Path(appsettings.get("lastDir", str(Path.home()))) / name)
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
+        return path or None
+
+    def ask_export_csv(self) -> None:
+        path = self._ask_save("Export ranked CSV", "ranked.csv", "CSV (*.csv)")
+        if path:
+            try:
+                out = self.export_csv(path)
+            except (OSError, ValueError) as exc:
+                QMessageBox.warning(self, "Export failed", f"{path}: {exc}")
+                return
+            self.statusBar().showMessage(f"Wrote {out}", 5000)
+
+    def ask_export_report(self) -> None:
+        path = self._ask_save("Export report", "report.pdf", "PDF (*.pdf);;PNG (*.png)")
+        if path:
+            if Path(path).suffix.lower() not in (".pdf", ".png"):
+                path += ".pdf"
+            try:
+                out = self.export_report(path)
+            except (OSError, ValueError) as exc:
+                QMessageBox.warning(self, "Export failed", f"{path}: {exc}")
+                return
+            self.statusBar().showMessage(f"Wrote {out}", 5000)
+
+    # =============================================================== help ==
+    def shortcut_rows(self) -> List[tuple]:
+        acts = [self.act_open_folder, self.act_open_files, self.act_open_project, self.act_save, self.act_save_as,
+                self.act_normal, self.act_unmark, self.act_exclude, self.act_file_normal, self.act_folder_normal,
+                self.act_select_all, self.act_undo, self.act_redo, self.act_train, self.act_score, self.act_cancel,
+                self.act_next, self.act_prev, self.act_export_csv, self.act_export_report, self.act_shortcuts]
+        rows = [(a.text().replace("&", ""), ", ".join(s.toString() for s in a.shortcuts())) for a in acts]
+        rows.append(("Walk the ranking (gallery or detail panel)", "Arrow keys"))
+        rows.append(("Extend / toggle selection", "Shift+click, Ctrl+click, drag a rectangle"))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in self.shortcut_rows())
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText(f"<table cellspacing=6>{rows}</table>")
+        box.exec()
+
+    def show_about(self) -> None:
+        from ddrcore import __version__
+
+        QMessageBox.about(self, "About ddrid", f"<b>ddrid {__version__}</b><br>Anomalous patch finder based on "
+                                               "DDR-ID (dual deep reconstruction networks).")
+
+    # ============================================================= close ==
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.autosave()
+        appsettings.put("geometry", self.saveGeometry())
+        appsettings.put("training", self.train_panel.settings())
+        self.runner.cancel()
+        from PySide6.QtCore import QThreadPool
+
+        # Let a cancelled job reach its next yield so no worker outlives the window.
+        QThreadPool.globalInstance().waitForDone(30000)
+        super().closeEvent(event)

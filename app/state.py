@@ -1,0 +1,227 @@
+"""The patch table the GUI works on: patches, marks, scores (plain Python, no Qt).
+
+Everything per patch is a numpy array aligned with ``sources`` so that
+counting, sorting and filtering 100,000 patches are vectorised operations.
+The GUI owns one :class:`PatchTable`; widgets read it and call its methods.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ddrcore.images import BadFile, PatchSet, PatchSource
+from ddrcore.project import Project
+from ddrcore.scoring import Scores
+
+UNMARKED, NORMAL, EXCLUDED = 0, 1, 2
+MARK_NAMES = {NORMAL: "normal", EXCLUDED: "excluded"}
+
+SORTS = ("score", "name", "file")
+FILTERS = ("all", "normal", "flagged", "unmarked", "excluded")
+
+
+def input_size_for(patch_size: int) -> int:
+    """Network input side for a patch size (the CLI's rule): itself if a supported power of two, else 32."""
+    return patch_size if patch_size in (32, 64, 128, 256) else 32
+
+
+class PatchTable:
+    def __init__(self, patch_size: int = 32, channel=None):
+        self.patch_size = patch_size
+        self.channel = channel
+        self.images: Optional[np.ndarray] = None        # (N, C, S, S) float32, native intensities
+        self.sources: List[PatchSource] = []
+        self.marks = np.zeros(0, np.int8)
+        self.latent = np.zeros(0, np.float64)           # AS_l, NaN where not scored
+        self.recon = np.zeros(0, np.float64)            # AS_r, NaN where not scored
+        self.score_type: Optional[str] = None
+        self.inputs: List[str] = []
+        self.bad: List[BadFile] = []
+        self._index: Dict[PatchSource, int] = {}
+        self._name_order: Optional[np.ndarray] = None
+        self._sorted_active: Optional[np.ndarray] = None
+
+    # ------------------------------------------------------------ contents --
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    @property
+    def input_size(self) -> int:
+        return input_size_for(self.patch_size)
+
+    def add(self, patches: PatchSet, inputs: Sequence[str] = ()) -> np.ndarray:
+        """Append new patches (ones already present are skipped); returns their indices."""
+        for p in inputs:
+            if p not in self.inputs:
+                self.inputs.append(p)
+        self.bad.extend(patches.bad)
+        if len(patches) == 0:
+            return np.zeros(0, np.int64)
+        if self.images is not None and patches.images.shape[1:] != self.images.shape[1:]:
+            raise ValueError(
+                f"these patches are {patches.images.shape[1]}-channel {patches.images.shape[-1]} px, the project's are "
+                f"{self.images.shape[1]}-channel {self.images.shape[-1]} px; start a new project (File > New) "
+                "to use other settings")
+        keep = [i for i, s in enumerate(patches.sources) if s not in self._index]
+        if not keep:
+            return np.zeros(0, np.int64)
+        start = len(self.sources)
+        new_images = patches.images if len(keep) == len(patches) else patches.images[keep]
+        self.images = new_images if self.images is None else np.concatenate([self.images, new_images])
+        for k, i in enumerate(keep):
+            self._index[patches.sources[i]] = start + k
+            self.sources.append(patches.sources[i])
+        n = len(keep)
+        self.marks = np.concatenate([self.marks, np.zeros(n, np.int8)])
+        self.latent = np.concatenate([self.latent, np.full(n, np.nan)])
+        self.recon = np.concatenate([self.recon, np.full(n, np.nan)])
+        self._name_order = None
+        self._sorted_active = None
+        return np.arange(start, start + n)
+
+    def index_of(self, source: PatchSource) -> Optional[int]:
+        return self._index.get(source)
+
+    # --------------------------------------------------------------- marks --
+    def set_marks(self, indices, value) -> np.ndarray:
+        """Set marks (one value or one per index); returns the previous marks."""
+        idx = np.asarray(indices, np.int64)
+        old = self.marks[idx].copy()
+        self.marks[idx] = value
+        self._sorted_active = None
+        return old
+
+    def indices_in_files(self, paths: Sequence[str]) -> np.ndarray:
+        wanted = set(paths)
+        return np.array([i for i, s in enumerate(self.sources) if s.path in wanted], np.int64)
+
+    def indices_under(self, folders: Sequence[str]) -> np.ndarray:
+        """Patches whose file lies in (or below) one of ``folders``."""
+        prefixes = tuple(os.path.join(os.path.abspath(f), "") for f in folders)
+        return np.array([i for i, s in enumerate(self.sources) if os.path.abspath(s.path).startswith(prefixes)],
+                        np.int64)
+
+    def normal_indices(self) -> np.ndarray:
+        return np.flatnonzero(self.marks == NORMAL)
+
+    # -------------------------------------------------------------- scores --
+    @property
+    def score(self) -> Optional[np.ndarray]:
+        """The chosen score per patch (NaN where unscored), or None before any scoring."""
+        if self.score_type is None:
+            return None
+        return self.latent if self.score_type == "latent" else self.recon
+
+    def set_scores(self, indices, scores: Scores) -> None:
+        idx = np.asarray(indices, np.int64)
+        self.latent[idx] = scores.latent
+        self.recon[idx] = scores.recon
+        self.score_type = scores.score_type
+        self._sorted_active = None
+
+    def clear_scores(self) -> None:
+        self.latent[:] = np.nan
+        self.recon[:] = np.nan
+        self.score_type = None
+        self._sorted_active = None
+
+    def unscored(self) -> np.ndarray:
+        return np.flatnonzero(np.isnan(self.latent))
+
+    def active_mask(self) -> np.ndarray:
+        """Scored, not excluded: the patches that count in results and exports."""
+        s = self.score
+        if s is None:
+            return np.zeros(len(self), bool)
+        return ~np.isnan(s) & (self.marks != EXCLUDED)
+
+    def flagged_mask(self, threshold: float) -> np.ndarray:
+        s = self.score
+        if s is None:
+            return np.zeros(len(self), bool)
+        with np.errstate(invalid="ignore"):
+            return self.active_mask() & (s >= threshold)
+
+    def count_flagged(self, threshold: float) -> tuple[int, int]:
+        """(flagged, scored) among active patches, in O(log N) after one sort.
+
+        The slider calls this on every move; the sorted scores are cached
+        until marks or scores change, so a recount is one binary search.
+        """
+        if self._sorted_active is None:
+            s = self.score
+            self._sorted_active = np.sort(s[self.active_mask()]) if s is not None else np.zeros(0)
+        arr = self._sorted_active
+        return int(len(arr) - np.searchsorted(arr, threshold, side="left")), int(len(arr))
+
+    def score_range(self) -> Optional[tuple[float, float]]:
+        s = self.score
+        if s is None or np.isnan(s).all():
+            return None
+        return float(np.nanmin(s)), float(np.nanmax(s))
+
+    def scores_for(self, indices) -> Scores:
+        """A ddrcore Scores object for a subset (for CSV export and reports)."""
+        idx = np.asarray(indices, np.int64)
+        return Scores(latent=self.latent[idx].astype(np.float32), recon=self.recon[idx].astype(np.float32),
+                      score_type=self.score_type or "latent", threshold=float("inf"))
+
+    # -------------------------------------------------------- view order --
+    def _names(self) -> np.ndarray:
+        if self._name_order is None:
+            keys = [(Path(s.path).name, s.path, s.page, s.y, s.x) for s in self.sources]
+            self._name_order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+        return self._name_order
+
+    def view_order(self, sort: str = "score", filter: str = "all", threshold: float = float("inf")) -> np.ndarray:
+        """Patch indices to show, in display order."""
+        n = len(self)
+        if sort == "name":
+            order = self._names()
+        elif sort == "score" and self.score is not None:
+            s = np.where(np.isnan(self.score), -np.inf, self.score)
+            # Most anomalous first; ties (and unscored patches) keep load order.
+            order = np.argsort(-s, kind="stable")
+        else:
+            order = np.arange(n)
+        if filter == "all":
+            return order
+        if filter == "normal":
+            keep = self.marks == NORMAL
+        elif filter == "excluded":
+            keep = self.marks == EXCLUDED
+        elif filter == "unmarked":
+            keep = self.marks == UNMARKED
+        elif filter == "flagged":
+            keep = self.flagged_mask(threshold)
+        else:
+            raise ValueError(f"unknown filter {filter!r}")
+        return order[keep[order]]
+
+    def counts(self, threshold: Optional[float] = None) -> dict:
+        flagged, scored = self.count_flagged(threshold) if threshold is not None else (0, 0)
+        return {"total": len(self), "normal": int(np.count_nonzero(self.marks == NORMAL)),
+                "excluded": int(np.count_nonzero(self.marks == EXCLUDED)), "scored": scored, "flagged": flagged}
+
+    # ------------------------------------------------------------ project --
+    def to_project(self, model_path: Optional[str], threshold: Optional[float], training: dict) -> Project:
+        marked = np.flatnonzero(self.marks != UNMARKED)
+        return Project(inputs=list(self.inputs), patch_size=self.patch_size, channel=self.channel,
+                       marks={self.sources[i]: MARK_NAMES[int(self.marks[i])] for i in marked},
+                       model_path=model_path, threshold=threshold, training=dict(training))
+
+    def apply_marks(self, marks: Dict[PatchSource, str]) -> int:
+        """Apply a project's marks to loaded patches; returns how many were not found."""
+        values = {name: code for code, name in MARK_NAMES.items()}
+        missing = 0
+        for src, name in marks.items():
+            i = self._index.get(src)
+            if i is None:
+                missing += 1
+            else:
+                self.marks[i] = values[name]
+        self._sorted_active = None
+        return missing

@@ -1,0 +1,182 @@
+"""Train panel: settings, Start/Cancel, progress with ETA, live loss curves.
+
+Curves are redrawn by a timer at most 10 times a second, however often
+progress arrives, so plotting never competes with the rest of the GUI.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ddrcore.config import TrainConfig
+from ddrcore.demo import DEMO_FINETUNE_EPOCHS, DEMO_PRETRAIN_EPOCHS
+from ddrcore.progress import Progress
+
+PAPER = TrainConfig()  # the paper's schedule (150 + 100 epochs)
+CURVE_COLORS = {"R_C": "#1f77b4", "R_N": "#ff7f0e", "L_R": "#1f77b4", "L_OC": "#2ca02c",
+                "L_LSC": "#9467bd", "D_L": "#d62728"}
+PRETRAIN_LOSSES = ("R_C", "R_N")
+FINETUNE_LOSSES = ("L_R", "L_OC", "L_LSC", "D_L")
+
+
+def _fmt_seconds(s) -> str:
+    if s is None or not math.isfinite(s):
+        return "…"
+    s = int(round(s))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+class TrainingPanel(QWidget):
+    startRequested = Signal(object)   # TrainConfig
+    cancelRequested = Signal()
+
+    def __init__(self, devices, parent=None):
+        super().__init__(parent)
+        self.pretrain = QSpinBox(); self.pretrain.setRange(0, 10000); self.pretrain.setValue(DEMO_PRETRAIN_EPOCHS)
+        self.finetune = QSpinBox(); self.finetune.setRange(0, 10000); self.finetune.setValue(DEMO_FINETUNE_EPOCHS)
+        self.batch = QSpinBox(); self.batch.setRange(2, 65536); self.batch.setValue(PAPER.batch_size)
+        self.batch.setToolTip("Shrunk automatically so an epoch has at least 8 steps on small sets")
+        self.lr = QDoubleSpinBox(); self.lr.setDecimals(6); self.lr.setRange(1e-6, 1.0)
+        self.lr.setSingleStep(1e-5); self.lr.setValue(PAPER.lr)
+        self.seed = QSpinBox(); self.seed.setRange(0, 2**31 - 1); self.seed.setValue(PAPER.seed)
+        self.device = QComboBox()
+        for dev_id, name in devices:
+            self.device.addItem(name, dev_id)
+        self.schedule_short = QPushButton(f"Quick ({DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS})")
+        self.schedule_paper = QPushButton(f"Paper ({PAPER.pretrain_epochs}+{PAPER.finetune_epochs})")
+        self.schedule_short.setToolTip("The demo schedule: minutes on a laptop CPU")
+        self.schedule_paper.setToolTip("The paper's schedule (Section 4.1): best results, much longer")
+        self.schedule_short.clicked.connect(lambda: self.set_schedule(DEMO_PRETRAIN_EPOCHS, DEMO_FINETUNE_EPOCHS))
+        self.schedule_paper.clicked.connect(lambda: self.set_schedule(PAPER.pretrain_epochs, PAPER.finetune_epochs))
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("trainButton")
+        self.train_button.setToolTip("Train DDR-ID on the patches marked normal (Ctrl+T)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setEnabled(False)
+        self.train_button.clicked.connect(lambda: self.startRequested.emit(self.config()))
+        self.cancel_button.clicked.connect(self.cancelRequested.emit)
+        self.stage_bar = QProgressBar(); self.stage_bar.setFormat("%p %"); self.stage_bar.setObjectName("stageBar")
+        self.overall_bar = QProgressBar(); self.overall_bar.setFormat("overall %p %")
+        self.overall_bar.setObjectName("overallBar")
+        self.status = QLabel("Mark normal patches, then press Train.")
+        self.status.setWordWrap(True)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setMinimumHeight(240)
+        self.pre_plot = self.plots.addPlot(row=0, col=0, title="pretraining")
+        self.fine_plot = self.plots.addPlot(row=1, col=0, title="finetuning")
+        self.curves: Dict[str, pg.PlotDataItem] = {}
+        for plot, names in ((self.pre_plot, PRETRAIN_LOSSES), (self.fine_plot, FINETUNE_LOSSES)):
+            plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+            plot.setLabel("bottom", "step")
+            plot.showGrid(y=True, alpha=0.2)
+            for name in names:
+                self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
+        self.points: Dict[str, tuple[List[float], List[float]]] = {n: ([], []) for n in self.curves}
+        self._dirty = False
+        self._step = 0
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(100)  # at most ~10 redraws per second
+        self.redraw_timer.timeout.connect(self._redraw)
+
+        form = QFormLayout()
+        form.addRow("Pretrain epochs", self.pretrain)
+        form.addRow("Finetune epochs", self.finetune)
+        sched = QHBoxLayout(); sched.addWidget(self.schedule_short); sched.addWidget(self.schedule_paper)
+        form.addRow("Schedule", sched)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Seed", self.seed)
+        form.addRow("Device", self.device)
+        buttons = QHBoxLayout(); buttons.addWidget(self.train_button, 1); buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.stage_bar)
+        layout.addWidget(self.overall_bar)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plots, 1)
+
+    # ---------------------------------------------------------- settings --
+    def set_schedule(self, pretrain: int, finetune: int) -> None:
+        self.pretrain.setValue(pretrain)
+        self.finetune.setValue(finetune)
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(pretrain_epochs=self.pretrain.value(), finetune_epochs=self.finetune.value(),
+                           batch_size=self.batch.value(), lr=self.lr.value(), seed=self.seed.value(),
+                           device=self.device.currentData() or "auto")
+
+    def settings(self) -> dict:
+        c = self.config()
+        return {"pretrain_epochs": c.pretrain_epochs, "finetune_epochs": c.finetune_epochs,
+                "batch_size": c.batch_size, "lr": c.lr, "seed": c.seed}
+
+    def apply_settings(self, values: dict) -> None:
+        for key, box in (("pretrain_epochs", self.pretrain), ("finetune_epochs", self.finetune),
+                         ("batch_size", self.batch), ("seed", self.seed)):
+            try:
+                box.setValue(int(values[key]))
+            except (KeyError, TypeError, ValueError):
+                pass
+        try:
+            self.lr.setValue(float(values["lr"]))
+        except (KeyError, TypeError, ValueError):
+            pass
+
+    # -------------------------------------------------------------- runs --
+    def set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for w in (self.pretrain, self.finetune, self.batch, self.lr, self.seed, self.device,
+                  self.schedule_short, self.schedule_paper):
+            w.setEnabled(not running)
+        if running:
+            self.redraw_timer.start()
+        else:
+            self.redraw_timer.stop()
+            self._redraw()
+
+    def reset(self) -> None:
+        for xs, ys in self.points.values():
+            xs.clear(); ys.clear()
+        self._step = 0
+        self._dirty = True
+        self._redraw()
+        self.stage_bar.setValue(0)
+        self.overall_bar.setValue(0)
+
+    def add_progress(self, records: List[Progress]) -> None:
+        """Take a batch of training progress records (all kept for the curves)."""
+        for rec in records:
+            if rec.losses:
+                self._step += 1
+                for name, value in rec.losses.items():
+                    if name in self.points:
+                        xs, ys = self.points[name]
+                        xs.append(self._step)
+                        ys.append(value)
+                self._dirty = True
+        rec = records[-1]
+        self.stage_bar.setValue(int(100 * rec.fraction) if rec.steps else 0)
+        self.overall_bar.setValue(int(100 * rec.overall))
+        where = f"{rec.stage}"
+        if rec.epochs:
+            where += f" epoch {rec.epoch}/{rec.epochs}, step {rec.step}/{rec.steps}"
+        losses = "  ".join(f"{k} {v:.4g}" for k, v in rec.losses.items())
+        self.status.setText(f"{where} — elapsed {_fmt_seconds(rec.elapsed)}, ETA {_fmt_seconds(rec.eta)}"
+                            + (f"<br>{losses}" if losses else "") + (f"<br>{rec.message}" if rec.message else ""))
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for name, curve in self.curves.items():
+            xs, ys = self.points[name]
+            curve.setData(xs, ys)

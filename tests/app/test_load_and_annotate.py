@@ -1,0 +1,130 @@
+"""Start screen, loading by drop, bad files, marking, counts, undo, autosave."""
+import json
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QPushButton
+
+
+def drop(w, paths):
+    """Drag file URLs onto the window and drop them (the window's own handlers).
+
+    QApplication.sendEvent would drop the event: Qt only delivers a Drop to
+    the target of a real drag in progress, which offscreen tests cannot start.
+    """
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    w.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(event)
+    accepted = event.isAccepted()
+    return accepted, mime
+
+
+def test_empty_start_explains_and_names_widgets(win):
+    assert "ddrid" in win.windowTitle()
+    assert win.stack.currentWidget() is win.welcome
+    assert win.findChild(QPushButton, "openDemoButton").text() == "Open demo data"
+    from PySide6.QtCore import QObject
+    for name in ("galleryView", "trainButton", "cancelButton", "thresholdSlider", "exportCsvButton", "detailView"):
+        assert win.findChild(QObject, name) is not None, name
+    assert win.acceptDrops()
+    assert not win.findChild(QObject, "trainButton").isEnabled()  # nothing loaded yet
+
+
+def test_drop_folder_fills_gallery_and_lists_bad_files(win, image_folder, wait_idle, tmp_path):
+    import tifffile
+
+    (image_folder / "broken.tif").write_bytes(b"not a tiff at all")
+    (image_folder / "empty.tif").write_bytes(b"")
+    tifffile.imwrite(image_folder / "field.tif", np.random.default_rng(0).integers(0, 4000, (64, 96), np.uint16))
+    tifffile.imwrite(image_folder / "stack.tif", np.random.default_rng(1).integers(0, 4000, (3, 32, 32), np.uint16),
+                    photometric="minisblack")
+    accepted, _mime = drop(win, [image_folder])
+    assert accepted
+    wait_idle(win)
+    # 32 single patches + a 64x96 field (2x3 tiles) + a 3-page stack.
+    assert win.gallery.model().rowCount() == 32 + 6 + 3 == len(win.table)
+    assert win.stack.currentWidget() is win.gallery
+    problems = [win.problems.item(i).text() for i in range(win.problems.count())]
+    assert any("broken.tif" in p and "not a readable image" in p for p in problems)
+    assert any("empty.tif" in p and "empty" in p for p in problems)
+    assert win.problems_dock.isVisible()
+    pages = {(s.page, s.y, s.x) for s in win.table.sources if s.path.endswith("stack.tif")}
+    assert pages == {(0, 0, 0), (1, 0, 0), (2, 0, 0)}
+    win.findChild(QPushButton, "dismissProblemsButton").click()
+    assert win.problems.count() == 0 and not win.problems_dock.isVisible()
+    # Dropping the same folder again adds nothing twice.
+    drop(win, [image_folder])
+    wait_idle(win)
+    assert len(win.table) == 41
+    assert "41" in win.counts_label.text()
+
+
+def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_idle, qtbot):
+    from app import settings as appsettings
+    from app.state import EXCLUDED, NORMAL
+
+    win.open_paths([str(image_folder)])
+    wait_idle(win)
+    g = win.gallery
+    g.setFocus()
+    g.select_patches(np.arange(5))
+    qtbot.keyClick(g, Qt.Key.Key_N)
+    assert (win.table.marks == NORMAL).sum() == 5
+    assert "5</b> normal" in win.counts_label.text()
+    g.select_patches([3, 4, 6])
+    qtbot.keyClick(g, Qt.Key.Key_X)
+    assert (win.table.marks == NORMAL).sum() == 3 and (win.table.marks == EXCLUDED).sum() == 3
+    qtbot.keyClick(g, Qt.Key.Key_U)
+    assert (win.table.marks != 0).sum() == 3
+    win.act_undo.trigger()
+    assert (win.table.marks == EXCLUDED).sum() == 3
+    win.act_undo.trigger()
+    assert (win.table.marks == NORMAL).sum() == 5 and (win.table.marks == EXCLUDED).sum() == 0
+    win.act_redo.trigger()
+    assert (win.table.marks == EXCLUDED).sum() == 3
+    # Filter shows exactly the marked patches.
+    win.filter_box.setCurrentIndex(win.filter_box.findData("normal"))
+    assert g.model().rowCount() == 3
+    win.filter_box.setCurrentIndex(win.filter_box.findData("all"))
+    # A whole folder declared normal.
+    normal_dir = str(image_folder / "normal")
+    first = next(i for i, s in enumerate(win.table.sources) if s.path.startswith(normal_dir))
+    g.select_patches([first])
+    win.act_folder_normal.trigger()
+    in_folder = np.array([s.path.startswith(normal_dir) for s in win.table.sources])
+    assert (win.table.marks[in_folder] == NORMAL).all()
+    # The debounced autosave writes the marks (no project file yet: the autosave file).
+    qtbot.waitUntil(lambda: appsettings.autosave_project_path().is_file(), timeout=5000)
+    qtbot.wait(1800)
+    doc = json.loads(appsettings.autosave_project_path().read_text())
+    marked = sum(len(e.get("normal", [])) for e in doc["annotations"])
+    assert marked == int((win.table.marks == NORMAL).sum())
+
+
+def test_shortcuts_listed_in_help(win):
+    rows = dict(win.shortcut_rows())
+    assert rows["Mark Normal"] == "N" and rows["Unmark"] == "U" and rows["Exclude"] == "X"
+    assert "Ctrl+Z" in rows["Undo"] and "Ctrl+Shift+Z" in rows["Redo"]
+
+
+def test_open_demo_marks_training_normals(win, wait_idle):
+    win.welcome.demo_button.click()
+    wait_idle(win)
+    n_train = sum("/train/normal/" in s.path.replace("\\", "/") for s in win.table.sources)
+    assert n_train == 300 and len(win.table) == 500
+    assert (win.table.marks == 1).sum() == 300
+    assert win.train_panel.train_button.isEnabled()
+
+
+def test_command_line_arguments():
+    from app.__main__ import parse_args
+
+    assert parse_args(["a", "b.ddridproj"]).paths == ["a", "b.ddridproj"]
+    assert parse_args([]).paths == []
