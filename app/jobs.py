@@ -51,6 +51,20 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: int, channel,
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])
 
 
+def leave_a_core_for_the_gui() -> None:
+    """Let torch use all CPU cores but one, in the calling (worker) thread.
+
+    With every core busy in torch's OpenMP pool, the GUI thread and the pool
+    fight for CPU time and OpenMP's barriers stall whenever one of its threads
+    is descheduled: a 1+1-epoch test run took 98 s with 2 torch threads on a
+    loaded 2-core machine and 4.5 s with 1.  torch applies the setting per
+    thread, so it is called here, inside the job, in the worker thread.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+
+
 @dataclass
 class ScoreResult:
     indices: np.ndarray
@@ -59,12 +73,30 @@ class ScoreResult:
 
 def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256):
     """Score ``images[indices]`` with ``model``."""
+    leave_a_core_for_the_gui()
     # Indexing (a copy) happens here, in the worker thread, not on the GUI thread.
     subset = images if len(indices) == len(images) else images[indices]
     scores = yield from score_patches(model, subset, batch_size=batch_size)
     return ScoreResult(np.asarray(indices, np.int64), scores)
 
 
-def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig):
-    """Train on ``images[normal]``."""
-    return (yield from train(images[normal], config))
+@dataclass
+class TrainResult:
+    model: object
+    path: Optional[str]       # where the model was saved, None if saving failed
+    save_error: str = ""
+
+
+def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str):
+    """Train on ``images[normal]`` and save the model (atomically) to ``save_to``."""
+    from ddrcore import modelfile
+
+    leave_a_core_for_the_gui()
+    model = yield from train(images[normal], config)
+    # Saving (tens of MB) happens here, in the worker, after the last yield:
+    # a cancelled run never writes a file and the GUI never waits for the disk.
+    try:
+        modelfile.save(model, save_to)
+    except OSError as exc:
+        return TrainResult(model, None, f"could not save the model to {save_to} ({exc})")
+    return TrainResult(model, save_to)

@@ -27,9 +27,7 @@ from ddrcore.errors import DdridError
 from ddrcore.export import write_csv
 from ddrcore.images import BadFile, PatchSource
 from ddrcore.model import DDRIDModel, score_name
-from ddrcore.progress import run_to_end
 from ddrcore.report import write_report
-from ddrcore.scoring import score_patches
 
 from . import jobs
 from . import settings as appsettings
@@ -40,7 +38,7 @@ from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, Patch
 from .threshold import ThresholdPanel
 from .training_panel import TrainingPanel
 from .welcome import WelcomePage
-from .workers import JobRunner
+from .workers import Decomposer, JobRunner, warm_up
 
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
@@ -72,6 +70,9 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self._job_failed)
         self.runner.cancelled.connect(self._job_cancelled)
         self.runner.busyChanged.connect(self._busy_changed)
+        self.decomposer = Decomposer(self)
+        self.decomposer.ready.connect(self._decomposition_ready)
+        self.decomposer.failed.connect(lambda _p, msg: self.statusBar().showMessage(f"Decomposition failed: {msg}", 8000))
 
         self._build_central()
         self._build_docks()
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self._update_counts()
         self.welcome.set_recent(appsettings.recent_projects())
+        QTimer.singleShot(0, warm_up)
 
     # ================================================================ UI ==
     def _build_central(self) -> None:
@@ -601,14 +603,19 @@ class MainWindow(QMainWindow):
         t = self.table
         decomposition = None
         if self.model is not None and not np.isnan(t.latent[patch]):
-            if self._detail_cache[0] != patch:
-                # One patch through the networks: a few milliseconds, fine on the GUI thread.
-                sc = run_to_end(score_patches(self.model, t.images[patch: patch + 1], decompose=True))
-                self._detail_cache = (patch, (sc.x[0], sc.x_c[0], sc.x_n[0]))
-            decomposition = self._detail_cache[1]
+            if self._detail_cache[0] == patch:
+                decomposition = self._detail_cache[1]
+            else:
+                # Computed in a worker; the panel shows the input now and the parts when ready.
+                self.decomposer.request(patch, self.model, t.images[patch])
         self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
                                self.current_threshold())
+
+    def _decomposition_ready(self, patch: int, parts) -> None:
+        self._detail_cache = (patch, parts)
+        if self.detail.patch == patch:
+            self._show_detail(patch)
 
     def _update_counts(self) -> None:
         c = self.table.counts(self.current_threshold())
@@ -690,7 +697,9 @@ class MainWindow(QMainWindow):
         appsettings.put("training", self.train_panel.settings())
         self.train_panel.reset()
         images = self.table.images
-        self.runner.submit("train", lambda: jobs.train_model(images, normal, config))
+        target = str(Path(self.project_path).with_suffix(modelfile.SUFFIX) if self.project_path
+                     else appsettings.autosave_dir() / "autosave.ddrid")
+        self.runner.submit("train", lambda: jobs.train_model(images, normal, config, target))
         self.train_dock.raise_()
         return True
 
@@ -767,18 +776,16 @@ class MainWindow(QMainWindow):
         if self.model is not None and len(self.table.unscored()):
             self.score_unscored()
 
-    def _training_finished(self, model: DDRIDModel) -> None:
-        self.model = model
-        target = (Path(self.project_path).with_suffix(modelfile.SUFFIX) if self.project_path
-                  else appsettings.autosave_dir() / "autosave.ddrid")
-        try:
-            modelfile.save(model, target)
-            self.model_path = str(target)
-        except OSError as exc:
-            self.add_problems([BadFile(str(target), f"could not save the model ({exc}); use File ▸ Save Project As")])
+    def _training_finished(self, result: jobs.TrainResult) -> None:
+        model = self.model = result.model
+        self.model_path = result.path
+        if result.save_error:
+            self.add_problems([BadFile(self.model_path or "model", result.save_error +
+                                       "; use File ▸ Save Project As to save it elsewhere")])
+        saved = f" Saved {Path(result.path).name}." if result.path else ""
         self.train_panel.status.setText(
             f"Done in {model.training.get('seconds', 0):.0f} s on {model.training.get('device', '?')}: "
-            f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}. Saved {target.name}.")
+            f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}.{saved}")
         self.table.clear_scores()
         self.pending_threshold = None
         self.threshold_panel.slider.setEnabled(False)   # a new model brings its own default threshold

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import GeneratorWorker
+from superqt.utils import FunctionWorker, GeneratorWorker
 
 from ddrcore.errors import DdridError
 from ddrcore.progress import Progress
@@ -140,3 +140,75 @@ class JobRunner(QObject):
         self._worker, self.kind = None, None
         self.busyChanged.emit(False)
         self._start_next()
+
+
+def _decompose(model, patch):
+    """Input | X_C | X_N of one raw patch (C, S, S), plus its index; runs in a worker thread."""
+    from ddrcore.progress import run_to_end
+    from ddrcore.scoring import score_patches
+
+    try:
+        sc = run_to_end(score_patches(model, patch[None], decompose=True))
+    except Exception as exc:  # see JobFailed: keep RuntimeErrors visible to superqt
+        raise JobFailed(f"{type(exc).__name__}: {exc}") from None
+    return sc.x[0], sc.x_c[0], sc.x_n[0]
+
+
+class Decomposer(QObject):
+    """Computes the selected patch's decomposition off the GUI thread, latest request wins.
+
+    A single patch takes tens of milliseconds on a CPU (more on first use),
+    enough to make arrow-key browsing stutter if done on the GUI thread.
+    While one request runs, newer ones replace each other; only the last is
+    computed next, so holding an arrow key never builds a backlog.
+    """
+
+    ready = Signal(int, object)   # patch index, (x, x_c, x_n)
+    failed = Signal(int, str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._worker: Optional[FunctionWorker] = None
+        self._next: Optional[tuple] = None
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def request(self, patch: int, model, raw) -> None:
+        self._next = (patch, model, raw)
+        if self._worker is None:
+            self._start()
+
+    def _start(self) -> None:
+        patch, model, raw = self._next
+        self._next = None
+        worker = FunctionWorker(_decompose, model, raw)
+        worker.returned.connect(lambda result: self.ready.emit(patch, result))
+        worker.errored.connect(lambda exc: self.failed.emit(patch, str(exc)))
+        worker.finished.connect(self._finished)
+        self._worker = worker
+        worker.start()
+
+    def _finished(self) -> None:
+        self._worker = None
+        if self._next is not None:
+            self._start()
+
+
+def _import_lazy_torch_parts() -> None:
+    # The first optimiser step imports torch._dynamo (about 1.6 s on a laptop CPU,
+    # partly holding the GIL); importing it once at start-up keeps that stall
+    # out of the first seconds of every training run.
+    import torch._dynamo  # noqa: F401
+
+
+def warm_up() -> Optional[FunctionWorker]:
+    """Import torch's lazily loaded parts in the background (best effort)."""
+    try:
+        worker = FunctionWorker(_import_lazy_torch_parts)
+        worker.errored.connect(lambda _exc: None)
+        worker.start()
+        return worker
+    except Exception:  # warm-up is an optimisation only
+        return None
