@@ -20,10 +20,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the GUI; ``argv`` are the arguments without the program name (default: sys.argv[1:])."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
 
+    from .compat import protect_none_refcount
     from .main_window import MainWindow
 
+    protect_none_refcount()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ddrid-gui"])
     app.setApplicationName("ddrid")
     app.setOrganizationName("ddrid")
@@ -31,7 +34,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     win.show()
     if args.paths:
         win.open_paths(args.paths)
-    return app.exec()
+    code = app.exec()
+    # Workers still finishing must not emit into a torn-down interpreter.
+    QThreadPool.globalInstance().waitForDone(30000)
+    return code
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ class DetailView(QWidget):
         layout.addWidget(self.lut)
         layout.addWidget(self.scores)
         self.patch: int = -1
+        self._score_args = (float("nan"), float("nan"), None, None)
         self.clear()
 
     # ------------------------------------------------------------ content --
@@ -106,7 +107,13 @@ class DetailView(QWidget):
         self.boxes[0].autoRange(padding=0.02)
         self._show_scores(latent, recon, score_type, threshold)
 
+    def update_threshold(self, threshold: Optional[float]) -> None:
+        """Re-mark flagged / below threshold without redrawing the images."""
+        if self.patch >= 0:
+            self._show_scores(*self._score_args[:3], threshold)
+
     def _show_scores(self, latent, recon, score_type, threshold) -> None:
+        self._score_args = (latent, recon, score_type, threshold)
         if np.isnan(latent):
             self.scores.setText("<i>Not scored yet: train a model (or press Score) to see AS_l and AS_r.</i>")
             return

@@ -201,7 +201,10 @@ class GalleryView(QListView):
         self.setMovement(QListView.Movement.Static)
         # Uniform sizes let Qt place 100,000 tiles arithmetically instead of measuring each.
         self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        # Lay out in batches between events: one pass over 100,000 tiles froze the
+        # window for ~0.6 s on every sort, filter or resize; batches of 2,000 cost ~60 ms.
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
         self.setGridSize(self.delegate.tile_size())
         self.setSpacing(0)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)

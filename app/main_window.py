@@ -30,6 +30,7 @@ from ddrcore.model import DDRIDModel, score_name
 from ddrcore.report import write_report
 
 from . import jobs
+from .compat import protect_none_refcount
 from . import settings as appsettings
 from .commands import MarkCommand
 from .detail import DetailView
@@ -53,6 +54,7 @@ AUTOSAVE_DELAY_MS = 1500
 class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
+        protect_none_refcount()
         pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
@@ -405,11 +407,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "ddrid", "Wait for the current job to finish (or cancel it) first.")
             return False
         self.autosave()
-        self.table = PatchTable(patch_size=self.patch_size_box.value(), channel=self.channel_box.currentData())
-        self.gallery.table = self.table
-        self.gallery.cache.table = self.table
-        self.gallery.patch_model.table = self.table
-        self.gallery.invalidate_thumbnails()
+        self.set_table(PatchTable(patch_size=self.patch_size_box.value(), channel=self.channel_box.currentData()))
         self.model = None
         self.model_path = None
         self.project_path = None
@@ -426,6 +424,18 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_enabled()
         return True
+
+    def set_table(self, table: PatchTable) -> None:
+        """Work on another patch table (new project; tests inject large synthetic ones)."""
+        self.table = table
+        self.gallery.table = table
+        self.gallery.cache.table = table
+        self.gallery.patch_model.table = table
+        self.gallery.invalidate_thumbnails()
+        self.refresh_view()
+        self._scores_changed()
+        if len(table):
+            self.stack.setCurrentWidget(self.gallery)
 
     def open_project(self, path: str) -> None:
         try:
@@ -571,8 +581,7 @@ class MainWindow(QMainWindow):
         self._update_counts()
         if self.filter_box.currentData() == "flagged":
             self.view_timer.start()
-        if self.detail.patch >= 0:
-            self._show_detail(self.detail.patch)
+        self.detail.update_threshold(value)
 
     def _update_histogram(self) -> None:
         s = self.table.score
