@@ -42,6 +42,9 @@ class TrainConfig:
     # --- run ---
     seed: int = 0
     device: str = "auto"
+    # "fp32" (default) or "bf16": opt-in bfloat16 autocast.  Its speed and AUC
+    # cost are measured by `ddrid bench speed` / benchmarks/, not assumed.
+    precision: str = "fp32"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +72,27 @@ class TrainConfig:
             raise ValueError("threshold quantile must be in (0, 1]")
         if self.lr <= 0 or self.latent_sigma <= 0:
             raise ValueError("learning rate and latent sigma must be positive")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device: str, precision: str = "fp32"):
+    """The autocast context for ``precision``: a no-op for fp32, bfloat16 otherwise.
+
+    bfloat16 (not float16) on CUDA too: same exponent range as fp32, so no loss
+    scaling is needed and the optimiser code stays identical.
+    """
+    import contextlib
+
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    kind = "cuda" if device.startswith("cuda") else device
+    return torch.autocast(kind, dtype=torch.bfloat16)
 
 
 def select_device(name: str = "auto") -> str:

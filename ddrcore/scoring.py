@@ -21,6 +21,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .config import autocast
 from .images import PatchSet
 from .model import DDRIDModel, to_tensor
 from .progress import Clock, Job, Progress
@@ -70,11 +71,13 @@ def default_threshold(val_scores: np.ndarray, quantile: float = 0.95) -> float:
 @torch.no_grad()
 def _score_batch(model: DDRIDModel, xb: torch.Tensor, template: torch.Tensor, keep: bool):
     enc = model.nets.r_c.encoder
-    z = enc(xb)
-    x_c = model.nets.r_c.decoder(z)
+    with autocast(xb.device.type, getattr(model.config, "precision", "fp32")):
+        # Scores are summed in fp32 whatever the network precision (.float() is a no-op in fp32).
+        z = enc(xb).float()
+        x_c = model.nets.r_c.decoder(z).float()
+        x_n = model.nets.r_n(xb).float() if keep else None
     as_l = ((z - model.z_c) ** 2).sum(1)
     as_r = ((x_c - template) ** 2).flatten(1).sum(1)
-    x_n = model.nets.r_n(xb) if keep else None
     return as_l, as_r, x_c, x_n
 
 

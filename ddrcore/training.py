@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from . import batchnorm
-from .config import TrainConfig, select_device
+from .config import TrainConfig, autocast, select_device
 from .errors import TrainingError
 from .images import PatchSet
 from .model import DDRIDModel, to_tensor
@@ -69,6 +69,49 @@ def _check_finite(losses: dict, stage: str, epoch: int) -> None:
                 f"training stopped: {name} became {value} during {stage} epoch {epoch}; "
                 "no model was saved. Check the input images, or lower the learning rate"
             )
+
+
+def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "fp32") -> dict:
+    """One pretraining step (Eq. 1, 2) on batch ``xb``; returns the losses."""
+    r_c, r_n = nets.r_c, nets.r_n
+    with autocast(xb.device.type, precision):
+        out_c, out_n = r_c(xb), r_n(xb)
+    # Losses in fp32 (a no-op for fp32 outputs): sums over 1024 pixels lose digits in bf16.
+    l_c = recon_error(out_c.float(), xb).mean()
+    l_n = recon_error(out_n.float(), xb).mean()
+    opt.zero_grad(set_to_none=True)
+    (l_c + l_n).backward()
+    opt.step()
+    return {"R_C": l_c.item(), "R_N": l_n.item()}
+
+
+def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torch.Tensor,
+                  latent_sigma: float, precision: str = "fp32") -> dict:
+    """One finetuning step (Algorithm 1): a D_L step, then an R_C/R_N step."""
+    r_c, r_n, d_l = nets.r_c, nets.r_n, nets.d_l
+    m = len(xb)
+    z_fake = z_c + latent_sigma * torch.randn(m, z_c.numel(), device=xb.device)
+    with autocast(xb.device.type, precision):
+        z = r_c.encoder(xb).float()
+        # D_L step: maximise log D(Z~N) + log(1 - D(E_C(X))).  Real and encoded
+        # samples go through D_L as ONE batch: separate batches would let its
+        # BatchNorm remove exactly the mean/scale differences it must detect.
+        logits = d_l(torch.cat([z_fake, z.detach()])).float()
+    l_d = -(F.logsigmoid(logits[:m]).mean() + F.logsigmoid(-logits[m:]).mean())
+    opt_d.zero_grad(set_to_none=True)
+    l_d.backward()
+    opt_d.step()
+    # R_C, R_N step: minimise L_OC + L_LSC + L_R (Algorithm 1, simple sum).
+    with autocast(xb.device.type, precision):
+        logits = d_l(torch.cat([z_fake, z])).float()
+        x_tilde = (r_c.decoder(z) + r_n(xb)).float()
+    l_lsc = F.logsigmoid(-logits[m:]).mean()          # log(1 - D_L(E_C(X)))
+    l_oc = ((z - z_c) ** 2).sum(1).mean()
+    l_r = recon_error(x_tilde, xb).mean()
+    opt_r.zero_grad(set_to_none=True)
+    (l_oc + l_lsc + l_r).backward()
+    opt_r.step()
+    return {"L_R": l_r.item(), "L_OC": l_oc.item(), "L_LSC": l_lsc.item(), "D_L": l_d.item()}
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -119,14 +162,8 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     r_c.train(); r_n.train()
     for epoch in range(1, config.pretrain_epochs + 1):
         for step, idx in enumerate(_batches(n_train, bs, rng), 1):
-            xb = x_train[idx]
-            l_c = recon_error(r_c(xb), xb).mean()
-            l_n = recon_error(r_n(xb), xb).mean()
-            opt.zero_grad(set_to_none=True)
-            (l_c + l_n).backward()
-            opt.step()
+            losses = pretrain_step(nets, opt, x_train[idx], config.precision)
             done += 1
-            losses = {"R_C": l_c.item(), "R_N": l_n.item()}
             _check_finite(losses, "pretraining", epoch)
             yield progress("pretrain", epoch, config.pretrain_epochs, step, losses)
         # Step the schedule after the optimiser, once per epoch (milestone in epochs).
@@ -151,29 +188,8 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     r_c.train(); r_n.train(); d_l.train()
     for epoch in range(1, config.finetune_epochs + 1):
         for step, idx in enumerate(_batches(n_train, bs, rng), 1):
-            xb = x_train[idx]
-            m = len(idx)
-            z_fake = z_c + config.latent_sigma * torch.randn(m, z_c.numel(), device=device)
-            z = r_c.encoder(xb)
-            # D_L step: maximise log D(Z~N) + log(1 - D(E_C(X))).  Real and encoded
-            # samples go through D_L as ONE batch: separate batches would let its
-            # BatchNorm remove exactly the mean/scale differences it must detect.
-            logits = d_l(torch.cat([z_fake, z.detach()]))
-            l_d = -(F.logsigmoid(logits[:m]).mean() + F.logsigmoid(-logits[m:]).mean())
-            opt_d.zero_grad(set_to_none=True)
-            l_d.backward()
-            opt_d.step()
-            # R_C, R_N step: minimise L_OC + L_LSC + L_R (Algorithm 1, simple sum).
-            logits = d_l(torch.cat([z_fake, z]))
-            l_lsc = F.logsigmoid(-logits[m:]).mean()          # log(1 - D_L(E_C(X)))
-            l_oc = ((z - z_c) ** 2).sum(1).mean()
-            x_tilde = r_c.decoder(z) + r_n(xb)
-            l_r = recon_error(x_tilde, xb).mean()
-            opt_r.zero_grad(set_to_none=True)
-            (l_oc + l_lsc + l_r).backward()
-            opt_r.step()
+            losses = finetune_step(nets, opt_r, opt_d, x_train[idx], z_c, config.latent_sigma, config.precision)
             done += 1
-            losses = {"L_R": l_r.item(), "L_OC": l_oc.item(), "L_LSC": l_lsc.item(), "D_L": l_d.item()}
             _check_finite(losses, "finetuning", epoch)
             yield progress("finetune", epoch, config.finetune_epochs, step, losses)
         sched_r.step(); sched_d.step()

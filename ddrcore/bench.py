@@ -1,0 +1,617 @@
+"""`ddrid bench`: the paper's one-class benchmark (accuracy) and a speed benchmark.
+
+accuracy — for each normal class k and round r: train on class k's training
+images only, score the test set (class k = 0, others = 1), ROC AUC per method:
+
+* ``ddrid``: ddrcore.training.train (Algorithm 1) + Algorithm 2's choice.  Also
+  recorded (paper Table 6): AUC of AS_l, of AS_r, of AS_l + AS_r as a plain sum
+  (as the paper; AS_l sums ~128 latent dimensions and AS_r 1024 pixels, so the
+  sum is dominated by the larger-scaled one), of a z-scored sum (our extra:
+  each score standardised with the mean/std of the validation normals that
+  Algorithm 2 already holds out), and whether Algorithm 2 picked the worse one.
+* ``deepsvdd``, ``softsvdd``, ``dcae``: ddrcore.baselines (one autoencoder per
+  class and round: DCAE's model and the Deep SVDD initialisation).
+
+Protocols
+* ``paper``: Section 4.1 unchanged — all training images of the class, the whole
+  test set, 150 pretraining + 100 finetuning epochs, batch 256, lr 1e-4 -> 1e-5
+  after 50 epochs, 10 rounds.  Meant for a GPU (days on two CPU cores).
+* ``quick``: a short schedule that finishes all 10 MNIST classes for ddrid,
+  deepsvdd and dcae in about an hour on 2 CPU cores and shows the trend:
+  QUICK below — 600 seeded random training images per class (same subset for
+  every method; DDR-ID holds 10 % of them out for validation as always), the
+  whole 10,000-image test set, one round; DDR-ID 5 + 5 epochs at batch 64
+  (~9 steps per epoch); baselines 30 + 30 epochs at batch 64 (their LeNets
+  cost ~1/100 of DDR-ID per image, so they get more epochs for little time).
+  On a shared machine run it with OMP_WAIT_POLICY=PASSIVE: with more busy
+  threads than cores, OpenMP's spin-waiting made a training step ~3x slower.
+  No learning-rate drop happens within the DDR-ID schedule (milestone 50).
+  Numbers from it are *not* the paper's protocol; say "quick" when quoting.
+
+speed — training images/s (one DDR-ID pretraining step and one finetuning step
+on the Table 1 networks, both autoencoders), scoring patches/s, the achieved
+GFLOP/s of training (FLOPs counted by torch.utils.flop_counter) and, in the
+same run, the machine's fp32 matmul GFLOP/s (a large torch.mm).
+
+Results and per-class test scores are written after every class, atomically,
+so a long run that is stopped keeps what finished (``"complete": false``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from .atomic import atomic_path, write_text_atomic
+from .errors import DdridError
+from .progress import Clock, Job, Progress, run_to_end
+
+METHODS = ("ddrid", "deepsvdd", "softsvdd", "dcae")
+BASELINES = ("deepsvdd", "softsvdd", "dcae")
+ABLATION = ("AS_l", "AS_r", "AS_l+AS_r", "AS_l+AS_r (z, val)", "selected")
+
+# Published numbers (%): Table 2 means, Table 6 MNIST ablation, Deep SVDD per class.
+PAPER = {
+    "table2_mean": {
+        "mnist": {"ddrid": 96.2, "deepsvdd": 94.8, "softsvdd": 93.5, "dcae": 91.4},
+        "cifar10": {"ddrid": 65.4, "deepsvdd": 64.8, "softsvdd": 63.3, "dcae": 57.5},
+    },
+    "table6_mnist": {"AS_l": 95.6, "AS_r": 95.7, "AS_l+AS_r": 95.8, "selected": 96.2},
+    "deepsvdd_per_class": {
+        "mnist": [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5],
+        "cifar10": [61.7, 65.9, 50.8, 59.1, 60.9, 65.7, 67.7, 67.3, 75.9, 73.1],
+    },
+}
+
+
+@dataclass
+class AccuracySettings:
+    protocol: str = "quick"
+    test_protocol: str = "all"
+    rounds: int = 1
+    max_train: Optional[int] = 600
+    max_test: Optional[int] = None
+    ddrid_pretrain_epochs: int = 5
+    ddrid_finetune_epochs: int = 5
+    ddrid_batch_size: int = 64
+    base_pretrain_epochs: int = 30
+    base_finetune_epochs: int = 30
+    base_batch_size: int = 64
+    precision: str = "fp32"
+    device: str = "auto"
+    seed: int = 0
+
+
+QUICK = AccuracySettings()
+PAPER_PROTOCOL = AccuracySettings(protocol="paper", rounds=10, max_train=None, ddrid_pretrain_epochs=150,
+                                  ddrid_finetune_epochs=100, ddrid_batch_size=256, base_pretrain_epochs=150,
+                                  base_finetune_epochs=100, base_batch_size=256)
+
+
+# ----------------------------------------------------------------- hardware --
+def hardware() -> dict:
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def command_line() -> str:
+    return "ddrid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+# ----------------------------------------------------------------- accuracy --
+def _relay(job, lo: float, hi: float, clock: Clock, label: str):
+    """Re-yield a sub-job's progress mapped into [lo, hi] of the whole benchmark."""
+    while True:
+        try:
+            p = next(job)
+        except StopIteration as stop:
+            return stop.value
+        overall = lo + (hi - lo) * p.overall
+        yield replace(p, overall=overall, elapsed=clock.elapsed(), eta=clock.eta(overall),
+                      message=f"{label} {p.message}".strip())
+
+
+def _zsum(lat, rec, val_lat, val_rec) -> np.ndarray:
+    def z(a, v):
+        return (a - v.mean()) / max(float(v.std()), 1e-12)
+    return z(lat, val_lat) + z(rec, val_rec)
+
+
+def ddrid_round(split, s: AccuracySettings, seed: int, clock: Clock, span, label: str):
+    """Train DDR-ID on one split; returns (method scores, ablation AUCs, extra facts)."""
+    from .config import TrainConfig
+    from .scoring import roc_auc, score_patches
+    from .training import split_indices, train
+
+    cfg = TrainConfig(pretrain_epochs=s.ddrid_pretrain_epochs, finetune_epochs=s.ddrid_finetune_epochs,
+                      batch_size=s.ddrid_batch_size, seed=seed, device=s.device, precision=s.precision)
+    lo, hi = span
+    model = yield from _relay(train(split.train_x, cfg), lo, lo + 0.9 * (hi - lo), clock, label)
+    # train() draws its 90/10 split first from default_rng(seed): redraw it to get the validation normals.
+    _, val_idx = split_indices(len(split.train_x), cfg.val_fraction, np.random.default_rng(seed))
+    if len(val_idx) != model.validation.get("n"):
+        raise DdridError("internal: validation subset could not be reproduced")
+    val = run_to_end(score_patches(model, split.train_x[val_idx]))
+    test = yield from _relay(score_patches(model, split.test_x), lo + 0.9 * (hi - lo), hi, clock, label)
+    y = split.test_labels
+    combos = {
+        "AS_l": test.latent, "AS_r": test.recon, "AS_l+AS_r": test.latent + test.recon,
+        "AS_l+AS_r (z, val)": _zsum(test.latent, test.recon, val.latent, val.recon),
+        "selected": test.score,
+    }
+    aucs = {k: roc_auc(v, y) for k, v in combos.items()}
+    facts = {"picked": model.score_type,
+             "picked_worse": bool(aucs["selected"] < max(aucs["AS_l"], aucs["AS_r"])),
+             "val_mean_latent": float(val.latent.mean()), "val_mean_recon": float(val.recon.mean()),
+             "train_seconds": model.training.get("seconds")}
+    return {"latent": test.latent, "recon": test.recon, "ddrid": test.score}, aucs, facts
+
+
+def baseline_round(split, s: AccuracySettings, methods, seed: int, clock: Clock, span, label: str):
+    from .baselines import BaselineConfig, score_baselines, train_baselines
+
+    cfg = BaselineConfig(pretrain_epochs=s.base_pretrain_epochs, finetune_epochs=s.base_finetune_epochs,
+                         batch_size=s.base_batch_size, seed=seed, device=s.device)
+    models = yield from _relay(train_baselines(split.train_x, cfg, methods), span[0], span[1], clock, label)
+    scores = score_baselines(models, split.test_x)
+    return {m: scores[m] for m in methods}, models.seconds
+
+
+def _mean_std(values) -> tuple:
+    a = np.asarray([v for v in values if v is not None and np.isfinite(v)], np.float64)
+    return (float(a.mean()), float(a.std())) if len(a) else (float("nan"), float("nan"))
+
+
+def summarise(raw: dict, methods, class_names, settings: AccuracySettings, meta: dict, complete: bool) -> dict:
+    """The result JSON from per-round AUCs: means over rounds per class, then over classes."""
+    results, stds, means = {}, {}, {}
+    for m in methods:
+        per = raw["auc"].get(m, {})
+        results[m] = {c: _mean_std(per[c])[0] for c in class_names if c in per}
+        stds[m] = {c: _mean_std(per[c])[1] for c in class_names if c in per}
+        means[m] = _mean_std(list(results[m].values()))[0] if results[m] else None
+    out = {
+        "dataset": meta["dataset"], "protocol": settings.protocol, "test_protocol": settings.test_protocol,
+        "command": meta["command"], "hardware": meta["hardware"], "seconds": round(meta["seconds"], 1),
+        "complete": complete, "settings": asdict(settings), "classes": class_names,
+        "dataset_classes": meta.get("dataset_classes", class_names),
+        "results": results, "results_std": stds, "mean": means, "rounds": raw["auc"],
+        "seconds_per_class": raw["seconds"],
+    }
+    if "ddrid" in methods:
+        abl = {k: {c: _mean_std(v)[0] for c, v in raw["ablation"].get(k, {}).items()} for k in ABLATION}
+        picks = raw["picked"]
+        out["ddrid_ablation"] = {
+            "auc": abl,
+            "mean": {k: _mean_std(list(v.values()))[0] if v else None for k, v in abl.items()},
+            "picked": picks,
+            "picked_worse": {c: int(sum(v)) for c, v in raw["picked_worse"].items()},
+            "picked_worse_total": int(sum(sum(v) for v in raw["picked_worse"].values())),
+            "runs": int(sum(len(v) for v in raw["picked_worse"].values())),
+            "note": "AS_l+AS_r is the plain sum (paper); 'z, val' standardises each score with the "
+                    "validation normals' mean/std before summing (our extra).",
+        }
+    out["paper"] = PAPER
+    return out
+
+
+def run_accuracy(ds, classes: List[int], methods: List[str], settings: AccuracySettings,
+                 json_path: Optional[Path], command: str = "") -> Job[dict]:
+    """The one-class benchmark as a job; writes JSON + scores after every class."""
+    from .datasets import one_class_split
+    from .scoring import roc_auc
+
+    clock = Clock()
+    names = [ds.class_names[k] for k in classes]
+    base = [m for m in methods if m in BASELINES]
+    raw = {"auc": {m: {} for m in methods}, "seconds": {m: {} for m in methods},
+           "ablation": {k: {} for k in ABLATION}, "picked": {}, "picked_worse": {}}
+    meta = {"dataset": ds.name, "command": command, "hardware": hardware(), "seconds": 0.0,
+            "dataset_classes": list(ds.class_names)}
+    units = len(classes) * settings.rounds
+    # Share of a unit's time: DDR-ID's networks cost ~100x the LeNets per image.
+    w_ddrid = (0.85 if base else 1.0) if "ddrid" in methods else 0.0
+    scores_dir = json_path.with_name(json_path.stem + "-scores") if json_path else None
+    result = None
+    for u, (k, r) in enumerate((k, r) for k in classes for r in range(settings.rounds)):
+        name = ds.class_names[k]
+        seed = settings.seed + r
+        split = one_class_split(ds, k, settings.max_train, settings.test_protocol, settings.max_test, seed)
+        label = f"class {name} round {r + 1}/{settings.rounds}:"
+        lo, hi = u / units, (u + 1) / units
+        yield Progress("prepare", overall=lo, elapsed=clock.elapsed(), eta=clock.eta(lo),
+                       message=f"{label} {len(split.train_x)} training, {len(split.test_x)} test images")
+        saved = {"labels": split.test_labels, "test_index": split.test_index}
+        mid = lo + w_ddrid * (hi - lo)
+        if "ddrid" in methods:
+            t0 = clock.elapsed()
+            sc, aucs, facts = yield from ddrid_round(split, settings, seed, clock, (lo, mid), label + " ddrid")
+            raw["auc"]["ddrid"].setdefault(name, []).append(aucs["selected"])
+            raw["seconds"]["ddrid"].setdefault(name, []).append(round(clock.elapsed() - t0, 1))
+            for key, v in aucs.items():
+                raw["ablation"][key].setdefault(name, []).append(v)
+            raw["picked"].setdefault(name, []).append(facts["picked"])
+            raw["picked_worse"].setdefault(name, []).append(facts["picked_worse"])
+            saved.update({"ddrid": sc["ddrid"], "ddrid_latent": sc["latent"], "ddrid_recon": sc["recon"]})
+        if base:
+            t0 = clock.elapsed()
+            sc, secs = yield from baseline_round(split, settings, base, seed, clock, (mid, hi), label + " baselines")
+            for m in base:
+                raw["auc"][m].setdefault(name, []).append(roc_auc(sc[m], split.test_labels))
+                # DCAE is the shared autoencoder: its time is the pretraining.
+                raw["seconds"][m].setdefault(name, []).append(secs["pretrain"] if m == "dcae" else secs.get(m))
+                saved[m] = sc[m]
+            raw["seconds"].setdefault("baselines_total", {}).setdefault(name, []).append(round(clock.elapsed() - t0, 1))
+        meta["seconds"] = clock.elapsed()
+        done_names = [n for n in names if n in raw["auc"][methods[0]]]
+        result = summarise(raw, methods, done_names, settings, meta, complete=False)
+        if json_path is not None:
+            scores_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(scores_dir / f"class-{name}-round{r + 1}.npz", suffix=".npz") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez_compressed(fh, **saved)
+            write_json(json_path, result)
+        line = "  ".join(f"{m} {raw['auc'][m][name][-1]:.3f}" for m in methods)
+        yield Progress("class", overall=hi, elapsed=clock.elapsed(), eta=clock.eta(hi),
+                       message=f"{label} AUC {line}")
+    meta["seconds"] = clock.elapsed()
+    result = summarise(raw, methods, names, settings, meta, complete=True)
+    if json_path is not None:
+        write_json(json_path, result)
+    return result
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, default=float) + "\n")
+
+
+def format_table(result: dict) -> str:
+    """Per-class AUC table (%, mean ± std over rounds), means, and the paper's means."""
+    methods = list(result["results"])
+    classes = result["classes"]
+    head = f"{'class':<12}" + "".join(f"{m:>16}" for m in methods)
+    lines = [head, "-" * len(head)]
+    for c in classes:
+        row = f"{c:<12}"
+        for m in methods:
+            v, s = result["results"][m].get(c), result["results_std"][m].get(c)
+            row += f"{100 * v:>10.1f} ± {100 * s:<3.1f}" if v is not None else f"{'':>16}"
+        lines.append(row)
+    lines.append(f"{'mean':<12}" + "".join(f"{100 * (result['mean'][m] or float('nan')):>16.1f}" for m in methods))
+    paper = PAPER["table2_mean"].get(_paper_key(result["dataset"]), {})
+    if paper:
+        lines.append(f"{'paper':<12}" + "".join(f"{paper.get(m, float('nan')):>16.1f}" for m in methods))
+    abl = result.get("ddrid_ablation")
+    if abl:
+        lines.append("DDR-ID ablation (mean AUC %): " + ", ".join(
+            f"{k} {100 * v:.1f}" for k, v in abl["mean"].items() if v is not None))
+        lines.append(f"Algorithm 2 picked the worse score in {abl['picked_worse_total']} of {abl['runs']} runs")
+    return "\n".join(lines)
+
+
+def _paper_key(name: str) -> str:
+    n = name.lower().replace("-", "").replace("_", "")
+    return "cifar10" if "cifar" in n else ("mnist" if "mnist" in n else n)
+
+
+def markdown(result: dict) -> str:
+    """A markdown report of one accuracy JSON, the paper's numbers beside ours."""
+    methods = list(result["results"])
+    key = _paper_key(result["dataset"])
+    svdd_paper = PAPER["deepsvdd_per_class"].get(key)
+    lines = [f"# `ddrid bench accuracy` — {result['dataset']} ({result['protocol']} protocol"
+             f"{'' if result.get('complete') else ', INCOMPLETE: only the classes below finished'})", "",
+             f"- command: `{result['command']}`",
+             f"- hardware: {result['hardware'].get('cpu')} ({result['hardware'].get('cpu_count')} cores, "
+             f"{result['hardware'].get('torch_threads')} torch threads), torch {result['hardware'].get('torch')}"
+             + (f", GPU {result['hardware']['gpu']}" if result['hardware'].get('gpu') else ""),
+             f"- wall time: {result['seconds'] / 60:.1f} min; test protocol: {result['test_protocol']}",
+             f"- settings: `{json.dumps(result['settings'])}`", "",
+             "AUC in %, mean over rounds (± std over rounds when rounds > 1).", "",
+             "| class | " + " | ".join(methods) + (" | Deep SVDD (paper) |" if svdd_paper else " |"),
+             "|---" * (len(methods) + 1 + (1 if svdd_paper else 0)) + "|"]
+    for c in result["classes"]:
+        cells = []
+        for m in methods:
+            v, s = result["results"][m].get(c), result["results_std"][m].get(c)
+            cells.append("" if v is None else (f"{100 * v:.1f}" + (f" ± {100 * s:.1f}" if s else "")))
+        extra = ""
+        order = result.get("dataset_classes", result["classes"])
+        if svdd_paper:  # the paper's classes are in label order, as our sorted class names
+            idx = order.index(c) if c in order else -1
+            extra = f" | {svdd_paper[idx]:.1f}" if 0 <= idx < len(svdd_paper) else " | "
+        lines.append(f"| {c} | " + " | ".join(cells) + extra + " |")
+    lines.append("| **mean** | " + " | ".join(f"**{100 * result['mean'][m]:.1f}**" if result['mean'][m] is not None
+                                              else "" for m in methods)
+                 + (f" | {np.mean(svdd_paper):.1f}" if svdd_paper else "") + " |")
+    paper = PAPER["table2_mean"].get(key)
+    if paper:
+        lines.append("| paper (Table 2, 10 rounds, paper protocol) | " + " | ".join(
+            f"{paper.get(m, float('nan')):.1f}" for m in methods) + (" | |" if svdd_paper else " |"))
+    abl = result.get("ddrid_ablation")
+    if abl:
+        lines += ["", "## DDR-ID ablation (paper Table 6)", "",
+                  "| class | " + " | ".join(ABLATION) + " | picked |", "|---" * (len(ABLATION) + 2) + "|"]
+        for c in result["classes"]:
+            lines.append(f"| {c} | " + " | ".join(f"{100 * abl['auc'][k][c]:.1f}" for k in ABLATION)
+                         + f" | {', '.join(abl['picked'][c])} |")
+        lines.append("| **mean** | " + " | ".join(f"**{100 * abl['mean'][k]:.1f}**" for k in ABLATION) + " | |")
+        if key == "mnist":
+            t6 = PAPER["table6_mnist"]
+            lines.append("| paper (Table 6) | " + " | ".join(
+                f"{t6[k]:.1f}" if k in t6 else "—" for k in ABLATION) + " | AS_l 6 / AS_r 4 |")
+        lines += ["", f"Algorithm 2 picked the worse of AS_l / AS_r in **{abl['picked_worse_total']} of "
+                      f"{abl['runs']}** runs.  {abl['note']}"]
+    return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------- speed --
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(device: str, n: int = 2048, repeats: int = 5, dtype=None) -> float:
+    """Best-of-``repeats`` GFLOP/s of an n x n x n torch.mm (fp32 unless ``dtype``)."""
+    import torch
+
+    dtype = dtype or torch.float32
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        t = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _time(fn, device: str, repeats: int) -> float:
+    """Median seconds of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def _flops(fn) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def measure_speed(device: str = "cpu", batch_size: int = 256, precision: str = "fp32", channels: int = 1,
+                  channels_last: bool = False, repeats: int = 3, matmul_size: int = 2048) -> dict:
+    """Training images/s, scoring patches/s and achieved GFLOP/s of the Table 1 networks."""
+    import torch
+
+    from .config import autocast
+    from .networks import DDRIDNetworks
+    from .training import finetune_step, pretrain_step
+
+    torch.manual_seed(0)
+    nets = DDRIDNetworks(channels).to(device)
+    x = torch.rand(batch_size, channels, 32, 32, device=device)
+    if channels_last:
+        nets = nets.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    params = list(nets.r_c.parameters()) + list(nets.r_n.parameters())
+    opt = torch.optim.Adam(params, lr=1e-4, weight_decay=1e-6)
+    opt_r = torch.optim.Adam(params, lr=1e-4, weight_decay=1e-6)
+    opt_d = torch.optim.Adam(nets.d_l.parameters(), lr=1e-4, weight_decay=1e-6)
+    z_c = torch.zeros(nets.latent_dim, device=device)
+    nets.train()
+
+    def pre():
+        pretrain_step(nets, opt, x, precision)
+
+    def fine():
+        finetune_step(nets, opt_r, opt_d, x, z_c, 0.1, precision)
+
+    t_pre, t_fine = _time(pre, device, repeats), _time(fine, device, repeats)
+    f_pre, f_fine = _flops(pre), _flops(fine)
+    nets.eval()
+
+    @torch.no_grad()
+    def score():
+        with autocast(device, precision):
+            z = nets.r_c.encoder(x)
+            nets.r_c.decoder(z)
+
+    t_score = _time(score, device, repeats)
+    peak = matmul_gflops(device, matmul_size)
+    return {
+        "device": device, "precision": precision, "channels_last": channels_last,
+        "threads": torch.get_num_threads(), "batch_size": batch_size, "channels": channels,
+        "train_images_per_s": round(2 * batch_size / (t_pre + t_fine), 2),
+        "pretrain_images_per_s": round(batch_size / t_pre, 2),
+        "finetune_images_per_s": round(batch_size / t_fine, 2),
+        "score_patches_per_s": round(batch_size / t_score, 2),
+        "train_gflops": round((f_pre + f_fine) / (t_pre + t_fine) / 1e9, 2),
+        "pretrain_gflop_per_step": round(f_pre / 1e9, 2), "finetune_gflop_per_step": round(f_fine / 1e9, 2),
+        "peak_gflops": round(peak, 2),
+        "train_fraction_of_peak": round((f_pre + f_fine) / (t_pre + t_fine) / 1e9 / peak, 3),
+        "seconds_per_step": {"pretrain": round(t_pre, 3), "finetune": round(t_fine, 3), "score": round(t_score, 3)},
+    }
+
+
+# ---------------------------------------------------------------------- CLI --
+def _settings_from_args(args) -> AccuracySettings:
+    s = replace(PAPER_PROTOCOL if args.protocol == "paper" else QUICK)
+    s.test_protocol = args.test_protocol
+    if args.rounds is not None:
+        s.rounds = args.rounds
+    if args.max_train is not None:
+        s.max_train = args.max_train if args.max_train > 0 else None
+    if args.max_test is not None:
+        s.max_test = args.max_test if args.max_test > 0 else None
+    if args.pretrain_epochs is not None:
+        s.ddrid_pretrain_epochs = s.base_pretrain_epochs = args.pretrain_epochs
+    if args.finetune_epochs is not None:
+        s.ddrid_finetune_epochs = s.base_finetune_epochs = args.finetune_epochs
+    if args.batch_size is not None:
+        s.ddrid_batch_size = s.base_batch_size = args.batch_size
+    s.device, s.seed, s.precision = args.device, args.seed, args.precision
+    if s.rounds < 1:
+        raise DdridError("--rounds must be at least 1")
+    if min(s.ddrid_batch_size, s.base_batch_size) < 2:
+        raise DdridError("--batch-size must be at least 2 (BatchNorm needs two samples)")
+    return s
+
+
+def cmd_accuracy(args) -> int:
+    from .cli import _run
+    from .datasets import load_dataset
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise DdridError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
+    settings = _settings_from_args(args)
+    from .config import select_device
+
+    select_device(settings.device)
+    ds = _run(load_dataset(args.data), args)
+    classes = ds.parse_classes(args.classes)
+    json_path = Path(args.json)
+    result = _run(run_accuracy(ds, classes, methods, settings, json_path, command_line()), args)
+    write_text_atomic(json_path.with_suffix(".md"), markdown(result))
+    if not args.no_figures:
+        from .bench_figures import make_figures
+
+        for f in make_figures(json_path, ds):
+            print(f"wrote {f}", file=sys.stderr)
+    print(format_table(result))
+    print(f"wrote {json_path} and {json_path.with_suffix('.md')} ({result['seconds'] / 60:.1f} min)")
+    return 0
+
+
+def cmd_speed(args) -> int:
+    import torch
+
+    from .config import select_device
+
+    device = select_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    main = measure_speed(device, args.batch_size, args.precision, args.channels, args.channels_last, args.repeats,
+                         args.matmul_size)
+    out = dict(main)
+    if args.compare:
+        # Every speed-up is measured, not assumed: both precisions x both memory layouts.
+        out["variants"] = []
+        for prec in ("fp32", "bf16"):
+            for cl in (False, True):
+                if (prec, cl) == (args.precision, args.channels_last):
+                    v = main
+                else:
+                    print(f"measuring {prec}{' channels_last' if cl else ''} ...", file=sys.stderr)
+                    v = measure_speed(device, args.batch_size, prec, args.channels, cl, args.repeats, args.matmul_size)
+                out["variants"].append({k: v[k] for k in ("precision", "channels_last", "train_images_per_s",
+                                                          "score_patches_per_s", "train_gflops", "peak_gflops")})
+    out.update({"command": command_line(), "hardware": hardware()})
+    print(f"{device} {args.precision}{' channels_last' if args.channels_last else ''}, {out['threads']} threads, "
+          f"batch {args.batch_size}: training {out['train_images_per_s']:.1f} images/s "
+          f"({out['train_gflops']:.1f} GFLOP/s = {100 * out['train_fraction_of_peak']:.0f} % of the measured "
+          f"{out['peak_gflops']:.1f} GFLOP/s fp32 matmul), scoring {out['score_patches_per_s']:.1f} patches/s")
+    for v in out.get("variants", []):
+        print(f"  {v['precision']:<5} {'channels_last' if v['channels_last'] else 'contiguous':<14}"
+              f" train {v['train_images_per_s']:8.1f} img/s  score {v['score_patches_per_s']:8.1f} patches/s")
+    if args.json:
+        write_json(Path(args.json), out)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from .bench_figures import make_figures
+    from .cli import _run
+    from .datasets import load_dataset
+
+    ds = _run(load_dataset(args.data), args) if args.data else None
+    for f in make_figures(Path(args.json), ds):
+        print(f"wrote {f}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    b = subparsers.add_parser("bench", help="benchmarks: one-class accuracy (paper Table 2) and speed",
+                              description="Reproduce the paper's one-class benchmark or measure speed.")
+    sub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    dev = ["auto", "cpu", "cuda", "mps"]
+
+    a = sub.add_parser("accuracy", help="one-class AUCs per class for DDR-ID and baselines",
+                       description="For each class: train on that class only, test on the test set "
+                                   "(that class normal, others anomalous), ROC AUC per method.")
+    a.add_argument("--data", required=True, metavar="DIR",
+                   help="IDX folder (MNIST format) or train/<class>/ test/<class>/ folder or .tar.gz")
+    a.add_argument("--classes", default="all", help="e.g. 0-9, 0,3,5 or class names (default all)")
+    a.add_argument("--methods", default="ddrid,deepsvdd,softsvdd,dcae", help=f"comma list of {', '.join(METHODS)}")
+    a.add_argument("--protocol", choices=["quick", "paper"], default="quick",
+                   help="quick: short CPU schedule (see bench.py); paper: Section 4.1 unchanged (GPU)")
+    a.add_argument("--test-protocol", choices=["all", "adgan"], default="all",
+                   help="all: whole test set (Deep SVDD); adgan: 5000 random test images")
+    a.add_argument("--rounds", type=int, help="rounds per class (quick 1, paper 10)")
+    a.add_argument("--max-train", type=int, help="training images per class (quick 600; 0 = all)")
+    a.add_argument("--max-test", type=int, help="seeded random test subset (0 = all)")
+    a.add_argument("--pretrain-epochs", type=int, help="override pretraining epochs of every method")
+    a.add_argument("--finetune-epochs", type=int, help="override finetuning epochs of every method")
+    a.add_argument("--batch-size", type=int, help="override the batch size of every method")
+    a.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="DDR-ID precision (default fp32)")
+    a.add_argument("--device", default="auto", choices=dev)
+    a.add_argument("--seed", type=int, default=0, help="round r uses seed + r")
+    a.add_argument("--json", required=True, metavar="OUT.json", help="results; OUT.md, OUT-scores/ and figures beside")
+    a.add_argument("--no-figures", action="store_true", help="skip the figures")
+    a.set_defaults(func=cmd_accuracy)
+
+    s = sub.add_parser("speed", help="training/scoring throughput of the Table 1 networks",
+                       description="Time one DDR-ID pretraining and finetuning step and scoring at a batch size, "
+                                   "count FLOPs, and measure fp32 matmul GFLOP/s on the same machine.")
+    s.add_argument("--json", metavar="OUT.json")
+    s.add_argument("--device", default="auto", choices=dev)
+    s.add_argument("--batch-size", type=int, default=256)
+    s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    s.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    s.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 (MNIST-type) or 3 (CIFAR-type)")
+    s.add_argument("--threads", type=int, help="torch.set_num_threads before measuring")
+    s.add_argument("--repeats", type=int, default=3, help="timed steps per measurement (median)")
+    s.add_argument("--matmul-size", type=int, default=2048, help="side of the fp32 torch.mm for peak GFLOP/s")
+    s.add_argument("--compare", action="store_true", help="also measure fp32/bf16 x contiguous/channels_last")
+    s.set_defaults(func=cmd_speed)
+
+    f = sub.add_parser("figures", help="(re)draw the figures of an accuracy run",
+                       description="ROC curves, score histograms and (with --data) most normal/anomalous images.")
+    f.add_argument("--json", required=True, metavar="OUT.json")
+    f.add_argument("--data", metavar="DIR", help="the data set, for the image figures")
+    f.set_defaults(func=cmd_figures)
