@@ -37,11 +37,13 @@ class DetailView(QWidget):
         self.scores.setTextFormat(Qt.TextFormat.RichText)
         self.scores.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setMinimumHeight(180)
+        self.graphics.setMinimumHeight(260)
         self.boxes, self.items, self.labels = [], [], []
         for k, name in enumerate(PANELS):
-            label = self.graphics.addLabel(name, row=0, col=k, size="9pt")
-            box = self.graphics.addViewBox(row=1, col=k, lockAspect=True, invertY=True, enableMenu=False)
+            # 2 x 2: the dock is narrow, and four side-by-side views would be tiny.
+            row, col = 2 * (k // 2), k % 2
+            label = self.graphics.addLabel(name, row=row, col=col, size="9pt")
+            box = self.graphics.addViewBox(row=row + 1, col=col, lockAspect=True, invertY=True, enableMenu=False)
             item = pg.ImageItem(axisOrder="row-major")
             box.addItem(item)
             if self.boxes:
@@ -53,13 +55,15 @@ class DetailView(QWidget):
         # One LUT/histogram for input, X_C and X_N: shared contrast.
         self.lut = pg.HistogramLUTWidget(orientation="horizontal")
         self.lut.setImageItem(self.items[0])
-        self.lut.setMaximumHeight(90)
+        self.lut.setMaximumHeight(80)
+        self.lut_label = QLabel("Contrast (shared by input, X_C and X_N; drag the handles):")
         self.lut.item.sigLevelsChanged.connect(self._share_levels)
         self.lut.item.sigLookupTableChanged.connect(self._share_levels)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.lut_label)
         layout.addWidget(self.lut)
         layout.addWidget(self.scores)
         self.patch: int = -1

@@ -217,7 +217,7 @@ class GalleryView(QListView):
     def _connect_selection(self) -> None:
         sel = self.selectionModel()
         sel.currentChanged.connect(self._current_changed)
-        sel.selectionChanged.connect(lambda *_: self.selectionCountChanged.emit(len(self.selectionModel().selectedIndexes())))
+        sel.selectionChanged.connect(lambda *_: self.selectionCountChanged.emit(self._selected_rows().size))
 
     def _current_changed(self, current: QModelIndex, _previous) -> None:
         self.currentPatchChanged.emit(current.data(PatchRole) if current.isValid() else -1)
@@ -243,9 +243,14 @@ class GalleryView(QListView):
         self.viewport().update()
 
     # --------------------------------------------------------- selection --
+    def _selected_rows(self) -> np.ndarray:
+        # Ranges, not one QModelIndex per tile: selecting 100,000 tiles stays cheap.
+        parts = [np.arange(r.top(), r.bottom() + 1) for r in self.selectionModel().selection()]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
     def selected_patches(self) -> np.ndarray:
-        rows = [ix.row() for ix in self.selectionModel().selectedIndexes()]
-        return np.sort(self.patch_model.order[rows]) if rows else np.zeros(0, np.int64)
+        rows = self._selected_rows()
+        return np.sort(self.patch_model.order[rows]) if len(rows) else np.zeros(0, np.int64)
 
     def current_patch(self) -> int:
         ix = self.currentIndex()

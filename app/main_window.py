@@ -96,7 +96,8 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_enabled()
         self._update_counts()
-        self.welcome.set_recent(appsettings.recent_projects())
+        self._refresh_welcome()
+        self._page_changed(0)
         QTimer.singleShot(0, warm_up)
 
     # ================================================================ UI ==
@@ -105,13 +106,21 @@ class MainWindow(QMainWindow):
         self.welcome.openDemoRequested.connect(self.open_demo)
         self.welcome.openFolderRequested.connect(self.ask_open_folder)
         self.welcome.openProjectRequested.connect(lambda p: self.open_project(p) if p else self.ask_open_project())
+        self.welcome.restoreRequested.connect(self.restore_autosave)
         self.gallery = GalleryView(self.table)
         self.gallery.currentPatchChanged.connect(self._show_detail)
         self.gallery.selectionCountChanged.connect(lambda _n: self._update_enabled())
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.gallery)
+        self.stack.currentChanged.connect(self._page_changed)
         self.setCentralWidget(self.stack)
+
+    def _page_changed(self, _index: int) -> None:
+        # The start screen stands alone: empty panels around it would only distract.
+        working = self.stack.currentWidget() is self.gallery
+        for dock in (self.train_dock, self.detail_dock, self.threshold_dock):
+            dock.setVisible(working)
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -142,6 +151,8 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(results)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.threshold_panel, 1)
+        for b in (self.export_csv_button, self.export_report_button):
+            b.setMinimumWidth(170)
         col = QVBoxLayout()
         col.addWidget(self.export_csv_button)
         col.addWidget(self.export_report_button)
@@ -420,10 +431,28 @@ class MainWindow(QMainWindow):
         self.refresh_view()
         self._scores_changed()
         self.stack.setCurrentWidget(self.welcome)
-        self.welcome.set_recent(appsettings.recent_projects())
+        self._refresh_welcome()
         self._update_title()
         self._update_enabled()
         return True
+
+    def _refresh_welcome(self) -> None:
+        self.welcome.set_recent(appsettings.recent_projects())
+        auto = appsettings.autosave_project_path()
+        when = ""
+        if auto.is_file():
+            import time
+
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(auto.stat().st_mtime))
+        self.welcome.set_autosave(when)
+
+    def restore_autosave(self) -> None:
+        """Reopen the autosaved session; it stays unsaved (Save asks for a name)."""
+        auto = appsettings.autosave_project_path()
+        if auto.is_file():
+            self.open_project(str(auto), remember=False)
+            self.project_path = None
+            self._update_title()
 
     def set_table(self, table: PatchTable) -> None:
         """Work on another patch table (new project; tests inject large synthetic ones)."""
@@ -437,7 +466,7 @@ class MainWindow(QMainWindow):
         if len(table):
             self.stack.setCurrentWidget(self.gallery)
 
-    def open_project(self, path: str) -> None:
+    def open_project(self, path: str, remember: bool = True) -> None:
         try:
             proj = projectfile.load(path)
         except DdridError as exc:
@@ -459,7 +488,8 @@ class MainWindow(QMainWindow):
             except DdridError as exc:
                 self.add_problems([BadFile(proj.model_path, str(exc).split(": ", 1)[-1] +
                                            " — train again to get a new model")])
-        appsettings.add_recent_project(self.project_path)
+        if remember:
+            appsettings.add_recent_project(self.project_path)
         self._update_title()
         if proj.inputs:
             self.load_inputs(proj.inputs)

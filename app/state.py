@@ -172,8 +172,14 @@ class PatchTable:
     # -------------------------------------------------------- view order --
     def _names(self) -> np.ndarray:
         if self._name_order is None:
-            keys = [(Path(s.path).name, s.path, s.page, s.y, s.x) for s in self.sources]
-            self._name_order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+            src = self.sources
+            # numpy's lexsort over string/int columns: several times faster than sorting tuples.
+            paths = np.array([s.path for s in src])
+            names = np.array([os.path.basename(s.path) for s in src])
+            pages = np.fromiter((s.page for s in src), np.int64, len(src))
+            ys = np.fromiter((s.y for s in src), np.int64, len(src))
+            xs = np.fromiter((s.x for s in src), np.int64, len(src))
+            self._name_order = np.lexsort((xs, ys, pages, paths, names)).astype(np.int64)
         return self._name_order
 
     def view_order(self, sort: str = "score", filter: str = "all", threshold: float = float("inf")) -> np.ndarray:

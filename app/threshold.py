@@ -40,6 +40,7 @@ class ThresholdPanel(QWidget):
         self.default_button.setEnabled(False)
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("scoreHistogram")
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.plot.setMinimumHeight(110)
         self.plot.setLabel("bottom", "anomaly score")
         self.plot.setLabel("left", "patches")
@@ -81,6 +82,9 @@ class ThresholdPanel(QWidget):
         if not ok:
             self.rest_curve.setData([0, 1], [0])
             self.normal_curve.setData([0, 1], [0])
+            # A flat, empty histogram would otherwise autorange to a meaningless axis.
+            self.plot.disableAutoRange()
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             self.count_label.setText("No scores yet: train a model to rank the patches.")
             return
         finite = np.isfinite(scores)

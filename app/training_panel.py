@@ -61,22 +61,27 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.train_button.clicked.connect(lambda: self.startRequested.emit(self.config()))
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
-        self.stage_bar = QProgressBar(); self.stage_bar.setFormat("%p %"); self.stage_bar.setObjectName("stageBar")
+        self.stage_bar = QProgressBar(); self.stage_bar.setFormat("stage %p %"); self.stage_bar.setObjectName("stageBar")
         self.overall_bar = QProgressBar(); self.overall_bar.setFormat("overall %p %")
         self.overall_bar.setObjectName("overallBar")
         self.status = QLabel("Mark normal patches, then press Train.")
         self.status.setWordWrap(True)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setMinimumHeight(240)
-        self.pre_plot = self.plots.addPlot(row=0, col=0, title="pretraining")
-        self.fine_plot = self.plots.addPlot(row=1, col=0, title="finetuning")
+        self.pre_plot = self.plots.addPlot(row=0, col=0)
+        self.fine_plot = self.plots.addPlot(row=1, col=0)
         self.curves: Dict[str, pg.PlotDataItem] = {}
-        for plot, names in ((self.pre_plot, PRETRAIN_LOSSES), (self.fine_plot, FINETUNE_LOSSES)):
-            plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        for plot, title, names in ((self.pre_plot, "pretraining", PRETRAIN_LOSSES),
+                                   (self.fine_plot, "finetuning", FINETUNE_LOSSES)):
+            # Coloured names in the title instead of a legend, which would cover the curves.
+            key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
+            plot.setTitle(f"{title}: {key}", size="9pt")
             plot.setLabel("bottom", "step")
             plot.showGrid(y=True, alpha=0.2)
             for name in names:
                 self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
+        # Reconstruction errors fall by orders of magnitude in the first epochs; a log axis keeps them readable.
+        self.pre_plot.setLogMode(y=True)
         self.points: Dict[str, tuple[List[float], List[float]]] = {n: ([], []) for n in self.curves}
         self._dirty = False
         self._step = 0
@@ -165,6 +170,7 @@ class TrainingPanel(QWidget):
                 self._dirty = True
         rec = records[-1]
         self.stage_bar.setValue(int(100 * rec.fraction) if rec.steps else 0)
+        self.stage_bar.setFormat(f"{rec.stage} epoch {rec.epoch}/{rec.epochs}: %p %" if rec.epochs else f"{rec.stage}")
         self.overall_bar.setValue(int(100 * rec.overall))
         where = f"{rec.stage}"
         if rec.epochs:

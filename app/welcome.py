@@ -28,6 +28,7 @@ class WelcomePage(QWidget):
     openDemoRequested = Signal()
     openFolderRequested = Signal()
     openProjectRequested = Signal(str)   # "" = ask for a file
+    restoreRequested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -47,6 +48,10 @@ class WelcomePage(QWidget):
         self.demo_button.clicked.connect(self.openDemoRequested.emit)
         self.folder_button.clicked.connect(self.openFolderRequested.emit)
         self.project_button.clicked.connect(lambda: self.openProjectRequested.emit(""))
+        self.restore_button = QPushButton("Restore last unsaved session")
+        self.restore_button.setObjectName("restoreButton")
+        self.restore_button.clicked.connect(self.restoreRequested.emit)
+        self.restore_button.hide()
         self.recent_label = QLabel("<b>Recent projects</b> (double-click to open)")
         self.recent = QListWidget()
         self.recent.setObjectName("recentProjects")
@@ -57,12 +62,15 @@ class WelcomePage(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         column = QVBoxLayout()
+        column.addStretch(1)
         column.addWidget(text)
         column.addLayout(buttons)
-        column.addSpacing(16)
+        column.addSpacing(8)
+        column.addWidget(self.restore_button, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addSpacing(8)
         column.addWidget(self.recent_label)
         column.addWidget(self.recent)
-        column.addStretch(1)
+        column.addStretch(2)
         box = QWidget()
         box.setLayout(column)
         box.setMaximumWidth(760)
@@ -70,6 +78,11 @@ class WelcomePage(QWidget):
         outer.addStretch(1)
         outer.addWidget(box, 4)
         outer.addStretch(1)
+
+    def set_autosave(self, when: str) -> None:
+        """Offer the autosaved session ("" hides the button)."""
+        self.restore_button.setVisible(bool(when))
+        self.restore_button.setText(f"Restore last unsaved session ({when})")
 
     def set_recent(self, paths: List[str]) -> None:
         self.recent.clear()

@@ -128,3 +128,23 @@ def test_command_line_arguments():
 
     assert parse_args(["a", "b.ddridproj"]).paths == ["a", "b.ddridproj"]
     assert parse_args([]).paths == []
+
+
+def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
+    """A crash loses nothing marked: a new window offers the autosave and restores the marks."""
+    from app.main_window import MainWindow
+
+    w1 = MainWindow()
+    qtbot.addWidget(w1)
+    w1.open_paths([str(image_folder)])
+    wait_idle(w1)
+    w1.mark(np.arange(4), 1)
+    w1.autosave()          # what the debounce timer does 1.5 s after the change
+    w2 = MainWindow()       # as after a crash: w1 never saved a project
+    qtbot.addWidget(w2)
+    assert w2.welcome.restore_button.isVisibleTo(w2.welcome)
+    w2.welcome.restore_button.click()
+    wait_idle(w2)
+    assert len(w2.table) == len(w1.table)
+    assert (w2.table.marks == 1).sum() == 4
+    assert w2.project_path is None
