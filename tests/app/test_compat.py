@@ -1,7 +1,15 @@
 """The binding's None-reference leak (PySide6 6.12 on Python 3.11) cannot crash the app."""
+
 import sys
 
-from app.compat import none_refcount_leak, protect_none_refcount
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from app.compat import none_refcount_leak, protect_none_refcount  # noqa: E402
+
+pytestmark = pytest.mark.gui
 
 
 def test_many_void_calls_do_not_exhaust_none(win):

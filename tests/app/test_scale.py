@@ -2,13 +2,20 @@
 
 Timings are printed (run with -s), not asserted: shared CI machines vary.
 """
+
 import time
 
 import numpy as np
+import pytest
 
-from app.state import NORMAL, PatchTable
-from ddrcore.images import PatchSet, PatchSource
-from ddrcore.scoring import Scores
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from app.state import NORMAL, PatchTable  # noqa: E402
+from ddrcore.images import PatchSet, PatchSource  # noqa: E402
+from ddrcore.scoring import Scores  # noqa: E402
+
+pytestmark = pytest.mark.gui
 
 N = 100_000
 

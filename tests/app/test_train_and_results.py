@@ -1,12 +1,20 @@
 """Train in a worker (progress, cancel), ranked gallery, detail, threshold, export, project."""
+
 import csv
 import json
 import time
 
 import numpy as np
-from PySide6.QtCore import QTimer
+import pytest
 
-from app.state import NORMAL
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QTimer  # noqa: E402
+
+from app.state import NORMAL  # noqa: E402
+
+pytestmark = pytest.mark.gui
 
 
 def load_and_mark(win, folder, wait_idle):
@@ -41,8 +49,18 @@ class StallMeter:
         self.last = now
 
 
+def _digest(folder):
+    import hashlib
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.tif"))}
+
+
 def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle, qtbot, tmp_path):
+    before = _digest(image_folder)
     load_and_mark(win, image_folder, wait_idle)
+    # Native intensities reach the table (display contrast is for thumbnails only).
+    import tifffile
+    first = win.table.sources[0]
+    np.testing.assert_array_equal(win.table.images[0, 0], tifffile.imread(first.path).astype(np.float32))
     tiny(win)
     progress = []
     win.runner.progressed.connect(lambda kind, batch: progress.extend(batch.records) if kind == "train" else None)
@@ -141,6 +159,18 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     assert w2.model is not None
     assert abs(w2.threshold_panel.slider.value() - used) <= 10 ** -slider.decimals()
     np.testing.assert_allclose(np.sort(w2.table.score), np.sort(score), rtol=1e-4, atol=1e-6)
+
+    # Patches loaded after training are scored when they arrive.
+    import tifffile as tf
+    extra = tmp_path / "later"
+    extra.mkdir()
+    yy, xx = np.mgrid[:32, :32] - 15.5
+    tf.imwrite(extra / "late.tif", (200 + 900 * np.exp(-(yy ** 2 + xx ** 2) / 20)).astype(np.uint16))
+    w2.open_paths([str(extra)])
+    wait_idle(w2)
+    assert len(w2.table) == len(t) + 1 and len(w2.table.unscored()) == 0
+    # Inputs were never modified.
+    assert _digest(image_folder) == before
 
 
 def test_cancel_training_keeps_app_usable(win, image_folder, wait_idle, qtbot):
