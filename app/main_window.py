@@ -485,6 +485,10 @@ class MainWindow(QMainWindow):
             try:
                 self.model = modelfile.load(proj.model_path, device="auto")
                 self.model_path = proj.model_path
+                m = self.model
+                self.train_panel.show_model(
+                    f"Model {Path(proj.model_path).name} loaded ({m.config.pretrain_epochs}+{m.config.finetune_epochs} "
+                    f"epochs, {score_name(m.score_type)}, threshold {m.threshold:.4g}). Train again to replace it.")
             except DdridError as exc:
                 self.add_problems([BadFile(proj.model_path, str(exc).split(": ", 1)[-1] +
                                            " — train again to get a new model")])

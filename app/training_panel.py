@@ -80,8 +80,6 @@ class TrainingPanel(QWidget):
             plot.showGrid(y=True, alpha=0.2)
             for name in names:
                 self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
-        # Reconstruction errors fall by orders of magnitude in the first epochs; a log axis keeps them readable.
-        self.pre_plot.setLogMode(y=True)
         self.points: Dict[str, tuple[List[float], List[float]]] = {n: ([], []) for n in self.curves}
         self._dirty = False
         self._step = 0
@@ -148,6 +146,11 @@ class TrainingPanel(QWidget):
             self.redraw_timer.stop()
             self._redraw()
 
+    def show_model(self, text: str) -> None:
+        """Describe a model that was loaded rather than trained here."""
+        self.reset()
+        self.status.setText(text)
+
     def reset(self) -> None:
         for xs, ys in self.points.values():
             xs.clear(); ys.clear()
@@ -183,6 +186,9 @@ class TrainingPanel(QWidget):
         if not self._dirty:
             return
         self._dirty = False
+        # Reconstruction errors fall by orders of magnitude in the first epochs; a log
+        # axis keeps them readable (switched on with data: an empty log axis is clutter).
+        self.pre_plot.setLogMode(y=bool(self.points["R_C"][0]))
         for name, curve in self.curves.items():
             xs, ys = self.points[name]
             curve.setData(xs, ys)
