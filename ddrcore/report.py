@@ -66,7 +66,9 @@ def montage(tiles: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
 
 
 def _label(src: PatchSource) -> str:
-    return f"{Path(src.path).name} p{src.page} y{src.y} x{src.x}"
+    # The parent folder tells e.g. train/normal/ring_1.tif from test/normal/ring_1.tif.
+    path = Path(src.path)
+    return f"{path.parent.name}/{path.name} p{src.page} y{src.y} x{src.x}"
 
 
 def write_report(
