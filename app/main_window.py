@@ -6,7 +6,6 @@ reacts to its signals.
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -24,12 +23,10 @@ from ddrcore import project as projectfile
 from ddrcore.config import describe_devices
 from ddrcore.demo import bundled_demo_dir
 from ddrcore.errors import DdridError
-from ddrcore.export import write_csv
 from ddrcore.images import BadFile, PatchSource
 from ddrcore.model import DDRIDModel, score_name
-from ddrcore.report import write_report
 
-from . import jobs
+from . import exporting, jobs
 from .compat import protect_none_refcount
 from . import settings as appsettings
 from .commands import MarkCommand
@@ -849,28 +846,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{kind.capitalize()} cancelled", 4000)
 
     # ============================================================= export ==
-    def _export_subset(self):
-        idx = np.flatnonzero(self.table.active_mask())
-        return idx, self.table.scores_for(idx), [self.table.sources[i] for i in idx]
-
     def export_csv(self, path: str) -> Path:
         """Write the ranked CSV at the slider's threshold (ddrcore.export.write_csv)."""
-        idx, scores, sources = self._export_subset()
-        t = self.threshold_panel.threshold()
-        scores.threshold = t
-        return write_csv(path, scores, sources, self.model, Path(self.model_path).name if self.model_path else "",
-                         threshold=t)
+        return exporting.export_csv(path, self.table, self.model, self.model_path, self.threshold_panel.threshold())
 
     def export_report(self, path: str) -> Path:
-        idx, scores, sources = self._export_subset()
-        m = self.model
-        settings = {"model": self.model_path or "(unsaved)", "patch size": self.table.patch_size,
-                    "channel": self.table.channel if self.table.channel is not None else "auto",
-                    "epochs": f"{m.config.pretrain_epochs} pretrain + {m.config.finetune_epochs} finetune",
-                    "seed": m.config.seed, "model default threshold": f"{m.threshold:.6g}",
-                    "excluded patches (not shown)": int(np.count_nonzero(self.table.marks == EXCLUDED))}
-        return write_report(path, scores.score, self.threshold_panel.threshold(), self.table.images[idx], sources,
-                            self.table.marks[idx] == NORMAL, settings, score_name(self.table.score_type))
+        return exporting.export_report(path, self.table, self.model, self.model_path,
+                                       self.threshold_panel.threshold())
 
     def _ask_save(self, title: str, name: str, filters: str) -> Optional[str]:
         start = str(Path(self.project_path).parent / name) if self.project_path else \

@@ -7,7 +7,6 @@ The GUI owns one :class:`PatchTable`; widgets read it and call its methods.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np

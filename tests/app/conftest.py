@@ -1,6 +1,5 @@
 """GUI test setup: offscreen Qt, private settings folders, synthetic TIFFs."""
 import os
-import sys
 import tempfile
 
 # Both must be set before Qt (or platformdirs) is first imported or used.

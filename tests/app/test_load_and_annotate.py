@@ -116,6 +116,15 @@ def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_id
     assert marked == int((win.table.marks == NORMAL).sum())
 
 
+def test_missing_input_is_reported_and_the_rest_loads(win, image_folder, wait_idle, tmp_path):
+    missing = tmp_path / "not_there"
+    win.open_paths([str(missing), str(image_folder / "odd")])
+    wait_idle(win)
+    assert len(win.table) == 8
+    problems = [win.problems.item(i).text() for i in range(win.problems.count())]
+    assert any(str(missing) in p and "no such file or folder" in p for p in problems)
+
+
 def test_shortcuts_listed_in_help(win):
     rows = dict(win.shortcut_rows())
     assert rows["Mark Normal"] == "N" and rows["Unmark"] == "U" and rows["Exclude"] == "X"

@@ -113,6 +113,12 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     qtbot.waitUntil(lambda: win._detail_cache[0] == int(order[0]), timeout=30_000)
     assert all(item.image is not None for item in d.items)
     assert "AS_l" in d.scores.text() and "AS_r" in d.scores.text() and "▶" in d.scores.text()
+    # Arrow keys in the detail panel walk the ranking, like in the gallery.
+    from PySide6.QtCore import Qt
+    qtbot.keyClick(d, Qt.Key.Key_Right)
+    assert d.patch == int(order[1])
+    qtbot.keyClick(d, Qt.Key.Key_Left)
+    assert d.patch == int(order[0])
     win.gallery.step(1)
     assert d.patch == int(order[1])
     qtbot.waitUntil(lambda: win._detail_cache[0] == int(order[1]), timeout=30_000)

@@ -1,0 +1,42 @@
+"""Exports from the GUI's state: ranked CSV and PNG/PDF report (both via ddrcore).
+
+Excluded and unscored patches are left out: they are not part of the ranking.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ddrcore.export import write_csv
+from ddrcore.model import DDRIDModel, score_name
+from ddrcore.report import write_report
+
+from .state import EXCLUDED, NORMAL, PatchTable
+
+
+def _ranked_subset(table: PatchTable):
+    idx = np.flatnonzero(table.active_mask())
+    return idx, table.scores_for(idx), [table.sources[i] for i in idx]
+
+
+def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float) -> Path:
+    """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.export.write_csv."""
+    _idx, scores, sources = _ranked_subset(table)
+    scores.threshold = threshold
+    return write_csv(path, scores, sources, model, Path(model_path).name if model_path else "", threshold=threshold)
+
+
+def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str],
+                  threshold: float) -> Path:
+    """The one-page PNG/PDF report of ddrcore.report at ``threshold``."""
+    idx, scores, sources = _ranked_subset(table)
+    c = model.config
+    settings = {"model": model_path or "(unsaved)", "patch size": table.patch_size,
+                "channel": table.channel if table.channel is not None else "auto",
+                "epochs": f"{c.pretrain_epochs} pretrain + {c.finetune_epochs} finetune",
+                "seed": c.seed, "model default threshold": f"{model.threshold:.6g}",
+                "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED))}
+    return write_report(path, scores.score, threshold, table.images[idx], sources, table.marks[idx] == NORMAL,
+                        settings, score_name(table.score_type))
