@@ -62,6 +62,19 @@ def no_modal_boxes(monkeypatch):
     return shown
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test starts with no remembered settings and no autosave."""
+    import shutil
+
+    pytest.importorskip("PySide6")
+    from app import settings as appsettings
+
+    appsettings.settings().clear()
+    shutil.rmtree(appsettings.autosave_dir(), ignore_errors=True)
+    yield
+
+
 @pytest.fixture
 def win(qtbot):
     from app.main_window import MainWindow

@@ -165,3 +165,23 @@ def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
     assert len(w2.table) == len(w1.table)
     assert (w2.table.marks == 1).sum() == 4
     assert w2.project_path is None
+
+
+def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "rgb.tif", rng.integers(0, 4000, (32, 32, 3), np.uint16), photometric="rgb")
+    win.open_paths([str(tmp_path / "rgb.tif")])
+    wait_idle(win)
+    assert len(win.table) == 0
+    assert "different channels" in win.problems.item(0).text()
+    # Patch size and channel can be chosen while nothing is loaded.
+    assert win.channel_box.isEnabled() and win.patch_size_box.isEnabled()
+    win.channel_box.setCurrentIndex(win.channel_box.findData(1))
+    win.patch_size_box.setValue(16)
+    win.open_paths([str(tmp_path / "rgb.tif")])
+    wait_idle(win)
+    # 32 x 32 at 16 px: 4 patches of channel 1, network input 32 px (the CLI's rule).
+    assert len(win.table) == 4 and win.table.images.shape == (4, 1, 32, 32)
+    assert not win.channel_box.isEnabled() and not win.patch_size_box.isEnabled()
