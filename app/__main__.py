@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Optional, Sequence
 
@@ -27,6 +28,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .main_window import MainWindow
 
     protect_none_refcount()
+    # Ctrl+C in the terminal ends the app (Qt's loop would otherwise swallow it);
+    # annotations are autosaved after every change, so nothing marked is lost.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ddrid-gui"])
     app.setApplicationName("ddrid")
     app.setOrganizationName("ddrid")

@@ -74,6 +74,8 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     wait_idle(win)
     meter.timer.stop()
     print(f"\nmax event-loop gap during tiny training: {1000 * meter.max_gap:.0f} ms")
+    # Generous bound (shared CI machines): it catches training on the GUI thread, which blocks for seconds.
+    assert meter.max_gap < 1.5
     stages = {p.stage for p in progress}
     assert {"pretrain", "finetune", "done"} <= stages
     assert any("L_OC" in p.losses for p in progress) and any("R_C" in p.losses for p in progress)
