@@ -707,7 +707,9 @@ class MainWindow(QMainWindow):
     # =========================================================== problems ==
     def add_problems(self, problems: Sequence[BadFile]) -> None:
         for b in problems:
-            self.problems.addItem(f"{b.path}: {b.reason}")
+            # ddrcore's reasons name the CLI option; here the same choice is the toolbar's Channel field.
+            reason = b.reason.replace("(--channel ", "(toolbar Channel: ")
+            self.problems.addItem(f"{b.path}: {reason}")
         if problems:
             self.problems_dock.show()
             self.problems_dock.raise_()
