@@ -652,7 +652,9 @@ class MainWindow(QMainWindow):
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
                                self.current_threshold())
 
-    def _decomposition_ready(self, patch: int, parts) -> None:
+    def _decomposition_ready(self, patch: int, model, parts) -> None:
+        if model is not self.model:
+            return   # computed with a model that has since been replaced
         self._detail_cache = (patch, parts)
         if self.detail.patch == patch:
             self._show_detail(patch)

@@ -163,7 +163,7 @@ class Decomposer(QObject):
     computed next, so holding an arrow key never builds a backlog.
     """
 
-    ready = Signal(int, object)   # patch index, (x, x_c, x_n)
+    ready = Signal(int, object, object)   # patch index, model used, (x, x_c, x_n)
     failed = Signal(int, str)
 
     def __init__(self, parent=None):
@@ -184,7 +184,7 @@ class Decomposer(QObject):
         patch, model, raw = self._next
         self._next = None
         worker = FunctionWorker(_decompose, model, raw)
-        worker.returned.connect(lambda result: self.ready.emit(patch, result))
+        worker.returned.connect(lambda result: self.ready.emit(patch, model, result))
         worker.errored.connect(lambda exc: self.failed.emit(patch, str(exc)))
         worker.finished.connect(self._finished)
         self._worker = worker
