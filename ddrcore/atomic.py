@@ -11,6 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
+# mkstemp creates files readable by the owner only (0600).  Outputs are meant
+# for colleagues too, so finished files get the usual mode (0666 minus the
+# umask).  The umask is read once, at import, while no other thread runs.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 @contextlib.contextmanager
 def atomic_path(target: Union[str, os.PathLike], suffix: str = "") -> Iterator[Path]:
@@ -22,6 +27,7 @@ def atomic_path(target: Union[str, os.PathLike], suffix: str = "") -> Iterator[P
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):
