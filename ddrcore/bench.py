@@ -110,6 +110,9 @@ def hardware() -> dict:
             "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
+    if hasattr(os, "getloadavg"):
+        # Other jobs on a shared machine slow every figure down: record how busy it was.
+        info["load_average_1min"] = round(os.getloadavg()[0], 2)
     return info
 
 
