@@ -119,14 +119,15 @@ def cmd_train(args) -> int:
     return 0
 
 
-def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None, device="auto", threshold=None):
+def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None, device="auto", threshold=None,
+                 score_type="auto"):
     """Load a model, score a folder, write the CSV; returns (patches, scores, model)."""
     from .export import write_csv, write_decompositions
     from .images import load_patches
     from .modelfile import load
-    from .scoring import score_patches
+    from .scoring import score_patches, use_score
 
-    model = load(model_path, device)
+    model = use_score(load(model_path, device), score_type)
     patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel), args)
     _report_bad(patches.bad)
     scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
@@ -138,7 +139,7 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
 
 def cmd_score(args) -> int:
     patches, scores, model = score_folder(args.model, args.test_dir, args.csv, args.decompositions, args,
-                                          args.device, args.threshold)
+                                          args.device, args.threshold, args.score)
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
     print(f"wrote {args.csv}: {len(scores)} patches, {n_flag} flagged "
@@ -205,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", required=True, metavar="RANKED.csv")
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
     s.add_argument("--threshold", type=float, help="override the model's threshold")
+    s.add_argument("--score", choices=["auto", "latent", "recon"], default="auto",
+                   help="auto: the model's Algorithm 2 choice; latent (AS_l) or recon (AS_r) to override it, "
+                        "with the threshold re-derived from the validation scores")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     s.set_defaults(func=cmd_score)
 

@@ -24,6 +24,9 @@ class DDRIDModel:
     threshold: float = float("inf")   # default tau, from validation normals
     validation: dict = field(default_factory=dict)  # mean AS_l / AS_r on the validation subset, etc.
     training: dict = field(default_factory=dict)    # what happened: sizes, steps, time, device
+    # Both scores of every validation patch, so the other score (and its
+    # threshold) can be chosen later without the training data.
+    validation_scores: dict = field(default_factory=dict)  # {"latent": array, "recon": array}
     device: str = "cpu"
 
     @property

@@ -55,6 +55,8 @@ def to_payload(model: DDRIDModel) -> dict:
         "threshold": float(model.threshold),
         "validation": _plain(model.validation),
         "training": _plain(model.training),
+        "validation_scores": {k: torch.as_tensor(v, dtype=torch.float32).cpu()
+                              for k, v in model.validation_scores.items()},
     }
 
 
@@ -105,11 +107,16 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
         if score_type not in SCORE_TYPES:
             raise ValueError(f"unknown score type {score_type!r}")
         threshold = float(payload["threshold"])
+        val_scores = {}
+        for key, value in dict(payload.get("validation_scores", {})).items():
+            if key not in SCORE_TYPES or not isinstance(value, torch.Tensor) or value.ndim != 1:
+                raise ValueError("validation scores are malformed")
+            val_scores[key] = value.float().numpy()
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise _fail(path, f"damaged or incompatible model file ({first[:120]})") from None
     dev = select_device(device)
     model = DDRIDModel(nets=nets, z_c=z_c.float(), preprocessor=pre, config=config, score_type=score_type,
                        threshold=threshold, validation=dict(payload.get("validation", {})),
-                       training=dict(payload.get("training", {})))
+                       training=dict(payload.get("training", {})), validation_scores=val_scores)
     return model.to(dev).eval()

@@ -68,6 +68,30 @@ def default_threshold(val_scores: np.ndarray, quantile: float = 0.95) -> float:
     return float(np.quantile(np.asarray(val_scores, np.float64), quantile))
 
 
+def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
+    """Make ``model`` rank by ``score_type`` ("auto" keeps Algorithm 2's choice).
+
+    The threshold becomes the same validation quantile of the chosen score.
+    Algorithm 2 picks by validation *means*, which mostly follows the two
+    scores' scales; this lets a user who knows better override it.
+    """
+    if score_type in (None, "auto"):
+        return model
+    if score_type not in ("latent", "recon"):
+        raise ValueError(f"score must be auto, latent or recon, got {score_type!r}")
+    if score_type == model.score_type:
+        return model
+    val = model.validation_scores.get(score_type)
+    if val is None or len(val) == 0:
+        raise ValueError("this model file holds no validation scores; retrain it to choose another score")
+    model.score_type = score_type
+    model.threshold = default_threshold(np.asarray(val), model.config.threshold_quantile)
+    model.validation = {**model.validation,
+                        "threshold_rule": f"quantile {model.config.threshold_quantile} of validation "
+                                          f"{score_type} scores (score chosen by the user)"}
+    return model
+
+
 @torch.no_grad()
 def _score_batch(model: DDRIDModel, xb: torch.Tensor, template: torch.Tensor, keep: bool):
     enc = model.nets.r_c.encoder

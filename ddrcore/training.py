@@ -211,6 +211,7 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
         raise TrainingError("training stopped: validation scores are not finite; no model was saved")
     model.score_type = select_score_type(val.latent, val.recon)
     model.threshold = default_threshold(val.score, config.threshold_quantile)
+    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32)}
     model.validation = {
         "n": int(len(val_idx)),
         "mean_latent": float(val.latent.mean()),

@@ -31,6 +31,9 @@ def test_train_score_info(normal_dir, test_dir, tmp_path, capsys):
     rows = list(csv.DictReader(open(out_csv)))
     assert len(rows) == 12 and rows[0]["rank"] == "1" and rows[0]["seed"] == "5"
     assert len(list((tmp_path / "dec").glob("*.tif"))) == 12
+    rc = main(["--quiet", "score", str(model), str(test_dir), "--csv", str(tmp_path / "r2.csv"), "--score", "recon"])
+    assert rc == 0
+    assert {r["score_type"] for r in csv.DictReader(open(tmp_path / "r2.csv"))} == {"AS_r"}
     capsys.readouterr()
     assert main(["info", str(model)]) == 0
     out = capsys.readouterr().out

@@ -79,3 +79,9 @@ def test_wrong_version_and_damaged_fields(tiny_model, tmp_path):
     torch.save(payload, p)
     with pytest.raises(ModelFileError, match="damaged"):
         modelfile.load(p)
+
+
+def test_validation_scores_survive_the_round_trip(tiny_model, tmp_path):
+    loaded = modelfile.load(modelfile.save(tiny_model, tmp_path / "m.ddrid"), "cpu")
+    for key in ("latent", "recon"):
+        np.testing.assert_array_equal(loaded.validation_scores[key], tiny_model.validation_scores[key])

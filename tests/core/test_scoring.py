@@ -48,3 +48,19 @@ def test_scores_match_the_definitions(tiny_model, rng):
 def test_wrong_shape_is_refused(tiny_model):
     with pytest.raises(ValueError, match="do not fit"):
         run_to_end(score_patches(tiny_model, np.zeros((2, 3, 32, 32), np.float32)))
+
+
+def test_use_score_overrides_algorithm2_with_its_own_threshold(tiny_model):
+    import copy
+
+    from ddrcore.scoring import use_score
+
+    m = copy.deepcopy(tiny_model)
+    other = "recon" if m.score_type == "latent" else "latent"
+    use_score(m, "auto")
+    assert m.score_type == tiny_model.score_type and m.threshold == tiny_model.threshold
+    use_score(m, other)
+    assert m.score_type == other
+    assert m.threshold == pytest.approx(default_threshold(m.validation_scores[other], m.config.threshold_quantile))
+    with pytest.raises(ValueError):
+        use_score(m, "median")
