@@ -210,6 +210,8 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all()):
         raise TrainingError("training stopped: validation scores are not finite; no model was saved")
     model.score_type = select_score_type(val.latent, val.recon)
+    # `val` was scored before the choice: take the chosen score explicitly.
+    val.score_type = model.score_type
     model.threshold = default_threshold(val.score, config.threshold_quantile)
     model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32)}
     model.validation = {

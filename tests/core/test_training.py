@@ -78,3 +78,15 @@ def test_train_from_folder(normal_dir, tiny_config):
     ps = run_to_end(load_patches(normal_dir))
     model = run_to_end(train(ps, tiny_config))
     assert model.channels == 1
+
+
+@pytest.mark.parametrize("forced", ["latent", "recon"])
+def test_threshold_is_quantile_of_the_chosen_score(rng, tiny_config, monkeypatch, forced):
+    import ddrcore.training as training
+    from ddrcore.scoring import default_threshold
+
+    monkeypatch.setattr(training, "select_score_type", lambda lat, rec: forced)
+    model = run_to_end(train(_patches(rng, 12), tiny_config))
+    assert model.score_type == forced
+    expected = default_threshold(model.validation_scores[forced], tiny_config.threshold_quantile)
+    assert model.threshold == pytest.approx(expected)
