@@ -29,7 +29,7 @@ class LoadResult:
 
 
 def load_inputs(paths: Sequence[str], patch_size: int, input_size: int, channel,
-                mark_normal_under: Sequence[str] = ()):
+                mark_normal_under: Sequence[str] = (), expected_channels=None):
     """Load folders/files; a missing or empty input is a problem entry, not a failure."""
     files, problems = [], []
     for p in paths:
@@ -45,7 +45,7 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: int, channel,
     patches = None
     if files:
         try:
-            patches = yield from load_patches(files, patch_size, input_size, channel)
+            patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels)
         except DdridError as exc:
             problems.append(BadFile(", ".join(paths), str(exc).split(": ", 1)[-1]))
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])
@@ -97,6 +97,7 @@ def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, sav
     # a cancelled run never writes a file and the GUI never waits for the disk.
     try:
         modelfile.save(model, save_to)
-    except OSError as exc:
-        return TrainResult(model, None, f"could not save the model to {save_to} ({exc})")
+    except (OSError, DdridError) as exc:
+        # The trained model stays usable in memory even when the disk refuses it.
+        return TrainResult(model, None, str(exc))
     return TrainResult(model, save_to)

@@ -367,11 +367,13 @@ class MainWindow(QMainWindow):
     def load_inputs(self, paths: Sequence[str], mark_normal_under: Sequence[str] = ()) -> None:
         paths = [os.path.abspath(p) for p in paths]
         size, channel = self.table.patch_size, self.table.channel
+        # Files whose channel count differs from the project's are reported, not loaded.
+        expected = None if self.table.images is None else int(self.table.images.shape[1])
         self.stack.setCurrentWidget(self.gallery)
         if self.runner.busy:
             self.statusBar().showMessage(f"Loading {len(paths)} input(s) after the current job", 5000)
         self.runner.submit("load", lambda: jobs.load_inputs(paths, size, self.table.input_size, channel,
-                                                            mark_normal_under))
+                                                            mark_normal_under, expected))
         self._update_enabled()
 
     def open_demo(self) -> None:

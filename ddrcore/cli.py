@@ -128,7 +128,8 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
     from .scoring import score_patches, use_score
 
     model = use_score(load(model_path, device), score_type)
-    patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel), args)
+    patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
+                                model.channels), args)
     _report_bad(patches.bad)
     scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
     write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold)

@@ -101,7 +101,9 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
         if p.is_dir():
             found.extend(
                 f for f in sorted(p.rglob("*"))
-                if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file() and not f.name.startswith(".")
+                if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+                # Hidden files and folders (.ipynb_checkpoints, ._ files from macOS) are not data.
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         elif p.is_file():
             found.append(p)
@@ -117,17 +119,31 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
     return unique
 
 
-def _read_tiff_planes(path: Path) -> tuple[np.ndarray, str]:
-    """Read a TIFF as (planes, Y, X, C) plus its axes string."""
+# TIFF ExtraSamples values meaning alpha (associated, unassociated).
+_ALPHA_SAMPLES = (1, 2)
+
+
+def _read_tiff_groups(path: Path) -> List[np.ndarray]:
+    """Read every image series of a TIFF, each as (planes, Y, X, C).
+
+    Multi-position files (e.g. OME-TIFF with one series per well) hold several
+    series, possibly of different sizes; each becomes its own group of pages.
+    """
     import tifffile
 
+    groups = []
     with tifffile.TiffFile(path) as tf:
         if not tf.series:
             raise ImageReadError(f"{path}: TIFF holds no image data")
-        series = tf.series[0]
-        arr = series.asarray()
-        axes = series.axes
-    return _to_planes(arr, axes), axes
+        for series in tf.series:
+            planes = _to_planes(series.asarray(), series.axes)
+            extra = tuple(getattr(series.keyframe, "extrasamples", ()) or ())
+            n_alpha = sum(1 for e in extra if e in _ALPHA_SAMPLES)
+            if n_alpha and planes.shape[-1] > n_alpha:
+                # Alpha carries no fluorescence signal.
+                planes = planes[..., : planes.shape[-1] - n_alpha]
+            groups.append(planes)
+    return groups
 
 
 def _to_planes(arr: np.ndarray, axes: str) -> np.ndarray:
@@ -159,14 +175,19 @@ def _read_other(path: Path) -> np.ndarray:
         arr = arr[..., None]
     elif arr.ndim != 3:
         raise ImageReadError(f"{path}: unexpected image shape {arr.shape}")
-    if arr.shape[-1] == 4:
-        # Alpha carries no fluorescence signal.
-        arr = arr[..., :3]
+    if arr.shape[-1] in (2, 4):
+        # Grey+alpha or RGB+alpha: alpha carries no fluorescence signal.
+        arr = arr[..., :-1]
     return arr[None]
 
 
 def read_planes(path: Union[str, os.PathLike]) -> np.ndarray:
-    """Read an image file as (planes, Y, X, C) at its native dtype.
+    """Read an image file's first series as (planes, Y, X, C) at its native dtype."""
+    return read_image_groups(path)[0]
+
+
+def read_image_groups(path: Union[str, os.PathLike]) -> List[np.ndarray]:
+    """Read an image file as groups of (planes, Y, X, C) at native dtype (one per TIFF series).
 
     Raises :class:`ImageReadError` with a one-line, user-facing reason.
     """
@@ -179,9 +200,9 @@ def read_planes(path: Union[str, os.PathLike]) -> np.ndarray:
         raise ImageReadError(f"{path}: file is empty (0 bytes)")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            planes, _ = _read_tiff_planes(path)
+            groups = _read_tiff_groups(path)
         else:
-            planes = _read_other(path)
+            groups = [_read_other(path)]
     except ImageReadError:
         raise
     except PermissionError:
@@ -189,13 +210,14 @@ def read_planes(path: Union[str, os.PathLike]) -> np.ndarray:
     except Exception as exc:  # any decoder failure means "this file is unusable"
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageReadError(f"{path}: not a readable image ({msg[:120]}); is the file truncated or corrupt?") from None
-    if planes.size == 0 or planes.shape[1] == 0 or planes.shape[2] == 0:
-        raise ImageReadError(f"{path}: image has no pixels (shape {planes.shape[1:3]})")
-    if planes.dtype.kind == "c":
-        raise ImageReadError(f"{path}: complex-valued images are not supported")
-    if planes.dtype.kind == "b":
-        planes = planes.astype(np.uint8)
-    return planes
+    out = []
+    for planes in groups:
+        if planes.size == 0 or planes.shape[1] == 0 or planes.shape[2] == 0:
+            raise ImageReadError(f"{path}: image has no pixels (shape {planes.shape[1:3]})")
+        if planes.dtype.kind == "c":
+            raise ImageReadError(f"{path}: complex-valued images are not supported")
+        out.append(planes.astype(np.uint8) if planes.dtype.kind == "b" else planes)
+    return out
 
 
 def select_channels(planes: np.ndarray, channel: Channel, path: Union[str, Path] = "") -> np.ndarray:
@@ -281,25 +303,34 @@ def patches_from_planes(
 def read_file_patches(
     path: Union[str, os.PathLike], patch_size: int = 32, input_size: Optional[int] = None, channel: Channel = None
 ) -> tuple[np.ndarray, List[PatchSource], Optional[str]]:
-    """All patches of one file, plus a note when some patches were dropped.
+    """All patches of one file, plus a note (without the path) when some were dropped.
 
-    Raises :class:`ImageReadError` when the file gives no usable patch.
+    Pages are numbered across all series of a TIFF.  Raises
+    :class:`ImageReadError` when the file gives no usable patch.
     """
     input_size = input_size or patch_size
-    planes = read_planes(path)
-    planes = select_channels(planes, channel, path)
-    as_float = planes.astype(np.float64, copy=False) if planes.dtype.kind == "f" else planes
-    finite = np.isfinite(as_float) if planes.dtype.kind == "f" else None
-    if finite is not None and not finite.any():
+    groups = [select_channels(g, channel, path) for g in read_image_groups(path)]
+    if len({g.shape[-1] for g in groups}) > 1:
+        raise ImageReadError(f"{path}: its image series have different channel counts; choose one with --channel")
+    values = [g for g in groups]
+    if all(g.dtype.kind == "f" for g in values) and not any(np.isfinite(g).any() for g in values):
         raise ImageReadError(f"{path}: every pixel is NaN or infinite")
-    if planes.dtype.kind != "f" or finite.all():
-        if np.ptp(planes) == 0:
-            raise ImageReadError(f"{path}: image is constant (every pixel = {planes.flat[0]}); nothing to learn or score")
-    arr, sources, dropped = patches_from_planes(planes, str(path), patch_size, input_size)
+    finite_values = [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in values]
+    lo = min(float(v.min()) for v in finite_values if v.size)
+    hi = max(float(v.max()) for v in finite_values if v.size)
+    if lo == hi:
+        raise ImageReadError(f"{path}: image is constant (every pixel = {lo:g}); nothing to learn or score")
+    arrays, sources, dropped, first_page = [], [], 0, 0
+    for g in groups:
+        arr, src, n_bad = patches_from_planes(g, str(path), patch_size, input_size)
+        arrays.append(arr)
+        sources.extend(PatchSource(s.path, s.page + first_page, s.y, s.x) for s in src)
+        dropped += n_bad
+        first_page += g.shape[0]
     if not sources:
         raise ImageReadError(f"{path}: every patch contains NaN or infinite values")
-    note = f"{path}: {dropped} patch(es) with NaN/Inf values skipped" if dropped else None
-    return arr, sources, note
+    note = f"{dropped} patch(es) with NaN/Inf values skipped" if dropped else None
+    return np.concatenate(arrays), sources, note
 
 
 def load_patches(
@@ -307,33 +338,29 @@ def load_patches(
     patch_size: int = 32,
     input_size: Optional[int] = None,
     channel: Channel = None,
+    expected_channels: Optional[int] = None,
 ) -> Job[PatchSet]:
     """Read every image under ``paths`` into a :class:`PatchSet` (a job).
 
     Yields one ``Progress(stage="load")`` per file.  Bad files are skipped and
     listed in ``PatchSet.bad``; raises :class:`NoUsableImagesError` when no
-    file gives a patch.
+    file gives a patch.  All patches must have one channel count: files with
+    another count than ``expected_channels`` (e.g. the model's) are skipped;
+    without an expectation the count most files have wins, so one stray file
+    never decides for the whole folder.
     """
     input_size = input_size or patch_size
     files = find_images(paths)
     clock = Clock()
-    arrays, sources, bad = [], [], []
-    channels = None
+    read: List[tuple] = []  # (file, patches, sources)
+    bad: List[BadFile] = []
     n = len(files)
     for i, f in enumerate(files):
         try:
             arr, src, note = read_file_patches(f, patch_size, input_size, channel)
-            if channels is None:
-                channels = arr.shape[1]
-            elif arr.shape[1] != channels:
-                # The first usable file fixes the channel count; one odd file must not stop the rest.
-                raise ImageReadError(
-                    f"{f}: has {arr.shape[1]} channel(s) where earlier files have {channels}; choose one with --channel"
-                )
-            arrays.append(arr)
-            sources.extend(src)
+            read.append((f, arr, src))
             if note:
-                bad.append(BadFile(str(f), note.split(": ", 1)[1]))
+                bad.append(BadFile(str(f), note))
         except ImageReadError as exc:
             text = str(exc)
             prefix = f"{f}: "
@@ -341,8 +368,17 @@ def load_patches(
         done = (i + 1) / n
         yield Progress("load", step=i + 1, steps=n, overall=done, elapsed=clock.elapsed(), eta=clock.eta(done),
                        message=f.name)
-    if not sources:
+    if read:
+        counts = [arr.shape[1] for _, arr, _ in read]
+        want = expected_channels or max(set(counts), key=lambda c: (counts.count(c), -counts.index(c)))
+        kept = [r for r in read if r[1].shape[1] == want]
+        for f, arr, _ in read:
+            if arr.shape[1] != want:
+                bad.append(BadFile(str(f), f"has {arr.shape[1]} channel(s) where {want} are expected; "
+                                           "choose one with --channel"))
+        read = kept
+    if not read:
         where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
         detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})" if bad else " (no .tif/.tiff/.png/.jpg files found)"
         raise NoUsableImagesError(f"{where}: no usable image{detail}")
-    return PatchSet(np.concatenate(arrays), sources, bad)
+    return PatchSet(np.concatenate([arr for _, arr, _ in read]), [s for _, _, src in read for s in src], bad)

@@ -63,8 +63,17 @@ def to_payload(model: DDRIDModel) -> dict:
 def save(model: DDRIDModel, path: Union[str, os.PathLike]) -> Path:
     """Write the model atomically (temporary file + rename)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(to_payload(model), tmp)
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                torch.save(to_payload(model), fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except (OSError, RuntimeError) as exc:
+        # torch reports a full disk as RuntimeError; either way the model in memory is intact.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"{path}: could not write the model file ({first[:120]}); "
+                             "check free space and permissions") from None
     return path
 
 
@@ -93,6 +102,7 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
                           f"(this ddrid reads version {VERSION}); retrain or upgrade ddrid")
     try:
         config = TrainConfig.from_dict(dict(payload["config"]))
+        config.validate()
         arch = payload["architecture"]
         nets = DDRIDNetworks(int(arch["channels"]), int(arch["latent_dim"]), int(arch["input_size"]))
         for name in ("r_c", "r_n", "d_l"):
@@ -112,11 +122,13 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
             if key not in SCORE_TYPES or not isinstance(value, torch.Tensor) or value.ndim != 1:
                 raise ValueError("validation scores are malformed")
             val_scores[key] = value.float().numpy()
+        validation = dict(payload.get("validation", {}))
+        training = dict(payload.get("training", {}))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise _fail(path, f"damaged or incompatible model file ({first[:120]})") from None
     dev = select_device(device)
     model = DDRIDModel(nets=nets, z_c=z_c.float(), preprocessor=pre, config=config, score_type=score_type,
-                       threshold=threshold, validation=dict(payload.get("validation", {})),
-                       training=dict(payload.get("training", {})), validation_scores=val_scores)
+                       threshold=threshold, validation=validation, training=training,
+                       validation_scores=val_scores)
     return model.to(dev).eval()

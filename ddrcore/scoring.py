@@ -111,17 +111,28 @@ def recon_template(model: DDRIDModel) -> torch.Tensor:
     return model.nets.r_c.decoder(model.z_c[None])
 
 
-def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, decompose: bool = False) -> Job[Scores]:
-    """Score already-preprocessed patches (N, C, S, S); a job yielding "score" progress."""
+def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, decompose: bool = False,
+                       transform=None) -> Job[Scores]:
+    """Score patches (N, C, S, S); a job yielding "score" progress.
+
+    ``x`` is already preprocessed unless ``transform`` is given, which is then
+    applied batch by batch (so 100,000 raw patches never exist as one float64
+    copy).
+    """
     model.eval()
     template = recon_template(model)
     n = len(x)
-    lat, rec, xcs, xns = [], [], [], []
+    lat, rec, xs, xcs, xns = [], [], [], [], []
     clock = Clock()
     for i in range(0, max(n, 1), batch_size):
         if n == 0:
             break
-        xb = to_tensor(x[i : i + batch_size], model.device)
+        chunk = x[i : i + batch_size]
+        if transform is not None:
+            chunk = transform(chunk)
+        if decompose:
+            xs.append(np.asarray(chunk, np.float32))
+        xb = to_tensor(chunk, model.device)
         as_l, as_r, x_c, x_n = _score_batch(model, xb, template, decompose)
         lat.append(as_l.float().cpu().numpy())
         rec.append(as_r.float().cpu().numpy())
@@ -137,7 +148,7 @@ def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, 
         recon=np.concatenate(rec) if rec else empty,
         score_type=model.score_type,
         threshold=model.threshold,
-        x=np.asarray(x, np.float32) if decompose else None,
+        x=np.concatenate(xs) if decompose and xs else None,
         x_c=np.concatenate(xcs) if decompose and xcs else None,
         x_n=np.concatenate(xns) if decompose and xns else None,
     )
@@ -152,8 +163,7 @@ def score_patches(model: DDRIDModel, patches: PatchSet | np.ndarray, batch_size:
             f"patches of shape {tuple(raw.shape[1:])} do not fit this model "
             f"({model.channels} channel(s), {model.input_size}x{model.input_size})"
         )
-    x = model.preprocessor(raw)
-    return (yield from score_preprocessed(model, x, batch_size, decompose))
+    return (yield from score_preprocessed(model, raw, batch_size, decompose, transform=model.preprocessor))
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -157,3 +157,48 @@ def test_find_images_recursive_sorted(normal_dir):
     files = find_images(normal_dir)
     assert len(files) == 24
     assert files == sorted(files)
+
+
+def test_channel_count_majority_and_expected(tmp_path, rng):
+    d = tmp_path / "mixed_channels"
+    d.mkdir()
+    tifffile.imwrite(d / "a_grey.tif", rng.integers(0, 999, (32, 32)).astype(np.uint16))
+    for i in range(3):
+        tifffile.imwrite(d / f"rgb_{i}.tif", rng.integers(0, 255, (32, 32, 3)).astype(np.uint8), photometric="rgb")
+    ps = run_to_end(load_patches(d, channel="all"))
+    assert ps.images.shape == (3, 3, 32, 32)
+    assert [os.path.basename(b.path) for b in ps.bad] == ["a_grey.tif"]
+    ps1 = run_to_end(load_patches(d, channel="all", expected_channels=1))
+    assert ps1.images.shape == (1, 1, 32, 32) and len(ps1.bad) == 3
+
+
+def test_all_series_of_a_tiff_are_read(tmp_path, rng):
+    p = tmp_path / "positions.tif"
+    a = rng.integers(0, 999, (40, 50)).astype(np.uint16)
+    b = rng.integers(0, 999, (60, 70)).astype(np.uint16)
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(a)
+        tw.write(b)
+    arr, src, _ = read_file_patches(p)
+    assert {s.page for s in src} == {0, 1}
+    assert len([s for s in src if s.page == 1]) == 6  # 60x70 -> y 0, 28 and x 0, 32, 38
+
+
+def test_alpha_is_dropped(tmp_path, rng):
+    import imageio.v3 as iio
+
+    la = np.stack([rng.integers(0, 255, (32, 32)), np.full((32, 32), 255)], -1).astype(np.uint8)
+    iio.imwrite(tmp_path / "la.png", la)
+    arr, _, _ = read_file_patches(tmp_path / "la.png")
+    np.testing.assert_array_equal(arr[0, 0], la[..., 0])
+    rgba = rng.integers(0, 255, (32, 32, 4)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    arr, _, _ = read_file_patches(tmp_path / "rgba.tif", channel="all")
+    assert arr.shape == (1, 3, 32, 32)
+
+
+def test_hidden_folders_are_skipped(tmp_path, rng):
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    tifffile.imwrite(tmp_path / ".ipynb_checkpoints" / "x.tif", rng.integers(0, 9, (32, 32)).astype(np.uint16))
+    tifffile.imwrite(tmp_path / "y.tif", rng.integers(0, 9, (32, 32)).astype(np.uint16))
+    assert [f.name for f in find_images(tmp_path)] == ["y.tif"]

@@ -85,3 +85,27 @@ def test_validation_scores_survive_the_round_trip(tiny_model, tmp_path):
     loaded = modelfile.load(modelfile.save(tiny_model, tmp_path / "m.ddrid"), "cpu")
     for key in ("latent", "recon"):
         np.testing.assert_array_equal(loaded.validation_scores[key], tiny_model.validation_scores[key])
+
+
+def test_save_failure_is_a_clear_error(tiny_model, tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(ModelFileError, match="could not write"):
+        modelfile.save(tiny_model, tmp_path / "m.ddrid")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_forged_config_values_are_refused(tiny_model, tmp_path):
+    payload = modelfile.to_payload(tiny_model)
+    payload["config"]["batch_size"] = -5
+    p = tmp_path / "forged.ddrid"
+    torch.save(payload, p)
+    with pytest.raises(ModelFileError, match="damaged"):
+        modelfile.load(p)
+    payload = modelfile.to_payload(tiny_model)
+    payload["validation"] = 7
+    torch.save(payload, p)
+    with pytest.raises(ModelFileError):
+        modelfile.load(p)
