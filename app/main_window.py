@@ -808,6 +808,9 @@ class MainWindow(QMainWindow):
                 self.table.set_marks(under, NORMAL)
             if self.pending_marks:
                 self.table.apply_marks(self.pending_marks)
+                # Applied marks now live in the table (and its undo history); keeping them
+                # pending would re-apply them over the user's later changes.
+                self.pending_marks = {s: m for s, m in self.pending_marks.items() if s not in self.table}
             self.statusBar().showMessage(f"Loaded {len(new)} new patches from {len(result.inputs)} input(s)", 5000)
         self.gallery.patch_model.refresh_flags()
         self.refresh_view()
@@ -917,7 +920,8 @@ class MainWindow(QMainWindow):
         self.autosave()
         appsettings.put("geometry", self.saveGeometry())
         appsettings.put("training", self.train_panel.settings())
-        self.runner.cancel()
+        # Queued jobs must not start while the window goes away.
+        self.runner.cancel_all()
         from PySide6.QtCore import QThreadPool
 
         # Let a cancelled job reach its next yield so no worker outlives the window.

@@ -218,6 +218,9 @@ class PatchTable:
                        marks={self.sources[i]: MARK_NAMES[int(self.marks[i])] for i in marked},
                        model_path=model_path, threshold=threshold, training=dict(training))
 
+    def __contains__(self, source: PatchSource) -> bool:
+        return source in self._index
+
     def apply_marks(self, marks: Dict[PatchSource, str]) -> int:
         """Apply a project's marks to loaded patches; returns how many were not found."""
         values = {name: code for code, name in MARK_NAMES.items()}

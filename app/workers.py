@@ -132,6 +132,11 @@ class JobRunner(QObject):
         if self._worker is not None:
             self._worker.quit()
 
+    def cancel_all(self) -> None:
+        """Drop the queued jobs, then stop the running one (used when the window closes)."""
+        self._queue.clear()
+        self.cancel()
+
     def _on_error(self, kind: str, exc: Exception) -> None:
         self.last_error_detail = getattr(exc, "detail", "")
         self.failed.emit(kind, str(exc))

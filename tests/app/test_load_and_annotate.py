@@ -185,3 +185,28 @@ def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
     # 32 x 32 at 16 px: 4 patches of channel 1, network input 32 px (the CLI's rule).
     assert len(win.table) == 4 and win.table.images.shape == (4, 1, 32, 32)
     assert not win.channel_box.isEnabled() and not win.patch_size_box.isEnabled()
+
+
+def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wait_idle):
+    """Marks read from a project are applied once; the user's later changes win."""
+    from app.main_window import MainWindow
+
+    w1 = MainWindow()
+    qtbot.addWidget(w1)
+    w1.open_paths([str(image_folder)])
+    wait_idle(w1)
+    w1.mark(np.arange(4), 1)
+    w1.autosave()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    w2.welcome.restore_button.click()
+    wait_idle(w2)
+    assert (w2.table.marks == 1).sum() == 4
+    w2.mark(np.arange(1), 0)            # the user unmarks one restored patch
+    w2.autosave()
+    assert (w2.table.marks == 1).sum() == 3
+    w3 = MainWindow()
+    qtbot.addWidget(w3)
+    w3.welcome.restore_button.click()
+    wait_idle(w3)
+    assert (w3.table.marks == 1).sum() == 3
