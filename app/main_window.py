@@ -216,11 +216,11 @@ class MainWindow(QMainWindow):
         self.act_file_normal = A("Mark Whole &File(s) Normal", self.mark_files_normal, "Shift+N",
                                  "Every patch of the selected patches' files becomes normal")
         self.act_folder_normal = A("Mark Whole F&older Normal", self.mark_folders_normal, "Ctrl+Shift+N",
-                                   "Every patch in the selected patches' folders becomes normal")
+                                   "Every patch in the selected patches' folders, subfolders included, becomes normal")
         self.act_select_all = A("Select &All", lambda: self.gallery.selectAll(), QKeySequence.StandardKey.SelectAll)
         self.act_train = A("&Train", lambda: self.start_training(self.train_panel.config()), "Ctrl+T")
         self.act_score = A("&Score", self.score_unscored, "Ctrl+R", "Score patches the model has not scored yet")
-        self.act_cancel = A("&Cancel Job", self.runner.cancel, "Esc")
+        self.act_cancel = A("&Cancel Job", self.cancel_job_from_keyboard, "Esc")
         self.act_next = A("Next in Ranking", lambda: self.gallery.step(1), "]")
         self.act_prev = A("Previous in Ranking", lambda: self.gallery.step(-1), "[")
         self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, "F1")
@@ -916,6 +916,17 @@ class MainWindow(QMainWindow):
                                                "DDR-ID (dual deep reconstruction networks).")
 
     # ============================================================= close ==
+    def cancel_job_from_keyboard(self) -> None:
+        """Esc cancels loading/scoring at once, but asks before throwing away a training run."""
+        if self.runner.kind == "train":
+            from PySide6.QtWidgets import QMessageBox
+
+            answer = QMessageBox.question(self, "Cancel training?",
+                                          "Stop the training run? Its progress is lost; the previous model is kept.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.runner.cancel()
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.autosave()
         appsettings.put("geometry", self.saveGeometry())
