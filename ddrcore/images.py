@@ -312,12 +312,11 @@ def read_file_patches(
     groups = [select_channels(g, channel, path) for g in read_image_groups(path)]
     if len({g.shape[-1] for g in groups}) > 1:
         raise ImageReadError(f"{path}: its image series have different channel counts; choose one with --channel")
-    values = [g for g in groups]
-    if all(g.dtype.kind == "f" for g in values) and not any(np.isfinite(g).any() for g in values):
+    finite = [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in groups]
+    if not any(v.size for v in finite):
         raise ImageReadError(f"{path}: every pixel is NaN or infinite")
-    finite_values = [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in values]
-    lo = min(float(v.min()) for v in finite_values if v.size)
-    hi = max(float(v.max()) for v in finite_values if v.size)
+    lo = min(float(v.min()) for v in finite if v.size)
+    hi = max(float(v.max()) for v in finite if v.size)
     if lo == hi:
         raise ImageReadError(f"{path}: image is constant (every pixel = {lo:g}); nothing to learn or score")
     arrays, sources, dropped, first_page = [], [], 0, 0
