@@ -259,20 +259,8 @@ class MainWindow(QMainWindow):
         for act in (self.act_normal, self.act_unmark, self.act_exclude):
             tb.addAction(act)
         tb.addSeparator()
-        tb.addWidget(QLabel(" Sort "))
-        self.sort_box = QComboBox()
-        self.sort_box.setObjectName("sortBox")
-        for key in SORTS:
-            self.sort_box.addItem(SORT_LABELS[key], key)
-        self.sort_box.currentIndexChanged.connect(lambda _i: self.refresh_view())
-        tb.addWidget(self.sort_box)
-        tb.addWidget(QLabel(" Show "))
-        self.filter_box = QComboBox()
-        self.filter_box.setObjectName("filterBox")
-        for key in FILTERS:
-            self.filter_box.addItem(FILTER_LABELS[key], key)
-        self.filter_box.currentIndexChanged.connect(lambda _i: self.refresh_view())
-        tb.addWidget(self.filter_box)
+        self.sort_box = self._view_combo(tb, " Sort ", "sortBox", SORTS, SORT_LABELS)
+        self.filter_box = self._view_combo(tb, " Show ", "filterBox", FILTERS, FILTER_LABELS)
         tb.addWidget(QLabel(" Tiles "))
         self.zoom_box = QComboBox()
         for px in (48, 64, 96, 128):
@@ -916,6 +904,17 @@ class MainWindow(QMainWindow):
                                                "DDR-ID (dual deep reconstruction networks).")
 
     # ============================================================= close ==
+    def _view_combo(self, toolbar, label: str, name: str, keys, labels) -> QComboBox:
+        """A labelled toolbar combo box whose choice re-sorts/re-filters the gallery."""
+        toolbar.addWidget(QLabel(label))
+        box = QComboBox()
+        box.setObjectName(name)
+        for key in keys:
+            box.addItem(labels[key], key)
+        box.currentIndexChanged.connect(lambda _i: self.refresh_view())
+        toolbar.addWidget(box)
+        return box
+
     def cancel_job_from_keyboard(self) -> None:
         """Esc cancels loading/scoring at once, but asks before throwing away a training run."""
         if self.runner.kind == "train":
