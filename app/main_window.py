@@ -470,9 +470,13 @@ class MainWindow(QMainWindow):
         self.train_panel.apply_settings(proj.training)
         if proj.model_path:
             try:
-                self.model = modelfile.load(proj.model_path, device="auto")
+                m = modelfile.load(proj.model_path, device="auto")
+                why = m.incompatibility(proj.patch_size, proj.channel)
+                if why:
+                    # Patches cut differently from the training ones get scores that look valid but are not.
+                    raise DdridError(f"{proj.model_path}: {why}; this project cuts {proj.patch_size} px patches")
+                self.model = m
                 self.model_path = proj.model_path
-                m = self.model
                 self.train_panel.show_model(
                     f"Model {Path(proj.model_path).name} loaded ({m.config.pretrain_epochs}+{m.config.finetune_epochs} "
                     f"epochs, {score_name(m.score_type)}, threshold {m.threshold:.4g}). Train again to replace it.")
@@ -745,6 +749,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Every patch is already scored", 3000)
             return
         model, images = self.model, self.table.images
+        why = model.incompatibility(self.table.patch_size, self.table.channel, int(images.shape[1]))
+        if why:
+            self.add_problems([BadFile(self.model_path or "model", f"not used for scoring: {why}. "
+                                       "Train again on this project's patches")])
+            return
         self.runner.submit("score", lambda: jobs.score_indices(model, images, todo))
 
     def _busy_changed(self, busy: bool) -> None:
@@ -825,6 +834,9 @@ class MainWindow(QMainWindow):
             f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}.{saved}")
         self.table.clear_scores()
         self.pending_threshold = None
+        # The old model's scores are gone: show that now (empty histogram, name order) rather than
+        # leaving them on screen until the new scores arrive.
+        self._scores_changed()
         self.threshold_panel.slider.setEnabled(False)   # a new model brings its own default threshold
         self.autosave_timer.start()
         todo = np.arange(len(self.table))

@@ -47,6 +47,24 @@ class DDRIDModel:
         self.nets.eval()
         return self
 
+    def incompatibility(self, patch_size: int, channel, channels: Optional[int] = None) -> Optional[str]:
+        """Why this model cannot score patches cut this way, or None if it can.
+
+        A model only means something for patches cut, channel-selected and
+        sized the way its training patches were; anything else would give
+        scores that look valid but are not (or a shape error deep in torch).
+        """
+        want = []
+        if int(patch_size) != int(self.config.patch_size):
+            want.append(f"{self.config.patch_size} px patches (these are {patch_size} px)")
+        if channel != self.config.channel:
+            want.append(f"channel setting {self.config.channel!r} (this is {channel!r})")
+        if channels is not None and int(channels) != self.channels:
+            want.append(f"{self.channels}-channel input (these patches have {channels})")
+        if not want:
+            return None
+        return "the model was trained on " + "; ".join(want)
+
     def summary(self) -> dict:
         """Plain facts about the model, for `ddrid info`, CSVs and reports."""
         return {

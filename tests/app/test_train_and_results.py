@@ -202,3 +202,21 @@ def test_training_needs_normals(win, image_folder, wait_idle, no_modal_boxes):
     assert win.start_training(win.train_panel.config()) is False
     assert any("at least 4" in text for _k, _t, text in no_modal_boxes)
     assert not win.runner.busy
+
+
+def test_project_with_a_model_for_other_patches_is_not_scored(qtbot, tiny_model, image_folder, wait_idle, tmp_path):
+    from ddrcore import modelfile, project as projectfile
+    from app.main_window import MainWindow
+
+    model_path = tmp_path / "p.ddrid"
+    modelfile.save(tiny_model, model_path)                  # trained on 32 px patches
+    proj = tmp_path / "p.ddridproj"
+    projectfile.save(projectfile.Project(inputs=[str(image_folder)], patch_size=16, model_path=str(model_path)), proj)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.open_project(str(proj))
+    wait_idle(w)
+    problems = [w.problems.item(i).text() for i in range(w.problems.count())]
+    assert w.model is None
+    assert any("p.ddrid" in p and "32 px" in p and "16 px" in p for p in problems), problems
+    assert len(w.table) > 0 and np.isnan(w.table.latent).all()   # loaded, but nothing scored with the wrong model

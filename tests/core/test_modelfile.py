@@ -109,3 +109,13 @@ def test_forged_config_values_are_refused(tiny_model, tmp_path):
     torch.save(payload, p)
     with pytest.raises(ModelFileError):
         modelfile.load(p)
+
+
+def test_incompatibility_names_what_differs(tiny_model):
+    # tiny_model: 32 px grey patches, one channel.
+    assert tiny_model.incompatibility(32, None, 1) is None
+    why = tiny_model.incompatibility(48, None)
+    assert "32 px" in why and "48 px" in why
+    assert "channel" in tiny_model.incompatibility(32, 1)
+    assert "3 channels" not in tiny_model.incompatibility(32, None, 3) and "1-channel" in \
+        tiny_model.incompatibility(32, None, 3)
