@@ -116,8 +116,10 @@ def hardware() -> dict:
     return info
 
 
-def command_line() -> str:
-    return "ddrid " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def command_line(args=None) -> str:
+    """The command as typed: main(argv) leaves its argv on ``args`` (sys.argv is the caller's then)."""
+    argv = getattr(args, "argv", None)
+    return "ddrid " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
 
 # ----------------------------------------------------------------- accuracy --
@@ -508,7 +510,7 @@ def cmd_accuracy(args) -> int:
     ds = _run(load_dataset(args.data), args)
     classes = ds.parse_classes(args.classes)
     json_path = Path(args.json)
-    result = _run(run_accuracy(ds, classes, methods, settings, json_path, command_line()), args)
+    result = _run(run_accuracy(ds, classes, methods, settings, json_path, command_line(args)), args)
     write_text_atomic(json_path.with_suffix(".md"), markdown(result))
     if not args.no_figures:
         from .bench_figures import make_figures
@@ -543,7 +545,7 @@ def cmd_speed(args) -> int:
                     v = measure_speed(device, args.batch_size, prec, args.channels, cl, args.repeats, args.matmul_size)
                 out["variants"].append({k: v[k] for k in ("precision", "channels_last", "train_images_per_s",
                                                           "score_patches_per_s", "train_gflops", "peak_gflops")})
-    out.update({"command": command_line(), "hardware": hardware()})
+    out.update({"command": command_line(args), "hardware": hardware()})
     print(f"{device} {args.precision}{' channels_last' if args.channels_last else ''}, {out['threads']} threads, "
           f"batch {args.batch_size}: training {out['train_images_per_s']:.1f} images/s "
           f"({out['train_gflops']:.1f} GFLOP/s = {100 * out['train_fraction_of_peak']:.0f} % of the measured "

@@ -135,7 +135,13 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
     scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
     write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold)
     if decompositions is not None:
-        write_decompositions(decompositions, scores, patches.sources)
+        try:
+            write_decompositions(decompositions, scores, patches.sources)
+        except KeyboardInterrupt:
+            # The CSV is whole by now; say so, and that the folder is only partly filled
+            # (each TIFF in it is complete: they are written atomically one by one).
+            raise KeyboardInterrupt(f"ddrid: interrupted while writing decompositions: {csv_path} is complete; "
+                                    f"{decompositions} holds only some of the patches (each file in it is whole)") from None
     return patches, scores, model
 
 
@@ -244,13 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # recorded by commands that log how they were run
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("ddrid: interrupted; nothing half-written was left behind", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(str(exc) or "ddrid: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
     except (DdridError, ValueError, OSError) as exc:
         if args.debug:

@@ -18,6 +18,7 @@ def test_bench_accuracy_json(tmp_path, capsys):
     for key in ("dataset", "protocol", "command", "hardware", "seconds", "results"):
         assert key in r
     assert r["protocol"] == "quick" and r["complete"] is True
+    assert r["command"].startswith("ddrid --quiet bench accuracy --data ")   # the call's argv, not pytest's
     assert set(r["results"]) == {"ddrid", "deepsvdd", "softsvdd", "dcae"}
     for per in r["results"].values():
         assert set(per) == {"1"} and all(0 <= v <= 1 for v in per.values())

@@ -71,3 +71,28 @@ def test_demo_runs_on_bundled_data(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "demo" / "demo-ranked.csv")))
     assert len(rows) == 200
     assert (tmp_path / "demo" / "demo-model.ddrid").is_file()
+
+
+def test_interrupt_during_decompositions_says_what_is_complete(tiny_model, test_dir, tmp_path, capsys, monkeypatch):
+    import tifffile
+
+    from ddrcore import modelfile
+
+    model = tmp_path / "m.ddrid"
+    modelfile.save(tiny_model, model)
+    real, calls = tifffile.imwrite, []
+
+    def imwrite(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt   # Ctrl+C while the third decomposition is written
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tifffile, "imwrite", imwrite)
+    out_csv, dec = tmp_path / "ranked.csv", tmp_path / "dec"
+    rc = main(["--quiet", "score", str(model), str(test_dir), "--csv", str(out_csv), "--decompositions", str(dec)])
+    err = capsys.readouterr().err
+    assert rc == 130
+    assert "ranked.csv is complete" in err and "only some" in err
+    assert len(list(csv.DictReader(open(out_csv)))) == 12
+    assert len(list(dec.glob("*.tif"))) == 2 and not [p for p in dec.iterdir() if p.suffix != ".tif"]
