@@ -62,7 +62,12 @@ def leave_a_core_for_the_gui() -> None:
     """
     import torch
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    torch.set_num_threads(gui_cpu_threads())
+
+
+def gui_cpu_threads() -> int:
+    """Threads the GUI's jobs give torch: every core but one (see above)."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 @dataclass

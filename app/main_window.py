@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        self.train_panel = TrainingPanel(describe_devices())
+        self.train_panel = TrainingPanel(describe_devices(jobs.gui_cpu_threads()))
         self.train_panel.startRequested.connect(self.start_training)
         self.train_panel.cancelRequested.connect(self.runner.cancel)
         self.train_dock = self._dock("Train", "trainDock", self.train_panel, Qt.DockWidgetArea.LeftDockWidgetArea)

@@ -116,8 +116,12 @@ def select_device(name: str = "auto") -> str:
     return name
 
 
-def describe_devices() -> list[tuple[str, str]]:
-    """(device id, human name) for every device this machine offers, best first."""
+def describe_devices(cpu_threads: Optional[int] = None) -> list[tuple[str, str]]:
+    """(device id, human name) for every device this machine offers, best first.
+
+    ``cpu_threads``: the threads CPU work will really use, when the caller
+    sets its own (the GUI leaves a core free); default torch's current count.
+    """
     import torch
 
     out = []
@@ -127,5 +131,6 @@ def describe_devices() -> list[tuple[str, str]]:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         out.append(("mps", "Apple GPU (MPS)"))
-    out.append(("cpu", f"CPU ({torch.get_num_threads()} threads)"))
+    n = cpu_threads or torch.get_num_threads()
+    out.append(("cpu", f"CPU ({n} thread{'s' if n != 1 else ''})"))
     return out
