@@ -11,6 +11,7 @@ import numpy as np
 
 from ddrcore.export import write_csv
 from ddrcore.model import DDRIDModel, score_name
+from ddrcore.progress import Progress
 from ddrcore.report import write_report
 
 from .state import EXCLUDED, NORMAL, PatchTable
@@ -30,7 +31,22 @@ def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
 
 def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str],
                   threshold: float) -> Path:
-    """The one-page PNG/PDF report of ddrcore.report at ``threshold``."""
+    """The one-page PNG/PDF report of ddrcore.report at ``threshold``, written here and now."""
+    job = report_job(path, table, model, model_path, threshold)
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            return stop.value
+
+
+def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
+    """The report as a job for the GUI's worker thread.
+
+    What the report shows is taken from the table now (the caller's thread),
+    so later marks or loads cannot change it; copying patches and drawing
+    (about a second of matplotlib) happen when the generator runs.
+    """
     idx, scores, sources = _ranked_subset(table)
     c = model.config
     settings = {"model": model_path or "(unsaved)", "patch size": table.patch_size,
@@ -38,5 +54,10 @@ def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: O
                 "epochs": f"{c.pretrain_epochs} pretrain + {c.finetune_epochs} finetune",
                 "seed": c.seed, "model default threshold": f"{model.threshold:.6g}",
                 "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED))}
-    return write_report(path, scores.score, threshold, table.images[idx], sources, table.marks[idx] == NORMAL,
-                        settings, score_name(table.score_type))
+    images, normal, label = table.images, table.marks[idx] == NORMAL, score_name(table.score_type)
+
+    def run():
+        yield Progress("report", message=f"drawing the report of {len(idx)} patches")
+        return write_report(path, scores.score, threshold, images[idx], sources, normal, settings, label)
+
+    return run()

@@ -761,7 +761,8 @@ class MainWindow(QMainWindow):
         self.job_cancel.setVisible(busy and self.runner.kind != "train")
         if busy:
             self.job_bar.setValue(0)
-            self.job_label.setText({"load": "Loading…", "train": "Training…", "score": "Scoring…"}.get(
+            self.job_label.setText({"load": "Loading…", "train": "Training…", "score": "Scoring…",
+                                  "report": "Writing report…"}.get(
                 self.runner.kind, "Working…"))
         else:
             self.job_label.setText("")
@@ -771,7 +772,7 @@ class MainWindow(QMainWindow):
         rec = batch.latest
         self.job_bar.setValue(int(100 * rec.overall))
         eta = f", ETA {rec.eta:.0f} s" if rec.eta is not None else ""
-        label = {"load": "Loading", "train": "Training", "score": "Scoring"}.get(kind, kind)
+        label = {"load": "Loading", "train": "Training", "score": "Scoring", "report": "Report"}.get(kind, kind)
         detail = f"{rec.step}/{rec.steps}" if kind != "train" and rec.steps else rec.stage
         self.job_label.setText(f"{label}: {detail}{eta}  {rec.message if kind == 'load' else ''}")
         if kind == "train":
@@ -790,6 +791,8 @@ class MainWindow(QMainWindow):
                 keep = self.threshold_panel.threshold()
             self._scores_changed(keep_threshold=keep)
             self.statusBar().showMessage(f"Scored {len(result.indices)} patches", 4000)
+        elif kind == "report":
+            self.statusBar().showMessage(f"Wrote {result}", 5000)
 
     def _load_finished(self, result: jobs.LoadResult) -> None:
         self.add_problems(result.problems)
@@ -844,7 +847,7 @@ class MainWindow(QMainWindow):
         self.runner.submit("score", lambda: jobs.score_indices(model, images, todo))
 
     def _job_failed(self, kind: str, message: str) -> None:
-        what = {"load": "Loading", "train": "Training", "score": "Scoring"}.get(kind, kind)
+        what = {"load": "Loading", "train": "Training", "score": "Scoring", "report": "Report export"}.get(kind, kind)
         if kind == "train":
             self.train_panel.status.setText(f"<span style='color:#d62728'>{what} failed: {message}</span>")
         QMessageBox.warning(self, f"{what} failed", message)
@@ -885,11 +888,13 @@ class MainWindow(QMainWindow):
             if Path(path).suffix.lower() not in (".pdf", ".png"):
                 path += ".pdf"
             try:
-                out = self.export_report(path)
+                job = exporting.report_job(path, self.table, self.model, self.model_path,
+                                           self.threshold_panel.threshold())
             except (OSError, ValueError) as exc:
                 QMessageBox.warning(self, "Export failed", f"{path}: {exc}")
                 return
-            self.statusBar().showMessage(f"Wrote {out}", 5000)
+            # Drawing takes about a second: off the GUI thread, like every other job.
+            self.runner.submit("report", lambda: job)
 
     # =============================================================== help ==
     def shortcut_rows(self) -> List[tuple]:

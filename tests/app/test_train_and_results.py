@@ -150,6 +150,11 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     # Report (PNG) through the same data.
     report = win.export_report(str(tmp_path / "report.png"))
     assert report.read_bytes()[:4] == b"\x89PNG"
+    # From the menu the report is drawn in a worker; the file appears when the job ends.
+    win._ask_save = lambda *a: str(tmp_path / "menu-report.pdf")
+    win.ask_export_report()
+    wait_idle(win)
+    assert (tmp_path / "menu-report.pdf").read_bytes()[:5] == b"%PDF-"
 
     # Save the project, reopen it in a fresh window: marks, model and threshold come back.
     proj = tmp_path / "proj" / "p.ddridproj"
