@@ -840,6 +840,7 @@ class MainWindow(QMainWindow):
         # The old model's scores are gone: show that now (empty histogram, name order) rather than
         # leaving them on screen until the new scores arrive.
         self._scores_changed()
+        self.threshold_panel.count_label.setText("Scoring every patch with the new model…")
         self.threshold_panel.slider.setEnabled(False)   # a new model brings its own default threshold
         self.autosave_timer.start()
         todo = np.arange(len(self.table))
