@@ -34,6 +34,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ddrid-gui"])
     app.setApplicationName("ddrid")
     app.setOrganizationName("ddrid")
+    app.setDesktopFileName("ddrid-gui")   # lets Linux desktops match the window to an installed launcher
+    from .icon import app_icon
+    app.setWindowIcon(app_icon())
     win = MainWindow()
     win.show()
     if args.paths:

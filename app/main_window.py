@@ -27,6 +27,7 @@ from ddrcore.images import BadFile, PatchSource
 from ddrcore.model import DDRIDModel, score_name
 
 from . import exporting, jobs
+from .icon import app_icon
 from .compat import protect_none_refcount
 from . import settings as appsettings
 from .commands import MarkCommand
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         protect_none_refcount()
         pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
         self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.table = PatchTable(patch_size=int(appsettings.get("patchSize", 32)))
         self.model: Optional[DDRIDModel] = None

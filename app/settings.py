@@ -49,3 +49,4 @@ def get(key: str, default=None):
 
 def put(key: str, value) -> None:
     settings().setValue(key, value)
+

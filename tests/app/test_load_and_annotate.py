@@ -210,3 +210,8 @@ def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wa
     w3.welcome.restore_button.click()
     wait_idle(w3)
     assert (w3.table.marks == 1).sum() == 3
+
+
+def test_window_has_the_ddrid_icon(win):
+    assert not win.windowIcon().isNull()
+    assert not win.windowIcon().pixmap(64, 64).isNull()
