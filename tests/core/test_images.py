@@ -202,3 +202,16 @@ def test_hidden_folders_are_skipped(tmp_path, rng):
     tifffile.imwrite(tmp_path / ".ipynb_checkpoints" / "x.tif", rng.integers(0, 9, (32, 32)).astype(np.uint16))
     tifffile.imwrite(tmp_path / "y.tif", rng.integers(0, 9, (32, 32)).astype(np.uint16))
     assert [f.name for f in find_images(tmp_path)] == ["y.tif"]
+
+
+@pytest.mark.parametrize("compression", ["lzw", "zstd", "deflate", "packbits", "jpeg"])
+def test_compressed_tiffs_are_read_losslessly(tmp_path, rng, compression):
+    # Microscopes and exports often write LZW (or Zstd, JPEG) TIFFs; imagecodecs decodes them.
+    lossy = compression == "jpeg"
+    img = rng.integers(0, 256 if lossy else 60000, (32, 32)).astype(np.uint8 if lossy else np.uint16)
+    p = tmp_path / f"c_{compression}.tif"
+    tifffile.imwrite(p, img, compression=compression)
+    planes = read_planes(p)
+    assert planes.dtype == img.dtype and planes.shape == (1, 32, 32, 1)
+    if not lossy:
+        np.testing.assert_array_equal(planes[0, :, :, 0], img)
