@@ -32,6 +32,7 @@ from .compat import protect_none_refcount
 from . import settings as appsettings
 from .commands import MarkCommand
 from .detail import DetailView
+from .source_view import PageReader, SourceView
 from .gallery import GalleryView
 from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, PatchTable
 from .threshold import ThresholdPanel
@@ -74,6 +75,9 @@ class MainWindow(QMainWindow):
         self.decomposer = Decomposer(self)
         self.decomposer.ready.connect(self._decomposition_ready)
         self.decomposer.failed.connect(lambda _p, msg: self.statusBar().showMessage(f"Decomposition failed: {msg}", 8000))
+        self.page_reader = PageReader(self)
+        self.page_reader.ready.connect(self._page_ready)
+        self.page_reader.failed.connect(self._page_failed)
 
         self._build_central()
         self._build_docks()
@@ -118,8 +122,10 @@ class MainWindow(QMainWindow):
     def _page_changed(self, _index: int) -> None:
         # The start screen stands alone: empty panels around it would only distract.
         working = self.stack.currentWidget() is self.gallery
-        for dock in (self.train_dock, self.detail_dock, self.threshold_dock):
+        for dock in (self.train_dock, self.detail_dock, self.source_dock, self.threshold_dock):
             dock.setVisible(working)
+        if working:
+            self.detail_dock.raise_()   # Detail is the tab on top when work starts
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -137,6 +143,15 @@ class MainWindow(QMainWindow):
         self.detail = DetailView()
         self.detail.stepRequested.connect(self.gallery.step)
         self.detail_dock = self._dock("Detail", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.source_view = SourceView()
+        self.source_view.patchClicked.connect(self.go_to_patch)
+        self.source_dock = self._dock("Source image", "sourceDock", self.source_view,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        # A tab beside Detail: the right column is too short for both at a useful size.
+        self.tabifyDockWidget(self.detail_dock, self.source_dock)
+        # Deferred: when the tab is being raised, its area is not laid out yet.
+        self.source_dock.visibilityChanged.connect(
+            lambda shown: shown and QTimer.singleShot(0, lambda: self._update_source()))
 
         self.threshold_panel = ThresholdPanel()
         self.threshold_panel.thresholdChanged.connect(self._threshold_changed)
@@ -181,7 +196,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.train_dock, self.detail_dock], [330, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.threshold_dock], [230], Qt.Orientation.Vertical)
         # Drops go to the window, not to the plot canvases (which would swallow them).
-        for view in (self.detail.graphics, self.threshold_panel.plot, self.train_panel.plots):
+        for view in (self.detail.graphics, self.source_view.graphics, self.threshold_panel.plot,
+                     self.train_panel.plots):
             view.setAcceptDrops(False)
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -603,6 +619,7 @@ class MainWindow(QMainWindow):
         self.gallery.set_order(order)
 
     def _threshold_changed(self, value: float) -> None:
+        self._update_source(outlines_only=True)
         self.gallery.patch_model.set_threshold(value)
         self.gallery.viewport().update()
         self._update_counts()
@@ -631,8 +648,10 @@ class MainWindow(QMainWindow):
         self._detail_cache = (-1, None)
         self._update_counts()
         self._update_enabled()
+        self._update_source(outlines_only=True)
 
     def _show_detail(self, patch: int) -> None:
+        self._update_source(patch)
         if patch is None or patch < 0 or patch >= len(self.table):
             self.detail.clear()
             return
@@ -647,6 +666,61 @@ class MainWindow(QMainWindow):
         self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
                                self.current_threshold())
+
+    # ======================================================= source image ==
+    def _source_showing(self) -> bool:
+        return self.source_dock.isVisible() and not self.source_dock.visibleRegion().isEmpty()
+
+    def _update_source(self, patch: Optional[int] = None, outlines_only: bool = False) -> None:
+        """Show the page ``patch`` (default: the current one) came from, if the Source tab is showing."""
+        if not self._source_showing():
+            return   # a hidden tab reads no files
+        if patch is None:
+            patch = self.detail.patch if self.detail.patch is not None else -1
+        if patch < 0 or patch >= len(self.table):
+            return
+        src = self.table.sources[patch]
+        key = (src.path, src.page, self.table.channel)
+        if key != self.source_view.key:
+            if outlines_only:
+                return
+            self.source_view.show_message(f"Reading {Path(src.path).name}, page {src.page}…")
+            self.source_view.set_page(key, None)
+            self.page_reader.request(key)
+        self._source_patch = patch
+        self._draw_outlines()
+
+    def _draw_outlines(self) -> None:
+        key = self.source_view.key
+        if key is None:
+            return
+        t = self.table
+        idx = t.indices_on_page(key[0], key[1])
+        ys = np.array([t.sources[i].y for i in idx], float)
+        xs = np.array([t.sources[i].x for i in idx], float)
+        threshold = self.current_threshold()
+        flagged = t.flagged_mask(threshold)[idx] if threshold is not None else np.zeros(len(idx), bool)
+        self.source_view.set_outlines(idx, ys, xs, t.patch_size, getattr(self, "_source_patch", -1),
+                                      flagged, t.marks[idx] == NORMAL)
+
+    def _page_ready(self, key: tuple, page) -> None:
+        if self.page_reader.superseded:
+            return   # a newer page was asked for meanwhile
+        self.source_view.set_page(key, page)
+        self._draw_outlines()
+
+    def _page_failed(self, key: tuple, message: str) -> None:
+        self.source_view.set_page(key, None)
+        self.source_view.show_message(f"Cannot show the source image: {message}")
+
+    def go_to_patch(self, patch: int) -> None:
+        """Make ``patch`` the current one (from a click in the source image)."""
+        if self.gallery.patch_model.row_of(patch) is None:
+            self.statusBar().showMessage("That patch is hidden by the Show filter; showing it in Detail only", 5000)
+            self._show_detail(patch)
+            return
+        self.gallery.select_patches([patch], current=patch)
+        self._update_source(patch)   # also when it already was the current patch
 
     def _decomposition_ready(self, patch: int, model, parts) -> None:
         if model is not self.model:

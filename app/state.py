@@ -42,6 +42,8 @@ class PatchTable:
         self._index: Dict[PatchSource, int] = {}
         self._name_order: Optional[np.ndarray] = None
         self._sorted_active: Optional[np.ndarray] = None
+        self._pages: Optional[Dict[tuple, np.ndarray]] = None   # (path, page) -> patch indices, built on demand
+        self._pages_n = 0
 
     # ------------------------------------------------------------ contents --
     def __len__(self) -> int:
@@ -83,6 +85,16 @@ class PatchTable:
 
     def index_of(self, source: PatchSource) -> Optional[int]:
         return self._index.get(source)
+
+    def indices_on_page(self, path: str, page: int) -> np.ndarray:
+        """Every patch cut from one page of one file (for the source-image view)."""
+        if self._pages is None or self._pages_n != len(self.sources):
+            pages: Dict[tuple, list] = {}
+            for i, src in enumerate(self.sources):
+                pages.setdefault((src.path, src.page), []).append(i)
+            self._pages = {k: np.array(v, np.int64) for k, v in pages.items()}
+            self._pages_n = len(self.sources)
+        return self._pages.get((path, page), np.zeros(0, np.int64))
 
     # --------------------------------------------------------------- marks --
     def set_marks(self, indices, value) -> np.ndarray:

@@ -244,6 +244,20 @@ def select_channels(planes: np.ndarray, channel: Channel, path: Union[str, Path]
     return planes[..., k : k + 1] if k >= 0 else planes[..., [k]]
 
 
+def read_page(path: Union[str, os.PathLike], page: int, channel: Channel = None) -> np.ndarray:
+    """One whole page (Y, X, C) at native dtype, numbered as in :class:`PatchSource`.
+
+    Pages count across all series of a TIFF, and channels are selected by the
+    same rule as the patches, so a patch's (y, x) lands on the page it was cut from.
+    """
+    first = 0
+    for group in read_image_groups(path):
+        if page < first + group.shape[0]:
+            return select_channels(group[page - first : page - first + 1], channel, path)[0]
+        first += group.shape[0]
+    raise ImageReadError(f"{path}: has {first} page(s); page {page} does not exist (was the file changed?)")
+
+
 def tile_origins(length: int, patch: int) -> List[int]:
     """Top-left offsets covering ``length`` with tiles of ``patch``; last tile shifted inwards."""
     if length <= patch:

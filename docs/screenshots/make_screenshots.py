@@ -40,7 +40,7 @@ def grab(win, name: str) -> None:
 
 
 def results(app, win) -> None:
-    """04: the ranking with a normal test patch in the detail panel; 05: flagged only, lower threshold."""
+    """04: the ranking with a normal test patch in the detail panel; 05: flagged only, lower threshold; 06: source."""
     pump(app, 600, until=lambda: not win.runner.busy)
     win.threshold_panel.default_button.click()
     pump(app, 1.0)
@@ -58,6 +58,25 @@ def results(app, win) -> None:
     pump(app, 10, until=lambda: win._detail_cache[0] == win.gallery.current_patch())
     pump(app, 1.0)
     grab(win, "05-flagged.png")
+    source_image(app, win)
+
+
+def source_image(app, win) -> None:
+    """06: the demo's 128 x 128 field of view in the Source image tab, one patch selected."""
+    from ddrcore.demo import bundled_demo_dir
+    from ddrcore.images import PatchSource
+
+    win.filter_box.setCurrentIndex(win.filter_box.findData("all"))
+    field = bundled_demo_dir() / "stacks" / "field_128x128.tif"
+    win.open_paths([str(field)])
+    pump(app, 120, until=lambda: not win.runner.busy and not win.runner.pending)
+    win.source_dock.raise_()
+    pump(app, 0.5)
+    win.go_to_patch(win.table.index_of(PatchSource(str(field.resolve()), 0, 32, 64)))
+    pump(app, 10, until=lambda: win.source_view.shape is not None)
+    pump(app, 1.0)
+    grab(win, "06-source-image.png")
+    win.detail_dock.raise_()
 
 
 def main() -> int:

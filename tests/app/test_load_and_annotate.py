@@ -215,3 +215,48 @@ def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wa
 def test_window_has_the_ddrid_icon(win):
     assert not win.windowIcon().isNull()
     assert not win.windowIcon().pixmap(64, 64).isNull()
+
+
+def test_source_image_view_outlines_and_click(win, tmp_path, wait_idle, qtbot):
+    import tifffile
+    from PySide6.QtCore import QPointF, Qt
+
+    from app.state import NORMAL
+    from ddrcore.images import PatchSource
+
+    img = np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16)
+    field = tmp_path / "field.tif"
+    tifffile.imwrite(field, img)
+    win.open_paths([str(field)])
+    wait_idle(win)
+    assert len(win.table) == 6                      # 3 x 2 tiles of 32 px
+    win.source_dock.raise_()
+    qtbot.waitUntil(win.source_dock.isVisible)
+    middle = win.table.index_of(PatchSource(str(field), 0, 32, 32))
+    win.go_to_patch(middle)
+    view = win.source_view
+    qtbot.waitUntil(lambda: view.shape == (96, 64), timeout=10_000)
+    assert "field.tif" in view.title.text() and view.outline_count("selected") == 1
+    win.mark([0, 1], NORMAL)
+    assert view.outline_count("normal") == 2
+    # A click at page pixel (x=10, y=70) lands in the tile at y=64, x=0 and selects it.
+    scene_pos = view.box.mapViewToScene(QPointF(10, 70))
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.graphics.mapFromScene(scene_pos))
+    below = win.table.index_of(PatchSource(str(field), 0, 64, 0))
+    qtbot.waitUntil(lambda: win.gallery.current_patch() == below, timeout=5000)
+    assert view.outline_count("selected") == 1
+
+
+def test_source_image_view_reports_a_vanished_file(win, tmp_path, wait_idle, qtbot):
+    import tifffile
+
+    field = tmp_path / "gone.tif"
+    tifffile.imwrite(field, np.random.default_rng(1).integers(0, 4000, (64, 64)).astype(np.uint16))
+    win.open_paths([str(field)])
+    wait_idle(win)
+    field.unlink()                                  # e.g. a network share went away
+    win.source_dock.raise_()
+    qtbot.waitUntil(win.source_dock.isVisible)
+    win.go_to_patch(0)
+    qtbot.waitUntil(lambda: "Cannot show the source image" in win.source_view.title.text(), timeout=10_000)
+    assert "gone.tif" in win.source_view.title.text()

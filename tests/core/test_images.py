@@ -215,3 +215,24 @@ def test_compressed_tiffs_are_read_losslessly(tmp_path, rng, compression):
     assert planes.dtype == img.dtype and planes.shape == (1, 32, 32, 1)
     if not lossy:
         np.testing.assert_array_equal(planes[0, :, :, 0], img)
+
+
+def test_read_page_matches_the_patches_cut_from_it(tmp_path, rng):
+    from ddrcore.images import read_page
+
+    # Two series (2 pages + 1 page), 2 channels: pages are numbered across series.
+    a = rng.integers(0, 4000, (2, 70, 40, 2)).astype(np.uint16)
+    b = rng.integers(0, 4000, (1, 70, 40, 2)).astype(np.uint16)
+    p = tmp_path / "two_series.tif"
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(a, photometric="minisblack", planarconfig="contig")
+        tw.write(b, photometric="minisblack", planarconfig="contig")
+    arr, sources, _ = read_file_patches(p, patch_size=32, channel=1)
+    for k in (0, len(sources) - 1):
+        s = sources[k]
+        page = read_page(p, s.page, channel=1)
+        assert page.shape == (70, 40, 1) and page.dtype == np.uint16
+        np.testing.assert_array_equal(page[s.y : s.y + 32, s.x : s.x + 32, 0], arr[k, 0])
+    np.testing.assert_array_equal(read_page(p, 2, channel="all"), b[0])
+    with pytest.raises(ImageReadError, match="page 3 does not exist"):
+        read_page(p, 3, channel=1)
