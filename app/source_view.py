@@ -29,13 +29,28 @@ MAX_DISPLAY_SIDE = 4096
 COLOURS = {"normal": "#2ca02c", "flagged": "#d62728", "selected": "#00bcd4"}
 
 
+# The last file read, whole: walking through a stack page by page then reads
+# the file once, not once per page.  Only the PageReader's single worker uses it.
+_last_file: dict = {"stamp": None, "groups": None}
+
+
 def _read(path: str, page: int, channel):
-    from ddrcore.images import read_page
+    import os
+
+    from ddrcore.images import page_of, read_image_groups
 
     try:
-        return read_page(path, page, channel)
+        st = os.stat(path)
+        stamp = (path, st.st_mtime_ns, st.st_size)
+        if _last_file["stamp"] != stamp:
+            _last_file.update(stamp=None, groups=None)     # let the old file go before reading a new one
+            _last_file.update(groups=read_image_groups(path), stamp=stamp)
+        return page_of(_last_file["groups"], page, channel, path)
     except Exception as exc:  # see JobFailed: keep the one-line reason for the view
-        raise JobFailed(str(exc)) from None
+        from ddrcore.errors import DdridError
+
+        raise JobFailed(str(exc) if isinstance(exc, DdridError) else
+                        f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc}); check the path") from None
 
 
 class PageReader(QObject):

@@ -250,8 +250,14 @@ def read_page(path: Union[str, os.PathLike], page: int, channel: Channel = None)
     Pages count across all series of a TIFF, and channels are selected by the
     same rule as the patches, so a patch's (y, x) lands on the page it was cut from.
     """
+    return page_of(read_image_groups(path), page, channel, path)
+
+
+def page_of(groups: Sequence[np.ndarray], page: int, channel: Channel = None,
+            path: Union[str, os.PathLike] = "") -> np.ndarray:
+    """:func:`read_page` on groups already read with :func:`read_image_groups`."""
     first = 0
-    for group in read_image_groups(path):
+    for group in groups:
         if page < first + group.shape[0]:
             return select_channels(group[page - first : page - first + 1], channel, path)[0]
         first += group.shape[0]
