@@ -124,6 +124,12 @@ class MainWindow(QMainWindow):
         working = self.stack.currentWidget() is self.gallery
         for dock in (self.train_dock, self.detail_dock, self.source_dock, self.threshold_dock):
             dock.setVisible(working)
+        if working and not getattr(self, "_source_tabbed", False):
+            # A tab beside Detail: the right column is too short for both at a useful size.  Made
+            # here, not in __init__: a tab group made while the start screen hides its docks left
+            # a stale copy of the bottom panel's tab bar drawn over the threshold slider (Qt 6.11).
+            self.tabifyDockWidget(self.detail_dock, self.source_dock)
+            self._source_tabbed = True
         if working:
             self.detail_dock.raise_()   # Detail is the tab on top when work starts
 
@@ -147,8 +153,7 @@ class MainWindow(QMainWindow):
         self.source_view.patchClicked.connect(self.go_to_patch)
         self.source_dock = self._dock("Source image", "sourceDock", self.source_view,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
-        # A tab beside Detail: the right column is too short for both at a useful size.
-        self.tabifyDockWidget(self.detail_dock, self.source_dock)
+        self.source_dock.hide()   # tabbed beside Detail when work starts (see _page_changed)
         # Deferred: when the tab is being raised, its area is not laid out yet.
         self.source_dock.visibilityChanged.connect(
             lambda shown: shown and QTimer.singleShot(0, lambda: self._update_source()))
