@@ -32,13 +32,13 @@ from .compat import protect_none_refcount
 from . import settings as appsettings
 from .commands import MarkCommand
 from .detail import DetailView
-from .source_view import PageReader, SourceView
+from .source_view import SourceView, page_reader
 from .gallery import GalleryView
 from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, PatchTable
 from .threshold import ThresholdPanel
 from .training_panel import TrainingPanel
 from .welcome import WelcomePage
-from .workers import Decomposer, JobRunner, warm_up
+from .workers import JobRunner, decomposer, warm_up
 
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
@@ -72,10 +72,10 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self._job_failed)
         self.runner.cancelled.connect(self._job_cancelled)
         self.runner.busyChanged.connect(self._busy_changed)
-        self.decomposer = Decomposer(self)
-        self.decomposer.ready.connect(self._decomposition_ready)
+        self.decomposer = decomposer(self)
+        self.decomposer.ready.connect(lambda key, parts: self._decomposition_ready(key[0], key[1], parts))
         self.decomposer.failed.connect(lambda _p, msg: self.statusBar().showMessage(f"Decomposition failed: {msg}", 8000))
-        self.page_reader = PageReader(self)
+        self.page_reader = page_reader(self)
         self.page_reader.ready.connect(self._page_ready)
         self.page_reader.failed.connect(self._page_failed)
 
@@ -667,7 +667,7 @@ class MainWindow(QMainWindow):
                 decomposition = self._detail_cache[1]
             else:
                 # Computed in a worker; the panel shows the input now and the parts when ready.
-                self.decomposer.request(patch, self.model, t.images[patch])
+                self.decomposer.request((patch, self.model), self.model, t.images[patch])
         self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
                                self.current_threshold())
@@ -691,7 +691,7 @@ class MainWindow(QMainWindow):
                 return
             self.source_view.show_message(f"Reading {Path(src.path).name}, page {src.page}…")
             self.source_view.set_page(key, None)
-            self.page_reader.request(key)
+            self.page_reader.request(key, *key)
         self._source_patch = patch
         self._draw_outlines()
 

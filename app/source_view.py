@@ -15,11 +15,10 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
-from superqt.utils import FunctionWorker
 
-from .workers import JobFailed
+from .workers import JobFailed, LatestOnly
 
 # Pages larger than this (pixels a side) are shown subsampled: the screen has
 # fewer pixels than that anyway, and a full-size texture of a large stitched
@@ -53,44 +52,9 @@ def _read(path: str, page: int, channel):
                         f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc}); check the path") from None
 
 
-class PageReader(QObject):
-    """Reads one page in a worker; while it runs, newer requests replace each other."""
-
-    ready = Signal(object, object)   # key (path, page, channel), (Y, X, C) array
-    failed = Signal(object, str)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._worker: Optional[FunctionWorker] = None
-        self._next: Optional[tuple] = None
-
-    @property
-    def busy(self) -> bool:
-        return self._worker is not None or self._next is not None
-
-    @property
-    def superseded(self) -> bool:
-        """A newer request waits: the page just read is no longer wanted."""
-        return self._next is not None
-
-    def request(self, key: tuple) -> None:
-        self._next = key
-        if self._worker is None:
-            self._start()
-
-    def _start(self) -> None:
-        key, self._next = self._next, None
-        worker = FunctionWorker(_read, *key)
-        worker.returned.connect(lambda page: self.ready.emit(key, page))
-        worker.errored.connect(lambda exc: self.failed.emit(key, str(exc)))
-        worker.finished.connect(self._finished)
-        self._worker = worker
-        worker.start()
-
-    def _finished(self) -> None:
-        self._worker = None
-        if self._next is not None:
-            self._start()
+def page_reader(parent=None) -> LatestOnly:
+    """Reads pages off the GUI thread; request with key = args = (path, page, channel)."""
+    return LatestOnly(_read, parent)
 
 
 def display_image(page: np.ndarray) -> np.ndarray:

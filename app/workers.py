@@ -159,38 +159,43 @@ def _decompose(model, patch):
     return sc.x[0], sc.x_c[0], sc.x_n[0]
 
 
-class Decomposer(QObject):
-    """Computes the selected patch's decomposition off the GUI thread, latest request wins.
+class LatestOnly(QObject):
+    """Calls ``func(*args)`` in a worker thread, one call at a time; the latest request wins.
 
-    A single patch takes tens of milliseconds on a CPU (more on first use),
-    enough to make arrow-key browsing stutter if done on the GUI thread.
-    While one request runs, newer ones replace each other; only the last is
-    computed next, so holding an arrow key never builds a backlog.
+    While a call runs, newer requests replace each other; only the last is
+    run next.  Holding an arrow key in the gallery (one request per patch)
+    therefore never builds a backlog.  ``key`` travels with the result so
+    the receiver can tell whether it still wants it.
     """
 
-    ready = Signal(int, object, object)   # patch index, model used, (x, x_c, x_n)
-    failed = Signal(int, str)
+    ready = Signal(object, object)   # key, result
+    failed = Signal(object, str)     # key, one-line message
 
-    def __init__(self, parent=None):
+    def __init__(self, func: Callable, parent=None):
         super().__init__(parent)
+        self._func = func
         self._worker: Optional[FunctionWorker] = None
         self._next: Optional[tuple] = None
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self._worker is not None or self._next is not None
 
-    def request(self, patch: int, model, raw) -> None:
-        self._next = (patch, model, raw)
+    @property
+    def superseded(self) -> bool:
+        """A newer request waits: the result just delivered is no longer wanted."""
+        return self._next is not None
+
+    def request(self, key, *args) -> None:
+        self._next = (key, args)
         if self._worker is None:
             self._start()
 
     def _start(self) -> None:
-        patch, model, raw = self._next
-        self._next = None
-        worker = FunctionWorker(_decompose, model, raw)
-        worker.returned.connect(lambda result: self.ready.emit(patch, model, result))
-        worker.errored.connect(lambda exc: self.failed.emit(patch, str(exc)))
+        (key, args), self._next = self._next, None
+        worker = FunctionWorker(self._func, *args)
+        worker.returned.connect(lambda result: self.ready.emit(key, result))
+        worker.errored.connect(lambda exc: self.failed.emit(key, str(exc)))
         worker.finished.connect(self._finished)
         self._worker = worker
         worker.start()
@@ -199,6 +204,14 @@ class Decomposer(QObject):
         self._worker = None
         if self._next is not None:
             self._start()
+
+
+def decomposer(parent=None) -> LatestOnly:
+    """The selected patch's decomposition off the GUI thread (tens of ms a patch on a CPU).
+
+    Request with key ``(patch, model)`` and arguments ``(model, raw patch)``.
+    """
+    return LatestOnly(_decompose, parent)
 
 
 def _import_lazy_torch_parts() -> None:
