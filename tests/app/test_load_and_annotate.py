@@ -147,18 +147,28 @@ def test_command_line_arguments():
     assert parse_args([]).paths == []
 
 
-def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
-    """A crash loses nothing marked: a new window offers the autosave and restores the marks."""
+def _window(qtbot):
     from app.main_window import MainWindow
 
-    w1 = MainWindow()
-    qtbot.addWidget(w1)
-    w1.open_paths([str(image_folder)])
-    wait_idle(w1)
-    w1.mark(np.arange(4), 1)
-    w1.autosave()          # what the debounce timer does 1.5 s after the change
-    w2 = MainWindow()       # as after a crash: w1 never saved a project
-    qtbot.addWidget(w2)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    return w
+
+
+def _autosaved_with_four_marks(qtbot, image_folder, wait_idle):
+    """A window that loaded ``image_folder``, marked 4 patches normal and autosaved (never saved a project)."""
+    w = _window(qtbot)
+    w.open_paths([str(image_folder)])
+    wait_idle(w)
+    w.mark(np.arange(4), 1)
+    w.autosave()          # what the debounce timer does 1.5 s after the change
+    return w
+
+
+def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
+    """A crash loses nothing marked: a new window offers the autosave and restores the marks."""
+    w1 = _autosaved_with_four_marks(qtbot, image_folder, wait_idle)
+    w2 = _window(qtbot)       # as after a crash: w1 never saved a project
     assert w2.welcome.restore_button.isVisibleTo(w2.welcome)
     w2.welcome.restore_button.click()
     wait_idle(w2)
@@ -189,24 +199,15 @@ def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
 
 def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wait_idle):
     """Marks read from a project are applied once; the user's later changes win."""
-    from app.main_window import MainWindow
-
-    w1 = MainWindow()
-    qtbot.addWidget(w1)
-    w1.open_paths([str(image_folder)])
-    wait_idle(w1)
-    w1.mark(np.arange(4), 1)
-    w1.autosave()
-    w2 = MainWindow()
-    qtbot.addWidget(w2)
+    _autosaved_with_four_marks(qtbot, image_folder, wait_idle)
+    w2 = _window(qtbot)
     w2.welcome.restore_button.click()
     wait_idle(w2)
     assert (w2.table.marks == 1).sum() == 4
     w2.mark(np.arange(1), 0)            # the user unmarks one restored patch
     w2.autosave()
     assert (w2.table.marks == 1).sum() == 3
-    w3 = MainWindow()
-    qtbot.addWidget(w3)
+    w3 = _window(qtbot)
     w3.welcome.restore_button.click()
     wait_idle(w3)
     assert (w3.table.marks == 1).sum() == 3
