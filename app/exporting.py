@@ -11,7 +11,7 @@ import numpy as np
 
 from ddrcore.export import write_csv
 from ddrcore.model import DDRIDModel, score_name
-from ddrcore.progress import Progress
+from ddrcore.progress import Progress, run_to_end
 from ddrcore.report import write_report
 
 from .state import EXCLUDED, NORMAL, PatchTable
@@ -32,12 +32,7 @@ def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
 def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str],
                   threshold: float) -> Path:
     """The one-page PNG/PDF report of ddrcore.report at ``threshold``, written here and now."""
-    job = report_job(path, table, model, model_path, threshold)
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
+    return run_to_end(report_job(path, table, model, model_path, threshold))
 
 
 def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):

@@ -42,6 +42,8 @@ from .workers import JobRunner, decomposer, warm_up
 
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
+# What each background job is called in the status bar and in error titles.
+JOB_NAMES = {"load": "Loading", "train": "Training", "score": "Scoring", "report": "Writing report"}
 CHANNELS = [("auto (grey)", None), ("channel 0", 0), ("channel 1", 1), ("channel 2", 2), ("channel 3", 3),
             ("all (multi-channel)", "all")]
 SORT_LABELS = {"score": "Score (most anomalous first)", "name": "Name", "file": "File / load order"}
@@ -65,6 +67,8 @@ class MainWindow(QMainWindow):
         self.pending_marks: Dict[PatchSource, str] = {}
         self.pending_threshold: Optional[float] = None
         self._detail_cache: tuple = (-1, None)
+        self._source_patch = -1          # the patch outlined in the Source image tab
+        self._source_tabbed = False      # Detail and Source image become tabs when work first starts
         self.undo_stack = QUndoStack(self)
         self.runner = JobRunner(parent=self)
         self.runner.progressed.connect(self._job_progress)
@@ -124,14 +128,15 @@ class MainWindow(QMainWindow):
         working = self.stack.currentWidget() is self.gallery
         for dock in (self.train_dock, self.detail_dock, self.source_dock, self.threshold_dock):
             dock.setVisible(working)
-        if working and not getattr(self, "_source_tabbed", False):
+        if not working:
+            return
+        if not self._source_tabbed:
             # A tab beside Detail: the right column is too short for both at a useful size.  Made
             # here, not in __init__: a tab group made while the start screen hides its docks left
             # a stale copy of the bottom panel's tab bar drawn over the threshold slider (Qt 6.11).
             self.tabifyDockWidget(self.detail_dock, self.source_dock)
             self._source_tabbed = True
-        if working:
-            self.detail_dock.raise_()   # Detail is the tab on top when work starts
+        self.detail_dock.raise_()   # Detail is the tab on top when work starts
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -700,13 +705,10 @@ class MainWindow(QMainWindow):
         if key is None:
             return
         t = self.table
-        idx = t.indices_on_page(key[0], key[1])
-        ys = np.array([t.sources[i].y for i in idx], float)
-        xs = np.array([t.sources[i].x for i in idx], float)
+        idx, ys, xs = t.patches_on_page(key[0], key[1])
         threshold = self.current_threshold()
-        flagged = t.flagged_mask(threshold)[idx] if threshold is not None else np.zeros(len(idx), bool)
-        self.source_view.set_outlines(idx, ys, xs, t.patch_size, getattr(self, "_source_patch", -1),
-                                      flagged, t.marks[idx] == NORMAL)
+        flagged = t.flagged_mask(threshold, idx) if threshold is not None else np.zeros(len(idx), bool)
+        self.source_view.set_outlines(idx, ys, xs, t.patch_size, self._source_patch, flagged, t.marks[idx] == NORMAL)
 
     def _page_ready(self, key: tuple, page) -> None:
         if self.page_reader.superseded:
@@ -842,9 +844,7 @@ class MainWindow(QMainWindow):
         self.job_cancel.setVisible(busy and self.runner.kind != "train")
         if busy:
             self.job_bar.setValue(0)
-            self.job_label.setText({"load": "Loading…", "train": "Training…", "score": "Scoring…",
-                                  "report": "Writing report…"}.get(
-                self.runner.kind, "Working…"))
+            self.job_label.setText(f"{JOB_NAMES.get(self.runner.kind, 'Working')}…")
         else:
             self.job_label.setText("")
         self._update_enabled()
@@ -853,7 +853,7 @@ class MainWindow(QMainWindow):
         rec = batch.latest
         self.job_bar.setValue(int(100 * rec.overall))
         eta = f", ETA {rec.eta:.0f} s" if rec.eta is not None else ""
-        label = {"load": "Loading", "train": "Training", "score": "Scoring", "report": "Report"}.get(kind, kind)
+        label = JOB_NAMES.get(kind, kind)
         detail = f"{rec.step}/{rec.steps}" if kind != "train" and rec.steps else rec.stage
         self.job_label.setText(f"{label}: {detail}{eta}  {rec.message if kind == 'load' else ''}")
         if kind == "train":
@@ -929,7 +929,7 @@ class MainWindow(QMainWindow):
         self.runner.submit("score", lambda: jobs.score_indices(model, images, todo))
 
     def _job_failed(self, kind: str, message: str) -> None:
-        what = {"load": "Loading", "train": "Training", "score": "Scoring", "report": "Report export"}.get(kind, kind)
+        what = JOB_NAMES.get(kind, kind)
         if kind == "train":
             self.train_panel.status.setText(f"<span style='color:#d62728'>{what} failed: {message}</span>")
         QMessageBox.warning(self, f"{what} failed", message)

@@ -42,7 +42,7 @@ class PatchTable:
         self._index: Dict[PatchSource, int] = {}
         self._name_order: Optional[np.ndarray] = None
         self._sorted_active: Optional[np.ndarray] = None
-        self._pages: Optional[Dict[tuple, np.ndarray]] = None   # (path, page) -> patch indices, built on demand
+        self._pages: Optional[Dict[tuple, tuple]] = None   # (path, page) -> (indices, ys, xs), built on demand
         self._pages_n = 0
 
     # ------------------------------------------------------------ contents --
@@ -86,15 +86,22 @@ class PatchTable:
     def index_of(self, source: PatchSource) -> Optional[int]:
         return self._index.get(source)
 
-    def indices_on_page(self, path: str, page: int) -> np.ndarray:
-        """Every patch cut from one page of one file (for the source-image view)."""
+    def patches_on_page(self, path: str, page: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, ys, xs) of every patch cut from one page of one file (for the source-image view).
+
+        Built once per table size, so a slider move redraws outlines without a Python loop.
+        """
         if self._pages is None or self._pages_n != len(self.sources):
             pages: Dict[tuple, list] = {}
             for i, src in enumerate(self.sources):
                 pages.setdefault((src.path, src.page), []).append(i)
-            self._pages = {k: np.array(v, np.int64) for k, v in pages.items()}
+            self._pages = {}
+            for k, v in pages.items():
+                idx = np.array(v, np.int64)
+                self._pages[k] = (idx, np.array([self.sources[i].y for i in v], float),
+                                  np.array([self.sources[i].x for i in v], float))
             self._pages_n = len(self.sources)
-        return self._pages.get((path, page), np.zeros(0, np.int64))
+        return self._pages.get((path, page), (np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
 
     # --------------------------------------------------------------- marks --
     def set_marks(self, indices, value) -> np.ndarray:
@@ -149,12 +156,17 @@ class PatchTable:
             return np.zeros(len(self), bool)
         return ~np.isnan(s) & (self.marks != EXCLUDED)
 
-    def flagged_mask(self, threshold: float) -> np.ndarray:
+    def flagged_mask(self, threshold: float, indices: Optional[np.ndarray] = None) -> np.ndarray:
+        """Active patches at or above ``threshold``; for ``indices`` only when given."""
         s = self.score
+        n = len(self) if indices is None else len(indices)
         if s is None:
-            return np.zeros(len(self), bool)
+            return np.zeros(n, bool)
+        marks = self.marks
+        if indices is not None:
+            s, marks = s[indices], marks[indices]
         with np.errstate(invalid="ignore"):
-            return self.active_mask() & (s >= threshold)
+            return ~np.isnan(s) & (marks != EXCLUDED) & (s >= threshold)
 
     def count_flagged(self, threshold: float) -> tuple[int, int]:
         """(flagged, scored) among active patches, in O(log N) after one sort.
