@@ -89,29 +89,98 @@ def _channel(value: Optional[str]):
         raise argparse.ArgumentTypeError("channel must be an index (0, 1, ...) or 'all'") from None
 
 
+def _object_size(value: str) -> float:
+    from .objects import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
+
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("object size must be a number of pixels") from None
+    if not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:   # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"object size must be {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} pixels "
+                                         "(the typical object diameter)")
+    return size
+
+
+def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") -> None:
+    """The patch-source options shared by train, score and objects."""
+    from .objects import SOURCES
+
+    g = p.add_argument_group("patches", "how patches are cut from each image" + defaults_from)
+    g.add_argument("--objects", choices=SOURCES,
+                   help="grid: square tiles (default); auto: one patch centred on each detected bright object; "
+                        "labels: one per object of a label image; points: one per centre in --points")
+    g.add_argument("--object-size", type=_object_size, metavar="PX",
+                   help="typical object diameter in pixels (auto: estimated per folder when not given)")
+    g.add_argument("--patch-size", type=int, metavar="PX",
+                   help="patch side in pixels (grid default 32; objects: twice the object size)")
+    g.add_argument("--stride", type=int, metavar="PX", help="grid: step between tiles (default: the patch size)")
+    g.add_argument("--labels", metavar="DIR",
+                   help="labels: folder of label images (default: beside the images; names IMAGE_masks.tif, "
+                        "_labels, _label, _mask, _cp_masks, or the image's own name in DIR)")
+    g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x (or napari's axis-0,axis-1)")
+
+
+def patching_from_args(args, base=None):
+    """Patching from the command line; options not given keep ``base``'s values (a model's settings)."""
+    from dataclasses import replace
+
+    from .objects import Patching
+
+    p = base or Patching()
+    if args.objects is not None and args.objects != p.source:
+        # Another source: the model's crop side still holds (the network needs it), its object size does not.
+        p = replace(p, source=args.objects, stride=None if args.objects != "grid" else p.stride,
+                    object_size=None if base is None else p.object_size)
+    for name, attr in (("object_size", "object_size"), ("patch_size", "patch_size"), ("stride", "stride"),
+                       ("labels", "labels_dir"), ("points", "points")):
+        value = getattr(args, name, None)
+        if value is not None:
+            p = replace(p, **{attr: value})
+    try:
+        return p.validate()
+    except ValueError as exc:
+        raise DdridError(str(exc)) from None
+
+
+def _say_patching(p, where) -> None:
+    if not p.is_grid:
+        print(f"objects: {p.source}, object size {p.object_size:g} px, patches {p.crop_side()} px "
+              f"({where})" if p.object_size is not None else
+              f"objects: {p.source}, patches {p.crop_side()} px ({where})", file=sys.stderr)
+
+
 # ----------------------------------------------------------------- commands --
 def cmd_train(args) -> int:
     from .config import TrainConfig
     from .images import load_patches
     from .modelfile import save
+    from .networks import default_input_size
     from .training import train
 
     cfg = TrainConfig()
     for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "lr", "seed", "device",
-                 "patch_size", "input_size", "latent_sigma", "threshold_quantile", "min_steps_per_epoch",
+                 "input_size", "latent_sigma", "threshold_quantile", "min_steps_per_epoch",
                  "precision"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
-    if args.patch_size is not None and args.input_size is None:
-        cfg.input_size = args.patch_size if args.patch_size in (32, 64, 128, 256) else 32
     cfg.channel = args.channel
+    patching = patching_from_args(args)
     try:
+        cfg.set_patching(patching if patching.is_grid or patching.object_size or patching.patch_size
+                         else patching.with_object_size(16))   # a stand-in until the folder says
+        if args.input_size is None:
+            cfg.input_size = default_input_size(cfg.patch_size)
         cfg.validate()
     except ValueError as exc:
         raise DdridError(str(exc)) from None
-    patches = _run(load_patches(args.normal_dir, cfg.patch_size, cfg.input_size, cfg.channel), args)
+    patches = _run(load_patches(args.normal_dir, channel=cfg.channel, patching=patching,
+                                input_size=args.input_size), args)
     _report_bad(patches.bad)
+    cfg.set_patching(patches.patching)
+    cfg.input_size = int(patches.images.shape[-1])
+    _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
     print(f"{len(patches)} normal patches from {args.normal_dir}", file=sys.stderr)
     model = _run(train(patches, cfg), args)
     save(model, args.output)
@@ -121,17 +190,26 @@ def cmd_train(args) -> int:
 
 
 def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None, device="auto", threshold=None,
-                 score_type="auto"):
-    """Load a model, score a folder, write the CSV; returns (patches, scores, model)."""
+                 score_type="auto", patching=None):
+    """Load a model, score a folder, write the CSV; returns (patches, scores, model).
+
+    ``patching`` overrides how patches are cut (default: as the model's training patches were).
+    """
     from .export import write_csv, write_decompositions
     from .images import load_patches
     from .modelfile import load
     from .scoring import score_patches, use_score
 
     model = use_score(load(model_path, device), score_type)
+    patching = patching or model.config.patching()
     patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
-                                model.channels), args)
+                                model.channels, patching=patching), args)
     _report_bad(patches.bad)
+    why = model.incompatibility(patches.patching.crop_side(), model.config.channel)
+    if why:
+        raise DdridError(f"{model_path}: {why}; leave out --patch-size to cut patches as the model's were")
+    # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
+    model.config.set_patching(patches.patching)
     scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
     write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold)
     if decompositions is not None:
@@ -146,8 +224,13 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
 
 
 def cmd_score(args) -> int:
+    from .modelfile import load
+
+    overrides = any(getattr(args, n, None) is not None
+                    for n in ("objects", "object_size", "patch_size", "stride", "labels", "points"))
+    patching = patching_from_args(args, load(args.model, "cpu").config.patching()) if overrides else None
     patches, scores, model = score_folder(args.model, args.test_dir, args.csv, args.decompositions, args,
-                                          args.device, args.threshold, args.score)
+                                          args.device, args.threshold, args.score, patching)
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
     print(f"wrote {args.csv}: {len(scores)} patches, {n_flag} flagged "
@@ -172,6 +255,26 @@ def cmd_info(args) -> int:
           f"patches {info['patch_size']} px, channel {info['channel']}")
     print(f"validation      {info['validation']}")
     print(f"training        {info['training']}")
+    return 0
+
+
+def cmd_objects(args) -> int:
+    from .export import write_objects_csv
+    from .images import load_patches
+
+    args.objects = args.objects or "auto"
+    patching = patching_from_args(args)
+    if patching.is_grid:
+        raise DdridError("ddrid objects finds objects: choose --objects auto, labels or points")
+    patches = _run(load_patches(args.folder, channel=args.channel, patching=patching), args)
+    _report_bad(patches.bad)
+    _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
+    n_files = len({s.path for s in patches.sources})
+    if args.csv:
+        write_objects_csv(args.csv, patches.sources, patches.patching)
+        print(f"wrote {args.csv}: {len(patches)} objects in {n_files} file(s)")
+    else:
+        print(f"{len(patches)} objects in {n_files} file(s)")
     return 0
 
 
@@ -200,8 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help="learning rate (default 1e-4, x0.1 after 50 epochs)")
     t.add_argument("--latent-sigma", type=float, help="sigma of N(Z_C, sigma^2 I) for D_L (default 0.1)")
     t.add_argument("--threshold-quantile", type=float, help="default threshold quantile of validation scores (0.95)")
-    t.add_argument("--patch-size", type=int, help="tile side in pixels (default 32)")
-    t.add_argument("--input-size", type=int, help="network input side, power of two >= 32 (default 32)")
+    add_patching_options(t)
+    t.add_argument("--input-size", type=int, help="network input side, power of two >= 32 "
+                                                  "(default: the patch size if 32/64/128/256, else 32)")
     t.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto: CUDA, MPS, else CPU")
     t.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -220,7 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: the model's Algorithm 2 choice; latent (AS_l) or recon (AS_r) to override it, "
                         "with the threshold re-derived from the validation scores")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    add_patching_options(s, " (default: as the model's training patches were cut)")
     s.set_defaults(func=cmd_score)
+
+    o = sub.add_parser("objects", help="find the objects in images and list them in a CSV",
+                       description="Find objects (auto detection, label images or points) in every image under "
+                                   "FOLDER; print how many, and with --csv list each with its centre and size.")
+    o.add_argument("folder", metavar="FOLDER")
+    o.add_argument("--csv", metavar="OUT.csv", help="write one row per object: path, page, crop y/x, object_id, "
+                                                    "center_y, center_x, size, area, mean_intensity")
+    o.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
+    add_patching_options(o)
+    o.set_defaults(func=cmd_objects)
 
     i = sub.add_parser("info", help="describe a model file")
     i.add_argument("model", metavar="MODEL")

@@ -18,6 +18,12 @@ class TrainConfig:
     patch_size: int = 32          # side of the squares cut from images (pixels)
     input_size: int = 32          # network input side; patches are resized to it
     channel: Union[None, int, str] = None  # None: grey only; k: one channel; "all"
+    # How patches are cut (ddrcore.objects.Patching): "grid" tiles, or crops
+    # centred on objects ("auto", "labels", "points") of ~object_size pixels
+    # across; patch_size is then the crop side actually used.
+    objects: str = "grid"
+    stride: Optional[int] = None       # grid tiles: step between origins (None: patch_size)
+    object_size: Optional[float] = None
     # --- schedule (epochs as in the paper) ---
     pretrain_epochs: int = 150
     finetune_epochs: int = 100
@@ -54,11 +60,26 @@ class TrainConfig:
         known = {f.name for f in fields(TrainConfig)}
         return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
+    def patching(self, labels_dir: Optional[str] = None, points: Optional[str] = None):
+        """The patch-source settings this configuration stores (see ddrcore.objects.Patching)."""
+        from .objects.patching import Patching
+
+        return Patching(self.objects, patch_size=self.patch_size, stride=self.stride, object_size=self.object_size,
+                        labels_dir=labels_dir, points=points)
+
+    def set_patching(self, patching) -> None:
+        """Store resolved patch-source settings (crop side and object size known)."""
+        self.objects = patching.source
+        self.patch_size = patching.crop_side()
+        self.stride = patching.stride
+        self.object_size = patching.object_size
+
     def validate(self) -> None:
         """Raise ValueError with a user-facing message for impossible settings."""
         from .networks import check_input_size
 
         check_input_size(self.input_size)
+        self.patching().validate()
         if self.patch_size < 4:
             raise ValueError(f"patch size must be at least 4 pixels, got {self.patch_size}")
         for name in ("pretrain_epochs", "finetune_epochs", "lr_milestone"):

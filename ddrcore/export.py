@@ -19,10 +19,33 @@ from .images import PatchSource
 from .model import DDRIDModel, score_name
 from .scoring import Scores
 
-COLUMNS = [
-    "rank", "path", "page", "y", "x", "score", "score_latent", "score_recon", "score_type",
-    "threshold", "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max",
-]
+#: Where each patch is: its crop's top-left (y, x) and the object it is centred on.
+OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity"]
+
+#: How patches were cut, on every row (with the model's seed and preprocessing) so a row can be reproduced.
+PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride"]
+
+COLUMNS = (["rank"] + OBJECT_COLUMNS + ["score", "score_latent", "score_recon", "score_type", "threshold",
+                                         "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
+           + PATCHING_COLUMNS)
+
+
+def _num(value: float, fmt: str = ".6g") -> str:
+    """A number for a CSV cell; empty where unknown (NaN)."""
+    return "" if value is None or value != value else format(value, fmt)
+
+
+def object_row(src: PatchSource) -> dict:
+    """The :data:`OBJECT_COLUMNS` of one patch."""
+    return {"path": src.path, "page": src.page, "y": src.y, "x": src.x, "object_id": src.object_id,
+            "center_y": _num(src.center_y, ".2f"), "center_x": _num(src.center_x, ".2f"), "size": src.size,
+            "area": _num(src.area, ".0f"), "mean_intensity": _num(src.mean_intensity)}
+
+
+def patching_row(patching) -> dict:
+    """The :data:`PATCHING_COLUMNS` for a :class:`~ddrcore.objects.Patching`."""
+    return {"objects": patching.source, "object_size": _num(patching.object_size),
+            "patch_size": patching.crop_side(), "stride": "" if patching.stride is None else patching.stride}
 
 
 def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel, model_name: str = "",
@@ -33,16 +56,16 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
     tau = scores.threshold if threshold is None else float(threshold)
     flagged = scores.flagged(tau)
     chosen = scores.score
+    settings = patching_row(model.config.patching())
     rows = []
     for rank, i in enumerate(scores.ranking(), 1):
-        s = sources[i]
         rows.append({
-            "rank": rank, "path": s.path, "page": s.page, "y": s.y, "x": s.x,
+            "rank": rank, **object_row(sources[i]),
             "score": f"{chosen[i]:.6g}", "score_latent": f"{scores.latent[i]:.6g}",
             "score_recon": f"{scores.recon[i]:.6g}", "score_type": score_name(scores.score_type),
             "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
-            "preprocess_max": f"{model.preprocessor.maximum:.8g}",
+            "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,
         })
     return rows
 
@@ -54,6 +77,17 @@ def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[P
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(ranked_rows(scores, sources, model, model_name, threshold))
+    write_text_atomic(path, buf.getvalue())
+    return Path(path)
+
+
+def write_objects_csv(path: Union[str, os.PathLike], sources: Sequence[PatchSource], patching) -> Path:
+    """Write the objects found (one row per patch, in reading order) atomically; returns the path."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=OBJECT_COLUMNS + PATCHING_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    settings = patching_row(patching)
+    writer.writerows({**object_row(s), **settings} for s in sources)
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 

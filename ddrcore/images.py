@@ -31,6 +31,7 @@ from typing import Iterable, List, Optional, Sequence, Union
 import numpy as np
 
 from .errors import ImageReadError, NoUsableImagesError
+from .objects.patching import Patching
 from .progress import Clock, Job, Progress
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -41,12 +42,27 @@ Channel = Union[None, int, str]
 
 @dataclass(frozen=True)
 class PatchSource:
-    """Where a patch came from: file, page (plane index), top-left y, x."""
+    """Where a patch came from: file, page (plane index), top-left y, x of the crop.
+
+    ``object_id`` is the label id (label images), the detection number
+    (``auto``, points: 1..N per page) or the tile number (grid: 1..N per
+    page); ``center_y``/``center_x`` the object's (or tile's) centre in page
+    pixels; ``size`` the crop's side in page pixels; ``area`` (pixels) and
+    ``mean_intensity`` (native units) where the source knows the object's
+    extent, else NaN.  A patch is identified by (path, page, y, x) alone, as
+    in project files.
+    """
 
     path: str
     page: int
     y: int
     x: int
+    object_id: int = field(default=0, compare=False)
+    center_y: float = field(default=float("nan"), compare=False)
+    center_x: float = field(default=float("nan"), compare=False)
+    size: int = field(default=0, compare=False)
+    area: float = field(default=float("nan"), compare=False)
+    mean_intensity: float = field(default=float("nan"), compare=False)
 
 
 @dataclass(frozen=True)
@@ -65,28 +81,15 @@ class PatchSet:
     images: np.ndarray
     sources: List[PatchSource]
     bad: List[BadFile] = field(default_factory=list)
+    # How the patches were cut, with an estimated object size filled in.
+    patching: Optional["Patching"] = None
 
     def __len__(self) -> int:
         return len(self.sources)
 
-    @staticmethod
-    def empty(channels: int, size: int) -> "PatchSet":
-        return PatchSet(np.zeros((0, channels, size, size), np.float32), [])
-
-    @staticmethod
-    def concat(sets: Sequence["PatchSet"]) -> "PatchSet":
-        sets = [s for s in sets if s is not None]
-        if not sets:
-            raise ValueError("nothing to concatenate")
-        return PatchSet(
-            np.concatenate([s.images for s in sets]),
-            [src for s in sets for src in s.sources],
-            [b for s in sets for b in s.bad],
-        )
-
     def subset(self, index) -> "PatchSet":
         index = np.asarray(index, dtype=np.int64)
-        return PatchSet(self.images[index], [self.sources[i] for i in index], list(self.bad))
+        return PatchSet(self.images[index], [self.sources[i] for i in index], list(self.bad), self.patching)
 
 
 def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]]) -> List[Path]:
@@ -94,6 +97,8 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
 
     Raises :class:`NoUsableImagesError` for a path that does not exist.
     """
+    from .objects.labels import is_label_file
+
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     found: List[Path] = []
@@ -104,6 +109,8 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
                 if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
                 # Hidden files and folders (.ipynb_checkpoints, ._ files from macOS) are not data.
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                # Label images (a01_masks.tif ...) describe an image; they are not data themselves.
+                and not is_label_file(f)
             )
         elif p.is_file():
             found.append(p)
@@ -264,23 +271,69 @@ def page_of(groups: Sequence[np.ndarray], page: int, channel: Channel = None,
     raise ImageReadError(f"{path}: has {first} page(s); page {page} does not exist (was the file changed?)")
 
 
-def tile_origins(length: int, patch: int) -> List[int]:
-    """Top-left offsets covering ``length`` with tiles of ``patch``; last tile shifted inwards."""
+def tile_origins(length: int, patch: int, stride: Optional[int] = None) -> List[int]:
+    """Top-left offsets covering ``length`` with tiles of ``patch`` every ``stride``; last tile shifted inwards.
+
+    Examples
+    --------
+    >>> tile_origins(100, 32)
+    [0, 32, 64, 68]
+    >>> tile_origins(100, 32, stride=16)
+    [0, 16, 32, 48, 64, 68]
+    >>> tile_origins(20, 32)
+    [0]
+    """
     if length <= patch:
         return [0]
-    starts = list(range(0, length - patch + 1, patch))
+    starts = list(range(0, length - patch + 1, stride or patch))
     if starts[-1] + patch < length:
         starts.append(length - patch)
     return starts
 
 
 def pad_to(img: np.ndarray, size: int) -> np.ndarray:
-    """Pad (Y, X, C) symmetrically to at least size x size by repeating edge pixels."""
+    """Pad (Y, X, C) symmetrically to at least size x size by repeating edge pixels.
+
+    Examples
+    --------
+    >>> pad_to(np.arange(6).reshape(2, 3, 1), 4)[..., 0]
+    array([[0, 0, 1, 2],
+           [0, 0, 1, 2],
+           [3, 3, 4, 5],
+           [3, 3, 4, 5]])
+    """
     py = max(0, size - img.shape[0])
     px = max(0, size - img.shape[1])
     if py == 0 and px == 0:
         return img
     return np.pad(img, ((py // 2, py - py // 2), (px // 2, px - px // 2), (0, 0)), mode="edge")
+
+
+def crop_centered(page: np.ndarray, cy: float, cx: float, side: int) -> tuple[np.ndarray, int, int]:
+    """A ``side`` x ``side`` crop of (Y, X, C) ``page`` centred on (cy, cx), and its top-left (y, x).
+
+    Where the crop leaves the page, the page's edge pixels are repeated (no
+    invented structure); (y, x) may then be negative or run past the page.
+
+    Examples
+    --------
+    >>> page = np.arange(25).reshape(5, 5, 1)
+    >>> crop, y, x = crop_centered(page, 0, 0, 3)
+    >>> (y, x), crop[..., 0].tolist()
+    ((-1, -1), [[0, 0, 1], [0, 0, 1], [5, 5, 6]])
+    """
+    y0 = int(np.floor(cy + 0.5)) - side // 2
+    x0 = int(np.floor(cx + 0.5)) - side // 2
+    h, w = page.shape[:2]
+    ya, xa = max(0, y0), max(0, x0)
+    yb, xb = min(h, y0 + side), min(w, x0 + side)
+    if ya >= yb or xa >= xb:
+        raise ValueError(f"centre ({cy:g}, {cx:g}) lies outside the {w} x {h} page")
+    crop = page[ya:yb, xa:xb]
+    pad = ((ya - y0, y0 + side - yb), (xa - x0, x0 + side - xb), (0, 0))
+    if any(p for pair in pad for p in pair):
+        crop = np.pad(crop, pad, mode="edge")
+    return crop, y0, x0
 
 
 def resize_patches(patches: np.ndarray, size: int) -> np.ndarray:
@@ -297,35 +350,86 @@ def resize_patches(patches: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _grid_patches(img: np.ndarray, path: str, page: int, side: int, stride: Optional[int]):
+    """Tiles of one (Y, X, C) page: (crops, sources)."""
+    h, w = img.shape[:2]
+    img = pad_to(img, side)
+    crops, sources = [], []
+    for y in tile_origins(img.shape[0], side, stride):
+        for x in tile_origins(img.shape[1], side, stride):
+            crops.append(img[y : y + side, x : x + side])
+            # Coordinates refer to the original image (before padding); a padded
+            # image's tile centre is the image's own centre.
+            cy = y + side / 2 if h >= side else h / 2
+            cx = x + side / 2 if w >= side else w / 2
+            sources.append(PatchSource(path, page, y, x, object_id=len(sources) + 1, center_y=cy, center_x=cx,
+                                       size=side))
+    return crops, sources
+
+
+def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects):
+    """One centred crop per object of one (Y, X, C) page: (crops, sources)."""
+    mean_intensity = np.full(len(objects), np.nan)
+    if objects.labels is not None and len(objects):
+        from scipy import ndimage as ndi
+
+        grey = img.astype(np.float64).mean(axis=-1)
+        mean_intensity = np.asarray(ndi.mean(grey, objects.labels, objects.ids), float)
+    crops, sources = [], []
+    for k, ((cy, cx), oid, area) in enumerate(zip(objects.centers, objects.ids, objects.areas)):
+        crop, y0, x0 = crop_centered(img, cy, cx, side)
+        crops.append(crop)
+        sources.append(PatchSource(path, page, y0, x0, object_id=int(oid), center_y=round(float(cy), 2),
+                                   center_x=round(float(cx), 2), size=side, area=float(area),
+                                   mean_intensity=float(mean_intensity[k])))
+    return crops, sources
+
+
 def patches_from_planes(
-    planes: np.ndarray, path: str, patch_size: int, input_size: int
-) -> tuple[np.ndarray, List[PatchSource], int]:
-    """Cut (planes, Y, X, C) into patches; returns (N,C,S,S) float32, sources, dropped-NaN count."""
-    out, sources, dropped = [], [], 0
+    planes: np.ndarray, path: str, patch_size: int, input_size: int, patching: Optional[Patching] = None,
+    objects_of=None, first_page: int = 0,
+) -> tuple[np.ndarray, List[PatchSource], int, List[str]]:
+    """Cut (planes, Y, X, C) into patches.
+
+    Returns (N, C, S, S) float32 patches, their sources, the count of patches
+    dropped for NaN/Inf values, and notes on pages that gave no patch.
+    ``objects_of(page_array, page_index)`` gives the :class:`~ddrcore.objects.Objects`
+    of a page for object sources (see :func:`ddrcore.objects.page_objects`).
+    """
+    patching = patching or Patching("grid", patch_size=patch_size)
+    side = patching.crop_side()
+    out, sources, dropped, notes = [], [], 0, []
     for p in range(planes.shape[0]):
-        img = pad_to(planes[p], patch_size)
-        for y in tile_origins(img.shape[0], patch_size):
-            for x in tile_origins(img.shape[1], patch_size):
-                tile = img[y : y + patch_size, x : x + patch_size]
-                tile = np.asarray(tile, dtype=np.float32)
-                if not np.isfinite(tile).all():
-                    dropped += 1
-                    continue
-                out.append(np.moveaxis(tile, -1, 0))
-                # Coordinates refer to the original image (before padding).
-                sources.append(PatchSource(path, p, y, x))
+        index = p + first_page
+        if patching.is_grid:
+            crops, srcs = _grid_patches(planes[p], path, index, side, patching.stride)
+        else:
+            objects = objects_of(planes[p], index)
+            if len(objects) == 0:
+                notes.append(f"page {index}: no objects found")
+                continue
+            crops, srcs = _object_patches(planes[p], path, index, side, objects)
+        for crop, src in zip(crops, srcs):
+            tile = np.asarray(crop, dtype=np.float32)
+            if not np.isfinite(tile).all():
+                dropped += 1
+                continue
+            out.append(np.moveaxis(tile, -1, 0))
+            sources.append(src)
     if not out:
-        return np.zeros((0, planes.shape[-1], input_size, input_size), np.float32), [], dropped
+        return np.zeros((0, planes.shape[-1], input_size, input_size), np.float32), [], dropped, notes
     arr = resize_patches(np.stack(out), input_size)
-    return arr, sources, dropped
+    return arr, sources, dropped, notes
 
 
 def read_file_patches(
-    path: Union[str, os.PathLike], patch_size: int = 32, input_size: Optional[int] = None, channel: Channel = None
+    path: Union[str, os.PathLike], patch_size: int = 32, input_size: Optional[int] = None, channel: Channel = None,
+    patching: Optional[Patching] = None, context=None,
 ) -> tuple[np.ndarray, List[PatchSource], Optional[str]]:
-    """All patches of one file, plus a note (without the path) when some were dropped.
+    """All patches of one file, plus a note (without the path) when some were dropped or pages were empty.
 
-    Pages are numbered across all series of a TIFF.  Raises
+    Pages are numbered across all series of a TIFF.  ``context`` is an
+    :class:`ddrcore.objects.ObjectContext` for object sources.  Raises
     :class:`ImageReadError` when the file gives no usable patch.
     """
     input_size = input_size or patch_size
@@ -339,17 +443,33 @@ def read_file_patches(
     hi = max(float(v.max()) for v in finite if v.size)
     if lo == hi:
         raise ImageReadError(f"{path}: image is constant (every pixel = {lo:g}); nothing to learn or score")
-    arrays, sources, dropped, first_page = [], [], 0, 0
+    patching = patching or Patching("grid", patch_size=patch_size)
+    objects_of = None
+    if not patching.is_grid:
+        if context is None:
+            from .objects import ObjectContext
+
+            context = ObjectContext(patching)
+        objects_of = context.for_file(path, sum(g.shape[0] for g in groups))
+    arrays, sources, dropped, notes, first_page = [], [], 0, [], 0
     for g in groups:
-        arr, src, n_bad = patches_from_planes(g, str(path), patch_size, input_size)
+        arr, src, n_bad, page_notes = patches_from_planes(g, str(path), patch_size, input_size, patching, objects_of,
+                                                          first_page)
         arrays.append(arr)
-        sources.extend(PatchSource(s.path, s.page + first_page, s.y, s.x) for s in src)
+        sources.extend(src)
         dropped += n_bad
+        notes.extend(page_notes)
         first_page += g.shape[0]
+    if objects_of is not None:
+        notes.extend(getattr(objects_of, "notes", []))
     if not sources:
+        if notes and not dropped:
+            raise ImageReadError(f"{path}: no objects found ({'; '.join(notes[:3])}); "
+                                 "check --object-size or the label image")
         raise ImageReadError(f"{path}: every patch contains NaN or infinite values")
-    note = f"{dropped} patch(es) with NaN/Inf values skipped" if dropped else None
-    return np.concatenate(arrays), sources, note
+    if dropped:
+        notes.insert(0, f"{dropped} patch(es) with NaN/Inf values skipped")
+    return np.concatenate(arrays), sources, ("; ".join(notes[:4]) + (" ..." if len(notes) > 4 else "")) or None
 
 
 def load_patches(
@@ -358,6 +478,7 @@ def load_patches(
     input_size: Optional[int] = None,
     channel: Channel = None,
     expected_channels: Optional[int] = None,
+    patching: Optional[Patching] = None,
 ) -> Job[PatchSet]:
     """Read every image under ``paths`` into a :class:`PatchSet` (a job).
 
@@ -367,16 +488,32 @@ def load_patches(
     another count than ``expected_channels`` (e.g. the model's) are skipped;
     without an expectation the count most files have wins, so one stray file
     never decides for the whole folder.
+
+    ``patching`` says how patches are cut (default: grid tiles of
+    ``patch_size``).  For object sources without an object size, the size is
+    first estimated from the folder (``stage="objects"``); the returned
+    ``PatchSet.patching`` holds the settings actually used.
     """
-    input_size = input_size or patch_size
     files = find_images(paths)
+    patching = (patching or Patching("grid", patch_size=patch_size)).validate()
+    context = None
+    if not patching.is_grid:
+        from .objects import ObjectContext
+
+        context = ObjectContext(patching, channel=channel, single_image=len(files) == 1)
+        patching = yield from context.resolve(files)
+    patch_size = patching.crop_side()
+    if input_size is None:
+        from .networks import default_input_size
+
+        input_size = default_input_size(patch_size)
     clock = Clock()
     read: List[tuple] = []  # (file, patches, sources)
     bad: List[BadFile] = []
     n = len(files)
     for i, f in enumerate(files):
         try:
-            arr, src, note = read_file_patches(f, patch_size, input_size, channel)
+            arr, src, note = read_file_patches(f, patch_size, input_size, channel, patching, context)
             read.append((f, arr, src))
             if note:
                 bad.append(BadFile(str(f), note))
@@ -400,4 +537,5 @@ def load_patches(
         where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
         detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})" if bad else " (no .tif/.tiff/.png/.jpg files found)"
         raise NoUsableImagesError(f"{where}: no usable image{detail}")
-    return PatchSet(np.concatenate([arr for _, arr, _ in read]), [s for _, _, src in read for s in src], bad)
+    return PatchSet(np.concatenate([arr for _, arr, _ in read]), [s for _, _, src in read for s in src], bad,
+                    patching)

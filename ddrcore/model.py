@@ -47,7 +47,8 @@ class DDRIDModel:
         self.nets.eval()
         return self
 
-    def incompatibility(self, patch_size: int, channel, channels: Optional[int] = None) -> Optional[str]:
+    def incompatibility(self, patch_size: int, channel, channels: Optional[int] = None,
+                        objects: Optional[str] = None) -> Optional[str]:
         """Why this model cannot score patches cut this way, or None if it can.
 
         A model only means something for patches cut, channel-selected and
@@ -55,6 +56,8 @@ class DDRIDModel:
         scores that look valid but are not (or a shape error deep in torch).
         """
         want = []
+        if objects is not None and objects != self.config.objects:
+            want.append(f"patches from {self.config.objects!r} (these are from {objects!r})")
         if int(patch_size) != int(self.config.patch_size):
             want.append(f"{self.config.patch_size} px patches (these are {patch_size} px)")
         if channel != self.config.channel:
@@ -76,6 +79,7 @@ class DDRIDModel:
             "input_size": self.input_size,
             "patch_size": self.config.patch_size,
             "channel": self.config.channel,
+            "patching": self.config.patching().to_dict(),
             "latent_dim": self.nets.latent_dim,
             "validation": self.validation,
             "training": self.training,

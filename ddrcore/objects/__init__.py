@@ -1,0 +1,161 @@
+"""Objects, not grid tiles: where the patches of a whole field of view come from.
+
+* :mod:`.patching` — the patch-source settings (:class:`Patching`).
+* :mod:`.detect` — find bright objects in a page (``--objects auto``).
+* :mod:`.labels` — label images from Cellpose, StarDist, ilastik, CellProfiler.
+* :mod:`.points` — centres given by the user in a CSV.
+* :mod:`.synthetic` — fields with known objects, for tests and benchmarks.
+
+:class:`ObjectContext` ties them together for one run: it settles the object
+size once per folder (estimated when not given) and gives, page by page, the
+objects that :func:`ddrcore.images.load_patches` cuts patches around.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import DdridError, ImageReadError
+from ..progress import Clock, Progress
+from .detect import Objects, detect_objects, estimate_object_size
+from .labels import LABEL_SUFFIXES, find_label_image, is_label_file, objects_from_labels, read_label_pages
+from .patching import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, SOURCES, Patching
+from .points import PointsFileError, points_for, read_points
+
+__all__ = [
+    "LABEL_SUFFIXES", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE", "SOURCES", "ObjectContext", "Objects", "Patching",
+    "PointsFileError", "detect_objects", "estimate_object_size", "find_label_image", "is_label_file",
+    "objects_from_labels", "page_objects", "read_points",
+]
+
+#: Files sampled to estimate the object size of a folder.
+ESTIMATE_SAMPLE = 8
+
+
+class ObjectContext:
+    """What one run needs to find objects: settings, the points file, and where label images live."""
+
+    def __init__(self, patching: Patching, channel=None, single_image: bool = False):
+        self.patching = patching
+        self.channel = channel
+        self.single_image = single_image
+        self.points = None
+        if patching.source == "points":
+            if not patching.points:
+                raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
+            self.points = read_points(patching.points)
+        if patching.source == "labels" and patching.labels_dir and not Path(patching.labels_dir).is_dir():
+            raise DdridError(f"{patching.labels_dir}: no such labels folder; check --labels")
+
+    # --------------------------------------------------------- object size --
+    def resolve(self, files: Sequence[Path]):
+        """Job: settle the object size (and so the crop side); returns the resolved :class:`Patching`."""
+        p = self.patching
+        if p.object_size is not None or p.is_grid:
+            return p
+        if p.source == "points":
+            if p.patch_size is None:
+                raise DdridError("--objects points needs --object-size (the objects' diameter in pixels) "
+                                 "or --patch-size")
+            return p
+        sample = list(files)
+        if len(sample) > ESTIMATE_SAMPLE:
+            step = len(sample) / ESTIMATE_SAMPLE
+            sample = [sample[int(i * step)] for i in range(ESTIMATE_SAMPLE)]
+        clock = Clock()
+        sizes: List[float] = []
+        for i, f in enumerate(sample):
+            try:
+                sizes.extend(self._sizes_of(f))
+            except (ImageReadError, OSError, ValueError):
+                pass   # the file is reported when it is read for its patches
+            done = (i + 1) / len(sample)
+            yield Progress("objects", step=i + 1, steps=len(sample), overall=done, elapsed=clock.elapsed(),
+                           message=f"estimating the object size: {Path(f).name}")
+        if not sizes:
+            what = "label images" if p.source == "labels" else "images"
+            raise DdridError(f"could not estimate the object size from the {what}; give --object-size "
+                             "(the objects' diameter in pixels)")
+        size = float(np.clip(np.median(sizes), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
+        self.patching = p.with_object_size(round(size, 1))
+        return self.patching
+
+    def _sizes_of(self, path) -> List[float]:
+        from ..images import read_image_groups, select_channels
+
+        if self.patching.source == "labels":
+            label_path = find_label_image(path, self.patching.labels_dir)
+            if label_path is None:
+                return []
+            lab = read_label_pages(label_path)[0]
+            areas = objects_from_labels(lab).areas
+            return [float(np.sqrt(4 * np.median(areas) / np.pi))] if areas.size else []
+        page = select_channels(read_image_groups(path)[0][:1], self.channel, path)[0]
+        est = estimate_object_size(page)
+        return [] if est is None else [est]
+
+    # --------------------------------------------------------------- pages --
+    def for_file(self, path, n_pages: int):
+        """A function ``(page_array, page_index) -> Objects`` for one file; its ``notes`` collect problems."""
+        source = self.patching.source
+        labels = None
+        if source == "labels":
+            label_path = find_label_image(path, self.patching.labels_dir)
+            if label_path is None:
+                where = self.patching.labels_dir or Path(path).parent
+                raise ImageReadError(f"{path}: no label image found (looked in {where} for "
+                                     f"{Path(path).stem}_masks.tif, _labels, _label, _mask, _cp_masks); "
+                                     "add it or leave this image out")
+            labels = read_label_pages(label_path)
+            if labels.shape[0] < n_pages:
+                raise ImageReadError(f"{path}: its label image {label_path.name} has {labels.shape[0]} page(s) "
+                                     f"where the image has {n_pages}; use the label image made for this image")
+            if not labels.any():
+                raise ImageReadError(f"{path}: its label image {label_path.name} has no objects (every pixel 0)")
+        context = self
+
+        def objects_of(page: np.ndarray, index: int) -> Objects:
+            return context.page(page, index, path, labels, objects_of.notes)
+
+        objects_of.notes = []
+        return objects_of
+
+    def page(self, page: np.ndarray, index: int, path, labels=None, notes: Optional[list] = None) -> Objects:
+        """The objects of one (Y, X, C) page, by the run's source."""
+        source = self.patching.source
+        notes = notes if notes is not None else []
+        if source == "auto":
+            return detect_objects(page, self.patching.object_size)
+        if source == "labels":
+            lab = labels[index]
+            if lab.shape != page.shape[:2]:
+                raise ImageReadError(f"{path}: its label image is {lab.shape[1]} x {lab.shape[0]} px but page "
+                                     f"{index} is {page.shape[1]} x {page.shape[0]} px; use the label image "
+                                     "made for this image")
+            return objects_from_labels(lab)
+        if source == "points":
+            pts = np.array(points_for(self.points, path, index, self.single_image), float).reshape(-1, 2)
+            h, w = page.shape[:2]
+            inside = (pts[:, 0] >= 0) & (pts[:, 0] <= h - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= w - 1)
+            if (~inside).any():
+                notes.append(f"page {index}: {int((~inside).sum())} point(s) outside the {w} x {h} image skipped")
+            pts = pts[inside]
+            return Objects(pts, np.arange(1, len(pts) + 1, dtype=np.int64), np.full(len(pts), np.nan))
+        raise ValueError(f"no objects for patch source {source!r}")
+
+
+def page_objects(page: np.ndarray, patching: Patching, path, index: int = 0, channel=None) -> Objects:
+    """The objects of one page as a run with ``patching`` finds them (for viewers: outlines, maps).
+
+    Object ids match the ``object_id`` of the patches :func:`ddrcore.images.load_patches`
+    cut with the same (resolved) settings.
+    """
+    context = ObjectContext(patching, channel=channel, single_image=True)
+    labels = None
+    if patching.source == "labels":
+        fn = context.for_file(path, index + 1)
+        return fn(page, index)
+    return context.page(page, index, path, labels)

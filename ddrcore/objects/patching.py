@@ -1,0 +1,142 @@
+"""How patches are cut from a page: the patch-source settings.
+
+One settings object serves ``ddrid train``, ``ddrid score``, ``ddrid objects``
+and the GUI, and is stored in every model file so that scoring cuts patches
+the way training did.
+
+Sources
+-------
+``grid``
+    Square tiles of ``patch_size`` (the first version's behaviour);
+    ``stride`` below ``patch_size`` gives overlapping tiles.
+``auto``
+    Bright objects found in each page (:func:`ddrcore.objects.detect_objects`),
+    one square crop centred on each.
+``labels``
+    One crop per object of a label image (Cellpose, StarDist, ilastik,
+    CellProfiler), found beside the image by :func:`find_label_image`.
+``points``
+    One crop per centre listed in a CSV (``path,y,x`` or napari's
+    ``axis-0,axis-1``).
+
+Object crops are ``patch_size`` pixels a side when given, else twice the
+object size (the object plus as much context around it).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Optional
+
+SOURCES = ("grid", "auto", "labels", "points")
+
+#: Object sizes outside this range are refused: below it a "object" is a few
+#: pixels of noise, above it one object would fill a whole large field.
+MIN_OBJECT_SIZE = 3.0
+MAX_OBJECT_SIZE = 1024.0
+
+#: Grid tiles when nothing else is said (the paper's patch size).
+DEFAULT_TILE = 32
+
+
+@dataclass(frozen=True)
+class Patching:
+    """Patch-source settings.
+
+    Parameters
+    ----------
+    source : {'grid', 'auto', 'labels', 'points'}
+        Where patches come from (see the module docstring).
+    patch_size : int, optional
+        Side of each square patch in page pixels.  Default: 32 for the grid,
+        ``2 * object_size`` for objects.
+    stride : int, optional
+        Grid only: step between tile origins (default ``patch_size``: no overlap).
+    object_size : float, optional
+        Typical object diameter in pixels.  ``auto`` estimates it per folder
+        when it is not given; ``labels`` measures it from the label images.
+    labels_dir : str, optional
+        ``labels`` only: folder of label images (default: beside the images).
+    points : str, optional
+        ``points`` only: CSV of object centres.
+
+    Examples
+    --------
+    >>> Patching("auto", object_size=20).crop_side()
+    40
+    >>> Patching().crop_side()
+    32
+    """
+
+    source: str = "grid"
+    patch_size: Optional[int] = None
+    stride: Optional[int] = None
+    object_size: Optional[float] = None
+    labels_dir: Optional[str] = None
+    points: Optional[str] = None
+
+    @property
+    def is_grid(self) -> bool:
+        return self.source == "grid"
+
+    def crop_side(self) -> int:
+        """Side of every patch in page pixels, once the object size is known."""
+        if self.patch_size is not None:
+            return int(self.patch_size)
+        if self.is_grid:
+            return DEFAULT_TILE
+        if self.object_size is None:
+            raise ValueError("the object size is not known yet; give --object-size or --patch-size")
+        return max(4, int(round(2 * self.object_size)))
+
+    def with_object_size(self, size: float) -> "Patching":
+        return replace(self, object_size=float(size))
+
+    def validate(self) -> "Patching":
+        """Raise ValueError with a user-facing line for impossible settings; return self."""
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown patch source {self.source!r}; use one of {', '.join(SOURCES)}")
+        if self.patch_size is not None and not 4 <= int(self.patch_size) <= 4096:
+            raise ValueError(f"patch size must be 4..4096 pixels, got {self.patch_size}")
+        if self.stride is not None:
+            if not self.is_grid:
+                raise ValueError("--stride applies to grid tiles only (--objects grid)")
+            if not 1 <= int(self.stride) <= self.crop_side():
+                raise ValueError(f"stride must be 1..{self.crop_side()} pixels (the patch size), got {self.stride}")
+        if self.object_size is not None:
+            s = float(self.object_size)
+            if not math.isfinite(s) or not MIN_OBJECT_SIZE <= s <= MAX_OBJECT_SIZE:
+                raise ValueError(f"object size {self.object_size!r} px is outside {MIN_OBJECT_SIZE:g}.."
+                                 f"{MAX_OBJECT_SIZE:g} px; give the typical object diameter in pixels")
+        return self
+
+    # What a model file stores: the settings that decide how patches look.
+    # Where labels or points live is a property of each folder, not of the model.
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("labels_dir")
+        d.pop("points")
+        return d
+
+    @staticmethod
+    def from_dict(d: dict) -> "Patching":
+        """Settings from a model or project file; every field is checked."""
+        if not isinstance(d, dict):
+            raise ValueError("patching settings must be a mapping")
+        source = d.get("source", "grid")
+        if not isinstance(source, str):
+            raise ValueError("patching source must be a string")
+
+        def opt_int(name):
+            v = d.get(name)
+            if v is None:
+                return None
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"patching {name} must be an integer, got {v!r}")
+            return v
+
+        size = d.get("object_size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, (int, float))):
+            raise ValueError(f"patching object_size must be a number, got {size!r}")
+        return Patching(source=source, patch_size=opt_int("patch_size"), stride=opt_int("stride"),
+                        object_size=None if size is None else float(size)).validate()

@@ -1,0 +1,110 @@
+"""Object centres given by the user, as a CSV.
+
+Accepted columns: ``path,y,x`` (optionally ``page``), paths relative to the
+CSV's folder or absolute; or napari's points layer export ``axis-0,axis-1``
+(optionally with a leading ``index`` column and ``axis-0`` as the page when
+there are three axes), which names no file and so applies to a single image.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+from ..errors import DdridError
+
+#: A points file names at most this many points (a screen of fields at a few hundred objects each).
+MAX_POINTS = 5_000_000
+
+
+class PointsFileError(DdridError):
+    """A points CSV is missing, unreadable or lacks its columns."""
+
+
+# (file key or None for "the single image", page) -> [(y, x), ...]
+Points = Dict[Tuple[Optional[str], int], List[Tuple[float, float]]]
+
+
+def _key(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def read_points(path: Union[str, os.PathLike]) -> Points:
+    """Read a points CSV; raises :class:`PointsFileError` with one line naming the file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "p.csv"
+    >>> _ = f.write_text("index,axis-0,axis-1\\n0,10.5,20\\n1,30,40\\n")
+    >>> read_points(f)[(None, 0)]
+    [(10.5, 20.0), (30.0, 40.0)]
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PointsFileError(f"{path}: no such points file; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PointsFileError(f"{path}: cannot read the points file ({exc})") from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        raise PointsFileError(f"{path}: the points file is empty; it needs columns path,y,x")
+    header = [h.strip().lower() for h in rows[0]]
+    col = {h: i for i, h in enumerate(header)}
+    if {"y", "x"} <= col.keys():
+        ycol, xcol, pcol = col["y"], col["x"], col.get("path")
+        pagecol = col.get("page")
+        if pcol is None:
+            raise PointsFileError(f"{path}: has y,x but no 'path' column; add the image file of each point")
+    elif {"axis-0", "axis-1"} <= col.keys():
+        pcol = None
+        if "axis-2" in col:       # napari (page, y, x)
+            pagecol, ycol, xcol = col["axis-0"], col["axis-1"], col["axis-2"]
+        else:
+            pagecol, ycol, xcol = None, col["axis-0"], col["axis-1"]
+    else:
+        raise PointsFileError(f"{path}: missing columns; expected path,y,x (or napari's axis-0,axis-1), "
+                              f"found {','.join(header) or 'none'}")
+    base = path.parent
+    out: Points = {}
+    n = 0
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            y, x = float(row[ycol]), float(row[xcol])
+            page = int(float(row[pagecol])) if pagecol is not None else 0
+        except (IndexError, ValueError):
+            raise PointsFileError(f"{path}: line {lineno} has no number in its y/x columns") from None
+        if not (math.isfinite(y) and math.isfinite(x)) or page < 0:
+            raise PointsFileError(f"{path}: line {lineno} has a non-finite coordinate or a negative page")
+        file = None
+        if pcol is not None:
+            try:
+                name = row[pcol].strip()
+            except IndexError:
+                raise PointsFileError(f"{path}: line {lineno} has no path") from None
+            if not name:
+                raise PointsFileError(f"{path}: line {lineno} has an empty path")
+            file = _key(name if os.path.isabs(name) else base / name)
+        n += 1
+        if n > MAX_POINTS:
+            raise PointsFileError(f"{path}: more than {MAX_POINTS} points; split the file")
+        out.setdefault((file, page), []).append((y, x))
+    if not out:
+        raise PointsFileError(f"{path}: the points file lists no points")
+    return out
+
+
+def points_for(points: Points, image: Union[str, os.PathLike], page: int, single_image: bool
+               ) -> List[Tuple[float, float]]:
+    """The points of one page of one image; napari-style files (no paths) apply when ``single_image``."""
+    hit = points.get((_key(str(image)), page))
+    if hit is not None:
+        return hit
+    if single_image:
+        return points.get((None, page), [])
+    return []
