@@ -620,3 +620,7 @@ def add_parser(subparsers) -> None:
     f.add_argument("--json", required=True, metavar="OUT.json")
     f.add_argument("--data", metavar="DIR", help="the data set, for the image figures")
     f.set_defaults(func=cmd_figures)
+
+    from .bench_objects import add_parsers as add_object_parsers
+
+    add_object_parsers(sub)
