@@ -5,7 +5,8 @@ The detector, in four steps (each a scikit-image / SciPy building block):
 1. **Background** — a grey opening at a scale larger than the objects,
    computed on a subsampled page (fast at any page size), is subtracted, so
    uneven illumination does not decide what is an object.
-2. **Foreground** — Otsu's threshold of the lightly smoothed result; holes are
+2. **Foreground** — Otsu's threshold on a log scale (:func:`foreground_threshold`,
+   so a few saturated objects do not hide the dim ones) of the lightly smoothed result; holes are
    filled (rings become discs) and gaps narrower than an eighth of the object
    size are closed (a cluster of puncta becomes one region).
 3. **Split** — Laplacian-of-Gaussian peaks at a quarter of the object size
@@ -102,6 +103,45 @@ def subtract_background(image: np.ndarray, object_size: float) -> np.ndarray:
     return img - bg
 
 
+def foreground_threshold(values: np.ndarray) -> float:
+    """The intensity above which a (background-subtracted) pixel is foreground.
+
+    Otsu's threshold of the values with the brightest objects clipped to the
+    level of typical ones.  On plain intensities, a few saturated objects
+    pull Otsu's threshold up between dim and bright objects and the dim ones
+    vanish (seen on a field of ~80 nuclei where 7 were saturated: 7 found).
+    So a first, low threshold (Otsu's on ``log(1 + v / noise)``, where the
+    step from background to any object outweighs the step from dim to bright)
+    picks the object pixels; values above the 90th percentile of those are
+    clipped; Otsu's threshold of the clipped values then lies half-way up the
+    typical object's flank, as it would without the bright outliers.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> v = rng.normal(0, 2, 10000); v[:1500] += 30; v[:60] += 1000   # a few very bright objects
+    >>> 5 < foreground_threshold(v) < 30
+    True
+    """
+    from skimage.filters import threshold_otsu
+
+    v = np.asarray(values, np.float64).ravel()
+    if not v.max() > v.min():
+        return float(v.max())
+    med = float(np.median(v))
+    noise = 1.4826 * float(np.median(np.abs(v - med)))
+    scale = max(noise, 1e-3 * float(v.max() - v.min()), 1e-12)
+    logv = np.log1p(np.maximum(v - med, 0) / scale)
+    low = med + scale * float(np.expm1(threshold_otsu(logv))) if logv.max() > logv.min() else med
+    above = v[v > low]
+    if above.size == 0:
+        return low
+    clipped = np.minimum(v, np.percentile(above, 90))
+    if not clipped.max() > clipped.min():
+        return low
+    return float(threshold_otsu(clipped))
+
+
 def estimate_object_size(image: np.ndarray) -> Optional[float]:
     """Typical diameter (px) of the bright objects in a page, or None if there are none.
 
@@ -120,16 +160,12 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     20
     """
     from scipy import ndimage as ndi
-    from skimage.filters import threshold_otsu
 
     img = _grey(image)
     if img.max() <= img.min():
         return None
     sm = ndi.gaussian_filter(img, 1.0)
-    try:
-        mask = sm > threshold_otsu(sm)
-    except ValueError:
-        return None
+    mask = sm > foreground_threshold(sm[:: max(1, sm.shape[0] // 512), :: max(1, sm.shape[1] // 512)])
     mask = ndi.binary_fill_holes(mask)
     labels, n = ndi.label(mask)
     if n == 0:
@@ -279,7 +315,6 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     (3, [30, 45, 70])
     """
     from scipy import ndimage as ndi
-    from skimage.filters import threshold_otsu
     from skimage.morphology import disk
     from skimage.segmentation import watershed
 
@@ -290,7 +325,9 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     fine = ndi.gaussian_filter(fg, max(0.7, size / 16))
     if not fine.max() > fine.min():
         return Objects.empty()
-    mask = fine > threshold_otsu(fine)
+    # The threshold from a subsample: a 512 x 512 grid of pixels says as much as 4 million.
+    step = (max(1, fine.shape[0] // 512), max(1, fine.shape[1] // 512))
+    mask = fine > foreground_threshold(fine[:: step[0], :: step[1]])
     close = int(size // 8)
     if close >= 1:
         mask = ndi.binary_closing(mask, structure=disk(close), border_value=0) | mask
