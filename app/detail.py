@@ -29,6 +29,7 @@ class DetailView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("detailView")
+        self.objects = False          # patches are object crops: name the object, not the crop origin
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.title = QLabel("No patch selected")
         self.title.setWordWrap(True)
@@ -85,7 +86,10 @@ class DetailView(QWidget):
         """``raw`` is (C, S, S) at native intensity; ``decomposition`` = (x, x_c, x_n), each (C, S, S)."""
         self.patch = patch
         mark_text = f" — marked {mark}" if mark else ""
-        self.title.setText(f"<b>{source.path}</b><br>page {source.page}, y {source.y}, x {source.x}{mark_text}")
+        where = f"y {source.y}, x {source.x}"
+        if self.objects and not np.isnan(source.center_y):
+            where = f"object {source.object_id} at y {source.center_y:.0f}, x {source.center_x:.0f}"
+        self.title.setText(f"<b>{source.path}</b><br>page {source.page}, {where}{mark_text}")
         if decomposition is None:
             # Before a model exists: the input at native intensity, percentile contrast.
             img = raw[0].astype(np.float32)

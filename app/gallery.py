@@ -103,13 +103,17 @@ class PatchListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             s = self.table.sources[i]
             tip = f"{s.path}\npage {s.page}, y {s.y}, x {s.x}"
+            if self.table.is_objects:
+                tip = (f"{s.path}\npage {s.page}, object {s.object_id} at y {s.center_y:.0f}, x {s.center_x:.0f}"
+                       f" ({s.size} px crop)")
             score = self.table.score
             if score is not None and not np.isnan(score[i]):
                 tip += (f"\nAS_l {self.table.latent[i]:.4g}, AS_r {self.table.recon[i]:.4g}"
                         f" ({score_name(self.table.score_type)} used)")
             return tip
         if role == Qt.ItemDataRole.AccessibleTextRole or role == Qt.ItemDataRole.DisplayRole:
-            return Path(self.table.sources[i].path).name
+            s = self.table.sources[i]
+            return f"{Path(s.path).name} #{s.object_id}" if self.table.is_objects else Path(s.path).name
         return None
 
 

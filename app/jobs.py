@@ -28,9 +28,13 @@ class LoadResult:
     mark_normal_under: List[str] = field(default_factory=list)
 
 
-def load_inputs(paths: Sequence[str], patch_size: int, input_size: int, channel,
-                mark_normal_under: Sequence[str] = (), expected_channels=None):
-    """Load folders/files; a missing or empty input is a problem entry, not a failure."""
+def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int], channel,
+                mark_normal_under: Sequence[str] = (), expected_channels=None, patching=None):
+    """Load folders/files; a missing or empty input is a problem entry, not a failure.
+
+    ``patching`` (a ddrcore.objects.Patching) says how patches are cut; for
+    object sources ``input_size`` None lets the crop side decide (the CLI's rule).
+    """
     files, problems = [], []
     for p in paths:
         try:
@@ -45,7 +49,8 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: int, channel,
     patches = None
     if files:
         try:
-            patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels)
+            patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels,
+                                              patching=patching)
         except DdridError as exc:
             problems.append(BadFile(", ".join(paths), str(exc).split(": ", 1)[-1]))
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])

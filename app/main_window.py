@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QStackedWidget,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
@@ -25,6 +25,8 @@ from ddrcore.demo import bundled_demo_dir
 from ddrcore.errors import DdridError
 from ddrcore.images import BadFile, PatchSource
 from ddrcore.model import DDRIDModel, score_name
+from ddrcore.networks import default_input_size
+from ddrcore.objects import Patching
 
 from . import exporting, jobs
 from .icon import app_icon
@@ -34,7 +36,7 @@ from .commands import MarkCommand
 from .detail import DetailView
 from .source_view import SourceView, page_reader
 from .gallery import GalleryView
-from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, PatchTable
+from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, PatchTable, patching_from_dict
 from .threshold import ThresholdPanel
 from .training_panel import TrainingPanel
 from .welcome import WelcomePage
@@ -50,6 +52,10 @@ SORT_LABELS = {"score": "Score (most anomalous first)", "name": "Name", "file": 
 FILTER_LABELS = {"all": "All patches", "normal": "Marked normal", "flagged": "Flagged",
                  "unmarked": "Unmarked", "excluded": "Excluded"}
 AUTOSAVE_DELAY_MS = 1500
+# Where patches come from (ddrcore.objects.SOURCES), as the toolbar names them.
+PATCHING_LABELS = [("grid", "Grid tiles"), ("auto", "Objects (detect)"), ("labels", "Objects (label images)"),
+                   ("points", "Objects (points CSV)")]
+POINTS_FILTER = "Points CSV (*.csv);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -275,6 +281,30 @@ class MainWindow(QMainWindow):
         self.patch_size_box.setToolTip("Side of the squares cut from larger images (32 = the paper's size)")
         self.patch_size_box.valueChanged.connect(self._patch_size_changed)
         tb.addWidget(self.patch_size_box)
+        tb.addWidget(QLabel(" From "))
+        self.patching_combo = QComboBox()
+        self.patching_combo.setObjectName("patchingCombo")
+        for key, label in PATCHING_LABELS:
+            self.patching_combo.addItem(label, key)
+        self.patching_combo.setToolTip("Where patches come from: square grid tiles, or one crop centred on each "
+                                       "object (detected, from label images beside the images, or from a CSV "
+                                       "of centres); object crops are twice the object size a side")
+        self.patching_combo.currentIndexChanged.connect(self._patching_changed)
+        tb.addWidget(self.patching_combo)
+        tb.addWidget(QLabel(" Object "))
+        self.object_size_spin = QDoubleSpinBox()
+        self.object_size_spin.setObjectName("objectSizeSpin")
+        self.object_size_spin.setRange(0, 1024)
+        self.object_size_spin.setDecimals(1)
+        self.object_size_spin.setSingleStep(1)
+        self.object_size_spin.setSuffix(" px")
+        self.object_size_spin.setSpecialValueText("auto")
+        self.object_size_spin.setValue(0)
+        self.object_size_spin.setToolTip("Typical object diameter in pixels; \"auto\" estimates it from the "
+                                         "images (crops are twice this size a side)")
+        tb.addWidget(self.object_size_spin)
+        self.labels_dir: Optional[str] = None     # "labels": label images folder (None: beside the images)
+        self.points_path: Optional[str] = None    # "points": the CSV of centres
         tb.addWidget(QLabel(" Channel "))
         self.channel_box = QComboBox()
         self.channel_box.setObjectName("channelBox")
@@ -385,11 +415,20 @@ class MainWindow(QMainWindow):
         size, channel = self.table.patch_size, self.table.channel
         # Files whose channel count differs from the project's are reported, not loaded.
         expected = None if self.table.images is None else int(self.table.images.shape[1])
+        # Once patches are loaded, more inputs are cut exactly like them (object size settled).
+        patching = self.table.patching if self.table.patching is not None else self.chosen_patching()
+        if patching is None:
+            return
+        try:
+            # The network input side follows the crop side (the CLI's rule); unknown until an object size is estimated.
+            input_size = default_input_size(patching.crop_side())
+        except ValueError:
+            input_size = None
         self.stack.setCurrentWidget(self.gallery)
         if self.runner.busy:
             self.statusBar().showMessage(f"Loading {len(paths)} input(s) after the current job", 5000)
-        self.runner.submit("load", lambda: jobs.load_inputs(paths, size, self.table.input_size, channel,
-                                                            mark_normal_under, expected))
+        self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel,
+                                                            mark_normal_under, expected, patching))
         self._update_enabled()
 
     def open_demo(self) -> None:
@@ -487,11 +526,17 @@ class MainWindow(QMainWindow):
         except DdridError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return
+        patching = patching_from_dict(proj.training.get("patching"))
         self.patch_size_box.setValue(proj.patch_size)
         idx = next((k for k, (_l, v) in enumerate(CHANNELS) if v == proj.channel), 0)
         self.channel_box.setCurrentIndex(idx)
         if not self.new_project():
             return
+        if patching is not None:
+            self.labels_dir, self.points_path = patching.labels_dir, patching.points
+            self._show_patching(patching)
+            self.object_size_spin.setValue(patching.object_size or 0)
+            self._update_enabled()
         self.project_path = str(Path(path).resolve())
         self.pending_marks = dict(proj.marks)
         self.pending_threshold = proj.threshold
@@ -499,7 +544,8 @@ class MainWindow(QMainWindow):
         if proj.model_path:
             try:
                 m = modelfile.load(proj.model_path, device="auto")
-                why = m.incompatibility(proj.patch_size, proj.channel)
+                why = m.incompatibility(proj.patch_size, proj.channel,
+                                        objects=patching.source if patching is not None else None)
                 if why:
                     # Patches cut differently from the training ones get scores that look valid but are not.
                     raise DdridError(f"{proj.model_path}: {why}; this project cuts {proj.patch_size} px patches")
@@ -673,6 +719,7 @@ class MainWindow(QMainWindow):
             else:
                 # Computed in a worker; the panel shows the input now and the parts when ready.
                 self.decomposer.request((patch, self.model), self.model, t.images[patch])
+        self.detail.objects = t.is_objects
         self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
                                self.current_threshold())
@@ -696,7 +743,7 @@ class MainWindow(QMainWindow):
                 return
             self.source_view.show_message(f"Reading {Path(src.path).name}, page {src.page}…")
             self.source_view.set_page(key, None)
-            self.page_reader.request(key, *key)
+            self.page_reader.request(key, *key, self.table.patching)
         self._source_patch = patch
         self._draw_outlines()
 
@@ -706,9 +753,14 @@ class MainWindow(QMainWindow):
             return
         t = self.table
         idx, ys, xs = t.patches_on_page(key[0], key[1])
+        ids, sizes = t.objects_on_page(key[0], key[1])
         threshold = self.current_threshold()
         flagged = t.flagged_mask(threshold, idx) if threshold is not None else np.zeros(len(idx), bool)
-        self.source_view.set_outlines(idx, ys, xs, t.patch_size, self._source_patch, flagged, t.marks[idx] == NORMAL)
+        score = t.score
+        self.source_view.set_outlines(idx, ys, xs, t.patch_size, self._source_patch, flagged, t.marks[idx] == NORMAL,
+                                      object_ids=ids if t.is_objects else None, sizes=sizes,
+                                      scores=None if score is None else score[idx], score_range=t.score_range(),
+                                      objects=t.is_objects)
 
     def _page_ready(self, key: tuple, page) -> None:
         if self.page_reader.superseded:
@@ -768,11 +820,14 @@ class MainWindow(QMainWindow):
         self.act_export_report.setEnabled(scored)
         # Patches of one project share one size and channel choice (one model input shape).
         fixed = loaded or (busy and self.runner.kind == "load") or bool(self.runner.pending)
-        self.patch_size_box.setEnabled(not fixed)
+        objects = self.patching_combo.currentData() != "grid"
+        self.patch_size_box.setEnabled(not fixed and not objects)
         self.channel_box.setEnabled(not fixed)
+        self.patching_combo.setEnabled(not fixed)
+        self.object_size_spin.setEnabled(not fixed and objects)
         tip = "Fixed for this project (File ▸ New Project to change)" if fixed else ""
-        self.patch_size_box.setStatusTip(tip)
-        self.channel_box.setStatusTip(tip)
+        for box in (self.patch_size_box, self.channel_box, self.patching_combo, self.object_size_spin):
+            box.setStatusTip(tip)
 
     def _patch_size_changed(self, value: int) -> None:
         if len(self.table) == 0:
@@ -782,6 +837,70 @@ class MainWindow(QMainWindow):
     def _channel_changed(self, _index: int) -> None:
         if len(self.table) == 0:
             self.table.channel = self.channel_box.currentData()
+
+    # ========================================================= patching ==
+    def _patching_changed(self, _index: int) -> None:
+        if self.patching_combo.currentData() == "points" and not self.points_path:
+            self.ask_points_file()
+        self._update_enabled()
+
+    def ask_points_file(self) -> Optional[str]:
+        """Ask for the CSV of object centres (columns path,y,x or napari's axis-0,axis-1)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Points CSV (object centres)", appsettings.get("lastDir", ""),
+                                              POINTS_FILTER)
+        if path:
+            self.points_path = path
+        return path or None
+
+    def preset_patching(self, source: Optional[str] = None, object_size: Optional[float] = None,
+                        labels: Optional[str] = None, points: Optional[str] = None) -> None:
+        """Preset the patch source (command line, projects) before anything is loaded."""
+        if labels is not None:
+            self.labels_dir = labels
+        if points is not None:
+            self.points_path = points
+        if source is not None:
+            i = self.patching_combo.findData(source)
+            if i >= 0:
+                self.patching_combo.setCurrentIndex(i)
+        if object_size is not None:
+            self.object_size_spin.setValue(float(object_size))
+
+    def chosen_patching(self) -> Optional[Patching]:
+        """The toolbar's patch-source choice as a Patching; None (with a problem listed) when incomplete."""
+        source = self.patching_combo.currentData()
+        if source == "grid":
+            return Patching("grid", patch_size=self.table.patch_size)
+        size = self.object_size_spin.value() or None
+        patch_size = None
+        if source == "points":
+            if not self.points_path and not self.ask_points_file():
+                self.add_problems([BadFile("points", "Objects (points CSV) needs a CSV of centres; choose one or "
+                                           "pick another patch source")])
+                return None
+            if size is None:
+                patch_size = self.patch_size_box.value()   # no size to estimate from points: the patch size box
+        p = Patching(source, patch_size=patch_size, object_size=size,
+                     labels_dir=self.labels_dir if source == "labels" else None,
+                     points=self.points_path if source == "points" else None)
+        try:
+            return p.validate()
+        except ValueError as exc:
+            self.add_problems([BadFile("patch source", str(exc))])
+            return None
+
+    def _show_patching(self, p: Optional[Patching]) -> None:
+        """Show resolved settings (estimated object size, crop side) in the toolbar."""
+        if p is None:
+            return
+        for box, value in ((self.patching_combo, None), (self.object_size_spin, p.object_size),
+                           (self.patch_size_box, p.crop_side())):
+            box.blockSignals(True)
+            if box is self.patching_combo:
+                box.setCurrentIndex(max(0, box.findData(p.source)))
+            elif value is not None:
+                box.setValue(value)
+            box.blockSignals(False)
 
     # =========================================================== problems ==
     def add_problems(self, problems: Sequence[BadFile]) -> None:
@@ -807,6 +926,8 @@ class MainWindow(QMainWindow):
                                     f"Training needs at least 4 patches marked normal; {len(normal)} are marked.\n"
                                     "Select typical patches in the gallery and press N.")
             return False
+        if self.table.patching is not None:
+            config.set_patching(self.table.patching)
         config.patch_size = self.table.patch_size
         config.input_size = self.table.input_size
         config.channel = self.table.channel
@@ -832,7 +953,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Every patch is already scored", 3000)
             return
         model, images = self.model, self.table.images
-        why = model.incompatibility(self.table.patch_size, self.table.channel, int(images.shape[1]))
+        why = model.incompatibility(self.table.patch_size, self.table.channel, int(images.shape[1]),
+                                    self.table.patching.source if self.table.patching is not None else None)
         if why:
             self.add_problems([BadFile(self.model_path or "model", f"not used for scoring: {why}. "
                                        "Train again on this project's patches")])
@@ -880,6 +1002,9 @@ class MainWindow(QMainWindow):
         if result.patches is not None:
             self.add_problems(result.patches.bad)
             try:
+                if len(self.table) == 0 and result.patches.patching is not None:
+                    self.table.set_patching(result.patches.patching)
+                    self._show_patching(self.table.patching)
                 new = self.table.add(result.patches, result.inputs)
             except ValueError as exc:
                 self.add_problems([BadFile(", ".join(result.inputs), str(exc))])

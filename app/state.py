@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ddrcore.images import BadFile, PatchSet, PatchSource
+from ddrcore.networks import default_input_size
+from ddrcore.objects import Patching
 from ddrcore.project import Project
 from ddrcore.scoring import Scores
 
@@ -24,13 +26,38 @@ FILTERS = ("all", "normal", "flagged", "unmarked", "excluded")
 
 def input_size_for(patch_size: int) -> int:
     """Network input side for a patch size (the CLI's rule): itself if a supported power of two, else 32."""
-    return patch_size if patch_size in (32, 64, 128, 256) else 32
+    return default_input_size(patch_size)
+
+
+def patching_to_dict(p: Patching) -> dict:
+    """A Patching for a project file: the model-relevant settings plus where labels/points live."""
+    d = p.to_dict()
+    d["labels_dir"] = p.labels_dir
+    d["points"] = p.points
+    return d
+
+
+def patching_from_dict(d) -> Optional[Patching]:
+    """The Patching a project stored (None when absent or unreadable)."""
+    from dataclasses import replace
+
+    if not isinstance(d, dict):
+        return None
+    try:
+        p = Patching.from_dict(d)
+    except ValueError:
+        return None
+    labels, points = d.get("labels_dir"), d.get("points")
+    return replace(p, labels_dir=labels if isinstance(labels, str) else None,
+                   points=points if isinstance(points, str) else None)
 
 
 class PatchTable:
     def __init__(self, patch_size: int = 32, channel=None):
         self.patch_size = patch_size
         self.channel = channel
+        # How patches are cut; after the first load the resolved settings (object size known).
+        self.patching: Optional[Patching] = None
         self.images: Optional[np.ndarray] = None        # (N, C, S, S) float32, native intensities
         self.sources: List[PatchSource] = []
         self.marks = np.zeros(0, np.int8)
@@ -52,6 +79,18 @@ class PatchTable:
     @property
     def input_size(self) -> int:
         return input_size_for(self.patch_size)
+
+    @property
+    def is_objects(self) -> bool:
+        """Patches are crops around objects (not grid tiles)."""
+        return self.patching is not None and not self.patching.is_grid
+
+    def set_patching(self, patching: Optional[Patching]) -> None:
+        """Keep the resolved patch-source settings; the patch size becomes their crop side."""
+        if patching is None:
+            return
+        self.patching = patching
+        self.patch_size = patching.crop_side()
 
     def add(self, patches: PatchSet, inputs: Sequence[str] = ()) -> np.ndarray:
         """Append new patches (ones already present are skipped); returns their indices."""
@@ -99,9 +138,18 @@ class PatchTable:
             for k, v in pages.items():
                 idx = np.array(v, np.int64)
                 self._pages[k] = (idx, np.array([self.sources[i].y for i in v], float),
-                                  np.array([self.sources[i].x for i in v], float))
+                                  np.array([self.sources[i].x for i in v], float),
+                                  np.array([self.sources[i].object_id for i in v], np.int64),
+                                  np.array([self.sources[i].size or self.patch_size for i in v], float))
             self._pages_n = len(self.sources)
-        return self._pages.get((path, page), (np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
+        return self._pages.get((path, page), self._no_page)[:3]
+
+    _no_page = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0))
+
+    def objects_on_page(self, path: str, page: int) -> tuple[np.ndarray, np.ndarray]:
+        """(object ids, crop sides) of the patches of one page, aligned with :meth:`patches_on_page`."""
+        self.patches_on_page(path, page)
+        return self._pages.get((path, page), self._no_page)[3:]
 
     # --------------------------------------------------------------- marks --
     def set_marks(self, indices, value) -> np.ndarray:
@@ -238,9 +286,12 @@ class PatchTable:
     # ------------------------------------------------------------ project --
     def to_project(self, model_path: Optional[str], threshold: Optional[float], training: dict) -> Project:
         marked = np.flatnonzero(self.marks != UNMARKED)
+        training = dict(training)
+        if self.patching is not None:
+            training["patching"] = patching_to_dict(self.patching)
         return Project(inputs=list(self.inputs), patch_size=self.patch_size, channel=self.channel,
                        marks={self.sources[i]: MARK_NAMES[int(self.marks[i])] for i in marked},
-                       model_path=model_path, threshold=threshold, training=dict(training))
+                       model_path=model_path, threshold=threshold, training=training)
 
     def __contains__(self, source: PatchSource) -> bool:
         return source in self._index
