@@ -1,0 +1,159 @@
+"""Objects, not grid tiles: the patch source in the toolbar, object patches, outlines and the anomaly map."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from test_load_and_annotate import drop  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+SIZE = 20
+
+
+@pytest.fixture
+def fields(tmp_path):
+    """Two synthetic 192 x 192 fields of blobs (uint16 TIFFs) in one folder; returns (folder, [Field])."""
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    made = []
+    for i in range(2):
+        f = make_field((192, 192), ("blob",), n=12, size=SIZE, seed=i)
+        tifffile.imwrite(folder / f"field_{i}.tif", f.image)
+        made.append(f)
+    return folder, made
+
+
+def _load_auto(win, folder, wait_idle, size=SIZE):
+    win.patching_combo.setCurrentIndex(win.patching_combo.findData("auto"))
+    win.object_size_spin.setValue(size)
+    accepted, _mime = drop(win, [folder])
+    assert accepted
+    wait_idle(win, timeout=20_000)
+
+
+def _expected_objects(win, folder):
+    from ddrcore.images import page_of, read_image_groups
+    from ddrcore.objects import page_objects
+
+    n = 0
+    for path in sorted(folder.glob("*.tif")):
+        page = page_of(read_image_groups(str(path)), 0, None, str(path))
+        n += len(page_objects(page, win.table.patching, str(path)).ids)
+    return n
+
+
+def test_auto_objects_give_one_patch_per_object(win, fields, wait_idle):
+    folder, made = fields
+    assert win.findChild(type(win.patching_combo), "patchingCombo") is win.patching_combo
+    assert [win.patching_combo.itemData(i) for i in range(win.patching_combo.count())] == \
+        ["grid", "auto", "labels", "points"]
+    _load_auto(win, folder, wait_idle)
+    t = win.table
+    side = 2 * SIZE
+    assert t.patching.source == "auto" and t.patching.object_size == SIZE and t.patching.crop_side() == side
+    # Exactly one gallery row per object the engine finds again, close to the true count.
+    assert win.gallery.model().rowCount() == len(t) == _expected_objects(win, folder)
+    true = sum(int(f.labels.max()) for f in made)
+    assert abs(len(t) - true) <= max(2, true // 10)
+    assert all(s.size == side for s in t.sources)
+    assert t.images.shape[-1] == 32                         # 40 px crops, network input 32 (the CLI's rule)
+    assert t.patch_size == side == win.patch_size_box.value()
+    # Tooltips and names say which object a tile is.
+    tip = win.gallery.model().data(win.gallery.model().index(0), 3)   # ToolTipRole
+    assert "object" in tip and "field_" in tip
+    # Settings are fixed once patches are loaded, and travel in the project.
+    assert not win.patching_combo.isEnabled() and not win.object_size_spin.isEnabled()
+    proj = t.to_project(None, None, win.project_settings())
+    assert proj.training["patching"]["source"] == "auto" and proj.training["patching"]["object_size"] == SIZE
+
+
+def test_object_size_is_estimated_and_shown(win, fields, wait_idle):
+    folder, _made = fields
+    _load_auto(win, folder, wait_idle, size=0)              # 0 = "auto": estimate
+    assert win.object_size_spin.specialValueText() == "auto"
+    est = win.table.patching.object_size
+    assert est is not None and 10 <= est <= 40
+    assert win.object_size_spin.value() == pytest.approx(est, abs=0.05)
+    assert all(s.size == win.table.patching.crop_side() for s in win.table.sources)
+
+
+def test_source_view_outlines_every_object_and_maps_scores(win, fields, wait_idle, qtbot):
+    from PySide6.QtCore import QPointF, Qt
+
+    from ddrcore.scoring import Scores
+
+    folder, _made = fields
+    _load_auto(win, folder, wait_idle)
+    t = win.table
+    path = str(folder / "field_0.tif")
+    idx, _ys, _xs = t.patches_on_page(path, 0)
+    win.source_dock.raise_()
+    qtbot.waitUntil(win.source_dock.isVisible)
+    win.go_to_patch(int(idx[0]))
+    view = win.source_view
+    qtbot.waitUntil(lambda: view.shape == (192, 192) and view.labels is not None, timeout=10_000)
+    # One outline per object of the page (boundaries of the same label image the patches came from).
+    assert view.outline_count("objects") == len(idx)
+    assert view.outline_count("selected") == 1              # the selected object's crop square
+    # Clicking inside an object selects its patch.
+    other = int(idx[-1])
+    src = t.sources[other]
+    scene = view.box.mapViewToScene(QPointF(src.center_x + 0.5, src.center_y + 0.5))
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.graphics.mapFromScene(scene))
+    qtbot.waitUntil(lambda: win.gallery.current_patch() == other, timeout=5000)
+    # Anomaly map: scores painted per object, the threshold applied live.
+    scores = np.linspace(0, 1, len(t)).astype(np.float32)
+    t.set_scores(np.arange(len(t)), Scores(latent=scores, recon=scores, score_type="latent", threshold=0.5))
+    win._scores_changed(keep_threshold=0.5)
+    view.heat_check.setChecked(True)
+    for wanted in (0.5, 0.9):
+        win.threshold_panel.set_threshold(wanted)          # the slider: outlines and map follow live
+        thr = win.threshold_panel.threshold()
+        assert view.heat_count() == int((scores[idx] >= thr).sum())
+    assert view.heat_image.image is not None and view.heat_image.image.shape[:2] == (192, 192)
+    view.heat_check.setChecked(False)
+    assert view.heat_count() == 0
+
+
+def test_command_line_presets_the_patch_source(qtbot, tmp_path):
+    from app.__main__ import parse_args
+    from app.main_window import MainWindow
+
+    args = parse_args(["--objects", "auto", "--object-size", "12", "x"])
+    assert (args.objects, args.object_size, args.paths) == ("auto", 12.0, ["x"])
+    assert parse_args(["--labels", "lab"]).objects == "labels"
+    with pytest.raises(SystemExit):
+        parse_args(["--object-size", "0.5"])
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.preset_patching(args.objects, args.object_size, None, None)
+    assert w.patching_combo.currentData() == "auto" and w.object_size_spin.value() == 12
+    p = w.chosen_patching()
+    assert p.source == "auto" and p.object_size == 12 and p.crop_side() == 24
+
+
+def test_points_source_asks_for_the_csv(win, fields, wait_idle, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    folder, made = fields
+    csv = tmp_path / "centres.csv"
+    rows = ["path,y,x"] + [f"fields/field_0.tif,{y:.1f},{x:.1f}" for y, x in made[0].centers[:5]]
+    csv.write_text("\n".join(rows) + "\n")
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (asked.append(1), (str(csv), ""))[1]))
+    win.patching_combo.setCurrentIndex(win.patching_combo.findData("points"))
+    assert asked and win.points_path == str(csv)
+    win.object_size_spin.setValue(SIZE)
+    win.open_paths([str(folder / "field_0.tif")])
+    wait_idle(win, timeout=20_000)
+    problems = [win.problems.item(i).text() for i in range(win.problems.count())]
+    assert len(win.table) == 5, problems
+    assert all(s.size == 2 * SIZE for s in win.table.sources)
