@@ -253,6 +253,9 @@ def cmd_info(args) -> int:
     print(f"preprocessing   {info['preprocess']}")
     print(f"input           {info['channels']} channel(s), {info['input_size']}x{info['input_size']}, "
           f"patches {info['patch_size']} px, channel {info['channel']}")
+    pt = info["patching"]
+    print(f"patch source    {pt['source']}" + (f", object size {pt['object_size']:g} px" if pt["object_size"] else "")
+          + (f", stride {pt['stride']} px" if pt["stride"] else "") + f", crops {info['patch_size']} px")
     print(f"validation      {info['validation']}")
     print(f"training        {info['training']}")
     return 0
