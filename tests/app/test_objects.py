@@ -157,3 +157,55 @@ def test_points_source_asks_for_the_csv(win, fields, wait_idle, monkeypatch, tmp
     problems = [win.problems.item(i).text() for i in range(win.problems.count())]
     assert len(win.table) == 5, problems
     assert all(s.size == 2 * SIZE for s in win.table.sources)
+
+
+def test_label_images_beside_the_images(win, fields, wait_idle):
+    import tifffile
+
+    folder, made = fields
+    for i, f in enumerate(made):
+        tifffile.imwrite(folder / f"field_{i}_masks.tif", f.labels.astype(np.uint16))
+    win.patching_combo.setCurrentIndex(win.patching_combo.findData("labels"))
+    assert win.object_size_spin.isEnabled() and not win.patch_size_box.isEnabled()
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=20_000)
+    # One patch per label; the mask files themselves are not loaded as images.
+    assert len(win.table) == sum(int(f.labels.max()) for f in made)
+    assert not any("_masks" in s.path for s in win.table.sources)
+    assert win.table.patching.source == "labels" and win.table.patching.object_size > 0
+
+
+def test_project_keeps_the_patch_source(qtbot, fields, wait_idle, tmp_path):
+    from app.main_window import MainWindow
+
+    folder, _made = fields
+    w1 = MainWindow()
+    qtbot.addWidget(w1)
+    _load_auto(w1, folder, wait_idle)
+    assert w1.save_project_to(str(tmp_path / "p.ddridproj"))
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    w2.open_project(str(tmp_path / "p.ddridproj"))
+    wait_idle(w2, timeout=20_000)
+    assert w2.patching_combo.currentData() == "auto" and w2.object_size_spin.value() == SIZE
+    assert w2.table.patching == w1.table.patching and len(w2.table) == len(w1.table)
+    assert w2.table.sources == w1.table.sources
+
+
+def test_training_on_objects_stores_the_patching(win, fields, wait_idle):
+    from app.state import NORMAL
+
+    folder, _made = fields
+    _load_auto(win, folder, wait_idle)
+    p = win.train_panel
+    p.pretrain.setValue(1)
+    p.finetune.setValue(1)
+    p.batch.setValue(8)
+    p.device.setCurrentIndex(p.device.findData("cpu"))
+    win.mark(np.arange(8), NORMAL)
+    assert win.start_training(p.config())
+    wait_idle(win, timeout=60_000)
+    cfg = win.model.config
+    assert (cfg.objects, cfg.object_size, cfg.patch_size, cfg.input_size) == ("auto", SIZE, 2 * SIZE, 32)
+    assert win.model.incompatibility(win.table.patch_size, win.table.channel, objects="auto") is None
+    assert win.table.score is not None and not np.isnan(win.table.score).any()
