@@ -511,6 +511,8 @@ class MainWindow(QMainWindow):
     def set_table(self, table: PatchTable) -> None:
         """Work on another patch table (new project; tests inject large synthetic ones)."""
         self.table = table
+        # Another table may cut the same page differently (other patch source): read it again when shown.
+        self.source_view.set_page(None, None)
         self.gallery.table = table
         self.gallery.cache.table = table
         self.gallery.patch_model.table = table
@@ -821,7 +823,8 @@ class MainWindow(QMainWindow):
         # Patches of one project share one size and channel choice (one model input shape).
         fixed = loaded or (busy and self.runner.kind == "load") or bool(self.runner.pending)
         objects = self.patching_combo.currentData() != "grid"
-        self.patch_size_box.setEnabled(not fixed and not objects)
+        # Points have no size to estimate: without an object size the patch size box gives the crop side.
+        self.patch_size_box.setEnabled(not fixed and self.patching_combo.currentData() in ("grid", "points"))
         self.channel_box.setEnabled(not fixed)
         self.patching_combo.setEnabled(not fixed)
         self.object_size_spin.setEnabled(not fixed and objects)

@@ -230,6 +230,11 @@ class SourceView(QWidget):
         if data is None:
             self.image.clear()
             self.shape = None
+            if key is None:   # nothing on screen any more: no outlines of the last page either
+                self._last = None
+                self._patches = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+                for curve in self.curves.values():
+                    curve.setData([], [])
             return
         page = data.page
         self.shape = page.shape[:2]

@@ -139,7 +139,7 @@ def test_command_line_presets_the_patch_source(qtbot, tmp_path):
     assert p.source == "auto" and p.object_size == 12 and p.crop_side() == 24
 
 
-def test_points_source_asks_for_the_csv(win, fields, wait_idle, monkeypatch, tmp_path):
+def test_points_source_asks_for_the_csv(win, fields, wait_idle, monkeypatch, tmp_path, qtbot):
     from PySide6.QtWidgets import QFileDialog
 
     folder, made = fields
@@ -157,6 +157,12 @@ def test_points_source_asks_for_the_csv(win, fields, wait_idle, monkeypatch, tmp
     problems = [win.problems.item(i).text() for i in range(win.problems.count())]
     assert len(win.table) == 5, problems
     assert all(s.size == 2 * SIZE for s in win.table.sources)
+    # Points have no extent: the source view draws their crop squares.
+    win.source_dock.raise_()
+    qtbot.waitUntil(win.source_dock.isVisible)
+    win.go_to_patch(0)
+    qtbot.waitUntil(lambda: win.source_view.shape == (192, 192), timeout=10_000)
+    assert win.source_view.labels is None and win.source_view.outline_count("objects") == 5
 
 
 def test_label_images_beside_the_images(win, fields, wait_idle):
@@ -209,3 +215,35 @@ def test_training_on_objects_stores_the_patching(win, fields, wait_idle):
     assert (cfg.objects, cfg.object_size, cfg.patch_size, cfg.input_size) == ("auto", SIZE, 2 * SIZE, 32)
     assert win.model.incompatibility(win.table.patch_size, win.table.channel, objects="auto") is None
     assert win.table.score is not None and not np.isnan(win.table.score).any()
+
+
+def test_anomaly_map_and_squares_for_tiles_and_points(win, tmp_path, wait_idle, qtbot):
+    """Without a label image (grid tiles, points) patches are crop squares, and the map paints squares."""
+    import tifffile
+
+    from ddrcore.scoring import Scores
+
+    field = tmp_path / "field.tif"
+    tifffile.imwrite(field, np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16))
+    win.open_paths([str(field)])
+    wait_idle(win)
+    t = win.table
+    assert len(t) == 6 and t.patching.source == "grid" and not t.is_objects
+    assert win.gallery.model().data(win.gallery.model().index(0)) == "field.tif"     # no object ids on tiles
+    scores = np.arange(6, dtype=np.float32)
+    t.set_scores(np.arange(6), Scores(latent=scores, recon=scores, score_type="latent", threshold=3))
+    win._scores_changed(keep_threshold=3.0)
+    win.source_dock.raise_()
+    qtbot.waitUntil(win.source_dock.isVisible)
+    win.go_to_patch(0)
+    view = win.source_view
+    qtbot.waitUntil(lambda: view.shape == (96, 64), timeout=10_000)
+    assert view.labels is None and view.outline_count("objects") == 0
+    view.heat_check.setChecked(True)
+    thr = win.threshold_panel.threshold()
+    assert view.heat_count() == int((scores >= thr).sum()) > 0
+    img = view.heat_image.image
+    assert img.shape[:2] == (96, 64) and (img[..., 3] > 0).all()     # every tile painted (dim or strong)
+    # A new project forgets the page: its patches may be cut differently.
+    assert win.new_project()
+    assert view.key is None and view.outline_count("selected") == 0
