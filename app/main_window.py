@@ -291,6 +291,12 @@ class MainWindow(QMainWindow):
                                        "of centres); object crops are twice the object size a side")
         self.patching_combo.currentIndexChanged.connect(self._patching_changed)
         tb.addWidget(self.patching_combo)
+        self.patching_files_button = QToolButton()
+        self.patching_files_button.setObjectName("patchingFilesButton")
+        self.patching_files_button.setText("…")
+        self.patching_files_button.clicked.connect(self.ask_patching_files)
+        self.patching_files_action = tb.addWidget(self.patching_files_button)
+        self.patching_files_action.setVisible(False)
         tb.addWidget(QLabel(" Object "))
         self.object_size_spin = QDoubleSpinBox()
         self.object_size_spin.setObjectName("objectSizeSpin")
@@ -828,6 +834,12 @@ class MainWindow(QMainWindow):
         self.channel_box.setEnabled(not fixed)
         self.patching_combo.setEnabled(not fixed)
         self.object_size_spin.setEnabled(not fixed and objects)
+        source = self.patching_combo.currentData()
+        self.patching_files_action.setVisible(source in ("labels", "points"))
+        self.patching_files_button.setEnabled(not fixed)
+        self.patching_files_button.setToolTip(
+            f"Label images folder: {self.labels_dir or 'beside the images'}" if source == "labels" else
+            f"Points CSV: {self.points_path or 'none chosen'}")
         tip = "Fixed for this project (File ▸ New Project to change)" if fixed else ""
         for box in (self.patch_size_box, self.channel_box, self.patching_combo, self.object_size_spin):
             box.setStatusTip(tip)
@@ -844,6 +856,16 @@ class MainWindow(QMainWindow):
     # ========================================================= patching ==
     def _patching_changed(self, _index: int) -> None:
         if self.patching_combo.currentData() == "points" and not self.points_path:
+            self.ask_points_file()
+        self._update_enabled()
+
+    def ask_patching_files(self) -> None:
+        """The "…" button: the label images folder (labels) or the points CSV (points)."""
+        if self.patching_combo.currentData() == "labels":
+            folder = QFileDialog.getExistingDirectory(self, "Folder of label images (cancel: beside the images)",
+                                                      self.labels_dir or appsettings.get("lastDir", ""))
+            self.labels_dir = folder or None
+        else:
             self.ask_points_file()
         self._update_enabled()
 

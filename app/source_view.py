@@ -173,10 +173,9 @@ class SourceView(QWidget):
         self.title = QLabel("Select a patch to see the image it was cut from.")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        legend = " ".join(f"<span style='color:{COLOURS[k]}'>&#9633; {name}</span>" for k, name in
-                          (("selected", "selected"), ("flagged", "flagged"), ("normal", "marked normal")))
-        self.legend = QLabel(legend + " &nbsp;·&nbsp; objects: outline colour = score (blue low, red high)"
-                                      " &nbsp;·&nbsp; click a patch to select it")
+        self._legend = " ".join(f"<span style='color:{COLOURS[k]}'>&#9633; {name}</span>" for k, name in
+                                (("selected", "selected"), ("flagged", "flagged"), ("normal", "marked normal")))
+        self.legend = QLabel(self._legend + " &nbsp;·&nbsp; click a patch to select it")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.heat_check = QCheckBox("Anomaly map")
@@ -277,6 +276,8 @@ class SourceView(QWidget):
         sizes = self._sizes
         sel = indices == selected
         labelled = self.labels is not None and self.shape is not None and self.labels.shape == tuple(self.shape)
+        self.legend.setText(self._legend + (" &nbsp;·&nbsp; other objects: outline colour = score (blue low, "
+                                            "red high)" if labelled else "") + " &nbsp;·&nbsp; click a patch to select it")
         if labelled:
             self._draw_object_outlines(sel, flagged, normal, scores, score_range)
         else:

@@ -247,3 +247,15 @@ def test_anomaly_map_and_squares_for_tiles_and_points(win, tmp_path, wait_idle, 
     # A new project forgets the page: its patches may be cut differently.
     assert win.new_project()
     assert view.key is None and view.outline_count("selected") == 0
+
+
+def test_labels_folder_button(win, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path)))
+    assert not win.patching_files_action.isVisible()
+    win.patching_combo.setCurrentIndex(win.patching_combo.findData("labels"))
+    assert win.patching_files_action.isVisible()
+    win.patching_files_button.click()
+    assert win.labels_dir == str(tmp_path) and str(tmp_path) in win.patching_files_button.toolTip()
+    assert win.chosen_patching().labels_dir == str(tmp_path)
