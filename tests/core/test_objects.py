@@ -36,6 +36,14 @@ def test_uneven_illumination_does_not_decide_what_is_an_object():
     assert recall >= 0.9 and precision >= 0.9
 
 
+def test_a_few_saturated_objects_do_not_hide_the_dim_ones():
+    f = make_field((256, 256), ("blob",), n=14, size=20, seed=4)
+    img = f.image.astype(np.float64)
+    img[(f.labels == 1) | (f.labels == 2)] *= 20            # 2 of 14 objects 20x brighter
+    _, recall, precision = match_centers(detect_objects(img, 20).centers, f.centers, 8)
+    assert recall >= 0.9 and precision >= 0.85
+
+
 def test_estimated_size_is_near_the_true_diameter():
     f = make_field((256, 256), ("blob",), n=16, size=24, seed=3)
     est = estimate_object_size(f.image)
