@@ -48,13 +48,13 @@ PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
 JOB_NAMES = {"load": "Loading", "train": "Training", "score": "Scoring", "report": "Writing report"}
 CHANNELS = [("auto (grey)", None), ("channel 0", 0), ("channel 1", 1), ("channel 2", 2), ("channel 3", 3),
             ("all (multi-channel)", "all")]
-SORT_LABELS = {"score": "Score (most anomalous first)", "name": "Name", "file": "File / load order"}
+SORT_LABELS = {"score": "Score (highest first)", "name": "Name", "file": "File / load order"}
 FILTER_LABELS = {"all": "All patches", "normal": "Marked normal", "flagged": "Flagged",
                  "unmarked": "Unmarked", "excluded": "Excluded"}
 AUTOSAVE_DELAY_MS = 1500
 # Where patches come from (ddrcore.objects.SOURCES), as the toolbar names them.
-PATCHING_LABELS = [("grid", "Grid tiles"), ("auto", "Objects (detect)"), ("labels", "Objects (label images)"),
-                   ("points", "Objects (points CSV)")]
+PATCHING_LABELS = [("grid", "Grid tiles"), ("auto", "Objects: detect"), ("labels", "Objects: labels"),
+                   ("points", "Objects: points")]
 POINTS_FILTER = "Points CSV (*.csv);;All files (*)"
 
 
@@ -900,8 +900,8 @@ class MainWindow(QMainWindow):
         patch_size = None
         if source == "points":
             if not self.points_path and not self.ask_points_file():
-                self.add_problems([BadFile("points", "Objects (points CSV) needs a CSV of centres; choose one or "
-                                           "pick another patch source")])
+                self.add_problems([BadFile("points", "Objects: points needs a CSV of centres; choose one (the … "
+                                           "button) or pick another patch source")])
                 return None
             if size is None:
                 patch_size = self.patch_size_box.value()   # no size to estimate from points: the patch size box

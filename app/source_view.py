@@ -276,8 +276,8 @@ class SourceView(QWidget):
         sizes = self._sizes
         sel = indices == selected
         labelled = self.labels is not None and self.shape is not None and self.labels.shape == tuple(self.shape)
-        self.legend.setText(self._legend + (" &nbsp;·&nbsp; other objects: outline colour = score (blue low, "
-                                            "red high)" if labelled else "") + " &nbsp;·&nbsp; click a patch to select it")
+        scale = " &nbsp;·&nbsp; other objects: outline colour = score (blue low, red high)" if labelled else ""
+        self.legend.setText(self._legend + scale + " &nbsp;·&nbsp; click a patch to select it")
         if labelled:
             self._draw_object_outlines(sel, flagged, normal, scores, score_range)
         else:
