@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
+from .atomic import cleanup_on_signals
 from .errors import DdridError
+from .outputs import check_output
 from .progress import Progress, run_to_end
 
 
@@ -89,6 +92,57 @@ def _channel(value: Optional[str]):
         raise argparse.ArgumentTypeError("channel must be an index (0, 1, ...) or 'all'") from None
 
 
+def _int_in(lo: int, hi: int, what: str):
+    """An argparse type: an integer in lo..hi, refused at parse time otherwise."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {value!r}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be {lo}..{hi}, got {n}")
+        return n
+    return parse
+
+
+def _float_in(what: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False):
+    """An argparse type: a finite number in [lo, hi] ((lo, hi] with lo_open); nan and inf are refused."""
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {value!r}") from None
+        if not math.isfinite(x):
+            raise argparse.ArgumentTypeError(f"{what} must be a finite number, got {value!r}")
+        if x < lo or x > hi or (lo_open and x == lo):
+            raise argparse.ArgumentTypeError(f"{what} must be {'>' if lo_open else '>='} {lo:g}"
+                                             + (f" and <= {hi:g}" if math.isfinite(hi) else "") + f", got {x:g}")
+        return x
+    return parse
+
+
+def _input_size(value: str) -> int:
+    from .config import MAX_INPUT_SIZE
+
+    n = _int_in(32, MAX_INPUT_SIZE, "input size")(value)
+    if n & (n - 1):
+        raise argparse.ArgumentTypeError(f"input size must be a power of two (32, 64, ..., {MAX_INPUT_SIZE}), got {n}")
+    return n
+
+
+_epochs = _int_in(0, 100_000, "epochs")
+_seed = _int_in(0, 2**32 - 1, "seed")
+
+
+def add_output_options(p: argparse.ArgumentParser, images: bool = True) -> None:
+    """--force (and --max-pixels for commands that read images)."""
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file even if it is not of the kind written (never an input)")
+    if images:
+        p.add_argument("--max-pixels", type=_int_in(1, 2**40, "max pixels"), metavar="N",
+                       help="largest image page read, in pixels (default 89478485 as Pillow's; refused beyond)")
+
+
 def _object_size(value: str) -> float:
     from .objects import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
 
@@ -112,9 +166,9 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
                         "labels: one per object of a label image; points: one per centre in --points")
     g.add_argument("--object-size", type=_object_size, metavar="PX",
                    help="typical object diameter in pixels (auto: estimated per folder when not given)")
-    g.add_argument("--patch-size", type=int, metavar="PX",
+    g.add_argument("--patch-size", type=_int_in(4, 4096, "patch size"), metavar="PX",
                    help="patch side in pixels (grid default 32; objects: twice the object size)")
-    g.add_argument("--stride", type=int, metavar="PX", help="grid: step between tiles (default: the patch size)")
+    g.add_argument("--stride", type=_int_in(1, 4096, "stride"), metavar="PX", help="grid: step between tiles (default: the patch size)")
     g.add_argument("--labels", metavar="DIR",
                    help="labels: folder of label images (default: beside the images; names IMAGE_masks.tif, "
                         "_labels, _label, _mask, _cp_masks, or the image's own name in DIR)")
@@ -175,6 +229,13 @@ def cmd_train(args) -> int:
         cfg.validate()
     except ValueError as exc:
         raise DdridError(str(exc)) from None
+    # The output and the memory are checked before hours of work, not after.
+    inputs = [args.normal_dir, getattr(args, "labels", None), getattr(args, "points", None)]
+    check_output(args.output, "model", inputs, args.force, need_bytes=10_000_000)
+    from .config import select_device
+    from .training import check_memory
+
+    check_memory(0, 3 if cfg.channel == "all" else 1, cfg, select_device(cfg.device), batch_size=2)
     patches = _run(load_patches(args.normal_dir, channel=cfg.channel, patching=patching,
                                 input_size=args.input_size), args)
     _report_bad(patches.bad)
@@ -183,23 +244,28 @@ def cmd_train(args) -> int:
     _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
     print(f"{len(patches)} normal patches from {args.normal_dir}", file=sys.stderr)
     model = _run(train(patches, cfg), args)
-    save(model, args.output)
+    save(model, args.output, inputs=[*inputs, *{s.path for s in patches.sources}], force=args.force)
     print(f"saved {args.output}: score {model.score_type}, threshold {model.threshold:.6g}, "
           f"{model.training['seconds']:.0f}s on {model.training['device']}")
     return 0
 
 
 def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None, device="auto", threshold=None,
-                 score_type="auto", patching=None):
+                 score_type="auto", patching=None, force=False):
     """Load a model, score a folder, write the CSV; returns (patches, scores, model).
 
     ``patching`` overrides how patches are cut (default: as the model's training patches were).
+    The outputs are checked (:func:`ddrcore.outputs.check_output`) before any image is read.
     """
     from .export import write_csv, write_decompositions
     from .images import load_patches
     from .modelfile import load
     from .scoring import score_patches, use_score
 
+    inputs = [model_path, test_dir, getattr(args, "labels", None), getattr(args, "points", None)]
+    check_output(csv_path, "csv", inputs, force)
+    if decompositions is not None:
+        check_output(decompositions, "folder", inputs)
     model = use_score(load(model_path, device), score_type)
     patching = patching or model.config.patching()
     patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
@@ -211,10 +277,10 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
     # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
     model.config.set_patching(patches.patching)
     scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
-    write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold)
+    write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold, inputs, force)
     if decompositions is not None:
         try:
-            write_decompositions(decompositions, scores, patches.sources)
+            write_decompositions(decompositions, scores, patches.sources, inputs=inputs)
         except KeyboardInterrupt:
             # The CSV is whole by now; say so, and that the folder is only partly filled
             # (each TIFF in it is complete: they are written atomically one by one).
@@ -230,7 +296,7 @@ def cmd_score(args) -> int:
                     for n in ("objects", "object_size", "patch_size", "stride", "labels", "points"))
     patching = patching_from_args(args, load(args.model, "cpu").config.patching()) if overrides else None
     patches, scores, model = score_folder(args.model, args.test_dir, args.csv, args.decompositions, args,
-                                          args.device, args.threshold, args.score, patching)
+                                          args.device, args.threshold, args.score, patching, args.force)
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
     print(f"wrote {args.csv}: {len(scores)} patches, {n_flag} flagged "
@@ -269,12 +335,15 @@ def cmd_objects(args) -> int:
     patching = patching_from_args(args)
     if patching.is_grid:
         raise DdridError("ddrid objects finds objects: choose --objects auto, labels or points")
+    inputs = [args.folder, args.labels, args.points]
+    if args.csv:
+        check_output(args.csv, "csv", inputs, args.force)
     patches = _run(load_patches(args.folder, channel=args.channel, patching=patching), args)
     _report_bad(patches.bad)
     _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
     n_files = len({s.path for s in patches.sources})
     if args.csv:
-        write_objects_csv(args.csv, patches.sources, patches.patching)
+        write_objects_csv(args.csv, patches.sources, patches.patching, inputs, args.force)
         print(f"wrote {args.csv}: {len(patches)} objects in {n_files} file(s)")
     else:
         print(f"{len(patches)} objects in {n_files} file(s)")
@@ -299,21 +368,27 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train DDR-ID on the images under NORMAL_DIR (all treated as normal).")
     t.add_argument("normal_dir", metavar="NORMAL_DIR")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. model.ddrid)")
-    t.add_argument("--pretrain-epochs", type=int, help="pretraining epochs (default 150, the paper's)")
-    t.add_argument("--finetune-epochs", type=int, help="finetuning epochs (default 100, the paper's)")
-    t.add_argument("--batch-size", type=int, help="batch size (default 256; shrunk for small sets, see README)")
-    t.add_argument("--min-steps-per-epoch", type=int, help="shrink the batch until an epoch has this many steps (default 8; 0 = off)")
-    t.add_argument("--lr", type=float, help="learning rate (default 1e-4, x0.1 after 50 epochs)")
-    t.add_argument("--latent-sigma", type=float, help="sigma of N(Z_C, sigma^2 I) for D_L (default 0.1)")
-    t.add_argument("--threshold-quantile", type=float, help="default threshold quantile of validation scores (0.95)")
+    t.add_argument("--pretrain-epochs", type=_epochs, help="pretraining epochs (default 150, the paper's)")
+    t.add_argument("--finetune-epochs", type=_epochs, help="finetuning epochs (default 100, the paper's)")
+    t.add_argument("--batch-size", type=_int_in(2, 65536, "batch size"),
+                   help="batch size (default 256; shrunk for small sets, see README)")
+    t.add_argument("--min-steps-per-epoch", type=_int_in(0, 1_000_000, "min steps per epoch"),
+                   help="shrink the batch until an epoch has this many steps (default 8; 0 = off)")
+    t.add_argument("--lr", type=_float_in("learning rate", 0.0, 10.0, lo_open=True),
+                   help="learning rate (default 1e-4, x0.1 after 50 epochs)")
+    t.add_argument("--latent-sigma", type=_float_in("latent sigma", 0.0, lo_open=True),
+                   help="sigma of N(Z_C, sigma^2 I) for D_L (default 0.1)")
+    t.add_argument("--threshold-quantile", type=_float_in("threshold quantile", 0.0, 1.0, lo_open=True),
+                   help="default threshold quantile of validation scores (0.95)")
     add_patching_options(t)
-    t.add_argument("--input-size", type=int, help="network input side, power of two >= 32 "
-                                                  "(default: the patch size if 32/64/128/256, else 32)")
+    t.add_argument("--input-size", type=_input_size, help="network input side, power of two 32..512 "
+                                                          "(default: the patch size if 32/64/128/256, else 32)")
     t.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto: CUDA, MPS, else CPU")
-    t.add_argument("--seed", type=int, help="random seed (default 0)")
+    t.add_argument("--seed", type=_seed, help="random seed, 0..4294967295 (default 0)")
     t.add_argument("--precision", choices=["fp32", "bf16"],
                    help="fp32 (default) or bf16 autocast: faster on recent CPUs/GPUs, ~1 AUC point on MNIST (benchmarks/)")
+    add_output_options(t)
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("score", help="score a folder and write a ranked CSV",
@@ -322,12 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("test_dir", metavar="TEST_DIR")
     s.add_argument("--csv", required=True, metavar="RANKED.csv")
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
-    s.add_argument("--threshold", type=float, help="override the model's threshold")
+    s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
     s.add_argument("--score", choices=["auto", "latent", "recon"], default="auto",
                    help="auto: the model's Algorithm 2 choice; latent (AS_l) or recon (AS_r) to override it, "
                         "with the threshold re-derived from the validation scores")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     add_patching_options(s, " (default: as the model's training patches were cut)")
+    add_output_options(s)
     s.set_defaults(func=cmd_score)
 
     o = sub.add_parser("objects", help="find the objects in images and list them in a CSV",
@@ -338,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "center_y, center_x, size, area, mean_intensity")
     o.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
     add_patching_options(o)
+    add_output_options(o)
     o.set_defaults(func=cmd_objects)
 
     i = sub.add_parser("info", help="describe a model file")
@@ -350,10 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "print the AUC.")
     d.add_argument("--out", default="ddrid-demo", metavar="DIR", help="output folder (default ./ddrid-demo)")
     d.add_argument("--data", metavar="DIR", help="demo data folder (default: the bundled one)")
-    d.add_argument("--pretrain-epochs", type=int, default=None, help="default: the demo schedule (README)")
-    d.add_argument("--finetune-epochs", type=int, default=None)
+    d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
+    d.add_argument("--finetune-epochs", type=_epochs, default=None)
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_seed, default=0)
+    add_output_options(d)
     d.set_defaults(func=cmd_demo)
 
     try:
@@ -372,7 +450,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    cleanup_on_signals()   # SIGTERM/SIGHUP unwind like Ctrl+C: no temp file is left behind
     try:
+        if getattr(args, "max_pixels", None) is not None:
+            from .images import set_max_pixels
+
+            set_max_pixels(args.max_pixels)
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
         print(str(exc) or "ddrid: interrupted; nothing half-written was left behind", file=sys.stderr)

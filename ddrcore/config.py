@@ -1,6 +1,7 @@
 """Training settings, with the paper's defaults (Section 4.1)."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Optional, Union
 
@@ -75,10 +76,40 @@ class TrainConfig:
         self.object_size = patching.object_size
 
     def validate(self) -> None:
-        """Raise ValueError with a user-facing message for impossible settings."""
+        """Raise ValueError with a user-facing message (naming the field) for impossible settings.
+
+        Every field is checked for its type and range (:data:`LIMITS`), so a
+        forged model or project file is refused before any network is built.
+        """
         from .networks import check_input_size
 
+        for name, (lo, hi) in LIMITS.items():
+            value = getattr(self, name)
+            if name == "latent_dim" and value is None:
+                continue
+            if name in INT_FIELDS:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{name} must be an integer, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if not lo <= value <= hi:
+                raise ValueError(f"{name} must be {lo:g}..{hi:g}, got {value!r}")
         check_input_size(self.input_size)
+        if self.channel is not None and self.channel != "all" and (
+                isinstance(self.channel, bool) or not isinstance(self.channel, int) or not 0 <= self.channel < MAX_CHANNELS):
+            raise ValueError(f"channel must be None, 'all' or 0..{MAX_CHANNELS - 1}, got {self.channel!r}")
+        for name in ("recalibrate_batchnorm",):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
+        if not isinstance(self.device, str) or not isinstance(self.objects, str):
+            raise ValueError("device and objects must be names")
+        if self.stride is not None and (isinstance(self.stride, bool) or not isinstance(self.stride, int)
+                                        or not 1 <= self.stride <= MAX_PATCH_SIZE):
+            raise ValueError(f"stride must be 1..{MAX_PATCH_SIZE}, got {self.stride!r}")
+        if self.object_size is not None and (isinstance(self.object_size, bool)
+                                             or not isinstance(self.object_size, (int, float))
+                                             or not math.isfinite(self.object_size)):
+            raise ValueError(f"object_size must be a finite number, got {self.object_size!r}")
         self.patching().validate()
         if self.patch_size < 4:
             raise ValueError(f"patch size must be at least 4 pixels, got {self.patch_size}")
@@ -98,6 +129,34 @@ class TrainConfig:
 
 
 PRECISIONS = ("fp32", "bf16")
+
+# Allowed ranges, checked for every configuration (command line, GUI, model and project files).
+MAX_INPUT_SIZE = 512          # network input side (powers of two 32..512)
+MAX_PATCH_SIZE = 4096         # patch / crop side in pixels
+MAX_LATENT_DIM = 4096
+MAX_CHANNELS = 64
+MAX_SEED = 2**32 - 1          # numpy's seed range
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+INT_FIELDS = ("patch_size", "input_size", "pretrain_epochs", "finetune_epochs", "lr_milestone", "batch_size",
+              "min_steps_per_epoch", "latent_dim", "seed")
+LIMITS = {
+    "patch_size": (4, MAX_PATCH_SIZE),
+    "input_size": (32, MAX_INPUT_SIZE),
+    "pretrain_epochs": (0, MAX_EPOCHS),
+    "finetune_epochs": (0, MAX_EPOCHS),
+    "lr_milestone": (0, MAX_EPOCHS),
+    "batch_size": (2, MAX_BATCH),
+    "min_steps_per_epoch": (0, 1_000_000),
+    "latent_dim": (1, MAX_LATENT_DIM),
+    "seed": (0, MAX_SEED),
+    "lr": (0.0, 1e308),
+    "lr_gamma": (0.0, 10.0),
+    "weight_decay": (0.0, 10.0),
+    "latent_sigma": (0.0, 1e308),
+    "val_fraction": (0.0, 1.0),
+    "threshold_quantile": (0.0, 1.0),
+}
 
 
 def autocast(device: str, precision: str = "fp32"):

@@ -42,9 +42,15 @@ def run_demo(args, run) -> int:
     from .scoring import roc_auc, score_patches
     from .training import train
 
+    from .outputs import check_output
+
     data = Path(args.data) if args.data else bundled_demo_dir()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    force = bool(getattr(args, "force", False))
+    # Every output is checked before training starts (never the demo data, never a foreign file).
+    out = check_output(args.out, "folder", [data])
+    check_output(out / "demo-model.ddrid", "model", [data], force)
+    check_output(out / "demo-ranked.csv", "csv", [data], force)
+    check_output(out / "decompositions", "folder", [data])
     t0 = time.perf_counter()
     cfg = TrainConfig(
         pretrain_epochs=args.pretrain_epochs if args.pretrain_epochs is not None else DEMO_PRETRAIN_EPOCHS,
@@ -54,11 +60,12 @@ def run_demo(args, run) -> int:
     normal = run(load_patches(data / "train" / "normal", cfg.patch_size, cfg.input_size), args)
     print(f"demo: {len(normal)} normal training patches from {data / 'train' / 'normal'}", file=sys.stderr)
     model = run(train(normal, cfg), args)
-    model_path = save(model, out / "demo-model.ddrid")
+    model_path = save(model, out / "demo-model.ddrid", inputs=[data], force=force)
     test = run(load_patches(data / "test", cfg.patch_size, cfg.input_size), args)
     scores = run(score_patches(model, test, decompose=True), args)
-    csv_path = write_csv(out / "demo-ranked.csv", scores, test.sources, model, model_path.name)
-    write_decompositions(out / "decompositions", scores, test.sources, limit=20)
+    csv_path = write_csv(out / "demo-ranked.csv", scores, test.sources, model, model_path.name,
+                         inputs=[data], force=force)
+    write_decompositions(out / "decompositions", scores, test.sources, limit=20, inputs=[data])
     labels = labels_from_folders(test.sources)
     auc = roc_auc(scores.score, labels)
     auc_l, auc_r = roc_auc(scores.latent, labels), roc_auc(scores.recon, labels)

@@ -3,12 +3,19 @@
 Every row carries what is needed to reproduce the ranking: the score used,
 the threshold, the model's seed and preprocessing constants, and the model
 file's name — so a CSV separated from its model still says how it was made.
+
+Spreadsheet safety (OWASP "CSV injection"): a text cell that begins with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
+so that a spreadsheet shows it instead of running it as a formula (e.g. an
+image named ``=HYPERLINK(...).tif``).  Numbers (``-3.5``, ``-1e-05``) are
+written as they are.  Every CSV writer here goes through :func:`csv_safe_row`.
 """
 from __future__ import annotations
 
 import csv
 import io
 import os
+import re
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -17,6 +24,7 @@ import numpy as np
 from .atomic import atomic_path, write_text_atomic
 from .images import PatchSource
 from .model import DDRIDModel, score_name
+from .outputs import check_output
 from .scoring import Scores
 
 #: Where each patch is: its crop's top-left (y, x) and the object it is centred on.
@@ -28,6 +36,27 @@ PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride"]
 COLUMNS = (["rank"] + OBJECT_COLUMNS + ["score", "score_latent", "score_recon", "score_type", "threshold",
                                          "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
            + PATCHING_COLUMNS)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def csv_safe(value):
+    """One CSV cell, escaped against formula injection (numbers and non-text values unchanged).
+
+    Examples
+    --------
+    >>> csv_safe("=HYPERLINK(1)"), csv_safe("-3.5"), csv_safe(-2), csv_safe("a.tif")
+    ("'=HYPERLINK(1)", '-3.5', -2, 'a.tif')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def csv_safe_row(row: dict) -> dict:
+    return {k: csv_safe(v) for k, v in row.items()}
 
 
 def _num(value: float, fmt: str = ".6g") -> str:
@@ -71,29 +100,37 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
 
 
 def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel,
-              model_name: str = "", threshold: Optional[float] = None) -> Path:
-    """Write the ranked CSV atomically; returns the path."""
+              model_name: str = "", threshold: Optional[float] = None, inputs: Sequence = (),
+              force: bool = False) -> Path:
+    """Write the ranked CSV atomically; returns the path.
+
+    The output is checked by :func:`ddrcore.outputs.check_output` against the
+    patches' image files and ``inputs`` (e.g. the model file, the folders read).
+    """
+    check_output(path, "csv", [*inputs, *{s.path for s in sources}], force)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(ranked_rows(scores, sources, model, model_name, threshold))
+    writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, model_name, threshold))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 
 
-def write_objects_csv(path: Union[str, os.PathLike], sources: Sequence[PatchSource], patching) -> Path:
+def write_objects_csv(path: Union[str, os.PathLike], sources: Sequence[PatchSource], patching,
+                      inputs: Sequence = (), force: bool = False) -> Path:
     """Write the objects found (one row per patch, in reading order) atomically; returns the path."""
+    check_output(path, "csv", [*inputs, *{s.path for s in sources}], force)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=OBJECT_COLUMNS + PATCHING_COLUMNS, lineterminator="\n")
     writer.writeheader()
     settings = patching_row(patching)
-    writer.writerows({**object_row(s), **settings} for s in sources)
+    writer.writerows(csv_safe_row({**object_row(s), **settings}) for s in sources)
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 
 
 def write_decompositions(folder: Union[str, os.PathLike], scores: Scores, sources: Sequence[PatchSource],
-                         limit: Optional[int] = None) -> int:
+                         limit: Optional[int] = None, inputs: Sequence = ()) -> int:
     """Write input | X_C | X_N of each patch as a 3-plane float32 TIFF, named by rank.
 
     Planes hold (preprocessed input, R_C(X), R_N(X)) for every channel, in the
@@ -103,8 +140,7 @@ def write_decompositions(folder: Union[str, os.PathLike], scores: Scores, source
 
     if scores.x_c is None or scores.x_n is None or scores.x is None:
         raise ValueError("scores were computed without decompositions")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_output(folder, "folder", inputs)
     order = scores.ranking()[: limit or None]
     for rank, i in enumerate(order, 1):
         stack = np.stack([scores.x[i], scores.x_c[i], scores.x_n[i]]).astype(np.float32)  # (3, C, S, S)

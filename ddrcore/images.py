@@ -20,6 +20,12 @@ Rules (documented in README "Images and patches"):
 * Bad files (empty, truncated, not an image, all NaN, constant, unreadable)
   are skipped and reported as :class:`BadFile`; patches that contain NaN/Inf
   are dropped and counted in the report.
+* Bounded memory: a page (one plane) may hold at most :data:`max_pixels`
+  pixels (default Pillow's 89,478,485, about 9459 x 9459; ``--max-pixels`` or
+  :func:`set_max_pixels` to change it).  The size is read from the file's
+  header (TIFF series shapes, PNG/JPEG headers) before anything is decoded,
+  so a small compressed "bomb" is refused in milliseconds.  A file whose
+  decoded pages together would not fit in the machine's memory is refused too.
 """
 from __future__ import annotations
 
@@ -38,6 +44,52 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = TIFF_SUFFIXES + (".png", ".jpg", ".jpeg")
 
 Channel = Union[None, int, str]
+
+#: Pillow's default decompression-bomb limit (1 GiB of 4-byte pixels / 3).
+DEFAULT_MAX_PIXELS = 89_478_485
+#: Largest page (pixels per plane) any reader decodes; see :func:`set_max_pixels`.
+max_pixels = DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(limit: Optional[int]) -> int:
+    """Set the per-page pixel limit for every reader (None: the default); returns the previous one."""
+    global max_pixels
+    previous = max_pixels
+    if limit is None:
+        limit = DEFAULT_MAX_PIXELS
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"the pixel limit must be a positive integer, got {limit!r}")
+    max_pixels = limit
+    return previous
+
+
+def available_memory() -> int:
+    """Bytes of memory this machine can give (available RAM where known, else total RAM; 0 if unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _check_page_size(path, height: int, width: int, planes: int = 1, itemsize: int = 1, channels: int = 1) -> None:
+    """Refuse a page over the pixel limit, or a file whose pages will not fit in memory (from header sizes)."""
+    pixels = int(height) * int(width)
+    if pixels > max_pixels:
+        raise ImageReadError(f"{path}: page of {width} x {height} = {pixels:,} pixels is over the limit of "
+                             f"{max_pixels:,} pixels per page (a decompression bomb?); raise it with --max-pixels "
+                             "if the image is real")
+    need = pixels * int(planes) * int(itemsize) * int(channels)
+    avail = available_memory()
+    if avail and need > 0.8 * avail:
+        raise ImageReadError(f"{path}: its {planes} page(s) need {need / 2**30:.1f} GiB decoded, more than this "
+                             f"machine has free ({avail / 2**30:.1f} GiB)")
 
 
 @dataclass(frozen=True)
@@ -114,6 +166,9 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
             )
         elif p.is_file():
             found.append(p)
+        elif os.path.lexists(p):
+            what = "a dangling link" if p.is_symlink() and not p.exists() else "not a file or folder (a FIFO or device?)"
+            raise NoUsableImagesError(f"{p}: is {what}; give an image file or a folder of images")
         else:
             raise NoUsableImagesError(f"{p}: no such file or folder; check the path")
     # A file named twice (folder + file) is read once.
@@ -143,6 +198,15 @@ def _read_tiff_groups(path: Path) -> List[np.ndarray]:
         if not tf.series:
             raise ImageReadError(f"{path}: TIFF holds no image data")
         for series in tf.series:
+            axes, shape = series.axes, tuple(series.shape)
+            if "Y" in axes and "X" in axes and len(axes) == len(shape):
+                h, w = shape[axes.index("Y")], shape[axes.index("X")]
+            elif len(shape) >= 2:
+                h, w = shape[-2], shape[-1]
+            else:
+                h, w = (shape[0] if shape else 0), 1
+            n_values = int(np.prod(shape, dtype=np.float64)) if shape else 0
+            _check_page_size(path, h, w, max(1, n_values // max(1, h * w)), np.dtype(series.dtype).itemsize)
             planes = _to_planes(series.asarray(), series.axes)
             extra = tuple(getattr(series.keyframe, "extrasamples", ()) or ())
             n_alpha = sum(1 for e in extra if e in _ALPHA_SAMPLES)
@@ -176,7 +240,15 @@ def _to_planes(arr: np.ndarray, axes: str) -> np.ndarray:
 def _read_other(path: Path) -> np.ndarray:
     """PNG/JPEG via imageio, as (1, Y, X, C) at stored depth (8 or 16 bit)."""
     import imageio.v3 as iio
+    from PIL import Image
 
+    # The header alone gives the size: refuse a bomb before decoding it.
+    with Image.open(path) as im:
+        w, h = im.size
+        bands = len(im.getbands())
+    _check_page_size(path, h, w, 1, 2, bands)
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels   # our limit, checked above, is the one that counts
     arr = np.asarray(iio.imread(path))
     if arr.ndim == 2:
         arr = arr[..., None]

@@ -8,6 +8,7 @@ checked; a forged, corrupted or other-version file gives one clear line.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Union
@@ -60,9 +61,19 @@ def to_payload(model: DDRIDModel) -> dict:
     }
 
 
-def save(model: DDRIDModel, path: Union[str, os.PathLike]) -> Path:
-    """Write the model atomically (temporary file + rename)."""
+def size_estimate(model: DDRIDModel) -> int:
+    """About how many bytes the model file takes (weights + validation scores + a margin)."""
+    n = sum(p.numel() for p in model.nets.parameters()) + sum(b.numel() for b in model.nets.buffers())
+    n += sum(len(v) for v in model.validation_scores.values())
+    return 4 * n + 1_000_000
+
+
+def save(model: DDRIDModel, path: Union[str, os.PathLike], inputs=(), force: bool = False) -> Path:
+    """Write the model atomically (temporary file + rename), after :func:`ddrcore.outputs.check_output`."""
+    from .outputs import check_output
+
     path = Path(path)
+    check_output(path, "model", inputs, force, need_bytes=size_estimate(model))
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -81,47 +92,142 @@ def _fail(path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: {what}")
 
 
+def _bad(field: str, why: str) -> ModelFileError:
+    return ModelFileError(f"forged or damaged model file: {field} {why}")
+
+
+def _int_field(d, key: str, lo: int, hi: int, name: str) -> int:
+    value = d.get(key) if isinstance(d, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, f"must be an integer, got {value!r}"[:160])
+    if not lo <= value <= hi:
+        raise _bad(name, f"must be {lo}..{hi}, got {value}")
+    return value
+
+
+def _finite(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(name, f"must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise _bad(name, f"must be finite, got {value}")
+    return value
+
+
+def check_payload(payload: dict):
+    """Check every field of a loaded payload against its allowed range, before any network is built.
+
+    Returns (config, architecture, preprocessor, score type, threshold,
+    validation scores); raises :class:`ModelFileError` naming the field.
+    """
+    from .config import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
+
+    raw_config = payload.get("config")
+    if not isinstance(raw_config, dict):
+        raise _bad("config", "is missing")
+    config = TrainConfig.from_dict(dict(raw_config))
+    try:
+        config.validate()
+    except (ValueError, TypeError) as exc:
+        raise _bad("config", f"is invalid: {str(exc)[:140]}") from None
+    arch_d = payload.get("architecture")
+    if not isinstance(arch_d, dict):
+        raise _bad("architecture", "is missing")
+    arch = {"channels": _int_field(arch_d, "channels", 1, MAX_CHANNELS, "architecture.channels"),
+            "latent_dim": _int_field(arch_d, "latent_dim", 1, MAX_LATENT_DIM, "architecture.latent_dim"),
+            "input_size": _int_field(arch_d, "input_size", 32, MAX_INPUT_SIZE, "architecture.input_size")}
+    if arch["input_size"] & (arch["input_size"] - 1):
+        raise _bad("architecture.input_size", f"must be a power of two, got {arch['input_size']}")
+    if arch["input_size"] != config.input_size:
+        raise _bad("architecture.input_size", f"({arch['input_size']}) differs from config.input_size "
+                                              f"({config.input_size})")
+    if config.latent_dim is not None and config.latent_dim != arch["latent_dim"]:
+        raise _bad("architecture.latent_dim", "differs from config.latent_dim")
+    state = payload.get("state")
+    if not isinstance(state, dict):
+        raise _bad("state", "is missing")
+    for name in ("r_c", "r_n", "d_l"):
+        part = state.get(name)
+        if not isinstance(part, dict):
+            raise _bad(f"state.{name}", "is missing")
+        for key, tensor in part.items():
+            if not isinstance(tensor, torch.Tensor):
+                raise _bad(f"state.{name}.{key}", "is not a tensor")
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise _bad(f"state.{name}.{key}", "holds NaN or infinite weights")
+    z_c = payload.get("z_c")
+    if not isinstance(z_c, torch.Tensor) or z_c.shape != (arch["latent_dim"],):
+        raise _bad("z_c", "has the wrong shape")
+    if not torch.isfinite(z_c).all():
+        raise _bad("z_c", "is not finite")
+    pre_d = payload.get("preprocess")
+    if not isinstance(pre_d, dict):
+        raise _bad("preprocess", "is missing")
+    lo = _finite(pre_d.get("minimum"), "preprocess.minimum")
+    hi = _finite(pre_d.get("maximum"), "preprocess.maximum")
+    if not hi > lo:
+        raise _bad("preprocess", f"maximum ({hi:g}) must be greater than minimum ({lo:g})")
+    if not math.isfinite(hi - lo):
+        raise _bad("preprocess", "range is not finite")
+    pre = Preprocessor(lo, hi)
+    score_type = payload.get("score_type")
+    if not isinstance(score_type, str) or score_type not in SCORE_TYPES:
+        raise _bad("score_type", f"is unknown ({str(score_type)[:40]!r})")
+    threshold = _finite(payload.get("threshold"), "threshold")
+    val_scores = {}
+    raw_val = payload.get("validation_scores", {})
+    if not isinstance(raw_val, dict):
+        raise _bad("validation_scores", "is malformed")
+    for key, value in raw_val.items():
+        if key not in SCORE_TYPES or not isinstance(value, torch.Tensor) or value.ndim != 1:
+            raise _bad("validation_scores", "is malformed")
+        if not torch.isfinite(value.float()).all():
+            raise _bad(f"validation_scores.{key}", "holds NaN or infinite values")
+        val_scores[key] = value.float().numpy()
+    for key in ("validation", "training"):
+        if not isinstance(payload.get(key, {}), dict):
+            raise _bad(key, "must be a dictionary")
+    return config, arch, pre, score_type, threshold, val_scores
+
+
 def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
     """Load a model file safely; raises :class:`ModelFileError` with one line."""
     path = Path(path)
     if not path.is_file():
         raise _fail(path, "no such model file; check the path")
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise _fail(path, "not a ddrid model file (not a model archive; is it another kind of file, or truncated?)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             raise _fail(path, "refused: the file contains code or objects, not just data; "
                               "only load model files made by ddrid") from None
         raise _fail(path, f"not a ddrid model file or corrupted ({first[:100]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise _fail(path, "not a ddrid model file (missing format marker)")
     version = payload.get("version")
-    if version != VERSION:
+    if isinstance(version, bool) or version != VERSION:
         raise _fail(path, f"model file format version {version!r} is not supported "
                           f"(this ddrid reads version {VERSION}); retrain or upgrade ddrid")
     try:
-        config = TrainConfig.from_dict(dict(payload["config"]))
-        config.validate()
-        arch = payload["architecture"]
-        nets = DDRIDNetworks(int(arch["channels"]), int(arch["latent_dim"]), int(arch["input_size"]))
+        fields = check_payload(payload)
+    except ModelFileError as exc:
+        raise _fail(path, str(exc)) from None
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise _fail(path, f"damaged or incompatible model file ({first[:120]})") from None
+    config, arch, pre, score_type, threshold, val_scores = fields
+    try:
+        nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"])
         for name in ("r_c", "r_n", "d_l"):
             getattr(nets, name).load_state_dict(payload["state"][name], strict=True)
         z_c = payload["z_c"]
         if not isinstance(z_c, torch.Tensor) or z_c.shape != (nets.latent_dim,):
             raise ValueError("Z_C has the wrong shape")
-        if not torch.isfinite(z_c).all():
-            raise ValueError("Z_C is not finite")
-        pre = Preprocessor.from_dict(payload["preprocess"])
-        score_type = payload["score_type"]
-        if score_type not in SCORE_TYPES:
-            raise ValueError(f"unknown score type {score_type!r}")
-        threshold = float(payload["threshold"])
-        val_scores = {}
-        for key, value in dict(payload.get("validation_scores", {})).items():
-            if key not in SCORE_TYPES or not isinstance(value, torch.Tensor) or value.ndim != 1:
-                raise ValueError("validation scores are malformed")
-            val_scores[key] = value.float().numpy()
         validation = dict(payload.get("validation", {}))
         training = dict(payload.get("training", {}))
     except Exception as exc:

@@ -92,11 +92,36 @@ def to_json(project: Project, path: Union[str, os.PathLike]) -> str:
     return json.dumps(doc, indent=1) + "\n"
 
 
-def save(project: Project, path: Union[str, os.PathLike]) -> Path:
-    """Write the project file atomically; returns its path."""
+def save(project: Project, path: Union[str, os.PathLike], force: bool = False) -> Path:
+    """Write the project file atomically; returns its path.
+
+    The path is checked by :func:`ddrcore.outputs.check_output`: never one of
+    the project's inputs, its images or its model; never a non-project file
+    unless ``force``.
+    """
+    from .outputs import check_output
+
     path = Path(path)
+    inputs = [*project.inputs, *{s.path for s in project.marks}]
+    if project.model_path:
+        inputs.append(project.model_path)
+    check_output(path, "project", inputs, force)
     write_text_atomic(path, to_json(project, path))
     return path
+
+
+def outside_paths(project: Project, path: Union[str, os.PathLike]) -> List[str]:
+    """The project's paths (inputs, model, annotated files) outside its own folder: shown when it opens."""
+    base = Path(os.path.abspath(path)).parent
+    out = []
+    for p in [*project.inputs, *([project.model_path] if project.model_path else []),
+              *sorted({s.path for s in project.marks})]:
+        try:
+            Path(os.path.abspath(p)).relative_to(base)
+        except ValueError:
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def _fail(path, what: str) -> ProjectFileError:
@@ -106,7 +131,7 @@ def _fail(path, what: str) -> ProjectFileError:
 def _int(value, what: str, path) -> int:
     # bool is an int subclass in Python; a 'true' page index is a broken file.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, f"{what} must be an integer, got {value!r}")
+        raise _fail(path, f"{what} must be an integer, got {str(value)[:40]!r}")
     return value
 
 
@@ -116,40 +141,118 @@ def _channel(value, path) -> Channel:
     return _int(value, "channel", path)
 
 
+class _BadNumber(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _BadNumber(f"{name} is not allowed (JSON numbers must be finite)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadNumber(f"number {text[:30]} is out of range")
+    return value
+
+
+def _depth(doc, limit: int) -> int:
+    """Nesting depth of a parsed JSON document (iterative: never recurses)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > limit:
+            return d
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
+def _path_str(value, what: str, path) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(path, f"{what} must be a non-empty path, got {str(value)[:60]!r}")
+    if "\x00" in value:
+        raise _fail(path, f"{what} contains a NUL byte")
+    if len(value) > MAX_PATH_CHARS:
+        raise _fail(path, f"{what} is longer than {MAX_PATH_CHARS} characters")
+    return value
+
+
+#: Limits on what a project file may hold (a forged file is refused, never half-used).
+MAX_DEPTH = 32
+MAX_PROJECT_BYTES = 512 * 2**20
+MAX_PATH_CHARS = 4096
+MAX_COORD = 2**31 - 1
+
+
 def load(path: Union[str, os.PathLike]) -> Project:
-    """Read and check a project file; raises :class:`ProjectFileError` with one line."""
+    """Read and check a project file; raises :class:`ProjectFileError` with one line.
+
+    A UTF-8 byte-order mark is accepted.  Every field is checked: NaN,
+    infinite or out-of-range numbers, NUL bytes in paths, nesting deeper than
+    :data:`MAX_DEPTH`, unknown keys in an annotation entry and a non-integer
+    (e.g. boolean) version are refused.
+    """
+    from .config import MAX_CHANNELS, MAX_PATCH_SIZE, TrainConfig
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_PROJECT_BYTES:
+            raise _fail(path, f"project file is larger than {MAX_PROJECT_BYTES // 2**20} MB; not a ddrid project")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise _fail(path, "no such project file; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"cannot read the project file ({exc})") from None
+        raise _fail(path, f"cannot read the project file ({str(exc).splitlines()[0][:120]})") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise _fail(path, f"not a ddrid project (invalid JSON at line {exc.lineno}, column {exc.colno})") from None
+    except _BadNumber as exc:
+        raise _fail(path, f"not a valid ddrid project ({exc})") from None
+    except (RecursionError, MemoryError):
+        raise _fail(path, f"not a ddrid project (nested too deeply or too large)") from None
+    except ValueError as exc:   # e.g. an integer with too many digits
+        raise _fail(path, f"not a ddrid project ({str(exc).splitlines()[0][:100]})") from None
+    if _depth(doc, MAX_DEPTH) > MAX_DEPTH:
+        raise _fail(path, f"not a ddrid project (nested deeper than {MAX_DEPTH} levels)")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _fail(path, "not a ddrid project file (missing format marker)")
-    if doc.get("version") != VERSION:
-        raise _fail(path, f"project format version {doc.get('version')!r} is not supported "
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+        raise _fail(path, f"project format version {repr(version)[:20]} is not supported "
                           f"(this ddrid reads version {VERSION}); upgrade ddrid")
     base = Path(os.path.abspath(path)).parent
     inputs = doc.get("inputs", [])
-    if not isinstance(inputs, list) or not all(isinstance(p, str) for p in inputs):
+    if not isinstance(inputs, list):
         raise _fail(path, "'inputs' must be a list of paths")
+    inputs = [_path_str(p, "each input", path) for p in inputs]
     patch_size = _int(doc.get("patch_size", 32), "patch_size", path)
-    if patch_size < 4:
-        raise _fail(path, f"patch_size must be at least 4, got {patch_size}")
+    if not 4 <= patch_size <= MAX_PATCH_SIZE:
+        raise _fail(path, f"patch_size must be 4..{MAX_PATCH_SIZE}, got {patch_size}")
+    channel = _channel(doc.get("channel"), path)
+    if isinstance(channel, int) and not 0 <= channel < MAX_CHANNELS:
+        raise _fail(path, f"channel must be 0..{MAX_CHANNELS - 1}, 'all' or null, got {channel}")
     model = doc.get("model")
-    if model is not None and not isinstance(model, str):
-        raise _fail(path, "'model' must be a path or null")
+    if model is not None:
+        model = _path_str(model, "'model'", path)
     threshold = doc.get("threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-        raise _fail(path, "'threshold' must be a number or null")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                  or not math.isfinite(float(threshold))):
+        raise _fail(path, "'threshold' must be a finite number or null")
     training = doc.get("training", {})
     if not isinstance(training, dict):
         raise _fail(path, "'training' must be an object")
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    settings = {k: v for k, v in training.items() if k in known}
+    if settings:
+        try:
+            TrainConfig.from_dict({**TrainConfig().to_dict(), **settings, "channel": None}).validate()
+        except (ValueError, TypeError) as exc:
+            raise _fail(path, f"'training' settings are invalid ({str(exc).splitlines()[0][:120]})") from None
     marks: Dict[PatchSource, str] = {}
     annotations = doc.get("annotations", [])
     if not isinstance(annotations, list):
@@ -157,15 +260,23 @@ def load(path: Union[str, os.PathLike]) -> Project:
     for entry in annotations:
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise _fail(path, "each annotation entry needs a 'path'")
-        file = _abs(entry["path"], base)
+        unknown = sorted(set(entry) - {"path", *MARKS})
+        if unknown:
+            raise _fail(path, f"unknown mark {unknown[0][:40]!r} in the annotations "
+                              f"(known: {', '.join(MARKS)})")
+        file = _abs(_path_str(entry["path"], "an annotation path", path), base)
         for mark in MARKS:
             coords = entry.get(mark, [])
             if not isinstance(coords, list):
                 raise _fail(path, f"'{mark}' of {entry['path']} must be a list of [page, y, x]")
             for c in coords:
                 if not isinstance(c, list) or len(c) != 3:
-                    raise _fail(path, f"'{mark}' of {entry['path']}: expected [page, y, x], got {c!r}")
+                    raise _fail(path, f"'{mark}' of {entry['path']}: expected [page, y, x], got {str(c)[:60]}")
                 page, y, x = (_int(v, "page/y/x", path) for v in c)
+                if not 0 <= page <= MAX_COORD:
+                    raise _fail(path, f"'{mark}' of {entry['path']}: page must be >= 0, got {page}")
+                if not (-MAX_COORD <= y <= MAX_COORD and -MAX_COORD <= x <= MAX_COORD):
+                    raise _fail(path, f"'{mark}' of {entry['path']}: y/x out of range")
                 marks[PatchSource(file, page, y, x)] = mark
     return Project(
         inputs=[_abs(p, base) for p in inputs],

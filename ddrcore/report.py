@@ -81,6 +81,7 @@ def write_report(
     settings: Optional[Mapping[str, object]] = None,
     score_label: str = "score",
     n_montage: int = 12,
+    force: bool = False,
 ) -> Path:
     """Write the report as PNG or PDF (chosen by the suffix), atomically.
 
@@ -99,6 +100,10 @@ def write_report(
         raise ValueError(f"{len(scores)} scores, {len(images)} images and {len(sources)} sources do not match")
     if len(scores) == 0:
         raise ValueError("nothing to report: no scored patches")
+    from .outputs import check_output
+
+    # Never one of the images reported on; never a foreign file unless forced.
+    check_output(path, "report", {s.path for s in sources}, force)
     normal = np.zeros(len(scores), bool) if normal_mask is None else np.asarray(normal_mask, bool)
     order = np.argsort(-scores, kind="stable")
     k = min(n_montage, len(scores))

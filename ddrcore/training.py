@@ -114,6 +114,53 @@ def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torc
     return {"L_R": l_r.item(), "L_OC": l_oc.item(), "L_LSC": l_lsc.item(), "D_L": l_d.item()}
 
 
+def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: int,
+                    latent_dim: int | None = None) -> int:
+    """About how many bytes training takes: weights with gradients and Adam moments (x4), the
+    activations of one batch through both autoencoders (forward and backward), and the patches.
+
+    The networks are built on torch's "meta" device: counted, never allocated.
+    """
+    from .networks import default_latent_dim
+
+    latent_dim = latent_dim or default_latent_dim(channels)
+    with torch.device("meta"):
+        nets = DDRIDNetworks(channels, latent_dim, input_size)
+    params = sum(p.numel() for p in nets.parameters())
+    s = input_size
+    # Encoder maps 64, 128, 256, 512 channels at s/2 .. s/16; the decoder mirrors them up to s.
+    enc = sum(c * (s // 2**k) ** 2 for k, c in enumerate((64, 128, 256, 512), 1))
+    dec = enc + channels * s * s + 64 * s * s // 4
+    activations = batch_size * (enc + dec) * 4 * 3 * 2          # 3 tensors per layer (conv, BN, act), 2 nets
+    data = n_patches * channels * s * s * 4 * 3                 # raw, preprocessed, on the device
+    return int(params * 4 * 4 + activations + data)
+
+
+def device_memory(device: str) -> int:
+    """Bytes of memory ``device`` offers (free RAM for the CPU); 0 when unknown."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        try:
+            free, _total = torch.cuda.mem_get_info(torch.device(device))
+            return int(free)
+        except Exception:  # noqa: BLE001 - an estimate only
+            return 0
+    from .images import available_memory
+
+    return available_memory()
+
+
+def check_memory(n_patches: int, channels: int, config: TrainConfig, device: str = "cpu",
+                 batch_size: int | None = None) -> None:
+    """Refuse, with one line, a training run that will not fit in the device's memory."""
+    bs = batch_size or config.batch_size
+    need = memory_estimate(n_patches, channels, config.input_size, bs, config.latent_dim)
+    have = device_memory(device)
+    if have and need > 0.9 * have:
+        raise TrainingError(f"training needs about {need / 2**30:.1f} GiB (input size {config.input_size}, batch "
+                            f"{bs}, {n_patches} patches) but {device} has {have / 2**30:.1f} GiB "
+                            "free; lower --input-size or --batch-size")
+
+
 def seed_everything(seed: int) -> np.random.Generator:
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
@@ -135,6 +182,8 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     rng = seed_everything(config.seed)
     clock = Clock()
     train_idx, val_idx = split_indices(len(raw), config.val_fraction, rng)
+    check_memory(len(raw), raw.shape[1], config, device,
+                 effective_batch_size(len(train_idx), config.batch_size, config.min_steps_per_epoch))
     pre = Preprocessor.fit(raw[train_idx])
     x_train = to_tensor(pre(raw[train_idx]), device)
     x_val = pre(raw[val_idx])

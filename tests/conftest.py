@@ -72,3 +72,21 @@ def tiny_model():
     x = np.stack([ring_patch(r) for _ in range(16)]).astype(np.float32)[:, None]
     cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, batch_size=8, min_steps_per_epoch=0, device="cpu", seed=3)
     return run_to_end(train(x, cfg))
+
+
+# Hypothesis profiles for the fuzz tests (tests/core/test_fuzz.py), registered here so that
+# `--hypothesis-profile NAME` works from any starting folder:
+#   ci (default): a few hundred examples in all, seconds;   long: thousands per test, for a hunt:
+#   python -m pytest tests/core/test_fuzz.py --hypothesis-profile long
+try:
+    import os as _os
+
+    from hypothesis import HealthCheck as _HC, settings as _hyp_settings
+
+    _common = dict(deadline=None, suppress_health_check=[_HC.too_slow, _HC.function_scoped_fixture,
+                                                         _HC.data_too_large])
+    _hyp_settings.register_profile("ci", max_examples=40, derandomize=True, **_common)
+    _hyp_settings.register_profile("long", max_examples=3000, **_common)
+    _hyp_settings.load_profile(_os.environ.get("DDRID_HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is in the `test` extra; without it the fuzz tests are skipped
+    pass

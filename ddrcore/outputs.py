@@ -1,0 +1,202 @@
+"""One rule for every file ddrid writes (CLI, GUI, project, report, decompositions).
+
+:func:`check_output` is called *before* any long work starts, so a bad output
+path fails in seconds with one line:
+
+* an output is never one of the inputs: not an input file, not the model in
+  use, and not an image inside an input folder (it would be read next time) —
+  compared through symbolic links and hard links.  ``force`` does not change
+  this;
+* an output must be a regular file (or not exist yet): a folder, a device
+  (``/dev/null``), a FIFO or a socket is refused;
+* a symbolic link is followed: its target is checked and written (atomically
+  replaced); the link itself stays;
+* an existing file of another kind (a document where a CSV goes, an image
+  where a model goes ...) is only replaced with ``force`` (``--force``); an
+  existing file of the same kind is replaced, atomically, as always;
+* the folder must be writable (a probe temp file is created and removed) and
+  hold at least ``need_bytes`` free.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from .atomic import resolve_target, temp_name
+from .errors import DdridError
+
+PathLike = Union[str, os.PathLike]
+
+#: Kinds of output and what they are called in messages.
+KINDS = {
+    "csv": "CSV file",
+    "model": "ddrid model file",
+    "tiff": "TIFF image",
+    "project": "ddrid project file",
+    "report": "report (PNG/PDF)",
+    "json": "JSON file",
+    "text": "text file",
+    "folder": "folder",
+}
+
+_IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+class OutputError(DdridError):
+    """An output path that ddrid will not write (one line, naming the path)."""
+
+
+def _head(path: Path, n: int = 8192) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(n)
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        return exc.start >= len(head) - 4
+    return True
+
+
+def looks_like(path: PathLike, kind: str) -> bool:
+    """Whether the existing regular file ``path`` holds what ``kind`` writes (empty files always do)."""
+    path = Path(path)
+    head = _head(path)
+    if not head:
+        return True
+    if kind in ("csv", "text", "json"):
+        return _is_text(head)
+    if kind == "project":
+        return _is_text(head) and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    if kind == "tiff":
+        return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+    if kind == "report":
+        return head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"%PDF")
+    if kind == "model":
+        if not head.startswith(b"PK\x03\x04"):
+            return False
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return any(n.endswith("/data.pkl") or n == "data.pkl" for n in zf.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return False
+    raise ValueError(f"unknown output kind {kind!r}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+        return True
+    except ValueError:
+        return False
+
+
+def _describe(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def probe_writable(folder: PathLike, name: str = "ddrid") -> None:
+    """Create and remove a temp file in ``folder`` (created if missing); OutputError when that fails."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = temp_name(folder / name, ".probe")
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write here ({exc.strerror or exc}); "
+                          "choose another folder or check its permissions") from None
+
+
+def check_free_space(folder: PathLike, need_bytes: int) -> None:
+    if need_bytes <= 0:
+        return
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < need_bytes:
+        raise OutputError(f"{folder}: only {free / 1e6:.1f} MB free, about {need_bytes / 1e6:.1f} MB are needed; "
+                          "free some space or choose another folder")
+
+
+def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]] = (), force: bool = False,
+                 need_bytes: int = 0) -> Path:
+    """Check that ``path`` may be written as ``kind``; returns the path that will really be written.
+
+    ``inputs``: files and folders being read (images, folders, the model in
+    use).  Raises :class:`OutputError` with one line otherwise; see the module
+    docstring for the rule.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    given = Path(path)
+    if "\x00" in str(path):
+        raise OutputError(f"{given!r}: a path cannot contain a NUL byte")
+    if given.is_symlink() and not given.exists():
+        # A dangling link: its target is written (created).
+        pass
+    target = resolve_target(given)
+    shown = given if target == given else f"{given} (a link to {target})"
+    for inp in inputs:
+        if inp is None:
+            continue
+        inp = Path(inp)
+        if not inp.exists():
+            continue
+        if inp.is_dir():
+            if kind != "folder" and target.suffix.lower() in _IMAGE_SUFFIXES and _inside(target, inp):
+                raise OutputError(f"{shown}: is an image inside the input folder {inp}; ddrid never writes its "
+                                  "inputs — choose another output path")
+            if kind == "folder" and target.exists() and _same(target, inp):
+                raise OutputError(f"{shown}: is the input folder; ddrid never writes into its inputs — "
+                                  "choose another folder")
+        elif target.exists() and _same(target, inp):
+            raise OutputError(f"{shown}: is one of the input files; ddrid never writes its inputs — "
+                              "choose another output path")
+    if target.exists() or target.is_symlink():
+        try:
+            mode = os.stat(target).st_mode
+        except OSError as exc:
+            raise OutputError(f"{shown}: cannot check the existing file ({exc.strerror or exc})") from None
+        if kind == "folder":
+            if not stat.S_ISDIR(mode):
+                raise OutputError(f"{shown}: exists and is not a folder")
+        else:
+            if not stat.S_ISREG(mode):
+                raise OutputError(f"{shown}: is {_describe(mode)}, not a file; ddrid writes only regular files")
+            try:
+                same_kind = looks_like(target, kind)
+            except OSError as exc:
+                raise OutputError(f"{shown}: cannot read the existing file ({exc.strerror or exc})") from None
+            if not same_kind and not force:
+                raise OutputError(f"{shown}: exists and is not a {KINDS[kind]}; not replaced "
+                                  "(use --force to replace it)")
+    folder = target if kind == "folder" else target.parent
+    probe_writable(folder, target.name if kind != "folder" else "ddrid")
+    check_free_space(folder, need_bytes)
+    return target
