@@ -231,9 +231,11 @@ def cmd_train(args) -> int:
         raise DdridError(str(exc)) from None
     # The output and the memory are checked before hours of work, not after.
     inputs = [args.normal_dir, getattr(args, "labels", None), getattr(args, "points", None)]
-    check_output(args.output, "model", inputs, args.force, need_bytes=10_000_000)
     from .config import select_device
-    from .training import check_memory
+    from .training import check_memory, model_file_bytes
+
+    check_output(args.output, "model", inputs, args.force,
+                 need_bytes=model_file_bytes(3 if cfg.channel == "all" else 1, cfg.input_size, cfg.latent_dim))
 
     check_memory(0, 3 if cfg.channel == "all" else 1, cfg, select_device(cfg.device), batch_size=2)
     patches = _run(load_patches(args.normal_dir, channel=cfg.channel, patching=patching,
@@ -270,7 +272,11 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
     patching = patching or model.config.patching()
     patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
                                 model.channels, patching=patching), args)
-    _report_bad(patches.bad)
+    # `score` takes its channel from the model: say that, not "--channel", which score does not take.
+    hint = (f"the model was trained on {'channel ' + str(model.config.channel) if model.config.channel is not None else 'grey images'}"
+            f" ({model.channels} channel(s)); score these with a model trained with --channel")
+    _report_bad([type(b)(b.path, b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
+                 for b in patches.bad])
     why = model.incompatibility(patches.patching.crop_side(), model.config.channel)
     if why:
         raise DdridError(f"{model_path}: {why}; leave out --patch-size to cut patches as the model's were")

@@ -144,6 +144,29 @@ class PatchSet:
         return PatchSet(self.images[index], [self.sources[i] for i in index], list(self.bad), self.patching)
 
 
+def skipped_links(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]]) -> List["BadFile"]:
+    """Links under the given folders that :func:`find_images` does not follow, each with why.
+
+    Dangling links (to a missing file) and links to folders (not followed, so
+    a link loop cannot make a search endless) are reported, not silently dropped.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out: List[BadFile] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            continue
+        for f in sorted(p.rglob("*")):
+            if not f.is_symlink() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                continue
+            if not f.exists():
+                if f.suffix.lower() in IMAGE_SUFFIXES:
+                    out.append(BadFile(str(f), "a link to a missing file; skipped"))
+            elif f.is_dir():
+                out.append(BadFile(str(f), "a linked folder; not followed (give it as an input of its own)"))
+    return out
+
+
 def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]]) -> List[Path]:
     """Image files under the given folders/files, recursively, sorted by path.
 
@@ -581,7 +604,7 @@ def load_patches(
         input_size = default_input_size(patch_size)
     clock = Clock()
     read: List[tuple] = []  # (file, patches, sources)
-    bad: List[BadFile] = []
+    bad: List[BadFile] = skipped_links(paths)
     n = len(files)
     for i, f in enumerate(files):
         try:

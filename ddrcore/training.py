@@ -136,6 +136,15 @@ def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: 
     return int(params * 4 * 4 + activations + data)
 
 
+def model_file_bytes(channels: int, input_size: int, latent_dim: int | None = None) -> int:
+    """About how large the model file will be (float32 weights of all three networks, plus a margin)."""
+    from .networks import default_latent_dim
+
+    with torch.device("meta"):
+        nets = DDRIDNetworks(channels, latent_dim or default_latent_dim(channels), input_size)
+    return 4 * sum(p.numel() for p in nets.parameters()) + 2_000_000
+
+
 def device_memory(device: str) -> int:
     """Bytes of memory ``device`` offers (free RAM for the CPU); 0 when unknown."""
     if device.startswith("cuda") and torch.cuda.is_available():

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -388,3 +389,32 @@ def test_random_bytes_are_not_reported_as_code(tmp_path):
     with pytest.raises(ModelFileError) as e:
         modelfile.load(p)
     assert "code" not in str(e.value) and "not a ddrid model" in str(e.value)
+
+
+def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys):
+    rgb = np.stack([ring_patch(np.random.default_rng(i)) for i in range(3)], axis=-1)
+    tifffile.imwrite(test_dir / "normal" / "rgb.tif", rgb, photometric="rgb")
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(test_dir.parent / "r.csv")]) == 0
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "rgb.tif" in ln)
+    assert "grey images" in line and "(--channel 0" not in line
+
+
+def test_links_and_fifos_are_named_not_silently_skipped(tmp_path):
+    from ddrcore.errors import NoUsableImagesError
+    from ddrcore.images import load_patches
+    from ddrcore.progress import run_to_end
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    tifffile.imwrite(d / "a.tif", ring_patch(np.random.default_rng(0)))
+    os.symlink(tmp_path / "gone.tif", d / "dangling.tif")
+    other = tmp_path / "other"
+    other.mkdir()
+    os.symlink(other, d / "linked")
+    bad = {Path(b.path).name: b.reason for b in run_to_end(load_patches(d)).bad}
+    assert "missing file" in bad["dangling.tif"] and "not followed" in bad["linked"]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(NoUsableImagesError, match="FIFO"):
+        run_to_end(load_patches(fifo))
