@@ -418,3 +418,21 @@ def test_links_and_fifos_are_named_not_silently_skipped(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(NoUsableImagesError, match="FIFO"):
         run_to_end(load_patches(fifo))
+
+
+def test_same_kind_outputs_are_replaced_and_reports_follow_the_rule(model_file, tmp_path):
+    from ddrcore.report import write_report
+
+    OutputError, check_output = _outputs()
+    assert check_output(model_file, "model") == model_file          # a ddrid model over a ddrid model: fine
+    img = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(img)
+    src = [PatchSource(str(img), 0, 0, 0)]
+    with pytest.raises(OutputError, match="input"):
+        write_report(img, np.array([1.0]), 0.5, np.zeros((1, 1, 8, 8), np.float32), src)
+    doc = tmp_path / "thesis.pdf.docx"
+    _docx(doc)
+    with pytest.raises(OutputError, match="--force"):
+        check_output(doc, "report")
