@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.model_path: Optional[str] = None
         self.project_path: Optional[str] = None
         self.pending_marks: Dict[PatchSource, str] = {}
+        self._recut_from: Optional[tuple] = None   # (sources, marks) of the table being re-cut
         self.pending_threshold: Optional[float] = None
         self._detail_cache: tuple = (-1, None)
         self._source_patch = -1          # the patch outlined in the Source image tab
@@ -251,6 +252,9 @@ class MainWindow(QMainWindow):
                                  "Every patch of the selected patches' files becomes normal")
         self.act_folder_normal = A("Mark Whole F&older Normal", self.mark_folders_normal, "Ctrl+Shift+N",
                                    "Every patch in the selected patches' folders, subfolders included, becomes normal")
+        self.act_recut = A("Re-&cut Patches…", self.ask_recut, None,
+                           "Cut the loaded images again with another patch source or size; marks follow the objects")
+        self.act_recut.setObjectName("recutAction")
         self.act_select_all = A("Select &All", lambda: self.gallery.selectAll(), QKeySequence.StandardKey.SelectAll)
         self.act_train = A("&Train", lambda: self.start_training(self.train_panel.config()), "Ctrl+T")
         self.act_score = A("&Score", self.score_unscored, "Ctrl+R", "Score patches the model has not scored yet")
@@ -355,7 +359,7 @@ class MainWindow(QMainWindow):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Annotate")
         for a in (self.act_normal, self.act_unmark, self.act_exclude, None, self.act_file_normal,
-                  self.act_folder_normal):
+                  self.act_folder_normal, None, self.act_recut):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Model")
         for a in (self.act_train, self.act_score, self.act_cancel):
@@ -822,6 +826,7 @@ class MainWindow(QMainWindow):
         self.act_score.setEnabled(not busy and self.model is not None and loaded)
         for a in (self.act_normal, self.act_unmark, self.act_exclude, self.act_file_normal, self.act_folder_normal):
             a.setEnabled(has_sel)
+        self.act_recut.setEnabled(not busy and loaded)
         self.export_csv_button.setEnabled(scored)
         self.export_report_button.setEnabled(scored)
         self.act_export_csv.setEnabled(scored)
@@ -890,6 +895,65 @@ class MainWindow(QMainWindow):
                 self.patching_combo.setCurrentIndex(i)
         if object_size is not None:
             self.object_size_spin.setValue(float(object_size))
+
+    def ask_recut(self) -> None:
+        """Annotate ▸ Re-cut Patches…: the same inputs, cut with other settings."""
+        from PySide6.QtWidgets import QDialog
+
+        from .recut import RecutDialog
+
+        if self.runner.busy or not len(self.table):
+            return
+        dialog = RecutDialog(self.table.patching, self.table.patch_size, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.recut(*dialog.values())
+
+    def recut(self, source: str, object_size: Optional[float] = None, patch_size: Optional[int] = None) -> bool:
+        """Cut the loaded inputs again (grid, auto, labels or points); marks follow the objects they were on."""
+        if self.runner.busy or not len(self.table):
+            return False
+        old = self.table
+        self.preset_patching(source, object_size or 0)
+        patching = Patching(source, patch_size=patch_size, object_size=object_size,
+                            labels_dir=self.labels_dir if source == "labels" else None,
+                            points=self.points_path if source == "points" else None)
+        if source == "points" and not patching.points:
+            patching = self.chosen_patching()      # asks for the CSV
+            if patching is None:
+                return False
+        try:
+            patching.validate()
+        except ValueError as exc:
+            self.add_problems([BadFile("patch source", str(exc))])
+            return False
+        self._recut_from = (list(old.sources), old.marks.copy())
+        table = PatchTable(patch_size=patching.crop_side() if patching.is_grid or patch_size else old.patch_size,
+                           channel=old.channel)
+        table.set_patching(patching)
+        inputs = list(old.inputs)
+        self.set_table(table)
+        self.undo_stack.clear()           # its commands name patches of the old table
+        self._detail_cache = (-1, None)
+        self.load_inputs(inputs)
+        return True
+
+    def _carry_recut_marks(self, new: np.ndarray) -> None:
+        from .recut import carried_marks
+
+        old_sources, old_marks = self._recut_from
+        self._recut_from = None
+        carried = carried_marks(old_sources, old_marks, [self.table.sources[i] for i in new])
+        for mark in (NORMAL, EXCLUDED):
+            idx = [int(new[j]) for j, m in carried.items() if m == mark]
+            if idx:
+                self.table.set_marks(idx, mark)
+        if self.model is not None:
+            why = self.model.incompatibility(self.table.patch_size, self.table.channel)
+            if why:
+                self.model = None
+                self.model_path = None
+                self.add_problems([BadFile("model", f"{why}; the re-cut patches need a new model: train again")])
+        self.statusBar().showMessage(f"Re-cut: {len(new)} patches, {len(carried)} marks carried over", 8000)
 
     def chosen_patching(self) -> Optional[Patching]:
         """The toolbar's patch-source choice as a Patching; None (with a problem listed) when incomplete."""
@@ -1034,6 +1098,8 @@ class MainWindow(QMainWindow):
             except ValueError as exc:
                 self.add_problems([BadFile(", ".join(result.inputs), str(exc))])
                 new = np.zeros(0, np.int64)
+            if self._recut_from is not None:
+                self._carry_recut_marks(new)
             if result.mark_normal_under:
                 under = self.table.indices_under(result.mark_normal_under)
                 self.table.set_marks(under, NORMAL)

@@ -259,3 +259,25 @@ def test_labels_folder_button(win, monkeypatch, tmp_path):
     win.patching_files_button.click()
     assert win.labels_dir == str(tmp_path) and str(tmp_path) in win.patching_files_button.toolTip()
     assert win.chosen_patching().labels_dir == str(tmp_path)
+
+
+def test_recut_from_objects_to_other_settings_keeps_marks_on_their_objects(win, fields, wait_idle):
+    from app.state import NORMAL
+
+    folder, made = fields
+    _load_auto(win, folder, wait_idle)
+    n_before = len(win.table)
+    marked = win.table.sources[:3]
+    win.table.set_marks([0, 1, 2], NORMAL)
+    assert win.act_recut.isEnabled()
+    assert win.recut("auto", object_size=SIZE, patch_size=64)
+    wait_idle(win, timeout=20_000)
+    t = win.table
+    assert len(t) == n_before and t.patching.crop_side() == 64 and all(s.size == 64 for s in t.sources)
+    normal = [t.sources[i] for i in t.normal_indices()]
+    assert len(normal) == 3
+    for old in marked:   # each mark stayed on its object
+        assert min(abs(s.center_y - old.center_y) + abs(s.center_x - old.center_x) for s in normal) < 1
+    assert win.recut("grid", patch_size=32)
+    wait_idle(win, timeout=20_000)
+    assert win.table.patching.is_grid and len(win.table) == 2 * 36
