@@ -27,6 +27,7 @@ class RecutDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("recutDialog")
         self.setWindowTitle("Re-cut patches")
+        self.setMinimumWidth(400)
         self.source = QComboBox(objectName="recutSourceCombo")
         for s in SOURCES:
             self.source.addItem(SOURCE_LABELS[s], s)
