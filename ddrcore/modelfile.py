@@ -200,6 +200,16 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
     if not zipfile.is_zipfile(path):
         raise _fail(path, "not a ddrid model file (not a model archive; is it another kind of file, or truncated?)")
     try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(max(0, i.file_size) for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
+        raise _fail(path, f"not a ddrid model file or corrupted ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})") from None
+    from .images import available_memory
+
+    avail = available_memory()
+    if avail and unpacked > 0.8 * avail:
+        raise _fail(path, f"refused: unpacking it needs {unpacked / 2**30:.1f} GiB, more than this machine has free")
+    try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -221,6 +231,14 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise _fail(path, f"damaged or incompatible model file ({first[:120]})") from None
     config, arch, pre, score_type, threshold, val_scores = fields
+    # The weights the architecture needs must be in the file: counted on torch's meta device (nothing
+    # allocated), so a forged size is refused before gigabytes of networks are built.
+    with torch.device("meta"):
+        n_weights = sum(t.numel() for t in DDRIDNetworks(arch["channels"], arch["latent_dim"],
+                                                         arch["input_size"]).state_dict().values())
+    if 4 * n_weights > unpacked + 1_000_000:
+        raise _fail(path, f"forged or damaged model file: architecture needs {4 * n_weights / 1e6:.0f} MB of "
+                          f"weights but the file holds {unpacked / 1e6:.0f} MB")
     try:
         nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"])
         for name in ("r_c", "r_n", "d_l"):

@@ -436,3 +436,19 @@ def test_same_kind_outputs_are_replaced_and_reports_follow_the_rule(model_file, 
     _docx(doc)
     with pytest.raises(OutputError, match="--force"):
         check_output(doc, "report")
+
+
+def test_5_architecture_larger_than_the_file_is_refused_unbuilt(tiny_model, tmp_path, monkeypatch):
+    import ddrcore.modelfile as mf
+
+    built = []
+    real = mf.DDRIDNetworks
+    monkeypatch.setattr(mf, "DDRIDNetworks",
+                        lambda *a, **k: built.append(str(torch.get_default_device())) or real(*a, **k))
+    # Each value in range, together 2 x 2 G weights: the file cannot hold them.
+    p = _forge(tiny_model, tmp_path, lambda p: (p["architecture"].update(latent_dim=4096, input_size=512),
+                                                p["config"].update(input_size=512),
+                                                p.update(z_c=torch.zeros(4096))))
+    with pytest.raises(ModelFileError, match="needs .* MB of weights"):
+        modelfile.load(p, "cpu")
+    assert set(built) <= {"meta"}      # counted, never allocated
