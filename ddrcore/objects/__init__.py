@@ -67,17 +67,20 @@ class ObjectContext:
             sample = [sample[int(i * step)] for i in range(ESTIMATE_SAMPLE)]
         clock = Clock()
         sizes: List[float] = []
+        problems: List[str] = []
         for i, f in enumerate(sample):
             try:
                 sizes.extend(self._sizes_of(f))
-            except (ImageReadError, OSError, ValueError):
-                pass   # the file is reported when it is read for its patches
+            except (DdridError, OSError, ValueError) as exc:
+                problems.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                # the file is reported again when it is read for its patches
             done = (i + 1) / len(sample)
             yield Progress("objects", step=i + 1, steps=len(sample), overall=done, elapsed=clock.elapsed(),
                            message=f"estimating the object size: {Path(f).name}")
         if not sizes:
             what = "label images" if p.source == "labels" else "images"
-            raise DdridError(f"could not estimate the object size from the {what}; give --object-size "
+            why = f" ({problems[0]})" if problems else ""
+            raise DdridError(f"could not estimate the object size from the {what}{why}; give --object-size "
                              "(the objects' diameter in pixels)")
         size = float(np.clip(np.median(sizes), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
         self.patching = p.with_object_size(round(size, 1))

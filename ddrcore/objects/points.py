@@ -76,11 +76,14 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
             continue
         try:
             y, x = float(row[ycol]), float(row[xcol])
-            page = int(float(row[pagecol])) if pagecol is not None else 0
+            page_value = float(row[pagecol]) if pagecol is not None else 0.0
         except (IndexError, ValueError):
             raise PointsFileError(f"{path}: line {lineno} has no number in its y/x columns") from None
-        if not (math.isfinite(y) and math.isfinite(x)) or page < 0:
-            raise PointsFileError(f"{path}: line {lineno} has a non-finite coordinate or a negative page")
+        if not (math.isfinite(y) and math.isfinite(x) and math.isfinite(page_value)) or page_value < 0 \
+                or page_value != int(page_value):
+            raise PointsFileError(f"{path}: line {lineno} has a non-finite coordinate or a page that is not "
+                                  "a whole number >= 0")
+        page = int(page_value)
         file = None
         if pcol is not None:
             try:

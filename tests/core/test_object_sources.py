@@ -281,3 +281,15 @@ def test_score_refuses_a_patch_size_the_model_was_not_trained_on(tmp_path, norma
     assert main(["--quiet", "score", str(model), str(normal_dir), "--csv", str(tmp_path / "r.csv"),
                  "--patch-size", "16"]) == 1
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_bomb_among_the_images_is_named_when_no_size_can_be_estimated(tmp_path):
+    from ddrcore.images import set_max_pixels
+
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((64, 64), np.uint16))
+    previous = set_max_pixels(1000)
+    try:
+        with pytest.raises(DdridError, match="pixels per page"):
+            load(tmp_path, patching=Patching("auto"))
+    finally:
+        set_max_pixels(previous)
