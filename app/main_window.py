@@ -550,6 +550,12 @@ class MainWindow(QMainWindow):
             self.object_size_spin.setValue(patching.object_size or 0)
             self._update_enabled()
         self.project_path = str(Path(path).resolve())
+        outside = projectfile.outside_paths(proj, path)
+        if outside:
+            # A shared project may point anywhere on this machine: say where before it is read.
+            shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+            self.add_problems([BadFile(path, f"this project reads {len(outside)} path(s) outside its folder: "
+                                             f"{shown}; check that you expected them")])
         self.pending_marks = dict(proj.marks)
         self.pending_threshold = proj.threshold
         self.train_panel.apply_settings(proj.training)

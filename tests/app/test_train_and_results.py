@@ -225,3 +225,23 @@ def test_project_with_a_model_for_other_patches_is_not_scored(qtbot, tiny_model,
     assert w.model is None
     assert any("p.ddrid" in p and "32 px" in p and "16 px" in p for p in problems), problems
     assert len(w.table) > 0 and np.isnan(w.table.latent).all()   # loaded, but nothing scored with the wrong model
+
+
+def test_a_project_reading_files_outside_its_folder_says_so(qtbot, image_folder, wait_idle, tmp_path):
+    from ddrcore import project as projectfile
+    from app.main_window import MainWindow
+
+    (tmp_path / "projects").mkdir()
+    inside = tmp_path / "projects" / "inside.ddridproj"
+    projectfile.save(projectfile.Project(inputs=[str(image_folder)]), inside)     # images beside, not below
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.open_project(str(inside))
+    wait_idle(w)
+    problems = [w.problems.item(i).text() for i in range(w.problems.count())]
+    assert any("outside its folder" in p and str(image_folder) in p for p in problems), problems
+    below = image_folder.parent / "below.ddridproj"
+    projectfile.save(projectfile.Project(inputs=[str(image_folder)]), below)
+    w.open_project(str(below))
+    wait_idle(w)
+    assert not any("outside its folder" in w.problems.item(i).text() for i in range(w.problems.count()))
