@@ -25,7 +25,7 @@ from ddrcore.demo import bundled_demo_dir
 from ddrcore.errors import DdridError
 from ddrcore.images import BadFile, PatchSource
 from ddrcore.model import DDRIDModel, score_name
-from ddrcore.networks import default_input_size
+from ddrcore.config import default_input_size
 from ddrcore.objects import Patching
 
 from . import exporting, jobs

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ddrcore.images import BadFile, PatchSet, PatchSource
-from ddrcore.networks import default_input_size
+from ddrcore.config import default_input_size
 from ddrcore.objects import Patching
 from ddrcore.project import Project
 from ddrcore.scoring import Scores

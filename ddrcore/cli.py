@@ -209,7 +209,7 @@ def cmd_train(args) -> int:
     from .config import TrainConfig
     from .images import load_patches
     from .modelfile import save
-    from .networks import default_input_size
+    from .config import default_input_size
     from .training import train
 
     cfg = TrainConfig()

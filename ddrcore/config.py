@@ -6,6 +6,28 @@ from dataclasses import asdict, dataclass, fields
 from typing import Optional, Union
 
 
+def check_input_size(size: int) -> None:
+    """Raise ValueError unless ``size`` is a power of two >= 32 (Table 1's networks halve it three times)."""
+    if size < 32 or (size & (size - 1)) != 0:
+        raise ValueError(f"network input size must be a power of two >= 32, got {size}")
+
+
+#: Network input sides the command line and the GUI offer (powers of two; Table 1 uses 32).
+INPUT_SIZES = (32, 64, 128, 256)
+
+
+def default_input_size(patch_side: int) -> int:
+    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32.
+
+    Examples
+    --------
+    >>> default_input_size(64), default_input_size(45)
+    (64, 32)
+    """
+    return int(patch_side) if int(patch_side) in INPUT_SIZES else 32
+
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run; stored in every model file.
@@ -81,8 +103,6 @@ class TrainConfig:
         Every field is checked for its type and range (:data:`LIMITS`), so a
         forged model or project file is refused before any network is built.
         """
-        from .networks import check_input_size
-
         for name, (lo, hi) in LIMITS.items():
             value = getattr(self, name)
             if name == "latent_dim" and value is None:

@@ -17,15 +17,17 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
 from .atomic import atomic_path, write_text_atomic
 from .images import PatchSource
-from .model import DDRIDModel, score_name
 from .outputs import check_output
-from .scoring import Scores
+
+if TYPE_CHECKING:   # torch-free at import: `ddrid objects` writes CSVs without loading torch (1.5 s)
+    from .model import DDRIDModel
+    from .scoring import Scores
 
 #: Where each patch is: its crop's top-left (y, x) and the object it is centred on.
 OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity"]
@@ -80,6 +82,8 @@ def patching_row(patching) -> dict:
 def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel, model_name: str = "",
                 threshold: Optional[float] = None) -> list[dict]:
     """One dict per patch, most anomalous first."""
+    from .model import score_name
+
     if len(scores) != len(sources):
         raise ValueError(f"{len(scores)} scores for {len(sources)} patches")
     tau = scores.threshold if threshold is None else float(threshold)

@@ -26,29 +26,12 @@ import math
 import torch
 from torch import nn
 
+from .config import INPUT_SIZES, check_input_size, default_input_size  # noqa: F401
+
 LEAK = 0.2
 
 
-def check_input_size(size: int) -> None:
-    if size < 32 or (size & (size - 1)) != 0:
-        raise ValueError(f"network input size must be a power of two >= 32, got {size}")
-
-
-#: Network input sides the command line and the GUI offer (powers of two; Table 1 uses 32).
-INPUT_SIZES = (32, 64, 128, 256)
-
-
-def default_input_size(patch_side: int) -> int:
-    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32.
-
-    Examples
-    --------
-    >>> default_input_size(64), default_input_size(45)
-    (64, 32)
-    """
-    return int(patch_side) if int(patch_side) in INPUT_SIZES else 32
-
-
+# The input-size rules live with the settings (torch-free); imported here for the networks.
 def default_latent_dim(channels: int) -> int:
     """Table 1: 128-d latent for grey (MNIST column), 512-d for 3-channel images."""
     return 128 if channels == 1 else 512
