@@ -15,13 +15,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", metavar="FOLDER|FILE|PROJECT",
                         help="folders or image files to load, or a .ddridproj project to open")
     parser.add_argument("--version", action="version", version=f"ddrid-gui {__version__}")
+    from ddrcore.cli import object_size_arg
     from ddrcore.objects import SOURCES
 
     g = parser.add_argument_group("patch source (preset in the toolbar; as for `ddrid train`)")
     g.add_argument("--objects", choices=SOURCES,
                    help="grid: square tiles; auto: one crop per detected object; labels: one per object of a "
                         "label image; points: one per centre in --points")
-    g.add_argument("--object-size", type=_object_size, metavar="PX",
+    g.add_argument("--object-size", type=object_size_arg, metavar="PX",
                    help="typical object diameter in pixels (default: estimated); crops are twice this a side")
     g.add_argument("--labels", metavar="DIR", help="labels: folder of label images (default: beside the images)")
     g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x")
@@ -29,18 +30,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.objects is None and (args.labels or args.points):
         args.objects = "labels" if args.labels else "points"
     return args
-
-
-def _object_size(text: str) -> float:
-    from ddrcore.objects import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not MIN_OBJECT_SIZE <= value <= MAX_OBJECT_SIZE:
-        raise argparse.ArgumentTypeError(f"{value:g} px is outside {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} px")
-    return value
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -21,7 +21,6 @@ out and counted).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Optional, Sequence

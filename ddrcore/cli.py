@@ -143,7 +143,8 @@ def add_output_options(p: argparse.ArgumentParser, images: bool = True) -> None:
                        help="largest image page read, in pixels (default 89478485 as Pillow's; refused beyond)")
 
 
-def _object_size(value: str) -> float:
+def object_size_arg(value: str) -> float:
+    """An argparse type for --object-size (also used by ddrid-gui): 3..1024 pixels; nan and inf refused."""
     from .objects import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
 
     try:
@@ -164,7 +165,7 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
     g.add_argument("--objects", choices=SOURCES,
                    help="grid: square tiles (default); auto: one patch centred on each detected bright object; "
                         "labels: one per object of a label image; points: one per centre in --points")
-    g.add_argument("--object-size", type=_object_size, metavar="PX",
+    g.add_argument("--object-size", type=object_size_arg, metavar="PX",
                    help="typical object diameter in pixels (auto: estimated per folder when not given)")
     g.add_argument("--patch-size", type=_int_in(4, 4096, "patch size"), metavar="PX",
                    help="patch side in pixels (grid default 32; objects: twice the object size)")
@@ -182,6 +183,9 @@ def patching_from_args(args, base=None):
     from .objects import Patching
 
     p = base or Patching()
+    if args.objects is None and (getattr(args, "labels", None) or getattr(args, "points", None)):
+        # --labels DIR or --points CSV alone say which source is meant (as in ddrid-gui).
+        args.objects = "labels" if args.labels else "points"
     if args.objects is not None and args.objects != p.source:
         # Another source: the model's crop side still holds (the network needs it), its object size does not.
         p = replace(p, source=args.objects, stride=None if args.objects != "grid" else p.stride,
@@ -337,7 +341,8 @@ def cmd_objects(args) -> int:
     from .export import write_objects_csv
     from .images import load_patches
 
-    args.objects = args.objects or "auto"
+    if args.objects is None and not (args.labels or args.points):
+        args.objects = "auto"
     patching = patching_from_args(args)
     if patching.is_grid:
         raise DdridError("ddrid objects finds objects: choose --objects auto, labels or points")

@@ -12,7 +12,6 @@ objects that :func:`ddrcore.images.load_patches` cuts patches around.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional, Sequence
 

@@ -293,3 +293,16 @@ def test_a_bomb_among_the_images_is_named_when_no_size_can_be_estimated(tmp_path
             load(tmp_path, patching=Patching("auto"))
     finally:
         set_max_pixels(previous)
+
+
+def test_labels_or_points_alone_choose_their_source(tmp_path):
+    import argparse
+
+    from ddrcore.cli import patching_from_args
+
+    args = argparse.Namespace(objects=None, object_size=12.0, patch_size=None, stride=None, labels=None,
+                              points=str(tmp_path / "p.csv"))
+    assert patching_from_args(args).source == "points"
+    args = argparse.Namespace(objects=None, object_size=None, patch_size=None, stride=None, labels=str(tmp_path),
+                              points=None)
+    assert patching_from_args(args).source == "labels"
