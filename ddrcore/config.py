@@ -6,6 +6,21 @@ from dataclasses import asdict, dataclass, fields
 from typing import Optional, Union
 
 
+#: Network input sides the command line and the GUI offer (powers of two; Table 1 uses 32).
+INPUT_SIZES = (32, 64, 128, 256)
+
+
+def default_input_size(patch_side: int) -> int:
+    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32.
+
+    Examples
+    --------
+    >>> default_input_size(64), default_input_size(45)
+    (64, 32)
+    """
+    return int(patch_side) if int(patch_side) in INPUT_SIZES else 32
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run; stored in every model file.

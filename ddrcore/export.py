@@ -25,7 +25,10 @@ from .atomic import atomic_path, write_text_atomic
 from .images import PatchSource
 from .model import DDRIDModel, score_name
 from .outputs import check_output
-from .scoring import Scores
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # scoring imports torch; writing a CSV needs none
+    from .scoring import Scores
 
 #: Where each patch is: its crop's top-left (y, x) and the object it is centred on.
 OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity"]

@@ -34,19 +34,8 @@ def check_input_size(size: int) -> None:
         raise ValueError(f"network input size must be a power of two >= 32, got {size}")
 
 
-#: Network input sides the command line and the GUI offer (powers of two; Table 1 uses 32).
-INPUT_SIZES = (32, 64, 128, 256)
-
-
-def default_input_size(patch_side: int) -> int:
-    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32.
-
-    Examples
-    --------
-    >>> default_input_size(64), default_input_size(45)
-    (64, 32)
-    """
-    return int(patch_side) if int(patch_side) in INPUT_SIZES else 32
+# Torch-free (the GUI imports them before torch is loaded): defined in config, re-exported here.
+from .config import INPUT_SIZES, default_input_size  # noqa: E402,F401
 
 
 def default_latent_dim(channels: int) -> int:
