@@ -191,6 +191,8 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.detail_dock, self.source_dock)
             self._source_tabbed = True
         self.detail_dock.raise_()   # Detail is the tab on top when work starts
+        # Showing the docks can grow the window past the screen's bottom: pull it back in.
+        QTimer.singleShot(0, self.fit_on_screen)
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -385,6 +387,13 @@ class MainWindow(QMainWindow):
         for act in (self.act_normal, self.act_unmark, self.act_exclude):
             tb.addAction(act)
         tb.addSeparator()
+        tb.addAction(self.act_score)
+        # The view controls get their own row: on one row with the rest they were cut off at 1600 px.
+        self.addToolBarBreak()
+        tb = QToolBar("View", self)
+        tb.setObjectName("viewToolbar")
+        tb.setMovable(False)
+        self.addToolBar(tb)
         self.sort_box = self._view_combo(tb, " Sort ", "sortBox", SORTS, SORT_LABELS)
         self.filter_box = self._view_combo(tb, " Show ", "filterBox", FILTERS, FILTER_LABELS)
         self.include_training_box = QCheckBox("Include training patches")
@@ -415,8 +424,6 @@ class MainWindow(QMainWindow):
         self.zoom_box.setCurrentIndex(1)
         self.zoom_box.currentIndexChanged.connect(lambda _i: self.gallery.set_thumb_size(self.zoom_box.currentData()))
         tb.addWidget(self.zoom_box)
-        tb.addSeparator()
-        tb.addAction(self.act_score)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()

@@ -81,7 +81,7 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
-        self.plots.setMinimumHeight(330)
+        self.plots.setMinimumHeight(220)
         self.plots.setToolTip(LOSS_HELP)
         self.curves: Dict[str, pg.PlotDataItem] = {}
         self.family_plots: Dict[str, pg.PlotItem] = {}
@@ -90,25 +90,26 @@ class TrainingPanel(QWidget):
         # One small panel per loss family: the losses differ by orders of magnitude, and on one
         # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
         for row, (family, names, log) in enumerate(LOSS_FAMILIES):
-            plot = self.plots.addPlot(row=row, col=0)
+            plot = self.plots.addPlot(row=row // 2, col=row % 2)   # a 2 x 2 grid: each panel tall enough to read
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
-            plot.setTitle(f"{family}: {key}", size="8pt")
+            short = {"pretraining": "pretrain ", "finetuning L_R": "finetune "}.get(family, "")
+            plot.setTitle(f"{short}{key}", size="8pt")
             plot.showGrid(y=True, alpha=0.2)
             for side in ("left", "bottom"):
                 axis = plot.getAxis(side)
                 axis.setTickFont(font)
                 # Major ticks only: log axes otherwise label minor ticks too, and the labels overlap.
                 axis.setStyle(maxTickLevel=0, tickTextOffset=2)
-            plot.getAxis("left").setWidth(42)
+            plot.getAxis("left").setWidth(34)
+            plot.getAxis("bottom").setHeight(18)
             plot.setLogMode(y=False)
             plot.log_y = log
             for name in names:
                 self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
         self.pre_plot = self.family_plots["pretraining"]
         self.fine_plot = self.family_plots["finetuning L_R"]
-        self.family_plots[LOSS_FAMILIES[-1][0]].setLabel("bottom", "step", **{"font-size": "7pt"})
         self.hover_label = QLabel("")
         self.hover_label.setObjectName("lossHoverLabel")
         self.plots.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -240,8 +241,10 @@ class TrainingPanel(QWidget):
         # axis keeps them readable (switched on with data: an empty log axis is clutter).
         for plot in self.family_plots.values():
             names = [n for n, c in self.curves.items() if c.getViewBox() is plot.getViewBox()]
-            has = any(self.points[n][0] for n in names)
-            plot.setLogMode(y=bool(plot.log_y and has))
+            values = [v for n in names for v in self.points[n][1] if v > 0]
+            # A log axis only when the curves span more than a decade: within one, its labels crowd.
+            wide = bool(values) and max(values) > 10 * min(values)
+            plot.setLogMode(y=bool(plot.log_y and wide))
         for name, curve in self.curves.items():
             xs, ys = self.points[name]
             curve.setData(xs, ys)

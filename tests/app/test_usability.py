@@ -154,3 +154,37 @@ def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wai
         assert term in TERMS and term in page
     win.act_glossary.trigger()
     assert win.glossary_box.isVisible()
+
+
+def test_window_module_does_not_import_torch():
+    """(7) The window shows before torch loads: importing the GUI pulls in no torch (3.5 s of a 5.3 s start)."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.main_window, app.__main__; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_readme_states_the_cpu_route_before_the_install_command():
+    """(11) A newcomer without a GPU reads the CPU-only torch route before the command they copy."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    quick = text[text.index("## Quick start"):]
+    cpu = quick.index("download.pytorch.org/whl/cpu")
+    install = quick.index('pip install -e ".[gui]"')
+    assert cpu < install
+    assert quick[cpu:install].count("\n") <= 12          # on the same screen
+    assert "NVIDIA GPU" in quick[:install]                 # the GPU route beside it
+
+
+def test_report_labels_are_relative_to_the_common_root():
+    """(9) train/normal/ring.tif and test/normal/ring.tif stay apart; the common root is stated."""
+    from ddrcore.images import PatchSource
+    from ddrcore.report import _label, common_root
+
+    a, b = PatchSource("/d/x/train/normal/r.tif", 0, 0, 0), PatchSource("/d/x/test/normal/r.tif", 0, 0, 0)
+    root = common_root([a.path, b.path])
+    assert root == "/d/x"
+    assert _label(a, root).startswith("train/normal/r.tif") and _label(b, root).startswith("test/normal/r.tif")
