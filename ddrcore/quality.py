@@ -24,8 +24,10 @@ from typing import Dict, Optional
 
 import numpy as np
 
-#: Below this AUC of normals vs one kind of synthetic anomaly the model is reported as barely separating them.
-WARN_AUC = 0.7
+#: Below this AUC of normals vs synthetic anomalies (all kinds together) the model is reported as barely
+#: separating them.  Measured on the demo (300 normals, 30 validation): 1+1 epochs 0.38, 25+25 epochs 0.75;
+#: on 30 synthetic rings: 1+1 epochs 0.10, 4+4 epochs 1.00.
+WARN_AUC = 0.65
 #: Synthetic variants made from each validation patch, per kind (more samples, steadier AUC).
 VARIANTS = 4
 KINDS = ("spot", "shuffle", "flip")
@@ -116,9 +118,9 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
     -------
     dict
         ``synthetic_auc`` (all kinds together), ``synthetic_auc_<kind>`` per
-        kind, ``synthetic_auc_min`` (the weakest kind, which decides the
-        warning), ``synthetic_n`` (validation patches used) and
-        ``synthetic_warning`` (advice text, empty when fine).  AUCs are NaN-free floats or None
+        kind, ``synthetic_auc_min`` (the weakest kind), ``synthetic_n``
+        (validation patches used) and ``synthetic_warning`` (advice text,
+        empty when fine; decided by ``synthetic_auc`` against :data:`WARN_AUC`).  AUCs are NaN-free floats or None
         when there are no validation patches.
     """
     from .progress import run_to_end
@@ -141,12 +143,9 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
     labels = np.r_[np.zeros(len(normal)), np.ones(len(scores) - len(normal))]
     auc = roc_auc(scores, labels)
     out["synthetic_auc"] = round(auc, 4) if auc == auc else None
-    # The weakest kind decides: a model blind to one plain kind of defect has not learnt the class.
     worst = min(KINDS, key=lambda k: out[f"synthetic_auc_{k}"])
     out["synthetic_auc_min"] = out[f"synthetic_auc_{worst}"]
-    out["synthetic_warning"] = verdict(out["synthetic_auc_min"])
-    if out["synthetic_warning"]:
-        out["synthetic_warning"] += f" (AUC {out['synthetic_auc_min']:.2f} on the '{worst}' kind; 0.5 = chance)"
+    out["synthetic_warning"] = verdict(out["synthetic_auc"])
     return out
 
 

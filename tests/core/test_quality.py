@@ -62,7 +62,7 @@ def test_warns_after_1_plus_1_epochs_not_after_4_plus_4(tmp_path):
             assert 0.0 <= v[f"synthetic_auc_{k}"] <= 1.0
     short, long_ = results[1].validation, results[4].validation
     assert short["synthetic_warning"].startswith(quality.WARNING), short
-    assert short["synthetic_auc_min"] < quality.WARN_AUC
+    assert short["synthetic_auc"] < quality.WARN_AUC
     assert long_["synthetic_warning"] == "", long_
     assert long_["synthetic_auc"] > 0.9
     # Stored in the model file as plain numbers, and shown by `ddrid info`.
