@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.model_path: Optional[str] = None
         self.project_path: Optional[str] = None
         self.pending_marks: Dict[PatchSource, str] = {}
+        self.pending_roles: Dict[PatchSource, str] = {}   # a reopened project's train/validation patches
         self.pending_threshold: Optional[float] = None
         self._detail_cache: tuple = (-1, None)
         self._source_patch = -1          # the patch outlined in the Source image tab
@@ -596,6 +597,7 @@ class MainWindow(QMainWindow):
         self.model_path = None
         self.project_path = None
         self.pending_marks = {}
+        self.pending_roles = {}
         self.pending_threshold = None
         self._detail_cache = (-1, None)
         self.undo_stack.clear()
@@ -664,6 +666,7 @@ class MainWindow(QMainWindow):
             self._update_enabled()
         self.project_path = str(Path(path).resolve())
         self.pending_marks = dict(proj.marks)
+        self.pending_roles = dict(proj.roles) if self.model is not None or proj.model_path else {}
         self.pending_threshold = proj.threshold
         self.train_panel.apply_settings(proj.training)
         if proj.model_path:
@@ -748,6 +751,8 @@ class MainWindow(QMainWindow):
             # Marks of inputs not loaded yet (project still loading) must not be dropped.
             for src, mark in self.pending_marks.items():
                 proj.marks.setdefault(src, mark)
+            for src, role in self.pending_roles.items():
+                proj.roles.setdefault(src, role)
             projectfile.save(proj, target)
         except (OSError, ValueError) as exc:
             self.statusBar().showMessage(f"Autosave failed: {target}: {exc}", 8000)
@@ -1186,6 +1191,9 @@ class MainWindow(QMainWindow):
                 # Applied marks now live in the table (and its undo history); keeping them
                 # pending would re-apply them over the user's later changes.
                 self.pending_marks = {s: m for s, m in self.pending_marks.items() if s not in self.table}
+            if self.pending_roles and self.model is not None:
+                self.table.apply_roles(self.pending_roles)
+                self.pending_roles = {s: r for s, r in self.pending_roles.items() if s not in self.table}
             self.statusBar().showMessage(f"Loaded {len(new)} new patches from {len(result.inputs)} input(s)", 5000)
         self.gallery.patch_model.refresh_flags()
         self.refresh_view()
@@ -1219,6 +1227,7 @@ class MainWindow(QMainWindow):
         self.train_panel.quality = dict((k, v) for k, v in model.validation.items() if k.startswith("synthetic"))
         # Which patches this model was trained and validated on: results leave them out by default.
         self.table.set_used(result.normal, model.training.get("val_indices", []))
+        self.pending_roles = {}
         self.table.clear_scores()
         self.pending_threshold = None
         # The old model's scores are gone: show that now (empty histogram, name order) rather than

@@ -343,12 +343,23 @@ class PatchTable:
         training = dict(training)
         if self.patching is not None:
             training["patching"] = patching_to_dict(self.patching)
+        used = np.flatnonzero(self.used)
         return Project(inputs=list(self.inputs), patch_size=self.patch_size, channel=self.channel,
                        marks={self.sources[i]: MARK_NAMES[int(self.marks[i])] for i in marked},
-                       model_path=model_path, threshold=threshold, training=training)
+                       model_path=model_path, threshold=threshold, training=training,
+                       roles={self.sources[i]: "train" if self.used[i] == USED_TRAIN else "validation"
+                              for i in used})
 
     def __contains__(self, source: PatchSource) -> bool:
         return source in self._index
+
+    def apply_roles(self, roles: Dict[PatchSource, str]) -> None:
+        """Restore which patches the project's model was trained/validated on (from a project file)."""
+        for src, role in roles.items():
+            i = self._index.get(src)
+            if i is not None:
+                self.used[i] = USED_TRAIN if role == "train" else USED_VAL
+        self._sorted_active = None
 
     def apply_marks(self, marks: Dict[PatchSource, str]) -> int:
         """Apply a project's marks to loaded patches; returns how many were not found."""

@@ -74,6 +74,17 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     # The report states the filter.
     from app.exporting import role_filter_text
     assert "including" in role_filter_text(t)
+    # Roles survive saving and reopening the project (else the training patches would be mixed in again).
+    proj = tmp_path / "roles" / "p.ddridproj"
+    assert win.save_project_to(str(proj))
+    from app.main_window import MainWindow
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    w2.open_project(str(proj))
+    wait_idle(w2)
+    assert w2.table.roles() == t.roles()
+    assert w2.table.counts(w2.current_threshold())["scored"] == odd
+    w2.close()
     # (13) The quality check is shown in the Train panel (1+1 epochs: near chance, a warning).
     status = win.train_panel.status.text()
     assert "quality check: AUC" in status
