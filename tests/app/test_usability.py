@@ -199,3 +199,19 @@ def test_report_labels_are_relative_to_the_common_root():
     root = common_root([a.path, b.path])
     assert root == "/d/x"
     assert _label(a, root).startswith("train/normal/r.tif") and _label(b, root).startswith("test/normal/r.tif")
+
+
+def test_keyboard_goes_back_to_the_gallery_after_a_dialog(win, image_folder, wait_idle, monkeypatch):
+    """(8) After a file dialog closes, the window's shortcuts work without a click first."""
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    win.open_paths([str(image_folder)])
+    wait_idle(win)
+    win.threshold_panel.slider.setFocus()
+    seen = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda parent, title, start: seen.append(start) or ""))
+    win.ask_open_folder()
+    assert seen == [str(image_folder)]          # opened in the data's folder
+    QApplication.processEvents()
+    assert QApplication.focusWidget() is win.gallery
