@@ -36,6 +36,20 @@ LOSS_HELP = ("R_C, R_N: how well each autoencoder reconstructs the normal patche
              "Hover over a panel to read values.")
 
 
+class DecadeAxis(pg.AxisItem):
+    """An axis whose log mode labels only whole decades (pyqtgraph also labels 2, 5, ... per decade,
+    and in a small panel those labels overlap)."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            k = round(v)
+            out.append(f"1e{k:d}" if abs(v - k) < 1e-6 and -300 < k < 300 else "")
+        return out
+
+
 def _fmt_seconds(s) -> str:
     if s is None or not math.isfinite(s):
         return "…"
@@ -90,7 +104,7 @@ class TrainingPanel(QWidget):
         # One small panel per loss family: the losses differ by orders of magnitude, and on one
         # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
         for row, (family, names, log) in enumerate(LOSS_FAMILIES):
-            plot = self.plots.addPlot(row=row // 2, col=row % 2)   # a 2 x 2 grid: each panel tall enough to read
+            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})   # a 2 x 2 grid: each panel tall enough to read
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
