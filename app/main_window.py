@@ -771,7 +771,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select patches first (click, Shift/Ctrl-click or drag a rectangle)", 4000)
             return
         name = MARK_NAMES.get(value, "unmarked")
-        text = f"{'mark' if value else 'unmark'} {len(indices)} patch(es){' ' + name if value else ''}{what}"
+        n = len(indices)
+        text = f"{'mark' if value else 'unmark'} {n} patch{'es' if n != 1 else ''}{' ' + name if value else ''}{what}"
         self.undo_stack.push(MarkCommand(self.table, indices, value, text, self._marks_changed))
 
     def _selected_files(self) -> List[str]:
@@ -1194,7 +1195,9 @@ class MainWindow(QMainWindow):
             if self.pending_roles and self.model is not None:
                 self.table.apply_roles(self.pending_roles)
                 self.pending_roles = {s: r for s, r in self.pending_roles.items() if s not in self.table}
-            self.statusBar().showMessage(f"Loaded {len(new)} new patches from {len(result.inputs)} input(s)", 5000)
+            n, k = len(new), len(result.inputs)
+            self.statusBar().showMessage(f"Loaded {n} new patch{'es' if n != 1 else ''} from {k} "
+                                         f"input{'s' if k != 1 else ''}", 5000)
         self.gallery.patch_model.refresh_flags()
         self.refresh_view()
         self._update_counts()
