@@ -1,6 +1,9 @@
 """Exports from the GUI's state: ranked CSV and PNG/PDF report (both via ddrcore).
 
 Excluded and unscored patches are left out: they are not part of the ranking.
+After training, so are the patches the model was trained or validated on,
+unless the table's ``include_training`` is set; the CSV's ``role`` column
+says what each row's patch was to the model, and the report states the filter.
 """
 from __future__ import annotations
 
@@ -24,9 +27,20 @@ def _ranked_subset(table: PatchTable):
 
 def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float) -> Path:
     """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.export.write_csv."""
-    _idx, scores, sources = _ranked_subset(table)
+    idx, scores, sources = _ranked_subset(table)
     scores.threshold = threshold
-    return write_csv(path, scores, sources, model, Path(model_path).name if model_path else "", threshold=threshold)
+    return write_csv(path, scores, sources, model, Path(model_path).name if model_path else "", threshold=threshold,
+                     roles=table.roles(idx))
+
+
+def role_filter_text(table: PatchTable) -> str:
+    """Which patches the results hold, in words (for the report)."""
+    used = table.n_used()
+    if not used:
+        return "all scored patches (none was used in training)"
+    if table.include_training:
+        return f"all scored patches, including the {used} the model was trained or validated on"
+    return f"patches not used in training ({used} training/validation patches left out)"
 
 
 def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str],
@@ -48,7 +62,8 @@ def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
                 "channel": table.channel if table.channel is not None else "auto",
                 "epochs": f"{c.pretrain_epochs} pretrain + {c.finetune_epochs} finetune",
                 "seed": c.seed, "model default threshold": f"{model.threshold:.6g}",
-                "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED))}
+                "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED)),
+                "patches shown": role_filter_text(table)}
     images, normal, label = table.images, table.marks[idx] == NORMAL, score_name(table.score_type)
 
     def run():

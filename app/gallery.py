@@ -29,23 +29,85 @@ EXCLUDED_COLOR = QColor("#7f7f7f")
 SELECT_COLOR = QColor("#1f77b4")
 
 
+#: Thumbnail contrast: each patch stretched to its own 1-99 %, every patch of a file to the file's
+#: (default: empty background stays dark instead of loud noise), or all patches to one fixed range.
+CONTRAST_MODES = ("patch", "file", "fixed")
+CONTRAST_LABELS = {"patch": "Per patch", "file": "Per file", "fixed": "Fixed range"}
+
+
+def _percentiles(images: np.ndarray, low: float = 1.0, high: float = 99.0, limit: int = 200_000):
+    """(lo, hi) per channel over ``images`` (N, C, S, S), from at most ``limit`` pixels a channel."""
+    flat = np.moveaxis(np.asarray(images, np.float32), 1, 0).reshape(images.shape[1], -1)
+    if flat.shape[1] > limit:
+        flat = flat[:, :: flat.shape[1] // limit + 1]
+    lo, hi = np.percentile(flat, [low, high], axis=1)
+    return lo, hi
+
+
+def stretch_u8(patch: np.ndarray, lo, hi) -> np.ndarray:
+    """One raw patch (C, S, S) to uint8 (S, S) or (S, S, 3) between per-channel ``lo`` and ``hi``."""
+    x = np.asarray(patch, np.float32)
+    rgb = x.shape[0] == 3
+    x = x if rgb else x[:1]
+    lo = np.asarray(lo, np.float32)[: x.shape[0], None, None]
+    hi = np.asarray(hi, np.float32)[: x.shape[0], None, None]
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    out = (np.clip((x - lo) / span, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.moveaxis(out, 0, -1) if rgb else out[0]
+
+
 class ThumbnailCache:
     """uint8 display images by patch index, least recently used dropped first."""
 
     def __init__(self, table: PatchTable, capacity: int = 4000):
         self.table = table
         self.capacity = capacity
+        self.mode = "file"
         self._items: "OrderedDict[int, QImage]" = OrderedDict()
+        self._ranges: dict = {}     # file path (or None for "fixed") -> (lo, hi) per channel
+        self._by_file = None        # (table size, {path: patch indices}), built on first use
+        self._n = 0
 
     def clear(self) -> None:
         self._items.clear()
+        self._ranges.clear()
+        self._by_file = None
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in CONTRAST_MODES:
+            raise ValueError(f"contrast mode must be one of {CONTRAST_MODES}, got {mode!r}")
+        self.mode = mode
+        self.clear()
+
+    def display(self, i: int) -> np.ndarray:
+        """Patch ``i`` as uint8 in the current contrast mode."""
+        t = self.table
+        if self.mode == "patch":
+            return display_u8(t.images[i])[0]
+        key = t.sources[i].path if self.mode == "file" else None
+        rng = self._ranges.get(key)
+        if rng is None:
+            if key is None:
+                idx = slice(None)
+            else:
+                if self._by_file is None or self._by_file[0] != len(t):
+                    files: dict = {}
+                    for j, src in enumerate(t.sources):
+                        files.setdefault(src.path, []).append(j)
+                    self._by_file = (len(t), files)
+                idx = np.asarray(self._by_file[1].get(key, [i]), np.int64)
+            rng = self._ranges[key] = _percentiles(t.images[idx])
+        return stretch_u8(t.images[i], *rng)
 
     def get(self, i: int) -> QImage:
+        if self.mode != "patch" and self._n != len(self.table):
+            self.clear()   # more patches: shared ranges (per file, fixed) are computed again
+            self._n = len(self.table)
         img = self._items.get(i)
         if img is not None:
             self._items.move_to_end(i)
             return img
-        pix = display_u8(self.table.images[i])[0]
+        pix = self.display(i)
         if pix.ndim == 3:
             img = QImage(np.ascontiguousarray(pix).data, pix.shape[1], pix.shape[0], 3 * pix.shape[1],
                          QImage.Format.Format_RGB888).copy()
@@ -281,6 +343,14 @@ class GalleryView(QListView):
             self.scrollTo(self.patch_model.index(row))
         else:
             self.currentPatchChanged.emit(-1)
+
+    def show_top(self) -> None:
+        """Select the first tile (rank 1 when sorted by score) and scroll to the top."""
+        if self.patch_model.rowCount() == 0:
+            return
+        first = self.patch_model.patch_at(0)
+        self.select_patches([first], current=first)
+        self.scrollToTop()
 
     def step(self, delta: int) -> None:
         """Move the current tile by ``delta`` places in the displayed ranking."""

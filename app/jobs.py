@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import numpy as np
 
@@ -16,8 +16,9 @@ from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
 from ddrcore.images import BadFile, PatchSet, find_images, load_patches
 from ddrcore.progress import Progress
-from ddrcore.scoring import Scores, score_patches
-from ddrcore.training import train
+
+if TYPE_CHECKING:   # torch loads in the first job, not with the window
+    from ddrcore.scoring import Scores
 
 
 @dataclass
@@ -83,6 +84,8 @@ class ScoreResult:
 
 def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256):
     """Score ``images[indices]`` with ``model``."""
+    from ddrcore.scoring import score_patches
+
     leave_a_core_for_the_gui()
     # Indexing (a copy) happens here, in the worker thread, not on the GUI thread.
     subset = images if len(indices) == len(images) else images[indices]
@@ -95,11 +98,15 @@ class TrainResult:
     model: object
     path: Optional[str]       # where the model was saved, None if saving failed
     save_error: str = ""
+    # The patch indices given to training; model.training["val_indices"] are positions in this
+    # array (the validation subset), every other one was trained on.
+    normal: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str):
     """Train on ``images[normal]`` and save the model (atomically) to ``save_to``."""
     from ddrcore import modelfile
+    from ddrcore.training import train
 
     leave_a_core_for_the_gui()
     model = yield from train(images[normal], config)
@@ -109,5 +116,5 @@ def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, sav
         modelfile.save(model, save_to)
     except (OSError, DdridError) as exc:
         # The trained model stays usable in memory even when the disk refuses it.
-        return TrainResult(model, None, str(exc))
-    return TrainResult(model, save_to)
+        return TrainResult(model, None, str(exc), np.asarray(normal, np.int64))
+    return TrainResult(model, save_to, normal=np.asarray(normal, np.int64))

@@ -14,11 +14,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QStackedWidget,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from ddrcore import modelfile
 from ddrcore import project as projectfile
 from ddrcore.config import describe_devices
 from ddrcore.demo import bundled_demo_dir
@@ -35,13 +34,14 @@ from . import settings as appsettings
 from .commands import MarkCommand
 from .detail import DetailView
 from .source_view import SourceView, page_reader
-from .gallery import GalleryView
+from .gallery import CONTRAST_LABELS, CONTRAST_MODES, GalleryView
 from .state import EXCLUDED, FILTERS, MARK_NAMES, NORMAL, SORTS, UNMARKED, PatchTable, patching_from_dict
 from .threshold import ThresholdPanel
 from .training_panel import TrainingPanel
 from .welcome import WelcomePage
 from .workers import JobRunner, decomposer, warm_up
 
+MODEL_SUFFIX = ".ddrid"   # ddrcore.modelfile.SUFFIX; modelfile imports torch, loaded after the window shows
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
 # What each background job is called in the status bar and in error titles.
@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.project_path: Optional[str] = None
         self.pending_marks: Dict[PatchSource, str] = {}
         self._recut_from: Optional[tuple] = None   # (sources, marks) of the table being re-cut
+        self.pending_roles: Dict[PatchSource, str] = {}   # a reopened project's train/validation patches
         self.pending_threshold: Optional[float] = None
         self._detail_cache: tuple = (-1, None)
         self._source_patch = -1          # the patch outlined in the Source image tab
@@ -106,13 +107,61 @@ class MainWindow(QMainWindow):
         geometry = appsettings.get("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        self.fit_on_screen()
         self.train_panel.apply_settings(appsettings.get("training", {}) or {})
         self._update_title()
         self._update_enabled()
         self._update_counts()
         self._refresh_welcome()
         self._page_changed(0)
-        QTimer.singleShot(0, warm_up)
+        QTimer.singleShot(0, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Load torch in a worker thread once the window is up; then list the devices."""
+        worker = warm_up()
+        if worker is None:
+            self._devices_ready()
+        else:
+            self._warm_worker = worker
+            worker.finished.connect(self._devices_ready)
+
+    def _devices_ready(self) -> None:
+        try:
+            self.train_panel.set_devices(describe_devices(jobs.gui_cpu_threads()))
+        except Exception:  # noqa: BLE001 - the placeholder list still trains (auto / CPU)
+            pass
+
+    def fit_on_screen(self) -> None:
+        """Keep the whole window (title bar to status bar) inside the available screen area."""
+        screen = self.screen() or (self.windowHandle().screen() if self.windowHandle() else None)
+        if screen is None:
+            from PySide6.QtGui import QGuiApplication
+
+            screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = max(0, frame.width() - self.width())
+        extra_h = max(0, frame.height() - self.height())
+        if self.isMaximized() or self.isFullScreen():
+            return
+        w = min(self.width(), avail.width() - extra_w)
+        h = min(self.height(), avail.height() - extra_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), avail.left()), avail.right() + 1 - frame.width())
+        y = min(max(frame.y(), avail.top()), avail.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if not getattr(self, "_fitted", False):
+            # Frame margins are known once shown: fit again with them (title bar and status bar on screen).
+            self._fitted = True
+            self.fit_on_screen()
 
     # ================================================================ UI ==
     def _build_central(self) -> None:
@@ -144,6 +193,8 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.detail_dock, self.source_dock)
             self._source_tabbed = True
         self.detail_dock.raise_()   # Detail is the tab on top when work starts
+        # Showing the docks can grow the window past the screen's bottom: pull it back in.
+        QTimer.singleShot(0, self.fit_on_screen)
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -153,12 +204,19 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        self.train_panel = TrainingPanel(describe_devices(jobs.gui_cpu_threads()))
+        from .glossary import tip
+
+        # The device list needs torch: filled in when torch has loaded in the background (_devices_ready).
+        self.train_panel = TrainingPanel([("auto", "Best available (detecting devices…)"), ("cpu", "CPU")])
         self.train_panel.startRequested.connect(self.start_training)
         self.train_panel.cancelRequested.connect(self.runner.cancel)
         self.train_dock = self._dock("Train", "trainDock", self.train_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.train_panel.status.setToolTip(tip("chosen score", "threshold", "quality check"))
 
         self.detail = DetailView()
+        self.detail.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        for label, terms in zip(self.detail.labels, (("model units",), ("X_C",), ("X_N",), ("|X − X_C|",))):
+            label.setToolTip(tip(*terms))
         self.detail.stepRequested.connect(self.gallery.step)
         self.detail_dock = self._dock("Detail", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.source_view = SourceView()
@@ -170,7 +228,12 @@ class MainWindow(QMainWindow):
         self.source_dock.visibilityChanged.connect(
             lambda shown: shown and QTimer.singleShot(0, lambda: self._update_source()))
 
+        from .glossary import tip
+
         self.threshold_panel = ThresholdPanel()
+        self.threshold_panel.slider.setToolTip(tip("threshold"))
+        self.threshold_panel.plot.setToolTip(tip("threshold", "roles"))
+        self.threshold_panel.count_label.setToolTip(tip("threshold", "roles"))
         self.threshold_panel.thresholdChanged.connect(self._threshold_changed)
         self.export_csv_button = QPushButton("Export ranked CSV…")
         self.export_csv_button.setObjectName("exportCsvButton")
@@ -263,6 +326,8 @@ class MainWindow(QMainWindow):
         self.act_prev = A("Previous in Ranking", lambda: self.gallery.step(-1), "[")
         self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.act_about = A("&About ddrid", self.show_about)
+        self.act_glossary = A("&What Do These Mean?", self.show_glossary, None,
+                              "AS_l, AS_r, X_C, X_N, threshold, model units, roles, quality check")
         for act in (self.act_normal, self.act_unmark, self.act_exclude, self.act_file_normal, self.act_folder_normal):
             self.gallery.addAction(act)
         for act in (self.act_undo, self.act_redo, self.act_next, self.act_prev, self.act_cancel):
@@ -327,8 +392,36 @@ class MainWindow(QMainWindow):
         for act in (self.act_normal, self.act_unmark, self.act_exclude):
             tb.addAction(act)
         tb.addSeparator()
+        tb.addAction(self.act_score)
+        # The view controls get their own row: on one row with the rest they were cut off at 1600 px.
+        self.addToolBarBreak()
+        tb = QToolBar("View", self)
+        tb.setObjectName("viewToolbar")
+        tb.setMovable(False)
+        self.addToolBar(tb)
         self.sort_box = self._view_combo(tb, " Sort ", "sortBox", SORTS, SORT_LABELS)
         self.filter_box = self._view_combo(tb, " Show ", "filterBox", FILTERS, FILTER_LABELS)
+        self.include_training_box = QCheckBox("Include training patches")
+        self.include_training_box.setObjectName("includeTrainingCheck")
+        self.include_training_box.setToolTip(
+            "After training, the gallery, histogram, flagged count, CSV and report leave out the patches the "
+            "model was trained or validated on (they score low by construction). Tick to include them.")
+        self.include_training_box.toggled.connect(self.set_include_training)
+        tb.addWidget(self.include_training_box)
+        tb.addWidget(QLabel(" Contrast "))
+        self.contrast_box = QComboBox()
+        self.contrast_box.setObjectName("contrastBox")
+        for key in CONTRAST_MODES:
+            self.contrast_box.addItem(CONTRAST_LABELS[key], key)
+        self.contrast_box.setCurrentIndex(CONTRAST_MODES.index("file"))
+        self.contrast_box.setToolTip("Thumbnail contrast (display only; the Detail panel has its own). Per file: "
+                                     "every patch of an image shares its 1–99 % range, so empty background stays "
+                                     "dark. Per patch: each patch stretched to its own range (faint structure "
+                                     "shows, but background becomes loud noise). Fixed range: one range for all.")
+        self.contrast_box.currentIndexChanged.connect(
+            lambda _i: (self.gallery.cache.set_mode(self.contrast_box.currentData()),
+                        self.gallery.viewport().update()))
+        tb.addWidget(self.contrast_box)
         tb.addWidget(QLabel(" Tiles "))
         self.zoom_box = QComboBox()
         for px in (48, 64, 96, 128):
@@ -336,8 +429,6 @@ class MainWindow(QMainWindow):
         self.zoom_box.setCurrentIndex(1)
         self.zoom_box.currentIndexChanged.connect(lambda _i: self.gallery.set_thumb_size(self.zoom_box.currentData()))
         tb.addWidget(self.zoom_box)
-        tb.addSeparator()
-        tb.addAction(self.act_score)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -371,6 +462,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_next)
         m.addAction(self.act_prev)
         m = mb.addMenu("&Help")
+        m.addAction(self.act_glossary)
         m.addAction(self.act_shortcuts)
         m.addAction(self.act_about)
 
@@ -450,20 +542,42 @@ class MainWindow(QMainWindow):
             return
         self.load_inputs([str(normal), str(test)], mark_normal_under=[str(normal)])
 
+    def start_dir(self) -> str:
+        """Where file dialogs open: the project's folder, else the loaded data's, else the last one used."""
+        if self.project_path:
+            return str(Path(self.project_path).parent)
+        inputs = [p for p in self.table.inputs if os.path.exists(p)]
+        if inputs:
+            folders = [p if os.path.isdir(p) else os.path.dirname(p) for p in inputs]
+            try:
+                return os.path.commonpath(folders)   # e.g. the folder above train/ and test/
+            except ValueError:   # different drives
+                return folders[0]
+        last = appsettings.get("lastDir", "")
+        return last if last and os.path.isdir(last) else str(Path.home())
+
+    def _after_dialog(self) -> None:
+        """Give the keyboard back to the window (shortcuts worked only after a click otherwise)."""
+        self.activateWindow()
+        (self.gallery if self.stack.currentWidget() is self.gallery else self).setFocus()
+
     def ask_open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", appsettings.get("lastDir", ""))
+        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", self.start_dir())
+        self._after_dialog()
         if folder:
             appsettings.put("lastDir", folder)
             self.load_inputs([folder])
 
     def ask_open_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", appsettings.get("lastDir", ""), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", self.start_dir(), IMAGE_FILTER)
+        self._after_dialog()
         if files:
             appsettings.put("lastDir", str(Path(files[0]).parent))
             self.load_inputs(files)
 
     def ask_open_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", appsettings.get("lastDir", ""), PROJECT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self.start_dir(), PROJECT_FILTER)
+        self._after_dialog()
         if path:
             self.open_project(path)
 
@@ -487,13 +601,17 @@ class MainWindow(QMainWindow):
         self.model_path = None
         self.project_path = None
         self.pending_marks = {}
+        self.pending_roles = {}
         self.pending_threshold = None
         self._detail_cache = (-1, None)
         self.undo_stack.clear()
         self.dismiss_problems()
-        self.train_panel.reset()
+        self.train_panel.clear()
+        self.include_training_box.setChecked(False)
         self.refresh_view()
         self._scores_changed()
+        self.threshold_panel.reset()
+        self.detail.clear()
         self.stack.setCurrentWidget(self.welcome)
         self._refresh_welcome()
         self._update_title()
@@ -521,6 +639,7 @@ class MainWindow(QMainWindow):
     def set_table(self, table: PatchTable) -> None:
         """Work on another patch table (new project; tests inject large synthetic ones)."""
         self.table = table
+        table.set_include_training(self.include_training_box.isChecked())
         # Another table may cut the same page differently (other patch source): read it again when shown.
         self.source_view.set_page(None, None)
         self.gallery.table = table
@@ -557,10 +676,13 @@ class MainWindow(QMainWindow):
             self.add_problems([BadFile(path, f"this project reads {len(outside)} path(s) outside its folder: "
                                              f"{shown}; check that you expected them")])
         self.pending_marks = dict(proj.marks)
+        self.pending_roles = dict(proj.roles) if self.model is not None or proj.model_path else {}
         self.pending_threshold = proj.threshold
         self.train_panel.apply_settings(proj.training)
         if proj.model_path:
             try:
+                from ddrcore import modelfile
+
                 m = modelfile.load(proj.model_path, device="auto")
                 why = m.incompatibility(proj.patch_size, proj.channel,
                                         objects=patching.source if patching is not None else None)
@@ -595,8 +717,9 @@ class MainWindow(QMainWindow):
         return self.save_project_to(self.project_path)
 
     def ask_save_project_as(self) -> bool:
-        start = self.project_path or str(Path(appsettings.get("lastDir", str(Path.home()))) / f"project{projectfile.SUFFIX}")
+        start = self.project_path or str(Path(self.start_dir()) / f"project{projectfile.SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", start, PROJECT_FILTER)
+        self._after_dialog()
         if not path:
             return False
         if not path.lower().endswith(projectfile.SUFFIX):
@@ -608,7 +731,9 @@ class MainWindow(QMainWindow):
         path = str(Path(path).resolve())
         try:
             if self.model is not None:
-                beside = str(Path(path).with_suffix(modelfile.SUFFIX))
+                from ddrcore import modelfile
+
+                beside = str(Path(path).with_suffix(MODEL_SUFFIX))
                 if self.model_path != beside:
                     # The model travels with the project: copy it next to the project file.
                     modelfile.save(self.model, beside)
@@ -636,6 +761,8 @@ class MainWindow(QMainWindow):
             # Marks of inputs not loaded yet (project still loading) must not be dropped.
             for src, mark in self.pending_marks.items():
                 proj.marks.setdefault(src, mark)
+            for src, role in self.pending_roles.items():
+                proj.roles.setdefault(src, role)
             projectfile.save(proj, target)
         except (OSError, ValueError) as exc:
             self.statusBar().showMessage(f"Autosave failed: {target}: {exc}", 8000)
@@ -654,7 +781,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select patches first (click, Shift/Ctrl-click or drag a rectangle)", 4000)
             return
         name = MARK_NAMES.get(value, "unmarked")
-        text = f"{'mark' if value else 'unmark'} {len(indices)} patch(es){' ' + name if value else ''}{what}"
+        n = len(indices)
+        text = f"{'mark' if value else 'unmark'} {n} patch{'es' if n != 1 else ''}{' ' + name if value else ''}{what}"
         self.undo_stack.push(MarkCommand(self.table, indices, value, text, self._marks_changed))
 
     def _selected_files(self) -> List[str]:
@@ -691,6 +819,22 @@ class MainWindow(QMainWindow):
         self.gallery.patch_model.set_threshold(t)
         order = self.table.view_order(self.sort_box.currentData(), self.filter_box.currentData(), t)
         self.gallery.set_order(order)
+
+    def set_include_training(self, include: bool) -> None:
+        """Show (or leave out) the patches the model was trained/validated on, everywhere results are shown."""
+        self.table.set_include_training(include)
+        keep = self.current_threshold()
+        self._scores_changed(keep_threshold=keep)
+        self._histogram_roles_note()
+
+    def _histogram_roles_note(self) -> None:
+        used = self.table.n_used()
+        if used and self.table.score is not None:
+            note = ("training patches included" if self.table.include_training else
+                    f"{used} training/validation patches left out")
+            self.threshold_panel.plot.setTitle(note, size="8pt")
+        else:
+            self.threshold_panel.plot.setTitle(None)
 
     def _threshold_changed(self, value: float) -> None:
         self._update_source(outlines_only=True)
@@ -813,6 +957,8 @@ class MainWindow(QMainWindow):
                 f"{c['excluded']} excluded · {unmarked} unmarked")
         if self.table.score is not None:
             text += f" · <span style='color:#d62728'><b>{c['flagged']}</b> flagged</span> of {c['scored']} scored"
+            if c["hidden"]:
+                text += f" (not counting {c['hidden']} used in training)"
         self.counts_label.setText(text)
 
     def _update_title(self) -> None:
@@ -874,7 +1020,7 @@ class MainWindow(QMainWindow):
         """The "…" button: the label images folder (labels) or the points CSV (points)."""
         if self.patching_combo.currentData() == "labels":
             folder = QFileDialog.getExistingDirectory(self, "Folder of label images (cancel: beside the images)",
-                                                      self.labels_dir or appsettings.get("lastDir", ""))
+                                                      self.labels_dir or self.start_dir())
             self.labels_dir = folder or None
         else:
             self.ask_points_file()
@@ -882,7 +1028,7 @@ class MainWindow(QMainWindow):
 
     def ask_points_file(self) -> Optional[str]:
         """Ask for the CSV of object centres (columns path,y,x or napari's axis-0,axis-1)."""
-        path, _ = QFileDialog.getOpenFileName(self, "Points CSV (object centres)", appsettings.get("lastDir", ""),
+        path, _ = QFileDialog.getOpenFileName(self, "Points CSV (object centres)", self.start_dir(),
                                               POINTS_FILTER)
         if path:
             self.points_path = path
@@ -1034,7 +1180,7 @@ class MainWindow(QMainWindow):
         appsettings.put("training", self.train_panel.settings())
         self.train_panel.reset()
         images = self.table.images
-        target = str(Path(self.project_path).with_suffix(modelfile.SUFFIX) if self.project_path
+        target = str(Path(self.project_path).with_suffix(MODEL_SUFFIX) if self.project_path
                      else appsettings.autosave_dir() / "autosave.ddrid")
         self.runner.submit("train", lambda: jobs.train_model(images, normal, config, target))
         self.train_dock.raise_()
@@ -1088,7 +1234,11 @@ class MainWindow(QMainWindow):
             if keep is None and self.threshold_panel.slider.isEnabled():
                 keep = self.threshold_panel.threshold()
             self._scores_changed(keep_threshold=keep)
-            self.statusBar().showMessage(f"Scored {len(result.indices)} patches", 4000)
+            self._histogram_roles_note()
+            if self.sort_box.currentData() == "score":
+                self.gallery.show_top()   # the top of the new ranking, rank 1 selected
+            n = len(result.indices)
+            self.statusBar().showMessage(f"Scored {n} patch{'es' if n != 1 else ''}", 4000)
         elif kind == "report":
             self.statusBar().showMessage(f"Wrote {result}", 5000)
 
@@ -1114,7 +1264,12 @@ class MainWindow(QMainWindow):
                 # Applied marks now live in the table (and its undo history); keeping them
                 # pending would re-apply them over the user's later changes.
                 self.pending_marks = {s: m for s, m in self.pending_marks.items() if s not in self.table}
-            self.statusBar().showMessage(f"Loaded {len(new)} new patches from {len(result.inputs)} input(s)", 5000)
+            if self.pending_roles and self.model is not None:
+                self.table.apply_roles(self.pending_roles)
+                self.pending_roles = {s: r for s, r in self.pending_roles.items() if s not in self.table}
+            n, k = len(new), len(result.inputs)
+            self.statusBar().showMessage(f"Loaded {n} new patch{'es' if n != 1 else ''} from {k} "
+                                         f"input{'s' if k != 1 else ''}", 5000)
         self.gallery.patch_model.refresh_flags()
         self.refresh_view()
         self._update_counts()
@@ -1135,9 +1290,19 @@ class MainWindow(QMainWindow):
             self.add_problems([BadFile(self.model_path or "model", result.save_error +
                                        "; use File ▸ Save Project As to save it elsewhere")])
         saved = f" Saved {Path(result.path).name}." if result.path else ""
+        from ddrcore.quality import describe
+
+        check = describe(model.validation)
+        warn = model.validation.get("synthetic_warning")
+        check_html = (f"<br><span style='color:#d62728'><b>{check}</b></span>" if warn else
+                      f"<br>{check}" if check else "")
         self.train_panel.status.setText(
             f"Done in {model.training.get('seconds', 0):.0f} s on {model.training.get('device', '?')}: "
-            f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}.{saved}")
+            f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}.{saved}{check_html}")
+        self.train_panel.quality = dict((k, v) for k, v in model.validation.items() if k.startswith("synthetic"))
+        # Which patches this model was trained and validated on: results leave them out by default.
+        self.table.set_used(result.normal, model.training.get("val_indices", []))
+        self.pending_roles = {}
         self.table.clear_scores()
         self.pending_threshold = None
         # The old model's scores are gone: show that now (empty histogram, name order) rather than
@@ -1171,9 +1336,9 @@ class MainWindow(QMainWindow):
                                        self.threshold_panel.threshold())
 
     def _ask_save(self, title: str, name: str, filters: str) -> Optional[str]:
-        start = str(Path(self.project_path).parent / name) if self.project_path else \
-            str(Path(appsettings.get("lastDir", str(Path.home()))) / name)
+        start = str(Path(self.start_dir()) / name)
         path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
+        self._after_dialog()
         return path or None
 
     def ask_export_csv(self) -> None:
@@ -1217,6 +1382,16 @@ class MainWindow(QMainWindow):
         box.setWindowTitle("Keyboard shortcuts")
         box.setText(f"<table cellspacing=6>{rows}</table>")
         box.exec()
+
+    def show_glossary(self) -> None:
+        from .glossary import html
+
+        box = QMessageBox(self)
+        box.setObjectName("glossaryBox")
+        box.setWindowTitle("What do these mean?")
+        box.setText(html())
+        box.open()   # not modal to the app: the window's shortcuts keep working beside it
+        self.glossary_box = box
 
     def show_about(self) -> None:
         from ddrcore import __version__

@@ -15,10 +15,12 @@ from ddrcore.images import BadFile, PatchSet, PatchSource
 from ddrcore.config import default_input_size
 from ddrcore.objects import Patching
 from ddrcore.project import Project
-from ddrcore.scoring import Scores
 
 UNMARKED, NORMAL, EXCLUDED = 0, 1, 2
 MARK_NAMES = {NORMAL: "normal", EXCLUDED: "excluded"}
+
+# What a patch was to the current model (PatchTable.used): not used, trained on, held out for validation.
+NOT_USED, USED_TRAIN, USED_VAL = 0, 1, 2
 
 SORTS = ("score", "name", "file")
 FILTERS = ("all", "normal", "flagged", "unmarked", "excluded")
@@ -61,6 +63,10 @@ class PatchTable:
         self.images: Optional[np.ndarray] = None        # (N, C, S, S) float32, native intensities
         self.sources: List[PatchSource] = []
         self.marks = np.zeros(0, np.int8)
+        self.used = np.zeros(0, np.int8)                # NOT_USED / USED_TRAIN / USED_VAL by the current model
+        # After training, results (gallery, histogram, counts, exports) leave out the patches the model
+        # was trained or validated on unless this is set (the "Include training patches" box).
+        self.include_training = False
         self.latent = np.zeros(0, np.float64)           # AS_l, NaN where not scored
         self.recon = np.zeros(0, np.float64)            # AS_r, NaN where not scored
         self.score_type: Optional[str] = None
@@ -116,6 +122,7 @@ class PatchTable:
             self.sources.append(patches.sources[i])
         n = len(keep)
         self.marks = np.concatenate([self.marks, np.zeros(n, np.int8)])
+        self.used = np.concatenate([self.used, np.zeros(n, np.int8)])
         self.latent = np.concatenate([self.latent, np.full(n, np.nan)])
         self.recon = np.concatenate([self.recon, np.full(n, np.nan)])
         self._name_order = None
@@ -173,6 +180,48 @@ class PatchTable:
     def normal_indices(self) -> np.ndarray:
         return np.flatnonzero(self.marks == NORMAL)
 
+    # --------------------------------------------------------------- roles --
+    def set_used(self, trained_on, val_positions=()) -> None:
+        """Record which patches a new model used: ``trained_on`` are the patch indices given to training,
+        ``val_positions`` the positions in ``trained_on`` that training held out for validation."""
+        self.used = np.zeros(len(self), np.int8)
+        idx = np.asarray(trained_on, np.int64)
+        self.used[idx] = USED_TRAIN
+        val = np.asarray(val_positions, np.int64)
+        if len(val):
+            self.used[idx[val]] = USED_VAL
+        self._sorted_active = None
+
+    def clear_used(self) -> None:
+        self.used = np.zeros(len(self), np.int8)
+        self._sorted_active = None
+
+    def set_include_training(self, include: bool) -> None:
+        self.include_training = bool(include)
+        self._sorted_active = None
+
+    def shown_mask(self) -> np.ndarray:
+        """Patches that results show: all, or only those the model was not trained/validated on."""
+        return np.ones(len(self), bool) if self.include_training else self.used == NOT_USED
+
+    def n_used(self) -> int:
+        return int(np.count_nonzero(self.used))
+
+    def roles(self, indices=None) -> List[str]:
+        """Each patch's role (ddrcore.export.ROLES): train, validation, normal, unmarked or excluded."""
+        idx = np.arange(len(self)) if indices is None else np.asarray(indices, np.int64)
+        out = []
+        for i in idx:
+            if self.marks[i] == EXCLUDED:
+                out.append("excluded")
+            elif self.used[i] == USED_TRAIN:
+                out.append("train")
+            elif self.used[i] == USED_VAL:
+                out.append("validation")
+            else:
+                out.append("normal" if self.marks[i] == NORMAL else "unmarked")
+        return out
+
     # -------------------------------------------------------------- scores --
     @property
     def score(self) -> Optional[np.ndarray]:
@@ -181,7 +230,7 @@ class PatchTable:
             return None
         return self.latent if self.score_type == "latent" else self.recon
 
-    def set_scores(self, indices, scores: Scores) -> None:
+    def set_scores(self, indices, scores) -> None:
         idx = np.asarray(indices, np.int64)
         self.latent[idx] = scores.latent
         self.recon[idx] = scores.recon
@@ -202,7 +251,7 @@ class PatchTable:
         s = self.score
         if s is None:
             return np.zeros(len(self), bool)
-        return ~np.isnan(s) & (self.marks != EXCLUDED)
+        return ~np.isnan(s) & (self.marks != EXCLUDED) & self.shown_mask()
 
     def flagged_mask(self, threshold: float, indices: Optional[np.ndarray] = None) -> np.ndarray:
         """Active patches at or above ``threshold``; for ``indices`` only when given."""
@@ -210,11 +259,11 @@ class PatchTable:
         n = len(self) if indices is None else len(indices)
         if s is None:
             return np.zeros(n, bool)
-        marks = self.marks
+        marks, shown = self.marks, self.shown_mask()
         if indices is not None:
-            s, marks = s[indices], marks[indices]
+            s, marks, shown = s[indices], marks[indices], shown[indices]
         with np.errstate(invalid="ignore"):
-            return ~np.isnan(s) & (marks != EXCLUDED) & (s >= threshold)
+            return ~np.isnan(s) & (marks != EXCLUDED) & shown & (s >= threshold)
 
     def count_flagged(self, threshold: float) -> tuple[int, int]:
         """(flagged, scored) among active patches, in O(log N) after one sort.
@@ -234,8 +283,10 @@ class PatchTable:
             return None
         return float(np.nanmin(s)), float(np.nanmax(s))
 
-    def scores_for(self, indices) -> Scores:
+    def scores_for(self, indices):
         """A ddrcore Scores object for a subset (for CSV export and reports)."""
+        from ddrcore.scoring import Scores
+
         idx = np.asarray(indices, np.int64)
         return Scores(latent=self.latent[idx].astype(np.float32), recon=self.recon[idx].astype(np.float32),
                       score_type=self.score_type or "latent", threshold=float("inf"))
@@ -264,6 +315,8 @@ class PatchTable:
             order = np.argsort(-s, kind="stable")
         else:
             order = np.arange(n)
+        if not self.include_training and self.n_used():
+            order = order[self.used[order] == NOT_USED]
         if filter == "all":
             return order
         if filter == "normal":
@@ -281,7 +334,8 @@ class PatchTable:
     def counts(self, threshold: Optional[float] = None) -> dict:
         flagged, scored = self.count_flagged(threshold) if threshold is not None else (0, 0)
         return {"total": len(self), "normal": int(np.count_nonzero(self.marks == NORMAL)),
-                "excluded": int(np.count_nonzero(self.marks == EXCLUDED)), "scored": scored, "flagged": flagged}
+                "excluded": int(np.count_nonzero(self.marks == EXCLUDED)), "scored": scored, "flagged": flagged,
+                "used": self.n_used(), "hidden": 0 if self.include_training else self.n_used()}
 
     # ------------------------------------------------------------ project --
     def to_project(self, model_path: Optional[str], threshold: Optional[float], training: dict) -> Project:
@@ -289,12 +343,23 @@ class PatchTable:
         training = dict(training)
         if self.patching is not None:
             training["patching"] = patching_to_dict(self.patching)
+        used = np.flatnonzero(self.used)
         return Project(inputs=list(self.inputs), patch_size=self.patch_size, channel=self.channel,
                        marks={self.sources[i]: MARK_NAMES[int(self.marks[i])] for i in marked},
-                       model_path=model_path, threshold=threshold, training=training)
+                       model_path=model_path, threshold=threshold, training=training,
+                       roles={self.sources[i]: "train" if self.used[i] == USED_TRAIN else "validation"
+                              for i in used})
 
     def __contains__(self, source: PatchSource) -> bool:
         return source in self._index
+
+    def apply_roles(self, roles: Dict[PatchSource, str]) -> None:
+        """Restore which patches the project's model was trained/validated on (from a project file)."""
+        for src, role in roles.items():
+            i = self._index.get(src)
+            if i is not None:
+                self.used[i] = USED_TRAIN if role == "train" else USED_VAL
+        self._sorted_active = None
 
     def apply_marks(self, marks: Dict[PatchSource, str]) -> int:
         """Apply a project's marks to loaded patches; returns how many were not found."""

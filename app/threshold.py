@@ -102,6 +102,16 @@ class ThresholdPanel(QWidget):
         self.update_histogram(scores, normal_mask)
         self.set_threshold(keep if keep is not None and math.isfinite(keep) else self._default)
 
+    def reset(self) -> None:
+        """Back to the state of a new project: no scores, no threshold, nothing counted."""
+        self._count = None
+        self._default = float("nan")
+        self._syncing = True
+        self.slider.setRange(0.0, 1.0)
+        self.slider.setValue(0.0)
+        self._syncing = False
+        self.set_scores(None, None, lambda _t: (0, 0), float("nan"), None)
+
     def update_histogram(self, scores: np.ndarray, normal_mask: Optional[np.ndarray]) -> None:
         finite = np.isfinite(scores)
         if not finite.any():

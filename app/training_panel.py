@@ -8,8 +8,10 @@ from __future__ import annotations
 import math
 from typing import Dict, List
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -20,8 +22,32 @@ from ddrcore.progress import Progress
 PAPER = TrainConfig()  # the paper's schedule (150 + 100 epochs)
 CURVE_COLORS = {"R_C": "#1f77b4", "R_N": "#ff7f0e", "L_R": "#1f77b4", "L_OC": "#2ca02c",
                 "L_LSC": "#9467bd", "D_L": "#d62728"}
+IDLE_TEXT = "Mark normal patches, then press Train."
 PRETRAIN_LOSSES = ("R_C", "R_N")
 FINETUNE_LOSSES = ("L_R", "L_OC", "L_LSC", "D_L")
+# One panel per family of losses that share a scale: (title, curves, log y axis).
+LOSS_FAMILIES = (("pretraining", PRETRAIN_LOSSES, True), ("finetuning L_R", ("L_R",), True),
+                 ("L_OC", ("L_OC",), False), ("adversarial", ("L_LSC", "D_L"), False))
+LOSS_HELP = ("R_C, R_N: how well each autoencoder reconstructs the normal patches in pretraining (lower is better).\n"
+             "L_R: reconstruction error of X_C + X_N in finetuning.\n"
+             "L_OC: how far the latent codes are from their centre Z_C (one-class compactness).\n"
+             "L_LSC: the encoder's adversarial loss; D_L: the latent discriminator's loss "
+             "(these two pull against each other and need not fall).\n"
+             "Hover over a panel to read values.")
+
+
+class DecadeAxis(pg.AxisItem):
+    """An axis whose log mode labels only whole decades (pyqtgraph also labels 2, 5, ... per decade,
+    and in a small panel those labels overlap)."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            k = round(v)
+            out.append(f"1e{k:d}" if abs(v - k) < 1e-6 and -300 < k < 300 else "")
+        return out
 
 
 def _fmt_seconds(s) -> str:
@@ -64,22 +90,43 @@ class TrainingPanel(QWidget):
         self.stage_bar = QProgressBar(); self.stage_bar.setFormat("stage %p %"); self.stage_bar.setObjectName("stageBar")
         self.overall_bar = QProgressBar(); self.overall_bar.setFormat("overall %p %")
         self.overall_bar.setObjectName("overallBar")
-        self.status = QLabel("Mark normal patches, then press Train.")
+        self.status = QLabel(IDLE_TEXT)
+        self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setMinimumHeight(240)
-        self.pre_plot = self.plots.addPlot(row=0, col=0)
-        self.fine_plot = self.plots.addPlot(row=1, col=0)
+        self.plots.setObjectName("lossPlots")
+        self.plots.setMinimumHeight(220)
+        self.plots.setToolTip(LOSS_HELP)
         self.curves: Dict[str, pg.PlotDataItem] = {}
-        for plot, title, names in ((self.pre_plot, "pretraining", PRETRAIN_LOSSES),
-                                   (self.fine_plot, "finetuning", FINETUNE_LOSSES)):
+        self.family_plots: Dict[str, pg.PlotItem] = {}
+        font = QFont()
+        font.setPointSize(7)
+        # One small panel per loss family: the losses differ by orders of magnitude, and on one
+        # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
+        for row, (family, names, log) in enumerate(LOSS_FAMILIES):
+            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})   # a 2 x 2 grid: each panel tall enough to read
+            self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
-            plot.setTitle(f"{title}: {key}", size="9pt")
-            plot.setLabel("bottom", "step")
+            short = {"pretraining": "pretrain ", "finetuning L_R": "finetune "}.get(family, "")
+            plot.setTitle(f"{short}{key}", size="8pt")
             plot.showGrid(y=True, alpha=0.2)
+            for side in ("left", "bottom"):
+                axis = plot.getAxis(side)
+                axis.setTickFont(font)
+                # Major ticks only: log axes otherwise label minor ticks too, and the labels overlap.
+                axis.setStyle(maxTickLevel=0, tickTextOffset=2)
+            plot.getAxis("left").setWidth(34)
+            plot.getAxis("bottom").setHeight(18)
+            plot.setLogMode(y=False)
+            plot.log_y = log
             for name in names:
                 self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
+        self.pre_plot = self.family_plots["pretraining"]
+        self.fine_plot = self.family_plots["finetuning L_R"]
+        self.hover_label = QLabel("")
+        self.hover_label.setObjectName("lossHoverLabel")
+        self.plots.scene().sigMouseMoved.connect(self._mouse_moved)
         self.points: Dict[str, tuple[List[float], List[float]]] = {n: ([], []) for n in self.curves}
         self._dirty = False
         self._step = 0
@@ -105,8 +152,20 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.overall_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.plots, 1)
+        layout.addWidget(self.hover_label)
 
     # ---------------------------------------------------------- settings --
+    def set_devices(self, devices) -> None:
+        """Replace the device list (known once torch has loaded), keeping the choice where offered."""
+        current = self.device.currentData()
+        self.device.blockSignals(True)
+        self.device.clear()
+        for dev_id, name in devices:
+            self.device.addItem(name, dev_id)
+        i = self.device.findData(current) if current not in (None, "auto") else -1
+        self.device.setCurrentIndex(max(0, i))
+        self.device.blockSignals(False)
+
     def set_schedule(self, pretrain: int, finetune: int) -> None:
         self.pretrain.setValue(pretrain)
         self.finetune.setValue(finetune)
@@ -151,12 +210,18 @@ class TrainingPanel(QWidget):
         self.reset()
         self.status.setText(text)
 
+    def clear(self) -> None:
+        """Everything back to a new project's state: no curves, no bars, the idle text."""
+        self.reset()
+        self.status.setText(IDLE_TEXT)
+
     def reset(self) -> None:
         for xs, ys in self.points.values():
             xs.clear(); ys.clear()
         self._step = 0
         self._dirty = True
         self._redraw()
+        self.hover_label.setText("")
         self.stage_bar.setValue(0)
         self.overall_bar.setValue(0)
 
@@ -188,7 +253,35 @@ class TrainingPanel(QWidget):
         self._dirty = False
         # Reconstruction errors fall by orders of magnitude in the first epochs; a log
         # axis keeps them readable (switched on with data: an empty log axis is clutter).
-        self.pre_plot.setLogMode(y=bool(self.points["R_C"][0]))
+        for plot in self.family_plots.values():
+            names = [n for n, c in self.curves.items() if c.getViewBox() is plot.getViewBox()]
+            values = [v for n in names for v in self.points[n][1] if v > 0]
+            # A log axis only when the curves span more than a decade: within one, its labels crowd.
+            wide = bool(values) and max(values) > 10 * min(values)
+            plot.setLogMode(y=bool(plot.log_y and wide))
         for name, curve in self.curves.items():
             xs, ys = self.points[name]
             curve.setData(xs, ys)
+
+    def values_at(self, step: int) -> Dict[str, float]:
+        """Each loss's value at training step ``step`` (losses logged at that step only)."""
+        out = {}
+        for name, (xs, ys) in self.points.items():
+            if xs and xs[0] <= step <= xs[-1]:
+                k = int(np.searchsorted(xs, step))
+                if k < len(xs) and xs[k] == step:
+                    out[name] = ys[k]
+        return out
+
+    def _mouse_moved(self, pos) -> None:
+        for plot in self.family_plots.values():
+            if plot.sceneBoundingRect().contains(pos):
+                step = int(round(plot.getViewBox().mapSceneToView(pos).x()))
+                values = self.values_at(step)
+                self.hover_label.setText(f"step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in values.items())
+                                         if values else "")
+                return
+
+    def last_values(self) -> Dict[str, float]:
+        """The latest value of each loss (what the hover text shows)."""
+        return {n: ys[-1] for n, (xs, ys) in self.points.items() if ys}

@@ -78,6 +78,36 @@ def _run(job, args):
         printer.close()
 
 
+def plural(n: int, word: str, many: Optional[str] = None) -> str:
+    """``1 patch``, ``2 patches``, ``0 files``.
+
+    >>> plural(1, "patch"), plural(2, "patch"), plural(0, "file")
+    ('1 patch', '2 patches', '0 files')
+    """
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {many or (word + 'es' if word.endswith(('ch', 'sh', 's', 'x')) else word + 's')}"
+
+
+def missing_folder(path) -> Optional[Path]:
+    """The outermost folder above ``path`` that does not exist yet (writing ``path`` will create it)."""
+    if path is None:
+        return None
+    p = Path(path).absolute().parent
+    top = None
+    while not p.exists():
+        top = p
+        if p.parent == p:
+            break
+        p = p.parent
+    return top
+
+
+def say_created(folder: Optional[Path]) -> None:
+    if folder is not None and folder.is_dir():
+        print(f"created folder {folder}", file=sys.stderr)
+
+
 def _report_bad(bad) -> None:
     for b in bad:
         print(f"skipped {b}", file=sys.stderr)
@@ -238,6 +268,7 @@ def cmd_train(args) -> int:
     from .config import select_device
     from .training import check_memory, model_file_bytes
 
+    new_folder = missing_folder(args.output)
     check_output(args.output, "model", inputs, args.force,
                  need_bytes=model_file_bytes(3 if cfg.channel == "all" else 1, cfg.input_size, cfg.latent_dim))
 
@@ -248,11 +279,17 @@ def cmd_train(args) -> int:
     cfg.set_patching(patches.patching)
     cfg.input_size = int(patches.images.shape[-1])
     _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
-    print(f"{len(patches)} normal patches from {args.normal_dir}", file=sys.stderr)
+    print(f"{plural(len(patches), 'normal patch', 'normal patches')} from {args.normal_dir}", file=sys.stderr)
     model = _run(train(patches, cfg), args)
     save(model, args.output, inputs=[*inputs, *{s.path for s in patches.sources}], force=args.force)
+    say_created(new_folder)
     print(f"saved {args.output}: score {model.score_type}, threshold {model.threshold:.6g}, "
           f"{model.training['seconds']:.0f}s on {model.training['device']}")
+    from .quality import describe
+
+    check = describe(model.validation)
+    if check:
+        print(check, file=sys.stderr if model.validation.get("synthetic_warning") else sys.stdout)
     return 0
 
 
@@ -269,6 +306,7 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
     from .scoring import score_patches, use_score
 
     inputs = [model_path, test_dir, getattr(args, "labels", None), getattr(args, "points", None)]
+    new_folders = [missing_folder(csv_path), missing_folder(Path(decompositions) / "x") if decompositions else None]
     check_output(csv_path, "csv", inputs, force)
     if decompositions is not None:
         check_output(decompositions, "folder", inputs)
@@ -288,7 +326,9 @@ def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None,
     model.config.set_patching(patches.patching)
     scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
     write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold, inputs, force)
+    say_created(new_folders[0])
     if decompositions is not None:
+        say_created(new_folders[1])
         try:
             write_decompositions(decompositions, scores, patches.sources, inputs=inputs)
         except KeyboardInterrupt:
@@ -309,7 +349,7 @@ def cmd_score(args) -> int:
                                           args.device, args.threshold, args.score, patching, args.force)
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
-    print(f"wrote {args.csv}: {len(scores)} patches, {n_flag} flagged "
+    print(f"wrote {args.csv}: {plural(len(scores), 'patch')}, {n_flag} flagged "
           f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g} ({model.score_type} score)")
     return 0
 
@@ -332,8 +372,14 @@ def cmd_info(args) -> int:
     pt = info["patching"]
     print(f"patch source    {pt['source']}" + (f", object size {pt['object_size']:g} px" if pt["object_size"] else "")
           + (f", stride {pt['stride']} px" if pt["stride"] else "") + f", crops {info['patch_size']} px")
-    print(f"validation      {info['validation']}")
-    print(f"training        {info['training']}")
+    from .quality import describe
+
+    val = {k: v for k, v in info["validation"].items() if not k.startswith("synthetic")}
+    tr = {k: v for k, v in info["training"].items() if k != "val_indices"}
+    print(f"validation      {val}")
+    check = describe(info["validation"])
+    print(f"quality check   {check.split(': ', 1)[1] if check else 'none (model trained before ddrid had one)'}")
+    print(f"training        {tr}")
     return 0
 
 
@@ -347,6 +393,7 @@ def cmd_objects(args) -> int:
     if patching.is_grid:
         raise DdridError("ddrid objects finds objects: choose --objects auto, labels or points")
     inputs = [args.folder, args.labels, args.points]
+    new_folder = missing_folder(args.csv) if args.csv else None
     if args.csv:
         check_output(args.csv, "csv", inputs, args.force)
     patches = _run(load_patches(args.folder, channel=args.channel, patching=patching), args)
@@ -355,9 +402,10 @@ def cmd_objects(args) -> int:
     n_files = len({s.path for s in patches.sources})
     if args.csv:
         write_objects_csv(args.csv, patches.sources, patches.patching, inputs, args.force)
-        print(f"wrote {args.csv}: {len(patches)} objects in {n_files} file(s)")
+        say_created(new_folder)
+        print(f"wrote {args.csv}: {plural(len(patches), 'object')} in {plural(n_files, 'file')}")
     else:
-        print(f"{len(patches)} objects in {n_files} file(s)")
+        print(f"{plural(len(patches), 'object')} in {plural(n_files, 'file')}")
     return 0
 
 
@@ -377,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on a folder of normal patches",
                        description="Train DDR-ID on the images under NORMAL_DIR (all treated as normal).")
-    t.add_argument("normal_dir", metavar="NORMAL_DIR")
+    t.add_argument("normal_dir", metavar="NORMAL_DIR", help="folder of normal images (searched recursively)")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (e.g. model.ddrid)")
     t.add_argument("--pretrain-epochs", type=_epochs, help="pretraining epochs (default 150, the paper's)")
     t.add_argument("--finetune-epochs", type=_epochs, help="finetuning epochs (default 100, the paper's)")
@@ -404,15 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="score a folder and write a ranked CSV",
                        description="Score every patch under TEST_DIR with MODEL; write a ranked CSV.")
-    s.add_argument("model", metavar="MODEL")
-    s.add_argument("test_dir", metavar="TEST_DIR")
-    s.add_argument("--csv", required=True, metavar="RANKED.csv")
+    s.add_argument("model", metavar="MODEL", help="model file written by `ddrid train` (.ddrid)")
+    s.add_argument("test_dir", metavar="TEST_DIR", help="folder (searched recursively) or image file to score")
+    s.add_argument("--csv", required=True, metavar="RANKED.csv",
+                   help="ranked CSV to write, most anomalous first (one row per patch)")
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
     s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
     s.add_argument("--score", choices=["auto", "latent", "recon"], default="auto",
                    help="auto: the model's Algorithm 2 choice; latent (AS_l) or recon (AS_r) to override it, "
                         "with the threshold re-derived from the validation scores")
-    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to run the model (default auto: CUDA, MPS, else CPU)")
     add_patching_options(s, " (default: as the model's training patches were cut)")
     add_output_options(s)
     s.set_defaults(func=cmd_score)
@@ -420,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("objects", help="find the objects in images and list them in a CSV",
                        description="Find objects (auto detection, label images or points) in every image under "
                                    "FOLDER; print how many, and with --csv list each with its centre and size.")
-    o.add_argument("folder", metavar="FOLDER")
+    o.add_argument("folder", metavar="FOLDER", help="folder (searched recursively) or image file")
     o.add_argument("--csv", metavar="OUT.csv", help="write one row per object: path, page, crop y/x, object_id, "
                                                     "center_y, center_x, size, area, mean_intensity")
     o.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
@@ -428,8 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_options(o)
     o.set_defaults(func=cmd_objects)
 
-    i = sub.add_parser("info", help="describe a model file")
-    i.add_argument("model", metavar="MODEL")
+    i = sub.add_parser("info", help="describe a model file",
+                       description="Print how a model file was trained: score, threshold, patches, quality check.")
+    i.add_argument("model", metavar="MODEL", help="model file (.ddrid)")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_info)
 
@@ -439,9 +490,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="ddrid-demo", metavar="DIR", help="output folder (default ./ddrid-demo)")
     d.add_argument("--data", metavar="DIR", help="demo data folder (default: the bundled one)")
     d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
-    d.add_argument("--finetune-epochs", type=_epochs, default=None)
-    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    d.add_argument("--seed", type=_seed, default=0)
+    d.add_argument("--finetune-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
+    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to train and score (default auto: CUDA, MPS, else CPU)")
+    d.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     add_output_options(d)
     d.set_defaults(func=cmd_demo)
 

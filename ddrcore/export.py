@@ -37,7 +37,11 @@ PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride"]
 
 COLUMNS = (["rank"] + OBJECT_COLUMNS + ["score", "score_latent", "score_recon", "score_type", "threshold",
                                          "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
-           + PATCHING_COLUMNS)
+           + PATCHING_COLUMNS + ["role"])
+
+#: What a patch was to the model (the ``role`` column): trained on, held out for validation (threshold and
+#: quality check), marked normal after training, unmarked, or excluded.  Empty when unknown (``ddrid score``).
+ROLES = ("train", "validation", "normal", "unmarked", "excluded")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -80,12 +84,18 @@ def patching_row(patching) -> dict:
 
 
 def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel, model_name: str = "",
-                threshold: Optional[float] = None) -> list[dict]:
-    """One dict per patch, most anomalous first."""
+                threshold: Optional[float] = None, roles: Optional[Sequence[str]] = None) -> list[dict]:
+    """One dict per patch, most anomalous first.
+
+    ``roles`` (one of :data:`ROLES` per patch, aligned with ``sources``) fills
+    the ``role`` column; without it the column is empty.
+    """
     from .model import score_name
 
     if len(scores) != len(sources):
         raise ValueError(f"{len(scores)} scores for {len(sources)} patches")
+    if roles is not None and len(roles) != len(sources):
+        raise ValueError(f"{len(roles)} roles for {len(sources)} patches")
     tau = scores.threshold if threshold is None else float(threshold)
     flagged = scores.flagged(tau)
     chosen = scores.score
@@ -99,14 +109,17 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
             "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
             "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,
+            "role": "" if roles is None else roles[i],
         })
     return rows
 
 
 def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel,
               model_name: str = "", threshold: Optional[float] = None, inputs: Sequence = (),
-              force: bool = False) -> Path:
+              force: bool = False, roles: Optional[Sequence[str]] = None) -> Path:
     """Write the ranked CSV atomically; returns the path.
+
+    ``roles`` fills the last column, ``role`` (see :func:`ranked_rows`).
 
     The output is checked by :func:`ddrcore.outputs.check_output` against the
     patches' image files and ``inputs`` (e.g. the model file, the folders read).
@@ -115,7 +128,7 @@ def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[P
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, model_name, threshold))
+    writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, model_name, threshold, roles))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-import torch
 
 from .config import TrainConfig
-from .networks import DDRIDNetworks
 from .preprocess import Preprocessor
+
+if TYPE_CHECKING:   # torch is imported where it is used: the GUI's window shows before torch loads
+    import torch
+
+    from .networks import DDRIDNetworks
 
 SCORE_TYPES = ("latent", "recon")
 
@@ -87,7 +90,9 @@ class DDRIDModel:
         }
 
 
-def to_tensor(x: np.ndarray, device: str) -> torch.Tensor:
+def to_tensor(x: np.ndarray, device: str) -> "torch.Tensor":
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
 
 

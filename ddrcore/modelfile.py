@@ -216,7 +216,9 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
         if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             raise _fail(path, "refused: the file contains code or objects, not just data; "
                               "only load model files made by ddrid") from None
-        raise _fail(path, f"not a ddrid model file or corrupted ({first[:100]})") from None
+        # torch's own message (e.g. a bare record number) means nothing to a user; --debug shows it.
+        raise _fail(path, "not a ddrid model file, or a damaged one: its archive cannot be read "
+                          "(save or copy the model again)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise _fail(path, "not a ddrid model file (missing format marker)")
     version = payload.get("version")

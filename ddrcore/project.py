@@ -30,6 +30,9 @@ FORMAT = "ddrid-project"
 VERSION = 1
 SUFFIX = ".ddridproj"
 MARKS = ("normal", "excluded")
+#: What a patch was to the project's model: trained on, or held out for validation (issue 11: results
+#: leave these out by default, so they must survive reopening the project).
+ROLES = ("train", "validation")
 
 
 class ProjectFileError(DdridError):
@@ -47,6 +50,7 @@ class Project:
     model_path: Optional[str] = None
     threshold: Optional[float] = None
     training: dict = field(default_factory=dict)  # GUI training settings (TrainConfig fields)
+    roles: Dict[PatchSource, str] = field(default_factory=dict)  # source -> "train" | "validation"
 
 
 def _rel(path: str, base: Path) -> str:
@@ -74,6 +78,11 @@ def to_json(project: Project, path: Union[str, os.PathLike]) -> str:
             raise ValueError(f"unknown mark {mark!r} for {src}")
         entry = by_file.setdefault(src.path, {m: [] for m in MARKS})
         entry[mark].append([int(src.page), int(src.y), int(src.x)])
+    for src, role in sorted(project.roles.items(), key=lambda kv: (kv[0].path, kv[0].page, kv[0].y, kv[0].x)):
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r} for {src}")
+        entry = by_file.setdefault(src.path, {m: [] for m in MARKS})
+        entry.setdefault(role, []).append([int(src.page), int(src.y), int(src.x)])
     annotations = [{"path": _rel(p, base), **{m: v for m, v in marks.items() if v}} for p, marks in by_file.items()]
     threshold = project.threshold
     doc = {
@@ -254,18 +263,19 @@ def load(path: Union[str, os.PathLike]) -> Project:
         except (ValueError, TypeError) as exc:
             raise _fail(path, f"'training' settings are invalid ({str(exc).splitlines()[0][:120]})") from None
     marks: Dict[PatchSource, str] = {}
+    roles: Dict[PatchSource, str] = {}
     annotations = doc.get("annotations", [])
     if not isinstance(annotations, list):
         raise _fail(path, "'annotations' must be a list")
     for entry in annotations:
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise _fail(path, "each annotation entry needs a 'path'")
-        unknown = sorted(set(entry) - {"path", *MARKS})
+        unknown = sorted(set(entry) - {"path", *MARKS, *ROLES})
         if unknown:
             raise _fail(path, f"unknown mark {unknown[0][:40]!r} in the annotations "
                               f"(known: {', '.join(MARKS)})")
         file = _abs(_path_str(entry["path"], "an annotation path", path), base)
-        for mark in MARKS:
+        for mark in (*MARKS, *ROLES):
             coords = entry.get(mark, [])
             if not isinstance(coords, list):
                 raise _fail(path, f"'{mark}' of {entry['path']} must be a list of [page, y, x]")
@@ -277,7 +287,7 @@ def load(path: Union[str, os.PathLike]) -> Project:
                     raise _fail(path, f"'{mark}' of {entry['path']}: page must be >= 0, got {page}")
                 if not (-MAX_COORD <= y <= MAX_COORD and -MAX_COORD <= x <= MAX_COORD):
                     raise _fail(path, f"'{mark}' of {entry['path']}: y/x out of range")
-                marks[PatchSource(file, page, y, x)] = mark
+                (marks if mark in MARKS else roles)[PatchSource(file, page, y, x)] = mark
     return Project(
         inputs=[_abs(p, base) for p in inputs],
         patch_size=patch_size,
@@ -286,4 +296,5 @@ def load(path: Union[str, os.PathLike]) -> Project:
         model_path=_abs(model, base) if model else None,
         threshold=float(threshold) if threshold is not None else None,
         training=training,
+        roles=roles,
     )

@@ -65,10 +65,23 @@ def montage(tiles: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
     return out
 
 
-def _label(src: PatchSource) -> str:
-    # The parent folder tells e.g. train/normal/ring_1.tif from test/normal/ring_1.tif.
-    path = Path(src.path)
-    return f"{path.parent.name}/{path.name} p{src.page} y{src.y} x{src.x}"
+def common_root(paths: Sequence[str]) -> str:
+    """The deepest folder holding every path ("" when there is none, e.g. different drives).
+
+    >>> common_root(["/d/train/normal/a.tif", "/d/test/normal/a.tif"])
+    '/d'
+    """
+    folders = {os.path.dirname(os.path.abspath(p)) for p in paths}
+    try:
+        return os.path.commonpath(sorted(folders)) if folders else ""
+    except ValueError:
+        return ""
+
+
+def _label(src: PatchSource, root: str = "") -> str:
+    # Relative to the common root: train/normal/ring_1.tif and test/normal/ring_1.tif stay apart.
+    path = os.path.relpath(os.path.abspath(src.path), root) if root else src.path
+    return f"{Path(path).as_posix()} p{src.page} y{src.y} x{src.x}"
 
 
 def write_report(
@@ -131,13 +144,23 @@ def write_report(
     ax.legend(loc="upper right", fontsize=8)
 
     cols = 4 if k > 6 else k
+    root = common_root([s.path for s in sources])
+    rank_of = np.empty(len(scores), np.int64)
+    rank_of[order] = np.arange(1, len(scores) + 1)
     for row, (title, idx) in enumerate((("most anomalous", top), ("most normal", bottom)), start=1):
-        mont = montage(display_u8(images[idx]), cols)
+        tiles = display_u8(images[idx])
+        mont = montage(tiles, cols)
         ax = fig.add_subplot(grid[row, 0])
         ax.imshow(mont, cmap="gray", interpolation="nearest", vmin=0, vmax=255)
-        ax.set_title(f"{k} {title} (per-patch contrast)", fontsize=10)
+        ax.set_title(f"{k} {title} (per-patch contrast; tile number = rank)", fontsize=10)
         ax.set_axis_off()
-        lines = [f"{r + 1:>3}. {scores[i]:.4g}  {_label(sources[i])}" for r, i in enumerate(idx)]
+        side, gap = tiles.shape[1], 2
+        for r, i in enumerate(idx):
+            ty, tx = divmod(r, cols)
+            ax.text(tx * (side + gap) + 1, ty * (side + gap) + 1, str(rank_of[i]), color="yellow", fontsize=6,
+                    va="top", ha="left", fontweight="bold",
+                    bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0})
+        lines = [f"{rank_of[i]:>4}. {scores[i]:.4g}  {_label(sources[i], root)}" for i in idx]
         tax = fig.add_subplot(grid[row, 1])
         tax.set_axis_off()
         tax.text(0, 1, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=7,
@@ -146,7 +169,8 @@ def write_report(
     tax = fig.add_subplot(grid[3, :])
     tax.set_axis_off()
     info = {"patches scored": len(scores), "flagged": flagged, "threshold": f"{threshold:.6g}",
-            "score": score_label, **(dict(settings) if settings else {})}
+            "score": score_label, "paths relative to": root or "(no common folder)",
+            **(dict(settings) if settings else {})}
     text = "\n".join(f"{name}: {value}" for name, value in info.items())
     tax.text(0, 1, "Settings\n" + text, va="top", ha="left", family="monospace", fontsize=8,
              transform=tax.transAxes)

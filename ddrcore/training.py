@@ -278,9 +278,17 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
         "mean_recon": float(val.recon.mean()),
         "threshold_rule": f"quantile {config.threshold_quantile} of validation {model.score_type} scores",
     }
+    # Quality check without labelled anomalies: synthetic anomalies made from the validation subset.
+    from .quality import check as quality_check
+
+    yield progress("quality", 0, 0, 0, {}, "quality check on synthetic anomalies")
+    model.validation.update(quality_check(model, raw[val_idx], config.seed))
     model.training = {
         "n_train": int(n_train),
         "n_val": int(len(val_idx)),
+        # Which of the given patches (their positions in the input) were the validation subset;
+        # every other one was trained on.  The GUI shows these roles; plain ints in the model file.
+        "val_indices": [int(i) for i in val_idx],
         "batch_size_used": int(bs),
         "steps_per_epoch": int(steps_per_epoch),
         "steps": int(total),

@@ -130,6 +130,7 @@ def main() -> int:
     meter.stop()
     print(f"training: {train_seconds:.0f} s wall; event-loop ticks {len(gaps)}, max gap {1000 * max(gaps):.0f} ms, "
           f"gaps > 100 ms: {sum(g > 0.1 for g in gaps)}", flush=True)
+    print(f"train panel: {win.train_panel.status.text()}", flush=True)
     results(app, win)
     win.close()
     return 0

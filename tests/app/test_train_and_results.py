@@ -83,6 +83,9 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     assert win.model is not None and win.model_path and win.model_path.endswith(".ddrid")
     assert win.train_panel.train_button.isEnabled() and not win.train_panel.cancel_button.isEnabled()
 
+    # Results leave out the training patches by default (tests/app/test_usability.py); this test
+    # follows the whole ranking, so it includes them.
+    win.include_training_box.setChecked(True)
     # Scored automatically; the gallery shows most anomalous first.
     t = win.table
     score = t.score
