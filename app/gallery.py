@@ -236,8 +236,11 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, f"{score[i]:.4g}")
         else:
             painter.setPen(option.palette.placeholderText().color())
-            name = option.fontMetrics.elidedText(Path(table.sources[i].path).stem, Qt.TextElideMode.ElideMiddle,
-                                                 r.width() - 4)
+            src = table.sources[i]
+            # Object patches: the object id first (it survives eliding), then the file.
+            label = f"#{src.object_id} {Path(src.path).stem}" if table.is_objects else Path(src.path).stem
+            name = option.fontMetrics.elidedText(label, Qt.TextElideMode.ElideMiddle if not table.is_objects
+                                                 else Qt.TextElideMode.ElideRight, r.width() - 4)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
         if selected:
             painter.setPen(QPen(SELECT_COLOR, 2))
