@@ -156,8 +156,6 @@ def page_objects(page: np.ndarray, patching: Patching, path, index: int = 0, cha
     cut with the same (resolved) settings.
     """
     context = ObjectContext(patching, channel=channel, single_image=True)
-    labels = None
     if patching.source == "labels":
-        fn = context.for_file(path, index + 1)
-        return fn(page, index)
-    return context.page(page, index, path, labels)
+        return context.for_file(path, index + 1)(page, index)
+    return context.page(page, index, path)
