@@ -46,6 +46,10 @@ class ObjectContext:
             if not patching.points:
                 raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
             self.points = read_points(patching.points)
+            if not single_image and all(file is None for file, _page in self.points):
+                raise DdridError(f"{patching.points}: these points (napari's axis-0,axis-1) name no image, and "
+                                 "several images are loaded; load the one image they belong to, or use "
+                                 "columns path,y,x")
         if patching.source == "labels" and patching.labels_dir and not Path(patching.labels_dir).is_dir():
             raise DdridError(f"{patching.labels_dir}: no such labels folder; check --labels")
 

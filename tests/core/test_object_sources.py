@@ -306,3 +306,11 @@ def test_labels_or_points_alone_choose_their_source(tmp_path):
     args = argparse.Namespace(objects=None, object_size=None, patch_size=None, stride=None, labels=str(tmp_path),
                               points=None)
     assert patching_from_args(args).source == "labels"
+
+
+def test_napari_points_with_several_images_say_which_columns_to_use(tmp_path):
+    for name in ("a.tif", "b.tif"):
+        tifffile.imwrite(tmp_path / name, np.ones((16, 16), np.uint16))
+    (tmp_path / "n.csv").write_text("axis-0,axis-1\n5,5\n")
+    with pytest.raises(DdridError, match="path,y,x"):
+        load(tmp_path, patching=Patching("points", patch_size=8, points=str(tmp_path / "n.csv")))
