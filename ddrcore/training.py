@@ -114,6 +114,15 @@ def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torc
     return {"L_R": l_r.item(), "L_OC": l_oc.item(), "L_LSC": l_lsc.item(), "D_L": l_d.item()}
 
 
+def parameter_count(channels: int, input_size: int, latent_dim: int | None = None) -> int:
+    """Weights of R_C, R_N and D_L together, counted on torch's "meta" device (never allocated)."""
+    from .networks import default_latent_dim
+
+    with torch.device("meta"):
+        nets = DDRIDNetworks(channels, latent_dim or default_latent_dim(channels), input_size)
+    return sum(p.numel() for p in nets.parameters())
+
+
 def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: int,
                     latent_dim: int | None = None) -> int:
     """About how many bytes training takes: weights with gradients and Adam moments (x4), the
@@ -121,12 +130,7 @@ def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: 
 
     The networks are built on torch's "meta" device: counted, never allocated.
     """
-    from .networks import default_latent_dim
-
-    latent_dim = latent_dim or default_latent_dim(channels)
-    with torch.device("meta"):
-        nets = DDRIDNetworks(channels, latent_dim, input_size)
-    params = sum(p.numel() for p in nets.parameters())
+    params = parameter_count(channels, input_size, latent_dim)
     s = input_size
     # Encoder maps 64, 128, 256, 512 channels at s/2 .. s/16; the decoder mirrors them up to s.
     enc = sum(c * (s // 2**k) ** 2 for k, c in enumerate((64, 128, 256, 512), 1))
@@ -138,11 +142,7 @@ def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: 
 
 def model_file_bytes(channels: int, input_size: int, latent_dim: int | None = None) -> int:
     """About how large the model file will be (float32 weights of all three networks, plus a margin)."""
-    from .networks import default_latent_dim
-
-    with torch.device("meta"):
-        nets = DDRIDNetworks(channels, latent_dim or default_latent_dim(channels), input_size)
-    return 4 * sum(p.numel() for p in nets.parameters()) + 2_000_000
+    return 4 * parameter_count(channels, input_size, latent_dim) + 2_000_000
 
 
 def device_memory(device: str) -> int:
