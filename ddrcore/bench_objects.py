@@ -29,6 +29,7 @@ import numpy as np
 
 from .atomic import write_text_atomic
 from .errors import DdridError
+from .outputs import check_output
 
 
 def match_centers(found: np.ndarray, truth: np.ndarray, tolerance: float = 8.0) -> tuple[int, float, float]:
@@ -117,6 +118,8 @@ def cmd_objects(args) -> int:
 
     from .bench import command_line, hardware
 
+    if args.json:   # checked before the work: never an input, never a file of another kind
+        check_output(args.json, "json", [args.image, args.mask])
     result = {"command": command_line(args), "hardware": hardware(), "tolerance": args.tolerance}
     if args.image:
         from .images import read_planes
@@ -241,6 +244,8 @@ def cmd_fields(args) -> int:
     from .bench import command_line, hardware
     from .cli import _run
 
+    if args.json:
+        check_output(args.json, "json")
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="ddrid-fields-") as tmp:
