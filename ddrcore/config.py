@@ -74,6 +74,12 @@ class TrainConfig:
     # "fp32" (default) or "bf16": opt-in bfloat16 autocast.  Its speed and AUC
     # cost are measured by `ddrid bench speed` / benchmarks/, not assumed.
     precision: str = "fp32"
+    # --- method ---
+    # "paper": Algorithm 1's losses (Eq. 3-6), Table 1's networks and Algorithm 2,
+    # for reproducing the paper.  Other profiles are named in PROFILES; what each
+    # changes, and the measurement that justifies it, is in the README.
+    # Model files written before this field existed load as "paper".
+    profile: str = "paper"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,11 +150,15 @@ class TrainConfig:
             raise ValueError("threshold quantile must be in (0, 1]")
         if self.lr <= 0 or self.latent_sigma <= 0:
             raise ValueError("learning rate and latent sigma must be positive")
+        if not isinstance(self.profile, str) or self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 PRECISIONS = ("fp32", "bf16")
+#: Training profiles: "paper" reproduces the paper; "explain" trains a decomposition that explains.
+PROFILES = ("paper", "explain")
 
 # Allowed ranges, checked for every configuration (command line, GUI, model and project files).
 MAX_INPUT_SIZE = 512          # network input side (powers of two 32..512)
