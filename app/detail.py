@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ddrcore.images import PatchSource
+from ddrcore.io.images import PatchSource
 
 PANELS = ("input", "X_C (class-specific)", "X_N (residual)", "|X − X_C|")
 

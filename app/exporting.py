@@ -12,10 +12,10 @@ from typing import Optional
 
 import numpy as np
 
-from ddrcore.export import write_csv
-from ddrcore.model import DDRIDModel, score_name
+from ddrcore.io.export import write_csv
+from ddrcore.model.ddrid import DDRIDModel, score_name
 from ddrcore.progress import Progress, run_to_end
-from ddrcore.report import write_report
+from ddrcore.io.report import write_report
 
 from .state import EXCLUDED, NORMAL, PatchTable
 
@@ -26,7 +26,7 @@ def _ranked_subset(table: PatchTable):
 
 
 def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float) -> Path:
-    """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.export.write_csv."""
+    """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.io.export.write_csv."""
     idx, scores, sources = _ranked_subset(table)
     scores.threshold = threshold
     return write_csv(path, scores, sources, model, Path(model_path).name if model_path else "", threshold=threshold,
@@ -45,7 +45,7 @@ def role_filter_text(table: PatchTable) -> str:
 
 def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str],
                   threshold: float) -> Path:
-    """The one-page PNG/PDF report of ddrcore.report at ``threshold``, written here and now."""
+    """The one-page PNG/PDF report of ddrcore.io.report at ``threshold``, written here and now."""
     return run_to_end(report_job(path, table, model, model_path, threshold))
 
 

@@ -16,8 +16,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Si
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from ddrcore.model import score_name
-from ddrcore.report import display_u8
+from ddrcore.model.ddrid import score_name
+from ddrcore.io.report import display_u8
 
 from .state import EXCLUDED, NORMAL, PatchTable
 

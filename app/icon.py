@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QIcon
 
-from ddrcore.demo import bundled_demo_dir
+from ddrcore.pipeline import bundled_demo_dir
 
 
 def app_icon() -> QIcon:

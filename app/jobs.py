@@ -14,11 +14,11 @@ import numpy as np
 
 from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
-from ddrcore.images import BadFile, PatchSet, find_images, load_patches
+from ddrcore.io.images import BadFile, PatchSet, find_images, load_patches
 from ddrcore.progress import Progress
 
 if TYPE_CHECKING:   # torch loads in the first job, not with the window
-    from ddrcore.scoring import Scores
+    from ddrcore.model.scoring import Scores
 
 
 @dataclass
@@ -84,7 +84,7 @@ class ScoreResult:
 
 def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256):
     """Score ``images[indices]`` with ``model``."""
-    from ddrcore.scoring import score_patches
+    from ddrcore.model.scoring import score_patches
 
     leave_a_core_for_the_gui()
     # Indexing (a copy) happens here, in the worker thread, not on the GUI thread.
@@ -105,8 +105,8 @@ class TrainResult:
 
 def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str):
     """Train on ``images[normal]`` and save the model (atomically) to ``save_to``."""
-    from ddrcore import modelfile
-    from ddrcore.training import train
+    from ddrcore.model import modelfile
+    from ddrcore.model.training import train
 
     leave_a_core_for_the_gui()
     model = yield from train(images[normal], config)

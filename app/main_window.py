@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox
                                QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QStackedWidget,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from ddrcore import project as projectfile
+from ddrcore.io import project as projectfile
 from ddrcore.config import describe_devices
-from ddrcore.demo import bundled_demo_dir
+from ddrcore.pipeline import bundled_demo_dir
 from ddrcore.errors import DdridError
-from ddrcore.images import BadFile, PatchSource
-from ddrcore.model import DDRIDModel, score_name
+from ddrcore.io.images import BadFile, PatchSource
+from ddrcore.model.ddrid import DDRIDModel, score_name
 from ddrcore.config import default_input_size
 from ddrcore.objects import Patching
 
@@ -41,7 +41,7 @@ from .training_panel import TrainingPanel
 from .welcome import WelcomePage
 from .workers import JobRunner, decomposer, warm_up
 
-MODEL_SUFFIX = ".ddrid"   # ddrcore.modelfile.SUFFIX; modelfile imports torch, loaded after the window shows
+MODEL_SUFFIX = ".ddrid"   # ddrcore.model.modelfile.SUFFIX; modelfile imports torch, loaded after the window shows
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
 # What each background job is called in the status bar and in error titles.
@@ -681,7 +681,7 @@ class MainWindow(QMainWindow):
         self.train_panel.apply_settings(proj.training)
         if proj.model_path:
             try:
-                from ddrcore import modelfile
+                from ddrcore.model import modelfile
 
                 m = modelfile.load(proj.model_path, device="auto")
                 why = m.incompatibility(proj.patch_size, proj.channel,
@@ -731,7 +731,7 @@ class MainWindow(QMainWindow):
         path = str(Path(path).resolve())
         try:
             if self.model is not None:
-                from ddrcore import modelfile
+                from ddrcore.model import modelfile
 
                 beside = str(Path(path).with_suffix(MODEL_SUFFIX))
                 if self.model_path != beside:
@@ -1290,7 +1290,7 @@ class MainWindow(QMainWindow):
             self.add_problems([BadFile(self.model_path or "model", result.save_error +
                                        "; use File ▸ Save Project As to save it elsewhere")])
         saved = f" Saved {Path(result.path).name}." if result.path else ""
-        from ddrcore.quality import describe
+        from ddrcore.model.quality import describe
 
         check = describe(model.validation)
         warn = model.validation.get("synthetic_warning")
@@ -1328,7 +1328,7 @@ class MainWindow(QMainWindow):
 
     # ============================================================= export ==
     def export_csv(self, path: str) -> Path:
-        """Write the ranked CSV at the slider's threshold (ddrcore.export.write_csv)."""
+        """Write the ranked CSV at the slider's threshold (ddrcore.io.export.write_csv)."""
         return exporting.export_csv(path, self.table, self.model, self.model_path, self.threshold_panel.threshold())
 
     def export_report(self, path: str) -> Path:

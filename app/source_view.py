@@ -2,7 +2,7 @@
 
 A field of view is tiled into many patches, and a flagged patch means more
 when its surroundings are in sight.  The page is read off the GUI thread
-(latest request wins, last page cached) with ddrcore.images.read_page, so
+(latest request wins, last page cached) with ddrcore.io.reading.read_page, so
 its pixels and channels are exactly those the patches were cut from; display
 contrast (percentiles) is separate from the data, as everywhere in ddrid.
 Outlines show the selected patch, the patches marked normal and the ones
@@ -99,7 +99,7 @@ def _read(path: str, page: int, channel, patching=None):
 def _read_page(path: str, page: int, channel):
     import os
 
-    from ddrcore.images import page_of, read_image_groups
+    from ddrcore.io.reading import page_of, read_image_groups
 
     try:
         st = os.stat(path)

@@ -11,10 +11,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ddrcore.images import BadFile, PatchSet, PatchSource
+from ddrcore.io.images import BadFile, PatchSet, PatchSource
 from ddrcore.config import default_input_size
 from ddrcore.objects import Patching
-from ddrcore.project import Project
+from ddrcore.io.project import Project
 
 UNMARKED, NORMAL, EXCLUDED = 0, 1, 2
 MARK_NAMES = {NORMAL: "normal", EXCLUDED: "excluded"}
@@ -208,7 +208,7 @@ class PatchTable:
         return int(np.count_nonzero(self.used))
 
     def roles(self, indices=None) -> List[str]:
-        """Each patch's role (ddrcore.export.ROLES): train, validation, normal, unmarked or excluded."""
+        """Each patch's role (ddrcore.io.export.ROLES): train, validation, normal, unmarked or excluded."""
         idx = np.arange(len(self)) if indices is None else np.asarray(indices, np.int64)
         out = []
         for i in idx:
@@ -285,7 +285,7 @@ class PatchTable:
 
     def scores_for(self, indices):
         """A ddrcore Scores object for a subset (for CSV export and reports)."""
-        from ddrcore.scoring import Scores
+        from ddrcore.model.scoring import Scores
 
         idx = np.asarray(indices, np.int64)
         return Scores(latent=self.latent[idx].astype(np.float32), recon=self.recon[idx].astype(np.float32),

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from ddrcore.model import score_name
+from ddrcore.model.ddrid import score_name
 
 
 def _decimals(span: float) -> int:

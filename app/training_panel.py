@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayo
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ddrcore.config import TrainConfig
-from ddrcore.demo import DEMO_FINETUNE_EPOCHS, DEMO_PRETRAIN_EPOCHS
+from ddrcore.pipeline import DEMO_FINETUNE_EPOCHS, DEMO_PRETRAIN_EPOCHS
 from ddrcore.progress import Progress
 
 PAPER = TrainConfig()  # the paper's schedule (150 + 100 epochs)

@@ -150,7 +150,7 @@ class JobRunner(QObject):
 def _decompose(model, patch):
     """Input | X_C | X_N of one raw patch (C, S, S), plus its index; runs in a worker thread."""
     from ddrcore.progress import run_to_end
-    from ddrcore.scoring import score_patches
+    from ddrcore.model.scoring import score_patches
 
     try:
         sc = run_to_end(score_patches(model, patch[None], decompose=True))

@@ -10,107 +10,14 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
-from .atomic import cleanup_on_signals
+from .io.atomic import cleanup_on_signals
 from .errors import DdridError
-from .outputs import check_output
-from .progress import Progress, run_to_end
-
-
-# ----------------------------------------------------------------- progress --
-class ProgressPrinter:
-    """A one-line progress bar on a terminal; sparse log lines otherwise."""
-
-    def __init__(self, stream=None, quiet: bool = False):
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last = 0.0
-        self.stage = None
-
-    def __call__(self, p: Progress) -> None:
-        if self.quiet:
-            return
-        now = time.monotonic()
-        new_stage = p.stage != self.stage
-        # On a terminal redraw at most 10x/s; in logs, one line every 10 s or per stage.
-        if not new_stage and now - self.last < (0.1 if self.tty else 10.0) and p.overall < 1.0:
-            return
-        if new_stage and self.tty and self.stage is not None:
-            self.stream.write("\n")
-        self.stage, self.last = p.stage, now
-        width = 28
-        filled = int(width * min(max(p.overall, 0.0), 1.0))
-        bar = "#" * filled + "-" * (width - filled)
-        parts = [f"{p.stage:<9}", f"[{bar}] {100 * p.overall:5.1f}%"]
-        if p.epochs:
-            parts.append(f"epoch {p.epoch}/{p.epochs}")
-        if p.losses:
-            parts.append(" ".join(f"{k}={v:.4g}" for k, v in p.losses.items()))
-        parts.append(f"{p.elapsed:6.0f}s")
-        if p.eta is not None:
-            parts.append(f"ETA {p.eta:.0f}s")
-        if p.message:
-            parts.append(p.message)
-        line = "  ".join(parts)
-        if self.tty:
-            self.stream.write("\r" + line[:160].ljust(160))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and self.stage is not None and not self.quiet:
-            self.stream.write("\n")
-            self.stream.flush()
-        self.stage = None
-
-
-def _run(job, args):
-    printer = ProgressPrinter(quiet=getattr(args, "quiet", False))
-    try:
-        return run_to_end(job, printer)
-    finally:
-        printer.close()
-
-
-def plural(n: int, word: str, many: Optional[str] = None) -> str:
-    """``1 patch``, ``2 patches``, ``0 files``.
-
-    >>> plural(1, "patch"), plural(2, "patch"), plural(0, "file")
-    ('1 patch', '2 patches', '0 files')
-    """
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {many or (word + 'es' if word.endswith(('ch', 'sh', 's', 'x')) else word + 's')}"
-
-
-def missing_folder(path) -> Optional[Path]:
-    """The outermost folder above ``path`` that does not exist yet (writing ``path`` will create it)."""
-    if path is None:
-        return None
-    p = Path(path).absolute().parent
-    top = None
-    while not p.exists():
-        top = p
-        if p.parent == p:
-            break
-        p = p.parent
-    return top
-
-
-def say_created(folder: Optional[Path]) -> None:
-    if folder is not None and folder.is_dir():
-        print(f"created folder {folder}", file=sys.stderr)
-
-
-def _report_bad(bad) -> None:
-    for b in bad:
-        print(f"skipped {b}", file=sys.stderr)
+from .io.outputs import check_output
+from .console import missing_folder, plural, report_bad, run_job, say_created
 
 
 def _channel(value: Optional[str]):
@@ -240,11 +147,8 @@ def _say_patching(p, where) -> None:
 
 # ----------------------------------------------------------------- commands --
 def cmd_train(args) -> int:
-    from .config import TrainConfig
-    from .images import load_patches
-    from .modelfile import save
-    from .config import default_input_size
-    from .training import train
+    from .config import TrainConfig, default_input_size
+    from .pipeline import train_folder
 
     cfg = TrainConfig()
     for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "lr", "seed", "device",
@@ -263,29 +167,17 @@ def cmd_train(args) -> int:
         cfg.validate()
     except ValueError as exc:
         raise DdridError(str(exc)) from None
-    # The output and the memory are checked before hours of work, not after.
-    inputs = [args.normal_dir, getattr(args, "labels", None), getattr(args, "points", None)]
-    from .config import select_device
-    from .training import check_memory, model_file_bytes
-
     new_folder = missing_folder(args.output)
-    check_output(args.output, "model", inputs, args.force,
-                 need_bytes=model_file_bytes(3 if cfg.channel == "all" else 1, cfg.input_size, cfg.latent_dim))
-
-    check_memory(0, 3 if cfg.channel == "all" else 1, cfg, select_device(cfg.device), batch_size=2)
-    patches = _run(load_patches(args.normal_dir, channel=cfg.channel, patching=patching,
-                                input_size=args.input_size), args)
-    _report_bad(patches.bad)
-    cfg.set_patching(patches.patching)
-    cfg.input_size = int(patches.images.shape[-1])
-    _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
-    print(f"{plural(len(patches), 'normal patch', 'normal patches')} from {args.normal_dir}", file=sys.stderr)
-    model = _run(train(patches, cfg), args)
-    save(model, args.output, inputs=[*inputs, *{s.path for s in patches.sources}], force=args.force)
+    result = run_job(train_folder(args.normal_dir, args.output, cfg, patching, input_size=args.input_size,
+                                  labels=args.labels, points=args.points, force=args.force), args)
+    report_bad(result.bad)
+    model = result.model
+    _say_patching(result.patches.patching, "estimated from the images" if patching.object_size is None else "as given")
+    print(f"{plural(len(result.patches), 'normal patch', 'normal patches')} from {args.normal_dir}", file=sys.stderr)
     say_created(new_folder)
     print(f"saved {args.output}: score {model.score_type}, threshold {model.threshold:.6g}, "
           f"{model.training['seconds']:.0f}s on {model.training['device']}")
-    from .quality import describe
+    from .model.quality import describe
 
     check = describe(model.validation)
     if check:
@@ -293,60 +185,22 @@ def cmd_train(args) -> int:
     return 0
 
 
-def score_folder(model_path, test_dir, csv_path, decompositions=None, args=None, device="auto", threshold=None,
-                 score_type="auto", patching=None, force=False):
-    """Load a model, score a folder, write the CSV; returns (patches, scores, model).
-
-    ``patching`` overrides how patches are cut (default: as the model's training patches were).
-    The outputs are checked (:func:`ddrcore.outputs.check_output`) before any image is read.
-    """
-    from .export import write_csv, write_decompositions
-    from .images import load_patches
-    from .modelfile import load
-    from .scoring import score_patches, use_score
-
-    inputs = [model_path, test_dir, getattr(args, "labels", None), getattr(args, "points", None)]
-    new_folders = [missing_folder(csv_path), missing_folder(Path(decompositions) / "x") if decompositions else None]
-    check_output(csv_path, "csv", inputs, force)
-    if decompositions is not None:
-        check_output(decompositions, "folder", inputs)
-    model = use_score(load(model_path, device), score_type)
-    patching = patching or model.config.patching()
-    patches = _run(load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
-                                model.channels, patching=patching), args)
-    # `score` takes its channel from the model: say that, not "--channel", which score does not take.
-    hint = (f"the model was trained on {'channel ' + str(model.config.channel) if model.config.channel is not None else 'grey images'}"
-            f" ({model.channels} channel(s)); score these with a model trained with --channel")
-    _report_bad([type(b)(b.path, b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
-                 for b in patches.bad])
-    why = model.incompatibility(patches.patching.crop_side(), model.config.channel)
-    if why:
-        raise DdridError(f"{model_path}: {why}; leave out --patch-size to cut patches as the model's were")
-    # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
-    model.config.set_patching(patches.patching)
-    scores = _run(score_patches(model, patches, decompose=decompositions is not None), args)
-    write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold, inputs, force)
-    say_created(new_folders[0])
-    if decompositions is not None:
-        say_created(new_folders[1])
-        try:
-            write_decompositions(decompositions, scores, patches.sources, inputs=inputs)
-        except KeyboardInterrupt:
-            # The CSV is whole by now; say so, and that the folder is only partly filled
-            # (each TIFF in it is complete: they are written atomically one by one).
-            raise KeyboardInterrupt(f"ddrid: interrupted while writing decompositions: {csv_path} is complete; "
-                                    f"{decompositions} holds only some of the patches (each file in it is whole)") from None
-    return patches, scores, model
-
-
 def cmd_score(args) -> int:
-    from .modelfile import load
+    from .model.modelfile import load
+    from .pipeline import score_folder
 
     overrides = any(getattr(args, n, None) is not None
                     for n in ("objects", "object_size", "patch_size", "stride", "labels", "points"))
     patching = patching_from_args(args, load(args.model, "cpu").config.patching()) if overrides else None
-    patches, scores, model = score_folder(args.model, args.test_dir, args.csv, args.decompositions, args,
-                                          args.device, args.threshold, args.score, patching, args.force)
+    new_folders = [missing_folder(args.csv),
+                   missing_folder(Path(args.decompositions) / "x") if args.decompositions else None]
+    result = run_job(score_folder(args.model, args.test_dir, args.csv, decompositions=args.decompositions,
+                                  device=args.device, threshold=args.threshold, score_type=args.score,
+                                  patching=patching, labels=args.labels, points=args.points, force=args.force), args)
+    report_bad(result.bad)
+    for folder in new_folders:
+        say_created(folder)
+    scores, model = result.scores, result.model
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
     print(f"wrote {args.csv}: {plural(len(scores), 'patch')}, {n_flag} flagged "
@@ -355,7 +209,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .modelfile import load
+    from .model.modelfile import load
 
     model = load(args.model, "cpu")
     info = model.summary()
@@ -372,7 +226,7 @@ def cmd_info(args) -> int:
     pt = info["patching"]
     print(f"patch source    {pt['source']}" + (f", object size {pt['object_size']:g} px" if pt["object_size"] else "")
           + (f", stride {pt['stride']} px" if pt["stride"] else "") + f", crops {info['patch_size']} px")
-    from .quality import describe
+    from .model.quality import describe
 
     val = {k: v for k, v in info["validation"].items() if not k.startswith("synthetic")}
     tr = {k: v for k, v in info["training"].items() if k != "val_indices"}
@@ -384,8 +238,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_objects(args) -> int:
-    from .export import write_objects_csv
-    from .images import load_patches
+    from .io.export import write_objects_csv
+    from .io.images import load_patches
 
     if args.objects is None and not (args.labels or args.points):
         args.objects = "auto"
@@ -396,8 +250,8 @@ def cmd_objects(args) -> int:
     new_folder = missing_folder(args.csv) if args.csv else None
     if args.csv:
         check_output(args.csv, "csv", inputs, args.force)
-    patches = _run(load_patches(args.folder, channel=args.channel, patching=patching), args)
-    _report_bad(patches.bad)
+    patches = run_job(load_patches(args.folder, channel=args.channel, patching=patching), args)
+    report_bad(patches.bad)
     _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
     n_files = len({s.path for s in patches.sources})
     if args.csv:
@@ -410,9 +264,19 @@ def cmd_objects(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from .pipeline import run_demo
 
-    return run_demo(args, _run)
+    r = run_job(run_demo(args.out, args.data, pretrain_epochs=args.pretrain_epochs,
+                         finetune_epochs=args.finetune_epochs, device=args.device, seed=args.seed,
+                         force=bool(getattr(args, "force", False))), args)
+    print(f"demo: {r.n_train} normal training patches; model {r.model_path} "
+          f"({r.score_type} score chosen, threshold {r.threshold:.4g})")
+    print(f"demo: ranked CSV {r.csv_path} ({r.n_test} test patches, {r.n_flagged} flagged)")
+    print(f"demo: AUC {r.auc:.3f} (AS_l {r.auc_latent:.3f}, AS_r {r.auc_recon:.3f}); "
+          f"at the default threshold: {100 * r.flagged_anomalies:.0f} % of anomalies and "
+          f"{100 * r.flagged_normals:.0f} % of normals flagged")
+    print(f"demo: finished in {r.seconds:.0f} s")
+    return 0
 
 
 # ------------------------------------------------------------------- parser --
@@ -516,7 +380,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cleanup_on_signals()   # SIGTERM/SIGHUP unwind like Ctrl+C: no temp file is left behind
     try:
         if getattr(args, "max_pixels", None) is not None:
-            from .images import set_max_pixels
+            from .io.reading import set_max_pixels
 
             set_max_pixels(args.max_pixels)
         return int(args.func(args) or 0)

@@ -24,7 +24,9 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
     from skimage.segmentation import find_boundaries
 
-    from ddrcore.images import load_patches, read_planes, tile_origins
+    from ddrcore.io.images import load_patches, tile_origins
+
+    from ddrcore.io.reading import read_planes
     from ddrcore.objects import Patching, page_objects
     from ddrcore.progress import run_to_end
 

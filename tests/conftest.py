@@ -66,7 +66,7 @@ def tiny_model():
     """One tiny trained model shared by the scoring/model-file/export tests."""
     from ddrcore.config import TrainConfig
     from ddrcore.progress import run_to_end
-    from ddrcore.training import train
+    from ddrcore.model.training import train
 
     r = np.random.default_rng(99)
     x = np.stack([ring_patch(r) for _ in range(16)]).astype(np.float32)[:, None]

@@ -17,12 +17,12 @@ import time
 
 from torch import nn
 
-import ddrcore.networks as networks
+import ddrcore.model.networks as networks
 from ddrcore.config import TrainConfig
-from ddrcore.datasets import load_dataset, one_class_split
+from ddrcore.bench.datasets import load_dataset, one_class_split
 from ddrcore.progress import run_to_end
-from ddrcore.scoring import roc_auc, score_patches
-from ddrcore.training import train
+from ddrcore.model.scoring import roc_auc, score_patches
+from ddrcore.model.training import train
 
 
 def make_encoder_bias_free() -> None:

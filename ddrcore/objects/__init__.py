@@ -8,7 +8,7 @@
 
 :class:`ObjectContext` ties them together for one run: it settles the object
 size once per folder (estimated when not given) and gives, page by page, the
-objects that :func:`ddrcore.images.load_patches` cuts patches around.
+objects that :func:`ddrcore.io.images.load_patches` cuts patches around.
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class ObjectContext:
         return self.patching
 
     def _sizes_of(self, path) -> List[float]:
-        from ..images import read_image_groups, select_channels
+        from ..io.reading import read_image_groups, select_channels
 
         if self.patching.source == "labels":
             label_path = find_label_image(path, self.patching.labels_dir)
@@ -156,7 +156,7 @@ class ObjectContext:
 def page_objects(page: np.ndarray, patching: Patching, path, index: int = 0, channel=None) -> Objects:
     """The objects of one page as a run with ``patching`` finds them (for viewers: outlines, maps).
 
-    Object ids match the ``object_id`` of the patches :func:`ddrcore.images.load_patches`
+    Object ids match the ``object_id`` of the patches :func:`ddrcore.io.images.load_patches`
     cut with the same (resolved) settings.
     """
     context = ObjectContext(patching, channel=channel, single_image=True)

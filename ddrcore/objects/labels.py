@@ -5,7 +5,7 @@ folder (default: the image's own folder) whose name is the image's stem plus
 one of :data:`LABEL_SUFFIXES` (``a01_masks.tif``, ``a01_cp_masks.png``, ...),
 or, in a separate labels folder, the same stem alone (``labels/a01.tif``).
 Files whose stem ends with one of those suffixes are label images, never
-data: :func:`ddrcore.images.find_images` skips them.
+data: :func:`ddrcore.io.images.find_images` skips them.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def is_label_file(path: Union[str, os.PathLike]) -> bool:
 def find_label_image(image: Union[str, os.PathLike], labels_dir: Optional[Union[str, os.PathLike]] = None
                      ) -> Optional[Path]:
     """The label image paired with ``image`` (see the module docstring), or None."""
-    from ..images import IMAGE_SUFFIXES
+    from ..io.reading import IMAGE_SUFFIXES
 
     image = Path(image)
     folder = Path(labels_dir) if labels_dir else image.parent
@@ -60,7 +60,7 @@ def find_label_image(image: Union[str, os.PathLike], labels_dir: Optional[Union[
 
 def read_label_pages(path: Union[str, os.PathLike]) -> np.ndarray:
     """A label image as (pages, Y, X) integers; raises :class:`ImageReadError` with one line."""
-    from ..images import read_image_groups
+    from ..io.reading import read_image_groups
 
     groups = read_image_groups(path)
     planes = np.concatenate([g for g in groups if g.shape[1:3] == groups[0].shape[1:3]])

@@ -63,8 +63,8 @@ def results(app, win) -> None:
 
 def source_image(app, win) -> None:
     """06: the demo's 128 x 128 field of view in the Source image tab, one patch selected."""
-    from ddrcore.demo import bundled_demo_dir
-    from ddrcore.images import PatchSource
+    from ddrcore.pipeline import bundled_demo_dir
+    from ddrcore.io.images import PatchSource
 
     win.filter_box.setCurrentIndex(win.filter_box.findData("all"))
     field = bundled_demo_dir() / "stacks" / "field_128x128.tif"

@@ -223,7 +223,7 @@ def test_source_image_view_outlines_and_click(win, tmp_path, wait_idle, qtbot):
     from PySide6.QtCore import QPointF, Qt
 
     from app.state import NORMAL
-    from ddrcore.images import PatchSource
+    from ddrcore.io.images import PatchSource
 
     img = np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16)
     field = tmp_path / "field.tif"

@@ -39,7 +39,7 @@ def _load_auto(win, folder, wait_idle, size=SIZE):
 
 
 def _expected_objects(win, folder):
-    from ddrcore.images import page_of, read_image_groups
+    from ddrcore.io.reading import page_of, read_image_groups
     from ddrcore.objects import page_objects
 
     n = 0
@@ -87,7 +87,7 @@ def test_object_size_is_estimated_and_shown(win, fields, wait_idle):
 def test_source_view_outlines_every_object_and_maps_scores(win, fields, wait_idle, qtbot):
     from PySide6.QtCore import QPointF, Qt
 
-    from ddrcore.scoring import Scores
+    from ddrcore.model.scoring import Scores
 
     folder, _made = fields
     _load_auto(win, folder, wait_idle)
@@ -221,7 +221,7 @@ def test_anomaly_map_and_squares_for_tiles_and_points(win, tmp_path, wait_idle, 
     """Without a label image (grid tiles, points) patches are crop squares, and the map paints squares."""
     import tifffile
 
-    from ddrcore.scoring import Scores
+    from ddrcore.model.scoring import Scores
 
     field = tmp_path / "field.tif"
     tifffile.imwrite(field, np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16))

@@ -12,8 +12,8 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from app.state import NORMAL, PatchTable  # noqa: E402
-from ddrcore.images import PatchSet, PatchSource  # noqa: E402
-from ddrcore.scoring import Scores  # noqa: E402
+from ddrcore.io.images import PatchSet, PatchSource  # noqa: E402
+from ddrcore.model.scoring import Scores  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -130,7 +130,7 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     # Shared contrast: X_C and X_N use the input's levels.
     np.testing.assert_allclose(d.items[1].levels, d.items[0].levels)
 
-    # Export: the button asks for a path, then ddrcore.export.write_csv at the slider's threshold.
+    # Export: the button asks for a path, then ddrcore.io.export.write_csv at the slider's threshold.
     out = tmp_path / "ranked.csv"
     from PySide6.QtWidgets import QFileDialog
     orig = QFileDialog.getSaveFileName
@@ -140,7 +140,7 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     finally:
         QFileDialog.getSaveFileName = orig
     rows = list(csv.DictReader(out.open()))
-    from ddrcore.export import COLUMNS
+    from ddrcore.io.export import COLUMNS
     assert list(rows[0].keys()) == COLUMNS
     assert len(rows) == len(t)
     used = slider.value()
@@ -213,7 +213,8 @@ def test_training_needs_normals(win, image_folder, wait_idle, no_modal_boxes):
 
 
 def test_project_with_a_model_for_other_patches_is_not_scored(qtbot, tiny_model, image_folder, wait_idle, tmp_path):
-    from ddrcore import modelfile, project as projectfile
+    from ddrcore.model import modelfile
+    from ddrcore.io import project as projectfile
     from app.main_window import MainWindow
 
     model_path = tmp_path / "p.ddrid"
@@ -231,7 +232,7 @@ def test_project_with_a_model_for_other_patches_is_not_scored(qtbot, tiny_model,
 
 
 def test_a_project_reading_files_outside_its_folder_says_so(qtbot, image_folder, wait_idle, tmp_path):
-    from ddrcore import project as projectfile
+    from ddrcore.io import project as projectfile
     from app.main_window import MainWindow
 
     (tmp_path / "projects").mkdir()

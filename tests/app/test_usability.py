@@ -59,7 +59,7 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     out = tmp_path / "ranked.csv"
     win.export_csv(str(out))
     rows = _rows(out)
-    from ddrcore.export import COLUMNS
+    from ddrcore.io.export import COLUMNS
     assert list(rows[0]) == COLUMNS and COLUMNS[-1] == "role"
     assert len(rows) == odd and {r["role"] for r in rows} == {"unmarked"}
     # One click includes them.
@@ -129,7 +129,7 @@ def test_geometry_is_clamped_to_the_screen(qtbot):
 def test_thumbnail_contrast_modes():
     from app.gallery import ThumbnailCache
     from app.state import PatchTable
-    from ddrcore.images import PatchSet, PatchSource
+    from ddrcore.io.images import PatchSet, PatchSource
 
     rng = np.random.default_rng(0)
     bright = 100 + 1000 * (rng.random((32, 32)) > 0.9)
@@ -192,8 +192,8 @@ def test_readme_states_the_cpu_route_before_the_install_command():
 
 def test_report_labels_are_relative_to_the_common_root():
     """(9) train/normal/ring.tif and test/normal/ring.tif stay apart; the common root is stated."""
-    from ddrcore.images import PatchSource
-    from ddrcore.report import _label, common_root
+    from ddrcore.io.images import PatchSource
+    from ddrcore.io.report import _label, common_root
 
     a, b = PatchSource("/d/x/train/normal/r.tif", 0, 0, 0), PatchSource("/d/x/test/normal/r.tif", 0, 0, 0)
     root = common_root([a.path, b.path])

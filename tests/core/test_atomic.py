@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from ddrcore.atomic import atomic_path, write_text_atomic
+from ddrcore.io.atomic import atomic_path, write_text_atomic
 
 
 def test_atomic_write_replaces_only_when_complete(tmp_path):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import torch
 
-from ddrcore.baselines import (BaselineConfig, LeNetAutoencoder, LeNetEncoder, init_center,
+from ddrcore.bench.baselines import (BaselineConfig, LeNetAutoencoder, LeNetEncoder, init_center,
                                radius_from_distances, score_baselines, train_baselines)
 from ddrcore.progress import run_to_end
 

@@ -76,7 +76,7 @@ def test_demo_runs_on_bundled_data(tmp_path):
 def test_interrupt_during_decompositions_says_what_is_complete(tiny_model, test_dir, tmp_path, capsys, monkeypatch):
     import tifffile
 
-    from ddrcore import modelfile
+    from ddrcore.model import modelfile
 
     model = tmp_path / "m.ddrid"
     modelfile.save(tiny_model, model)

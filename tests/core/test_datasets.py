@@ -5,8 +5,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from ddrcore.datasets import DatasetError, load_dataset, one_class_split, read_idx, to_benchmark_size
-from ddrcore.images import pad_to
+from ddrcore.bench.datasets import DatasetError, load_dataset, one_class_split, read_idx, to_benchmark_size
+from ddrcore.io.images import pad_to
 from ddrcore.progress import run_to_end
 
 

@@ -2,10 +2,10 @@ import csv
 
 import numpy as np
 
-from ddrcore.export import COLUMNS, write_csv, write_decompositions
-from ddrcore.images import PatchSource
+from ddrcore.io.export import COLUMNS, write_csv, write_decompositions
+from ddrcore.io.images import PatchSource
 from ddrcore.progress import run_to_end
-from ddrcore.scoring import score_patches
+from ddrcore.model.scoring import score_patches
 from tests.conftest import blob_patch, ring_patch
 
 

@@ -25,10 +25,11 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from ddrcore import modelfile
-from ddrcore import project as pj
+from ddrcore.model import modelfile
+from ddrcore.io import project as pj
 from ddrcore.errors import DdridError
-from ddrcore.images import read_image_groups, read_file_patches
+from ddrcore.io.images import read_file_patches
+from ddrcore.io.reading import read_image_groups
 
 _DIR = Path(tempfile.mkdtemp(prefix="ddrid-fuzz-"))
 atexit.register(shutil.rmtree, _DIR, True)

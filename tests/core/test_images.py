@@ -5,8 +5,8 @@ import pytest
 import tifffile
 
 from ddrcore.errors import ImageReadError, NoUsableImagesError
-from ddrcore.images import (find_images, load_patches, pad_to, read_file_patches, read_planes, select_channels,
-                            tile_origins)
+from ddrcore.io.images import find_images, load_patches, pad_to, read_file_patches, tile_origins
+from ddrcore.io.reading import read_planes, select_channels
 from ddrcore.progress import Progress, run_to_end
 
 
@@ -218,7 +218,7 @@ def test_compressed_tiffs_are_read_losslessly(tmp_path, rng, compression):
 
 
 def test_read_page_matches_the_patches_cut_from_it(tmp_path, rng):
-    from ddrcore.images import read_page
+    from ddrcore.io.reading import read_page
 
     # Two series (2 pages + 1 page), 2 channels: pages are numbered across series.
     a = rng.integers(0, 4000, (2, 70, 40, 2)).astype(np.uint16)

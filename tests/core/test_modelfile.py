@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ddrcore import modelfile
+from ddrcore.model import modelfile
 from ddrcore.errors import ModelFileError
 from ddrcore.progress import run_to_end
-from ddrcore.scoring import score_patches
+from ddrcore.model.scoring import score_patches
 from tests.conftest import blob_patch, ring_patch
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ddrcore.networks import Autoencoder, DDRIDNetworks, Decoder, Encoder, LatentDiscriminator, count_parameters
+from ddrcore.model.networks import Autoencoder, DDRIDNetworks, Decoder, Encoder, LatentDiscriminator, count_parameters
 
 
 @pytest.mark.parametrize("channels,size,latent", [(1, 32, 128), (3, 32, 512), (1, 64, 128)])

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from ddrcore.bench_objects import match_centers
-from ddrcore.errors import DdridError, ImageReadError, NoUsableImagesError
-from ddrcore.images import crop_centered, find_images, load_patches, read_file_patches, tile_origins
+from ddrcore.bench.objects import match_centers
+from ddrcore.errors import DdridError
+from ddrcore.io.images import crop_centered, find_images, load_patches, tile_origins
 from ddrcore.objects import (Patching, detect_objects, estimate_object_size, find_label_image, is_label_file,
                              objects_from_labels, page_objects, read_points)
 from ddrcore.objects.points import PointsFileError
@@ -253,7 +253,7 @@ def test_cli_objects_writes_one_row_per_label_id_with_object_columns(tmp_path, c
 
 def test_train_and_score_on_fields_store_and_reuse_the_patch_source(tmp_path):
     from ddrcore.cli import main
-    from ddrcore.modelfile import load as load_model
+    from ddrcore.model.modelfile import load as load_model
 
     for i in range(3):
         tifffile.imwrite(tmp_path / f"n{i}.tif", make_field((128, 128), ("ring",), n=6, size=16, seed=i).image)
@@ -284,7 +284,7 @@ def test_score_refuses_a_patch_size_the_model_was_not_trained_on(tmp_path, norma
 
 
 def test_a_bomb_among_the_images_is_named_when_no_size_can_be_estimated(tmp_path):
-    from ddrcore.images import set_max_pixels
+    from ddrcore.io.reading import set_max_pixels
 
     tifffile.imwrite(tmp_path / "big.tif", np.zeros((64, 64), np.uint16))
     previous = set_max_pixels(1000)

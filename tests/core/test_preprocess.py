@@ -1,6 +1,6 @@
 import numpy as np
 
-from ddrcore.preprocess import Preprocessor, global_contrast_normalize
+from ddrcore.model.preprocess import Preprocessor, global_contrast_normalize
 
 
 def test_gcn_l1_zero_mean_unit_mean_absolute_deviation(rng):

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from ddrcore import project as pj
-from ddrcore.images import PatchSource
+from ddrcore.io import project as pj
+from ddrcore.io.images import PatchSource
 
 
 def _sample(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ddrcore import quality
+from ddrcore.model import quality
 
 
 def ring(rng, size=32):
@@ -43,10 +43,11 @@ def test_verdict_warns_only_near_chance():
 def test_warns_after_1_plus_1_epochs_not_after_4_plus_4(tmp_path):
     """Measured (30 rings, CPU): 1+1 epochs AUC 0.10 (spot 0.00) -> warning; 4+4 epochs AUC 1.00 -> none.
     The check is stored in the model file and shown by `ddrid info`."""
-    from ddrcore import cli, modelfile
+    from ddrcore import cli
+    from ddrcore.model import modelfile
     from ddrcore.config import TrainConfig
     from ddrcore.progress import run_to_end
-    from ddrcore.training import train
+    from ddrcore.model.training import train
 
     rng = np.random.default_rng(0)
     x = np.stack([ring(rng) for _ in range(30)])[:, None]

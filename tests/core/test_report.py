@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ddrcore.images import PatchSource
-from ddrcore.report import display_u8, montage, write_report
+from ddrcore.io.images import PatchSource
+from ddrcore.io.report import display_u8, montage, write_report
 
 
 def _data(n=40, seed=0):

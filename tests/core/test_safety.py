@@ -18,19 +18,20 @@ import pytest
 import tifffile
 import torch
 
-from ddrcore import modelfile
-from ddrcore import project as pj
+from ddrcore.model import modelfile
+from ddrcore.io import project as pj
 from ddrcore.cli import main
-from ddrcore.errors import DdridError, ImageReadError, ModelFileError
-from ddrcore.export import write_csv, write_objects_csv
-from ddrcore.images import PatchSource, read_image_groups
+from ddrcore.errors import ImageReadError, ModelFileError
+from ddrcore.io.export import write_csv, write_objects_csv
+from ddrcore.io.images import PatchSource
+from ddrcore.io.reading import read_image_groups
 
 # Names new with issue 10 are imported inside the tests, so that each test fails on its own
 # against the code before the fix.
 
 
 def _outputs():
-    from ddrcore.outputs import OutputError, check_output
+    from ddrcore.io.outputs import OutputError, check_output
 
     return OutputError, check_output
 
@@ -62,7 +63,7 @@ def test_1_outputs_never_overwrite_inputs_or_foreign_files(model_file, test_dir,
     assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(model_file), "--force"]) == 1
     assert model_file.read_bytes() == model_bytes
     # Training into its own input folder is refused before any training.
-    import ddrcore.training as training
+    import ddrcore.model.training as training
 
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
     target = normal_dir / "ring_01.tif"
@@ -119,9 +120,9 @@ def test_2_special_files_are_refused_and_symlinks_write_their_target(model_file,
 
 # 3 ---------------------------------------------------------------------------------------------------
 def test_3_csv_cells_cannot_be_formulas(tiny_model, rng):
-    from ddrcore.export import csv_safe
+    from ddrcore.io.export import csv_safe
     from ddrcore.objects import Patching
-    from ddrcore.scoring import Scores
+    from ddrcore.model.scoring import Scores
 
     n = 4
     latent = np.array([-3.5, 2.0, 1.0, -1e-5])
@@ -204,7 +205,7 @@ def test_5_bomb_tiff_is_refused_from_its_header(tmp_path):
 def test_5_pixel_limit_covers_png_and_is_configurable(tmp_path):
     from PIL import Image
 
-    from ddrcore.images import set_max_pixels
+    from ddrcore.io.reading import set_max_pixels
 
     png = tmp_path / "big.png"
     Image.new("L", (300, 200)).save(png)
@@ -223,7 +224,7 @@ def test_5_pixel_limit_covers_png_and_is_configurable(tmp_path):
 
 
 def test_5_absurd_model_sizes_are_refused_before_building(tiny_model, tmp_path, monkeypatch):
-    import ddrcore.modelfile as mf
+    import ddrcore.model.modelfile as mf
 
     built = []
     real = mf.DDRIDNetworks
@@ -237,7 +238,7 @@ def test_5_absurd_model_sizes_are_refused_before_building(tiny_model, tmp_path, 
 
 
 def test_5_training_memory_is_estimated_and_refused(monkeypatch, tiny_config):
-    from ddrcore import training
+    from ddrcore.model import training
     from ddrcore.errors import TrainingError
 
     small = training.memory_estimate(100, 1, 32, 8)
@@ -253,8 +254,8 @@ def test_5_training_memory_is_estimated_and_refused(monkeypatch, tiny_config):
 def test_6_output_checked_before_the_work(model_file, normal_dir, test_dir, tmp_path, monkeypatch, capsys):
     import shutil
 
-    import ddrcore.images as images
-    import ddrcore.training as training
+    import ddrcore.io.images as images
+    import ddrcore.model.training as training
 
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained before checking the output"))
     monkeypatch.setattr(images, "load_patches", lambda *a, **k: pytest.fail("read images before checking"))
@@ -275,7 +276,7 @@ def test_6_output_checked_before_the_work(model_file, normal_dir, test_dir, tmp_
 
 # 7 ---------------------------------------------------------------------------------------------------
 def test_7_interrupt_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, monkeypatch):
-    import ddrcore.atomic as atomic
+    import ddrcore.io.atomic as atomic
 
     calls = []
 
@@ -295,7 +296,7 @@ def test_7_interrupt_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, 
 def test_7_sigterm_removes_the_temp_file(tmp_path):
     script = (
         "import sys, time\n"
-        "from ddrcore.atomic import atomic_path, cleanup_on_signals\n"
+        "from ddrcore.io.atomic import atomic_path, cleanup_on_signals\n"
         "cleanup_on_signals()\n"
         f"with atomic_path({str(tmp_path / 'model.ddrid')!r}) as tmp:\n"
         "    tmp.write_bytes(b'x' * 1000)\n"
@@ -312,7 +313,7 @@ def test_7_sigterm_removes_the_temp_file(tmp_path):
 
 
 def test_7_stale_temp_files_are_swept_on_the_next_write(tmp_path):
-    from ddrcore.atomic import write_text_atomic
+    from ddrcore.io.atomic import write_text_atomic
 
     stale = tmp_path / ".m.ddrid.ab12cd34.tmp"     # a SIGKILLed save
     stale.write_bytes(b"x" * 100)
@@ -402,7 +403,7 @@ def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys)
 
 def test_links_and_fifos_are_named_not_silently_skipped(tmp_path):
     from ddrcore.errors import NoUsableImagesError
-    from ddrcore.images import load_patches
+    from ddrcore.io.images import load_patches
     from ddrcore.progress import run_to_end
 
     d = tmp_path / "imgs"
@@ -421,7 +422,7 @@ def test_links_and_fifos_are_named_not_silently_skipped(tmp_path):
 
 
 def test_same_kind_outputs_are_replaced_and_reports_follow_the_rule(model_file, tmp_path):
-    from ddrcore.report import write_report
+    from ddrcore.io.report import write_report
 
     OutputError, check_output = _outputs()
     assert check_output(model_file, "model") == model_file          # a ddrid model over a ddrid model: fine
@@ -439,7 +440,7 @@ def test_same_kind_outputs_are_replaced_and_reports_follow_the_rule(model_file, 
 
 
 def test_5_architecture_larger_than_the_file_is_refused_unbuilt(tiny_model, tmp_path, monkeypatch):
-    import ddrcore.modelfile as mf
+    import ddrcore.model.modelfile as mf
 
     built = []
     real = mf.DDRIDNetworks

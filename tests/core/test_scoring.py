@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ddrcore.progress import run_to_end
-from ddrcore.scoring import default_threshold, roc_auc, score_patches, select_score_type
+from ddrcore.model.scoring import default_threshold, roc_auc, score_patches, select_score_type
 from tests.conftest import blob_patch, ring_patch
 
 
@@ -53,7 +53,7 @@ def test_wrong_shape_is_refused(tiny_model):
 def test_use_score_overrides_algorithm2_with_its_own_threshold(tiny_model):
     import copy
 
-    from ddrcore.scoring import use_score
+    from ddrcore.model.scoring import use_score
 
     m = copy.deepcopy(tiny_model)
     other = "recon" if m.score_type == "latent" else "latent"

@@ -5,9 +5,9 @@ import pytest
 
 from ddrcore.config import TrainConfig
 from ddrcore.errors import TrainingError
-from ddrcore.images import load_patches
+from ddrcore.io.images import load_patches
 from ddrcore.progress import Progress, run_to_end
-from ddrcore.training import effective_batch_size, split_indices, train
+from ddrcore.model.training import effective_batch_size, split_indices, train
 from tests.conftest import ring_patch
 
 
@@ -82,8 +82,8 @@ def test_train_from_folder(normal_dir, tiny_config):
 
 @pytest.mark.parametrize("forced", ["latent", "recon"])
 def test_threshold_is_quantile_of_the_chosen_score(rng, tiny_config, monkeypatch, forced):
-    import ddrcore.training as training
-    from ddrcore.scoring import default_threshold
+    import ddrcore.model.training as training
+    from ddrcore.model.scoring import default_threshold
 
     monkeypatch.setattr(training, "select_score_type", lambda lat, rec: forced)
     model = run_to_end(train(_patches(rng, 12), tiny_config))

@@ -16,7 +16,7 @@ from typing import List
 
 import numpy as np
 
-from .atomic import atomic_path
+from ..io.atomic import atomic_path
 
 TITLES = {"ddrid": "DDR-ID", "deepsvdd": "One-Class Deep SVDD", "softsvdd": "Soft-Bound Deep SVDD",
           "dcae": "DCAE", "ddrid_latent": "DDR-ID AS_l", "ddrid_recon": "DDR-ID AS_r"}

@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from . import batchnorm
-from .config import TrainConfig, autocast, select_device
-from .errors import TrainingError
-from .images import PatchSet
-from .model import DDRIDModel, to_tensor
+from ..config import TrainConfig, autocast, select_device
+from ..errors import TrainingError
+from ..io.images import PatchSet
+from .ddrid import DDRIDModel, to_tensor
 from .networks import DDRIDNetworks, recon_error
 from .preprocess import Preprocessor
-from .progress import Clock, Job, Progress
+from ..progress import Clock, Job, Progress
 from .scoring import default_threshold, score_preprocessed, select_score_type
 
 MIN_PATCHES = 4
@@ -153,7 +153,7 @@ def device_memory(device: str) -> int:
             return int(free)
         except Exception:  # noqa: BLE001 - an estimate only
             return 0
-    from .images import available_memory
+    from ..io.reading import available_memory
 
     return available_memory()
 

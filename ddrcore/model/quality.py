@@ -123,7 +123,7 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
         empty when fine; decided by ``synthetic_auc`` against :data:`WARN_AUC`).  AUCs are NaN-free floats or None
         when there are no validation patches.
     """
-    from .progress import run_to_end
+    from ..progress import run_to_end
     from .scoring import roc_auc, score_patches
 
     val = np.asarray(val_patches, np.float32)

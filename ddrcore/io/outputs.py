@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .atomic import resolve_target, temp_name
-from .errors import DdridError
+from ..errors import DdridError
 
 PathLike = Union[str, os.PathLike]
 

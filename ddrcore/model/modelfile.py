@@ -15,10 +15,10 @@ from typing import Union
 
 import torch
 
-from .atomic import atomic_path
-from .config import TrainConfig, select_device
-from .errors import ModelFileError
-from .model import SCORE_TYPES, DDRIDModel
+from ..io.atomic import atomic_path
+from ..config import TrainConfig, select_device
+from ..errors import ModelFileError
+from .ddrid import SCORE_TYPES, DDRIDModel
 from .networks import DDRIDNetworks
 from .preprocess import Preprocessor
 
@@ -39,7 +39,7 @@ def _plain(value):
 
 
 def to_payload(model: DDRIDModel) -> dict:
-    from . import __version__
+    from .. import __version__
 
     return {
         "format": FORMAT,
@@ -69,8 +69,8 @@ def size_estimate(model: DDRIDModel) -> int:
 
 
 def save(model: DDRIDModel, path: Union[str, os.PathLike], inputs=(), force: bool = False) -> Path:
-    """Write the model atomically (temporary file + rename), after :func:`ddrcore.outputs.check_output`."""
-    from .outputs import check_output
+    """Write the model atomically (temporary file + rename), after :func:`ddrcore.io.outputs.check_output`."""
+    from ..io.outputs import check_output
 
     path = Path(path)
     check_output(path, "model", inputs, force, need_bytes=size_estimate(model))
@@ -120,7 +120,7 @@ def check_payload(payload: dict):
     Returns (config, architecture, preprocessor, score type, threshold,
     validation scores); raises :class:`ModelFileError` naming the field.
     """
-    from .config import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
+    from ..config import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
 
     raw_config = payload.get("config")
     if not isinstance(raw_config, dict):
@@ -204,7 +204,7 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
             unpacked = sum(max(0, i.file_size) for i in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
         raise _fail(path, f"not a ddrid model file or corrupted ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})") from None
-    from .images import available_memory
+    from ..io.reading import available_memory
 
     avail = available_memory()
     if avail and unpacked > 0.8 * avail:

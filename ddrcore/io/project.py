@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Union
 
 from .atomic import write_text_atomic
-from .errors import DdridError
-from .images import Channel, PatchSource
+from ..errors import DdridError
+from .images import PatchSource
+from .reading import Channel
 
 FORMAT = "ddrid-project"
 VERSION = 1
@@ -68,7 +69,7 @@ def _abs(stored: str, base: Path) -> str:
 
 def to_json(project: Project, path: Union[str, os.PathLike]) -> str:
     """The project as JSON text, with paths relative to ``path``'s folder."""
-    from . import __version__
+    from .. import __version__
 
     base = Path(os.path.abspath(path)).parent
     by_file: Dict[str, Dict[str, list]] = {}
@@ -104,7 +105,7 @@ def to_json(project: Project, path: Union[str, os.PathLike]) -> str:
 def save(project: Project, path: Union[str, os.PathLike], force: bool = False) -> Path:
     """Write the project file atomically; returns its path.
 
-    The path is checked by :func:`ddrcore.outputs.check_output`: never one of
+    The path is checked by :func:`ddrcore.io.outputs.check_output`: never one of
     the project's inputs, its images or its model; never a non-project file
     unless ``force``.
     """
@@ -205,7 +206,7 @@ def load(path: Union[str, os.PathLike]) -> Project:
     :data:`MAX_DEPTH`, unknown keys in an annotation entry and a non-integer
     (e.g. boolean) version are refused.
     """
-    from .config import MAX_CHANNELS, MAX_PATCH_SIZE, TrainConfig
+    from ..config import MAX_CHANNELS, MAX_PATCH_SIZE, TrainConfig
 
     path = Path(path)
     try:
@@ -223,7 +224,7 @@ def load(path: Union[str, os.PathLike]) -> Project:
     except _BadNumber as exc:
         raise _fail(path, f"not a valid ddrid project ({exc})") from None
     except (RecursionError, MemoryError):
-        raise _fail(path, f"not a ddrid project (nested too deeply or too large)") from None
+        raise _fail(path, "not a ddrid project (nested too deeply or too large)") from None
     except ValueError as exc:   # e.g. an integer with too many digits
         raise _fail(path, f"not a ddrid project ({str(exc).splitlines()[0][:100]})") from None
     if _depth(doc, MAX_DEPTH) > MAX_DEPTH:

@@ -17,7 +17,7 @@ Two layouts are read; no data set name is hard-coded.
 Every reader returns raw float32 arrays ``(N, C, 32, 32)`` at native
 intensity (no scaling: preprocessing is fitted later, per normal class).
 Images smaller than 32x32 (MNIST's 28x28) are padded symmetrically to 32x32
-by repeating their edge pixels — the same rule as :func:`ddrcore.images.pad_to`
+by repeating their edge pixels — the same rule as :func:`ddrcore.io.images.pad_to`
 — so the Table 1 networks see the paper's 32x32 input and no invented
 structure; larger images are resized to 32x32 (anti-aliased).
 
@@ -39,9 +39,10 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .errors import DdridError
-from .images import IMAGE_SUFFIXES, TIFF_SUFFIXES, pad_to, resize_patches
-from .progress import Clock, Job, Progress
+from ..errors import DdridError
+from ..io.images import pad_to, resize_patches
+from ..io.reading import IMAGE_SUFFIXES, TIFF_SUFFIXES
+from ..progress import Clock, Job, Progress
 
 SIZE = 32                 # network input side of the benchmarks (paper: 32x32)
 ADGAN_TEST_SIZE = 5000    # ADGAN protocol: this many random test images

@@ -11,7 +11,7 @@ only replaced once the new one is complete.
   older than a day are removed the next time ddrid writes into that folder.
 * A target that is a symbolic link: the link's target is written (replaced
   atomically) and the link stays a link.  Which outputs are allowed at all is
-  :mod:`ddrcore.outputs`' business.
+  :mod:`ddrcore.io.outputs`' business.
 """
 from __future__ import annotations
 

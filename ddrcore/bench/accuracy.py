@@ -1,15 +1,15 @@
-"""`ddrid bench`: the paper's one-class benchmark (accuracy) and a speed benchmark.
+"""`ddrid bench accuracy`: the paper's one-class benchmark.
 
 accuracy — for each normal class k and round r: train on class k's training
 images only, score the test set (class k = 0, others = 1), ROC AUC per method:
 
-* ``ddrid``: ddrcore.training.train (Algorithm 1) + Algorithm 2's choice.  Also
+* ``ddrid``: ddrcore.model.training.train (Algorithm 1) + Algorithm 2's choice.  Also
   recorded (paper Table 6): AUC of AS_l, of AS_r, of AS_l + AS_r as a plain sum
   (as the paper; AS_l sums ~128 latent dimensions and AS_r 1024 pixels, so the
   sum is dominated by the larger-scaled one), of a z-scored sum (our extra:
   each score standardised with the mean/std of the validation normals that
   Algorithm 2 already holds out), and whether Algorithm 2 picked the worse one.
-* ``deepsvdd``, ``softsvdd``, ``dcae``: ddrcore.baselines (one autoencoder per
+* ``deepsvdd``, ``softsvdd``, ``dcae``: ddrcore.bench.baselines (one autoencoder per
   class and round: DCAE's model and the Deep SVDD initialisation).
 
 Protocols
@@ -28,31 +28,22 @@ Protocols
   No learning-rate drop happens within the DDR-ID schedule (milestone 50).
   Numbers from it are *not* the paper's protocol; say "quick" when quoting.
 
-speed — training images/s (one DDR-ID pretraining step and one finetuning step
-on the Table 1 networks, both autoencoders), scoring patches/s, the achieved
-GFLOP/s of training (FLOPs counted by torch.utils.flop_counter) and, in the
-same run, the machine's fp32 matmul GFLOP/s (a large torch.mm).
-
 Results and per-class test scores are written after every class, atomically,
 so a long run that is stopped keeps what finished (``"complete": false``).
 """
 from __future__ import annotations
 
 import json
-import os
-import platform
-import shlex
-import sys
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
-from .atomic import atomic_path, write_text_atomic
-from .errors import DdridError
-from .progress import Clock, Job, Progress, run_to_end
+from ..io.atomic import atomic_path
+from ..errors import DdridError
+from ..progress import Clock, Job, Progress, run_to_end
+from .record import hardware, write_json
 
 METHODS = ("ddrid", "deepsvdd", "softsvdd", "dcae")
 BASELINES = ("deepsvdd", "softsvdd", "dcae")
@@ -96,31 +87,6 @@ PAPER_PROTOCOL = AccuracySettings(protocol="paper", rounds=10, max_train=None, d
                                   base_finetune_epochs=100, base_batch_size=256)
 
 
-# ----------------------------------------------------------------- hardware --
-def hardware() -> dict:
-    import torch
-
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    if hasattr(os, "getloadavg"):
-        # Other jobs on a shared machine slow every figure down: record how busy it was.
-        info["load_average_1min"] = round(os.getloadavg()[0], 2)
-    return info
-
-
-def command_line(args=None) -> str:
-    """The command as typed: main(argv) leaves its argv on ``args`` (sys.argv is the caller's then)."""
-    argv = getattr(args, "argv", None)
-    return "ddrid " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-
 
 # ----------------------------------------------------------------- accuracy --
 def _relay(job, lo: float, hi: float, clock: Clock, label: str):
@@ -143,9 +109,9 @@ def _zsum(lat, rec, val_lat, val_rec) -> np.ndarray:
 
 def ddrid_round(split, s: AccuracySettings, seed: int, clock: Clock, span, label: str):
     """Train DDR-ID on one split; returns (method scores, ablation AUCs, extra facts)."""
-    from .config import TrainConfig
-    from .scoring import roc_auc, score_patches
-    from .training import split_indices, train
+    from ..config import TrainConfig
+    from ..model.scoring import roc_auc, score_patches
+    from ..model.training import split_indices, train
 
     cfg = TrainConfig(pretrain_epochs=s.ddrid_pretrain_epochs, finetune_epochs=s.ddrid_finetune_epochs,
                       batch_size=s.ddrid_batch_size, seed=seed, device=s.device, precision=s.precision)
@@ -223,7 +189,7 @@ def run_accuracy(ds, classes: List[int], methods: List[str], settings: AccuracyS
                  json_path: Optional[Path], command: str = "") -> Job[dict]:
     """The one-class benchmark as a job; writes JSON + scores after every class."""
     from .datasets import one_class_split
-    from .scoring import roc_auc
+    from ..model.scoring import roc_auc
 
     clock = Clock()
     names = [ds.class_names[k] for k in classes]
@@ -284,9 +250,6 @@ def run_accuracy(ds, classes: List[int], methods: List[str], settings: AccuracyS
         write_json(json_path, result)
     return result
 
-
-def write_json(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, default=float) + "\n")
 
 
 def format_table(result: dict) -> str:
@@ -367,260 +330,3 @@ def markdown(result: dict) -> str:
         lines += ["", f"Algorithm 2 picked the worse of AS_l / AS_r in **{abl['picked_worse_total']} of "
                       f"{abl['runs']}** runs.  {abl['note']}"]
     return "\n".join(lines) + "\n"
-
-
-# -------------------------------------------------------------------- speed --
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def matmul_gflops(device: str, n: int = 2048, repeats: int = 5, dtype=None) -> float:
-    """Best-of-``repeats`` GFLOP/s of an n x n x n torch.mm (fp32 unless ``dtype``)."""
-    import torch
-
-    dtype = dtype or torch.float32
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(device)
-        t = time.perf_counter()
-        torch.mm(a, b)
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
-
-
-def _time(fn, device: str, repeats: int) -> float:
-    """Median seconds of ``fn`` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
-def _flops(fn) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return int(counter.get_total_flops())
-
-
-def measure_speed(device: str = "cpu", batch_size: int = 256, precision: str = "fp32", channels: int = 1,
-                  channels_last: bool = False, repeats: int = 3, matmul_size: int = 2048) -> dict:
-    """Training images/s, scoring patches/s and achieved GFLOP/s of the Table 1 networks."""
-    import torch
-
-    from .config import autocast
-    from .networks import DDRIDNetworks
-    from .training import finetune_step, pretrain_step
-
-    torch.manual_seed(0)
-    nets = DDRIDNetworks(channels).to(device)
-    x = torch.rand(batch_size, channels, 32, 32, device=device)
-    if channels_last:
-        nets = nets.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    params = list(nets.r_c.parameters()) + list(nets.r_n.parameters())
-    opt = torch.optim.Adam(params, lr=1e-4, weight_decay=1e-6)
-    opt_r = torch.optim.Adam(params, lr=1e-4, weight_decay=1e-6)
-    opt_d = torch.optim.Adam(nets.d_l.parameters(), lr=1e-4, weight_decay=1e-6)
-    z_c = torch.zeros(nets.latent_dim, device=device)
-    nets.train()
-
-    def pre():
-        pretrain_step(nets, opt, x, precision)
-
-    def fine():
-        finetune_step(nets, opt_r, opt_d, x, z_c, 0.1, precision)
-
-    t_pre, t_fine = _time(pre, device, repeats), _time(fine, device, repeats)
-    f_pre, f_fine = _flops(pre), _flops(fine)
-    nets.eval()
-
-    @torch.no_grad()
-    def score():
-        with autocast(device, precision):
-            z = nets.r_c.encoder(x)
-            nets.r_c.decoder(z)
-
-    t_score = _time(score, device, repeats)
-    peak = matmul_gflops(device, matmul_size)
-    return {
-        "device": device, "precision": precision, "channels_last": channels_last,
-        "threads": torch.get_num_threads(), "batch_size": batch_size, "channels": channels,
-        "train_images_per_s": round(2 * batch_size / (t_pre + t_fine), 2),
-        "pretrain_images_per_s": round(batch_size / t_pre, 2),
-        "finetune_images_per_s": round(batch_size / t_fine, 2),
-        "score_patches_per_s": round(batch_size / t_score, 2),
-        "train_gflops": round((f_pre + f_fine) / (t_pre + t_fine) / 1e9, 2),
-        "pretrain_gflop_per_step": round(f_pre / 1e9, 2), "finetune_gflop_per_step": round(f_fine / 1e9, 2),
-        "peak_gflops": round(peak, 2),
-        "train_fraction_of_peak": round((f_pre + f_fine) / (t_pre + t_fine) / 1e9 / peak, 3),
-        "seconds_per_step": {"pretrain": round(t_pre, 3), "finetune": round(t_fine, 3), "score": round(t_score, 3)},
-    }
-
-
-# ---------------------------------------------------------------------- CLI --
-def _settings_from_args(args) -> AccuracySettings:
-    s = replace(PAPER_PROTOCOL if args.protocol == "paper" else QUICK)
-    s.test_protocol = args.test_protocol
-    if args.rounds is not None:
-        s.rounds = args.rounds
-    if args.max_train is not None:
-        s.max_train = args.max_train if args.max_train > 0 else None
-    if args.max_test is not None:
-        s.max_test = args.max_test if args.max_test > 0 else None
-    if args.pretrain_epochs is not None:
-        s.ddrid_pretrain_epochs = s.base_pretrain_epochs = args.pretrain_epochs
-    if args.finetune_epochs is not None:
-        s.ddrid_finetune_epochs = s.base_finetune_epochs = args.finetune_epochs
-    if args.batch_size is not None:
-        s.ddrid_batch_size = s.base_batch_size = args.batch_size
-    s.device, s.seed, s.precision = args.device, args.seed, args.precision
-    if s.rounds < 1:
-        raise DdridError("--rounds must be at least 1")
-    if min(s.ddrid_batch_size, s.base_batch_size) < 2:
-        raise DdridError("--batch-size must be at least 2 (BatchNorm needs two samples)")
-    return s
-
-
-def cmd_accuracy(args) -> int:
-    from .cli import _run
-    from .datasets import load_dataset
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise DdridError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
-    settings = _settings_from_args(args)
-    from .config import select_device
-
-    select_device(settings.device)
-    ds = _run(load_dataset(args.data), args)
-    classes = ds.parse_classes(args.classes)
-    json_path = Path(args.json)
-    result = _run(run_accuracy(ds, classes, methods, settings, json_path, command_line(args)), args)
-    write_text_atomic(json_path.with_suffix(".md"), markdown(result))
-    if not args.no_figures:
-        from .bench_figures import make_figures
-
-        for f in make_figures(json_path, ds):
-            print(f"wrote {f}", file=sys.stderr)
-    print(format_table(result))
-    print(f"wrote {json_path} and {json_path.with_suffix('.md')} ({result['seconds'] / 60:.1f} min)")
-    return 0
-
-
-def cmd_speed(args) -> int:
-    import torch
-
-    from .config import select_device
-
-    device = select_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    main = measure_speed(device, args.batch_size, args.precision, args.channels, args.channels_last, args.repeats,
-                         args.matmul_size)
-    out = dict(main)
-    if args.compare:
-        # Every speed-up is measured, not assumed: both precisions x both memory layouts.
-        out["variants"] = []
-        for prec in ("fp32", "bf16"):
-            for cl in (False, True):
-                if (prec, cl) == (args.precision, args.channels_last):
-                    v = main
-                else:
-                    print(f"measuring {prec}{' channels_last' if cl else ''} ...", file=sys.stderr)
-                    v = measure_speed(device, args.batch_size, prec, args.channels, cl, args.repeats, args.matmul_size)
-                out["variants"].append({k: v[k] for k in ("precision", "channels_last", "train_images_per_s",
-                                                          "score_patches_per_s", "train_gflops", "peak_gflops")})
-    out.update({"command": command_line(args), "hardware": hardware()})
-    print(f"{device} {args.precision}{' channels_last' if args.channels_last else ''}, {out['threads']} threads, "
-          f"batch {args.batch_size}: training {out['train_images_per_s']:.1f} images/s "
-          f"({out['train_gflops']:.1f} GFLOP/s = {100 * out['train_fraction_of_peak']:.0f} % of the measured "
-          f"{out['peak_gflops']:.1f} GFLOP/s fp32 matmul), scoring {out['score_patches_per_s']:.1f} patches/s")
-    for v in out.get("variants", []):
-        print(f"  {v['precision']:<5} {'channels_last' if v['channels_last'] else 'contiguous':<14}"
-              f" train {v['train_images_per_s']:8.1f} img/s  score {v['score_patches_per_s']:8.1f} patches/s")
-    if args.json:
-        write_json(Path(args.json), out)
-        print(f"wrote {args.json}")
-    return 0
-
-
-def cmd_figures(args) -> int:
-    from .bench_figures import make_figures
-    from .cli import _run
-    from .datasets import load_dataset
-
-    ds = _run(load_dataset(args.data), args) if args.data else None
-    for f in make_figures(Path(args.json), ds):
-        print(f"wrote {f}")
-    return 0
-
-
-def add_parser(subparsers) -> None:
-    b = subparsers.add_parser("bench", help="benchmarks: one-class accuracy (paper Table 2) and speed",
-                              description="Reproduce the paper's one-class benchmark or measure speed.")
-    sub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
-    dev = ["auto", "cpu", "cuda", "mps"]
-
-    a = sub.add_parser("accuracy", help="one-class AUCs per class for DDR-ID and baselines",
-                       description="For each class: train on that class only, test on the test set "
-                                   "(that class normal, others anomalous), ROC AUC per method.")
-    a.add_argument("--data", required=True, metavar="DIR",
-                   help="IDX folder (MNIST format) or train/<class>/ test/<class>/ folder or .tar.gz")
-    a.add_argument("--classes", default="all", help="e.g. 0-9, 0,3,5 or class names (default all)")
-    a.add_argument("--methods", default="ddrid,deepsvdd,softsvdd,dcae", help=f"comma list of {', '.join(METHODS)}")
-    a.add_argument("--protocol", choices=["quick", "paper"], default="quick",
-                   help="quick: short CPU schedule (see bench.py); paper: Section 4.1 unchanged (GPU)")
-    a.add_argument("--test-protocol", choices=["all", "adgan"], default="all",
-                   help="all: whole test set (Deep SVDD); adgan: 5000 random test images")
-    a.add_argument("--rounds", type=int, help="rounds per class (quick 1, paper 10)")
-    a.add_argument("--max-train", type=int, help="training images per class (quick 600; 0 = all)")
-    a.add_argument("--max-test", type=int, help="seeded random test subset (0 = all)")
-    a.add_argument("--pretrain-epochs", type=int, help="override pretraining epochs of every method")
-    a.add_argument("--finetune-epochs", type=int, help="override finetuning epochs of every method")
-    a.add_argument("--batch-size", type=int, help="override the batch size of every method")
-    a.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="DDR-ID precision (default fp32)")
-    a.add_argument("--device", default="auto", choices=dev)
-    a.add_argument("--seed", type=int, default=0, help="round r uses seed + r")
-    a.add_argument("--json", required=True, metavar="OUT.json", help="results; OUT.md, OUT-scores/ and figures beside")
-    a.add_argument("--no-figures", action="store_true", help="skip the figures")
-    a.set_defaults(func=cmd_accuracy)
-
-    s = sub.add_parser("speed", help="training/scoring throughput of the Table 1 networks",
-                       description="Time one DDR-ID pretraining and finetuning step and scoring at a batch size, "
-                                   "count FLOPs, and measure fp32 matmul GFLOP/s on the same machine.")
-    s.add_argument("--json", metavar="OUT.json")
-    s.add_argument("--device", default="auto", choices=dev)
-    s.add_argument("--batch-size", type=int, default=256)
-    s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    s.add_argument("--channels-last", action="store_true", help="channels_last memory format")
-    s.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 (MNIST-type) or 3 (CIFAR-type)")
-    s.add_argument("--threads", type=int, help="torch.set_num_threads before measuring")
-    s.add_argument("--repeats", type=int, default=3, help="timed steps per measurement (median)")
-    s.add_argument("--matmul-size", type=int, default=2048, help="side of the fp32 torch.mm for peak GFLOP/s")
-    s.add_argument("--compare", action="store_true", help="also measure fp32/bf16 x contiguous/channels_last")
-    s.set_defaults(func=cmd_speed)
-
-    f = sub.add_parser("figures", help="(re)draw the figures of an accuracy run",
-                       description="ROC curves, score histograms and (with --data) most normal/anomalous images.")
-    f.add_argument("--json", required=True, metavar="OUT.json")
-    f.add_argument("--data", metavar="DIR", help="the data set, for the image figures")
-    f.set_defaults(func=cmd_figures)
-
-    from .bench_objects import add_parsers as add_object_parsers
-
-    add_object_parsers(sub)

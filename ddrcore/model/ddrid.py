@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from .config import TrainConfig
+from ..config import TrainConfig
 from .preprocess import Preprocessor
 
 if TYPE_CHECKING:   # torch is imported where it is used: the GUI's window shows before torch loads

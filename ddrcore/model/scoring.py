@@ -21,10 +21,10 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .config import autocast
-from .images import PatchSet
-from .model import DDRIDModel, to_tensor
-from .progress import Clock, Job, Progress
+from ..config import autocast
+from ..io.images import PatchSet
+from .ddrid import DDRIDModel, to_tensor
+from ..progress import Clock, Job, Progress
 
 
 @dataclass

@@ -27,9 +27,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .atomic import write_text_atomic
-from .errors import DdridError
-from .outputs import check_output
+from ..io.atomic import write_text_atomic
+from ..errors import DdridError
+from ..io.outputs import check_output
 
 
 def match_centers(found: np.ndarray, truth: np.ndarray, tolerance: float = 8.0) -> tuple[int, float, float]:
@@ -54,14 +54,14 @@ def match_centers(found: np.ndarray, truth: np.ndarray, tolerance: float = 8.0) 
 
 
 def _centroids(labels: np.ndarray) -> np.ndarray:
-    from .objects import objects_from_labels
+    from ..objects import objects_from_labels
 
     return objects_from_labels(labels).centers
 
 
 def detection_on(image: np.ndarray, truth: np.ndarray, sizes: Sequence[Optional[float]], tolerance: float) -> list:
     """Rows of (object size, estimated?, found, recall, precision, seconds) for one image."""
-    from .objects import detect_objects, estimate_object_size
+    from ..objects import detect_objects, estimate_object_size
 
     rows = []
     for size in sizes:
@@ -80,8 +80,8 @@ def detection_on(image: np.ndarray, truth: np.ndarray, sizes: Sequence[Optional[
 
 def synthetic_detection(size: float = 22, seeds: int = 3, tolerance: float = 8.0) -> list:
     """Recall/precision per object kind on synthetic 256 x 256 fields, isolated and touching."""
-    from .objects import detect_objects
-    from .objects.synthetic import KINDS, make_field
+    from ..objects import detect_objects
+    from ..objects.synthetic import KINDS, make_field
 
     rows = []
     for kind in KINDS:
@@ -99,8 +99,8 @@ def synthetic_detection(size: float = 22, seeds: int = 3, tolerance: float = 8.0
 
 def detection_speed(side: int = 2048, size: float = 20, repeats: int = 3) -> dict:
     """Seconds to detect the objects of a ``side`` x ``side`` 16-bit synthetic field (median of ``repeats``)."""
-    from .objects import detect_objects
-    from .objects.synthetic import make_field
+    from ..objects import detect_objects
+    from ..objects.synthetic import make_field
 
     n = int(0.25 * side * side / (size * size))      # about a quarter of the field covered
     f = make_field((side, side), ("blob", "ring", "rod"), n=n, size=size, seed=0)
@@ -116,13 +116,13 @@ def detection_speed(side: int = 2048, size: float = 20, repeats: int = 3) -> dic
 def cmd_objects(args) -> int:
     import tifffile
 
-    from .bench import command_line, hardware
+    from .accuracy import command_line, hardware
 
     if args.json:   # checked before the work: never an input, never a file of another kind
         check_output(args.json, "json", [args.image, args.mask])
     result = {"command": command_line(args), "hardware": hardware(), "tolerance": args.tolerance}
     if args.image:
-        from .images import read_planes
+        from ..io.reading import read_planes
 
         if not args.mask:
             raise DdridError("--image needs --mask (the instance label image with the true objects)")
@@ -164,7 +164,7 @@ def write_fields(folder: Path, count: int, kinds, seed: int, size: float, n: int
     """Write ``count`` synthetic fields as TIFFs; returns {path: Field}."""
     import tifffile
 
-    from .objects.synthetic import make_field
+    from ..objects.synthetic import make_field
 
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -191,11 +191,11 @@ def truth_kinds(sources, fields: dict) -> list:
 def run_fields(workdir: Path, pretrain: int, finetune: int, seed: int, object_size: Optional[float], n_train: int,
                n_test: int, run) -> dict:
     """Train on normal fields with ``--objects auto``, score mixed fields; AUC over detected objects."""
-    from .config import TrainConfig
-    from .images import load_patches
-    from .objects import Patching
-    from .scoring import roc_auc, score_patches
-    from .training import train
+    from ..config import TrainConfig
+    from ..io.images import load_patches
+    from ..objects import Patching
+    from ..model.scoring import roc_auc, score_patches
+    from ..model.training import train
 
     t0 = time.perf_counter()
     train_fields = write_fields(workdir / "train", n_train, (NORMAL_KIND,), seed, 20, 14)
@@ -241,8 +241,8 @@ def cmd_fields(args) -> int:
 
     import torch
 
-    from .bench import command_line, hardware
-    from .cli import _run
+    from .accuracy import command_line, hardware
+    from ..console import run_job
 
     if args.json:
         check_output(args.json, "json")
@@ -250,7 +250,7 @@ def cmd_fields(args) -> int:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="ddrid-fields-") as tmp:
         r = run_fields(Path(tmp), args.pretrain_epochs, args.finetune_epochs, args.seed, args.object_size,
-                       args.train_fields, args.test_fields, lambda job: _run(job, args))
+                       args.train_fields, args.test_fields, lambda job: run_job(job, args))
     r.update(command=command_line(args), hardware=hardware())
     print(f"object size {r['object_size']:g} px, patches {r['patch_size']} px; trained on {r['train_patches']} "
           f"objects from {r['train_fields']} ring fields ({r['pretrain_epochs']}+{r['finetune_epochs']} epochs, "

@@ -35,7 +35,7 @@ Batches of fewer than 2 images are dropped (BatchNorm cannot train on one).
   an epoch, updated every 5 epochs after a 10-epoch warm-up (R = 0 before);
   score ||phi(x) - c||^2 - R^2.
 
-Preprocessing: ddrcore.preprocess (GCN l1 + min-max fitted on the normal
+Preprocessing: ddrcore.model.preprocess (GCN l1 + min-max fitted on the normal
 class's training images), as in Deep SVDD and DDR-ID.
 """
 from __future__ import annotations
@@ -49,10 +49,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import select_device
-from .errors import TrainingError
-from .preprocess import Preprocessor
-from .progress import Clock, Job, Progress
+from ..config import select_device
+from ..errors import TrainingError
+from ..model.preprocess import Preprocessor
+from ..progress import Clock, Job, Progress
 
 BN_EPS = 1e-4
 CENTER_EPS = 0.1

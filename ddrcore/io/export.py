@@ -26,8 +26,8 @@ from .images import PatchSource
 from .outputs import check_output
 
 if TYPE_CHECKING:   # torch-free at import: `ddrid objects` writes CSVs without loading torch (1.5 s)
-    from .model import DDRIDModel
-    from .scoring import Scores
+    from ..model.ddrid import DDRIDModel
+    from ..model.scoring import Scores
 
 #: Where each patch is: its crop's top-left (y, x) and the object it is centred on.
 OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity"]
@@ -90,7 +90,7 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
     ``roles`` (one of :data:`ROLES` per patch, aligned with ``sources``) fills
     the ``role`` column; without it the column is empty.
     """
-    from .model import score_name
+    from ..model.ddrid import score_name
 
     if len(scores) != len(sources):
         raise ValueError(f"{len(scores)} scores for {len(sources)} patches")
@@ -121,7 +121,7 @@ def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[P
 
     ``roles`` fills the last column, ``role`` (see :func:`ranked_rows`).
 
-    The output is checked by :func:`ddrcore.outputs.check_output` against the
+    The output is checked by :func:`ddrcore.io.outputs.check_output` against the
     patches' image files and ``inputs`` (e.g. the model file, the folders read).
     """
     check_output(path, "csv", [*inputs, *{s.path for s in sources}], force)
