@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
+from .config import PROFILES, TrainConfig
 from .io.atomic import cleanup_on_signals
 from .errors import DdridError
 from .io.outputs import check_output
@@ -153,7 +154,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig()
     for name in ("pretrain_epochs", "finetune_epochs", "batch_size", "lr", "seed", "device",
                  "input_size", "latent_sigma", "threshold_quantile", "min_steps_per_epoch",
-                 "precision"):
+                 "precision", "profile"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -268,6 +269,7 @@ def cmd_demo(args) -> int:
 
     r = run_job(run_demo(args.out, args.data, pretrain_epochs=args.pretrain_epochs,
                          finetune_epochs=args.finetune_epochs, device=args.device, seed=args.seed,
+                         profile=args.profile,
                          force=bool(getattr(args, "force", False))), args)
     print(f"demo: {r.n_train} normal training patches; model {r.model_path} "
           f"({r.score_type} score chosen, threshold {r.threshold:.4g})")
@@ -311,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_seed, help="random seed, 0..4294967295 (default 0)")
     t.add_argument("--precision", choices=["fp32", "bf16"],
                    help="fp32 (default) or bf16 autocast: faster on recent CPUs/GPUs, ~1 AUC point on MNIST (benchmarks/)")
+    t.add_argument("--profile", choices=list(PROFILES),
+                   help=f"paper: the paper's losses and Algorithm 2, for reproduction; explain: a decomposition "
+                        f"whose X_C shows the patch and whose residual shows the anomaly (README). "
+                        f"Default {TrainConfig().profile}")
     add_output_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -322,8 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ranked CSV to write, most anomalous first (one row per patch)")
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
     s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
-    s.add_argument("--score", choices=["auto", "latent", "recon"], default="auto",
-                   help="auto: the model's Algorithm 2 choice; latent (AS_l) or recon (AS_r) to override it, "
+    s.add_argument("--score", choices=["auto", "latent", "recon", "residual"], default="auto",
+                   help="auto: the model's choice (Algorithm 2, or synthetic anomalies under the explain "
+                        "profile); latent (AS_l), recon (AS_r) or residual (AS_e) to override it, "
                         "with the threshold re-derived from the validation scores")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")
@@ -358,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train and score (default auto: CUDA, MPS, else CPU)")
     d.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    d.add_argument("--profile", choices=list(PROFILES), default=None,
+                   help=f"training profile (default {TrainConfig().profile}; see `ddrid train --profile`)")
     add_output_options(d)
     d.set_defaults(func=cmd_demo)
 

@@ -159,7 +159,8 @@ class DemoResult:
 
 
 def run_demo(out, data=None, *, pretrain_epochs: Optional[int] = None, finetune_epochs: Optional[int] = None,
-             device: str = "auto", seed: int = 0, force: bool = False) -> Job[DemoResult]:
+             device: str = "auto", seed: int = 0, force: bool = False,
+             profile: Optional[str] = None) -> Job[DemoResult]:
     """The whole pipeline on the demo data: train on ``train/normal``, score ``test``, AUC.
 
     The demo schedule (25 + 25 epochs) is shorter than the paper's (150 + 100)
@@ -186,6 +187,8 @@ def run_demo(out, data=None, *, pretrain_epochs: Optional[int] = None, finetune_
         finetune_epochs=DEMO_FINETUNE_EPOCHS if finetune_epochs is None else finetune_epochs,
         device=device, seed=seed,
     )
+    if profile is not None:
+        cfg.profile = profile
     normal = yield from load_patches(data / "train" / "normal", cfg.patch_size, cfg.input_size)
     model = yield from train(normal, cfg)
     model_path = save(model, out / "demo-model.ddrid", inputs=[data], force=force)

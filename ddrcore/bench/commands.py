@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..config import PROFILES, TrainConfig
 from ..console import run_job
 from ..errors import DdridError
 from ..io.atomic import write_text_atomic
@@ -30,6 +31,8 @@ def _settings_from_args(args) -> AccuracySettings:
     if args.batch_size is not None:
         s.ddrid_batch_size = s.base_batch_size = args.batch_size
     s.device, s.seed, s.precision = args.device, args.seed, args.precision
+    if getattr(args, "profile", None):
+        s.profile = args.profile
     if s.rounds < 1:
         raise DdridError("--rounds must be at least 1")
     if min(s.ddrid_batch_size, s.base_batch_size) < 2:
@@ -134,6 +137,8 @@ def add_parser(subparsers) -> None:
     a.add_argument("--finetune-epochs", type=int, help="override finetuning epochs of every method")
     a.add_argument("--batch-size", type=int, help="override the batch size of every method")
     a.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="DDR-ID precision (default fp32)")
+    a.add_argument("--profile", choices=list(PROFILES),
+                   help=f"DDR-ID training profile (default {TrainConfig().profile}; see `ddrid train --profile`)")
     a.add_argument("--device", default="auto", choices=dev)
     a.add_argument("--seed", type=int, default=0, help="round r uses seed + r")
     a.add_argument("--json", required=True, metavar="OUT.json", help="results; OUT.md, OUT-scores/ and figures beside")
@@ -160,6 +165,10 @@ def add_parser(subparsers) -> None:
     f.add_argument("--json", required=True, metavar="OUT.json")
     f.add_argument("--data", metavar="DIR", help="the data set, for the image figures")
     f.set_defaults(func=cmd_figures)
+
+    from .rings import add_parser as add_rings_parser
+
+    add_rings_parser(sub)
 
     from .objects import add_parsers as add_object_parsers
 

@@ -35,7 +35,7 @@ OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x",
 #: How patches were cut, on every row (with the model's seed and preprocessing) so a row can be reproduced.
 PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride"]
 
-COLUMNS = (["rank"] + OBJECT_COLUMNS + ["score", "score_latent", "score_recon", "score_type", "threshold",
+COLUMNS = (["rank"] + OBJECT_COLUMNS + ["score", "score_latent", "score_recon", "score_residual", "score_type", "threshold",
                                          "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
            + PATCHING_COLUMNS + ["role"])
 
@@ -105,7 +105,10 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
         rows.append({
             "rank": rank, **object_row(sources[i]),
             "score": f"{chosen[i]:.6g}", "score_latent": f"{scores.latent[i]:.6g}",
-            "score_recon": f"{scores.recon[i]:.6g}", "score_type": score_name(scores.score_type),
+            "score_recon": f"{scores.recon[i]:.6g}",
+            # AS_e: empty where the scores were made without it (e.g. a GUI table built before it existed).
+            "score_residual": "" if scores.residual is None else f"{scores.residual[i]:.6g}",
+            "score_type": score_name(scores.score_type),
             "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
             "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,

@@ -14,7 +14,8 @@ if TYPE_CHECKING:   # torch is imported where it is used: the GUI's window shows
 
     from .networks import DDRIDNetworks
 
-SCORE_TYPES = ("latent", "recon")
+#: AS_l (Eq. 7), AS_r (Eq. 8) and AS_e (the residual peak; chosen only under the "explain" profile).
+SCORE_TYPES = ("latent", "recon", "residual")
 
 
 @dataclass
@@ -97,4 +98,4 @@ def to_tensor(x: np.ndarray, device: str) -> "torch.Tensor":
 
 
 def score_name(score_type: Optional[str]) -> str:
-    return {"latent": "AS_l", "recon": "AS_r"}.get(score_type or "", str(score_type))
+    return {"latent": "AS_l", "recon": "AS_r", "residual": "AS_e"}.get(score_type or "", str(score_type))

@@ -125,7 +125,10 @@ def check_payload(payload: dict):
     raw_config = payload.get("config")
     if not isinstance(raw_config, dict):
         raise _bad("config", "is missing")
-    config = TrainConfig.from_dict(dict(raw_config))
+    raw_config = dict(raw_config)
+    # Model files written before profiles existed were trained with the paper's losses.
+    raw_config.setdefault("profile", "paper")
+    config = TrainConfig.from_dict(raw_config)
     try:
         config.validate()
     except (ValueError, TypeError) as exc:

@@ -16,7 +16,9 @@ few normals.  The result is plain numbers, stored in the model file's
 ``validation`` dictionary and shown by the GUI and ``ddrid train``/``info``.
 
 The check is display and advice only: it changes neither the model, its
-score choice nor its threshold.
+score choice nor its threshold.  Under the "explain" profile the same
+synthetic anomalies also *choose* the score (:func:`select_score_type_synthetic`);
+the paper profile keeps Algorithm 2.
 """
 from __future__ import annotations
 
@@ -147,6 +149,59 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
     out["synthetic_auc_min"] = out[f"synthetic_auc_{worst}"]
     out["synthetic_warning"] = verdict(out["synthetic_auc"])
     return out
+
+
+def synthetic_auc_by_score(model, val_patches: np.ndarray, seed: int = 0) -> Dict[str, Optional[float]]:
+    """AUC of every score type for validation normals vs all synthetic anomalies made from them.
+
+    Parameters
+    ----------
+    model : DDRIDModel
+    val_patches : ndarray
+        Raw validation patches (N, C, S, S), never the training subset.
+    seed : int
+        Seed of the synthetic anomalies' random placement.
+
+    Returns
+    -------
+    dict
+        ``{score type: AUC}`` for "latent", "recon" and "residual"; None when there are no patches.
+    """
+    from .ddrid import SCORE_TYPES
+    from ..progress import run_to_end
+    from .scoring import roc_auc, score_patches
+
+    val = np.asarray(val_patches, np.float32)
+    if len(val) == 0:
+        return {t: None for t in SCORE_TYPES}
+    fakes = synthetic_anomalies(val, seed)
+    normal = run_to_end(score_patches(model, val))
+    fake = [run_to_end(score_patches(model, fakes[k])) for k in KINDS]
+    out = {}
+    for t in SCORE_TYPES:
+        scores = np.concatenate([normal.of(t)] + [f.of(t) for f in fake])
+        labels = np.r_[np.zeros(len(val)), np.ones(len(scores) - len(val))]
+        auc = roc_auc(scores, labels)
+        out[t] = round(float(auc), 4) if auc == auc else None
+    return out
+
+
+def select_score_type_synthetic(aucs: Dict[str, Optional[float]]) -> str:
+    """The score type with the highest synthetic AUC (ties and missing values: AS_l first, then AS_r).
+
+    Examples
+    --------
+    >>> select_score_type_synthetic({"latent": 0.7, "recon": 0.6, "residual": 0.9})
+    'residual'
+    >>> select_score_type_synthetic({"latent": None, "recon": None, "residual": None})
+    'latent'
+    """
+    best, best_auc = "latent", -1.0
+    for t in ("latent", "recon", "residual"):
+        a = aucs.get(t)
+        if isinstance(a, (int, float)) and a == a and a > best_auc:
+            best, best_auc = t, float(a)
+    return best
 
 
 def describe(validation: dict) -> str:

@@ -2,12 +2,20 @@
 
 AS_l(X) = ||E_C(X) - Z_C||^2            (Eq. 7, latent space)
 AS_r(X) = ||R_C(X) - D_C(Z_C)||^2       (Eq. 8, image space)
+AS_e(X) = max over pixels of G * (X - R_C(X))^2   (ours, the "explain" profile: the peak of
+          the squared residual that R_C leaves, smoothed by a Gaussian G of sigma 1 px and
+          summed over channels; the same residual the decomposition shows as anomalous)
 
 Algorithm 2 keeps the score with the lower *mean* over the held-out normal
 validation patches.  The two means live on different scales (AS_l sums over
 latent dimensions, AS_r over pixels), so the choice mostly follows those
 scales; we implement it as published and record both means and both scores
 for every patch so the other choice is always available.
+
+The "explain" profile picks among AS_l, AS_r and AS_e the one that best
+separates the validation normals from synthetic anomalies made from them
+(:func:`ddrcore.model.quality.select_score_type_synthetic`); no labelled
+anomaly is needed.
 
 Default threshold (users have no labelled anomalies): the
 ``threshold_quantile`` (default 0.95) quantile of the chosen score over the
@@ -23,7 +31,7 @@ import torch
 
 from ..config import autocast
 from ..io.images import PatchSet
-from .ddrid import DDRIDModel, to_tensor
+from .ddrid import SCORE_TYPES, DDRIDModel, to_tensor
 from ..progress import Clock, Job, Progress
 
 
@@ -38,10 +46,21 @@ class Scores:
     x: Optional[np.ndarray] = None      # preprocessed input (N, C, S, S), if asked
     x_c: Optional[np.ndarray] = None    # class-specific component R_C(X)
     x_n: Optional[np.ndarray] = None    # residual component R_N(X)
+    residual: Optional[np.ndarray] = None  # AS_e (None where a caller built Scores without it)
+
+    def of(self, score_type: str) -> np.ndarray:
+        """The scores of type ``score_type`` ("latent", "recon" or "residual")."""
+        if score_type == "latent":
+            return self.latent
+        if score_type == "recon":
+            return self.recon
+        if score_type == "residual" and self.residual is not None:
+            return self.residual
+        raise ValueError(f"no {score_type!r} scores here")
 
     @property
     def score(self) -> np.ndarray:
-        return self.latent if self.score_type == "latent" else self.recon
+        return self.of(self.score_type)
 
     def flagged(self, threshold: Optional[float] = None) -> np.ndarray:
         """Eq. 9: anomalous when AS >= tau."""
@@ -77,8 +96,8 @@ def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
     """
     if score_type in (None, "auto"):
         return model
-    if score_type not in ("latent", "recon"):
-        raise ValueError(f"score must be auto, latent or recon, got {score_type!r}")
+    if score_type not in SCORE_TYPES:
+        raise ValueError(f"score must be auto, {', '.join(SCORE_TYPES)}, got {score_type!r}")
     if score_type == model.score_type:
         return model
     val = model.validation_scores.get(score_type)
@@ -102,7 +121,39 @@ def _score_batch(model: DDRIDModel, xb: torch.Tensor, template: torch.Tensor, ke
         x_n = model.nets.r_n(xb).float() if keep else None
     as_l = ((z - model.z_c) ** 2).sum(1)
     as_r = ((x_c - template) ** 2).flatten(1).sum(1)
-    return as_l, as_r, x_c, x_n
+    as_e = residual_peak(xb, x_c)
+    return as_l, as_r, as_e, x_c, x_n
+
+
+#: Smoothing of the residual before AS_e takes its peak (pixels): the "lightly smoothed" residual
+#: of issue #9, so one noisy pixel does not decide the score.
+RESIDUAL_SIGMA = 1.0
+
+
+def gaussian_kernel(sigma: float = RESIDUAL_SIGMA) -> torch.Tensor:
+    """A normalised 2-D Gaussian (1, 1, k, k), k = 2 * ceil(2 sigma) + 1."""
+    half = max(1, int(np.ceil(2 * sigma)))
+    t = torch.arange(-half, half + 1, dtype=torch.float32)
+    g = torch.exp(-(t ** 2) / (2 * sigma ** 2))
+    k = g[:, None] * g[None, :]
+    return (k / k.sum())[None, None]
+
+
+def residual_map(x: torch.Tensor, x_c: torch.Tensor, sigma: float = RESIDUAL_SIGMA) -> torch.Tensor:
+    """(N, 1, S, S): the squared residual (X - X_C)^2 summed over channels, Gaussian-smoothed.
+
+    Zero padding at the border; a residual right at the edge is slightly damped, not lost.
+    """
+    import torch.nn.functional as F
+
+    r = ((x.float() - x_c.float()) ** 2).sum(1, keepdim=True)
+    k = gaussian_kernel(sigma).to(r.device)
+    return F.conv2d(r, k, padding=k.shape[-1] // 2)
+
+
+def residual_peak(x: torch.Tensor, x_c: torch.Tensor) -> torch.Tensor:
+    """AS_e: the peak of :func:`residual_map` per patch (N,)."""
+    return residual_map(x, x_c).flatten(1).amax(1)
 
 
 @torch.no_grad()
@@ -122,7 +173,7 @@ def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, 
     model.eval()
     template = recon_template(model)
     n = len(x)
-    lat, rec, xs, xcs, xns = [], [], [], [], []
+    lat, rec, res, xs, xcs, xns = [], [], [], [], [], []
     clock = Clock()
     for i in range(0, max(n, 1), batch_size):
         if n == 0:
@@ -133,9 +184,10 @@ def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, 
         if decompose:
             xs.append(np.asarray(chunk, np.float32))
         xb = to_tensor(chunk, model.device)
-        as_l, as_r, x_c, x_n = _score_batch(model, xb, template, decompose)
+        as_l, as_r, as_e, x_c, x_n = _score_batch(model, xb, template, decompose)
         lat.append(as_l.float().cpu().numpy())
         rec.append(as_r.float().cpu().numpy())
+        res.append(as_e.float().cpu().numpy())
         if decompose:
             xcs.append(x_c.float().cpu().numpy())
             xns.append(x_n.float().cpu().numpy())
@@ -146,6 +198,7 @@ def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, 
     return Scores(
         latent=np.concatenate(lat) if lat else empty,
         recon=np.concatenate(rec) if rec else empty,
+        residual=np.concatenate(res) if res else empty,
         score_type=model.score_type,
         threshold=model.threshold,
         x=np.concatenate(xs) if decompose and xs else None,

@@ -13,8 +13,13 @@ Stages
    recalibration, see batchnorm.py);
 5. finetune R_C, R_N against L_OC + L_LSC + L_R (Eq. 6) with D_L trained
    adversarially against samples of N(Z_C, sigma^2 I); Z_C stays fixed;
-6. recalibrate BatchNorm, score the validation subset, pick AS_l or AS_r
-   (Algorithm 2) and the default threshold.
+6. recalibrate BatchNorm, score the validation subset, pick the score
+   (profile "paper": AS_l or AS_r by Algorithm 2; "explain": AS_l, AS_r or AS_e,
+   whichever best separates synthetic anomalies made from the validation
+   normals) and the default threshold.
+
+Profiles (TrainConfig.profile): "paper" is Eq. 3-6 exactly; "explain" adds two
+terms to the finetuning loss (see :func:`finetune_losses`).
 """
 from __future__ import annotations
 
@@ -85,9 +90,53 @@ def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "
     return {"R_C": l_c.item(), "R_N": l_n.item()}
 
 
+#: "explain" profile: weight of the l1 energy of X_N on normal training patches (per patch, summed over
+#: pixels, like L_R).  It makes R_C carry normal patches itself, as robust autoencoders do; see the README.
+EXPLAIN_RESIDUAL_L1 = 1.0
+#: "explain" profile: weight of ||X_C - X||^2, which keeps X_C close to the input on normal patches.
+EXPLAIN_CLASS_RECON = 1.0
+
+
+def finetune_losses(x: torch.Tensor, z: torch.Tensor, z_c: torch.Tensor, enc_logits: torch.Tensor,
+                    x_c: torch.Tensor, x_n: torch.Tensor, profile: str = "paper") -> dict:
+    """The R_C/R_N finetuning losses of one batch, as tensors (``"total"`` is what is minimised).
+
+    Parameters
+    ----------
+    x : Tensor (m, C, S, S)
+        The preprocessed normal batch.
+    z : Tensor (m, d)
+        E_C(x).
+    z_c : Tensor (d,)
+        The fixed latent centre Z_C.
+    enc_logits : Tensor (m,)
+        D_L's logits for ``z``.
+    x_c, x_n : Tensor (m, C, S, S)
+        X_C = D_C(z) and X_N = R_N(x).
+    profile : str
+        ``"paper"``: L_OC + L_LSC + L_R (Eq. 3-6, Algorithm 1's simple sum).
+        ``"explain"``: the same plus ``EXPLAIN_RESIDUAL_L1 * ||X_N||_1`` and
+        ``EXPLAIN_CLASS_RECON * ||X_C - X||^2`` (means over the batch).
+    """
+    losses = {
+        "L_OC": ((z - z_c) ** 2).sum(1).mean(),                 # Eq. 3
+        "L_LSC": F.logsigmoid(-enc_logits).mean(),             # Eq. 4, encoder's term: log(1 - D_L(E_C(X)))
+        "L_R": recon_error(x_c + x_n, x).mean(),               # Eq. 5
+    }
+    total = losses["L_OC"] + losses["L_LSC"] + losses["L_R"]  # Eq. 6
+    if profile == "explain":
+        losses["L1_XN"] = x_n.abs().flatten(1).sum(1).mean()
+        losses["L_XC"] = recon_error(x_c, x).mean()
+        total = total + EXPLAIN_RESIDUAL_L1 * losses["L1_XN"] + EXPLAIN_CLASS_RECON * losses["L_XC"]
+    elif profile != "paper":
+        raise ValueError(f"unknown profile {profile!r}")
+    losses["total"] = total
+    return losses
+
+
 def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torch.Tensor,
-                  latent_sigma: float, precision: str = "fp32") -> dict:
-    """One finetuning step (Algorithm 1): a D_L step, then an R_C/R_N step."""
+                  latent_sigma: float, precision: str = "fp32", profile: str = "paper") -> dict:
+    """One finetuning step (Algorithm 1): a D_L step, then an R_C/R_N step (losses of ``profile``)."""
     r_c, r_n, d_l = nets.r_c, nets.r_n, nets.d_l
     m = len(xb)
     z_fake = z_c + latent_sigma * torch.randn(m, z_c.numel(), device=xb.device)
@@ -101,17 +150,15 @@ def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torc
     opt_d.zero_grad(set_to_none=True)
     l_d.backward()
     opt_d.step()
-    # R_C, R_N step: minimise L_OC + L_LSC + L_R (Algorithm 1, simple sum).
+    # R_C, R_N step: minimise L_OC + L_LSC + L_R (Algorithm 1, simple sum), plus the profile's terms.
     with autocast(xb.device.type, precision):
         logits = d_l(torch.cat([z_fake, z])).float()
-        x_tilde = (r_c.decoder(z) + r_n(xb)).float()
-    l_lsc = F.logsigmoid(-logits[m:]).mean()          # log(1 - D_L(E_C(X)))
-    l_oc = ((z - z_c) ** 2).sum(1).mean()
-    l_r = recon_error(x_tilde, xb).mean()
+        x_c, x_n = r_c.decoder(z).float(), r_n(xb).float()
+    losses = finetune_losses(xb, z, z_c, logits[m:], x_c, x_n, profile)
     opt_r.zero_grad(set_to_none=True)
-    (l_oc + l_lsc + l_r).backward()
+    losses.pop("total").backward()
     opt_r.step()
-    return {"L_R": l_r.item(), "L_OC": l_oc.item(), "L_LSC": l_lsc.item(), "D_L": l_d.item()}
+    return {**{k: v.item() for k, v in losses.items()}, "D_L": l_d.item()}
 
 
 def parameter_count(channels: int, input_size: int, latent_dim: int | None = None) -> int:
@@ -246,7 +293,8 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     r_c.train(); r_n.train(); d_l.train()
     for epoch in range(1, config.finetune_epochs + 1):
         for step, idx in enumerate(_batches(n_train, bs, rng), 1):
-            losses = finetune_step(nets, opt_r, opt_d, x_train[idx], z_c, config.latent_sigma, config.precision)
+            losses = finetune_step(nets, opt_r, opt_d, x_train[idx], z_c, config.latent_sigma, config.precision,
+                                   config.profile)
             done += 1
             _check_finite(losses, "finetuning", epoch)
             yield progress("finetune", epoch, config.finetune_epochs, step, losses)
@@ -265,22 +313,37 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
         except StopIteration as stop:
             val = stop.value
             break
-    if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all()):
+    if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all() and np.isfinite(val.residual).all()):
         raise TrainingError("training stopped: validation scores are not finite; no model was saved")
-    model.score_type = select_score_type(val.latent, val.recon)
+    from .quality import check as quality_check, select_score_type_synthetic, synthetic_auc_by_score
+
+    by_score = None
+    if config.profile == "paper":
+        model.score_type = select_score_type(val.latent, val.recon)     # Algorithm 2
+        rule = "Algorithm 2 (lower validation mean of AS_l, AS_r)"
+    else:
+        # No labelled anomalies: the score that best separates synthetic anomalies made from
+        # the validation normals (issue #9; the figures are in benchmarks/experiments/decomposition.md).
+        yield progress("quality", 0, 0, 0, {}, "choosing the score on synthetic anomalies")
+        by_score = synthetic_auc_by_score(model, raw[val_idx], config.seed)
+        model.score_type = select_score_type_synthetic(by_score)
+        rule = "highest AUC on synthetic anomalies from the validation normals"
     # `val` was scored before the choice: take the chosen score explicitly.
     val.score_type = model.score_type
     model.threshold = default_threshold(val.score, config.threshold_quantile)
-    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32)}
+    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32),
+                               "residual": val.residual.astype(np.float32)}
     model.validation = {
         "n": int(len(val_idx)),
         "mean_latent": float(val.latent.mean()),
         "mean_recon": float(val.recon.mean()),
+        "mean_residual": float(val.residual.mean()),
+        "score_rule": rule,
         "threshold_rule": f"quantile {config.threshold_quantile} of validation {model.score_type} scores",
     }
+    if by_score is not None:
+        model.validation["synthetic_auc_by_score"] = by_score
     # Quality check without labelled anomalies: synthetic anomalies made from the validation subset.
-    from .quality import check as quality_check
-
     yield progress("quality", 0, 0, 0, {}, "quality check on synthetic anomalies")
     model.validation.update(quality_check(model, raw[val_idx], config.seed))
     model.training = {
