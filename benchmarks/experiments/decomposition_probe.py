@@ -24,6 +24,7 @@ Variants (comma-separated flags after the name):
   bs=B           batch size (default 64)
   centred        object-centred crops: centre +-1 px, outer radius 8.1..9.9 px (as --objects auto cuts them)
   lr=V           learning rate of both stages (default 1e-4, the paper's)
+  init           DCGAN initialisation N(0, 0.02) of the decoders' output deconvolution
   ft0            skip finetuning (the pretrained autoencoder with Z_C)
 
     PYTHONPATH=. python benchmarks/experiments/decomposition_probe.py VARIANT [PRE FT N SEED]
@@ -70,7 +71,7 @@ def ring_patches(n: int, rng: np.random.Generator, spot: bool = False, size: int
 
 # ----------------------------------------------------------------- networks --
 def build(flags: dict):
-    from ddrcore import networks
+    from ddrcore.model import networks
 
     nets = networks.DDRIDNetworks(1, 128, 32)
     if "gn" in flags:
@@ -79,6 +80,14 @@ def build(flags: dict):
             for i, m in enumerate(seq):
                 if isinstance(m, nn.BatchNorm2d):
                     seq[i] = nn.GroupNorm(min(32, m.num_features // 4), m.num_features)
+    if "init" in flags:
+        # DCGAN's initialisation (N(0, 0.02)) for the decoders' output deconvolution.  PyTorch's default
+        # for ConvTranspose2d takes fan-in from the *output* channels (1 x 4 x 4 = 16), so at 32 x 32 the
+        # Tanh's input starts with a std of ~3: most output pixels begin saturated, with no gradient.
+        for ae in (nets.r_c, nets.r_n):
+            last = [m for m in ae.decoder.net if isinstance(m, nn.ConvTranspose2d)][-1]
+            nn.init.normal_(last.weight, 0.0, 0.02)
+            nn.init.zeros_(last.bias)
     return nets
 
 
@@ -90,7 +99,7 @@ def out_c(nets, z, flags):
 
 # ----------------------------------------------------------------- measures --
 def measure(nets, z_c, flags, x_norm, x_spot, centres) -> dict:
-    from ddrcore.scoring import roc_auc
+    from ddrcore.model.scoring import roc_auc
 
     nets.eval()
     with torch.no_grad():
@@ -140,9 +149,9 @@ def fmt(d: dict) -> str:
 
 # ----------------------------------------------------------------- training --
 def main(variant="paper", pre=10, ft=10, n=2000, seed=1):
-    from ddrcore import batchnorm
-    from ddrcore.networks import recon_error
-    from ddrcore.preprocess import Preprocessor
+    from ddrcore.model import batchnorm
+    from ddrcore.model.networks import recon_error
+    from ddrcore.model.preprocess import Preprocessor
 
     pre, ft, n, seed = int(pre), int(ft), int(n), int(seed)
     flags = {}
@@ -170,7 +179,7 @@ def main(variant="paper", pre=10, ft=10, n=2000, seed=1):
 
     # Pretraining depends only on the architecture flags: cache it (these runs are slow on 2 shared cores).
     import os
-    key = f"/tmp/ddrid-probe-pre-{'gn' in flags}-{'off' in flags}-{pre}-{n}-{seed}-{lr}-{bs}-{'centred' in flags}.pt"
+    key = f"/tmp/ddrid-probe-pre-{'gn' in flags}-{'off' in flags}-{pre}-{n}-{seed}-{lr}-{bs}-{'centred' in flags}-{'init' in flags}.pt"
     cached = os.path.exists(key)
     if cached:
         nets.load_state_dict(torch.load(key))

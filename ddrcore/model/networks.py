@@ -139,6 +139,28 @@ class DDRIDNetworks(nn.Module):
         self.d_l = LatentDiscriminator(latent_dim)
 
 
+#: Std of DCGAN's N(0, std) weight initialisation, used by :func:`init_output_layers`.
+DCGAN_INIT_STD = 0.02
+
+
+def init_output_layers(nets: "DDRIDNetworks", std: float = DCGAN_INIT_STD) -> None:
+    """Initialise both decoders' output deconvolution as DCGAN does: weights N(0, ``std``), bias 0.
+
+    Why: PyTorch's default initialisation of ``ConvTranspose2d`` takes its fan-in
+    from the *output* channels (1 x 4 x 4 = 16 for a grey image), so the Tanh's
+    input starts with a std of ~2.4 (1 channel) or ~1.3 (3 channels) and about
+    32 % (8 %) of the output pixels start saturated, where Tanh passes almost no
+    gradient.  With N(0, 0.02) the std is ~0.3 and none are (measured on the
+    Table 1 networks at 32 x 32; benchmarks/experiments/decomposition.md).
+    Used by the "explain" profile; the paper profile keeps PyTorch's default.
+    """
+    for ae in (nets.r_c, nets.r_n):
+        last = [m for m in ae.decoder.net if isinstance(m, nn.ConvTranspose2d)][-1]
+        nn.init.normal_(last.weight, 0.0, std)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -150,5 +172,5 @@ def recon_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 __all__ = [
     "Encoder", "Decoder", "Autoencoder", "LatentDiscriminator", "DDRIDNetworks",
-    "count_parameters", "recon_error", "default_latent_dim", "check_input_size",
+    "count_parameters", "recon_error", "init_output_layers", "default_latent_dim", "check_input_size",
 ]

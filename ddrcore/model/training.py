@@ -35,7 +35,7 @@ from ..config import TrainConfig, autocast, select_device
 from ..errors import TrainingError
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor
-from .networks import DDRIDNetworks, recon_error
+from .networks import DDRIDNetworks, init_output_layers, recon_error
 from .preprocess import Preprocessor
 from ..progress import Clock, Job, Progress
 from .scoring import default_threshold, score_preprocessed, select_score_type
@@ -249,7 +249,10 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     total = steps_per_epoch * (config.pretrain_epochs + config.finetune_epochs)
     done = 0
 
-    nets = DDRIDNetworks(raw.shape[1], config.latent_dim, config.input_size).to(device)
+    nets = DDRIDNetworks(raw.shape[1], config.latent_dim, config.input_size)
+    if config.profile == "explain":
+        init_output_layers(nets)      # no saturated output pixels at the start (see networks.py)
+    nets = nets.to(device)
     r_c, r_n, d_l = nets.r_c, nets.r_n, nets.d_l
 
     def progress(stage, epoch, epochs, step, losses, message=""):
