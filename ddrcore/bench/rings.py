@@ -116,10 +116,10 @@ def localised(residual: np.ndarray, centres: np.ndarray, sigma: float = SMOOTH_S
 class RingSettings:
     """What `ddrid bench rings` trains and measures (the CPU budget is stated by these)."""
 
-    n_train: int = 1000
+    n_train: int = 800
     n_test: int = 200            # normal test patches; as many spot patches
-    pretrain_epochs: int = 10
-    finetune_epochs: int = 10
+    pretrain_epochs: int = 6
+    finetune_epochs: int = 6
     batch_size: int = 32
     profile: str = field(default_factory=lambda: TrainConfig().profile)
     seed: int = 1
