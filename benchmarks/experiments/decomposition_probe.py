@@ -29,7 +29,8 @@ Variants (comma-separated flags after the name):
 
     PYTHONPATH=. python benchmarks/experiments/decomposition_probe.py VARIANT [PRE FT N SEED]
 
-e.g. ``... paper 10 10 2000 1`` or ``... l1=1,gn,off 10 10 2000 1``.
+e.g. ``... paper 10 10 2000 1`` or ``... l1=1,gn,off 10 10 2000 1``;
+``... initcheck`` prints the output layer's saturation at initialisation.
 """
 from __future__ import annotations
 
@@ -147,8 +148,30 @@ def fmt(d: dict) -> str:
     return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
 
 
+def init_check() -> None:
+    """Pre-Tanh std and % saturated X_C pixels of fresh Table 1 networks, default vs DCGAN init."""
+    from ddrcore.model.networks import DDRIDNetworks
+
+    torch.manual_seed(0)
+    for chans in (1, 3):
+        nets = DDRIDNetworks(chans, None, 32)
+        dec = nets.r_c.decoder.net
+        with torch.no_grad():
+            z = nets.r_c.encoder(torch.rand(64, chans, 32, 32))
+            h = dec[:-1](z[:, :, None, None])
+            print(f"{chans} channel(s), PyTorch default: pre-Tanh std {h.std():.3f}, "
+                  f"saturated {100 * (h.tanh().abs() > 0.98).float().mean():.1f} %")
+            last = [m for m in dec if isinstance(m, nn.ConvTranspose2d)][-1]
+            nn.init.normal_(last.weight, 0.0, 0.02)
+            h = dec[:-1](z[:, :, None, None])
+            print(f"{chans} channel(s), DCGAN N(0, 0.02): pre-Tanh std {h.std():.3f}, "
+                  f"saturated {100 * (h.tanh().abs() > 0.98).float().mean():.1f} %")
+
+
 # ----------------------------------------------------------------- training --
 def main(variant="paper", pre=10, ft=10, n=2000, seed=1):
+    if variant == "initcheck":
+        return init_check()
     from ddrcore.model import batchnorm
     from ddrcore.model.networks import recon_error
     from ddrcore.model.preprocess import Preprocessor
