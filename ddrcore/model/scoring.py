@@ -102,7 +102,8 @@ def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
         return model
     val = model.validation_scores.get(score_type)
     if val is None or len(val) == 0:
-        raise ValueError("this model file holds no validation scores; retrain it to choose another score")
+        raise ValueError(f"this model file holds no validation {score_type} scores (older files have no AS_e); "
+                         "retrain it to choose this score")
     model.score_type = score_type
     model.threshold = default_threshold(np.asarray(val), model.config.threshold_quantile)
     model.validation = {**model.validation,

@@ -152,3 +152,18 @@ def test_ring_bench_pieces():
     assert m["corr"] == pytest.approx(1.0) and m["saturated_pct"] == 0.0
     m = decomposition_measures(x, np.zeros_like(x), np.ones_like(x))
     assert m["corr"] == 0.0 and m["saturated_pct"] == 100.0
+
+
+def test_profile_options_on_the_command_line():
+    from ddrcore.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["train", "d", "-o", "m.ddrid", "--profile", "explain"]).profile == "explain"
+    assert p.parse_args(["train", "d", "-o", "m.ddrid"]).profile is None          # TrainConfig's default
+    assert p.parse_args(["demo", "--profile", "paper"]).profile == "paper"
+    assert p.parse_args(["score", "m.ddrid", "t", "--csv", "o.csv", "--score", "residual"]).score == "residual"
+    a = p.parse_args(["bench", "accuracy", "--data", "d", "--json", "o.json", "--profile", "explain"])
+    assert a.profile == "explain"
+    assert p.parse_args(["bench", "rings", "--profile", "explain"]).profile == "explain"
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "d", "-o", "m.ddrid", "--profile", "nonsense"])
