@@ -41,12 +41,22 @@ def global_contrast_normalize(x: np.ndarray) -> np.ndarray:
            [ 0.,  0.]], dtype=float32)
     """
     x = np.asarray(x, dtype=np.float64)
+    mean, scale = gcn_constants(x)
+    return ((x - mean) / scale).astype(np.float32)
+
+
+def gcn_constants(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each patch's mean and l1 scale (mean absolute deviation; 1 for a constant patch), shaped to broadcast.
+
+    >>> mean, scale = gcn_constants(np.array([[[[10.0, 30.0]]]]))
+    >>> mean.ravel().tolist(), scale.ravel().tolist()
+    ([20.0], [10.0])
+    """
+    x = np.asarray(x, dtype=np.float64)
     axes = tuple(range(1, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    scale = np.abs(centred).mean(axis=axes, keepdims=True)
-    scale = np.where(scale < GCN_EPS, 1.0, scale)
-    return (centred / scale).astype(np.float32)
+    scale = np.abs(x - mean).mean(axis=axes, keepdims=True)
+    return mean, np.where(scale < GCN_EPS, 1.0, scale)
 
 
 @dataclass(frozen=True)
