@@ -10,6 +10,7 @@ torch is loaded.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -97,5 +98,42 @@ def why_ranked(score_type: str, value: float, validation: Optional[Sequence[floa
     line = f"Ranked by {st.label} ({st.meaning}), chosen by {rule}"
     if validation is not None and len(validation) and np.isfinite(value):
         share = float(np.mean(np.asarray(validation) < value))
-        line += f"; higher than {100 * share:.0f} % of validation normals"
+        line += ("; higher than every validation normal" if share == 1.0 else
+                 f"; higher than {100 * share:.0f} % of validation normals")
     return line + "."
+
+
+#: What the Detail view presents as "what is anomalous" (see RESIDUALS).
+DEFAULT_RESIDUAL = "x_n"
+
+
+@dataclass
+class Explanation:
+    """One patch as the Detail view shows it: every image in the patch's own units."""
+
+    raw: np.ndarray        # (C, S, S) the input at native intensity (resized to the model's input)
+    x_c: np.ndarray        # (C, S, S) the normal-looking part
+    x_n: np.ndarray        # (C, S, S) the residual part (a difference: no offset)
+    heat: np.ndarray       # (S, S) the smoothed residual map
+    residual: str          # which residual ``heat`` shows (RESIDUALS)
+    latent: float          # AS_l
+    recon: float           # AS_r
+    why: str               # one line: which score ranked it and why
+
+
+def explain(model, raw: np.ndarray, residual: str = DEFAULT_RESIDUAL) -> Explanation:
+    """Decompose one raw patch (C, S, S) with ``model`` and put every part in image units.
+
+    Runs the networks (torch is imported here, not when the module loads).
+    """
+    from ..progress import run_to_end
+    from .scoring import score_patches
+
+    raw = np.asarray(raw, np.float32)[None]
+    s = run_to_end(score_patches(model, raw, decompose=True))
+    x_c, x_n = to_image_units(raw, s.x_c, s.x_n, model.preprocessor)
+    value = float(s.latent[0] if model.score_type == ScoreType.LATENT else s.recon[0])
+    why = why_ranked(model.score_type, value, model.validation_scores.get(model.score_type),
+                     model.validation.get("score_rule", ""))
+    return Explanation(raw=raw[0], x_c=x_c[0], x_n=x_n[0], heat=residual_map(raw, x_c, x_n, residual)[0],
+                       residual=residual, latent=float(s.latent[0]), recon=float(s.recon[0]), why=why)
