@@ -90,7 +90,7 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
     ``roles`` (one of :data:`ROLES` per patch, aligned with ``sources``) fills
     the ``role`` column; without it the column is empty.
     """
-    from ..model.ddrid import score_name
+    from ..model.score_type import ScoreType
 
     if len(scores) != len(sources):
         raise ValueError(f"{len(scores)} scores for {len(sources)} patches")
@@ -108,7 +108,7 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
             "score_recon": f"{scores.recon[i]:.6g}",
             # AS_e: empty where the scores were made without it (e.g. a GUI table built before it existed).
             "score_residual": "" if scores.residual is None else f"{scores.residual[i]:.6g}",
-            "score_type": score_name(scores.score_type),
+            "score_type": ScoreType.label_of(scores.score_type),
             "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
             "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,

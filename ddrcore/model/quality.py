@@ -167,7 +167,7 @@ def synthetic_auc_by_score(model, val_patches: np.ndarray, seed: int = 0) -> Dic
     dict
         ``{score type: AUC}`` for "latent", "recon" and "residual"; None when there are no patches.
     """
-    from .ddrid import SCORE_TYPES
+    from .score_type import SCORE_TYPES
     from ..progress import run_to_end
     from .scoring import roc_auc, score_patches
 

@@ -31,7 +31,8 @@ import torch
 
 from ..config import autocast
 from ..io.images import PatchSet
-from .ddrid import SCORE_TYPES, DDRIDModel, to_tensor
+from .ddrid import DDRIDModel, to_tensor
+from .score_type import SCORE_TYPES, ScoreType
 from ..progress import Clock, Job, Progress
 
 
@@ -77,7 +78,7 @@ class Scores:
 
 def select_score_type(val_latent: np.ndarray, val_recon: np.ndarray) -> str:
     """Algorithm 2: AS_l if its validation mean is lower than AS_r's, else AS_r."""
-    return "latent" if float(np.mean(val_latent)) < float(np.mean(val_recon)) else "recon"
+    return (ScoreType.LATENT if float(np.mean(val_latent)) < float(np.mean(val_recon)) else ScoreType.RECON).value
 
 
 def default_threshold(val_scores: np.ndarray, quantile: float = 0.95) -> float:
