@@ -187,7 +187,7 @@ def markdown(r: dict) -> str:
         f"| spot patches where smoothed abs(input - X_C) peaks within 4 px of the spot | {r['localised_pct']:.1f} % "
         f"| >= 80 % | {ok('localised_pct')} |",
         f"| AUC, default score ({r['score_type']}) | {r['auc']:.3f} | >= 0.90 | {ok('auc')} |", "",
-        f"AUC by score: " + ", ".join(f"{k} {v:.3f}" for k, v in r["auc_by_score"].items())
+        "AUC by score: " + ", ".join(f"{k} {v:.3f}" for k, v in r["auc_by_score"].items())
         + f".  Score chosen by: {r.get('score_rule')}.  X_N peaks on the spot in {r['localised_pct_x_n']:.1f} % "
           f"(mean abs(X_N) on normals {r['mean_abs_x_n_normal']:.3f}).", ""])
 
