@@ -289,7 +289,9 @@ def format_table(result: dict) -> str:
     if abl:
         lines.append("DDR-ID ablation (mean AUC %): " + ", ".join(
             f"{k} {100 * v:.1f}" for k, v in abl["mean"].items() if v is not None))
-        lines.append(f"Algorithm 2 picked the worse score in {abl['picked_worse_total']} of {abl['runs']} runs")
+        rule = ("Algorithm 2" if result.get("settings", {}).get("profile", "paper") == "paper"
+                else "The synthetic-anomaly choice")
+        lines.append(f"{rule} picked the worse score in {abl['picked_worse_total']} of {abl['runs']} runs")
     return "\n".join(lines)
 
 
