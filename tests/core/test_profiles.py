@@ -167,3 +167,17 @@ def test_profile_options_on_the_command_line():
     assert p.parse_args(["bench", "rings", "--profile", "explain"]).profile == "explain"
     with pytest.raises(SystemExit):
         p.parse_args(["train", "d", "-o", "m.ddrid", "--profile", "nonsense"])
+
+
+def test_detail_view_residual_follows_the_profile(explain_model, tiny_model):
+    from ddrcore.model.decomposition import default_residual, explain
+
+    assert default_residual(explain_model) == "input_minus_x_c"
+    assert default_residual(tiny_model) == "x_n"                   # paper profile
+    r = np.random.default_rng(0)
+    e = explain(explain_model, ring_patch(r).astype(np.float32)[None])
+    assert e.residual == "input_minus_x_c" and e.heat.shape == (32, 32)
+    from ddrcore.model.score_type import ScoreType
+
+    assert ScoreType(explain_model.score_type).label in e.why
+    assert "synthetic anomalies" in e.why                          # the explain profile's rule, said
