@@ -48,8 +48,9 @@ def main(new_path, paper_path, out_path):
     rows.append(f"| **mean** | **{m['ns']:.1f}** | {m['nl']:.1f} | {m['ne']:.1f} | {m['nz']:.1f} | | **{m['os']:.1f}** "
                 f"| {m['ol']:.1f} | {m['oz']:.1f} | **{m['sv']:.1f}** |")
     worst = min(cols["ns"])
-    rows += ["", f"Targets (issue #9) for the default profile: mean >= Deep SVDD ({m['sv']:.1f}) and no class "
-                 f"below 70.  `{prof}`: mean {m['ns']:.1f}, lowest class {100 * worst:.1f}.  "
+    floor = " and no class below 70" if "mnist" in new["dataset"].lower() else ""
+    rows += ["", f"Target (issue #9) for the default profile: mean >= Deep SVDD ({m['sv']:.1f}){floor}.  "
+                 f"`{prof}`: mean {m['ns']:.1f}, lowest class {100 * worst:.1f}.  "
                  f"`paper`: mean {m['os']:.1f}, lowest class {100 * min(cols['os']):.1f}.", ""]
     open(out_path, "w").write("\n".join(rows))
     print("\n".join(rows))
