@@ -4,7 +4,7 @@ The four images share zoom/pan (linked ViewBoxes) and the first three share
 contrast (one histogram/LUT widget drives all of them), because comparing the
 input with its class-specific and residual parts only makes sense on one
 intensity scale.  The error map |X - X_C| is non-negative and gets its own
-range.  Decompositions are supplied by the main window (computed on demand
+range.  Decompositions are supplied by app.views (computed on demand
 for the selected patch only).
 """
 from __future__ import annotations
@@ -39,6 +39,8 @@ class DetailView(QWidget):
         self.scores.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(260)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.graphics.setAcceptDrops(False)
         self.boxes, self.items, self.labels = [], [], []
         for k, name in enumerate(PANELS):
             # 2 x 2: the dock is narrow, and four side-by-side views would be tiny.
@@ -67,6 +69,11 @@ class DetailView(QWidget):
         layout.addWidget(self.lut_label)
         layout.addWidget(self.lut)
         layout.addWidget(self.scores)
+        from .glossary import tip
+
+        self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        for label, terms in zip(self.labels, (("model units",), ("X_C",), ("X_N",), ("|X − X_C|",))):
+            label.setToolTip(tip(*terms))
         self.patch: int = -1
         self._score_args = (float("nan"), float("nan"), None, None)
         self.clear()

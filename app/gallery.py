@@ -68,6 +68,10 @@ class ThumbnailCache:
         self._by_file = None        # (table size, {path: patch indices}), built on first use
         self._n = 0
 
+    def __len__(self) -> int:
+        """Thumbnails held now (at most ``capacity``)."""
+        return len(self._items)
+
     def clear(self) -> None:
         self._items.clear()
         self._ranges.clear()
@@ -292,6 +296,32 @@ class GalleryView(QListView):
         self.currentPatchChanged.emit(current.data(PatchRole) if current.isValid() else -1)
 
     # ----------------------------------------------------------- content --
+    def set_table(self, table: PatchTable) -> None:
+        """Show the patches of another table (nothing is shown until :meth:`set_order`)."""
+        self.table = table
+        self.cache.table = table
+        self.patch_model.table = table
+        self.invalidate_thumbnails()
+
+    def set_threshold(self, threshold: float) -> None:
+        """Flag the tiles scoring at or above ``threshold``."""
+        self.patch_model.set_threshold(threshold)
+        self.viewport().update()
+
+    def refresh_flags(self) -> None:
+        """Marks changed: recompute the flags (excluded patches are never flagged) and repaint."""
+        self.patch_model.refresh_flags()
+        self.viewport().update()
+
+    def set_contrast(self, mode: str) -> None:
+        """Thumbnail contrast, one of :data:`CONTRAST_MODES`."""
+        self.cache.set_mode(mode)
+        self.viewport().update()
+
+    def shows(self, patch: int) -> bool:
+        """Whether ``patch`` has a tile under the current sort and filter."""
+        return self.patch_model.row_of(patch) is not None
+
     def set_thumb_size(self, px: int) -> None:
         self.delegate.thumb = px
         self.setGridSize(self.delegate.tile_size())

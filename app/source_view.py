@@ -185,6 +185,8 @@ class SourceView(QWidget):
         self.heat_check.toggled.connect(lambda _on: self._redraw())
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(220)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.graphics.setAcceptDrops(False)
         self.box = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)

@@ -63,6 +63,7 @@ class TrainingPanel(QWidget):
 
     def __init__(self, devices, parent=None):
         super().__init__(parent)
+        self.setObjectName("trainPanel")
         self.pretrain = QSpinBox(); self.pretrain.setRange(0, 10000); self.pretrain.setValue(DEMO_PRETRAIN_EPOCHS)
         self.finetune = QSpinBox(); self.finetune.setRange(0, 10000); self.finetune.setValue(DEMO_FINETUNE_EPOCHS)
         self.batch = QSpinBox(); self.batch.setRange(2, 65536); self.batch.setValue(PAPER.batch_size)
@@ -93,9 +94,14 @@ class TrainingPanel(QWidget):
         self.status = QLabel(IDLE_TEXT)
         self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
+        from .glossary import tip
+
+        self.status.setToolTip(tip("chosen score", "threshold", "quality check"))
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
         self.plots.setMinimumHeight(220)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.plots.setAcceptDrops(False)
         self.plots.setToolTip(LOSS_HELP)
         self.curves: Dict[str, pg.PlotDataItem] = {}
         self.family_plots: Dict[str, pg.PlotItem] = {}
@@ -204,6 +210,14 @@ class TrainingPanel(QWidget):
         else:
             self.redraw_timer.stop()
             self._redraw()
+
+    def show_status(self, text: str) -> None:
+        """One line (rich text) under the progress bars: what the last run did, or why it stopped."""
+        self.status.setText(text)
+
+    def set_can_train(self, can: bool) -> None:
+        """Whether Train may be pressed now (patches loaded, no job running)."""
+        self.train_button.setEnabled(can)
 
     def show_model(self, text: str) -> None:
         """Describe a model that was loaded rather than trained here."""

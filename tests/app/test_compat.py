@@ -15,7 +15,10 @@ pytestmark = pytest.mark.gui
 def test_many_void_calls_do_not_exhaust_none(win):
     from PySide6.QtGui import QImage, QPainter
 
-    assert protect_none_refcount() in (True, False)   # idempotent; MainWindow already ran it
+    applied = protect_none_refcount()   # MainWindow already ran it: the same answer again, nothing done twice
+    assert applied == protect_none_refcount()
+    # Either the binding does not leak, or the work-around is in place.
+    assert applied or none_refcount_leak() < 100
     img = QImage(16, 16, QImage.Format.Format_RGB32)
     painter = QPainter(img)
     # More void calls than None has references on an unprotected 3.11 interpreter.

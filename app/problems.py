@@ -1,0 +1,49 @@
+"""The Problems panel: files that were skipped (and other problems), as the document lists them."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+
+from .document import Document
+
+
+def shown_reason(reason: str) -> str:
+    """ddrcore's reasons name the CLI option; in the window the same choice is the toolbar's Channel field."""
+    return reason.replace("(--channel ", "(toolbar Channel: ")
+
+
+class ProblemsPanel(QWidget):
+    """Lists the document's problems; Dismiss clears them.  ``wanted(bool)``: the panel should show / hide."""
+
+    wanted = Signal(bool)
+
+    def __init__(self, document: Document, parent=None):
+        super().__init__(parent)
+        self.setObjectName("problemsPanelWidget")
+        self.list = QListWidget(objectName="problemsList")
+        self.list.setWordWrap(True)
+        hint = QLabel("These files were skipped; everything else was loaded. Multichannel files: pick a channel "
+                      "in the toolbar and open them again (in a new project).")
+        hint.setWordWrap(True)
+        dismiss = QPushButton("Dismiss", objectName="dismissProblemsButton")
+        dismiss.clicked.connect(document.clear_problems)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(hint)
+        lay.addWidget(self.list, 1)
+        lay.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignRight)
+        document.problems_added.connect(self._added)
+        document.problems_cleared.connect(self._cleared)
+
+    def _added(self, problems) -> None:
+        for b in problems:
+            self.list.addItem(f"{b.path}: {shown_reason(b.reason)}")
+        self.wanted.emit(True)
+
+    def _cleared(self) -> None:
+        self.list.clear()
+        self.wanted.emit(False)
+
+    def texts(self) -> list:
+        """The problems as shown."""
+        return [self.list.item(i).text() for i in range(self.list.count())]
