@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
                       doc.model_changed, doc.settings_changed):
             event.connect(self.update_enabled)
         doc.history_changed.connect(self._history_changed)
-        doc.table_replaced.connect(lambda: len(doc) and self.show_gallery())
+        doc.table_replaced.connect(self._table_replaced)
         doc.path_changed.connect(self._update_title)
         self.runner.busyChanged.connect(self._busy_changed)
         self.runner.progressed.connect(self._job_progress)
@@ -271,6 +271,10 @@ class MainWindow(QMainWindow):
         self.export_report_button.setEnabled(doc.scored)
         # Patches of one project share one size and channel choice (one model input shape).
         self.patch_bar.set_fixed(loaded or (busy and self.runner.kind == "load") or bool(self.runner.pending))
+
+    def _table_replaced(self) -> None:
+        if len(self.document):
+            self.show_gallery()
 
     def _history_changed(self) -> None:
         h = self.document.history

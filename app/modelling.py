@@ -41,8 +41,16 @@ class ModelJobs(QObject):
         self.training = False        # a training run is in progress
         panel.startRequested.connect(self.start_training)
         panel.cancelRequested.connect(self.runner.cancel)
-        document.patches_added.connect(lambda _new: self.score_unscored(quiet=True))
-        document.model_changed.connect(lambda: document.model is None and panel.clear())
+        # Bound methods, not lambdas: psygnal holds those weakly, so no reference cycle keeps the window.
+        document.patches_added.connect(self._patches_added)
+        document.model_changed.connect(self._model_changed)
+
+    def _patches_added(self, _new) -> None:
+        self.score_unscored(quiet=True)   # patches that arrive after a model exists are scored
+
+    def _model_changed(self) -> None:
+        if self.doc.model is None:
+            self.panel.clear()
 
     # ------------------------------------------------------------ devices --
     def warm_up(self) -> None:

@@ -57,11 +57,18 @@ class Projects(QObject):
         self.runner = window.runner
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
-        document.marks_changed.connect(lambda _i: self.autosave_timer.start())
-        document.patches_added.connect(lambda _n: len(document) and self.autosave_timer.start())
-        # A model trained here is saved with the project soon (a project's own model is loaded before its patches).
-        document.model_changed.connect(lambda: document.model is not None and len(document)
-                                       and self.autosave_timer.start())
+        # Bound methods, not lambdas: psygnal holds those weakly, so no reference cycle keeps the window.
+        document.marks_changed.connect(self._changed)
+        document.patches_added.connect(self._changed)
+        document.model_changed.connect(self._changed)
+
+    def _changed(self, *_args) -> None:
+        """Autosave soon after marks change, patches arrive or a model is trained (never for an empty project).
+
+        A project's own model is loaded before its patches, so opening a project does not rewrite it.
+        """
+        if len(self.doc):
+            self.autosave_timer.start()
 
     # -------------------------------------------------------------- open --
     def new_project(self) -> bool:

@@ -146,10 +146,13 @@ class JobRunner(QObject):
 
     def _start(self, job: Job) -> None:
         worker = GeneratorWorker(forward, job.factory(), self.interval)
-        worker.yielded.connect(lambda batch: self._progress(job, batch))
-        worker.returned.connect(lambda result: self._done(job, result))
-        worker.errored.connect(lambda exc: self._failed(job, str(exc), getattr(exc, "detail", "")))
-        worker.aborted.connect(lambda: self._cancelled(job))
+        # The slots find the job in self.current: a closure over it would keep its handlers (and through
+        # them the window) alive until the worker is deleted in a pool thread, and a window whose last
+        # reference goes there is destroyed off the GUI thread (a deadlock seen in the tests).
+        worker.yielded.connect(self._on_yielded)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
         self._worker, self.current = worker, job
         self.busyChanged.emit(True)
@@ -172,6 +175,18 @@ class JobRunner(QObject):
         """Drop the queued jobs, then stop the running one (used when the window closes)."""
         self._queue.clear()
         self.cancel()
+
+    def _on_yielded(self, batch: Batch) -> None:
+        self._progress(self.current, batch)
+
+    def _on_returned(self, result) -> None:
+        self._done(self.current, result)
+
+    def _on_errored(self, exc: Exception) -> None:
+        self._failed(self.current, str(exc), getattr(exc, "detail", ""))
+
+    def _on_aborted(self) -> None:
+        self._cancelled(self.current)
 
     def _progress(self, job: Job, batch: Batch) -> None:
         if job.on_progress is not None:
