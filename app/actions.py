@@ -42,7 +42,8 @@ ACTIONS = (
     ("prev", "Previous in Ranking", "[", ""),
     ("shortcuts", "&Keyboard Shortcuts", "F1", ""),
     ("about", "&About ddrid", None, ""),
-    ("glossary", "&What Do These Mean?", None, "AS_l, AS_r, X_C, X_N, threshold, model units, roles, quality check"),
+    ("glossary", "&What Do These Mean?", None,
+     "AS_l, AS_r, X_C, X_N, threshold, image units, residual heat, roles, quality check"),
 )
 
 #: menu title -> action names; None is a separator, "recent" the Open Recent submenu, "docks" the panels

@@ -16,7 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Si
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from ddrcore.model.ddrid import score_name
+from ddrcore.model.score_type import ScoreType
 from ddrcore.io.report import display_u8
 
 from .state import EXCLUDED, NORMAL, PatchTable
@@ -175,7 +175,7 @@ class PatchListModel(QAbstractListModel):
             score = self.table.score
             if score is not None and not np.isnan(score[i]):
                 tip += (f"\nAS_l {self.table.latent[i]:.4g}, AS_r {self.table.recon[i]:.4g}"
-                        f" ({score_name(self.table.score_type)} used)")
+                        f" ({ScoreType.label_of(self.table.score_type)} used)")
             return tip
         if role == Qt.ItemDataRole.AccessibleTextRole or role == Qt.ItemDataRole.DisplayRole:
             s = self.table.sources[i]

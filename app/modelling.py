@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
 from ddrcore.io.images import BadFile
-from ddrcore.model.ddrid import score_name
+from ddrcore.model.score_type import ScoreType
 
 from . import jobs
 from . import settings as appsettings
@@ -125,7 +125,7 @@ class ModelJobs(QObject):
         self.doc.set_trained(model, result.path, result.normal, model.training.get("val_indices", []))
         self.panel.show_status(
             f"Done in {model.training.get('seconds', 0):.0f} s on {model.training.get('device', '?')}: "
-            f"{score_name(model.score_type)} chosen, threshold {model.threshold:.4g}.{saved}{check_html}")
+            f"{ScoreType.label_of(model.score_type)} chosen, threshold {model.threshold:.4g}.{saved}{check_html}")
         self.window.threshold_panel.show_waiting("Scoring every patch with the new model…")
         self._score(np.arange(len(self.doc)))
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from ddrcore.errors import DdridError
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
-from ddrcore.model.ddrid import score_name
+from ddrcore.model.score_type import ScoreType
 
 from . import exporting
 from . import settings as appsettings
@@ -152,15 +152,14 @@ class Projects(QObject):
                                     objects=patching.source if patching is not None else None)
             if why:
                 # Patches cut differently from the training ones get scores that look valid but are not.
-                raise DdridError(f"{proj.model_path}: {why}; this project cuts {proj.patch_size} px patches")
+                raise DdridError(path=proj.model_path, reason=f"{why}; this project cuts {proj.patch_size} px patches")
         except DdridError as exc:
-            self.doc.add_problems([BadFile(proj.model_path, str(exc).split(": ", 1)[-1] +
-                                           " — train again to get a new model")])
+            self.doc.add_problems([BadFile(proj.model_path, f"{exc.reason} — train again to get a new model")])
             return
         self.doc.set_model(m, proj.model_path)
         self.window.train_panel.show_model(
             f"Model {Path(proj.model_path).name} loaded ({m.config.pretrain_epochs}+{m.config.finetune_epochs} "
-            f"epochs, {score_name(m.score_type)}, threshold {m.threshold:.4g}). Train again to replace it.")
+            f"epochs, {ScoreType.label_of(m.score_type)}, threshold {m.threshold:.4g}). Train again to replace it.")
 
     # -------------------------------------------------------------- save --
     def save_project(self) -> bool:

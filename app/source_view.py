@@ -90,7 +90,9 @@ def _read(path: str, page: int, channel, patching=None):
     try:
         labels = page_objects(arr, patching, path, page, channel).labels
     except Exception as exc:  # the page still shows, with crop squares instead of outlines
-        return PageData(arr, note=f"objects not shown: {str(exc).split(': ', 1)[-1]}")
+        from ddrcore.errors import DdridError
+
+        return PageData(arr, note=f"objects not shown: {exc.reason if isinstance(exc, DdridError) else exc}")
     if labels is None:
         return PageData(arr)
     return PageData(arr, labels, boundaries(labels))

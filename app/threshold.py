@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from ddrcore.model.ddrid import score_name
+from ddrcore.model.score_type import ScoreType
 
 
 def _decimals(span: float) -> int:
@@ -106,7 +106,7 @@ class ThresholdPanel(QWidget):
         self.slider.setRange(lo, hi + 1e-9 * span)
         self.slider.setSingleStep(span / 1000)
         self._syncing = False
-        self.plot.setLabel("bottom", f"anomaly score ({score_name(score_type)})")
+        self.plot.setLabel("bottom", f"anomaly score ({ScoreType.label_of(score_type)})")
         self.update_histogram(scores, normal_mask)
         self.set_threshold(keep if keep is not None and math.isfinite(keep) else self._default)
 

@@ -45,7 +45,7 @@ class DocumentViews(QObject):
         self.doc, self.gallery, self.threshold, self.counts = document, gallery, threshold, counts
         self.detail, self.source, self.source_dock, self.view_bar = detail, source, source_dock, view_bar
         self.notify = notify                      # notify(text, ms): a status bar message
-        self._decomposed: tuple = (-1, None)      # (patch, (x, x_c, x_n)) last computed
+        self._decomposed: tuple = (-1, None)      # (patch, ddrcore Explanation) last computed
         self._source_patch = -1                   # the patch outlined in the source image
         self.decomposer = decomposer(self)
         self.decomposer.ready.connect(lambda key, parts: self._decomposition_ready(key[0], key[1], parts))

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from superqt.utils import FunctionWorker, GeneratorWorker
 
 from ddrcore.errors import DdridError
-from ddrcore.progress import Progress
+from ddrcore.progress import Progress, relay
 
 
 @dataclass
@@ -49,20 +49,24 @@ class JobFailed(Exception):
 def forward(job, interval: float):
     """Drive ``job`` in the worker thread, yielding Batches; returns the job's result."""
     pending: List[Progress] = []
-    last, stage = 0.0, None
+    sent = {"at": 0.0, "stage": None}
+
+    def collect(rec: Progress) -> Optional[Batch]:
+        # relay() passes on what this returns: a Batch every ``interval`` and at each new stage, else nothing.
+        pending.append(rec)
+        now = time.monotonic()
+        if now - sent["at"] < interval and rec.stage == sent["stage"]:
+            return None
+        batch = Batch(pending.copy())
+        pending.clear()
+        sent.update(at=now, stage=rec.stage)
+        return batch
+
     try:
-        while True:
-            try:
-                rec = next(job)
-            except StopIteration as stop:
-                if pending:
-                    yield Batch(pending)
-                return stop.value
-            pending.append(rec)
-            now = time.monotonic()
-            if now - last >= interval or rec.stage != stage:
-                yield Batch(pending)
-                pending, last, stage = [], now, rec.stage
+        result = yield from relay(job, collect)
+        if pending:
+            yield Batch(pending)
+        return result
     except DdridError as exc:
         raise JobFailed(str(exc)) from None
     except MemoryError:
@@ -215,15 +219,13 @@ class JobRunner(QObject):
 
 
 def _decompose(model, patch):
-    """Input | X_C | X_N of one raw patch (C, S, S), plus its index; runs in a worker thread."""
-    from ddrcore.progress import run_to_end
-    from ddrcore.model.scoring import score_patches
+    """The Detail view's Explanation of one raw patch (C, S, S); runs in a worker thread."""
+    from ddrcore.model.decomposition import explain
 
     try:
-        sc = run_to_end(score_patches(model, patch[None], decompose=True))
+        return explain(model, patch)
     except Exception as exc:  # see JobFailed: keep RuntimeErrors visible to superqt
         raise JobFailed(f"{type(exc).__name__}: {exc}") from None
-    return sc.x[0], sc.x_c[0], sc.x_n[0]
 
 
 class LatestOnly(QObject):

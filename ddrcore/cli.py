@@ -15,7 +15,9 @@ from typing import Optional, Sequence
 
 from . import __version__
 from .io.atomic import cleanup_on_signals
+from .config import DEVICE_CHOICES
 from .errors import DdridError
+from .model.score_type import SCORE_TYPES, ScoreType
 from .io.outputs import check_output
 from .console import missing_folder, plural, report_bad, run_job, say_created
 
@@ -106,7 +108,8 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
                    help="typical object diameter in pixels (auto: estimated per folder when not given)")
     g.add_argument("--patch-size", type=_int_in(4, 4096, "patch size"), metavar="PX",
                    help="patch side in pixels (grid default 32; objects: twice the object size)")
-    g.add_argument("--stride", type=_int_in(1, 4096, "stride"), metavar="PX", help="grid: step between tiles (default: the patch size)")
+    g.add_argument("--stride", type=_int_in(1, 4096, "stride"), metavar="PX",
+                   help="grid: step between tiles (default: the patch size)")
     g.add_argument("--labels", metavar="DIR",
                    help="labels: folder of label images (default: beside the images; names IMAGE_masks.tif, "
                         "_labels, _label, _mask, _cp_masks, or the image's own name in DIR)")
@@ -217,7 +220,7 @@ def cmd_info(args) -> int:
         print(json.dumps(info, indent=2, default=str))
         return 0
     print(f"model file      {args.model}")
-    print(f"score           {info['score_type']} ({'AS_l' if info['score_type'] == 'latent' else 'AS_r'})")
+    print(f"score           {info['score_type']} ({ScoreType.label_of(info['score_type'])})")
     print(f"threshold       {info['threshold']:.6g}  ({info['validation'].get('threshold_rule', '')})")
     print(f"seed            {info['seed']}")
     print(f"preprocessing   {info['preprocess']}")
@@ -307,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--input-size", type=_input_size, help="network input side, power of two 32..512 "
                                                           "(default: the patch size if 32/64/128/256, else 32)")
     t.add_argument("--channel", type=_channel, help="channel index for multichannel images, or 'all'")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto: CUDA, MPS, else CPU")
+    t.add_argument("--device", choices=DEVICE_CHOICES, help="default auto: CUDA, MPS, else CPU")
     t.add_argument("--seed", type=_seed, help="random seed, 0..4294967295 (default 0)")
     t.add_argument("--precision", choices=["fp32", "bf16"],
                    help="fp32 (default) or bf16 autocast: faster on recent CPUs/GPUs, ~1 AUC point on MNIST (benchmarks/)")
@@ -322,10 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ranked CSV to write, most anomalous first (one row per patch)")
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
     s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
-    s.add_argument("--score", choices=["auto", "latent", "recon"], default="auto",
+    s.add_argument("--score", choices=["auto", *SCORE_TYPES], default="auto",
                    help="auto: the model's Algorithm 2 choice; latent (AS_l) or recon (AS_r) to override it, "
                         "with the threshold re-derived from the validation scores")
-    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")
     add_patching_options(s, " (default: as the model's training patches were cut)")
     add_output_options(s)
@@ -355,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data", metavar="DIR", help="demo data folder (default: the bundled one)")
     d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
     d.add_argument("--finetune-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
-    d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+    d.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to train and score (default auto: CUDA, MPS, else CPU)")
     d.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     add_output_options(d)

@@ -195,6 +195,10 @@ def autocast(device: str, precision: str = "fp32"):
     return torch.autocast(kind, dtype=torch.bfloat16)
 
 
+#: What --device accepts: auto picks CUDA, then Apple MPS, then the CPU.
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
 def select_device(name: str = "auto") -> str:
     """'auto' picks CUDA, then Apple MPS, then CPU; an explicit choice is checked."""
     import torch
@@ -212,7 +216,7 @@ def select_device(name: str = "auto") -> str:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("Apple MPS was requested but is not available; use --device cpu or auto")
     if name not in ("cpu", "mps") and not name.startswith("cuda"):
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+        raise ValueError(f"unknown device {name!r}; use {', '.join(DEVICE_CHOICES)}")
     return name
 
 

@@ -118,13 +118,14 @@ def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device:
     patches = yield from load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
                                       model.channels, patching=patching or model.config.patching())
     # `score` takes its channel from the model: say that, not "--channel", which score does not take.
-    hint = (f"the model was trained on {'channel ' + str(model.config.channel) if model.config.channel is not None else 'grey images'}"
+    trained_on = f"channel {model.config.channel}" if model.config.channel is not None else "grey images"
+    hint = (f"the model was trained on {trained_on}"
             f" ({model.channels} channel(s)); score these with a model trained with --channel")
     bad = [type(b)(b.path, b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
            for b in patches.bad]
     why = model.incompatibility(patches.patching.crop_side(), model.config.channel)
     if why:
-        raise DdridError(f"{model_path}: {why}; leave out --patch-size to cut patches as the model's were")
+        raise DdridError(path=model_path, reason=f"{why}; leave out --patch-size to cut patches as the model's were")
     # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
     model.config.set_patching(patches.patching)
     scores = yield from score_patches(model, patches, decompose=decompositions is not None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Generator, Optional, TypeVar
+from typing import Callable, Generator, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -63,15 +63,56 @@ class Clock:
         return el * (1.0 - overall) / overall
 
 
-def run_to_end(job: Job[T], on_progress=None) -> T:
-    """Drive a job to completion and return its result.
+def relay(job: Job[T], transform: Callable[[Progress], Optional[Progress]]) -> Job[T]:
+    """Re-yield a job's records through ``transform`` and return the job's result.
 
-    ``on_progress`` (optional) is called with each record.
+    ``transform`` may rewrite a record (e.g. map its ``overall`` into part of a
+    larger job) or return None to drop it.  Use as ``result = yield from
+    relay(sub_job, f)``.  This is the one place in ddrcore that drives a job by
+    hand; :func:`run_to_end` and the GUI's worker build on it.
+
+    Examples
+    --------
+    >>> def job():
+    ...     yield Progress("a", overall=0.5)
+    ...     return 42
+    >>> def half(p):
+    ...     return Progress(p.stage, overall=p.overall / 2)
+    >>> g = relay(job(), half)
+    >>> next(g).overall
+    0.25
+    >>> run_to_end(g)
+    42
     """
     while True:
         try:
             rec = next(job)
         except StopIteration as stop:
             return stop.value
+        out = transform(rec)
+        if out is not None:
+            yield out
+
+
+def run_to_end(job: Job[T], on_progress: Optional[Callable[[Progress], None]] = None) -> T:
+    """Drive a job to completion and return its result.
+
+    ``on_progress`` (optional) is called with each record.
+
+    >>> def job():
+    ...     yield Progress("a")
+    ...     return "done"
+    >>> seen = []
+    >>> run_to_end(job(), seen.append), [p.stage for p in seen]
+    ('done', ['a'])
+    """
+    def observe(rec: Progress) -> None:
         if on_progress is not None:
             on_progress(rec)
+
+    # `observe` returns None, so relay() yields nothing: its first next() finishes the job.
+    try:
+        next(relay(job, observe))
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("relay yielded a record it was told to drop")

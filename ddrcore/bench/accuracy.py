@@ -42,7 +42,7 @@ import numpy as np
 
 from ..io.atomic import atomic_path
 from ..errors import DdridError
-from ..progress import Clock, Job, Progress, run_to_end
+from ..progress import Clock, Job, Progress, relay, run_to_end
 from .record import hardware, write_json
 
 METHODS = ("ddrid", "deepsvdd", "softsvdd", "dcae")
@@ -91,14 +91,12 @@ PAPER_PROTOCOL = AccuracySettings(protocol="paper", rounds=10, max_train=None, d
 # ----------------------------------------------------------------- accuracy --
 def _relay(job, lo: float, hi: float, clock: Clock, label: str):
     """Re-yield a sub-job's progress mapped into [lo, hi] of the whole benchmark."""
-    while True:
-        try:
-            p = next(job)
-        except StopIteration as stop:
-            return stop.value
+    def place(p: Progress) -> Progress:
         overall = lo + (hi - lo) * p.overall
-        yield replace(p, overall=overall, elapsed=clock.elapsed(), eta=clock.eta(overall),
-                      message=f"{label} {p.message}".strip())
+        return replace(p, overall=overall, elapsed=clock.elapsed(), eta=clock.eta(overall),
+                       message=f"{label} {p.message}".strip())
+
+    return relay(job, place)
 
 
 def _zsum(lat, rec, val_lat, val_rec) -> np.ndarray:
@@ -111,7 +109,8 @@ def ddrid_round(split, s: AccuracySettings, seed: int, clock: Clock, span, label
     """Train DDR-ID on one split; returns (method scores, ablation AUCs, extra facts)."""
     from ..config import TrainConfig
     from ..model.scoring import roc_auc, score_patches
-    from ..model.training import split_indices, train
+    from ..model.minibatch import split_indices
+    from ..model.training import train
 
     cfg = TrainConfig(pretrain_epochs=s.ddrid_pretrain_epochs, finetune_epochs=s.ddrid_finetune_epochs,
                       batch_size=s.ddrid_batch_size, seed=seed, device=s.device, precision=s.precision)

@@ -40,7 +40,6 @@ class's training images), as in Deep SVDD and DDR-ID.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, asdict
 from typing import Optional
 
@@ -51,6 +50,7 @@ from torch import nn
 
 from ..config import select_device
 from ..errors import TrainingError
+from ..model.minibatch import batches, check_finite, steps_per_epoch
 from ..model.preprocess import Preprocessor
 from ..progress import Clock, Job, Progress
 
@@ -155,26 +155,9 @@ class BaselineModels:
 
 
 # ------------------------------------------------------------------ helpers --
-def _batches(n: int, bs: int, rng: np.random.Generator):
-    perm = rng.permutation(n)
-    for i in range(0, n, bs):
-        idx = perm[i : i + bs]
-        if len(idx) >= 2:  # a batch of one breaks BatchNorm in train mode
-            yield idx
-
-
-def _steps_per_epoch(n: int, bs: int) -> int:
-    return n // bs + (1 if n % bs >= 2 else 0)
-
-
 def _optimiser(params, cfg: BaselineConfig):
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, [cfg.lr_milestone], cfg.lr_gamma)
-
-
-def _check(value: float, what: str, epoch: int) -> None:
-    if not math.isfinite(value):
-        raise TrainingError(f"baseline training stopped: {what} loss became {value} in epoch {epoch}")
 
 
 @torch.no_grad()
@@ -207,17 +190,17 @@ def pretrain_autoencoder(x: torch.Tensor, cfg: BaselineConfig, rng: np.random.Ge
     """Train the LeNet autoencoder (summed squared error per image); yields "pretrain"."""
     ae = LeNetAutoencoder(x.shape[1]).to(x.device)
     opt, sched = _optimiser(ae.parameters(), cfg)
-    spe = _steps_per_epoch(len(x), min(cfg.batch_size, len(x)))
+    spe = steps_per_epoch(len(x), min(cfg.batch_size, len(x)))
     a, b = progress_span
     ae.train()
     for epoch in range(1, cfg.pretrain_epochs + 1):
-        for step, idx in enumerate(_batches(len(x), min(cfg.batch_size, len(x)), rng), 1):
+        for step, idx in enumerate(batches(len(x), min(cfg.batch_size, len(x)), rng), 1):
             xb = x[idx]
             loss = ((ae(xb) - xb) ** 2).flatten(1).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            _check(loss.item(), "autoencoder", epoch)
+            check_finite({"autoencoder loss": loss.item()}, "baseline pretraining", epoch)
             frac = a + (b - a) * ((epoch - 1) * spe + step) / max(1, cfg.pretrain_epochs * spe)
             yield Progress("pretrain", step, spe, epoch, cfg.pretrain_epochs, frac, {"AE": loss.item()},
                            clock.elapsed(), clock.eta(frac))
@@ -234,14 +217,14 @@ def finetune_svdd(x: torch.Tensor, ae: LeNetAutoencoder, cfg: BaselineConfig, so
     c = init_center(enc, x)
     opt, sched = _optimiser(enc.parameters(), cfg)
     bs = min(cfg.batch_size, len(x))
-    spe = _steps_per_epoch(len(x), bs)
+    spe = steps_per_epoch(len(x), bs)
     radius = 0.0
     stage = "softsvdd" if soft else "deepsvdd"
     a, b = progress_span
     enc.train()
     for epoch in range(1, cfg.finetune_epochs + 1):
         seen = []
-        for step, idx in enumerate(_batches(len(x), bs, rng), 1):
+        for step, idx in enumerate(batches(len(x), bs, rng), 1):
             dist = ((enc(x[idx]) - c) ** 2).sum(1)
             if soft:
                 loss = radius ** 2 + (1 / cfg.nu) * F.relu(dist - radius ** 2).mean()
@@ -251,7 +234,7 @@ def finetune_svdd(x: torch.Tensor, ae: LeNetAutoencoder, cfg: BaselineConfig, so
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            _check(loss.item(), stage, epoch)
+            check_finite({f"{stage} loss": loss.item()}, "baseline finetuning", epoch)
             frac = a + (b - a) * ((epoch - 1) * spe + step) / max(1, cfg.finetune_epochs * spe)
             losses = {"loss": loss.item()} if not soft else {"loss": loss.item(), "R": radius}
             yield Progress(stage, step, spe, epoch, cfg.finetune_epochs, frac, losses, clock.elapsed(), clock.eta(frac))

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from ..console import run_job
+from ..config import DEVICE_CHOICES
 from ..errors import DdridError
 from ..io.atomic import write_text_atomic
 from dataclasses import replace
@@ -114,7 +115,7 @@ def add_parser(subparsers) -> None:
     b = subparsers.add_parser("bench", help="benchmarks: one-class accuracy (paper Table 2) and speed",
                               description="Reproduce the paper's one-class benchmark or measure speed.")
     sub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
-    dev = ["auto", "cpu", "cuda", "mps"]
+    dev = DEVICE_CHOICES
 
     a = sub.add_parser("accuracy", help="one-class AUCs per class for DDR-ID and baselines",
                        description="For each class: train on that class only, test on the test set "

@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from ..errors import DdridError
+from ..errors import DdridError, first_line
 from ..io.images import pad_to, resize_patches
 from ..io.reading import IMAGE_SUFFIXES, TIFF_SUFFIXES
 from ..progress import Clock, Job, Progress
@@ -127,18 +127,18 @@ def read_idx(path: Union[str, os.PathLike]) -> np.ndarray:
         with opener(path, "rb") as fh:
             data = fh.read()
     except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc}); is the file truncated?") from None
+        raise DatasetError(path=path, reason=f"cannot read ({exc}); is the file truncated?") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise DatasetError(f"{path}: not an IDX file (bad magic number)")
+        raise DatasetError(path=path, reason="not an IDX file (bad magic number)")
     ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DatasetError(f"{path}: IDX header is truncated")
+        raise DatasetError(path=path, reason="IDX header is truncated")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     count = int(np.prod(shape)) if shape else 0
     if len(data) - header < count * dtype.itemsize:
-        raise DatasetError(f"{path}: IDX data is truncated ({len(data) - header} bytes for shape {shape})")
+        raise DatasetError(path=path, reason=f"IDX data is truncated ({len(data) - header} bytes for shape {shape})")
     return np.frombuffer(data, dtype, count, header).reshape(shape)
 
 
@@ -147,12 +147,12 @@ def _idx_split(folder: Path, kind: str) -> Tuple[Path, Path]:
     images = sorted(f for f in folder.iterdir()
                     if re.search(r"images-idx3-ubyte(\.gz)?$", f.name) and f.name.startswith(prefixes))
     if not images:
-        raise DatasetError(f"{folder}: no {kind} images file (*-images-idx3-ubyte[.gz] starting with "
+        raise DatasetError(path=folder, reason=f"no {kind} images file (*-images-idx3-ubyte[.gz] starting with "
                            f"{' or '.join(prefixes)})")
     img = images[0]
     labels = img.with_name(img.name.replace("images-idx3", "labels-idx1"))
     if not labels.exists():
-        raise DatasetError(f"{folder}: {img.name} has no matching labels file {labels.name}")
+        raise DatasetError(path=folder, reason=f"{img.name} has no matching labels file {labels.name}")
     return img, labels
 
 
@@ -168,9 +168,9 @@ def load_idx_folder(folder: Union[str, os.PathLike]) -> Job[Dataset]:
         img_path, lab_path = _idx_split(folder, kind)
         images, labels = read_idx(img_path), read_idx(lab_path)
         if images.ndim != 3:
-            raise DatasetError(f"{img_path}: expected (N, rows, cols) images, got shape {images.shape}")
+            raise DatasetError(path=img_path, reason=f"expected (N, rows, cols) images, got shape {images.shape}")
         if labels.ndim != 1 or len(labels) != len(images):
-            raise DatasetError(f"{lab_path}: {len(labels)} labels for {len(images)} images")
+            raise DatasetError(path=lab_path, reason=f"{len(labels)} labels for {len(images)} images")
         parts[kind] = (to_benchmark_size(images[..., None]), labels.astype(np.int64))
         yield Progress("load", step=i + 1, steps=2, overall=(i + 1) / 2, elapsed=clock.elapsed(),
                        message=f"{kind}: {len(images)} images from {img_path.name}")
@@ -195,7 +195,7 @@ def _decode(data: bytes, name: str) -> np.ndarray:
 
             arr = np.asarray(iio.imread(data, extension=suffix))
     except Exception as exc:  # any decoder failure: name the member, one line
-        raise DatasetError(f"{name}: not a readable image ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})") from None
+        raise DatasetError(path=name, reason=f"not a readable image ({first_line(exc)})") from None
     if arr.ndim == 2:
         arr = arr[..., None]
     while arr.ndim > 3:  # stacks: the benchmark uses the first plane
@@ -231,7 +231,7 @@ def _members(path: Path):
                     if key:
                         yield key[0], key[1], f"{path.name}:{m.name}", tar.extractfile(m).read()
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: not a readable tar archive ({exc})") from None
+        raise DatasetError(path=path, reason=f"not a readable tar archive ({exc})") from None
 
 
 def load_class_folders(path: Union[str, os.PathLike]) -> Job[Dataset]:
@@ -246,7 +246,7 @@ def load_class_folders(path: Union[str, os.PathLike]) -> Job[Dataset]:
             yield Progress("load", step=n, steps=0, overall=0.0, elapsed=clock.elapsed(), message=f"{n} images read")
     for split in ("train", "test"):
         if not found[split]:
-            raise DatasetError(f"{path}: no images under {split}/<class>/; expected train/<class>/* and test/<class>/*")
+            raise DatasetError(path=path, reason=f"no images under {split}/<class>/; expected train/<class>/* and test/<class>/*")
     names = sorted(set(found["train"]) | set(found["test"]))
     all_imgs = [im for split in found.values() for items in split.values() for _, im in items]
     channels = max(im.shape[-1] for im in all_imgs)
@@ -259,7 +259,7 @@ def load_class_folders(path: Union[str, os.PathLike]) -> Job[Dataset]:
             for name, im in sorted(found[split].get(cls, []), key=lambda t: t[0]):
                 im = im[..., :1] if channels == 1 else (np.repeat(im, channels, -1) if im.shape[-1] == 1 else im)
                 if im.shape[-1] != channels:
-                    raise DatasetError(f"{name}: has {im.shape[-1]} channels, the rest of the set {channels}")
+                    raise DatasetError(path=name, reason=f"has {im.shape[-1]} channels, the rest of the set {channels}")
                 xs.append(to_benchmark_size(im[None])[0])
                 ys.append(k)
         arrays[split] = (np.stack(xs).astype(np.float32), np.asarray(ys, np.int64))
@@ -275,12 +275,12 @@ def load_dataset(path: Union[str, os.PathLike]) -> Job[Dataset]:
     """Read an IDX folder, a class-folder tree or its archive (a job yielding "load")."""
     path = Path(path)
     if not path.exists():
-        raise DatasetError(f"{path}: no such file or folder; pass the data set's folder or archive with --data")
+        raise DatasetError(path=path, reason="no such file or folder; pass the data set's folder or archive with --data")
     if is_idx_folder(path):
         return (yield from load_idx_folder(path))
     if path.is_dir() or path.name.endswith(ARCHIVE_SUFFIXES):
         return (yield from load_class_folders(path))
-    raise DatasetError(f"{path}: neither an IDX folder, a train/<class>/ test/<class>/ folder, nor a .tar.gz of one")
+    raise DatasetError(path=path, reason="neither an IDX folder, a train/<class>/ test/<class>/ folder, nor a .tar.gz of one")
 
 
 # --------------------------------------------------------- one-class split --

@@ -132,7 +132,8 @@ def make_figures(json_path, ds=None) -> List[Path]:
                     img = ds.test_x[int(d["test_index"][i])]
                     img = img[0] if img.shape[0] == 1 else np.clip(img.transpose(1, 2, 0) / max(1.0, img.max()), 0, 1)
                     ax.imshow(img, cmap="gray")
-                    ax.set_xticks([]); ax.set_yticks([])
+                    ax.set_xticks([])
+                    ax.set_yticks([])
                 row[0].set_ylabel(c, rotation=0, labelpad=12, fontsize=8)
             axes[0, 0].set_title("most normal →", fontsize=8, loc="left")
             axes[0, k].set_title("most anomalous →", fontsize=8, loc="left")

@@ -90,7 +90,7 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
     ``roles`` (one of :data:`ROLES` per patch, aligned with ``sources``) fills
     the ``role`` column; without it the column is empty.
     """
-    from ..model.ddrid import score_name
+    from ..model.score_type import ScoreType
 
     if len(scores) != len(sources):
         raise ValueError(f"{len(scores)} scores for {len(sources)} patches")
@@ -105,7 +105,7 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
         rows.append({
             "rank": rank, **object_row(sources[i]),
             "score": f"{chosen[i]:.6g}", "score_latent": f"{scores.latent[i]:.6g}",
-            "score_recon": f"{scores.recon[i]:.6g}", "score_type": score_name(scores.score_type),
+            "score_recon": f"{scores.recon[i]:.6g}", "score_type": ScoreType.label_of(scores.score_type),
             "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
             "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,

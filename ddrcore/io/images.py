@@ -129,9 +129,9 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
             found.append(p)
         elif os.path.lexists(p):
             what = "a dangling link" if p.is_symlink() and not p.exists() else "not a file or folder (a FIFO or device?)"
-            raise NoUsableImagesError(f"{p}: is {what}; give an image file or a folder of images")
+            raise NoUsableImagesError(path=p, reason=f"is {what}; give an image file or a folder of images")
         else:
-            raise NoUsableImagesError(f"{p}: no such file or folder; check the path")
+            raise NoUsableImagesError(path=p, reason="no such file or folder; check the path")
     # A file named twice (folder + file) is read once.
     seen, unique = set(), []
     for f in found:
@@ -169,10 +169,10 @@ def pad_to(img: np.ndarray, size: int) -> np.ndarray:
     Examples
     --------
     >>> pad_to(np.arange(6).reshape(2, 3, 1), 4)[..., 0]
-    array([[0, 0, 1, 2],
-           [0, 0, 1, 2],
-           [3, 3, 4, 5],
-           [3, 3, 4, 5]])
+    array([[0, 1, 2, 2],
+           [0, 1, 2, 2],
+           [3, 4, 5, 5],
+           [3, 4, 5, 5]])
     """
     py = max(0, size - img.shape[0])
     px = max(0, size - img.shape[1])
@@ -307,14 +307,14 @@ def read_file_patches(
     input_size = input_size or patch_size
     groups = [select_channels(g, channel, path) for g in read_image_groups(path)]
     if len({g.shape[-1] for g in groups}) > 1:
-        raise ImageReadError(f"{path}: its image series have different channel counts; choose one with --channel")
+        raise ImageReadError(path=path, reason="its image series have different channel counts; choose one with --channel")
     finite = [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in groups]
     if not any(v.size for v in finite):
-        raise ImageReadError(f"{path}: every pixel is NaN or infinite")
+        raise ImageReadError(path=path, reason="every pixel is NaN or infinite")
     lo = min(float(v.min()) for v in finite if v.size)
     hi = max(float(v.max()) for v in finite if v.size)
     if lo == hi:
-        raise ImageReadError(f"{path}: image is constant (every pixel = {lo:g}); nothing to learn or score")
+        raise ImageReadError(path=path, reason=f"image is constant (every pixel = {lo:g}); nothing to learn or score")
     patching = patching or Patching("grid", patch_size=patch_size)
     objects_of = None
     if not patching.is_grid:
@@ -336,9 +336,9 @@ def read_file_patches(
         notes.extend(getattr(objects_of, "notes", []))
     if not sources:
         if notes and not dropped:
-            raise ImageReadError(f"{path}: no objects found ({'; '.join(notes[:3])}); "
+            raise ImageReadError(path=path, reason=f"no objects found ({'; '.join(notes[:3])}); "
                                  "check --object-size or the label image")
-        raise ImageReadError(f"{path}: every patch contains NaN or infinite values")
+        raise ImageReadError(path=path, reason="every patch contains NaN or infinite values")
     if dropped:
         notes.insert(0, f"{dropped} patch(es) with NaN/Inf values skipped")
     return np.concatenate(arrays), sources, ("; ".join(notes[:4]) + (" ..." if len(notes) > 4 else "")) or None
@@ -390,9 +390,9 @@ def load_patches(
             if note:
                 bad.append(BadFile(str(f), note))
         except ImageReadError as exc:
-            text = str(exc)
-            prefix = f"{f}: "
-            bad.append(BadFile(str(f), text[len(prefix):] if text.startswith(prefix) else text))
+            # The reason alone when the error is about this file; the whole line when it names another
+            # (e.g. the file's label image).
+            bad.append(BadFile(str(f), exc.reason if exc.path == str(f) else str(exc)))
         done = (i + 1) / n
         yield Progress("load", step=i + 1, steps=n, overall=done, elapsed=clock.elapsed(), eta=clock.eta(done),
                        message=f.name)
@@ -408,6 +408,6 @@ def load_patches(
     if not read:
         where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
         detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})" if bad else " (no .tif/.tiff/.png/.jpg files found)"
-        raise NoUsableImagesError(f"{where}: no usable image{detail}")
+        raise NoUsableImagesError(path=where, reason=f"no usable image{detail}")
     return PatchSet(np.concatenate([arr for _, arr, _ in read]), [s for _, _, src in read for s in src], bad,
                     patching)

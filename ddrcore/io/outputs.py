@@ -128,7 +128,7 @@ def probe_writable(folder: PathLike, name: str = "ddrid") -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"{folder}: cannot write here ({exc.strerror or exc}); "
+        raise OutputError(path=folder, reason=f"cannot write here ({exc.strerror or exc}); "
                           "choose another folder or check its permissions") from None
 
 
@@ -140,7 +140,7 @@ def check_free_space(folder: PathLike, need_bytes: int) -> None:
     except OSError:
         return
     if free < need_bytes:
-        raise OutputError(f"{folder}: only {free / 1e6:.1f} MB free, about {need_bytes / 1e6:.1f} MB are needed; "
+        raise OutputError(path=folder, reason=f"only {free / 1e6:.1f} MB free, about {need_bytes / 1e6:.1f} MB are needed; "
                           "free some space or choose another folder")
 
 
@@ -156,7 +156,7 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
         raise ValueError(f"unknown output kind {kind!r}")
     given = Path(path)
     if "\x00" in str(path):
-        raise OutputError(f"{given!r}: a path cannot contain a NUL byte")
+        raise OutputError(path=repr(given), reason="a path cannot contain a NUL byte")
     if given.is_symlink() and not given.exists():
         # A dangling link: its target is written (created).
         pass
@@ -170,31 +170,31 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
             continue
         if inp.is_dir():
             if kind != "folder" and target.suffix.lower() in _IMAGE_SUFFIXES and _inside(target, inp):
-                raise OutputError(f"{shown}: is an image inside the input folder {inp}; ddrid never writes its "
+                raise OutputError(path=shown, reason=f"is an image inside the input folder {inp}; ddrid never writes its "
                                   "inputs — choose another output path")
             if kind == "folder" and target.exists() and _same(target, inp):
-                raise OutputError(f"{shown}: is the input folder; ddrid never writes into its inputs — "
+                raise OutputError(path=shown, reason="is the input folder; ddrid never writes into its inputs — "
                                   "choose another folder")
         elif target.exists() and _same(target, inp):
-            raise OutputError(f"{shown}: is one of the input files; ddrid never writes its inputs — "
+            raise OutputError(path=shown, reason="is one of the input files; ddrid never writes its inputs — "
                               "choose another output path")
     if target.exists() or target.is_symlink():
         try:
             mode = os.stat(target).st_mode
         except OSError as exc:
-            raise OutputError(f"{shown}: cannot check the existing file ({exc.strerror or exc})") from None
+            raise OutputError(path=shown, reason=f"cannot check the existing file ({exc.strerror or exc})") from None
         if kind == "folder":
             if not stat.S_ISDIR(mode):
-                raise OutputError(f"{shown}: exists and is not a folder")
+                raise OutputError(path=shown, reason="exists and is not a folder")
         else:
             if not stat.S_ISREG(mode):
-                raise OutputError(f"{shown}: is {_describe(mode)}, not a file; ddrid writes only regular files")
+                raise OutputError(path=shown, reason=f"is {_describe(mode)}, not a file; ddrid writes only regular files")
             try:
                 same_kind = looks_like(target, kind)
             except OSError as exc:
-                raise OutputError(f"{shown}: cannot read the existing file ({exc.strerror or exc})") from None
+                raise OutputError(path=shown, reason=f"cannot read the existing file ({exc.strerror or exc})") from None
             if not same_kind and not force:
-                raise OutputError(f"{shown}: exists and is not a {KINDS[kind]}; not replaced "
+                raise OutputError(path=shown, reason=f"exists and is not a {KINDS[kind]}; not replaced "
                                   "(use --force to replace it)")
     folder = target if kind == "folder" else target.parent
     probe_writable(folder, target.name if kind != "folder" else "ddrid")

@@ -69,13 +69,13 @@ def _check_page_size(path, height: int, width: int, planes: int = 1, itemsize: i
     """Refuse a page over the pixel limit, or a file whose pages will not fit in memory (from header sizes)."""
     pixels = int(height) * int(width)
     if pixels > max_pixels:
-        raise ImageReadError(f"{path}: page of {width} x {height} = {pixels:,} pixels is over the limit of "
+        raise ImageReadError(path=path, reason=f"page of {width} x {height} = {pixels:,} pixels is over the limit of "
                              f"{max_pixels:,} pixels per page (a decompression bomb?); raise it with --max-pixels "
                              "if the image is real")
     need = pixels * int(planes) * int(itemsize) * int(channels)
     avail = available_memory()
     if avail and need > 0.8 * avail:
-        raise ImageReadError(f"{path}: its {planes} page(s) need {need / 2**30:.1f} GiB decoded, more than this "
+        raise ImageReadError(path=path, reason=f"its {planes} page(s) need {need / 2**30:.1f} GiB decoded, more than this "
                              f"machine has free ({avail / 2**30:.1f} GiB)")
 
 
@@ -96,7 +96,7 @@ def _read_tiff_groups(path: Path) -> List[np.ndarray]:
     groups = []
     with tifffile.TiffFile(path) as tf:
         if not tf.series:
-            raise ImageReadError(f"{path}: TIFF holds no image data")
+            raise ImageReadError(path=path, reason="TIFF holds no image data")
         for series in tf.series:
             axes, shape = series.axes, tuple(series.shape)
             if "Y" in axes and "X" in axes and len(axes) == len(shape):
@@ -153,7 +153,7 @@ def _read_other(path: Path) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[..., None]
     elif arr.ndim != 3:
-        raise ImageReadError(f"{path}: unexpected image shape {arr.shape}")
+        raise ImageReadError(path=path, reason=f"unexpected image shape {arr.shape}")
     if arr.shape[-1] in (2, 4):
         # Grey+alpha or RGB+alpha: alpha carries no fluorescence signal.
         arr = arr[..., :-1]
@@ -174,9 +174,9 @@ def read_image_groups(path: Union[str, os.PathLike]) -> List[np.ndarray]:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ImageReadError(f"{path}: cannot open ({exc.strerror or exc}); check the path and permissions") from None
+        raise ImageReadError(path=path, reason=f"cannot open ({exc.strerror or exc}); check the path and permissions") from None
     if size == 0:
-        raise ImageReadError(f"{path}: file is empty (0 bytes)")
+        raise ImageReadError(path=path, reason="file is empty (0 bytes)")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             groups = _read_tiff_groups(path)
@@ -185,16 +185,16 @@ def read_image_groups(path: Union[str, os.PathLike]) -> List[np.ndarray]:
     except ImageReadError:
         raise
     except PermissionError:
-        raise ImageReadError(f"{path}: permission denied; check that the file is readable") from None
+        raise ImageReadError(path=path, reason="permission denied; check that the file is readable") from None
     except Exception as exc:  # any decoder failure means "this file is unusable"
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageReadError(f"{path}: not a readable image ({msg[:120]}); is the file truncated or corrupt?") from None
+        raise ImageReadError(path=path, reason=f"not a readable image ({msg[:120]}); is the file truncated or corrupt?") from None
     out = []
     for planes in groups:
         if planes.size == 0 or planes.shape[1] == 0 or planes.shape[2] == 0:
-            raise ImageReadError(f"{path}: image has no pixels (shape {planes.shape[1:3]})")
+            raise ImageReadError(path=path, reason=f"image has no pixels (shape {planes.shape[1:3]})")
         if planes.dtype.kind == "c":
-            raise ImageReadError(f"{path}: complex-valued images are not supported")
+            raise ImageReadError(path=path, reason="complex-valued images are not supported")
         out.append(planes.astype(np.uint8) if planes.dtype.kind == "b" else planes)
     return out
 
@@ -217,9 +217,9 @@ def select_channels(planes: np.ndarray, channel: Channel, path: Union[str, Path]
     try:
         k = int(channel)
     except (TypeError, ValueError):
-        raise ImageReadError(f"{path}: channel must be an index or 'all', got {channel!r}") from None
+        raise ImageReadError(path=path, reason=f"channel must be an index or 'all', got {channel!r}") from None
     if not -c <= k < c:
-        raise ImageReadError(f"{path}: has {c} channel(s); channel {k} does not exist")
+        raise ImageReadError(path=path, reason=f"has {c} channel(s); channel {k} does not exist")
     return planes[..., k : k + 1] if k >= 0 else planes[..., [k]]
 
 
@@ -240,4 +240,4 @@ def page_of(groups: Sequence[np.ndarray], page: int, channel: Channel = None,
         if page < first + group.shape[0]:
             return select_channels(group[page - first : page - first + 1], channel, path)[0]
         first += group.shape[0]
-    raise ImageReadError(f"{path}: has {first} page(s); page {page} does not exist (was the file changed?)")
+    raise ImageReadError(path=path, reason=f"has {first} page(s); page {page} does not exist (was the file changed?)")

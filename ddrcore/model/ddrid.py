@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from ..config import TrainConfig
+from .score_type import ScoreType
 from .preprocess import Preprocessor
 
 if TYPE_CHECKING:   # torch is imported where it is used: the GUI's window shows before torch loads
@@ -14,7 +15,6 @@ if TYPE_CHECKING:   # torch is imported where it is used: the GUI's window shows
 
     from .networks import DDRIDNetworks
 
-SCORE_TYPES = ("latent", "recon")
 
 
 @dataclass
@@ -23,7 +23,7 @@ class DDRIDModel:
     z_c: torch.Tensor                 # (latent_dim,) normal-class template in latent space
     preprocessor: Preprocessor
     config: TrainConfig
-    score_type: str = "latent"        # Algorithm 2's choice: "latent" (AS_l) or "recon" (AS_r)
+    score_type: str = ScoreType.LATENT.value   # Algorithm 2's choice (ScoreType)
     threshold: float = float("inf")   # default tau, from validation normals
     validation: dict = field(default_factory=dict)  # mean AS_l / AS_r on the validation subset, etc.
     training: dict = field(default_factory=dict)    # what happened: sizes, steps, time, device
@@ -97,4 +97,5 @@ def to_tensor(x: np.ndarray, device: str) -> "torch.Tensor":
 
 
 def score_name(score_type: Optional[str]) -> str:
-    return {"latent": "AS_l", "recon": "AS_r"}.get(score_type or "", str(score_type))
+    """AS_l / AS_r for a score type (see :class:`ScoreType`)."""
+    return ScoreType.label_of(score_type)

@@ -17,8 +17,9 @@ import torch
 
 from ..io.atomic import atomic_path
 from ..config import TrainConfig, select_device
-from ..errors import ModelFileError
-from .ddrid import SCORE_TYPES, DDRIDModel
+from ..errors import ModelFileError, first_line
+from .ddrid import DDRIDModel
+from .score_type import SCORE_TYPES
 from .networks import DDRIDNetworks
 from .preprocess import Preprocessor
 
@@ -83,7 +84,7 @@ def save(model: DDRIDModel, path: Union[str, os.PathLike], inputs=(), force: boo
     except (OSError, RuntimeError) as exc:
         # torch reports a full disk as RuntimeError; either way the model in memory is intact.
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelFileError(f"{path}: could not write the model file ({first[:120]}); "
+        raise ModelFileError(path=path, reason=f"could not write the model file ({first[:120]}); "
                              "check free space and permissions") from None
     return path
 
@@ -203,7 +204,7 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
         with zipfile.ZipFile(path) as zf:
             unpacked = sum(max(0, i.file_size) for i in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
-        raise _fail(path, f"not a ddrid model file or corrupted ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})") from None
+        raise _fail(path, f"not a ddrid model file or corrupted ({first_line(exc)})") from None
     from ..io.reading import available_memory
 
     avail = available_memory()

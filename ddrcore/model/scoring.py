@@ -24,6 +24,7 @@ import torch
 from ..config import autocast
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor
+from .score_type import SCORE_TYPES, ScoreType
 from ..progress import Clock, Job, Progress
 
 
@@ -41,7 +42,7 @@ class Scores:
 
     @property
     def score(self) -> np.ndarray:
-        return self.latent if self.score_type == "latent" else self.recon
+        return self.latent if self.score_type == ScoreType.LATENT else self.recon
 
     def flagged(self, threshold: Optional[float] = None) -> np.ndarray:
         """Eq. 9: anomalous when AS >= tau."""
@@ -58,7 +59,7 @@ class Scores:
 
 def select_score_type(val_latent: np.ndarray, val_recon: np.ndarray) -> str:
     """Algorithm 2: AS_l if its validation mean is lower than AS_r's, else AS_r."""
-    return "latent" if float(np.mean(val_latent)) < float(np.mean(val_recon)) else "recon"
+    return (ScoreType.LATENT if float(np.mean(val_latent)) < float(np.mean(val_recon)) else ScoreType.RECON).value
 
 
 def default_threshold(val_scores: np.ndarray, quantile: float = 0.95) -> float:
@@ -77,7 +78,7 @@ def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
     """
     if score_type in (None, "auto"):
         return model
-    if score_type not in ("latent", "recon"):
+    if score_type not in SCORE_TYPES:
         raise ValueError(f"score must be auto, latent or recon, got {score_type!r}")
     if score_type == model.score_type:
         return model

@@ -18,8 +18,8 @@ Stages
 """
 from __future__ import annotations
 
-import math
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,43 +33,8 @@ from .ddrid import DDRIDModel, to_tensor
 from .networks import DDRIDNetworks, recon_error
 from .preprocess import Preprocessor
 from ..progress import Clock, Job, Progress
+from .minibatch import MIN_PATCHES, batches, check_finite, effective_batch_size, split_indices, steps_per_epoch
 from .scoring import default_threshold, score_preprocessed, select_score_type
-
-MIN_PATCHES = 4
-
-
-def split_indices(n: int, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Random training/validation split; at least one sample on each side."""
-    perm = rng.permutation(n)
-    n_val = min(n - 2, max(1, int(round(n * val_fraction))))
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def effective_batch_size(n_train: int, batch_size: int, min_steps: int) -> int:
-    """The configured batch, shrunk so that an epoch has at least ``min_steps`` steps."""
-    bs = min(batch_size, n_train)
-    if min_steps > 0 and n_train // bs < min_steps:
-        bs = max(2, math.ceil(n_train / min_steps))
-    return min(bs, n_train)
-
-
-def _batches(n: int, bs: int, rng: np.random.Generator):
-    perm = rng.permutation(n)
-    for i in range(0, n, bs):
-        idx = perm[i : i + bs]
-        # A batch of one sample breaks BatchNorm in train mode: skip it.
-        if len(idx) >= 2:
-            yield idx
-
-
-def _check_finite(losses: dict, stage: str, epoch: int) -> None:
-    for name, value in losses.items():
-        if not math.isfinite(value):
-            raise TrainingError(
-                f"training stopped: {name} became {value} during {stage} epoch {epoch}; "
-                "no model was saved. Check the input images, or lower the learning rate"
-            )
-
 
 def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "fp32") -> dict:
     """One pretraining step (Eq. 1, 2) on batch ``xb``; returns the losses."""
@@ -175,11 +140,106 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> Job[DDRIDModel]:
-    """Train DDR-ID on normal patches (raw, native intensity, (N, C, S, S))."""
-    config = config or TrainConfig()
-    config.validate()
-    raw = patches.images if isinstance(patches, PatchSet) else np.asarray(patches, np.float32)
+@dataclass
+class _Run:
+    """What the stages of one training run share: data, networks, step count, clock."""
+
+    config: TrainConfig
+    device: str
+    rng: np.random.Generator
+    nets: DDRIDNetworks
+    x_train: torch.Tensor          # preprocessed training subset, on the device
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    clock: Clock = field(default_factory=Clock)
+    done: int = 0
+
+    def progress(self, stage: str, epoch: int = 0, epochs: int = 0, step: int = 0, losses=None,
+                 message: str = "") -> Progress:
+        frac = self.done / self.total_steps if self.total_steps else 1.0
+        return Progress(stage, step=step, steps=self.steps_per_epoch, epoch=epoch, epochs=epochs, overall=frac,
+                        losses=losses or {}, elapsed=self.clock.elapsed(), eta=self.clock.eta(frac), message=message)
+
+    def epochs(self, stage: str, n_epochs: int, step_fn, schedulers) -> Job[None]:
+        """Run ``n_epochs`` epochs of ``step_fn(batch) -> losses``, yielding after every step."""
+        for epoch in range(1, n_epochs + 1):
+            for step, idx in enumerate(batches(len(self.x_train), self.batch_size, self.rng), 1):
+                losses = step_fn(self.x_train[idx])
+                self.done += 1
+                check_finite(losses, stage, epoch)
+                yield self.progress(stage, epoch, n_epochs, step, losses)
+            # Step the schedules after the optimisers, once per epoch (milestones are in epochs).
+            for sched in schedulers:
+                sched.step()
+
+
+def _adam(params, config: TrainConfig):
+    opt = torch.optim.Adam(list(params), lr=config.lr, weight_decay=config.weight_decay)
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, [config.lr_milestone], config.lr_gamma)
+
+
+def _pretrain(run: _Run) -> Job[None]:
+    """Eq. 1, 2: both autoencoders learn to reconstruct the normal patches."""
+    r_c, r_n = run.nets.r_c, run.nets.r_n
+    # One Adam over both networks is the same as two: the losses share no parameters.
+    opt, sched = _adam([*r_c.parameters(), *r_n.parameters()], run.config)
+    r_c.train()
+    r_n.train()
+    yield from run.epochs("pretrain", run.config.pretrain_epochs,
+                          lambda xb: pretrain_step(run.nets, opt, xb, run.config.precision), [sched])
+
+
+def _center(run: _Run) -> Job[torch.Tensor]:
+    """Z_C: the mean latent of the training subset under E_C (after BatchNorm re-estimation)."""
+    r_c = run.nets.r_c
+    if run.config.recalibrate_batchnorm:
+        batchnorm.recalibrate([r_c, run.nets.r_n], run.x_train, run.batch_size)
+    r_c.eval()
+    with torch.no_grad():
+        z_c = torch.cat([r_c.encoder(run.x_train[i : i + 256]) for i in range(0, len(run.x_train), 256)]).mean(0)
+    if not torch.isfinite(z_c).all():
+        raise TrainingError("training stopped: the latent centre Z_C is not finite; no model was saved")
+    yield run.progress("center", message="computed Z_C")
+    return z_c
+
+
+def _finetune(run: _Run, z_c: torch.Tensor) -> Job[None]:
+    """Eq. 6: L_OC + L_LSC + L_R for R_C and R_N, D_L adversarial; Z_C fixed."""
+    nets, cfg = run.nets, run.config
+    opt_r, sched_r = _adam([*nets.r_c.parameters(), *nets.r_n.parameters()], cfg)
+    opt_d, sched_d = _adam(nets.d_l.parameters(), cfg)
+    nets.train()
+    yield from run.epochs("finetune", cfg.finetune_epochs,
+                          lambda xb: finetune_step(nets, opt_r, opt_d, xb, z_c, cfg.latent_sigma, cfg.precision),
+                          [sched_r, sched_d])
+
+
+def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndarray) -> Job[None]:
+    """Algorithm 2's score choice, the default threshold and the quality check, on the validation subset."""
+    from .quality import check as quality_check
+
+    cfg = run.config
+    val = yield from score_preprocessed(model, x_val, batch_size=256)
+    if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all()):
+        raise TrainingError("training stopped: validation scores are not finite; no model was saved")
+    model.score_type = select_score_type(val.latent, val.recon)
+    # `val` was scored before the choice: take the chosen score explicitly.
+    val.score_type = model.score_type
+    model.threshold = default_threshold(val.score, cfg.threshold_quantile)
+    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32)}
+    model.validation = {
+        "n": int(len(x_val)),
+        "mean_latent": float(val.latent.mean()),
+        "mean_recon": float(val.recon.mean()),
+        "threshold_rule": f"quantile {cfg.threshold_quantile} of validation {model.score_type} scores",
+    }
+    # Quality check without labelled anomalies: synthetic anomalies made from the validation subset.
+    yield run.progress("quality", message="quality check on synthetic anomalies")
+    model.validation.update(quality_check(model, raw_val, cfg.seed))
+
+
+def _check_patches(raw: np.ndarray, config: TrainConfig) -> None:
     if raw.ndim != 4 or raw.shape[-1] != config.input_size or raw.shape[-2] != config.input_size:
         raise ValueError(f"training patches must be (N, C, {config.input_size}, {config.input_size}), got {raw.shape}")
     if len(raw) < MIN_PATCHES:
@@ -187,102 +247,37 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     if not np.isfinite(raw).all():
         raise TrainingError("training patches contain NaN or infinite values")
 
+
+def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> Job[DDRIDModel]:
+    """Train DDR-ID on normal patches (raw, native intensity, (N, C, S, S)): Algorithm 1, then Algorithm 2."""
+    config = config or TrainConfig()
+    config.validate()
+    raw = patches.images if isinstance(patches, PatchSet) else np.asarray(patches, np.float32)
+    _check_patches(raw, config)
+
     device = select_device(config.device)
     rng = seed_everything(config.seed)
-    clock = Clock()
     train_idx, val_idx = split_indices(len(raw), config.val_fraction, rng)
-    check_memory(len(raw), raw.shape[1], config, device,
-                 effective_batch_size(len(train_idx), config.batch_size, config.min_steps_per_epoch))
-    pre = Preprocessor.fit(raw[train_idx])
-    x_train = to_tensor(pre(raw[train_idx]), device)
-    x_val = pre(raw[val_idx])
     n_train = len(train_idx)
     bs = effective_batch_size(n_train, config.batch_size, config.min_steps_per_epoch)
-    steps_per_epoch = len(list(_batches(n_train, bs, np.random.default_rng(0))))
-    total = steps_per_epoch * (config.pretrain_epochs + config.finetune_epochs)
-    done = 0
+    check_memory(len(raw), raw.shape[1], config, device, bs)
+    pre = Preprocessor.fit(raw[train_idx])
+    spe = steps_per_epoch(n_train, bs)
+    run = _Run(config=config, device=device, rng=rng,
+               nets=DDRIDNetworks(raw.shape[1], config.latent_dim, config.input_size).to(device),
+               x_train=to_tensor(pre(raw[train_idx]), device), batch_size=bs, steps_per_epoch=spe,
+               total_steps=spe * (config.pretrain_epochs + config.finetune_epochs))
+    yield run.progress("prepare", message=f"{n_train} training / {len(val_idx)} validation patches, batch {bs}, {device}")
 
-    nets = DDRIDNetworks(raw.shape[1], config.latent_dim, config.input_size).to(device)
-    r_c, r_n, d_l = nets.r_c, nets.r_n, nets.d_l
-
-    def progress(stage, epoch, epochs, step, losses, message=""):
-        frac = done / total if total else 1.0
-        return Progress(stage, step=step, steps=steps_per_epoch, epoch=epoch, epochs=epochs,
-                        overall=frac, losses=losses, elapsed=clock.elapsed(), eta=clock.eta(frac), message=message)
-
-    yield progress("prepare", 0, 0, 0, {}, f"{n_train} training / {len(val_idx)} validation patches, batch {bs}, {device}")
-
-    # ---- pretraining (Eq. 1, 2): both autoencoders learn to reconstruct ----
-    # One Adam over both networks is the same as two: the losses share no parameters.
-    opt = torch.optim.Adam(list(r_c.parameters()) + list(r_n.parameters()), lr=config.lr,
-                           weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [config.lr_milestone], config.lr_gamma)
-    r_c.train(); r_n.train()
-    for epoch in range(1, config.pretrain_epochs + 1):
-        for step, idx in enumerate(_batches(n_train, bs, rng), 1):
-            losses = pretrain_step(nets, opt, x_train[idx], config.precision)
-            done += 1
-            _check_finite(losses, "pretraining", epoch)
-            yield progress("pretrain", epoch, config.pretrain_epochs, step, losses)
-        # Step the schedule after the optimiser, once per epoch (milestone in epochs).
-        sched.step()
-
-    # ---- Z_C: mean latent of the training subset ----
+    yield from _pretrain(run)
+    z_c = yield from _center(run)
+    yield from _finetune(run, z_c)
+    # BatchNorm statistics re-estimated once more, for scoring (see batchnorm.py).
     if config.recalibrate_batchnorm:
-        batchnorm.recalibrate([r_c, r_n], x_train, bs)
-    r_c.eval()
-    with torch.no_grad():
-        z_c = torch.cat([r_c.encoder(x_train[i : i + 256]) for i in range(0, n_train, 256)]).mean(0)
-    if not torch.isfinite(z_c).all():
-        raise TrainingError("training stopped: the latent centre Z_C is not finite; no model was saved")
-    yield progress("center", 0, 0, 0, {}, "computed Z_C")
-
-    # ---- finetuning (Eq. 6): L_OC + L_LSC + L_R, D_L adversarial; Z_C fixed ----
-    opt_r = torch.optim.Adam(list(r_c.parameters()) + list(r_n.parameters()), lr=config.lr,
-                             weight_decay=config.weight_decay)
-    opt_d = torch.optim.Adam(d_l.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched_r = torch.optim.lr_scheduler.MultiStepLR(opt_r, [config.lr_milestone], config.lr_gamma)
-    sched_d = torch.optim.lr_scheduler.MultiStepLR(opt_d, [config.lr_milestone], config.lr_gamma)
-    r_c.train(); r_n.train(); d_l.train()
-    for epoch in range(1, config.finetune_epochs + 1):
-        for step, idx in enumerate(_batches(n_train, bs, rng), 1):
-            losses = finetune_step(nets, opt_r, opt_d, x_train[idx], z_c, config.latent_sigma, config.precision)
-            done += 1
-            _check_finite(losses, "finetuning", epoch)
-            yield progress("finetune", epoch, config.finetune_epochs, step, losses)
-        sched_r.step(); sched_d.step()
-
-    # ---- scoring choice and threshold from the validation subset ----
-    if config.recalibrate_batchnorm:
-        batchnorm.recalibrate([r_c, r_n], x_train, bs)
-    nets.eval()
-    model = DDRIDModel(nets=nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device)
-    val = None
-    gen = score_preprocessed(model, x_val, batch_size=256)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            val = stop.value
-            break
-    if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all()):
-        raise TrainingError("training stopped: validation scores are not finite; no model was saved")
-    model.score_type = select_score_type(val.latent, val.recon)
-    # `val` was scored before the choice: take the chosen score explicitly.
-    val.score_type = model.score_type
-    model.threshold = default_threshold(val.score, config.threshold_quantile)
-    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32)}
-    model.validation = {
-        "n": int(len(val_idx)),
-        "mean_latent": float(val.latent.mean()),
-        "mean_recon": float(val.recon.mean()),
-        "threshold_rule": f"quantile {config.threshold_quantile} of validation {model.score_type} scores",
-    }
-    # Quality check without labelled anomalies: synthetic anomalies made from the validation subset.
-    from .quality import check as quality_check
-
-    yield progress("quality", 0, 0, 0, {}, "quality check on synthetic anomalies")
-    model.validation.update(quality_check(model, raw[val_idx], config.seed))
+        batchnorm.recalibrate([run.nets.r_c, run.nets.r_n], run.x_train, bs)
+    run.nets.eval()
+    model = DDRIDModel(nets=run.nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device)
+    yield from _calibrate(run, model, pre(raw[val_idx]), raw[val_idx])
     model.training = {
         "n_train": int(n_train),
         "n_val": int(len(val_idx)),
@@ -290,12 +285,12 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
         # every other one was trained on.  The GUI shows these roles; plain ints in the model file.
         "val_indices": [int(i) for i in val_idx],
         "batch_size_used": int(bs),
-        "steps_per_epoch": int(steps_per_epoch),
-        "steps": int(total),
-        "seconds": round(clock.elapsed(), 2),
+        "steps_per_epoch": int(spe),
+        "steps": int(run.total_steps),
+        "seconds": round(run.clock.elapsed(), 2),
         "device": device,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    done = total
-    yield progress("done", 0, 0, 0, {}, f"chose {model.score_type} score; threshold {model.threshold:.4g}")
+    run.done = run.total_steps
+    yield run.progress("done", message=f"chose {model.score_type} score; threshold {model.threshold:.4g}")
     return model

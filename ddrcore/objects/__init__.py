@@ -47,11 +47,11 @@ class ObjectContext:
                 raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
             self.points = read_points(patching.points)
             if not single_image and all(file is None for file, _page in self.points):
-                raise DdridError(f"{patching.points}: these points (napari's axis-0,axis-1) name no image, and "
+                raise DdridError(path=patching.points, reason="these points (napari's axis-0,axis-1) name no image, and "
                                  "several images are loaded; load the one image they belong to, or use "
                                  "columns path,y,x")
         if patching.source == "labels" and patching.labels_dir and not Path(patching.labels_dir).is_dir():
-            raise DdridError(f"{patching.labels_dir}: no such labels folder; check --labels")
+            raise DdridError(path=patching.labels_dir, reason="no such labels folder; check --labels")
 
     # --------------------------------------------------------- object size --
     def resolve(self, files: Sequence[Path]):
@@ -112,15 +112,15 @@ class ObjectContext:
             label_path = find_label_image(path, self.patching.labels_dir)
             if label_path is None:
                 where = self.patching.labels_dir or Path(path).parent
-                raise ImageReadError(f"{path}: no label image found (looked in {where} for "
+                raise ImageReadError(path=path, reason=f"no label image found (looked in {where} for "
                                      f"{Path(path).stem}_masks.tif, _labels, _label, _mask, _cp_masks); "
                                      "add it or leave this image out")
             labels = read_label_pages(label_path)
             if labels.shape[0] < n_pages:
-                raise ImageReadError(f"{path}: its label image {label_path.name} has {labels.shape[0]} page(s) "
+                raise ImageReadError(path=path, reason=f"its label image {label_path.name} has {labels.shape[0]} page(s) "
                                      f"where the image has {n_pages}; use the label image made for this image")
             if not labels.any():
-                raise ImageReadError(f"{path}: its label image {label_path.name} has no objects (every pixel 0)")
+                raise ImageReadError(path=path, reason=f"its label image {label_path.name} has no objects (every pixel 0)")
         context = self
 
         def objects_of(page: np.ndarray, index: int) -> Objects:
@@ -138,7 +138,7 @@ class ObjectContext:
         if source == "labels":
             lab = labels[index]
             if lab.shape != page.shape[:2]:
-                raise ImageReadError(f"{path}: its label image is {lab.shape[1]} x {lab.shape[0]} px but page "
+                raise ImageReadError(path=path, reason=f"its label image is {lab.shape[1]} x {lab.shape[0]} px but page "
                                      f"{index} is {page.shape[1]} x {page.shape[0]} px; use the label image "
                                      "made for this image")
             return objects_from_labels(lab)

@@ -221,9 +221,12 @@ def blob_response(image: np.ndarray, sigma: float) -> np.ndarray:
     # Half-resolution pixel k covers full-resolution pixels 2k and 2k+1 (centre 2k + 0.5).
     ys = np.clip((np.arange(img.shape[0]) - 0.5) / 2, 0, small.shape[0] - 1)
     xs = np.clip((np.arange(img.shape[1]) - 0.5) / 2, 0, small.shape[1] - 1)
-    y0 = np.floor(ys).astype(int); x0 = np.floor(xs).astype(int)
-    y1 = np.minimum(y0 + 1, small.shape[0] - 1); x1 = np.minimum(x0 + 1, small.shape[1] - 1)
-    fy = (ys - y0).astype(np.float32)[:, None]; fx = (xs - x0).astype(np.float32)[None, :]
+    y0 = np.floor(ys).astype(int)
+    x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, small.shape[0] - 1)
+    x1 = np.minimum(x0 + 1, small.shape[1] - 1)
+    fy = (ys - y0).astype(np.float32)[:, None]
+    fx = (xs - x0).astype(np.float32)[None, :]
     top = small[y0][:, x0] * (1 - fx) + small[y0][:, x1] * fx
     bottom = small[y1][:, x0] * (1 - fx) + small[y1][:, x1] * fx
     return top * (1 - fy) + bottom * fy

@@ -67,16 +67,16 @@ def read_label_pages(path: Union[str, os.PathLike]) -> np.ndarray:
     if planes.shape[-1] != 1:
         first = planes[..., :1]
         if not np.array_equal(np.broadcast_to(first, planes.shape), planes):
-            raise ImageReadError(f"{path}: a label image must have one channel, this has {planes.shape[-1]}")
+            raise ImageReadError(path=path, reason=f"a label image must have one channel, this has {planes.shape[-1]}")
     planes = planes[..., 0]
     if planes.dtype.kind == "f":
         if not np.isfinite(planes).all() or not np.array_equal(planes, np.round(planes)):
-            raise ImageReadError(f"{path}: a label image must hold whole numbers (object ids), not intensities")
+            raise ImageReadError(path=path, reason="a label image must hold whole numbers (object ids), not intensities")
         planes = planes.astype(np.int64)
     if planes.dtype.kind not in "iu":
-        raise ImageReadError(f"{path}: a label image must hold integer object ids")
+        raise ImageReadError(path=path, reason="a label image must hold integer object ids")
     if (planes < 0).any():
-        raise ImageReadError(f"{path}: a label image must not hold negative ids")
+        raise ImageReadError(path=path, reason="a label image must not hold negative ids")
     return planes
 
 

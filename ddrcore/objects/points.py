@@ -46,19 +46,19 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise PointsFileError(f"{path}: no such points file; check the path") from None
+        raise PointsFileError(path=path, reason="no such points file; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PointsFileError(f"{path}: cannot read the points file ({exc})") from None
+        raise PointsFileError(path=path, reason=f"cannot read the points file ({exc})") from None
     rows = list(csv.reader(text.splitlines()))
     if not rows:
-        raise PointsFileError(f"{path}: the points file is empty; it needs columns path,y,x")
+        raise PointsFileError(path=path, reason="the points file is empty; it needs columns path,y,x")
     header = [h.strip().lower() for h in rows[0]]
     col = {h: i for i, h in enumerate(header)}
     if {"y", "x"} <= col.keys():
         ycol, xcol, pcol = col["y"], col["x"], col.get("path")
         pagecol = col.get("page")
         if pcol is None:
-            raise PointsFileError(f"{path}: has y,x but no 'path' column; add the image file of each point")
+            raise PointsFileError(path=path, reason="has y,x but no 'path' column; add the image file of each point")
     elif {"axis-0", "axis-1"} <= col.keys():
         pcol = None
         if "axis-2" in col:       # napari (page, y, x)
@@ -66,7 +66,7 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
         else:
             pagecol, ycol, xcol = None, col["axis-0"], col["axis-1"]
     else:
-        raise PointsFileError(f"{path}: missing columns; expected path,y,x (or napari's axis-0,axis-1), "
+        raise PointsFileError(path=path, reason=f"missing columns; expected path,y,x (or napari's axis-0,axis-1), "
                               f"found {','.join(header) or 'none'}")
     base = path.parent
     out: Points = {}
@@ -78,10 +78,10 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
             y, x = float(row[ycol]), float(row[xcol])
             page_value = float(row[pagecol]) if pagecol is not None else 0.0
         except (IndexError, ValueError):
-            raise PointsFileError(f"{path}: line {lineno} has no number in its y/x columns") from None
+            raise PointsFileError(path=path, reason=f"line {lineno} has no number in its y/x columns") from None
         if not (math.isfinite(y) and math.isfinite(x) and math.isfinite(page_value)) or page_value < 0 \
                 or page_value != int(page_value):
-            raise PointsFileError(f"{path}: line {lineno} has a non-finite coordinate or a page that is not "
+            raise PointsFileError(path=path, reason=f"line {lineno} has a non-finite coordinate or a page that is not "
                                   "a whole number >= 0")
         page = int(page_value)
         file = None
@@ -89,16 +89,16 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
             try:
                 name = row[pcol].strip()
             except IndexError:
-                raise PointsFileError(f"{path}: line {lineno} has no path") from None
+                raise PointsFileError(path=path, reason=f"line {lineno} has no path") from None
             if not name:
-                raise PointsFileError(f"{path}: line {lineno} has an empty path")
+                raise PointsFileError(path=path, reason=f"line {lineno} has an empty path")
             file = _key(name if os.path.isabs(name) else base / name)
         n += 1
         if n > MAX_POINTS:
-            raise PointsFileError(f"{path}: more than {MAX_POINTS} points; split the file")
+            raise PointsFileError(path=path, reason=f"more than {MAX_POINTS} points; split the file")
         out.setdefault((file, page), []).append((y, x))
     if not out:
-        raise PointsFileError(f"{path}: the points file lists no points")
+        raise PointsFileError(path=path, reason="the points file lists no points")
     return out
 
 

@@ -5,7 +5,11 @@
 
 TRAIN=0 skips training (outlines only); EP sets the epochs (default 15+15).
 """
-import os, sys, time, subprocess, tempfile
+import os
+import subprocess
+import sys
+import tempfile
+import time
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp()
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp()
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -26,7 +30,8 @@ win.show()
 def wait(cond, t=300):
     end = time.time() + t
     while not cond() and time.time() < end:
-        app.processEvents(); time.sleep(0.02)
+        app.processEvents()
+        time.sleep(0.02)
 
 def idle():
     wait(lambda: not win.runner.busy and not win.runner.pending)
@@ -58,7 +63,8 @@ wait(lambda: win.source_view.labels is not None, 30)
 if train and os.environ.get("HEAT", "1") == "1":
     win.source_view.heat_check.setChecked(True)
 for _ in range(50):
-    app.processEvents(); time.sleep(0.02)
+    app.processEvents()
+    time.sleep(0.02)
 print("objects drawn", win.source_view.outline_count("objects"), "heat", win.source_view.heat_count())
 subprocess.run(["import", "-window", "root", os.environ.get("OUT", "/tmp/x.png")], check=True)
 win.projects.autosave_timer.stop()

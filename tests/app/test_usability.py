@@ -172,11 +172,11 @@ def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wai
     from app.glossary import TERMS, html
     detail = find(win, "detailView")
     assert "AS_l" in detail.scores.toolTip() and "AS_r" in detail.scores.toolTip()
-    assert "model units" in detail.labels[0].toolTip()
+    assert "image units" in detail.labels[0].toolTip()
     assert "threshold" in find(win, "thresholdSlider").toolTip()
     assert "quality check" in find(win, "trainStatus").toolTip()
     text = html()
-    for term in ("AS_l", "AS_r", "X_C", "X_N", "threshold", "model units"):
+    for term in ("AS_l", "AS_r", "X_C", "X_N", "threshold", "image units", "residual heat"):
         assert term in TERMS and term in text
     action(win, "glossary").trigger()
     assert find(win, "glossaryBox", QMessageBox).isVisible()

@@ -1,10 +1,13 @@
 import csv
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ddrcore.cli import main
+from tests.conftest import ring_patch
 
 
 def test_help_lists_commands(capsys):
@@ -61,16 +64,52 @@ def test_bad_files_reported_on_stderr(normal_dir, tmp_path, capsys):
     assert "skipped" in err and "broken.tif" in err
 
 
-def test_demo_runs_on_bundled_data(tmp_path):
-    # The real demo schedule is 25+25 epochs; one epoch each checks the plumbing and the bundled data.
+def _demo_like(root, rng, n_train=24, n_test=6):
+    """A small folder laid out like the bundled demo: train/normal, test/normal, test/anomaly."""
+    import tifffile
+
+    from tests.conftest import blob_patch
+
+    for sub in ("train/normal", "test/normal", "test/anomaly"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n_train):
+        tifffile.imwrite(root / "train" / "normal" / f"ring_{i:02d}.tif", ring_patch(rng))
+    for i in range(n_test):
+        tifffile.imwrite(root / "test" / "normal" / f"ring_{i}.tif", ring_patch(rng))
+        tifffile.imwrite(root / "test" / "anomaly" / f"blob_{i}.tif", blob_patch(rng))
+    return root
+
+
+def test_demo_pipeline_reports_the_auc_of_its_csv(tmp_path, rng, capsys):
+    """`ddrid demo` end to end, in-process, on demo-shaped data: the AUC it prints is the CSV's."""
+    from ddrcore.model.scoring import roc_auc
+
+    data = _demo_like(tmp_path / "data", rng)
+    rc = main(["--quiet", "demo", "--data", str(data), "--out", str(tmp_path / "demo"),
+               "--pretrain-epochs", "2", "--finetune-epochs", "2", "--device", "cpu"])
+    assert rc == 0
+    printed = float(re.search(r"AUC (\d\.\d+)", capsys.readouterr().out).group(1))
+    rows = list(csv.DictReader(open(tmp_path / "demo" / "demo-ranked.csv")))
+    assert len(rows) == 12
+    labels = np.array([int("anomaly" in r["path"]) for r in rows])
+    auc = roc_auc(np.array([float(r["score"]) for r in rows]), labels)
+    assert printed == pytest.approx(auc, abs=1e-3)
+    assert (tmp_path / "demo" / "demo-model.ddrid").is_file()
+
+
+@pytest.mark.slow
+def test_demo_on_bundled_data_finds_its_anomalies(tmp_path):
+    """The bundled demo at its own schedule (minutes): the AUC it prints, not just that it prints one.
+
+    Run with ``pytest -m slow``.  Measured: AUC 0.930 (25 + 25 epochs, seed 0).
+    """
     out = subprocess.run([sys.executable, "-m", "ddrcore", "--quiet", "demo", "--out", str(tmp_path / "demo"),
-                          "--pretrain-epochs", "1", "--finetune-epochs", "1", "--device", "cpu"],
-                         capture_output=True, text=True, timeout=300)
+                          "--device", "cpu"], capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr
-    assert "AUC" in out.stdout
+    auc = float(re.search(r"AUC (\d\.\d+)", out.stdout).group(1))
+    assert auc >= 0.85, out.stdout
     rows = list(csv.DictReader(open(tmp_path / "demo" / "demo-ranked.csv")))
     assert len(rows) == 200
-    assert (tmp_path / "demo" / "demo-model.ddrid").is_file()
 
 
 def test_interrupt_during_decompositions_says_what_is_complete(tiny_model, test_dir, tmp_path, capsys, monkeypatch):

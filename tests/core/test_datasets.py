@@ -38,7 +38,7 @@ def make_class_folders(root, n=4):
 
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
-        for k, cls in enumerate(("cat", "dog")):
+        for cls in ("cat", "dog"):
             d = root / split / cls
             d.mkdir(parents=True, exist_ok=True)
             for i in range(n):

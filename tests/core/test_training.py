@@ -7,7 +7,8 @@ from ddrcore.config import TrainConfig
 from ddrcore.errors import TrainingError
 from ddrcore.io.images import load_patches
 from ddrcore.progress import Progress, run_to_end
-from ddrcore.model.training import effective_batch_size, split_indices, train
+from ddrcore.model.minibatch import effective_batch_size, split_indices
+from ddrcore.model.training import train
 from tests.conftest import ring_patch
 
 
@@ -42,8 +43,13 @@ def test_same_seed_same_model(rng, tiny_config):
     assert a.threshold == pytest.approx(b.threshold)
 
 
-def test_cancel_between_yields_leaves_nothing(rng, tiny_config, tmp_path):
-    job = train(_patches(rng), tiny_config)
+def test_cancel_between_yields_leaves_nothing(normal_dir, tiny_config, tmp_path):
+    from ddrcore.objects import Patching
+    from ddrcore.pipeline import train_folder
+
+    out = tmp_path / "models" / "m.ddrid"
+    out.parent.mkdir()
+    job = train_folder(normal_dir, out, tiny_config, Patching(), force=False)
     seen = []
     for rec in job:
         seen.append(rec)
@@ -51,7 +57,10 @@ def test_cancel_between_yields_leaves_nothing(rng, tiny_config, tmp_path):
             job.close()  # what Cancel does
             break
     assert seen[-1].stage == "pretrain"
-    assert list(tmp_path.iterdir()) == []
+    assert list(out.parent.iterdir()) == []   # no model, no temporary file
+    # The same job left to run writes the model there: the folder was the right one to watch.
+    run_to_end(train_folder(normal_dir, out, tiny_config, Patching()))
+    assert [f.name for f in out.parent.iterdir()] == ["m.ddrid"]
 
 
 def test_nan_loss_stops_with_a_clear_message(rng, tiny_config):

@@ -1,0 +1,126 @@
+"""The engine's layout holds: no import cycle, no private name borrowed across
+modules, and the parts depend on each other only in the documented direction
+(README "Architecture", docs/architecture.md)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Which part may import which (besides itself and the shared base modules config,
+# errors, progress).  model/io/objects are the engine; pipeline composes them;
+# bench, console and cli sit on top.
+BASE = {"ddrcore", "ddrcore.config", "ddrcore.errors", "ddrcore.progress"}
+ALLOWED = {
+    "objects": {"io"},
+    "io": {"objects", "model"},          # io.export names score types; io.images cuts around objects
+    "model": {"io"},                     # training and scoring take PatchSets
+    "pipeline": {"io", "model", "objects"},
+    "console": set(),
+    "bench": {"io", "model", "objects", "console"},
+    "cli": {"io", "model", "objects", "pipeline", "console", "bench"},
+    "__main__": {"cli"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def import_graph(package: str = "ddrcore") -> tuple[dict, list]:
+    """(module -> set of ddrcore modules it imports, [(module, from, private name)]).
+
+    Imports inside functions count too: a cycle through a lazy import is still a cycle.
+    """
+    files = {module_name(f): f for f in (ROOT / package).rglob("*.py")}
+    graph, private = {}, []
+    for mod, path in files.items():
+        pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                if not target.startswith(package):
+                    continue
+                for alias in node.names:
+                    if f"{target}.{alias.name}" in files:
+                        deps.add(f"{target}.{alias.name}")
+                    elif target in files:
+                        deps.add(target)
+                        if alias.name.startswith("_") and not alias.name.startswith("__"):
+                            private.append((mod, target, alias.name))
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name in files)
+        deps.discard(mod)
+        graph[mod] = deps
+    return graph, private
+
+
+def part_of(mod: str) -> str:
+    return mod.split(".")[1] if mod.count(".") else mod
+
+
+def find_cycle(graph: dict):
+    """One import cycle as a list of modules, or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep, stack)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node, [])
+            if found:
+                return found
+    return None
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_in_the_engine():
+    graph, _ = import_graph()
+    # A package's __init__ importing its own modules is how packages work, not a cycle.
+    graph = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_no_private_names_across_modules():
+    _, private = import_graph()
+    assert private == []
+
+
+def test_parts_depend_in_the_documented_direction():
+    graph, _ = import_graph()
+    wrong = []
+    for mod, deps in graph.items():
+        if mod in BASE:
+            assert all(d in BASE or part_of(d) == "objects" for d in deps), (mod, deps)
+            continue
+        for dep in deps:
+            if dep in BASE or part_of(dep) == part_of(mod):
+                continue
+            if part_of(dep) not in ALLOWED.get(part_of(mod), set()):
+                wrong.append(f"{mod} imports {dep}")
+    assert wrong == []
