@@ -102,10 +102,13 @@ class ModelJobs(QObject):
         self.runner.submit("train", lambda: jobs.train_model(images, normal, config, target), title="Training",
                            on_done=self._trained, on_failed=self._training_failed,
                            on_cancelled=self._training_cancelled,
-                           on_progress=lambda batch: self.panel.add_progress(batch.records), status_cancel=False, count_steps=False,
+                           on_progress=self._training_progress, status_cancel=False, count_steps=False,
                            cancel_question="Stop the training run? Its progress is lost; the previous model is kept.")
         self.window.raise_training()
         return True
+
+    def _training_progress(self, batch) -> None:
+        self.panel.add_progress(batch.records)
 
     def _trained(self, result: jobs.TrainResult) -> None:
         self.training = False

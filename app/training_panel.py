@@ -64,13 +64,24 @@ class TrainingPanel(QWidget):
     def __init__(self, devices, parent=None):
         super().__init__(parent)
         self.setObjectName("trainPanel")
-        self.pretrain = QSpinBox(); self.pretrain.setRange(0, 10000); self.pretrain.setValue(DEMO_PRETRAIN_EPOCHS)
-        self.finetune = QSpinBox(); self.finetune.setRange(0, 10000); self.finetune.setValue(DEMO_FINETUNE_EPOCHS)
-        self.batch = QSpinBox(); self.batch.setRange(2, 65536); self.batch.setValue(PAPER.batch_size)
+        self.pretrain = QSpinBox()
+        self.pretrain.setRange(0, 10000)
+        self.pretrain.setValue(DEMO_PRETRAIN_EPOCHS)
+        self.finetune = QSpinBox()
+        self.finetune.setRange(0, 10000)
+        self.finetune.setValue(DEMO_FINETUNE_EPOCHS)
+        self.batch = QSpinBox()
+        self.batch.setRange(2, 65536)
+        self.batch.setValue(PAPER.batch_size)
         self.batch.setToolTip("Shrunk automatically so an epoch has at least 8 steps on small sets")
-        self.lr = QDoubleSpinBox(); self.lr.setDecimals(6); self.lr.setRange(1e-6, 1.0)
-        self.lr.setSingleStep(1e-5); self.lr.setValue(PAPER.lr)
-        self.seed = QSpinBox(); self.seed.setRange(0, 2**31 - 1); self.seed.setValue(PAPER.seed)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1.0)
+        self.lr.setSingleStep(1e-5)
+        self.lr.setValue(PAPER.lr)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(PAPER.seed)
         self.device = QComboBox()
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)
@@ -88,8 +99,11 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.train_button.clicked.connect(lambda: self.startRequested.emit(self.config()))
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
-        self.stage_bar = QProgressBar(); self.stage_bar.setFormat("stage %p %"); self.stage_bar.setObjectName("stageBar")
-        self.overall_bar = QProgressBar(); self.overall_bar.setFormat("overall %p %")
+        self.stage_bar = QProgressBar()
+        self.stage_bar.setFormat("stage %p %")
+        self.stage_bar.setObjectName("stageBar")
+        self.overall_bar = QProgressBar()
+        self.overall_bar.setFormat("overall %p %")
         self.overall_bar.setObjectName("overallBar")
         self.status = QLabel(IDLE_TEXT)
         self.status.setObjectName("trainStatus")
@@ -110,7 +124,8 @@ class TrainingPanel(QWidget):
         # One small panel per loss family: the losses differ by orders of magnitude, and on one
         # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
         for row, (family, names, log) in enumerate(LOSS_FAMILIES):
-            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})   # a 2 x 2 grid: each panel tall enough to read
+            # A 2 x 2 grid: each panel tall enough to read.
+            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
@@ -143,13 +158,17 @@ class TrainingPanel(QWidget):
         form = QFormLayout()
         form.addRow("Pretrain epochs", self.pretrain)
         form.addRow("Finetune epochs", self.finetune)
-        sched = QHBoxLayout(); sched.addWidget(self.schedule_short); sched.addWidget(self.schedule_paper)
+        sched = QHBoxLayout()
+        sched.addWidget(self.schedule_short)
+        sched.addWidget(self.schedule_paper)
         form.addRow("Schedule", sched)
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
         form.addRow("Seed", self.seed)
         form.addRow("Device", self.device)
-        buttons = QHBoxLayout(); buttons.addWidget(self.train_button, 1); buttons.addWidget(self.cancel_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
@@ -231,7 +250,8 @@ class TrainingPanel(QWidget):
 
     def reset(self) -> None:
         for xs, ys in self.points.values():
-            xs.clear(); ys.clear()
+            xs.clear()
+            ys.clear()
         self._step = 0
         self._dirty = True
         self._redraw()
