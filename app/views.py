@@ -105,6 +105,8 @@ class DocumentViews(QObject):
         if self.view_bar.filter() != "all":
             self.refresh_order()
         self._update_histogram()
+        # Excluded patches leave the flagged count: the panel's "n of N flagged" follows the status bar's.
+        self.threshold.recount()
 
     def _scores_changed(self) -> None:
         t = self.doc.table

@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QTimer  # noqa: E402
 
-from app.state import NORMAL  # noqa: E402
+from app.state import EXCLUDED, NORMAL  # noqa: E402
 from gui import action, answer_save_dialog, export_csv, find, open_window, problems, save_project, shown  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -117,6 +117,14 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
         assert f"<b>{flagged}</b> of {len(t)} flagged" in find(win, "flaggedLabel").text()
         assert f"{flagged}</b> flagged" in find(win, "countsLabel").text()
         assert gallery.model().is_flagged(int(order[0])) == (score[order[0]] >= used)
+
+    # Excluding a flagged patch takes it out of both counts (the panel's after the 120 ms debounce).
+    top = int(order[0])
+    doc.mark([top], EXCLUDED)
+    qtbot.waitUntil(lambda: f"of {len(t) - 1} flagged" in find(win, "flaggedLabel").text(), timeout=5000)
+    assert f"of {len(t) - 1} scored" in find(win, "countsLabel").text()
+    action(win, "undo").trigger()
+    qtbot.waitUntil(lambda: f"of {len(t)} flagged" in find(win, "flaggedLabel").text(), timeout=5000)
 
     # Detail of the current patch: input | X_C | X_N | |X - X_C| and both scores.
     gallery.setCurrentIndex(gallery.model().index(0))
