@@ -26,7 +26,7 @@ from .gallery import GalleryView
 from .icon import app_icon
 from .loading import Loader
 from .modelling import ModelJobs
-from .problems import ProblemsPanel
+from .problems import ProblemsPanel, show_error
 from .project_io import Projects, start_dir
 from .source_view import SourceView
 from .state import EXCLUDED, NORMAL, UNMARKED
@@ -38,18 +38,6 @@ from .welcome import WelcomePage
 from .workers import JobRunner
 
 Area = Qt.DockWidgetArea
-
-
-def show_error(parent, title: str, message: str, detail: str = "") -> None:
-    """A warning; with ``detail`` (the traceback of an unexpected error) behind a "Show Details…" button."""
-    if not detail:
-        QMessageBox.warning(parent, title, message)
-        return
-    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName("errorBox")
-    box.setDetailedText(detail)    # what a bug report needs; the message alone rarely says where it failed
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
 
 
 class MainWindow(QMainWindow):

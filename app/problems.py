@@ -1,8 +1,8 @@
-"""The Problems panel: files that were skipped (and other problems), as the document lists them."""
+"""The Problems panel (files that were skipped, and other problems, as the document lists them) and error dialogs."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from .document import Document
 
@@ -44,6 +44,17 @@ class ProblemsPanel(QWidget):
         self.list.clear()
         self.wanted.emit(False)
 
-    def texts(self) -> list:
-        """The problems as shown."""
-        return [self.list.item(i).text() for i in range(self.list.count())]
+
+def show_error(parent, title: str, message: str, detail: str = "") -> None:
+    """A warning; with ``detail`` (the traceback of an unexpected error) behind a "Show Details…" button."""
+    if not detail:
+        QMessageBox.warning(parent, title, message)
+        return
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorBox")
+    box.setInformativeText("This looks like a bug in ddrid. The details say where it happened: copy them into "
+                           "a bug report. The app keeps running.")
+    box.setDetailedText(detail)    # what a bug report needs; the message alone rarely says where it failed
+    box.setStyleSheet("QTextEdit { min-width: 620px; min-height: 220px; }")   # a traceback needs room
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
