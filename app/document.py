@@ -83,6 +83,7 @@ class MarkHistory:
         self._clean = 0
 
     def push(self, edit: MarkEdit) -> None:
+        """Add ``edit`` after the current position (edits undone before it are dropped)."""
         del self._edits[self._pos:]
         if self._clean > self._pos:
             self._clean = -1
@@ -90,12 +91,14 @@ class MarkHistory:
         self._pos += 1
 
     def step_back(self) -> Optional[MarkEdit]:
+        """The edit to undo (moving back past it), or None at the start."""
         if self._pos == 0:
             return None
         self._pos -= 1
         return self._edits[self._pos]
 
     def step_forward(self) -> Optional[MarkEdit]:
+        """The edit to redo (moving forward past it), or None at the end."""
         if self._pos == len(self._edits):
             return None
         self._pos += 1
@@ -103,20 +106,25 @@ class MarkHistory:
 
     @property
     def undo_text(self) -> str:
+        """The name of the edit Undo would undo ("" if none)."""
         return self._edits[self._pos - 1].text if self._pos else ""
 
     @property
     def redo_text(self) -> str:
+        """The name of the edit Redo would redo ("" if none)."""
         return self._edits[self._pos].text if self._pos < len(self._edits) else ""
 
     @property
     def is_clean(self) -> bool:
+        """Whether the marks are as they were when last saved."""
         return self._pos == self._clean
 
     def set_clean(self) -> None:
+        """The marks are saved as they are now."""
         self._clean = self._pos
 
     def clear(self) -> None:
+        """Forget every edit (a new table: the edits name patches of the old one)."""
         self._edits.clear()
         self._pos = self._clean = 0
 
@@ -215,16 +223,19 @@ class Document:
         self.settings_changed.emit()
 
     def add_problems(self, problems: Sequence[BadFile]) -> None:
+        """List files that were skipped (and other problems) for the user."""
         problems = list(problems)
         if problems:
             self.problems.extend(problems)
             self.problems_added.emit(problems)
 
     def clear_problems(self) -> None:
+        """The user dismissed the problems."""
         self.problems = []
         self.problems_cleared.emit()
 
     def set_project_path(self, path: Optional[str]) -> None:
+        """The project file this session is saved to (None: not saved yet)."""
         self.project_path = path
         self.path_changed.emit()
 
@@ -321,6 +332,7 @@ class Document:
                          f" (folder {', '.join(os.path.basename(f) for f in folders)})")
 
     def undo(self) -> None:
+        """Undo the last mark edit: each patch gets back its own previous mark."""
         edit = self.history.step_back()
         if edit is not None:
             self.table.set_marks(edit.indices, edit.old)
@@ -328,6 +340,7 @@ class Document:
             self.history_changed.emit()
 
     def redo(self) -> None:
+        """Redo the last undone mark edit."""
         edit = self.history.step_forward()
         if edit is not None:
             self.table.set_marks(edit.indices, edit.value)
@@ -340,6 +353,7 @@ class Document:
         self.history_changed.emit()
 
     def normal_indices(self) -> np.ndarray:
+        """Indices of the patches marked normal (what training learns from)."""
         return self.table.normal_indices()
 
     # ------------------------------------------------------ model, scores --
@@ -350,6 +364,7 @@ class Document:
         self.model_changed.emit()
 
     def set_model_path(self, path: Optional[str]) -> None:
+        """Where the model is saved now (it was copied beside the project file)."""
         self.model_path = path
 
     def set_trained(self, model, path: Optional[str], normal, val_positions) -> None:
@@ -364,6 +379,7 @@ class Document:
         self.clear_scores()
 
     def clear_scores(self) -> None:
+        """Forget every score (a new model scores again); the threshold goes too."""
         self.table.clear_scores()
         self.threshold = None
         self.scores_changed.emit()
@@ -389,6 +405,7 @@ class Document:
         self.scores_changed.emit()
 
     def set_threshold(self, value: Optional[float]) -> None:
+        """The threshold (flagged: score at or above it); None while nothing is scored."""
         self.threshold = None if value is None else float(value)
         self.threshold_changed.emit(self.threshold)
 

@@ -101,6 +101,7 @@ class Loader(QObject):
         self.load_inputs([str(normal), str(test)], mark_normal_under=[str(normal)])
 
     def ask_open_folder(self) -> None:
+        """File ▸ Open Folder…: load every image in a folder."""
         folder = QFileDialog.getExistingDirectory(self.window, "Open folder of images", self.window.start_dir())
         self.window.after_dialog()
         if folder:
@@ -108,6 +109,7 @@ class Loader(QObject):
             self.load_inputs([folder])
 
     def ask_open_files(self) -> None:
+        """File ▸ Open Files…: load image files."""
         files, _ = QFileDialog.getOpenFileNames(self.window, "Open images", self.window.start_dir(), IMAGE_FILTER)
         self.window.after_dialog()
         if files:

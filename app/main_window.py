@@ -212,12 +212,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, ms)
 
     def show_gallery(self) -> None:
+        """Show the gallery (and the panels around it) instead of the start screen."""
         self.stack.setCurrentWidget(self.gallery)
 
     def show_welcome(self) -> None:
+        """Show the start screen."""
         self.stack.setCurrentWidget(self.welcome)
 
     def raise_training(self) -> None:
+        """Bring the Train panel to the front (training started)."""
         self.train_dock.raise_()
 
     def start_dir(self) -> str:
@@ -307,6 +310,7 @@ class MainWindow(QMainWindow):
 
     # ============================================================== help ==
     def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard Shortcuts."""
         rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in self.act.shortcut_rows())
         box = QMessageBox(self)
         box.setWindowTitle("Keyboard shortcuts")
@@ -314,6 +318,7 @@ class MainWindow(QMainWindow):
         box.exec()
 
     def show_glossary(self) -> None:
+        """Help ▸ What Do These Mean? (not modal)."""
         from .glossary import html
 
         box = QMessageBox(self)
@@ -324,6 +329,7 @@ class MainWindow(QMainWindow):
         self.glossary_box = box
 
     def show_about(self) -> None:
+        """Help ▸ About ddrid."""
         from ddrcore import __version__
 
         QMessageBox.about(self, "About ddrid", f"<b>ddrid {__version__}</b><br>Anomalous patch finder based on "

@@ -97,12 +97,14 @@ class Projects(QObject):
             self.doc.set_project_path(None)
 
     def ask_open_project(self) -> None:
+        """File ▸ Open Project…"""
         path, _ = QFileDialog.getOpenFileName(self.window, "Open project", start_dir(self.doc), PROJECT_FILTER)
         self.window.after_dialog()
         if path:
             self.open_project(path)
 
     def fill_recent(self, menu) -> None:
+        """Fill File ▸ Open Recent with the recent projects that still exist."""
         menu.clear()
         recent = appsettings.recent_projects()
         for p in recent:
@@ -163,11 +165,13 @@ class Projects(QObject):
 
     # -------------------------------------------------------------- save --
     def save_project(self) -> bool:
+        """File ▸ Save Project: to its file, or ask where if it has none; False if not saved."""
         if not self.doc.project_path:
             return self.ask_save_project_as()
         return self.save_to(self.doc.project_path)
 
     def ask_save_project_as(self) -> bool:
+        """File ▸ Save Project As…; False if cancelled or not saved."""
         start = self.doc.project_path or str(Path(start_dir(self.doc)) / f"project{projectfile.SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, PROJECT_FILTER)
         self.window.after_dialog()

@@ -210,9 +210,11 @@ class ViewBar(QToolBar):
         return box
 
     def sort(self) -> str:
+        """The chosen sort key (app.state.SORTS)."""
         return self.sort_box.currentData()
 
     def filter(self) -> str:
+        """The chosen filter (app.state.FILTERS)."""
         return self.filter_box.currentData()
 
     def set_sort(self, key: str) -> None:
@@ -220,4 +222,5 @@ class ViewBar(QToolBar):
         self.sort_box.setCurrentIndex(SORTS.index(key))
 
     def set_include_training(self, include: bool) -> None:
+        """Tick or clear "Include training patches" (emits ``includeTrainingToggled`` on change)."""
         self.include_training_box.setChecked(include)

@@ -146,6 +146,7 @@ class DocumentViews(QObject):
             self.gallery.show_top()
 
     def update_counts(self) -> None:
+        """Rewrite the status bar's counts."""
         self.counts.setText(counts_text(self.doc))
 
     def _update_histogram(self) -> None:
