@@ -260,8 +260,9 @@ class MainWindow(QMainWindow):
         self.train_panel.set_can_train(not busy and loaded)
         self.export_csv_button.setEnabled(doc.scored)
         self.export_report_button.setEnabled(doc.scored)
-        # Patches of one project share one size and channel choice (one model input shape).
-        self.patch_bar.set_fixed(loaded or (busy and self.runner.kind == "load") or bool(self.runner.pending))
+        # Patches of one project share one size and channel choice (one model input shape): fixed once
+        # loaded, and while a load runs or waits (with nothing loaded, a running job can only be a load).
+        self.patch_bar.set_fixed(loaded or busy or bool(self.runner.pending))
 
     def _table_replaced(self) -> None:
         if len(self.document):
