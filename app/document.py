@@ -315,10 +315,13 @@ class Document:
         name = MARK_NAMES.get(value, "unmarked")
         text = f"{'mark' if value else 'unmark'} {n} patch{'es' if n != 1 else ''}{' ' + name if value else ''}{what}"
         self.history.push(MarkEdit(indices, self.table.marks[indices].copy(), value, text))
-        self.table.set_marks(indices, value)
+        self._set_marks(indices, value)
+        return True
+
+    def _set_marks(self, indices: np.ndarray, marks) -> None:
+        self.table.set_marks(indices, marks)
         self.marks_changed.emit(indices)
         self.history_changed.emit()
-        return True
 
     def mark_files(self, patches, value: int = NORMAL) -> bool:
         """Mark every patch of the files ``patches`` came from."""
@@ -335,17 +338,13 @@ class Document:
         """Undo the last mark edit: each patch gets back its own previous mark."""
         edit = self.history.step_back()
         if edit is not None:
-            self.table.set_marks(edit.indices, edit.old)
-            self.marks_changed.emit(edit.indices)
-            self.history_changed.emit()
+            self._set_marks(edit.indices, edit.old)
 
     def redo(self) -> None:
         """Redo the last undone mark edit."""
         edit = self.history.step_forward()
         if edit is not None:
-            self.table.set_marks(edit.indices, edit.value)
-            self.marks_changed.emit(edit.indices)
-            self.history_changed.emit()
+            self._set_marks(edit.indices, edit.value)
 
     def set_clean(self) -> None:
         """The marks are saved as they are now."""

@@ -225,30 +225,29 @@ class Projects(QObject):
         self.window.after_dialog()
         return path or None
 
+    def _export(self, path: str, export):
+        """``export(path, table, model, model_path, threshold)`` at the current threshold; None if it failed."""
+        d = self.doc
+        try:
+            return export(path, d.table, d.model, d.model_path, d.threshold)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
+            return None
+
     def ask_export_csv(self) -> None:
         """Write the ranked CSV at the current threshold (ddrcore.io.export.write_csv)."""
         path = self._ask_save("Export ranked CSV", "ranked.csv", "CSV (*.csv)")
-        if path:
-            d = self.doc
-            try:
-                out = exporting.export_csv(path, d.table, d.model, d.model_path, d.threshold)
-            except (OSError, ValueError) as exc:
-                QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
-                return
+        out = self._export(path, exporting.export_csv) if path else None
+        if out is not None:
             self.window.notify(f"Wrote {out}", 5000)
 
     def ask_export_report(self) -> None:
         """Draw the one-page report (PDF or PNG) at the current threshold, in a worker."""
         path = self._ask_save("Export report", "report.pdf", "PDF (*.pdf);;PNG (*.png)")
-        if path:
-            if Path(path).suffix.lower() not in (".pdf", ".png"):
-                path += ".pdf"
-            d = self.doc
-            try:
-                job = exporting.report_job(path, d.table, d.model, d.model_path, d.threshold)
-            except (OSError, ValueError) as exc:
-                QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
-                return
+        if path and Path(path).suffix.lower() not in (".pdf", ".png"):
+            path += ".pdf"
+        job = self._export(path, exporting.report_job) if path else None
+        if job is not None:
             # Drawing takes about a second: off the GUI thread, like every other job.
             self.runner.submit("report", lambda: job, title="Writing report",
                                on_done=lambda out: self.window.notify(f"Wrote {out}", 5000))

@@ -74,3 +74,13 @@ def open_window(qtbot):
     qtbot.addWidget(w)
     w.show()
     return w
+
+
+def show_source(win, qtbot, patch: int, shape: tuple):
+    """Raise the Source image tab, click ``patch`` (as a click on its page does) and wait for its page."""
+    dock, view = find(win, "sourceDock"), find(win, "sourceView")
+    dock.raise_()
+    qtbot.waitUntil(dock.isVisible)
+    view.patchClicked.emit(patch)
+    qtbot.waitUntil(lambda: view.shape == shape, timeout=10_000)
+    return view

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui import action, choose, find, open_window, problems, save_project  # noqa: E402
+from gui import action, choose, find, open_window, problems, save_project, show_source  # noqa: E402
 from test_load_and_annotate import drop  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -163,11 +163,7 @@ def test_points_source_asks_for_the_csv(win, fields, wait_idle, monkeypatch, tmp
     assert len(t) == 5, problems(win)
     assert all(s.size == 2 * SIZE for s in t.sources)
     # Points have no extent: the source view draws their crop squares.
-    dock, view = find(win, "sourceDock"), find(win, "sourceView")
-    dock.raise_()
-    qtbot.waitUntil(dock.isVisible)
-    view.patchClicked.emit(0)
-    qtbot.waitUntil(lambda: view.shape == (192, 192), timeout=10_000)
+    view = show_source(win, qtbot, 0, (192, 192))
     assert view.labels is None and view.outline_count("objects") == 5
 
 
@@ -241,11 +237,7 @@ def test_anomaly_map_and_squares_for_tiles_and_points(win, tmp_path, wait_idle, 
     scores = np.arange(6, dtype=np.float32)
     doc.set_scores(np.arange(6), Scores(latent=scores, recon=scores, score_type="latent", threshold=3),
                    keep_threshold=3.0)
-    dock, view = find(win, "sourceDock"), find(win, "sourceView")
-    dock.raise_()
-    qtbot.waitUntil(dock.isVisible)
-    view.patchClicked.emit(0)
-    qtbot.waitUntil(lambda: view.shape == (96, 64), timeout=10_000)
+    view = show_source(win, qtbot, 0, (96, 64))
     assert view.labels is None and view.outline_count("objects") == 0
     view.heat_check.setChecked(True)
     thr = doc.threshold
