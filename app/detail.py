@@ -106,6 +106,9 @@ class DetailView(QWidget):
         self.why.setText("")
         for item in (*self.items, self.heat):
             item.clear()
+        # The residual's range and kind belong to the patch that was shown.
+        for label, name in zip(self.labels[2:], PANELS[2:]):
+            label.setText(name)
 
     def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
                    decomposition=None, latent: float = float("nan"),
