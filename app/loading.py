@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
@@ -29,24 +29,27 @@ IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 class Loader(QObject):
     """Starts loads and takes their results into the document.
 
-    ``window`` provides ``runner``, ``patch_bar``, ``notify(text, ms)``,
-    ``show_gallery()``, ``after_dialog()`` and ``start_dir()``;
-    ``open_project(path)`` opens the projects among dropped paths.
+    ``window`` provides ``runner``, ``patch_bar``, ``projects``, ``gallery``, ``notify(text, ms)``,
+    ``show_gallery()``, ``after_dialog()``, ``start_dir()`` and ``update_enabled()``.
     """
 
-    def __init__(self, window, document: Document, open_project: Callable[[str], None]):
+    def __init__(self, window, document: Document):
         super().__init__(window)
-        self.window = window
         self.doc = document
         self.runner = window.runner
-        self.open_project = open_project
+
+    @property
+    def window(self):
+        """The main window: this object's Qt parent (not kept in an attribute, which would make a reference
+        cycle with the window that the garbage collector may break in a worker thread)."""
+        return self.parent()
 
     def open_paths(self, paths: Sequence[str]) -> None:
         """Open projects, folders and image files (command line, drops)."""
         projects = [p for p in paths if str(p).lower().endswith(projectfile.SUFFIX)]
         images = [p for p in paths if p not in projects]
         if projects:
-            self.open_project(projects[0])
+            self.window.projects.open_project(projects[0])
             self.doc.add_problems([BadFile(extra, "only one project can be open at a time; open it separately")
                                    for extra in projects[1:]])
         if images:

@@ -9,6 +9,7 @@ All long work goes through :class:`app.workers.JobRunner`, each job with its own
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 import pyqtgraph as pg
@@ -53,13 +54,14 @@ class MainWindow(QMainWindow):
         self._source_tabbed = False      # Detail and Source image become tabs when work first starts
         self._build_central()
         self._build_docks()
-        self.patch_bar = PatchBar(doc, self.start_dir, self)
+        # Neither gets a method of the window: that would tie the window into a reference cycle.
+        self.patch_bar = PatchBar(doc, partial(start_dir, doc), self)
         self.view_bar = ViewBar(self)
         self._build_statusbar()
-        self.loader = Loader(self, doc, open_project=lambda path: self.projects.open_project(path))
+        self.loader = Loader(self, doc)
         self.projects = Projects(self, doc)
         self.views = DocumentViews(doc, self.gallery, self.threshold_panel, self.counts_label, self.detail,
-                                   self.source_view, self.source_dock, self.view_bar, self.notify, self)
+                                   self.source_view, self.source_dock, self.view_bar, self.statusBar().showMessage, self)
         self.models = ModelJobs(self, doc, self.train_panel, on_scored=self.views.show_ranking_top)
         self.act = Actions(self, self._handlers())
         self._build_toolbars()

@@ -33,7 +33,6 @@ class ModelJobs(QObject):
 
     def __init__(self, window, document: Document, panel: TrainingPanel, on_scored=lambda: None):
         super().__init__(window)
-        self.window = window
         self.doc = document
         self.runner = window.runner
         self.panel = panel
@@ -44,6 +43,12 @@ class ModelJobs(QObject):
         # Bound methods, not lambdas: psygnal holds those weakly, so no reference cycle keeps the window.
         document.patches_added.connect(self._patches_added)
         document.model_changed.connect(self._model_changed)
+
+    @property
+    def window(self):
+        """The main window: this object's Qt parent (not kept in an attribute, which would make a reference
+        cycle with the window that the garbage collector may break in a worker thread)."""
+        return self.parent()
 
     def _patches_added(self, _new) -> None:
         self.score_unscored(quiet=True)   # patches that arrive after a model exists are scored

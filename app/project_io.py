@@ -52,7 +52,6 @@ class Projects(QObject):
 
     def __init__(self, window, document: Document):
         super().__init__(window)
-        self.window = window
         self.doc = document
         self.runner = window.runner
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
@@ -61,6 +60,12 @@ class Projects(QObject):
         document.marks_changed.connect(self._changed)
         document.patches_added.connect(self._changed)
         document.model_changed.connect(self._changed)
+
+    @property
+    def window(self):
+        """The main window: this object's Qt parent (not kept in an attribute, which would make a reference
+        cycle with the window that the garbage collector may break in a worker thread)."""
+        return self.parent()
 
     def _changed(self, *_args) -> None:
         """Autosave soon after marks change, patches arrive or a model is trained (never for an empty project).
