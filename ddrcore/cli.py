@@ -69,6 +69,17 @@ def _input_size(value: str) -> int:
     return n
 
 
+def _cluster(value: str) -> str:
+    """An argparse type for --cluster, checked at parse time (Dask itself is imported only to run)."""
+    from .cluster.connect import parse_cluster
+
+    try:
+        parse_cluster(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 _epochs = _int_in(0, 100_000, "epochs")
 _seed = _int_in(0, 2**32 - 1, "seed")
 
@@ -197,9 +208,16 @@ def cmd_score(args) -> int:
     patching = patching_from_args(args, load(args.model, "cpu").config.patching()) if overrides else None
     new_folders = [missing_folder(args.csv),
                    missing_folder(Path(args.decompositions) / "x") if args.decompositions else None]
-    result = run_job(score_folder(args.model, args.test_dir, args.csv, decompositions=args.decompositions,
-                                  device=args.device, threshold=args.threshold, score_type=args.score,
-                                  patching=patching, labels=args.labels, points=args.points, force=args.force), args)
+    options = dict(decompositions=args.decompositions, device=args.device, threshold=args.threshold,
+                   score_type=args.score, patching=patching, labels=args.labels, points=args.points, force=args.force)
+    if args.cluster is not None:
+        from .cluster import score_on_cluster
+
+        job = score_on_cluster(args.model, args.test_dir, args.csv, cluster=args.cluster,
+                               files_per_task=args.files_per_task, timeout=args.connect_timeout, **options)
+    else:
+        job = score_folder(args.model, args.test_dir, args.csv, **options)
+    result = run_job(job, args)
     report_bad(result.bad)
     for folder in new_folders:
         say_created(folder)
@@ -331,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")
     add_patching_options(s, " (default: as the model's training patches were cut)")
+    c = s.add_argument_group("cluster", "score the files on a Dask cluster (needs pip install \"ddrid[cluster]\"; "
+                                        "the workers must see the same file system; README \"Running on a cluster\")")
+    c.add_argument("--cluster", type=_cluster, metavar="SPEC",
+                   help="local:N (N worker processes here), tcp://HOST:PORT (a running scheduler) "
+                        "or a scheduler file (.json)")
+    c.add_argument("--files-per-task", type=_int_in(1, 1_000_000, "files per task"), metavar="N",
+                   help="files per Dask task (default: from the files' sizes, up to 8 MiB per task)")
+    c.add_argument("--connect-timeout", type=_float_in("connect timeout", 0.0, 3600.0, lo_open=True), default=10.0,
+                   metavar="S", help="seconds to wait for the scheduler before giving up (default 10)")
     add_output_options(s)
     s.set_defaults(func=cmd_score)
 
