@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -182,8 +183,19 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         raise DdridError(str(exc)) from None
     new_folder = missing_folder(args.output)
-    result = run_job(train_folder(args.normal_dir, args.output, cfg, patching, input_size=args.input_size,
-                                  labels=args.labels, points=args.points, force=args.force), args)
+    from .model import ranks as process_ranks
+
+    # Under torchrun (RANK, WORLD_SIZE set): join the other processes; rank 0 alone prints and writes.
+    ranks = process_ranks.init_from_env(cfg.device)
+    if not ranks.is_main:
+        args.quiet = True
+    try:
+        result = run_job(train_folder(args.normal_dir, args.output, cfg, patching, input_size=args.input_size,
+                                      labels=args.labels, points=args.points, force=args.force), args)
+    finally:
+        process_ranks.finish()
+    if not ranks.is_main:
+        return 0
     report_bad(result.bad)
     model = result.model
     _say_patching(result.patches.patching, "estimated from the images" if patching.object_size is None else "as given")
@@ -400,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _rank_label() -> str:
+    """" (rank k of K)" in the error lines of torchrun's ranks other than 0 (each rank reports its own)."""
+    rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
+    return f" (rank {rank} of {world})" if rank not in ("", "0") else ""
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -421,7 +439,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.debug:
             raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"ddrid: error: {msg}", file=sys.stderr)
+        print(f"ddrid: error{_rank_label()}: {msg}", file=sys.stderr)
         return 1
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:

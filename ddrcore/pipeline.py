@@ -69,6 +69,7 @@ def train_folder(normal_dir, output, config, patching, *, input_size: Optional[i
     """
     from .io.images import load_patches
     from .config import select_device
+    from .model import ranks as process_ranks
     from .model.modelfile import save
     from .model.training import check_memory, model_file_bytes, train
 
@@ -83,8 +84,10 @@ def train_folder(normal_dir, output, config, patching, *, input_size: Optional[i
     config.set_patching(patches.patching)
     config.input_size = int(patches.images.shape[-1])
     model = yield from train(patches, config)
-    path = save(model, output, inputs=[*inputs, *{s.path for s in patches.sources}], force=force)
-    return TrainResult(model, Path(path), patches, list(patches.bad))
+    # Under torchrun every rank holds the same model; rank 0 alone writes it.
+    if process_ranks.current().is_main:
+        save(model, output, inputs=[*inputs, *{s.path for s in patches.sources}], force=force)
+    return TrainResult(model, Path(output), patches, list(patches.bad))
 
 
 # -------------------------------------------------------------------- score --
