@@ -1,11 +1,17 @@
-"""The detail panel: one patch as input | X_C | X_N | |X - X_C|, and its scores.
+"""The detail panel: one patch as input | X_C | X_N | input with the residual as heat.
 
-The four images share zoom/pan (linked ViewBoxes) and the first three share
-contrast (one histogram/LUT widget drives all of them), because comparing the
-input with its class-specific and residual parts only makes sense on one
-intensity scale.  The error map |X - X_C| is non-negative and gets its own
-range.  Decompositions are supplied by the main window (computed on demand
-for the selected patch only).
+Every image is in the patch's own intensity units (ddrcore.model.decomposition
+maps the networks' output back through the preprocessing), so a user reads
+X_C as "the normal-looking image" and X_N as "what was added to it":
+
+* input and X_C share one contrast (one histogram drives both), set from the
+  input's own percentiles, so the input is never washed out by a saturated part;
+* X_N is a difference: a diverging map, symmetric about zero, with its own range;
+* the last panel lays the smoothed residual over the input as a coloured heat
+  layer, so the anomalous place is seen on the object itself.
+
+All four share zoom/pan.  Decompositions are supplied by the main window
+(computed on demand for the selected patch only).
 """
 from __future__ import annotations
 
@@ -18,7 +24,11 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ddrcore.io.images import PatchSource
 
-PANELS = ("input", "X_C (class-specific)", "X_N (residual)", "|X − X_C|")
+PANELS = ("input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
+# Red for an added bright, blue for a missing one; white at zero.
+_DIVERGING = pg.ColorMap([0.0, 0.5, 1.0], [(40, 90, 200), (245, 245, 245), (210, 40, 40)])
+# The heat layer: transparent where nothing departs from normal, opaque yellow-red where most does.
+_HEAT = pg.ColorMap([0.0, 0.35, 1.0], [(255, 200, 0, 0), (255, 160, 0, 110), (230, 20, 20, 210)])
 
 
 class DetailView(QWidget):
@@ -37,6 +47,9 @@ class DetailView(QWidget):
         self.scores = QLabel("")
         self.scores.setTextFormat(Qt.TextFormat.RichText)
         self.scores.setWordWrap(True)
+        self.why = QLabel("")
+        self.why.setObjectName("detailWhy")
+        self.why.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(260)
         self.boxes, self.items, self.labels = [], [], []
@@ -53,11 +66,16 @@ class DetailView(QWidget):
             self.boxes.append(box)
             self.items.append(item)
             self.labels.append(label)
-        # One LUT/histogram for input, X_C and X_N: shared contrast.
+        self.items[2].setColorMap(_DIVERGING)
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setColorMap(_HEAT)
+        self.heat.setZValue(10)
+        self.boxes[3].addItem(self.heat)
+        # One LUT/histogram for input and X_C (the panel with the heat layer follows it).
         self.lut = pg.HistogramLUTWidget(orientation="horizontal")
         self.lut.setImageItem(self.items[0])
         self.lut.setMaximumHeight(80)
-        self.lut_label = QLabel("Contrast (shared by input, X_C and X_N; drag the handles):")
+        self.lut_label = QLabel("Contrast of input and X_C (image units; drag the handles):")
         self.lut.item.sigLevelsChanged.connect(self._share_levels)
         self.lut.item.sigLookupTableChanged.connect(self._share_levels)
         layout = QVBoxLayout(self)
@@ -67,6 +85,7 @@ class DetailView(QWidget):
         layout.addWidget(self.lut_label)
         layout.addWidget(self.lut)
         layout.addWidget(self.scores)
+        layout.addWidget(self.why)
         self.patch: int = -1
         self._score_args = (float("nan"), float("nan"), None, None)
         self.clear()
@@ -76,41 +95,48 @@ class DetailView(QWidget):
         self.patch = -1
         self.title.setText(message)
         self.scores.setText("")
-        for item in self.items:
+        self.why.setText("")
+        for item in (*self.items, self.heat):
             item.clear()
 
     def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
-                   decomposition: Optional[tuple] = None, latent: float = float("nan"),
+                   decomposition=None, latent: float = float("nan"),
                    recon: float = float("nan"), score_type: Optional[str] = None,
                    threshold: Optional[float] = None) -> None:
-        """``raw`` is (C, S, S) at native intensity; ``decomposition`` = (x, x_c, x_n), each (C, S, S)."""
+        """``raw`` is (C, S, S) at native intensity; ``decomposition`` a ddrcore Explanation (or None)."""
         self.patch = patch
         mark_text = f" — marked {mark}" if mark else ""
         where = f"y {source.y}, x {source.x}"
         if self.objects and not np.isnan(source.center_y):
             where = f"object {source.object_id} at y {source.center_y:.0f}, x {source.center_x:.0f}"
         self.title.setText(f"<b>{source.path}</b><br>page {source.page}, {where}{mark_text}")
+        img = np.asarray(raw[0], np.float32)
+        # The input's own percentiles set the contrast of input and X_C alike.
+        lo, hi = (float(v) for v in np.percentile(img, [1, 99.5]))
+        hi = hi if hi > lo else lo + 1.0
+        for item in (self.items[0], self.items[3]):
+            item.setImage(img, autoLevels=False)
+        self.lut.item.setHistogramRange(float(img.min()), float(img.max()))
+        self.lut.item.setLevels(lo, hi)
         if decomposition is None:
-            # Before a model exists: the input at native intensity, percentile contrast.
-            img = raw[0].astype(np.float32)
-            self.items[0].setImage(img, autoLevels=False)
-            for item in self.items[1:]:
+            # Before a model exists (or while the parts are computed): the input alone.
+            for item in (self.items[1], self.items[2], self.heat):
                 item.clear()
-            self.labels[0].setText("input (native intensity)")
-            lo, hi = np.percentile(img, [1, 99])
-            self.lut.item.setHistogramRange(float(img.min()), float(img.max()))
-            self.lut.item.setLevels(float(lo), float(hi) if hi > lo else float(lo) + 1)
+            self.why.setText("")
         else:
-            x, x_c, x_n = (np.asarray(a[0], np.float32) for a in decomposition)
-            err = np.abs(x - x_c)
-            self.labels[0].setText("input (model units)")
-            for item, img in zip(self.items, (x, x_c, x_n)):
-                item.setImage(img, autoLevels=False)
-            self.items[3].setImage(err, autoLevels=False, levels=(0.0, float(max(err.max(), 1e-6))))
-            stacked = np.concatenate([x.ravel(), x_c.ravel(), x_n.ravel()])
-            lo, hi = np.percentile(stacked, [1, 99.5])
-            self.lut.item.setHistogramRange(float(stacked.min()), float(stacked.max()))
-            self.lut.item.setLevels(float(lo), float(hi) if hi > lo else float(lo) + 1)
+            x_c = np.asarray(decomposition.x_c[0], np.float32)
+            x_n = np.asarray(decomposition.x_n[0], np.float32)
+            self.items[1].setImage(x_c, autoLevels=False)
+            span = float(np.percentile(np.abs(x_n), 99.5)) or 1.0
+            self.items[2].setImage(x_n, autoLevels=False, levels=(-span, span))
+            heat = np.asarray(decomposition.heat, np.float32)
+            # One scale for every patch, tied to the input's contrast: a residual half as large as the
+            # input's range is full red, so a normal patch with a small residual stays clear.
+            self.heat.setImage(heat, autoLevels=False, levels=(0.0, 0.5 * (hi - lo)))
+            self.labels[2].setText(f"X_N (residual, ±{span:.3g})")
+            self.labels[3].setText("input + " + ("X_N" if decomposition.residual == "x_n" else "|input − X_C|")
+                                   + " heat")
+            self.why.setText(decomposition.why)
         self._share_levels()
         self.boxes[0].autoRange(padding=0.02)
         self._show_scores(latent, recon, score_type, threshold)
@@ -139,7 +165,7 @@ class DetailView(QWidget):
     def _share_levels(self, *_args) -> None:
         levels = self.lut.item.getLevels()
         lut = self.items[0].lut
-        for item in self.items[1:3]:
+        for item in (self.items[1], self.items[3]):
             item.setLevels(levels)
             item.setLookupTable(lut)
 

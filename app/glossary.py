@@ -11,12 +11,14 @@ TERMS = {
                     "validation normals (the paper's Algorithm 2). The patches are ranked by it.",
     "X_C": "Class-specific component R_C(X): the part of the patch the model explains as normal structure.",
     "X_N": "Residual component R_N(X): what is left over (noise, background, and often the anomaly itself).",
-    "|X − X_C|": "Where the patch differs from its normal-class part: bright = not explained as normal.",
+    "residual heat": "Where the patch departs from normal: the residual X_N, lightly smoothed, laid over the input "
+                     "in colour (transparent = nothing unusual, red = most unusual).",
     "threshold": "Patches scoring at or above it are flagged. The model's default is the 95th percentile of the "
                  "validation normals' scores, so about 5 % of normal patches are expected above it. Drag the "
                  "slider to change it.",
-    "model units": "The input as the model sees it: each patch's mean subtracted and divided by its mean absolute "
-                   "deviation, then scaled by the training set's min and max (about 0–1). Not intensities.",
+    "image units": "Intensities as in the image file. The model works on normalised patches (mean subtracted, "
+                   "divided by the mean absolute deviation, scaled to the training set's range); the Detail view "
+                   "maps X_C and X_N back, so X_C + X_N is the model's reconstruction in the image's own units.",
     "roles": "train: the model learnt from it; validation: held out to set the threshold and check quality; "
              "normal: marked normal after training (not used); unmarked; excluded. Results leave out train and "
              "validation patches unless \"Include training patches\" is ticked.",

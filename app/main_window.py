@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
 
         self.detail = DetailView()
         self.detail.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
-        for label, terms in zip(self.detail.labels, (("model units",), ("X_C",), ("X_N",), ("|X − X_C|",))):
+        for label, terms in zip(self.detail.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
             label.setToolTip(tip(*terms))
         self.detail.stepRequested.connect(self.gallery.step)
         self.detail_dock = self._dock("Detail", "detailDock", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
         self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.act_about = A("&About ddrid", self.show_about)
         self.act_glossary = A("&What Do These Mean?", self.show_glossary, None,
-                              "AS_l, AS_r, X_C, X_N, threshold, model units, roles, quality check")
+                              "AS_l, AS_r, X_C, X_N, threshold, image units, residual heat, roles, quality check")
         for act in (self.act_normal, self.act_unmark, self.act_exclude, self.act_file_normal, self.act_folder_normal):
             self.gallery.addAction(act)
         for act in (self.act_undo, self.act_redo, self.act_next, self.act_prev, self.act_cancel):

@@ -148,15 +148,13 @@ class JobRunner(QObject):
 
 
 def _decompose(model, patch):
-    """Input | X_C | X_N of one raw patch (C, S, S), plus its index; runs in a worker thread."""
-    from ddrcore.progress import run_to_end
-    from ddrcore.model.scoring import score_patches
+    """The Detail view's Explanation of one raw patch (C, S, S); runs in a worker thread."""
+    from ddrcore.model.decomposition import explain
 
     try:
-        sc = run_to_end(score_patches(model, patch[None], decompose=True))
+        return explain(model, patch)
     except Exception as exc:  # see JobFailed: keep RuntimeErrors visible to superqt
         raise JobFailed(f"{type(exc).__name__}: {exc}") from None
-    return sc.x[0], sc.x_c[0], sc.x_n[0]
 
 
 class LatestOnly(QObject):

@@ -21,14 +21,42 @@ GCN_EPS = 1e-8
 
 
 def global_contrast_normalize(x: np.ndarray) -> np.ndarray:
-    """l1 global contrast normalisation of each patch in (N, C, H, W)."""
+    """l1 global contrast normalisation of each patch in (N, C, H, W).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+        Patches at native intensity.
+
+    Returns
+    -------
+    ndarray of float32, same shape
+        Each patch minus its mean, divided by its mean absolute deviation; a
+        constant patch becomes all zeros.
+
+    Examples
+    --------
+    >>> global_contrast_normalize(np.array([[[[10.0, 30.0]]], [[[5.0, 5.0]]]]))[:, 0, 0]
+    array([[-1.,  1.],
+           [ 0.,  0.]], dtype=float32)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean, scale = gcn_constants(x)
+    return ((x - mean) / scale).astype(np.float32)
+
+
+def gcn_constants(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each patch's mean and l1 scale (mean absolute deviation; 1 for a constant patch), shaped to broadcast.
+
+    >>> mean, scale = gcn_constants(np.array([[[[10.0, 30.0]]]]))
+    >>> mean.ravel().tolist(), scale.ravel().tolist()
+    ([20.0], [10.0])
+    """
     x = np.asarray(x, dtype=np.float64)
     axes = tuple(range(1, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    scale = np.abs(centred).mean(axis=axes, keepdims=True)
-    scale = np.where(scale < GCN_EPS, 1.0, scale)
-    return (centred / scale).astype(np.float32)
+    scale = np.abs(x - mean).mean(axis=axes, keepdims=True)
+    return mean, np.where(scale < GCN_EPS, 1.0, scale)
 
 
 @dataclass(frozen=True)
@@ -40,6 +68,27 @@ class Preprocessor:
 
     @staticmethod
     def fit(normal_patches: np.ndarray) -> "Preprocessor":
+        """Fit the min-max constants on the normal training patches (after GCN).
+
+        Parameters
+        ----------
+        normal_patches : ndarray, shape (N, C, H, W)
+            The normal training subset, native intensity.
+
+        Returns
+        -------
+        Preprocessor
+            Maps those patches into [0, 1]; other patches may fall outside.
+
+        Examples
+        --------
+        >>> x = np.array([[[[0.0, 2.0]]], [[[0.0, 4.0]]]])
+        >>> pre = Preprocessor.fit(x)
+        >>> pre.minimum, pre.maximum
+        (-1.0, 1.0)
+        >>> pre(np.array([[[[0.0, 8.0]]]]))[0, 0, 0].tolist()
+        [0.0, 1.0]
+        """
         g = global_contrast_normalize(normal_patches)
         lo, hi = float(g.min()), float(g.max())
         if not np.isfinite([lo, hi]).all():

@@ -158,10 +158,10 @@ def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wai
     # (10) Tooltips explain the jargon; the help page lists every term.
     from app.glossary import TERMS, html
     assert "AS_l" in win.detail.scores.toolTip() and "AS_r" in win.detail.scores.toolTip()
-    assert "model units" in win.detail.labels[0].toolTip()
+    assert "image units" in win.detail.labels[0].toolTip()
     assert "threshold" in win.threshold_panel.slider.toolTip()
     page = html()
-    for term in ("AS_l", "AS_r", "X_C", "X_N", "threshold", "model units"):
+    for term in ("AS_l", "AS_r", "X_C", "X_N", "threshold", "image units", "residual heat"):
         assert term in TERMS and term in page
     win.act_glossary.trigger()
     assert win.glossary_box.isVisible()

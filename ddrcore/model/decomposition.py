@@ -1,0 +1,139 @@
+"""What the Detail view shows of a decomposition X = X_C + X_N, in the image's own units.
+
+The networks see preprocessed patches (GCN, then min-max; see preprocess.py),
+so X_C and X_N come out in those units.  A microscopist reads intensities, so
+both are mapped back through the patch's own GCN constants and the model's
+min-max constants: X_C takes the patch's mean (it is the normal-looking
+image), X_N is a pure difference (no offset), and X_C + X_N in image units is
+the reconstruction in image units.  numpy only: the GUI imports this before
+torch is loaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from .preprocess import Preprocessor, gcn_constants
+from .score_type import ScoreType
+
+#: The residual the Detail view shows as "what is anomalous", and the one
+#: ``ddrid bench rings`` measures.
+RESIDUALS = ("x_n", "input_minus_x_c")
+
+
+def to_image_units(raw: np.ndarray, x_c: np.ndarray, x_n: np.ndarray,
+                   pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
+    """X_C and X_N of patches in the units of the raw image.
+
+    Parameters
+    ----------
+    raw : ndarray, shape (N, C, H, W)
+        The patches at native intensity, as the network was given them.
+    x_c, x_n : ndarray, shape (N, C, H, W)
+        The decomposition in preprocessed units.
+    pre : Preprocessor
+        The model's min-max constants.
+
+    Returns
+    -------
+    x_c_img, x_n_img : ndarray of float32
+        ``x_c_img`` includes the patch's mean; ``x_n_img`` is a difference.
+
+    Examples
+    --------
+    >>> pre = Preprocessor(-1.0, 1.0)
+    >>> raw = np.array([[[[10.0, 30.0]]]])
+    >>> x = pre(raw)                       # [0, 1]
+    >>> xc, xn = to_image_units(raw, x, np.zeros_like(x), pre)
+    >>> xc.ravel().tolist(), xn.ravel().tolist()
+    ([10.0, 30.0], [0.0, 0.0])
+    """
+    mean, scale = gcn_constants(raw)
+    span = pre.maximum - pre.minimum
+    x_c_img = (np.asarray(x_c, np.float64) * span + pre.minimum) * scale + mean
+    x_n_img = np.asarray(x_n, np.float64) * span * scale
+    return x_c_img.astype(np.float32), x_n_img.astype(np.float32)
+
+
+def residual_map(raw: np.ndarray, x_c_img: np.ndarray, x_n_img: np.ndarray, kind: str = "x_n",
+                 sigma: float = 1.0) -> np.ndarray:
+    """Where a patch departs from normal, as a non-negative map per patch (N, H, W).
+
+    ``kind`` "x_n" is the residual network's output, "input_minus_x_c" what the
+    class-specific part leaves unexplained; channels are summed in absolute
+    value and the map is smoothed lightly (Gaussian ``sigma`` in pixels) so a
+    single noisy pixel does not outshine a spot.
+
+    >>> raw = np.zeros((1, 1, 9, 9)); raw[0, 0, 4, 6] = 10
+    >>> m = residual_map(raw, np.zeros_like(raw), raw, "x_n")
+    >>> [int(i) for i in np.unravel_index(m[0].argmax(), m[0].shape)]
+    [4, 6]
+    """
+    if kind not in RESIDUALS:
+        raise ValueError(f"residual must be one of {', '.join(RESIDUALS)}, got {kind!r}")
+    diff = x_n_img if kind == "x_n" else np.asarray(raw, np.float32) - x_c_img
+    heat = np.abs(np.asarray(diff, np.float32)).sum(axis=1)
+    if sigma > 0:
+        heat = np.stack([gaussian_filter(h, sigma) for h in heat])
+    return heat
+
+
+def why_ranked(score_type: str, value: float, validation: Optional[Sequence[float]] = None,
+               rule: str = "") -> str:
+    """One line saying which score ranked a patch and why that score.
+
+    ``validation``: the chosen score on the model's validation normals, to say
+    how unusual ``value`` is; ``rule``: how the score was chosen (stored in
+    the model; Algorithm 2 when empty).
+
+    >>> print(why_ranked("latent", 5.0, [1.0, 2.0, 3.0, 9.0]))  # doctest: +NORMALIZE_WHITESPACE
+    Ranked by AS_l (far from the normal template in the latent space), chosen by Algorithm 2
+    (the lower mean on validation normals); higher than 75 % of validation normals.
+    """
+    st = ScoreType(score_type)
+    rule = rule or "Algorithm 2 (the lower mean on validation normals)"
+    line = f"Ranked by {st.label} ({st.meaning}), chosen by {rule}"
+    if validation is not None and len(validation) and np.isfinite(value):
+        share = float(np.mean(np.asarray(validation) < value))
+        line += ("; higher than every validation normal" if share == 1.0 else
+                 f"; higher than {100 * share:.0f} % of validation normals")
+    return line + "."
+
+
+#: What the Detail view presents as "what is anomalous" (see RESIDUALS).
+DEFAULT_RESIDUAL = "x_n"
+
+
+@dataclass
+class Explanation:
+    """One patch as the Detail view shows it: every image in the patch's own units."""
+
+    raw: np.ndarray        # (C, S, S) the input at native intensity (resized to the model's input)
+    x_c: np.ndarray        # (C, S, S) the normal-looking part
+    x_n: np.ndarray        # (C, S, S) the residual part (a difference: no offset)
+    heat: np.ndarray       # (S, S) the smoothed residual map
+    residual: str          # which residual ``heat`` shows (RESIDUALS)
+    latent: float          # AS_l
+    recon: float           # AS_r
+    why: str               # one line: which score ranked it and why
+
+
+def explain(model, raw: np.ndarray, residual: str = DEFAULT_RESIDUAL) -> Explanation:
+    """Decompose one raw patch (C, S, S) with ``model`` and put every part in image units.
+
+    Runs the networks (torch is imported here, not when the module loads).
+    """
+    from ..progress import run_to_end
+    from .scoring import score_patches
+
+    raw = np.asarray(raw, np.float32)[None]
+    s = run_to_end(score_patches(model, raw, decompose=True))
+    x_c, x_n = to_image_units(raw, s.x_c, s.x_n, model.preprocessor)
+    value = float(s.latent[0] if model.score_type == ScoreType.LATENT else s.recon[0])
+    why = why_ranked(model.score_type, value, model.validation_scores.get(model.score_type),
+                     model.validation.get("score_rule", ""))
+    return Explanation(raw=raw[0], x_c=x_c[0], x_n=x_n[0], heat=residual_map(raw, x_c, x_n, residual)[0],
+                       residual=residual, latent=float(s.latent[0]), recon=float(s.recon[0]), why=why)
