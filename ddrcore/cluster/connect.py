@@ -125,7 +125,8 @@ def open_client(spec: ClusterSpec, timeout: float = CONNECT_TIMEOUT) -> Iterator
                 # One thread per worker process: torch runs one thread per task (see tasks.py), so
                 # N processes use N cores without oversubscribing them.
                 cluster = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+                                                   dashboard_address=None, silence_logs=logging.CRITICAL,
+                                                   preload=["ddrcore.cluster.preload"])
             except Exception as exc:  # noqa: BLE001 - one line, whatever failed
                 raise ClusterError(f"could not start a local Dask cluster of {spec.workers} workers "
                                    f"({first_line(exc)})") from None

@@ -233,3 +233,37 @@ def test_ddrcore_without_dask(model_file, test_dir, tmp_path):
     assert out.returncode == 1, out.stderr
     assert out.stderr.strip().splitlines() == ['ddrid: error: --cluster needs Dask: pip install "ddrid[cluster]" '
                                                '(dask[distributed])']
+
+
+def test_ctrl_c_cancels_and_writes_nothing(model_file, tmp_path):
+    """Ctrl+C at a terminal reaches the client and its local workers: one line, exit 130, no CSV."""
+    fields = _many_fields(tmp_path / "fields", n=24, side=256)
+    out = tmp_path / "ranked.csv"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "ddrcore", "score", str(model_file), str(fields), "--csv", str(out),
+                             "--cluster", "local:1", "--files-per-task", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("score"):
+            break
+    os.killpg(proc.pid, signal.SIGINT)      # what a terminal's Ctrl+C does: the whole process group
+    rest = proc.communicate(timeout=60)[1]
+    err = "".join(lines) + rest
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "ddrid: interrupted; nothing half-written was left behind"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert not out.exists() and list(tmp_path.glob("*.csv")) == []
+
+
+def test_bench_scale_measures(tmp_path):
+    from ddrcore.bench.scale import format_scale, measure_scale
+
+    result = measure_scale([1], files=2, side=64)
+    run = result["runs"][0]
+    assert run["workers"] == 1 and run["patches"] == 2 * 4 and run["efficiency"] == 1.0
+    assert run["patches_per_s"] > 0 and run["trivial_task_round_trip_ms"] > 0
+    assert result["in_process_1_thread"]["result_bytes_per_patch"] > 0
+    assert "local:1" in format_scale(result)
