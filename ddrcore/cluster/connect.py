@@ -2,7 +2,8 @@
 
 ``local:N``
     a :class:`distributed.LocalCluster` on this machine: N worker processes,
-    one thread each (one torch thread each, see :mod:`.tasks`), no dashboard;
+    one thread each (one torch thread each, see :mod:`.tasks`), its HTTP server
+    (dashboard) on a free port, not on 8787, which another cluster may hold;
     ``local`` alone is one worker per CPU core.
 ``tcp://HOST:PORT`` (also ``tls://``, ``ws://``, ``wss://``; a bare ``HOST:PORT`` means tcp)
     an existing scheduler, e.g. one started by dask-jobqueue on SLURM.
@@ -123,9 +124,10 @@ def open_client(spec: ClusterSpec, timeout: float = CONNECT_TIMEOUT) -> Iterator
         if spec.kind == "local":
             try:
                 # One thread per worker process: torch runs one thread per task (see tasks.py), so
-                # N processes use N cores without oversubscribing them.
+                # N processes use N cores without oversubscribing them.  ":0": Dask's HTTP server starts
+                # even without a dashboard, and 8787 may be another cluster's.
                 cluster = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None, silence_logs=logging.CRITICAL,
+                                                   dashboard_address=":0", silence_logs=logging.CRITICAL,
                                                    preload=["ddrcore.cluster.preload"])
             except Exception as exc:  # noqa: BLE001 - one line, whatever failed
                 raise ClusterError(f"could not start a local Dask cluster of {spec.workers} workers "

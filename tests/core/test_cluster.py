@@ -72,7 +72,7 @@ def skipped(err: str):
 @pytest.fixture(scope="module")
 def dask_cluster():
     """A 2-worker local cluster the tests connect to by address (as to a SLURM one)."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=50) as cluster:
         yield cluster
 
