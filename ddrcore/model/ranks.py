@@ -239,6 +239,9 @@ def init_from_env(device: str = "auto") -> Ranks:
 
     rank, world, local_rank = env
     backend = "nccl" if select_device(device).startswith("cuda") else "gloo"
+    if backend == "nccl":
+        # Each rank's GPU chosen before NCCL starts, so that its communicator is set up on that GPU.
+        torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=TIMEOUT)
     _current = DistributedRanks(rank, world, local_rank, backend)
