@@ -41,7 +41,7 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
         try:
             found = find_images(p)
         except DdridError as exc:
-            problems.append(BadFile(p, str(exc).split(": ", 1)[-1]))
+            problems.append(BadFile(p, exc.reason))
             continue
         if not found:
             problems.append(BadFile(p, "no .tif/.tiff/.png/.jpg files found here"))
@@ -53,7 +53,7 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
             patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels,
                                               patching=patching)
         except DdridError as exc:
-            problems.append(BadFile(", ".join(paths), str(exc).split(": ", 1)[-1]))
+            problems.append(BadFile(", ".join(paths), exc.reason))
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])
 
 
