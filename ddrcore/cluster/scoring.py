@@ -24,18 +24,18 @@ import os
 import time
 import uuid
 from collections import deque
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from ..errors import DdridError, first_line
-from ..io.images import PatchSet, find_images, no_usable_images, skipped_links, wrong_channels
+from ..io.images import PatchSet, PatchSource, find_images, no_usable_images, skipped_links, wrong_channels
 from ..objects import ObjectContext
 from ..pipeline import ScoreResult, check_fits, open_for_scoring, with_channel_hint, write_scored
 from ..progress import Clock, Job, Progress
 from .connect import CONNECT_TIMEOUT, ClusterError, ClusterSpec, open_client, parse_cluster
-from .tasks import ScoreTask, TaskResult, model_stamp, score_task
+from .tasks import FileOutcome, ScoreTask, TaskResult, model_stamp, score_task
 
 #: Bytes of image files per task, at most.  A 16-bit 2048 x 2048 field (8 MiB) is 4096 grid patches,
 #: about 8 s of scoring on one CPU thread: tasks of seconds keep the scheduler's cost per task
@@ -191,6 +191,44 @@ def run_tasks(client, tasks: Sequence[ScoreTask], where: str, steps: Optional[Se
     return results
 
 
+@dataclass
+class ClusterRun:
+    """What the cluster gave for a list of files, in file order."""
+
+    sources: List[PatchSource]        # of the patches scored; absolute paths as sent to the workers
+    scores: object                    # Scores aligned with ``sources`` (score choice and threshold left to the caller)
+    outcomes: List[FileOutcome]       # per file: channels found, or why it was skipped
+
+
+def score_files_on_cluster(model_path, files: Sequence, patching, cluster, *, device: str = "auto",
+                           decompose: bool = False, files_per_task: Optional[int] = None,
+                           timeout: float = CONNECT_TIMEOUT) -> Job[ClusterRun]:
+    """Score image files on a Dask cluster with the model file ``model_path`` (a job).
+
+    The building block of ``ddrid score --cluster`` and of the desktop app's
+    scoring on a cluster.  ``patching`` must be resolved (an object size set
+    for object sources): every worker cuts its files exactly so.  The workers
+    must see ``model_path`` and ``files`` at the same paths (a shared file
+    system).  Closing the job cancels every task on the cluster.
+    """
+    from ..io import reading
+
+    spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
+    stamp = model_stamp(model_path)
+    sizes = [os.path.getsize(f) for f in files]
+    yield Progress("connect", message=f"connecting to the Dask cluster {spec}")
+    with open_client(spec, timeout) as (client, where):
+        groups = plan_tasks(sizes, _threads(client), files_per_task)
+        tasks = [ScoreTask(i, tuple(os.path.abspath(files[j]) for j in g), os.path.abspath(model_path), stamp,
+                           device, patching, len(files) == 1, decompose, reading.max_pixels)
+                 for i, g in enumerate(groups)]
+        results = yield from run_tasks(client, tasks, where, [len(g) for g in groups], timeout)
+    parts = [r.scores for r in results]
+    return ClusterRun(sources=[s for r in results for s in r.sources],
+                      scores=merge_scores(parts, "latent", float("inf")),
+                      outcomes=[o for r in results for o in r.files])
+
+
 def score_on_cluster(model_path, test_dir, csv_path, *, cluster, decompositions=None, device: str = "auto",
                      threshold: Optional[float] = None, score_type: str = "auto", patching=None, labels=None,
                      points=None, force: bool = False, files_per_task: Optional[int] = None,
@@ -215,7 +253,6 @@ def score_on_cluster(model_path, test_dir, csv_path, *, cluster, decompositions=
     skipped files, not their pixels (those stay on the workers): its
     ``images`` is empty.
     """
-    from ..io import reading
 
     spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
     # The client needs the model's settings only; the workers run it on `device`.
@@ -234,26 +271,19 @@ def score_on_cluster(model_path, test_dir, csv_path, *, cluster, decompositions=
     bad = skipped_links(test_dir)
     if not files:
         raise no_usable_images(test_dir, bad)
-    stamp = model_stamp(model_path)
-    sizes = [os.path.getsize(f) for f in files]
-    yield Progress("connect", message=f"connecting to the Dask cluster {spec}")
-    with open_client(spec, timeout) as (client, where):
-        groups = plan_tasks(sizes, _threads(client), files_per_task)
-        tasks = [ScoreTask(i, tuple(os.path.abspath(files[j]) for j in g), os.path.abspath(model_path), stamp,
-                           device, patching, len(files) == 1, decompositions is not None, reading.max_pixels)
-                 for i, g in enumerate(groups)]
-        results = yield from run_tasks(client, tasks, where, [len(g) for g in groups], timeout)
+    run = yield from score_files_on_cluster(model_path, files, patching, spec, device=device,
+                                            decompose=decompositions is not None, files_per_task=files_per_task,
+                                            timeout=timeout)
     # Paths as the user gave them (as a local run reports them), not the absolute ones sent to workers.
     shown = {os.path.abspath(f): str(f) for f in files}
-    outcomes = [o for r in results for o in r.files]
     bad.extend(type(o.bad)(shown.get(o.path, o.path), o.bad.reason.replace(o.path, shown.get(o.path, o.path)))
-               for o in outcomes if o.bad)
+               for o in run.outcomes if o.bad)
     bad.extend(wrong_channels(shown.get(o.path, o.path), o.channels, model.channels)
-               for o in outcomes if o.channels and o.channels != model.channels)
-    sources = [_shown(s, shown) for r in results for s in r.sources]
+               for o in run.outcomes if o.channels and o.channels != model.channels)
+    sources = [_shown(s, shown) for s in run.sources]
     if not sources:
         raise no_usable_images(test_dir, bad)
-    scores = merge_scores([r.scores for r in results], model.score_type, model.threshold)
+    scores = replace(run.scores, score_type=model.score_type, threshold=model.threshold)
     if len(scores) != len(sources):
         raise DdridError(f"the cluster returned {len(scores)} scores for {len(sources)} patches; no CSV was written")
     write_scored(csv_path, decompositions, scores, sources, model, model_path, threshold, inputs, force)
