@@ -26,6 +26,7 @@ ACTIONS = (
     ("quit", "&Quit", Std.Quit, ""),
     ("undo", "&Undo", "Ctrl+Z", ""),
     ("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], ""),
+    ("preferences", "&Preferences…", Std.Preferences, "Where scoring runs: this computer or a Dask cluster"),
     ("normal", "Mark &Normal", "N", "Selected patches become training normals"),
     ("unmark", "&Unmark", "U", "Remove marks from the selection"),
     ("exclude", "E&xclude", "X", "Leave the selection out of training, counts and exports"),
@@ -50,7 +51,7 @@ ACTIONS = (
 MENUS = (
     ("&File", ("new", "open_folder", "open_files", "open_project", "demo", "recent", None, "save", "save_as", None,
                "export_csv", "export_report", None, "quit")),
-    ("&Edit", ("undo", "redo", None, "select_all")),
+    ("&Edit", ("undo", "redo", None, "select_all", None, "preferences")),
     ("&Annotate", ("normal", "unmark", "exclude", None, "file_normal", "folder_normal", None, "recut")),
     ("&Model", ("train", "score", "cancel")),
     ("&View", ("docks", None, "next", "prev")),

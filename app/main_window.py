@@ -27,6 +27,7 @@ from .gallery import GalleryView
 from .icon import app_icon
 from .loading import Loader
 from .modelling import ModelJobs
+from .preferences import PreferencesDialog
 from .problems import ProblemsPanel, show_error
 from .project_io import Projects, start_dir
 from .source_view import SourceView
@@ -110,7 +111,8 @@ class MainWindow(QMainWindow):
                 "train": lambda: self.models.start_training(self.train_panel.config()),
                 "score": self.models.score_unscored, "cancel": self.cancel_job_from_keyboard,
                 "next": lambda: g.step(1), "prev": lambda: g.step(-1), "shortcuts": self.show_shortcuts,
-                "about": self.show_about, "glossary": self.show_glossary}
+                "about": self.show_about, "glossary": self.show_glossary,
+                "preferences": lambda: PreferencesDialog(self).exec()}
 
     # ================================================================ UI ==
     def _build_central(self) -> None:

@@ -19,6 +19,7 @@ from ddrcore.model.score_type import ScoreType
 from . import jobs
 from . import settings as appsettings
 from .document import MIN_NORMALS, Document
+from .preferences import scoring_cluster
 from .training_panel import TrainingPanel
 from .workers import warm_up
 
@@ -165,11 +166,25 @@ class ModelJobs(QObject):
         self._score(todo)
 
     def _score(self, todo: np.ndarray) -> None:
-        model, images = self.doc.model, self.doc.table.images
-        self.runner.submit("score", lambda: jobs.score_indices(model, images, todo), title="Scoring",
-                           on_done=self._scored)
+        model, table = self.doc.model, self.doc.table
+        cluster = scoring_cluster()
+        if not cluster:
+            self.runner.submit("score", lambda: jobs.score_indices(model, table.images, todo), title="Scoring",
+                               on_done=self._scored)
+            return
+        if not self.doc.model_path or not Path(self.doc.model_path).is_file():
+            self.doc.add_problems([BadFile("model", f"not scored on the cluster {cluster}: its workers read the model "
+                                           "from a file; save the project (the model is saved beside it)")])
+            return
+        model_path, sources = self.doc.model_path, list(table.sources)
+        patching = table.patching or model.config.patching()   # how these patches were cut
+        self.runner.submit("score", lambda: jobs.score_indices_on_cluster(model, model_path, sources, todo, patching,
+                                                                          cluster),
+                           title=f"Scoring on {cluster}", on_done=self._scored)
 
     def _scored(self, result: jobs.ScoreResult) -> None:
+        if result.problems:
+            self.doc.add_problems(result.problems)
         self.doc.set_scores(result.indices, result.scores)
         self.on_scored()
         n = len(result.indices)
