@@ -1,22 +1,8 @@
 """Shared fixtures: tiny synthetic microscopy-like images written to tmp_path."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-
-
-def pytest_configure(config):
-    # The suite runs on every core (pytest-xdist, `-n auto` in pyproject.toml): one torch thread per
-    # worker, or the workers' thread pools fight over the same cores and every test slows down.
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        try:
-            import torch
-        except ImportError:
-            return
-        torch.set_num_threads(1)
 
 
 def ring_patch(rng: np.random.Generator, size: int = 32, dtype=np.uint16) -> np.ndarray:

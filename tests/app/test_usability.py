@@ -208,12 +208,12 @@ def test_readme_states_the_cpu_route_before_the_install_command():
 def test_report_labels_are_relative_to_the_common_root():
     """(9) train/normal/ring.tif and test/normal/ring.tif stay apart; the common root is stated."""
     from ddrcore.io.images import PatchSource
-    from ddrcore.io.report import _label, common_root
+    from ddrcore.io.report import common_root, patch_label
 
     a, b = PatchSource("/d/x/train/normal/r.tif", 0, 0, 0), PatchSource("/d/x/test/normal/r.tif", 0, 0, 0)
     root = common_root([a.path, b.path])
     assert root == "/d/x"
-    assert _label(a, root).startswith("train/normal/r.tif") and _label(b, root).startswith("test/normal/r.tif")
+    assert patch_label(a, root).startswith("train/normal/r.tif") and patch_label(b, root).startswith("test/normal/r.tif")
 
 
 def test_keyboard_goes_back_to_the_gallery_after_a_dialog(win, image_folder, wait_idle, monkeypatch):
