@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 from typing import Optional, Sequence
 
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from ddrcore.config import default_input_size
@@ -18,6 +17,7 @@ from ddrcore.io.images import BadFile
 from ddrcore.objects import Patching
 from ddrcore.pipeline import bundled_demo_dir
 
+from .controller import Controller
 from . import jobs
 from . import settings as appsettings
 from .document import Document
@@ -26,7 +26,7 @@ from .state import PatchTable
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 
 
-class Loader(QObject):
+class Loader(Controller):
     """Starts loads and takes their results into the document.
 
     ``window`` provides ``runner``, ``patch_bar``, ``projects``, ``gallery``, ``notify(text, ms)``,
@@ -38,11 +38,6 @@ class Loader(QObject):
         self.doc = document
         self.runner = window.runner
 
-    @property
-    def window(self):
-        """The main window: this object's Qt parent (not kept in an attribute, which would make a reference
-        cycle with the window that the garbage collector may break in a worker thread)."""
-        return self.parent()
 
     def open_paths(self, paths: Sequence[str]) -> None:
         """Open projects, folders and image files (command line, drops)."""

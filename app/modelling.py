@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
 from ddrcore.io.images import BadFile
 from ddrcore.model.score_type import ScoreType
 
+from .controller import Controller
 from . import jobs
 from . import settings as appsettings
 from .document import MIN_NORMALS, Document
@@ -26,7 +26,7 @@ from .workers import warm_up
 MODEL_SUFFIX = ".ddrid"   # ddrcore.model.modelfile.SUFFIX; modelfile imports torch, loaded after the window shows
 
 
-class ModelJobs(QObject):
+class ModelJobs(Controller):
     """Trains and scores for one document; ``window`` provides ``runner``, ``notify(text, ms)`` and ``raise_training()``.
 
     ``on_scored()`` is called after new scores are in the document (the gallery then shows the top of the ranking).
@@ -45,11 +45,6 @@ class ModelJobs(QObject):
         document.patches_added.connect(self._patches_added)
         document.model_changed.connect(self._model_changed)
 
-    @property
-    def window(self):
-        """The main window: this object's Qt parent (not kept in an attribute, which would make a reference
-        cycle with the window that the garbage collector may break in a worker thread)."""
-        return self.parent()
 
     def _patches_added(self, _new) -> None:
         self.score_unscored(quiet=True)   # patches that arrive after a model exists are scored

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ddrcore.errors import DdridError
@@ -18,6 +18,7 @@ from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
 from ddrcore.model.score_type import ScoreType
 
+from .controller import Controller
 from . import exporting
 from . import settings as appsettings
 from .document import Document
@@ -43,7 +44,7 @@ def start_dir(document: Document) -> str:
     return last if last and os.path.isdir(last) else str(Path.home())
 
 
-class Projects(QObject):
+class Projects(Controller):
     """Project files and exports for one document.
 
     ``window`` provides ``runner``, ``loader``, ``train_panel``, ``welcome``,
@@ -61,11 +62,6 @@ class Projects(QObject):
         document.patches_added.connect(self._changed)
         document.model_changed.connect(self._changed)
 
-    @property
-    def window(self):
-        """The main window: this object's Qt parent (not kept in an attribute, which would make a reference
-        cycle with the window that the garbage collector may break in a worker thread)."""
-        return self.parent()
 
     def _changed(self, *_args) -> None:
         """Autosave soon after marks change, patches arrive or a model is trained (never for an empty project).
