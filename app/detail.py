@@ -10,7 +10,7 @@ X_C as "the normal-looking image" and X_N as "what was added to it":
 * the last panel lays the smoothed residual over the input as a coloured heat
   layer, so the anomalous place is seen on the object itself.
 
-All four share zoom/pan.  Decompositions are supplied by the main window
+All four share zoom/pan.  Decompositions are supplied by app.views
 (computed on demand for the selected patch only).
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ddrcore.io.images import PatchSource
+from ddrcore.model.score_type import ScoreType
 
 PANELS = ("input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
 # Red for an added bright, blue for a missing one; white at zero.
@@ -52,6 +53,8 @@ class DetailView(QWidget):
         self.why.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(260)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.graphics.setAcceptDrops(False)
         self.boxes, self.items, self.labels = [], [], []
         for k, name in enumerate(PANELS):
             # 2 x 2: the dock is narrow, and four side-by-side views would be tiny.
@@ -86,6 +89,11 @@ class DetailView(QWidget):
         layout.addWidget(self.lut)
         layout.addWidget(self.scores)
         layout.addWidget(self.why)
+        from .glossary import tip
+
+        self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
+            label.setToolTip(tip(*terms))
         self.patch: int = -1
         self._score_args = (float("nan"), float("nan"), None, None)
         self.clear()
@@ -98,6 +106,9 @@ class DetailView(QWidget):
         self.why.setText("")
         for item in (*self.items, self.heat):
             item.clear()
+        # The residual's range and kind belong to the patch that was shown.
+        for label, name in zip(self.labels[2:], PANELS[2:]):
+            label.setText(name)
 
     def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
                    decomposition=None, latent: float = float("nan"),
@@ -152,7 +163,7 @@ class DetailView(QWidget):
             self.scores.setText("<i>Not scored yet: train a model (or press Score) to see AS_l and AS_r.</i>")
             return
         parts = []
-        for key, name, value in (("latent", "AS_l (latent)", latent), ("recon", "AS_r (image)", recon)):
+        for key, name, value in ((ScoreType.LATENT, "AS_l (latent)", latent), (ScoreType.RECON, "AS_r (image)", recon)):
             if key == score_type:
                 flag = ""
                 if threshold is not None and np.isfinite(threshold):

@@ -13,7 +13,8 @@ from typing import Optional
 import numpy as np
 
 from ddrcore.io.export import write_csv
-from ddrcore.model.ddrid import DDRIDModel, score_name
+from ddrcore.model.ddrid import DDRIDModel
+from ddrcore.model.score_type import ScoreType
 from ddrcore.progress import Progress, run_to_end
 from ddrcore.io.report import write_report
 
@@ -64,7 +65,7 @@ def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
                 "seed": c.seed, "model default threshold": f"{model.threshold:.6g}",
                 "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED)),
                 "patches shown": role_filter_text(table)}
-    images, normal, label = table.images, table.marks[idx] == NORMAL, score_name(table.score_type)
+    images, normal, label = table.images, table.marks[idx] == NORMAL, ScoreType.label_of(table.score_type)
 
     def run():
         yield Progress("report", message=f"drawing the report of {len(idx)} patches")

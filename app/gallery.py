@@ -16,7 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Si
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from ddrcore.model.ddrid import score_name
+from ddrcore.model.score_type import ScoreType
 from ddrcore.io.report import display_u8
 
 from .state import EXCLUDED, NORMAL, PatchTable
@@ -67,6 +67,10 @@ class ThumbnailCache:
         self._ranges: dict = {}     # file path (or None for "fixed") -> (lo, hi) per channel
         self._by_file = None        # (table size, {path: patch indices}), built on first use
         self._n = 0
+
+    def __len__(self) -> int:
+        """Thumbnails held now (at most ``capacity``)."""
+        return len(self._items)
 
     def clear(self) -> None:
         self._items.clear()
@@ -171,7 +175,7 @@ class PatchListModel(QAbstractListModel):
             score = self.table.score
             if score is not None and not np.isnan(score[i]):
                 tip += (f"\nAS_l {self.table.latent[i]:.4g}, AS_r {self.table.recon[i]:.4g}"
-                        f" ({score_name(self.table.score_type)} used)")
+                        f" ({ScoreType.label_of(self.table.score_type)} used)")
             return tip
         if role == Qt.ItemDataRole.AccessibleTextRole or role == Qt.ItemDataRole.DisplayRole:
             s = self.table.sources[i]
@@ -292,6 +296,32 @@ class GalleryView(QListView):
         self.currentPatchChanged.emit(current.data(PatchRole) if current.isValid() else -1)
 
     # ----------------------------------------------------------- content --
+    def set_table(self, table: PatchTable) -> None:
+        """Show the patches of another table (nothing is shown until :meth:`set_order`)."""
+        self.table = table
+        self.cache.table = table
+        self.patch_model.table = table
+        self.invalidate_thumbnails()
+
+    def set_threshold(self, threshold: float) -> None:
+        """Flag the tiles scoring at or above ``threshold``."""
+        self.patch_model.set_threshold(threshold)
+        self.viewport().update()
+
+    def refresh_flags(self) -> None:
+        """Marks changed: recompute the flags (excluded patches are never flagged) and repaint."""
+        self.patch_model.refresh_flags()
+        self.viewport().update()
+
+    def set_contrast(self, mode: str) -> None:
+        """Thumbnail contrast, one of :data:`CONTRAST_MODES`."""
+        self.cache.set_mode(mode)
+        self.viewport().update()
+
+    def shows(self, patch: int) -> bool:
+        """Whether ``patch`` has a tile under the current sort and filter."""
+        return self.patch_model.row_of(patch) is not None
+
     def set_thumb_size(self, px: int) -> None:
         self.delegate.thumb = px
         self.setGridSize(self.delegate.tile_size())

@@ -41,7 +41,7 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
         try:
             found = find_images(p)
         except DdridError as exc:
-            problems.append(BadFile(p, str(exc).split(": ", 1)[-1]))
+            problems.append(BadFile(p, exc.reason))
             continue
         if not found:
             problems.append(BadFile(p, "no .tif/.tiff/.png/.jpg files found here"))
@@ -53,7 +53,7 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
             patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels,
                                               patching=patching)
         except DdridError as exc:
-            problems.append(BadFile(", ".join(paths), str(exc).split(": ", 1)[-1]))
+            problems.append(BadFile(", ".join(paths), exc.reason))
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])
 
 
@@ -80,6 +80,7 @@ def gui_cpu_threads() -> int:
 class ScoreResult:
     indices: np.ndarray
     scores: Scores
+    problems: List[BadFile] = field(default_factory=list)   # what a cluster could not score, and why
 
 
 def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256):
@@ -91,6 +92,36 @@ def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: in
     subset = images if len(indices) == len(images) else images[indices]
     scores = yield from score_patches(model, subset, batch_size=batch_size)
     return ScoreResult(np.asarray(indices, np.int64), scores)
+
+
+def score_indices_on_cluster(model, model_path: str, sources: Sequence, indices: np.ndarray, patching,
+                             cluster: str):
+    """Score the patches at ``indices`` on a Dask cluster: their files are read and cut there again.
+
+    The workers cut each file with the document's ``patching`` and the model's
+    channel, exactly as it was cut here, so their patches are matched to the
+    document's by (file, page, y, x).  A patch the cluster did not return
+    stays unscored and is reported with its file.
+    """
+    from dataclasses import replace
+
+    from ddrcore.cluster.scoring import score_files_on_cluster
+
+    def key(s):
+        return os.path.abspath(s.path), int(s.page), int(s.y), int(s.x)
+
+    wanted = {key(sources[i]): int(i) for i in indices}
+    files = list(dict.fromkeys(os.path.abspath(sources[i].path) for i in indices))
+    run = yield from score_files_on_cluster(model_path, files, patching, cluster)
+    found = [(wanted[key(s)], k) for k, s in enumerate(run.sources) if key(s) in wanted]
+    scores = replace(run.scores.take([k for _, k in found]), score_type=model.score_type, threshold=model.threshold)
+    problems = [o.bad for o in run.outcomes if o.bad]
+    scored_files = {os.path.abspath(sources[i].path) for i, _ in found}
+    for f in files:
+        if f not in scored_files and not any(os.path.abspath(b.path) == f for b in problems):
+            problems.append(BadFile(f, f"the cluster {cluster} returned none of this file's patches; "
+                                       "check that its workers see this file at the same path"))
+    return ScoreResult(np.array([i for i, _ in found], np.int64), scores, problems)
 
 
 @dataclass

@@ -8,9 +8,8 @@ patch's side (an object's radius when crops are twice the object size).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
-import numpy as np
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox,
                                QVBoxLayout)
 
@@ -69,26 +68,3 @@ class RecutDialog(QDialog):
         if source == "grid" and patch is None:
             patch = 32
         return source, self.size.value() or None, patch
-
-
-def carried_marks(old_sources, old_marks: np.ndarray, new_sources) -> Dict[int, int]:
-    """{new index: mark} for new patches whose nearest old centre (same page) was marked.
-
-    The old centre must lie within a quarter of the old patch's side of the new centre.
-    """
-    by_page: Dict[tuple, list] = {}
-    for i, s in enumerate(old_sources):
-        by_page.setdefault((s.path, s.page), []).append(i)
-    pages = {k: (np.array(v), np.array([[old_sources[i].center_y, old_sources[i].center_x] for i in v], float),
-                 np.array([old_sources[i].size for i in v], float)) for k, v in by_page.items()}
-    out: Dict[int, int] = {}
-    for j, s in enumerate(new_sources):
-        hit = pages.get((s.path, s.page))
-        if hit is None:
-            continue
-        idx, centres, sizes = hit
-        d = np.hypot(centres[:, 0] - s.center_y, centres[:, 1] - s.center_x)
-        k = int(np.argmin(d))
-        if d[k] <= sizes[k] / 4 and old_marks[idx[k]]:
-            out[j] = int(old_marks[idx[k]])
-    return out

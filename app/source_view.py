@@ -90,7 +90,9 @@ def _read(path: str, page: int, channel, patching=None):
     try:
         labels = page_objects(arr, patching, path, page, channel).labels
     except Exception as exc:  # the page still shows, with crop squares instead of outlines
-        return PageData(arr, note=f"objects not shown: {str(exc).split(': ', 1)[-1]}")
+        from ddrcore.errors import DdridError
+
+        return PageData(arr, note=f"objects not shown: {exc.reason if isinstance(exc, DdridError) else exc}")
     if labels is None:
         return PageData(arr)
     return PageData(arr, labels, boundaries(labels))
@@ -185,6 +187,8 @@ class SourceView(QWidget):
         self.heat_check.toggled.connect(lambda _on: self._redraw())
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(220)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.graphics.setAcceptDrops(False)
         self.box = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)

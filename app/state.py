@@ -13,6 +13,7 @@ import numpy as np
 
 from ddrcore.io.images import BadFile, PatchSet, PatchSource
 from ddrcore.config import default_input_size
+from ddrcore.model.score_type import ScoreType
 from ddrcore.objects import Patching
 from ddrcore.io.project import Project
 
@@ -228,7 +229,7 @@ class PatchTable:
         """The chosen score per patch (NaN where unscored), or None before any scoring."""
         if self.score_type is None:
             return None
-        return self.latent if self.score_type == "latent" else self.recon
+        return self.latent if self.score_type == ScoreType.LATENT else self.recon
 
     def set_scores(self, indices, scores) -> None:
         idx = np.asarray(indices, np.int64)
@@ -289,7 +290,7 @@ class PatchTable:
 
         idx = np.asarray(indices, np.int64)
         return Scores(latent=self.latent[idx].astype(np.float32), recon=self.recon[idx].astype(np.float32),
-                      score_type=self.score_type or "latent", threshold=float("inf"))
+                      score_type=self.score_type or ScoreType.LATENT, threshold=float("inf"))
 
     # -------------------------------------------------------- view order --
     def _names(self) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Threshold panel: slider, score histogram with the threshold line, flagged count.
 
-The panel does no counting itself: the main window gives it a count function
+The panel does no counting itself: it is given a count function
 (the patch table's O(log N) recount) so moving the slider stays instant at
 100,000 patches.
 """
@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from ddrcore.model.ddrid import score_name
+from ddrcore.model.score_type import ScoreType
 
 
 def _decimals(span: float) -> int:
@@ -42,6 +42,8 @@ class ThresholdPanel(QWidget):
         self.plot.setObjectName("scoreHistogram")
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.plot.setMinimumHeight(110)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.plot.setAcceptDrops(False)
         self.plot.setLabel("bottom", "anomaly score")
         self.plot.setLabel("left", "patches")
         self.plot.addLegend(offset=(-10, 5))
@@ -62,6 +64,12 @@ class ThresholdPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.count_label)
         layout.addWidget(self.plot, 1)
+        from .glossary import tip
+
+        self.setObjectName("thresholdPanel")
+        self.slider.setToolTip(tip("threshold"))
+        self.plot.setToolTip(tip("threshold", "roles"))
+        self.count_label.setToolTip(tip("threshold", "roles"))
         self._count: Optional[Callable[[float], tuple]] = None
         self._default = float("nan")
         self._syncing = False
@@ -98,7 +106,7 @@ class ThresholdPanel(QWidget):
         self.slider.setRange(lo, hi + 1e-9 * span)
         self.slider.setSingleStep(span / 1000)
         self._syncing = False
-        self.plot.setLabel("bottom", f"anomaly score ({score_name(score_type)})")
+        self.plot.setLabel("bottom", f"anomaly score ({ScoreType.label_of(score_type)})")
         self.update_histogram(scores, normal_mask)
         self.set_threshold(keep if keep is not None and math.isfinite(keep) else self._default)
 
@@ -111,6 +119,18 @@ class ThresholdPanel(QWidget):
         self.slider.setValue(0.0)
         self._syncing = False
         self.set_scores(None, None, lambda _t: (0, 0), float("nan"), None)
+
+    def show_waiting(self, text: str) -> None:
+        """No threshold until scores arrive (e.g. while a new model scores every patch): say why."""
+        self.slider.setEnabled(False)
+        self.count_label.setText(text)
+
+    def set_note(self, note: Optional[str]) -> None:
+        """A small title over the histogram (which patches it holds), or none."""
+        if note:
+            self.plot.setTitle(note, size="8pt")
+        else:
+            self.plot.setTitle(None)
 
     def update_histogram(self, scores: np.ndarray, normal_mask: Optional[np.ndarray]) -> None:
         finite = np.isfinite(scores)

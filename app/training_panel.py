@@ -63,13 +63,25 @@ class TrainingPanel(QWidget):
 
     def __init__(self, devices, parent=None):
         super().__init__(parent)
-        self.pretrain = QSpinBox(); self.pretrain.setRange(0, 10000); self.pretrain.setValue(DEMO_PRETRAIN_EPOCHS)
-        self.finetune = QSpinBox(); self.finetune.setRange(0, 10000); self.finetune.setValue(DEMO_FINETUNE_EPOCHS)
-        self.batch = QSpinBox(); self.batch.setRange(2, 65536); self.batch.setValue(PAPER.batch_size)
+        self.setObjectName("trainPanel")
+        self.pretrain = QSpinBox()
+        self.pretrain.setRange(0, 10000)
+        self.pretrain.setValue(DEMO_PRETRAIN_EPOCHS)
+        self.finetune = QSpinBox()
+        self.finetune.setRange(0, 10000)
+        self.finetune.setValue(DEMO_FINETUNE_EPOCHS)
+        self.batch = QSpinBox()
+        self.batch.setRange(2, 65536)
+        self.batch.setValue(PAPER.batch_size)
         self.batch.setToolTip("Shrunk automatically so an epoch has at least 8 steps on small sets")
-        self.lr = QDoubleSpinBox(); self.lr.setDecimals(6); self.lr.setRange(1e-6, 1.0)
-        self.lr.setSingleStep(1e-5); self.lr.setValue(PAPER.lr)
-        self.seed = QSpinBox(); self.seed.setRange(0, 2**31 - 1); self.seed.setValue(PAPER.seed)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1.0)
+        self.lr.setSingleStep(1e-5)
+        self.lr.setValue(PAPER.lr)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(PAPER.seed)
         self.device = QComboBox()
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)
@@ -87,15 +99,23 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.train_button.clicked.connect(lambda: self.startRequested.emit(self.config()))
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
-        self.stage_bar = QProgressBar(); self.stage_bar.setFormat("stage %p %"); self.stage_bar.setObjectName("stageBar")
-        self.overall_bar = QProgressBar(); self.overall_bar.setFormat("overall %p %")
+        self.stage_bar = QProgressBar()
+        self.stage_bar.setFormat("stage %p %")
+        self.stage_bar.setObjectName("stageBar")
+        self.overall_bar = QProgressBar()
+        self.overall_bar.setFormat("overall %p %")
         self.overall_bar.setObjectName("overallBar")
         self.status = QLabel(IDLE_TEXT)
         self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
+        from .glossary import tip
+
+        self.status.setToolTip(tip("chosen score", "threshold", "quality check"))
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
         self.plots.setMinimumHeight(220)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.plots.setAcceptDrops(False)
         self.plots.setToolTip(LOSS_HELP)
         self.curves: Dict[str, pg.PlotDataItem] = {}
         self.family_plots: Dict[str, pg.PlotItem] = {}
@@ -104,7 +124,8 @@ class TrainingPanel(QWidget):
         # One small panel per loss family: the losses differ by orders of magnitude, and on one
         # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
         for row, (family, names, log) in enumerate(LOSS_FAMILIES):
-            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})   # a 2 x 2 grid: each panel tall enough to read
+            # A 2 x 2 grid: each panel tall enough to read.
+            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
@@ -137,13 +158,17 @@ class TrainingPanel(QWidget):
         form = QFormLayout()
         form.addRow("Pretrain epochs", self.pretrain)
         form.addRow("Finetune epochs", self.finetune)
-        sched = QHBoxLayout(); sched.addWidget(self.schedule_short); sched.addWidget(self.schedule_paper)
+        sched = QHBoxLayout()
+        sched.addWidget(self.schedule_short)
+        sched.addWidget(self.schedule_paper)
         form.addRow("Schedule", sched)
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
         form.addRow("Seed", self.seed)
         form.addRow("Device", self.device)
-        buttons = QHBoxLayout(); buttons.addWidget(self.train_button, 1); buttons.addWidget(self.cancel_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
@@ -205,6 +230,14 @@ class TrainingPanel(QWidget):
             self.redraw_timer.stop()
             self._redraw()
 
+    def show_status(self, text: str) -> None:
+        """One line (rich text) under the progress bars: what the last run did, or why it stopped."""
+        self.status.setText(text)
+
+    def set_can_train(self, can: bool) -> None:
+        """Whether Train may be pressed now (patches loaded, no job running)."""
+        self.train_button.setEnabled(can)
+
     def show_model(self, text: str) -> None:
         """Describe a model that was loaded rather than trained here."""
         self.reset()
@@ -217,7 +250,8 @@ class TrainingPanel(QWidget):
 
     def reset(self) -> None:
         for xs, ys in self.points.values():
-            xs.clear(); ys.clear()
+            xs.clear()
+            ys.clear()
         self._step = 0
         self._dirty = True
         self._redraw()

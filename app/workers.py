@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from superqt.utils import FunctionWorker, GeneratorWorker
 
 from ddrcore.errors import DdridError
-from ddrcore.progress import Progress
+from ddrcore.progress import Progress, relay
 
 
 @dataclass
@@ -49,20 +49,24 @@ class JobFailed(Exception):
 def forward(job, interval: float):
     """Drive ``job`` in the worker thread, yielding Batches; returns the job's result."""
     pending: List[Progress] = []
-    last, stage = 0.0, None
+    sent = {"at": 0.0, "stage": None}
+
+    def collect(rec: Progress) -> Optional[Batch]:
+        # relay() passes on what this returns: a Batch every ``interval`` and at each new stage, else nothing.
+        pending.append(rec)
+        now = time.monotonic()
+        if now - sent["at"] < interval and rec.stage == sent["stage"]:
+            return None
+        batch = Batch(pending.copy())
+        pending.clear()
+        sent.update(at=now, stage=rec.stage)
+        return batch
+
     try:
-        while True:
-            try:
-                rec = next(job)
-            except StopIteration as stop:
-                if pending:
-                    yield Batch(pending)
-                return stop.value
-            pending.append(rec)
-            now = time.monotonic()
-            if now - last >= interval or rec.stage != stage:
-                yield Batch(pending)
-                pending, last, stage = [], now, rec.stage
+        result = yield from relay(job, collect)
+        if pending:
+            yield Batch(pending)
+        return result
     except DdridError as exc:
         raise JobFailed(str(exc)) from None
     except MemoryError:
@@ -71,12 +75,43 @@ def forward(job, interval: float):
         raise JobFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None
 
 
+@dataclass
+class Job:
+    """A job waiting for the runner, with what to do when it ends.
+
+    ``kind`` names the job ("load", "train", "score", "report") in signals and
+    tests; ``title`` names it for the user ("Training").  The handlers run on
+    the GUI thread: ``on_done(result)``, ``on_failed(message, detail)`` (detail:
+    the traceback of an unexpected error, else ""), ``on_cancelled()`` and
+    ``on_progress(batch)``.
+    """
+
+    kind: str
+    factory: Callable[[], object]
+    title: str = ""
+    on_done: Optional[Callable[[object], None]] = None
+    on_failed: Optional[Callable[[str, str], None]] = None
+    on_cancelled: Optional[Callable[[], None]] = None
+    on_progress: Optional[Callable[[Batch], None]] = None
+    # Esc asks this before cancelling ("" cancels at once): throwing away minutes of training deserves a question.
+    cancel_question: str = ""
+    # The status bar offers Cancel unless the job's own panel does (training: the Train panel's Cancel).
+    status_cancel: bool = True
+    # The status bar counts steps (else it names the stage) and shows each record's message (loading: file names).
+    count_steps: bool = True
+    show_message: bool = False
+
+
 class JobRunner(QObject):
-    """Starts jobs, forwards their progress, and reports how each one ended."""
+    """Runs one job at a time, in order; forwards progress and reports how each one ended.
+
+    Each job's own handlers run first; the signals then tell everyone else
+    (the status bar, tests).
+    """
 
     progressed = Signal(str, object)   # kind, Batch
     succeeded = Signal(str, object)    # kind, result
-    failed = Signal(str, str)          # kind, one-line message
+    failed = Signal(object, str, str)  # Job, one-line message, traceback of an unexpected error (else "")
     cancelled = Signal(str)            # kind
     busyChanged = Signal(bool)
 
@@ -84,48 +119,56 @@ class JobRunner(QObject):
         super().__init__(parent)
         self.interval = interval
         self._worker: Optional[GeneratorWorker] = None
-        self.kind: Optional[str] = None
-        self.last_error_detail = ""
-        self._queue: List[tuple] = []
+        self.current: Optional[Job] = None
+        self._queue: List[Job] = []
+
+    @property
+    def kind(self) -> Optional[str]:
+        """The running job's kind, None when idle."""
+        return self.current.kind if self.current is not None else None
 
     @property
     def pending(self) -> List[str]:
         """Kinds of the jobs waiting to start."""
-        return [kind for kind, _ in self._queue]
+        return [job.kind for job in self._queue]
 
     @property
     def busy(self) -> bool:
         return self._worker is not None
 
-    def start(self, kind: str, job_factory: Callable[[], object]) -> bool:
-        """Run ``job_factory()`` (a ddrcore job) in a worker; False when another job runs."""
-        if self.busy:
-            return False
-        # The factory only builds the generator; its body runs in the worker thread.
-        worker = GeneratorWorker(forward, job_factory(), self.interval)
-        worker.yielded.connect(lambda batch: self.progressed.emit(kind, batch))
-        worker.returned.connect(lambda result: self.succeeded.emit(kind, result))
-        worker.errored.connect(lambda exc: self._on_error(kind, exc))
-        worker.aborted.connect(lambda: self.cancelled.emit(kind))
-        worker.finished.connect(self._on_finished)
-        self._worker, self.kind = worker, kind
-        self.busyChanged.emit(True)
-        worker.start()
-        return True
+    def submit(self, kind: str, factory: Callable[[], object], **handlers) -> Job:
+        """Run ``factory()`` (a ddrcore job) now if idle, else after the jobs before it.
 
-    def submit(self, kind: str, job_factory: Callable[[], object]) -> None:
-        """Run now if idle, else after the jobs before it (the factory is called at start)."""
-        self._queue.append((kind, job_factory))
+        ``handlers`` are :class:`Job` fields (``on_done``, ``on_failed``, ``title``, ...).
+        The factory is called when the job starts; its generator runs in a worker thread.
+        """
+        job = Job(kind, factory, **handlers)
+        self._queue.append(job)
         if not self.busy:
             self._start_next()
+        return job
+
+    def _start(self, job: Job) -> None:
+        worker = GeneratorWorker(forward, job.factory(), self.interval)
+        # The slots find the job in self.current: a closure over it would keep its handlers (and through
+        # them the window) alive until the worker is deleted in a pool thread, and a window whose last
+        # reference goes there is destroyed off the GUI thread (a deadlock seen in the tests).
+        worker.yielded.connect(self._on_yielded)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self._worker, self.current = worker, job
+        self.busyChanged.emit(True)
+        worker.start()
 
     def _start_next(self) -> None:
         while self._queue and not self.busy:
-            kind, factory = self._queue.pop(0)
+            job = self._queue.pop(0)
             try:
-                self.start(kind, factory)
+                self._start(job)
             except Exception as exc:  # a job that cannot even be built is reported like a failed one
-                self.failed.emit(kind, str(exc))
+                self._failed(job, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
     def cancel(self) -> None:
         """Stop the running job at its next yield (queued jobs still run)."""
@@ -137,12 +180,40 @@ class JobRunner(QObject):
         self._queue.clear()
         self.cancel()
 
-    def _on_error(self, kind: str, exc: Exception) -> None:
-        self.last_error_detail = getattr(exc, "detail", "")
-        self.failed.emit(kind, str(exc))
+    def _on_yielded(self, batch: Batch) -> None:
+        self._progress(self.current, batch)
+
+    def _on_returned(self, result) -> None:
+        self._done(self.current, result)
+
+    def _on_errored(self, exc: Exception) -> None:
+        self._failed(self.current, str(exc), getattr(exc, "detail", ""))
+
+    def _on_aborted(self) -> None:
+        self._cancelled(self.current)
+
+    def _progress(self, job: Job, batch: Batch) -> None:
+        if job.on_progress is not None:
+            job.on_progress(batch)
+        self.progressed.emit(job.kind, batch)
+
+    def _done(self, job: Job, result) -> None:
+        if job.on_done is not None:
+            job.on_done(result)
+        self.succeeded.emit(job.kind, result)
+
+    def _failed(self, job: Job, message: str, detail: str) -> None:
+        if job.on_failed is not None:
+            job.on_failed(message, detail)
+        self.failed.emit(job, message, detail)
+
+    def _cancelled(self, job: Job) -> None:
+        if job.on_cancelled is not None:
+            job.on_cancelled()
+        self.cancelled.emit(job.kind)
 
     def _on_finished(self) -> None:
-        self._worker, self.kind = None, None
+        self._worker, self.current = None, None
         self.busyChanged.emit(False)
         self._start_next()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -68,6 +69,17 @@ def _input_size(value: str) -> int:
     if n & (n - 1):
         raise argparse.ArgumentTypeError(f"input size must be a power of two (32, 64, ..., {MAX_INPUT_SIZE}), got {n}")
     return n
+
+
+def _cluster(value: str) -> str:
+    """An argparse type for --cluster, checked at parse time (Dask itself is imported only to run)."""
+    from .cluster.connect import parse_cluster
+
+    try:
+        parse_cluster(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 _epochs = _int_in(0, 100_000, "epochs")
@@ -172,8 +184,19 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         raise DdridError(str(exc)) from None
     new_folder = missing_folder(args.output)
-    result = run_job(train_folder(args.normal_dir, args.output, cfg, patching, input_size=args.input_size,
-                                  labels=args.labels, points=args.points, force=args.force), args)
+    from .model import ranks as process_ranks
+
+    # Under torchrun (RANK, WORLD_SIZE set): join the other processes; rank 0 alone prints and writes.
+    ranks = process_ranks.init_from_env(cfg.device)
+    if not ranks.is_main:
+        args.quiet = True
+    try:
+        result = run_job(train_folder(args.normal_dir, args.output, cfg, patching, input_size=args.input_size,
+                                      labels=args.labels, points=args.points, force=args.force), args)
+    finally:
+        process_ranks.finish()
+    if not ranks.is_main:
+        return 0
     report_bad(result.bad)
     model = result.model
     _say_patching(result.patches.patching, "estimated from the images" if patching.object_size is None else "as given")
@@ -198,9 +221,16 @@ def cmd_score(args) -> int:
     patching = patching_from_args(args, load(args.model, "cpu").config.patching()) if overrides else None
     new_folders = [missing_folder(args.csv),
                    missing_folder(Path(args.decompositions) / "x") if args.decompositions else None]
-    result = run_job(score_folder(args.model, args.test_dir, args.csv, decompositions=args.decompositions,
-                                  device=args.device, threshold=args.threshold, score_type=args.score,
-                                  patching=patching, labels=args.labels, points=args.points, force=args.force), args)
+    options = dict(decompositions=args.decompositions, device=args.device, threshold=args.threshold,
+                   score_type=args.score, patching=patching, labels=args.labels, points=args.points, force=args.force)
+    if args.cluster is not None:
+        from .cluster import score_on_cluster
+
+        job = score_on_cluster(args.model, args.test_dir, args.csv, cluster=args.cluster,
+                               files_per_task=args.files_per_task, timeout=args.connect_timeout, **options)
+    else:
+        job = score_folder(args.model, args.test_dir, args.csv, **options)
+    result = run_job(job, args)
     report_bad(result.bad)
     for folder in new_folders:
         say_created(folder)
@@ -338,6 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")
     add_patching_options(s, " (default: as the model's training patches were cut)")
+    c = s.add_argument_group("cluster", "score the files on a Dask cluster (needs pip install \"ddrid[cluster]\"; "
+                                        "the workers must see the same file system; README \"Running on a cluster\")")
+    c.add_argument("--cluster", type=_cluster, metavar="SPEC",
+                   help="local:N (N worker processes here), tcp://HOST:PORT (a running scheduler) "
+                        "or a scheduler file (.json)")
+    c.add_argument("--files-per-task", type=_int_in(1, 1_000_000, "files per task"), metavar="N",
+                   help="files per Dask task (default: from the files' sizes, up to 8 MiB per task)")
+    c.add_argument("--connect-timeout", type=_float_in("connect timeout", 0.0, 3600.0, lo_open=True), default=10.0,
+                   metavar="S", help="seconds to wait for the scheduler before giving up (default 10)")
     add_output_options(s)
     s.set_defaults(func=cmd_score)
 
@@ -382,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _rank_label() -> str:
+    """" (rank k of K)" in the error lines of torchrun's ranks other than 0 (each rank reports its own)."""
+    rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
+    return f" (rank {rank} of {world})" if rank not in ("", "0") else ""
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -403,7 +448,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.debug:
             raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"ddrid: error: {msg}", file=sys.stderr)
+        print(f"ddrid: error{_rank_label()}: {msg}", file=sys.stderr)
         return 1
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:

@@ -69,6 +69,7 @@ def train_folder(normal_dir, output, config, patching, *, input_size: Optional[i
     """
     from .io.images import load_patches
     from .config import select_device
+    from .model import ranks as process_ranks
     from .model.modelfile import save
     from .model.training import check_memory, model_file_bytes, train
 
@@ -83,8 +84,10 @@ def train_folder(normal_dir, output, config, patching, *, input_size: Optional[i
     config.set_patching(patches.patching)
     config.input_size = int(patches.images.shape[-1])
     model = yield from train(patches, config)
-    path = save(model, output, inputs=[*inputs, *{s.path for s in patches.sources}], force=force)
-    return TrainResult(model, Path(path), patches, list(patches.bad))
+    # Under torchrun every rank holds the same model; rank 0 alone writes it.
+    if process_ranks.current().is_main:
+        save(model, output, inputs=[*inputs, *{s.path for s in patches.sources}], force=force)
+    return TrainResult(model, Path(output), patches, list(patches.bad))
 
 
 # -------------------------------------------------------------------- score --
@@ -103,42 +106,71 @@ def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device:
 
     ``patching`` overrides how patches are cut (default: as the model's
     training patches were).  With ``decompositions``, input | X_C | X_N TIFFs
-    are written there too, after the CSV.
+    are written there too, after the CSV.  ``ddrcore.cluster.score_on_cluster``
+    is the same job with the files scored on a Dask cluster.
     """
-    from .io.export import write_csv, write_decompositions
     from .io.images import load_patches
+    from .model.scoring import score_patches
+
+    model, inputs = open_for_scoring(model_path, test_dir, csv_path, decompositions=decompositions, device=device,
+                                     score_type=score_type, labels=labels, points=points, force=force)
+    patches = yield from load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
+                                      model.channels, patching=patching or model.config.patching())
+    bad = with_channel_hint(patches.bad, model)
+    check_fits(model, model_path, patches.patching)
+    # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
+    model.config.set_patching(patches.patching)
+    scores = yield from score_patches(model, patches, decompose=decompositions is not None)
+    write_scored(csv_path, decompositions, scores, patches.sources, model, model_path, threshold, inputs, force)
+    return ScoreResult(patches, scores, model, bad)
+
+
+# The steps of scoring a folder that the local job above and the cluster job (ddrcore.cluster) share,
+# so that both check, report and write alike.
+def open_for_scoring(model_path, test_dir, csv_path, *, decompositions=None, device: str = "auto",
+                     score_type: str = "auto", labels=None, points=None, force: bool = False):
+    """Check the outputs (before any image is read) and load the model; returns (model, inputs)."""
     from .model.modelfile import load
-    from .model.scoring import score_patches, use_score
+    from .model.scoring import use_score
 
     inputs = _inputs(model_path, test_dir, labels, points)
     check_output(csv_path, "csv", inputs, force)
     if decompositions is not None:
         check_output(decompositions, "folder", inputs)
-    model = use_score(load(model_path, device), score_type)
-    patches = yield from load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
-                                      model.channels, patching=patching or model.config.patching())
+    return use_score(load(model_path, device), score_type), inputs
+
+
+def with_channel_hint(bad: list, model) -> list:
+    """The skipped files, with "choose --channel" turned into what fits ``model`` (score takes no --channel)."""
     # `score` takes its channel from the model: say that, not "--channel", which score does not take.
     trained_on = f"channel {model.config.channel}" if model.config.channel is not None else "grey images"
     hint = (f"the model was trained on {trained_on}"
             f" ({model.channels} channel(s)); score these with a model trained with --channel")
-    bad = [type(b)(b.path, b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
-           for b in patches.bad]
-    why = model.incompatibility(patches.patching.crop_side(), model.config.channel)
+    return [type(b)(b.path, b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
+            for b in bad]
+
+
+def check_fits(model, model_path, patching) -> None:
+    """Refuse, with one line, patches cut otherwise than ``model``'s (``patching`` resolved)."""
+    why = model.incompatibility(patching.crop_side(), model.config.channel)
     if why:
         raise DdridError(path=model_path, reason=f"{why}; leave out --patch-size to cut patches as the model's were")
-    # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
-    model.config.set_patching(patches.patching)
-    scores = yield from score_patches(model, patches, decompose=decompositions is not None)
-    write_csv(csv_path, scores, patches.sources, model, Path(model_path).name, threshold, inputs, force)
+
+
+def write_scored(csv_path, decompositions, scores, sources, model, model_path, threshold, inputs,
+                 force: bool = False) -> None:
+    """Write the ranked CSV (atomically), then the decompositions if asked."""
+    from .io.export import write_csv, write_decompositions
+
+    write_csv(csv_path, scores, sources, model, Path(model_path).name, threshold, inputs, force)
     if decompositions is not None:
         try:
-            write_decompositions(decompositions, scores, patches.sources, inputs=inputs)
+            write_decompositions(decompositions, scores, sources, inputs=inputs)
         except KeyboardInterrupt:
             # The CSV is whole by now; say so, and that the folder is only partly filled
             # (each TIFF in it is complete: they are written atomically one by one).
             raise KeyboardInterrupt(f"ddrid: interrupted while writing decompositions: {csv_path} is complete; "
                                     f"{decompositions} holds only some of the patches (each file in it is whole)") from None
-    return ScoreResult(patches, scores, model, bad)
 
 
 # --------------------------------------------------------------------- demo --

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Generator, Optional, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: A job: a generator that yields Progress and returns T.
 Job = Generator["Progress", None, T]
@@ -63,11 +64,12 @@ class Clock:
         return el * (1.0 - overall) / overall
 
 
-def relay(job: Job[T], transform: Callable[[Progress], Optional[Progress]]) -> Job[T]:
+def relay(job: Job[T], transform: Callable[[Progress], Optional[R]]) -> Generator[R, None, T]:
     """Re-yield a job's records through ``transform`` and return the job's result.
 
     ``transform`` may rewrite a record (e.g. map its ``overall`` into part of a
-    larger job) or return None to drop it.  Use as ``result = yield from
+    larger job), turn it into something else (the GUI batches records), or
+    return None to drop it.  Use as ``result = yield from
     relay(sub_job, f)``.  This is the one place in ddrcore that drives a job by
     hand; :func:`run_to_end` and the GUI's worker build on it.
 

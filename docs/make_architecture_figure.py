@@ -26,8 +26,9 @@ PARTS = {
     "app": ((0.15, 0.90), "app/ (Qt): the desktop app"),
     "cli": ((0.50, 0.90), "cli.py: the ddrid command"),
     "bench": ((0.85, 0.90), "bench/: ddrid bench"),
-    "console": ((0.68, 0.62), "console.py: progress bar"),
-    "pipeline": ((0.32, 0.62), "pipeline.py: whole jobs"),
+    "console": ((0.85, 0.62), "console.py: progress bar"),
+    "cluster": ((0.55, 0.62), "cluster/: scoring on Dask"),
+    "pipeline": ((0.22, 0.62), "pipeline.py: whole jobs"),
     "model": ((0.15, 0.36), "model/: DDR-ID"),
     "io": ((0.50, 0.36), "io/: files in and out"),
     "objects": ((0.85, 0.36), "objects/: where patches come from"),
@@ -79,7 +80,7 @@ def main() -> Path:
     boxes = {}
     for name, ((x, y), title) in PARTS.items():
         w, h = 0.28, 0.13
-        engine = name in ("model", "io", "objects", "base", "pipeline")
+        engine = name in ("model", "io", "objects", "base", "pipeline", "cluster")
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.008",
                                     fc="#e8f0fb" if engine else "#f4f4f4", ec="#30507a" if engine else "#666"))
         listed = sorted(m for m in mods.get(name, []) if m not in ("__init__", name))

@@ -104,6 +104,29 @@ def cmd_speed(args) -> int:
     return 0
 
 
+def cmd_scale(args) -> int:
+    from .scale import format_scale, measure_scale
+
+    try:
+        workers = sorted({int(w) for w in args.workers.split(",") if w.strip()})
+    except ValueError:
+        workers = []
+    if not workers or min(workers) < 1:
+        raise DdridError(f"--workers must list worker counts such as 1,2, got {args.workers!r}")
+    if args.json:
+        from ..io.outputs import check_output
+
+        check_output(args.json, "json", [], args.force)
+    print(f"scoring {args.files} fields with {', '.join(f'local:{w}' for w in workers)} ...", file=sys.stderr)
+    out = measure_scale(workers, args.files, args.side)
+    out.update({"command": command_line(args), "hardware": hardware()})
+    print(format_scale(out))
+    if args.json:
+        write_json(Path(args.json), out)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_figures(args) -> int:
     from .figures import make_figures
     from .datasets import load_dataset
@@ -160,6 +183,16 @@ def add_parser(subparsers) -> None:
     s.add_argument("--matmul-size", type=int, default=2048, help="side of the fp32 torch.mm for peak GFLOP/s")
     s.add_argument("--compare", action="store_true", help="also measure fp32/bf16 x contiguous/channels_last")
     s.set_defaults(func=cmd_speed)
+
+    sc = sub.add_parser("scale", help="scoring patches/s on 1, 2, ... local Dask workers (needs ddrid[cluster])",
+                        description="Score synthetic fields with ddrid score --cluster local:N's tasks for each N "
+                                    "(one torch thread per worker), print patches/s and the scaling efficiency.")
+    sc.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated (default 1,2)")
+    sc.add_argument("--files", type=int, default=64, help="synthetic fields to score (default 64)")
+    sc.add_argument("--side", type=int, default=256, help="field side in pixels (default 256: 64 patches)")
+    sc.add_argument("--json", metavar="OUT.json")
+    sc.add_argument("--force", action="store_true", help="replace an existing --json file of another kind")
+    sc.set_defaults(func=cmd_scale)
 
     f = sub.add_parser("figures", help="(re)draw the figures of an accuracy run",
                        description="ROC curves, score histograms and (with --data) most normal/anomalous images.")

@@ -344,6 +344,27 @@ def read_file_patches(
     return np.concatenate(arrays), sources, ("; ".join(notes[:4]) + (" ..." if len(notes) > 4 else "")) or None
 
 
+def read_error(path: Union[str, os.PathLike], exc: ImageReadError) -> BadFile:
+    """How a file that gave no patch is reported: the reason alone when the error is about this file,
+    the whole line when it names another (e.g. the file's label image).
+
+    Shared by :func:`load_patches` and the cluster scoring (ddrcore.cluster), so both report alike.
+    """
+    return BadFile(str(path), exc.reason if exc.path == str(path) else str(exc))
+
+
+def wrong_channels(path: Union[str, os.PathLike], have: int, want: int) -> BadFile:
+    """The report of a file whose patches have ``have`` channels where ``want`` are expected."""
+    return BadFile(str(path), f"has {have} channel(s) where {want} are expected; choose one with --channel")
+
+
+def no_usable_images(paths, bad: List[BadFile]) -> NoUsableImagesError:
+    """The error when no file under ``paths`` gave a patch (naming the first skipped file, if any)."""
+    where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
+    detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})" if bad else " (no .tif/.tiff/.png/.jpg files found)"
+    return NoUsableImagesError(path=where, reason=f"no usable image{detail}")
+
+
 def load_patches(
     paths,
     patch_size: int = 32,
@@ -390,9 +411,7 @@ def load_patches(
             if note:
                 bad.append(BadFile(str(f), note))
         except ImageReadError as exc:
-            # The reason alone when the error is about this file; the whole line when it names another
-            # (e.g. the file's label image).
-            bad.append(BadFile(str(f), exc.reason if exc.path == str(f) else str(exc)))
+            bad.append(read_error(f, exc))
         done = (i + 1) / n
         yield Progress("load", step=i + 1, steps=n, overall=done, elapsed=clock.elapsed(), eta=clock.eta(done),
                        message=f.name)
@@ -400,14 +419,9 @@ def load_patches(
         counts = [arr.shape[1] for _, arr, _ in read]
         want = expected_channels or max(set(counts), key=lambda c: (counts.count(c), -counts.index(c)))
         kept = [r for r in read if r[1].shape[1] == want]
-        for f, arr, _ in read:
-            if arr.shape[1] != want:
-                bad.append(BadFile(str(f), f"has {arr.shape[1]} channel(s) where {want} are expected; "
-                                           "choose one with --channel"))
+        bad.extend(wrong_channels(f, arr.shape[1], want) for f, arr, _ in read if arr.shape[1] != want)
         read = kept
     if not read:
-        where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
-        detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})" if bad else " (no .tif/.tiff/.png/.jpg files found)"
-        raise NoUsableImagesError(path=where, reason=f"no usable image{detail}")
+        raise no_usable_images(paths, bad)
     return PatchSet(np.concatenate([arr for _, arr, _ in read]), [s for _, _, src in read for s in src], bad,
                     patching)

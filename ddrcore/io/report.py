@@ -78,8 +78,14 @@ def common_root(paths: Sequence[str]) -> str:
         return ""
 
 
-def _label(src: PatchSource, root: str = "") -> str:
-    # Relative to the common root: train/normal/ring_1.tif and test/normal/ring_1.tif stay apart.
+def patch_label(src: PatchSource, root: str = "") -> str:
+    """How the report names a patch: its path relative to ``root``, page, y and x.
+
+    Relative to the common root, train/normal/ring_1.tif and test/normal/ring_1.tif stay apart.
+
+    >>> patch_label(PatchSource("/data/train/normal/r.tif", 0, 3, 4), "/data")
+    'train/normal/r.tif p0 y3 x4'
+    """
     path = os.path.relpath(os.path.abspath(src.path), root) if root else src.path
     return f"{Path(path).as_posix()} p{src.page} y{src.y} x{src.x}"
 
@@ -160,7 +166,7 @@ def write_report(
             ax.text(tx * (side + gap) + 1, ty * (side + gap) + 1, str(rank_of[i]), color="yellow", fontsize=6,
                     va="top", ha="left", fontweight="bold",
                     bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0})
-        lines = [f"{rank_of[i]:>4}. {scores[i]:.4g}  {_label(sources[i], root)}" for i in idx]
+        lines = [f"{rank_of[i]:>4}. {scores[i]:.4g}  {patch_label(sources[i], root)}" for i in idx]
         tax = fig.add_subplot(grid[row, 1])
         tax.set_axis_off()
         tax.text(0, 1, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=7,

@@ -95,7 +95,3 @@ def to_tensor(x: np.ndarray, device: str) -> "torch.Tensor":
 
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
 
-
-def score_name(score_type: Optional[str]) -> str:
-    """AS_l / AS_r for a score type (see :class:`ScoreType`)."""
-    return ScoreType.label_of(score_type)

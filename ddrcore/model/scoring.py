@@ -23,7 +23,7 @@ validation normals, i.e. about 5 % of normal patches are expected above it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Optional
 
 import numpy as np
@@ -74,6 +74,12 @@ class Scores:
 
     def __len__(self) -> int:
         return len(self.latent)
+
+    def take(self, index) -> "Scores":
+        """The scores of the patches at ``index`` (every per-patch array indexed alike)."""
+        index = np.asarray(index, np.int64)
+        return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)})
 
 
 def select_score_type(val_latent: np.ndarray, val_recon: np.ndarray) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import batchnorm
+from . import ranks as process_ranks
 from ..config import TrainConfig, autocast, select_device
 from ..errors import TrainingError
 from ..io.images import PatchSet
@@ -39,7 +39,7 @@ from .ddrid import DDRIDModel, to_tensor
 from .networks import DDRIDNetworks, init_output_layers, recon_error
 from .preprocess import Preprocessor
 from ..progress import Clock, Job, Progress
-from .minibatch import MIN_PATCHES, batches, check_finite, effective_batch_size, split_indices, steps_per_epoch
+from .minibatch import MIN_PATCHES, batches, check_finite, effective_batch_size, split_indices
 from .scoring import default_threshold, score_preprocessed, select_score_type
 
 def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "fp32") -> dict:
@@ -202,6 +202,8 @@ class _Run:
     total_steps: int
     clock: Clock = field(default_factory=Clock)
     done: int = 0
+    # One process, or this rank's part of a torchrun run (ranks.py): its share of each batch, and more.
+    ranks: process_ranks.Ranks = field(default_factory=process_ranks.Ranks)
 
     def progress(self, stage: str, epoch: int = 0, epochs: int = 0, step: int = 0, losses=None,
                  message: str = "") -> Progress:
@@ -213,7 +215,10 @@ class _Run:
         """Run ``n_epochs`` epochs of ``step_fn(batch) -> losses``, yielding after every step."""
         for epoch in range(1, n_epochs + 1):
             for step, idx in enumerate(batches(len(self.x_train), self.batch_size, self.rng), 1):
-                losses = step_fn(self.x_train[idx])
+                mine = self.ranks.local(idx)
+                if mine is None:      # a last batch too small to share between the ranks
+                    continue
+                losses = self.ranks.average(step_fn(self.x_train[mine]))
                 self.done += 1
                 check_finite(losses, stage, epoch)
                 yield self.progress(stage, epoch, n_epochs, step, losses)
@@ -242,10 +247,9 @@ def _center(run: _Run) -> Job[torch.Tensor]:
     """Z_C: the mean latent of the training subset under E_C (after BatchNorm re-estimation)."""
     r_c = run.nets.r_c
     if run.config.recalibrate_batchnorm:
-        batchnorm.recalibrate([r_c, run.nets.r_n], run.x_train, run.batch_size)
+        run.ranks.recalibrate([r_c, run.nets.r_n], run.x_train, run.batch_size)
     r_c.eval()
-    with torch.no_grad():
-        z_c = torch.cat([r_c.encoder(run.x_train[i : i + 256]) for i in range(0, len(run.x_train), 256)]).mean(0)
+    z_c = run.ranks.mean_rows(r_c.encoder, run.x_train)
     if not torch.isfinite(z_c).all():
         raise TrainingError("training stopped: the latent centre Z_C is not finite; no model was saved")
     yield run.progress("center", message="computed Z_C")
@@ -328,26 +332,34 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     raw = patches.images if isinstance(patches, PatchSet) else np.asarray(patches, np.float32)
     _check_patches(raw, config)
 
-    device = select_device(config.device)
+    ranks = process_ranks.current()
+    device = ranks.device(select_device(config.device))
     rng = seed_everything(config.seed)
     train_idx, val_idx = split_indices(len(raw), config.val_fraction, rng)
     n_train = len(train_idx)
-    bs = effective_batch_size(n_train, config.batch_size, config.min_steps_per_epoch)
+    if n_train < 2 * ranks.world:
+        raise TrainingError(f"{n_train} training patches cannot be shared by {ranks.world} processes; "
+                            f"give at least {2 * ranks.world} or use fewer processes")
+    bs = ranks.batch_size(effective_batch_size(n_train, config.batch_size, config.min_steps_per_epoch))
     check_memory(len(raw), raw.shape[1], config, device, bs)
     pre = Preprocessor.fit(raw[train_idx])
-    spe = steps_per_epoch(n_train, bs)
-    run = _Run(config=config, device=device, rng=rng,
-               nets=_networks(raw.shape[1], config).to(device),
+    spe = ranks.steps_per_epoch(n_train, bs)
+    nets = ranks.wrap(_networks(raw.shape[1], config).to(device))
+    ranks.seed(config.seed)
+    run = _Run(config=config, device=device, rng=rng, nets=nets,
                x_train=to_tensor(pre(raw[train_idx]), device), batch_size=bs, steps_per_epoch=spe,
-               total_steps=spe * (config.pretrain_epochs + config.finetune_epochs))
-    yield run.progress("prepare", message=f"{n_train} training / {len(val_idx)} validation patches, batch {bs}, {device}")
+               total_steps=spe * (config.pretrain_epochs + config.finetune_epochs), ranks=ranks)
+    on = f", {ranks.world} processes" if ranks.world > 1 else ""
+    yield run.progress("prepare", message=f"{n_train} training / {len(val_idx)} validation patches, batch {bs}, "
+                                          f"{device}{on}")
 
     yield from _pretrain(run)
     z_c = yield from _center(run)
     yield from _finetune(run, z_c)
     # BatchNorm statistics re-estimated once more, for scoring (see batchnorm.py).
     if config.recalibrate_batchnorm:
-        batchnorm.recalibrate([run.nets.r_c, run.nets.r_n], run.x_train, bs)
+        ranks.recalibrate([run.nets.r_c, run.nets.r_n], run.x_train, bs)
+    run.nets = ranks.unwrap(run.nets)
     run.nets.eval()
     model = DDRIDModel(nets=run.nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device)
     yield from _calibrate(run, model, pre(raw[val_idx]), raw[val_idx])
@@ -362,6 +374,7 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
         "steps": int(run.total_steps),
         "seconds": round(run.clock.elapsed(), 2),
         "device": device,
+        **ranks.describe(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     run.done = run.total_steps

@@ -39,23 +39,30 @@ def grab(win, name: str) -> None:
     print(f"saved {path} ({path.stat().st_size // 1024} KB)", flush=True)
 
 
+def decomposed(win) -> bool:
+    """The detail panel shows the current patch's X_C and X_N (computed in a worker)."""
+    return win.detail.patch == win.gallery.current_patch() and all(i.image is not None for i in win.detail.items)
+
+
 def results(app, win) -> None:
     """04: the ranking with a normal test patch in the detail panel; 05: flagged only, lower threshold; 06: source."""
     pump(app, 600, until=lambda: not win.runner.busy)
     win.threshold_panel.default_button.click()
     pump(app, 1.0)
-    order = win.gallery.patch_model.order
-    rows = [r for r, i in enumerate(order) if "/test/normal/" in win.table.sources[i].path.replace("\\", "/")]
+    order = win.gallery.model().order
+    sources = win.document.table.sources
+    rows = [r for r, i in enumerate(order) if "/test/normal/" in sources[i].path.replace("\\", "/")]
     normal_test = rows[len(rows) // 2]          # a typical normal test patch
     win.gallery.setCurrentIndex(win.gallery.model().index(normal_test))
-    pump(app, 10, until=lambda: win._detail_cache[0] == win.gallery.current_patch())
+    pump(app, 10, until=lambda: decomposed(win))
     pump(app, 1.0)
     grab(win, "04-results.png")
     s = win.threshold_panel.slider
     s.setValue(2.5)
-    win.filter_box.setCurrentIndex(win.filter_box.findData("flagged"))
+    filter_box = win.view_bar.filter_box
+    filter_box.setCurrentIndex(filter_box.findData("flagged"))
     win.gallery.setCurrentIndex(win.gallery.model().index(0))
-    pump(app, 10, until=lambda: win._detail_cache[0] == win.gallery.current_patch())
+    pump(app, 10, until=lambda: decomposed(win))
     pump(app, 1.0)
     grab(win, "05-flagged.png")
     source_image(app, win)
@@ -66,13 +73,13 @@ def source_image(app, win) -> None:
     from ddrcore.pipeline import bundled_demo_dir
     from ddrcore.io.images import PatchSource
 
-    win.filter_box.setCurrentIndex(win.filter_box.findData("all"))
+    win.view_bar.filter_box.setCurrentIndex(win.view_bar.filter_box.findData("all"))
     field = bundled_demo_dir() / "stacks" / "field_128x128.tif"
     win.open_paths([str(field)])
     pump(app, 120, until=lambda: not win.runner.busy and not win.runner.pending)
     win.source_dock.raise_()
     pump(app, 0.5)
-    win.go_to_patch(win.table.index_of(PatchSource(str(field.resolve()), 0, 32, 64)))
+    win.views.go_to_patch(win.document.table.index_of(PatchSource(str(field.resolve()), 0, 32, 64)))
     pump(app, 10, until=lambda: win.source_view.shape is not None)
     pump(app, 1.0)
     grab(win, "06-source-image.png")
@@ -92,13 +99,13 @@ def main() -> int:
     pump(app, 3.0)                      # lets the background torch warm-up finish
     if len(sys.argv) > 2 and sys.argv[1] == "--results-from":
         # Re-shoot only the results from a saved (or autosaved) project: no retraining.
-        win.open_project(sys.argv[2], remember=False)
+        win.projects.open_project(sys.argv[2], remember=False)
         results(app, win)
         win.close()
         return 0
     grab(win, "01-start.png")
 
-    win.open_demo()
+    win.loader.open_demo()
     pump(app, 60, until=lambda: not win.runner.busy)
     pump(app, 1.5)
     win.gallery.setCurrentIndex(win.gallery.model().index(3))

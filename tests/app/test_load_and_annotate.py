@@ -12,6 +12,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
+from gui import action, find, open_window, page, problems  # noqa: E402
+
 pytestmark = pytest.mark.gui
 
 
@@ -36,13 +38,14 @@ def drop(w, paths):
 
 def test_empty_start_explains_and_names_widgets(win):
     assert "ddrid" in win.windowTitle()
-    assert win.stack.currentWidget() is win.welcome
-    assert win.findChild(QPushButton, "openDemoButton").text() == "Open demo data"
-    from PySide6.QtCore import QObject
-    for name in ("galleryView", "trainButton", "cancelButton", "thresholdSlider", "exportCsvButton", "detailView"):
-        assert win.findChild(QObject, name) is not None, name
+    assert page(win) is find(win, "welcomePage")
+    assert find(win, "openDemoButton", QPushButton).text() == "Open demo data"
+    for name in ("galleryView", "trainButton", "cancelButton", "thresholdSlider", "exportCsvButton", "detailView",
+                 "sourceView", "countsLabel", "problemsList", "sortBox", "filterBox", "patchingCombo", "channelBox"):
+        find(win, name)
     assert win.acceptDrops()
-    assert not win.findChild(QObject, "trainButton").isEnabled()  # nothing loaded yet
+    assert not find(win, "trainButton").isEnabled()  # nothing loaded yet
+    assert not action(win, "train").isEnabled() and not action(win, "undo").isEnabled()
 
 
 def test_drop_folder_fills_gallery_and_lists_bad_files(win, image_folder, wait_idle, tmp_path):
@@ -57,21 +60,23 @@ def test_drop_folder_fills_gallery_and_lists_bad_files(win, image_folder, wait_i
     assert accepted
     wait_idle(win)
     # 32 single patches + a 64x96 field (2x3 tiles) + a 3-page stack.
-    assert win.gallery.model().rowCount() == 32 + 6 + 3 == len(win.table)
-    assert win.stack.currentWidget() is win.gallery
-    problems = [win.problems.item(i).text() for i in range(win.problems.count())]
-    assert any("broken.tif" in p and "not a readable image" in p for p in problems)
-    assert any("empty.tif" in p and "empty" in p for p in problems)
-    assert win.problems_dock.isVisible()
-    pages = {(s.page, s.y, s.x) for s in win.table.sources if s.path.endswith("stack.tif")}
+    gallery = find(win, "galleryView")
+    assert gallery.model().rowCount() == 32 + 6 + 3 == len(win.document)
+    assert page(win) is gallery
+    listed = problems(win)
+    assert any("broken.tif" in p and "not a readable image" in p for p in listed)
+    assert any("empty.tif" in p and "empty" in p for p in listed)
+    assert find(win, "problemsPanel").isVisible()
+    pages = {(s.page, s.y, s.x) for s in win.document.table.sources if s.path.endswith("stack.tif")}
     assert pages == {(0, 0, 0), (1, 0, 0), (2, 0, 0)}
-    win.findChild(QPushButton, "dismissProblemsButton").click()
-    assert win.problems.count() == 0 and not win.problems_dock.isVisible()
+    find(win, "dismissProblemsButton", QPushButton).click()
+    assert problems(win) == [] and not find(win, "problemsPanel").isVisible()
+    assert win.document.problems == []
     # Dropping the same folder again adds nothing twice.
     drop(win, [image_folder])
     wait_idle(win)
-    assert len(win.table) == 41
-    assert "41" in win.counts_label.text()
+    assert len(win.document) == 41
+    assert "41" in find(win, "countsLabel").text()
 
 
 def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_idle, qtbot):
@@ -80,64 +85,71 @@ def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_id
 
     win.open_paths([str(image_folder)])
     wait_idle(win)
-    g = win.gallery
+    t = win.document.table
+    counts = find(win, "countsLabel")
+    g = find(win, "galleryView")
     g.setFocus()
     g.select_patches(np.arange(5))
     qtbot.keyClick(g, Qt.Key.Key_N)
-    assert (win.table.marks == NORMAL).sum() == 5
-    assert "5</b> normal" in win.counts_label.text()
+    assert (t.marks == NORMAL).sum() == 5
+    assert "5</b> normal" in counts.text()
+    assert win.windowTitle().startswith("untitled *")          # unsaved changes
     g.select_patches([3, 4, 6])
     qtbot.keyClick(g, Qt.Key.Key_X)
-    assert (win.table.marks == NORMAL).sum() == 3 and (win.table.marks == EXCLUDED).sum() == 3
+    assert (t.marks == NORMAL).sum() == 3 and (t.marks == EXCLUDED).sum() == 3
     qtbot.keyClick(g, Qt.Key.Key_U)
-    assert (win.table.marks != 0).sum() == 3
-    win.act_undo.trigger()
-    assert (win.table.marks == EXCLUDED).sum() == 3
-    win.act_undo.trigger()
-    assert (win.table.marks == NORMAL).sum() == 5 and (win.table.marks == EXCLUDED).sum() == 0
-    win.act_redo.trigger()
-    assert (win.table.marks == EXCLUDED).sum() == 3
+    assert (t.marks != 0).sum() == 3
+    undo, redo = action(win, "undo"), action(win, "redo")
+    assert undo.text().replace("&", "") == "Undo unmark 3 patches"
+    undo.trigger()
+    assert (t.marks == EXCLUDED).sum() == 3
+    undo.trigger()
+    assert (t.marks == NORMAL).sum() == 5 and (t.marks == EXCLUDED).sum() == 0
+    assert "5</b> normal" in counts.text() and "0 excluded" in counts.text()
+    redo.trigger()
+    assert (t.marks == EXCLUDED).sum() == 3
     # Filter shows exactly the marked patches.
-    win.filter_box.setCurrentIndex(win.filter_box.findData("normal"))
+    filter_box = find(win, "filterBox")
+    filter_box.setCurrentIndex(filter_box.findData("normal"))
     assert g.model().rowCount() == 3
-    win.filter_box.setCurrentIndex(win.filter_box.findData("all"))
+    filter_box.setCurrentIndex(filter_box.findData("all"))
     # A whole folder declared normal.
     normal_dir = str(image_folder / "normal")
-    first = next(i for i, s in enumerate(win.table.sources) if s.path.startswith(normal_dir))
+    first = next(i for i, s in enumerate(t.sources) if s.path.startswith(normal_dir))
     g.select_patches([first])
-    win.act_folder_normal.trigger()
-    in_folder = np.array([s.path.startswith(normal_dir) for s in win.table.sources])
-    assert (win.table.marks[in_folder] == NORMAL).all()
+    action(win, "folder_normal").trigger()
+    in_folder = np.array([s.path.startswith(normal_dir) for s in t.sources])
+    assert (t.marks[in_folder] == NORMAL).all()
     # The debounced autosave writes the marks (no project file yet: the autosave file).
     qtbot.waitUntil(lambda: appsettings.autosave_project_path().is_file(), timeout=5000)
     qtbot.wait(1800)
     doc = json.loads(appsettings.autosave_project_path().read_text())
     marked = sum(len(e.get("normal", [])) for e in doc["annotations"])
-    assert marked == int((win.table.marks == NORMAL).sum())
+    assert marked == int((t.marks == NORMAL).sum())
 
 
 def test_missing_input_is_reported_and_the_rest_loads(win, image_folder, wait_idle, tmp_path):
     missing = tmp_path / "not_there"
     win.open_paths([str(missing), str(image_folder / "odd")])
     wait_idle(win)
-    assert len(win.table) == 8
-    problems = [win.problems.item(i).text() for i in range(win.problems.count())]
-    assert any(str(missing) in p and "no such file or folder" in p for p in problems)
+    assert len(win.document) == 8
+    assert any(str(missing) in p and "no such file or folder" in p for p in problems(win))
 
 
 def test_shortcuts_listed_in_help(win):
-    rows = dict(win.shortcut_rows())
+    rows = dict(win.act.shortcut_rows())
     assert rows["Mark Normal"] == "N" and rows["Unmark"] == "U" and rows["Exclude"] == "X"
     assert "Ctrl+Z" in rows["Undo"] and "Ctrl+Shift+Z" in rows["Redo"]
 
 
 def test_open_demo_marks_training_normals(win, wait_idle):
-    win.welcome.demo_button.click()
+    find(win, "openDemoButton").click()
     wait_idle(win)
-    n_train = sum("/train/normal/" in s.path.replace("\\", "/") for s in win.table.sources)
-    assert n_train == 300 and len(win.table) == 500
-    assert (win.table.marks == 1).sum() == 300
-    assert win.train_panel.train_button.isEnabled()
+    t = win.document.table
+    n_train = sum("/train/normal/" in s.path.replace("\\", "/") for s in t.sources)
+    assert n_train == 300 and len(t) == 500
+    assert (t.marks == 1).sum() == 300
+    assert find(win, "trainButton").isEnabled()
 
 
 def test_command_line_arguments():
@@ -147,34 +159,44 @@ def test_command_line_arguments():
     assert parse_args([]).paths == []
 
 
-def _window(qtbot):
-    from app.main_window import MainWindow
+def _autosaved_with_four_marks(qtbot, image_folder, wait_idle):
+    """A window that loaded ``image_folder``, marked 4 patches normal and autosaved (never saved a project)."""
+    from app import settings as appsettings
 
-    w = MainWindow()
-    qtbot.addWidget(w)
+    w = open_window(qtbot)
+    w.open_paths([str(image_folder)])
+    wait_idle(w)
+    w.document.mark(np.arange(4), 1)
+    # The debounce timer saves 1.5 s after the change.
+    auto = appsettings.autosave_project_path()
+
+    def saved_four():
+        if not auto.is_file():
+            return False
+        doc = json.loads(auto.read_text())
+        return sum(len(e.get("normal", [])) for e in doc["annotations"]) == 4
+
+    qtbot.waitUntil(saved_four, timeout=5000)
     return w
 
 
-def _autosaved_with_four_marks(qtbot, image_folder, wait_idle):
-    """A window that loaded ``image_folder``, marked 4 patches normal and autosaved (never saved a project)."""
-    w = _window(qtbot)
-    w.open_paths([str(image_folder)])
+def _restore(qtbot, wait_idle):
+    """A new window (as after a crash) that restores the autosaved session from its start screen."""
+    w = open_window(qtbot)
+    restore = find(w, "restoreButton")
+    assert restore.isVisibleTo(find(w, "welcomePage"))
+    restore.click()
     wait_idle(w)
-    w.mark(np.arange(4), 1)
-    w.autosave()          # what the debounce timer does 1.5 s after the change
     return w
 
 
 def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
     """A crash loses nothing marked: a new window offers the autosave and restores the marks."""
     w1 = _autosaved_with_four_marks(qtbot, image_folder, wait_idle)
-    w2 = _window(qtbot)       # as after a crash: w1 never saved a project
-    assert w2.welcome.restore_button.isVisibleTo(w2.welcome)
-    w2.welcome.restore_button.click()
-    wait_idle(w2)
-    assert len(w2.table) == len(w1.table)
-    assert (w2.table.marks == 1).sum() == 4
-    assert w2.project_path is None
+    w2 = _restore(qtbot, wait_idle)       # w1 never saved a project
+    assert len(w2.document) == len(w1.document)
+    assert (w2.document.table.marks == 1).sum() == 4
+    assert w2.document.project_path is None and w2.windowTitle().startswith("untitled")
 
 
 def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
@@ -184,33 +206,30 @@ def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
     tifffile.imwrite(tmp_path / "rgb.tif", rng.integers(0, 4000, (32, 32, 3), np.uint16), photometric="rgb")
     win.open_paths([str(tmp_path / "rgb.tif")])
     wait_idle(win)
-    assert len(win.table) == 0
-    assert "different channels" in win.problems.item(0).text()
+    assert len(win.document) == 0
+    assert "different channels" in problems(win)[0] and "toolbar Channel" in problems(win)[0]
     # Patch size and channel can be chosen while nothing is loaded.
-    assert win.channel_box.isEnabled() and win.patch_size_box.isEnabled()
-    win.channel_box.setCurrentIndex(win.channel_box.findData(1))
-    win.patch_size_box.setValue(16)
+    channel_box, size_box = find(win, "channelBox"), find(win, "patchSizeBox")
+    assert channel_box.isEnabled() and size_box.isEnabled()
+    channel_box.setCurrentIndex(channel_box.findData(1))
+    size_box.setValue(16)
     win.open_paths([str(tmp_path / "rgb.tif")])
     wait_idle(win)
     # 32 x 32 at 16 px: 4 patches of channel 1, network input 32 px (the CLI's rule).
-    assert len(win.table) == 4 and win.table.images.shape == (4, 1, 32, 32)
-    assert not win.channel_box.isEnabled() and not win.patch_size_box.isEnabled()
+    assert len(win.document) == 4 and win.document.table.images.shape == (4, 1, 32, 32)
+    assert not channel_box.isEnabled() and not size_box.isEnabled()
 
 
 def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wait_idle):
     """Marks read from a project are applied once; the user's later changes win."""
     _autosaved_with_four_marks(qtbot, image_folder, wait_idle)
-    w2 = _window(qtbot)
-    w2.welcome.restore_button.click()
-    wait_idle(w2)
-    assert (w2.table.marks == 1).sum() == 4
-    w2.mark(np.arange(1), 0)            # the user unmarks one restored patch
-    w2.autosave()
-    assert (w2.table.marks == 1).sum() == 3
-    w3 = _window(qtbot)
-    w3.welcome.restore_button.click()
-    wait_idle(w3)
-    assert (w3.table.marks == 1).sum() == 3
+    w2 = _restore(qtbot, wait_idle)
+    assert (w2.document.table.marks == 1).sum() == 4
+    w2.document.mark(np.arange(1), 0)            # the user unmarks one restored patch
+    w2.close()                                    # closing saves at once
+    assert (w2.document.table.marks == 1).sum() == 3
+    w3 = _restore(qtbot, wait_idle)
+    assert (w3.document.table.marks == 1).sum() == 3
 
 
 def test_window_has_the_ddrid_icon(win):
@@ -230,21 +249,23 @@ def test_source_image_view_outlines_and_click(win, tmp_path, wait_idle, qtbot):
     tifffile.imwrite(field, img)
     win.open_paths([str(field)])
     wait_idle(win)
-    assert len(win.table) == 6                      # 3 x 2 tiles of 32 px
-    win.source_dock.raise_()
-    qtbot.waitUntil(win.source_dock.isVisible)
-    middle = win.table.index_of(PatchSource(str(field), 0, 32, 32))
-    win.go_to_patch(middle)
-    view = win.source_view
+    t = win.document.table
+    assert len(t) == 6                              # 3 x 2 tiles of 32 px
+    dock = find(win, "sourceDock")
+    dock.raise_()
+    qtbot.waitUntil(dock.isVisible)
+    middle = t.index_of(PatchSource(str(field), 0, 32, 32))
+    find(win, "galleryView").select_patches([middle], current=middle)
+    view = find(win, "sourceView")
     qtbot.waitUntil(lambda: view.shape == (96, 64), timeout=10_000)
     assert "field.tif" in view.title.text() and view.outline_count("selected") == 1
-    win.mark([0, 1], NORMAL)
+    win.document.mark([0, 1], NORMAL)
     assert view.outline_count("normal") == 2
     # A click at page pixel (x=10, y=70) lands in the tile at y=64, x=0 and selects it.
     scene_pos = view.box.mapViewToScene(QPointF(10, 70))
     qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.graphics.mapFromScene(scene_pos))
-    below = win.table.index_of(PatchSource(str(field), 0, 64, 0))
-    qtbot.waitUntil(lambda: win.gallery.current_patch() == below, timeout=5000)
+    below = t.index_of(PatchSource(str(field), 0, 64, 0))
+    qtbot.waitUntil(lambda: find(win, "galleryView").current_patch() == below, timeout=5000)
     assert view.outline_count("selected") == 1
 
 
@@ -256,8 +277,10 @@ def test_source_image_view_reports_a_vanished_file(win, tmp_path, wait_idle, qtb
     win.open_paths([str(field)])
     wait_idle(win)
     field.unlink()                                  # e.g. a network share went away
-    win.source_dock.raise_()
-    qtbot.waitUntil(win.source_dock.isVisible)
-    win.go_to_patch(0)
-    qtbot.waitUntil(lambda: "Cannot show the source image" in win.source_view.title.text(), timeout=10_000)
-    assert "gone.tif" in win.source_view.title.text()
+    dock = find(win, "sourceDock")
+    dock.raise_()
+    qtbot.waitUntil(dock.isVisible)
+    view = find(win, "sourceView")
+    view.patchClicked.emit(0)                       # as a click on the page would
+    qtbot.waitUntil(lambda: "Cannot show the source image" in view.title.text(), timeout=10_000)
+    assert "gone.tif" in view.title.text()

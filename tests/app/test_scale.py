@@ -14,6 +14,7 @@ pytest.importorskip("pytestqt")
 from app.state import NORMAL, PatchTable  # noqa: E402
 from ddrcore.io.images import PatchSet, PatchSource  # noqa: E402
 from ddrcore.model.scoring import Scores  # noqa: E402
+from gui import find  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -55,11 +56,11 @@ def test_recount_at_100k_patches():
 def test_gallery_holds_100k_patches(win, qtbot):
     table = big_table()
     t0 = time.perf_counter()
-    win.set_table(table)
+    win.document.replace_table(table)
     shown = time.perf_counter() - t0
-    g = win.gallery
+    g = find(win, "galleryView")
     assert g.model().rowCount() == N
-    order = g.patch_model.order
+    order = g.model().order
     np.testing.assert_array_equal(order, np.argsort(-table.score, kind="stable"))
     win.resize(1400, 900)
     g.setCurrentIndex(g.model().index(0))
@@ -75,24 +76,26 @@ def test_gallery_holds_100k_patches(win, qtbot):
         t0 = time.perf_counter()
         g.viewport().repaint()
         paints.append(time.perf_counter() - t0)
-    assert len(g.cache._items) <= g.cache.capacity
-    assert len(g.cache._items) < 5000
+    assert len(g.cache) <= g.cache.capacity
+    assert len(g.cache) < 5000
     # Slider end to end (recount, label, tile flags) at 100k.
-    slider = win.threshold_panel.slider
+    slider = find(win, "thresholdSlider")
     t0 = time.perf_counter()
     for v in np.linspace(slider.minimum(), slider.maximum(), 20):
         slider.setValue(float(v))
     per_move = (time.perf_counter() - t0) / 20
     used = slider.value()
-    assert f"<b>{int((table.score >= used).sum())}</b> of {N} flagged" in win.threshold_panel.count_label.text()
+    assert f"<b>{int((table.score >= used).sum())}</b> of {N} flagged" in find(win, "flaggedLabel").text()
+    assert f"<b>{int((table.score >= used).sum())}</b> flagged" in find(win, "countsLabel").text()
     # Filters and sorts on 100k.
+    filter_box, sort_box = find(win, "filterBox"), find(win, "sortBox")
     t0 = time.perf_counter()
-    win.filter_box.setCurrentIndex(win.filter_box.findData("normal"))
+    filter_box.setCurrentIndex(filter_box.findData("normal"))
     filt = time.perf_counter() - t0
     assert g.model().rowCount() == len(range(0, N, 7))
-    win.filter_box.setCurrentIndex(win.filter_box.findData("all"))
+    filter_box.setCurrentIndex(filter_box.findData("all"))
     t0 = time.perf_counter()
-    win.sort_box.setCurrentIndex(win.sort_box.findData("name"))
+    sort_box.setCurrentIndex(sort_box.findData("name"))
     name_sort = time.perf_counter() - t0
     g.select_patches(np.arange(0, 20_000))
     assert len(g.selected_patches()) == 20_000

@@ -9,6 +9,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from app.state import NORMAL  # noqa: E402
+from gui import action, export_csv, find, open_window, page, save_project, shown  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -16,15 +17,15 @@ pytestmark = pytest.mark.gui
 def _train_tiny(win, folder, wait_idle, qtbot):
     win.open_paths([str(folder)])
     wait_idle(win)
-    normal = win.table.indices_under([str(folder / "normal")])
-    win.mark(normal, NORMAL)
-    p = win.train_panel
+    normal = win.document.table.indices_under([str(folder / "normal")])
+    win.document.mark(normal, NORMAL)
+    p = find(win, "trainPanel")
     p.pretrain.setValue(1)
     p.finetune.setValue(1)
     p.batch.setValue(8)
     p.device.setCurrentIndex(p.device.findData("cpu"))
     with qtbot.waitSignal(win.runner.succeeded, timeout=180_000, check_params_cb=lambda k, r: k == "train"):
-        win.train_panel.train_button.click()
+        p.train_button.click()
     wait_idle(win)
     return normal
 
@@ -34,40 +35,44 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qtbot, tmp_path):
+def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qtbot, tmp_path, monkeypatch):
     # Scroll the gallery down and select something else before training: afterwards rank 1 must show.
     win.open_paths([str(image_folder)])
     wait_idle(win)
-    last = win.gallery.patch_model.patch_at(win.gallery.patch_model.rowCount() - 1)
-    win.gallery.select_patches([last], current=last)
+    gallery = find(win, "galleryView")
+    last = int(shown(win)[-1])
+    gallery.select_patches([last], current=last)
     normal = _train_tiny(win, image_folder, wait_idle, qtbot)
-    t = win.table
-    n_val = len(win.model.training["val_indices"])
+    doc = win.document
+    t = doc.table
+    n_val = len(doc.model.training["val_indices"])
     assert n_val >= 1
     roles = t.roles()
     assert roles.count("train") == len(normal) - n_val and roles.count("validation") == n_val
     assert set(np.flatnonzero(t.used)) == set(normal.tolist())
     # (6) The gallery shows the top of the ranking with rank 1 selected.
     order = t.view_order("score", "all")
-    assert win.gallery.current_patch() == order[0]
-    assert win.gallery.verticalScrollBar().value() == 0
+    np.testing.assert_array_equal(shown(win), order)
+    assert gallery.current_patch() == order[0]
+    assert gallery.verticalScrollBar().value() == 0
     # (1) Results default to the patches not used for training: gallery, count, histogram, exports.
     odd = len(t) - len(normal)
     assert set(order.tolist()).isdisjoint(normal.tolist()) and len(order) == odd
-    assert t.counts(win.current_threshold())["scored"] == odd
-    assert f"of {odd} flagged" in win.threshold_panel.count_label.text()
+    assert doc.counts()["scored"] == odd
+    assert f"of {odd} flagged" in find(win, "flaggedLabel").text()
+    assert f"(not counting {len(normal)} used in training)" in find(win, "countsLabel").text()
     out = tmp_path / "ranked.csv"
-    win.export_csv(str(out))
+    export_csv(win, out, monkeypatch)
     rows = _rows(out)
     from ddrcore.io.export import COLUMNS
     assert list(rows[0]) == COLUMNS and COLUMNS[-1] == "role"
     assert len(rows) == odd and {r["role"] for r in rows} == {"unmarked"}
     # One click includes them.
-    win.include_training_box.click()
-    assert win.table.include_training
-    assert len(t.view_order("score", "all")) == len(t)
-    assert f"of {len(t)} flagged" in win.threshold_panel.count_label.text()
-    win.export_csv(str(out))
+    find(win, "includeTrainingCheck").click()
+    assert t.include_training
+    assert len(shown(win)) == len(t)
+    assert f"of {len(t)} flagged" in find(win, "flaggedLabel").text()
+    export_csv(win, out, monkeypatch)
     rows = _rows(out)
     assert len(rows) == len(t)
     assert {r["role"] for r in rows} == {"unmarked", "train", "validation"}
@@ -76,36 +81,36 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     assert "including" in role_filter_text(t)
     # Roles survive saving and reopening the project (else the training patches would be mixed in again).
     proj = tmp_path / "roles" / "p.ddridproj"
-    assert win.save_project_to(str(proj))
-    from app.main_window import MainWindow
-    w2 = MainWindow()
-    qtbot.addWidget(w2)
-    w2.open_project(str(proj))
+    save_project(win, proj, monkeypatch)
+    w2 = open_window(qtbot)
+    w2.open_paths([str(proj)])
     wait_idle(w2)
-    assert w2.table.roles() == t.roles()
-    assert w2.table.counts(w2.current_threshold())["scored"] == odd
+    assert w2.document.table.roles() == t.roles()
+    assert w2.document.counts()["scored"] == odd
     w2.close()
     # (13) The quality check is shown in the Train panel (1+1 epochs: near chance, a warning).
-    status = win.train_panel.status.text()
+    status = find(win, "trainStatus").text()
     assert "quality check: AUC" in status
-    assert "synthetic_auc" in win.model.validation
+    assert "synthetic_auc" in doc.model.validation
     # (5) One panel per loss family, each holding its own curves.
-    p = win.train_panel
+    p = find(win, "trainPanel")
     assert len(p.family_plots) == 4
     assert all(p.points[n][0] for n in ("R_C", "L_R", "L_OC", "D_L"))
     step = p.points["L_OC"][0][0]
     assert "L_OC" in p.values_at(step)
     # (3) New Project resets every panel.
-    assert win.new_project()
+    action(win, "new").trigger()
+    assert page(win) is find(win, "welcomePage")
     from app.training_panel import IDLE_TEXT
-    assert p.status.text() == IDLE_TEXT
+    assert find(win, "trainStatus").text() == IDLE_TEXT
     assert all(not xs for xs, _ in p.points.values())
     assert p.overall_bar.value() == 0
-    assert not win.threshold_panel.slider.isEnabled()
-    assert win.threshold_panel.threshold() == 0.0
-    assert "No scores yet" in win.threshold_panel.count_label.text()
-    assert not win.include_training_box.isChecked()
-    assert win.model is None
+    slider = find(win, "thresholdSlider")
+    assert not slider.isEnabled() and slider.value() == 0.0 and doc.threshold is None
+    assert "No scores yet" in find(win, "flaggedLabel").text()
+    assert not find(win, "includeTrainingCheck").isChecked()
+    assert doc.model is None and len(doc) == 0
+    assert not find(win, "exportCsvButton").isEnabled()
 
 
 def test_geometry_is_clamped_to_the_screen(qtbot):
@@ -149,22 +154,32 @@ def test_thumbnail_contrast_modes():
         cache.set_mode("loud")
 
 
-def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wait_idle):
+def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wait_idle, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
     win.open_paths([str(image_folder / "normal"), str(image_folder / "odd")])
     wait_idle(win)
-    assert win.start_dir() == str(image_folder)
-    win.project_path = str(image_folder / "sub" / "p.ddridproj")
-    assert win.start_dir() == str(image_folder / "sub")
+    seen = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda parent, title, start, *a: seen.append(start) or ("", "")))
+    action(win, "open_project").trigger()
+    assert seen[-1] == str(image_folder)
+    win.document.set_project_path(str(image_folder / "sub" / "p.ddridproj"))
+    assert win.windowTitle().startswith("p.ddridproj")
+    action(win, "open_project").trigger()
+    assert seen[-1] == str(image_folder / "sub")
     # (10) Tooltips explain the jargon; the help page lists every term.
     from app.glossary import TERMS, html
-    assert "AS_l" in win.detail.scores.toolTip() and "AS_r" in win.detail.scores.toolTip()
-    assert "image units" in win.detail.labels[0].toolTip()
-    assert "threshold" in win.threshold_panel.slider.toolTip()
-    page = html()
+    detail = find(win, "detailView")
+    assert "AS_l" in detail.scores.toolTip() and "AS_r" in detail.scores.toolTip()
+    assert "image units" in detail.labels[0].toolTip()
+    assert "threshold" in find(win, "thresholdSlider").toolTip()
+    assert "quality check" in find(win, "trainStatus").toolTip()
+    text = html()
     for term in ("AS_l", "AS_r", "X_C", "X_N", "threshold", "image units", "residual heat"):
-        assert term in TERMS and term in page
-    win.act_glossary.trigger()
-    assert win.glossary_box.isVisible()
+        assert term in TERMS and term in text
+    action(win, "glossary").trigger()
+    assert find(win, "glossaryBox", QMessageBox).isVisible()
 
 
 def test_window_module_does_not_import_torch():
@@ -193,12 +208,12 @@ def test_readme_states_the_cpu_route_before_the_install_command():
 def test_report_labels_are_relative_to_the_common_root():
     """(9) train/normal/ring.tif and test/normal/ring.tif stay apart; the common root is stated."""
     from ddrcore.io.images import PatchSource
-    from ddrcore.io.report import _label, common_root
+    from ddrcore.io.report import common_root, patch_label
 
     a, b = PatchSource("/d/x/train/normal/r.tif", 0, 0, 0), PatchSource("/d/x/test/normal/r.tif", 0, 0, 0)
     root = common_root([a.path, b.path])
     assert root == "/d/x"
-    assert _label(a, root).startswith("train/normal/r.tif") and _label(b, root).startswith("test/normal/r.tif")
+    assert patch_label(a, root).startswith("train/normal/r.tif") and patch_label(b, root).startswith("test/normal/r.tif")
 
 
 def test_keyboard_goes_back_to_the_gallery_after_a_dialog(win, image_folder, wait_idle, monkeypatch):
@@ -207,11 +222,11 @@ def test_keyboard_goes_back_to_the_gallery_after_a_dialog(win, image_folder, wai
 
     win.open_paths([str(image_folder)])
     wait_idle(win)
-    win.threshold_panel.slider.setFocus()
+    find(win, "thresholdSlider").setFocus()
     seen = []
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda parent, title, start: seen.append(start) or ""))
-    win.ask_open_folder()
+    action(win, "open_folder").trigger()
     assert seen == [str(image_folder)]          # opened in the data's folder
     QApplication.processEvents()
-    assert QApplication.focusWidget() is win.gallery
+    assert QApplication.focusWidget() is find(win, "galleryView")

@@ -18,8 +18,9 @@ ALLOWED = {
     "model": {"io"},                     # training and scoring take PatchSets
     "pipeline": {"io", "model", "objects"},
     "console": set(),
-    "bench": {"io", "model", "objects", "console"},
-    "cli": {"io", "model", "objects", "pipeline", "console", "bench"},
+    "cluster": {"io", "model", "objects", "pipeline", "console"},   # scoring on Dask: pipeline's job, spread
+    "bench": {"io", "model", "objects", "console", "cluster"},
+    "cli": {"io", "model", "objects", "pipeline", "console", "bench", "cluster"},
     "__main__": {"cli"},
 }
 
