@@ -95,7 +95,7 @@ class DetailView(QWidget):
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
             label.setToolTip(tip(*terms))
         self.patch: int = -1
-        self._score_args = (float("nan"), float("nan"), None, None)
+        self._score_args = ((float("nan"),) * 3, None, None)
         self.clear()
 
     # ------------------------------------------------------------ content --
@@ -113,8 +113,11 @@ class DetailView(QWidget):
     def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
                    decomposition=None, latent: float = float("nan"),
                    recon: float = float("nan"), score_type: Optional[str] = None,
-                   threshold: Optional[float] = None) -> None:
-        """``raw`` is (C, S, S) at native intensity; ``decomposition`` a ddrcore Explanation (or None)."""
+                   threshold: Optional[float] = None, residual: float = float("nan")) -> None:
+        """``raw`` is (C, S, S) at native intensity; ``decomposition`` a ddrcore Explanation (or None).
+
+        ``residual`` is AS_e, where the model has it (the explain profile).
+        """
         self.patch = patch
         mark_text = f" — marked {mark}" if mark else ""
         where = f"y {source.y}, x {source.x}"
@@ -150,20 +153,25 @@ class DetailView(QWidget):
             self.why.setText(decomposition.why)
         self._share_levels()
         self.boxes[0].autoRange(padding=0.02)
-        self._show_scores(latent, recon, score_type, threshold)
+        self._show_scores((latent, recon, residual), score_type, threshold)
 
     def update_threshold(self, threshold: Optional[float]) -> None:
         """Re-mark flagged / below threshold without redrawing the images."""
         if self.patch >= 0:
-            self._show_scores(*self._score_args[:3], threshold)
+            self._show_scores(*self._score_args[:2], threshold)
 
-    def _show_scores(self, latent, recon, score_type, threshold) -> None:
-        self._score_args = (latent, recon, score_type, threshold)
+    def _show_scores(self, values, score_type, threshold) -> None:
+        self._score_args = (values, score_type, threshold)
+        latent, recon, residual = values
         if np.isnan(latent):
             self.scores.setText("<i>Not scored yet: train a model (or press Score) to see AS_l and AS_r.</i>")
             return
         parts = []
-        for key, name, value in ((ScoreType.LATENT, "AS_l (latent)", latent), (ScoreType.RECON, "AS_r (image)", recon)):
+        named = [(ScoreType.LATENT, "AS_l (latent)", latent), (ScoreType.RECON, "AS_r (image)", recon),
+                 (ScoreType.RESIDUAL, "AS_e (residual peak)", residual)]
+        for key, name, value in named:
+            if key == ScoreType.RESIDUAL and np.isnan(value):
+                continue   # a model without AS_e (the paper profile)
             if key == score_type:
                 flag = ""
                 if threshold is not None and np.isfinite(threshold):

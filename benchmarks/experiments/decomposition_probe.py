@@ -19,7 +19,8 @@ Variants (comma-separated flags after the name):
   xc=W           + W * ||X_C - X||^2 (keeping X_C close to the input)
   gn             GroupNorm instead of BatchNorm in both decoders (no running statistics)
   off            R_C's output is 0.5 + tanh(h): the preprocessed range [0, 1] sits mid-range
-  oc=W           weight of L_OC (and L_LSC on/off with it); default 1 (the paper)
+  oc=W           weight of L_OC (and L_LSC on/off with it)
+  default 1 (the paper)
   ocn            L_OC divided by the latent spread after pretraining (mean ||E_C(X) - Z_C||^2)
   bs=B           batch size (default 64)
   centred        object-centred crops: centre +-1 px, outer radius 8.1..9.9 px (as --objects auto cuts them)
@@ -202,17 +203,21 @@ def main(variant="paper", pre=10, ft=10, n=2000, seed=1):
 
     # Pretraining depends only on the architecture flags: cache it (these runs are slow on 2 shared cores).
     import os
-    key = f"/tmp/ddrid-probe-pre-{'gn' in flags}-{'off' in flags}-{pre}-{n}-{seed}-{lr}-{bs}-{'centred' in flags}-{'init' in flags}.pt"
+    key = (f"/tmp/ddrid-probe-pre-{'gn' in flags}-{'off' in flags}-{pre}-{n}-{seed}-{lr}-{bs}"
+           f"-{'centred' in flags}-{'init' in flags}.pt")
     cached = os.path.exists(key)
     if cached:
         nets.load_state_dict(torch.load(key))
     opt = torch.optim.Adam(list(r_c.parameters()) + list(r_n.parameters()), lr=lr, weight_decay=1e-6)
-    for ep in range(0 if cached else pre):
-        r_c.train(); r_n.train()
+    for _ in range(0 if cached else pre):
+        r_c.train()
+        r_n.train()
         for xb in batches():
             xc, _ = out_c(nets, r_c.encoder(xb), flags)
             loss = recon_error(xc, xb).mean() + recon_error(r_n(xb), xb).mean()
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     batchnorm.recalibrate([r_c, r_n], x, bs)
     if not cached:
         torch.save(nets.state_dict(), key)
@@ -231,14 +236,18 @@ def main(variant="paper", pre=10, ft=10, n=2000, seed=1):
     opt_r = torch.optim.Adam(list(r_c.parameters()) + list(r_n.parameters()), lr=lr, weight_decay=1e-6)
     opt_d = torch.optim.Adam(d_l.parameters(), lr=lr, weight_decay=1e-6)
     for ep in range(1, ft + 1):
-        r_c.train(); r_n.train(); d_l.train()
+        r_c.train()
+        r_n.train()
+        d_l.train()
         for xb in batches():
             m = len(xb)
             z_fake = z_c + 0.1 * torch.randn(m, z_c.numel())
             z = r_c.encoder(xb)
             logits = d_l(torch.cat([z_fake, z.detach()]))
             l_d = -(F.logsigmoid(logits[:m]).mean() + F.logsigmoid(-logits[m:]).mean())
-            opt_d.zero_grad(); l_d.backward(); opt_d.step()
+            opt_d.zero_grad()
+            l_d.backward()
+            opt_d.step()
             logits = d_l(torch.cat([z_fake, z]))
             xc, _ = out_c(nets, z, flags)
             xn = r_n(xb)
@@ -250,7 +259,9 @@ def main(variant="paper", pre=10, ft=10, n=2000, seed=1):
                 loss = loss + flags["l1"] * xn.abs().flatten(1).sum(1).mean()
             if "xc" in flags:
                 loss = loss + flags["xc"] * recon_error(xc, xb).mean()
-            opt_r.zero_grad(); loss.backward(); opt_r.step()
+            opt_r.zero_grad()
+            loss.backward()
+            opt_r.step()
         if ep % max(1, ft // 2) == 0 or ep == ft:
             batchnorm.recalibrate([r_c, r_n], x, bs)
             print(f"  losses L_OC={l_oc.item():.4g} L_LSC={l_lsc.item():.4g} L_R={l_r.item():.4g} "
