@@ -427,6 +427,13 @@ def _rank_label() -> str:
     return f" (rank {rank} of {world})" if rank not in ("", "0") else ""
 
 
+def _say(line: str) -> None:
+    # One write of the whole line: the ranks of a torchrun job share one stderr (unbuffered there), and
+    # print's separate write of the newline let two ranks' lines run into each other.
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -442,18 +449,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             set_max_pixels(args.max_pixels)
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
-        print(str(exc) or "ddrid: interrupted; nothing half-written was left behind", file=sys.stderr)
+        _say(str(exc) or "ddrid: interrupted; nothing half-written was left behind")
         return 130
     except (DdridError, ValueError, OSError) as exc:
         if args.debug:
             raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"ddrid: error{_rank_label()}: {msg}", file=sys.stderr)
+        _say(f"ddrid: error{_rank_label()}: {msg}")
         return 1
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:
             raise
-        print(f"ddrid: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        _say(f"ddrid: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)")
         return 1
 
 

@@ -127,6 +127,7 @@ class Explanation:
     latent: float          # AS_l
     recon: float           # AS_r
     why: str               # one line: which score ranked it and why
+    residual_score: float = float("nan")   # AS_e, where the model has it (explain profile)
 
 
 def explain(model, raw: np.ndarray, residual: Optional[str] = None) -> Explanation:
@@ -147,4 +148,5 @@ def explain(model, raw: np.ndarray, residual: Optional[str] = None) -> Explanati
     why = why_ranked(model.score_type, value, model.validation_scores.get(model.score_type),
                      model.validation.get("score_rule", ""))
     return Explanation(raw=raw[0], x_c=x_c[0], x_n=x_n[0], heat=residual_map(raw, x_c, x_n, residual)[0],
-                       residual=residual, latent=float(s.latent[0]), recon=float(s.recon[0]), why=why)
+                       residual=residual, latent=float(s.latent[0]), recon=float(s.recon[0]), why=why,
+                       residual_score=float("nan") if s.residual is None else float(s.residual[0]))

@@ -1,9 +1,10 @@
 """Save the Detail view on a normal and an anomalous demo patch (docs/screenshots/08-, 09-).
 
 Run under a display (``Xvfb :99 -screen 0 1600x1000x24 &``, then
-``DISPLAY=:99 python docs/screenshots/make_detail_screenshots.py [MODEL]``).
-Without MODEL it trains one on the bundled demo's normal patches (a short
-schedule, a few minutes on two cores) with the default profile.  Of the demo
+``DISPLAY=:99 python docs/screenshots/make_detail_screenshots.py [MODEL | PROFILE]``).
+Without a model file it trains one on the bundled demo's normal patches (a
+short schedule, a few minutes on two cores) with PROFILE (default
+``explain``, whose decomposition the view is made to show).  Of the demo
 test patches it picks the median-ranked normal and the top-ranked anomaly.
 """
 from __future__ import annotations
@@ -30,11 +31,13 @@ def main() -> None:
     from ddrcore.progress import run_to_end
 
     data = bundled_demo_dir()
-    if len(sys.argv) > 1:
-        model = load(sys.argv[1], "cpu")
+    arg = sys.argv[1] if len(sys.argv) > 1 else "explain"
+    if Path(arg).is_file():
+        model = load(arg, "cpu")
     else:
         normal = run_to_end(load_patches(data / "train" / "normal"))
-        model = run_to_end(train(normal, TrainConfig(pretrain_epochs=10, finetune_epochs=10, device="cpu")))
+        model = run_to_end(train(normal, TrainConfig(pretrain_epochs=10, finetune_epochs=10, device="cpu",
+                                                     profile=arg)))
     test = run_to_end(load_patches(data / "test", model.config.patch_size, model.input_size))
     scores = run_to_end(score_patches(model, test))
     order = np.argsort(-scores.score)
@@ -49,7 +52,7 @@ def main() -> None:
     for name, i in picks.items():
         ex = explain(model, test.images[i])
         view.show_patch(int(i), test.sources[i], test.images[i], "", ex, ex.latent, ex.recon, model.score_type,
-                        model.threshold)
+                        model.threshold, residual=ex.residual_score)
         for _ in range(20):
             app.processEvents()
         view.grab().save(str(HERE / name))
