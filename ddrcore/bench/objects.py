@@ -116,7 +116,7 @@ def detection_speed(side: int = 2048, size: float = 20, repeats: int = 3) -> dic
 def cmd_objects(args) -> int:
     import tifffile
 
-    from .accuracy import command_line, hardware
+    from .record import command_line, hardware
 
     if args.json:   # checked before the work: never an input, never a file of another kind
         check_output(args.json, "json", [args.image, args.mask])
@@ -241,7 +241,7 @@ def cmd_fields(args) -> int:
 
     import torch
 
-    from .accuracy import command_line, hardware
+    from .record import command_line, hardware
     from ..console import run_job
 
     if args.json:
