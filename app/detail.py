@@ -128,19 +128,20 @@ class DetailView(QWidget):
         # The input's own percentiles set the contrast of input and X_C alike.
         lo, hi = (float(v) for v in np.percentile(img, [1, 99.5]))
         hi = hi if hi > lo else lo + 1.0
-        for item in (self.items[0], self.items[3]):
-            item.setImage(img, autoLevels=False)
+        self.items[0].setImage(img, autoLevels=False)
         self.lut.item.setHistogramRange(float(img.min()), float(img.max()))
         self.lut.item.setLevels(lo, hi)
         if decomposition is None:
             # Before a model exists (or while the parts are computed): the input alone.
-            for item in (self.items[1], self.items[2], self.heat):
+            # The heat panel too: the input alone there would read as "nothing anomalous".
+            for item in (self.items[1], self.items[2], self.items[3], self.heat):
                 item.clear()
             self.why.setText("")
         else:
             x_c = np.asarray(decomposition.x_c[0], np.float32)
             x_n = np.asarray(decomposition.x_n[0], np.float32)
             self.items[1].setImage(x_c, autoLevels=False)
+            self.items[3].setImage(img, autoLevels=False)
             span = float(np.percentile(np.abs(x_n), 99.5)) or 1.0
             self.items[2].setImage(x_n, autoLevels=False, levels=(-span, span))
             heat = np.asarray(decomposition.heat, np.float32)
