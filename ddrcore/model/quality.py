@@ -104,7 +104,23 @@ def verdict(auc: Optional[float], warn_below: float = WARN_AUC) -> str:
     return WARNING if auc < warn_below else ""
 
 
-def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
+def score_synthetic(model, val_patches: np.ndarray, seed: int = 0):
+    """Every score of the validation normals and of each kind of synthetic anomaly made from them.
+
+    Returns ``(normal, {kind: Scores})``, or None when there are no patches.  The score choice and
+    the quality check both read this one pass, so the networks run over these patches once.
+    """
+    from ..progress import run_to_end
+    from .scoring import score_patches
+
+    val = np.asarray(val_patches, np.float32)
+    if len(val) == 0:
+        return None
+    fakes = synthetic_anomalies(val, seed)
+    return run_to_end(score_patches(model, val)), {k: run_to_end(score_patches(model, fakes[k])) for k in KINDS}
+
+
+def check(model, val_patches: np.ndarray, seed: int = 0, scored=None) -> dict:
     """Score validation normals and synthetic anomalies made from them; returns plain numbers.
 
     Parameters
@@ -115,6 +131,8 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
         Raw validation patches (N, C, S, S), never the training subset.
     seed : int
         Seed of the synthetic anomalies' random placement.
+    scored : optional
+        :func:`score_synthetic`'s result for these patches and seed, if already computed.
 
     Returns
     -------
@@ -125,19 +143,18 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
         empty when fine; decided by ``synthetic_auc`` against :data:`WARN_AUC`).  AUCs are NaN-free floats or None
         when there are no validation patches.
     """
-    from ..progress import run_to_end
-    from .scoring import roc_auc, score_patches
+    from .scoring import roc_auc
 
-    val = np.asarray(val_patches, np.float32)
-    out: dict = {"synthetic_n": int(len(val))}
-    if len(val) == 0:
+    out: dict = {"synthetic_n": int(len(val_patches))}
+    scored = scored if scored is not None else score_synthetic(model, val_patches, seed)
+    if scored is None:
         out.update({"synthetic_auc": None, "synthetic_warning": ""})
         return out
-    normal = run_to_end(score_patches(model, val)).score
-    fakes = synthetic_anomalies(val, seed)
+    normal_scores, fake_scores = scored
+    normal = normal_scores.of(model.score_type)
     all_scores = [normal]
     for kind in KINDS:
-        s = run_to_end(score_patches(model, fakes[kind])).score
+        s = fake_scores[kind].of(model.score_type)
         all_scores.append(s)
         labels = np.r_[np.zeros(len(normal)), np.ones(len(s))]
         out[f"synthetic_auc_{kind}"] = round(roc_auc(np.r_[normal, s], labels), 4)
@@ -151,7 +168,7 @@ def check(model, val_patches: np.ndarray, seed: int = 0) -> dict:
     return out
 
 
-def synthetic_auc_by_score(model, val_patches: np.ndarray, seed: int = 0) -> Dict[str, Optional[float]]:
+def synthetic_auc_by_score(model, val_patches: np.ndarray, seed: int = 0, scored=None) -> Dict[str, Optional[float]]:
     """AUC of every score type for validation normals vs all synthetic anomalies made from them.
 
     Parameters
@@ -168,19 +185,16 @@ def synthetic_auc_by_score(model, val_patches: np.ndarray, seed: int = 0) -> Dic
         ``{score type: AUC}`` for "latent", "recon" and "residual"; None when there are no patches.
     """
     from .score_type import SCORE_TYPES
-    from ..progress import run_to_end
-    from .scoring import roc_auc, score_patches
+    from .scoring import roc_auc
 
-    val = np.asarray(val_patches, np.float32)
-    if len(val) == 0:
+    scored = scored if scored is not None else score_synthetic(model, val_patches, seed)
+    if scored is None:
         return {t: None for t in SCORE_TYPES}
-    fakes = synthetic_anomalies(val, seed)
-    normal = run_to_end(score_patches(model, val))
-    fake = [run_to_end(score_patches(model, fakes[k])) for k in KINDS]
+    normal, fakes = scored
     out = {}
     for t in SCORE_TYPES:
-        scores = np.concatenate([normal.of(t)] + [f.of(t) for f in fake])
-        labels = np.r_[np.zeros(len(val)), np.ones(len(scores) - len(val))]
+        scores = np.concatenate([normal.of(t)] + [fakes[k].of(t) for k in KINDS])
+        labels = np.r_[np.zeros(len(normal)), np.ones(len(scores) - len(normal))]
         auc = roc_auc(scores, labels)
         out[t] = round(float(auc), 4) if auc == auc else None
     return out

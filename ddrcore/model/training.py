@@ -271,13 +271,13 @@ def _finetune(run: _Run, z_c: torch.Tensor) -> Job[None]:
 def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndarray) -> Job[None]:
     """The score choice (Algorithm 2, or synthetic anomalies under "explain"), the default threshold and the
     quality check, on the validation subset."""
-    from .quality import check as quality_check, select_score_type_synthetic, synthetic_auc_by_score
+    from .quality import check as quality_check, score_synthetic, select_score_type_synthetic, synthetic_auc_by_score
 
     cfg = run.config
     val = yield from score_preprocessed(model, x_val, batch_size=256)
     if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all() and np.isfinite(val.residual).all()):
         raise TrainingError("training stopped: validation scores are not finite; no model was saved")
-    by_score = None
+    by_score = scored = None
     if cfg.profile == "paper":
         model.score_type = select_score_type(val.latent, val.recon)     # Algorithm 2
         rule = "Algorithm 2 (lower validation mean of AS_l, AS_r)"
@@ -285,7 +285,8 @@ def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndar
         # No labelled anomalies: the score that best separates synthetic anomalies made from
         # the validation normals (issue #9; the figures are in benchmarks/experiments/decomposition.md).
         yield run.progress("quality", message="choosing the score on synthetic anomalies")
-        by_score = synthetic_auc_by_score(model, raw_val, cfg.seed)
+        scored = score_synthetic(model, raw_val, cfg.seed)   # the quality check below reuses this pass
+        by_score = synthetic_auc_by_score(model, raw_val, cfg.seed, scored)
         model.score_type = select_score_type_synthetic(by_score)
         rule = "highest AUC on synthetic anomalies from the validation normals"
     # `val` was scored before the choice: take the chosen score explicitly.
@@ -305,7 +306,7 @@ def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndar
         model.validation["synthetic_auc_by_score"] = by_score
     # Quality check without labelled anomalies: synthetic anomalies made from the validation subset.
     yield run.progress("quality", message="quality check on synthetic anomalies")
-    model.validation.update(quality_check(model, raw_val, cfg.seed))
+    model.validation.update(quality_check(model, raw_val, cfg.seed, scored))
 
 
 def _check_patches(raw: np.ndarray, config: TrainConfig) -> None:
