@@ -10,7 +10,7 @@ from typing import Dict, List
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
@@ -20,16 +20,24 @@ from ddrcore.pipeline import DEMO_FINETUNE_EPOCHS, DEMO_PRETRAIN_EPOCHS
 from ddrcore.progress import Progress
 
 PAPER = TrainConfig()  # the paper's schedule (150 + 100 epochs)
-CURVE_COLORS = {"R_C": "#1f77b4", "R_N": "#ff7f0e", "L_R": "#1f77b4", "L_OC": "#2ca02c",
-                "L_LSC": "#9467bd", "D_L": "#d62728"}
+# (value, shown text, tooltip) of each training profile, in ddrcore.config.PROFILES' terms.
+PROFILE_CHOICES = (
+    ("explain", "explain: X_C shows the patch",
+     "X_C follows the input, the anomaly shows in input − X_C; E_C is trained as a one-class encoder"),
+    ("paper", "paper: reproduce the paper", "Eq. 3-6 and Algorithm 2 exactly, as published"),
+)
+CURVE_COLORS = {"R_C": "#1f77b4", "R_N": "#ff7f0e", "L_R": "#1f77b4", "L_XC": "#17becf", "L1_XN": "#ff7f0e",
+                "L_OC": "#2ca02c", "L_LSC": "#9467bd", "D_L": "#d62728"}
 IDLE_TEXT = "Mark normal patches, then press Train."
 PRETRAIN_LOSSES = ("R_C", "R_N")
-FINETUNE_LOSSES = ("L_R", "L_OC", "L_LSC", "D_L")
+FINETUNE_LOSSES = ("L_R", "L_XC", "L1_XN", "L_OC", "L_LSC", "D_L")
 # One panel per family of losses that share a scale: (title, curves, log y axis).
-LOSS_FAMILIES = (("pretraining", PRETRAIN_LOSSES, True), ("finetuning L_R", ("L_R",), True),
+# L_XC and L1_XN exist only under the explain profile; their curves stay empty under paper.
+LOSS_FAMILIES = (("pretraining", PRETRAIN_LOSSES, True), ("finetuning L_R", ("L_R", "L_XC", "L1_XN"), True),
                  ("L_OC", ("L_OC",), False), ("adversarial", ("L_LSC", "D_L"), False))
 LOSS_HELP = ("R_C, R_N: how well each autoencoder reconstructs the normal patches in pretraining (lower is better).\n"
-             "L_R: reconstruction error of X_C + X_N in finetuning.\n"
+             "L_R: reconstruction error of X_C + X_N in finetuning; under the explain profile also\n"
+             "L_XC, the error of X_C alone, and L1_XN, the size of X_N (both small on normal patches).\n"
              "L_OC: how far the latent codes are from their centre Z_C (one-class compactness).\n"
              "L_LSC: the encoder's adversarial loss; D_L: the latent discriminator's loss "
              "(these two pull against each other and need not fall).\n"
@@ -82,6 +90,12 @@ class TrainingPanel(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(PAPER.seed)
+        self.profile = QComboBox(objectName="profileCombo")
+        for value, text, tip_text in PROFILE_CHOICES:
+            self.profile.addItem(text, value)
+            self.profile.setItemData(self.profile.count() - 1, tip_text, Qt.ToolTipRole)
+        self.profile.setCurrentIndex(max(0, self.profile.findData(PAPER.profile)))
+        self.profile.setToolTip("How DDR-ID is trained; stored in the model file (see the README's Profiles)")
         self.device = QComboBox()
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)
@@ -165,6 +179,7 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
         form.addRow("Seed", self.seed)
+        form.addRow("Profile", self.profile)
         form.addRow("Device", self.device)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 1)
@@ -198,12 +213,12 @@ class TrainingPanel(QWidget):
     def config(self) -> TrainConfig:
         return TrainConfig(pretrain_epochs=self.pretrain.value(), finetune_epochs=self.finetune.value(),
                            batch_size=self.batch.value(), lr=self.lr.value(), seed=self.seed.value(),
-                           device=self.device.currentData() or "auto")
+                           device=self.device.currentData() or "auto", profile=self.profile.currentData())
 
     def settings(self) -> dict:
         c = self.config()
         return {"pretrain_epochs": c.pretrain_epochs, "finetune_epochs": c.finetune_epochs,
-                "batch_size": c.batch_size, "lr": c.lr, "seed": c.seed}
+                "batch_size": c.batch_size, "lr": c.lr, "seed": c.seed, "profile": c.profile}
 
     def apply_settings(self, values: dict) -> None:
         for key, box in (("pretrain_epochs", self.pretrain), ("finetune_epochs", self.finetune),
@@ -216,12 +231,15 @@ class TrainingPanel(QWidget):
             self.lr.setValue(float(values["lr"]))
         except (KeyError, TypeError, ValueError):
             pass
+        i = self.profile.findData(values.get("profile")) if isinstance(values.get("profile"), str) else -1
+        if i >= 0:
+            self.profile.setCurrentIndex(i)
 
     # -------------------------------------------------------------- runs --
     def set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        for w in (self.pretrain, self.finetune, self.batch, self.lr, self.seed, self.device,
+        for w in (self.pretrain, self.finetune, self.batch, self.lr, self.seed, self.profile, self.device,
                   self.schedule_short, self.schedule_paper):
             w.setEnabled(not running)
         if running:

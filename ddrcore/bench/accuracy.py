@@ -147,7 +147,10 @@ def ddrid_round(split, s: AccuracySettings, seed: int, clock: Clock, span, label
                                                          aucs["AS_e"] if s.profile != "paper" else 0.0)),
              "val_mean_latent": float(val.latent.mean()), "val_mean_recon": float(val.recon.mean()),
              "train_seconds": model.training.get("seconds")}
-    return {"latent": test.latent, "recon": test.recon, "ddrid": test.score}, aucs, facts
+    # Every score of the test set and of the validation normals, so that other score rules can be
+    # measured later from the saved scores without training again.
+    return {"latent": test.latent, "recon": test.recon, "residual": test.residual, "ddrid": test.score,
+            "val_latent": val.latent, "val_recon": val.recon, "val_residual": val.residual}, aucs, facts
 
 
 def baseline_round(split, s: AccuracySettings, methods, seed: int, clock: Clock, span, label: str):
@@ -239,7 +242,9 @@ def run_accuracy(ds, classes: List[int], methods: List[str], settings: AccuracyS
             raw["picked"].setdefault(name, []).append(facts["picked"])
             raw["picked_worse"].setdefault(name, []).append(facts["picked_worse"])
             raw.setdefault("synthetic_pick", {}).setdefault(name, []).append(facts["synthetic_pick"])
-            saved.update({"ddrid": sc["ddrid"], "ddrid_latent": sc["latent"], "ddrid_recon": sc["recon"]})
+            saved.update({"ddrid": sc["ddrid"], "ddrid_latent": sc["latent"], "ddrid_recon": sc["recon"],
+                          "ddrid_residual": sc["residual"], **{f"ddrid_{k}": sc[k] for k in
+                                                               ("val_latent", "val_recon", "val_residual")}})
         if base:
             t0 = clock.elapsed()
             sc, secs = yield from baseline_round(split, settings, base, seed, clock, (mid, hi), label + " baselines")

@@ -181,3 +181,41 @@ def test_detail_view_residual_follows_the_profile(explain_model, tiny_model):
 
     assert ScoreType(explain_model.score_type).label in e.why
     assert "synthetic anomalies" in e.why                          # the explain profile's rule, said
+
+
+@pytest.mark.parametrize("profile", ["paper", "explain"])
+def test_which_losses_reach_the_class_encoder(profile):
+    """Under "explain" E_C learns from L_OC + L_LSC only (its latent stays one-class, as Deep SVDD's);
+    the reconstruction terms train the decoders.  Under "paper" L_R reaches E_C too (Algorithm 1)."""
+    from ddrcore.model.networks import DDRIDNetworks
+    from ddrcore.model.training import finetune_step
+
+    torch.manual_seed(0)
+    nets = DDRIDNetworks(1, 16, 32)
+    nets.train()
+    x = torch.rand(6, 1, 32, 32) * 2 - 1
+    z_c = torch.zeros(16)
+    params = [*nets.r_c.parameters(), *nets.r_n.parameters()]
+
+    class Capture(torch.optim.SGD):
+        """Keeps the gradients of one step and changes nothing."""
+        def step(self, closure=None):
+            self.grads = {id(p): p.grad.clone() for p in params if p.grad is not None}
+
+    opt_r = Capture(params, lr=0.0)
+    opt_d = torch.optim.SGD(nets.d_l.parameters(), lr=0.0)
+    torch.manual_seed(1)
+    finetune_step(nets, opt_r, opt_d, x, z_c, 0.1, profile=profile)
+    got = opt_r.grads
+    # The same E_C gradient from the one-class terms alone (D_L's noise redrawn with the same seed).
+    enc = list(nets.r_c.encoder.parameters())
+    torch.manual_seed(1)
+    z_fake = z_c + 0.1 * torch.randn(len(x), 16)
+    z = nets.r_c.encoder(x)
+    logits = nets.d_l(torch.cat([z_fake, z]))
+    one_class = finetune_losses(x, z, z_c, logits[len(x):], x, torch.zeros_like(x), profile="paper")
+    grads = torch.autograd.grad(one_class["L_OC"] + one_class["L_LSC"], enc)
+    same = all(torch.allclose(got[id(p)], g, rtol=1e-4, atol=1e-6) for p, g in zip(enc, grads))
+    assert same == (profile == "explain")
+    # The class decoder learns in both profiles.
+    assert any(got[id(p)].abs().sum() > 0 for p in nets.r_c.decoder.parameters())
