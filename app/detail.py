@@ -26,6 +26,8 @@ from ddrcore.io.images import PatchSource
 from ddrcore.model.score_type import ScoreType
 
 PANELS = ("input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
+#: The heat layer is full red at this multiple of what the model's validation normals show.
+HEAT_FULL_RED = 2.0
 # Red for an added bright, blue for a missing one; white at zero.
 _DIVERGING = pg.ColorMap([0.0, 0.5, 1.0], [(40, 90, 200), (245, 245, 245), (210, 40, 40)])
 # The heat layer: transparent where nothing departs from normal, opaque yellow-red where most does.
@@ -113,10 +115,11 @@ class DetailView(QWidget):
     def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
                    decomposition=None, latent: float = float("nan"),
                    recon: float = float("nan"), score_type: Optional[str] = None,
-                   threshold: Optional[float] = None, residual: float = float("nan")) -> None:
+                   threshold: Optional[float] = None, residual: float = float("nan"),
+                   combined: float = float("nan")) -> None:
         """``raw`` is (C, S, S) at native intensity; ``decomposition`` a ddrcore Explanation (or None).
 
-        ``residual`` is AS_e, where the model has it (the explain profile).
+        ``residual`` is AS_e and ``combined`` AS_c, where the model has them.
         """
         self.patch = patch
         mark_text = f" — marked {mark}" if mark else ""
@@ -145,16 +148,24 @@ class DetailView(QWidget):
             span = float(np.percentile(np.abs(x_n), 99.5)) or 1.0
             self.items[2].setImage(x_n, autoLevels=False, levels=(-span, span))
             heat = np.asarray(decomposition.heat, np.float32)
-            # One scale for every patch, tied to the input's contrast: a residual half as large as the
-            # input's range is full red, so a normal patch with a small residual stays clear.
-            self.heat.setImage(heat, autoLevels=False, levels=(0.0, 0.5 * (hi - lo)))
+            normal = float(getattr(decomposition, "heat_normal", float("nan")))
+            if np.isfinite(normal) and normal > 0:
+                # Scaled by what the model's validation normals show: heat up to that level stays
+                # faint, twice it is full red.  X_C never reproduces a patch exactly; this keeps a
+                # normal ring from glowing along its edge.
+                top = HEAT_FULL_RED * normal
+            else:
+                # One scale for every patch, tied to the input's contrast: a residual half as large as
+                # the input's range is full red, so a normal patch with a small residual stays clear.
+                top = 0.5 * (hi - lo)
+            self.heat.setImage(heat, autoLevels=False, levels=(0.0, top))
             self.labels[2].setText(f"X_N (residual, ±{span:.3g})")
             self.labels[3].setText("input + " + ("X_N" if decomposition.residual == "x_n" else "|input − X_C|")
                                    + " heat")
             self.why.setText(decomposition.why)
         self._share_levels()
         self.boxes[0].autoRange(padding=0.02)
-        self._show_scores((latent, recon, residual), score_type, threshold)
+        self._show_scores((latent, recon, residual, combined), score_type, threshold)
 
     def update_threshold(self, threshold: Optional[float]) -> None:
         """Re-mark flagged / below threshold without redrawing the images."""
@@ -163,16 +174,17 @@ class DetailView(QWidget):
 
     def _show_scores(self, values, score_type, threshold) -> None:
         self._score_args = (values, score_type, threshold)
-        latent, recon, residual = values
+        latent, recon, residual, combined = values
         if np.isnan(latent):
             self.scores.setText("<i>Not scored yet: train a model (or press Score) to see AS_l and AS_r.</i>")
             return
         parts = []
         named = [(ScoreType.LATENT, "AS_l (latent)", latent), (ScoreType.RECON, "AS_r (image)", recon),
-                 (ScoreType.RESIDUAL, "AS_e (residual peak)", residual)]
+                 (ScoreType.RESIDUAL, "AS_e (residual peak)", residual),
+                 (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)", combined)]
         for key, name, value in named:
-            if key == ScoreType.RESIDUAL and np.isnan(value):
-                continue   # a model without AS_e (the paper profile)
+            if key in (ScoreType.RESIDUAL, ScoreType.COMBINED) and np.isnan(value):
+                continue   # a model file without these scores
             if key == score_type:
                 flag = ""
                 if threshold is not None and np.isfinite(threshold):

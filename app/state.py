@@ -70,7 +70,8 @@ class PatchTable:
         self.include_training = False
         self.latent = np.zeros(0, np.float64)           # AS_l, NaN where not scored
         self.recon = np.zeros(0, np.float64)            # AS_r, NaN where not scored
-        self.residual = np.zeros(0, np.float64)         # AS_e (explain profile), NaN where not scored
+        self.residual = np.zeros(0, np.float64)         # AS_e, NaN where not scored
+        self.combined = np.zeros(0, np.float64)         # AS_c (explain profile), NaN where not scored
         self.score_type: Optional[str] = None
         self.inputs: List[str] = []
         self.bad: List[BadFile] = []
@@ -128,6 +129,7 @@ class PatchTable:
         self.latent = np.concatenate([self.latent, np.full(n, np.nan)])
         self.recon = np.concatenate([self.recon, np.full(n, np.nan)])
         self.residual = np.concatenate([self.residual, np.full(n, np.nan)])
+        self.combined = np.concatenate([self.combined, np.full(n, np.nan)])
         self._name_order = None
         self._sorted_active = None
         return np.arange(start, start + n)
@@ -232,13 +234,14 @@ class PatchTable:
         if self.score_type is None:
             return None
         return {ScoreType.LATENT: self.latent, ScoreType.RECON: self.recon,
-                ScoreType.RESIDUAL: self.residual}[ScoreType(self.score_type)]
+                ScoreType.RESIDUAL: self.residual, ScoreType.COMBINED: self.combined}[ScoreType(self.score_type)]
 
     def set_scores(self, indices, scores) -> None:
         idx = np.asarray(indices, np.int64)
         self.latent[idx] = scores.latent
         self.recon[idx] = scores.recon
         self.residual[idx] = np.nan if scores.residual is None else scores.residual
+        self.combined[idx] = np.nan if scores.combined is None else scores.combined
         self.score_type = scores.score_type
         self._sorted_active = None
 
@@ -246,6 +249,7 @@ class PatchTable:
         self.latent[:] = np.nan
         self.recon[:] = np.nan
         self.residual[:] = np.nan
+        self.combined[:] = np.nan
         self.score_type = None
         self._sorted_active = None
 
@@ -295,7 +299,7 @@ class PatchTable:
 
         idx = np.asarray(indices, np.int64)
         return Scores(latent=self.latent[idx].astype(np.float32), recon=self.recon[idx].astype(np.float32),
-                      residual=self.residual[idx].astype(np.float32),
+                      residual=self.residual[idx].astype(np.float32), combined=self.combined[idx].astype(np.float32),
                       score_type=self.score_type or ScoreType.LATENT, threshold=float("inf"))
 
     # -------------------------------------------------------- view order --

@@ -175,7 +175,8 @@ class DocumentViews(QObject):
         self.detail.objects = t.is_objects
         self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
-                               self.doc.threshold, residual=float(t.residual[patch]))
+                               self.doc.threshold, residual=float(t.residual[patch]),
+                               combined=float(t.combined[patch]))
 
     def _decomposition_ready(self, patch: int, model, parts) -> None:
         if model is not self.doc.model:

@@ -347,9 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=["fp32", "bf16"],
                    help="fp32 (default) or bf16 autocast: faster on recent CPUs/GPUs, ~1 AUC point on MNIST (benchmarks/)")
     t.add_argument("--profile", choices=list(PROFILES),
-                   help=f"paper: the paper's losses and Algorithm 2, for reproduction; explain: a decomposition "
-                        f"whose X_C shows the patch and whose residual shows the anomaly (README). "
-                        f"Default {TrainConfig().profile}")
+                   help=f"explain: a decomposition whose X_C shows the patch and whose residual shows the "
+                        f"anomaly, ranked by AS_c; paper: the paper's losses and Algorithm 2, for reproduction "
+                        f"(README, Profiles). Default {TrainConfig().profile}")
     add_output_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -362,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
     s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
     s.add_argument("--score", choices=["auto", *SCORE_TYPES], default="auto",
-                   help="auto: the model's choice (Algorithm 2, or synthetic anomalies under the explain "
-                        "profile); latent (AS_l), recon (AS_r) or residual (AS_e) to override it, "
+                   help="auto: the model's choice (AS_c under the explain profile, Algorithm 2 under paper); "
+                        "latent (AS_l), recon (AS_r), residual (AS_e) or combined (AS_c) to override it, "
                         "with the threshold re-derived from the validation scores")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")

@@ -145,7 +145,7 @@ def run_rings(s: RingSettings):
     dec = decomposition_measures(sn.x, sn.x_c, sn.x_c)
     dec["saturated_pct"] = 100.0 * float((np.abs(np.concatenate([sn.x_c, ss.x_c])) > SATURATION).mean())
     y = np.r_[np.zeros(len(normal)), np.ones(len(spot))]
-    aucs = {t: round(roc_auc(np.r_[sn.of(t), ss.of(t)], y), 4) for t in ("latent", "recon", "residual")}
+    aucs = {t: round(roc_auc(np.r_[sn.of(t), ss.of(t)], y), 4) for t in ("latent", "recon", "residual", "combined")}
     r = {
         "settings": asdict(s),
         "corr": round(dec["corr"], 4),

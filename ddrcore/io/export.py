@@ -35,8 +35,9 @@ OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x",
 #: How patches were cut, on every row (with the model's seed and preprocessing) so a row can be reproduced.
 PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride"]
 
-COLUMNS = (["rank"] + OBJECT_COLUMNS + ["score", "score_latent", "score_recon", "score_residual", "score_type", "threshold",
-                                         "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
+COLUMNS = (["rank"] + OBJECT_COLUMNS
+           + ["score", "score_latent", "score_recon", "score_residual", "score_combined", "score_type", "threshold",
+              "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
            + PATCHING_COLUMNS + ["role"])
 
 #: What a patch was to the model (the ``role`` column): trained on, held out for validation (threshold and
@@ -108,6 +109,9 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
             "score_recon": f"{scores.recon[i]:.6g}",
             # AS_e: empty where the scores were made without it (e.g. a GUI table built before it existed).
             "score_residual": "" if scores.residual is None else f"{scores.residual[i]:.6g}",
+            # AS_c: empty for model files without AS_e validation scores.
+            "score_combined": "" if scores.combined is None or not np.isfinite(scores.combined[i])
+            else f"{scores.combined[i]:.6g}",
             "score_type": ScoreType.label_of(scores.score_type),
             "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",

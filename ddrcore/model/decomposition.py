@@ -128,6 +128,9 @@ class Explanation:
     recon: float           # AS_r
     why: str               # one line: which score ranked it and why
     residual_score: float = float("nan")   # AS_e, where the model has it (explain profile)
+    # The heat a normal patch reaches, in this patch's image units (NaN where the model cannot say):
+    # the square root of the validation normals' 99th-percentile AS_e, scaled as X_C is.
+    heat_normal: float = float("nan")
 
 
 def explain(model, raw: np.ndarray, residual: Optional[str] = None) -> Explanation:
@@ -147,6 +150,35 @@ def explain(model, raw: np.ndarray, residual: Optional[str] = None) -> Explanati
     value = float(s.score[0])
     why = why_ranked(model.score_type, value, model.validation_scores.get(model.score_type),
                      model.validation.get("score_rule", ""))
+    if model.score_type == "combined":
+        from .combined import calibration, residual_decides
+
+        cal = calibration(model.validation_scores)
+        if cal is not None and residual_decides(float(s.latent[0]), float(s.residual[0]), cal):
+            why += " Here the residual peak (AS_e) decided: look at the heat layer."
+        else:
+            why += " Here the latent code (AS_l) decided: the patch as a whole."
     return Explanation(raw=raw[0], x_c=x_c[0], x_n=x_n[0], heat=residual_map(raw, x_c, x_n, residual)[0],
                        residual=residual, latent=float(s.latent[0]), recon=float(s.recon[0]), why=why,
-                       residual_score=float("nan") if s.residual is None else float(s.residual[0]))
+                       residual_score=float("nan") if s.residual is None else float(s.residual[0]),
+                       heat_normal=normal_heat_level(model, raw) if residual == "input_minus_x_c" else float("nan"))
+
+
+#: Which validation normals' residual peak counts as "what a normal patch shows" in the heat layer.
+NORMAL_HEAT_QUANTILE = 0.99
+
+
+def normal_heat_level(model, raw: np.ndarray) -> float:
+    """How much |input - X_C| heat a normal patch shows, in the units of ``raw`` (1, C, S, S).
+
+    AS_e is the peak of the smoothed squared residual in preprocessed units; the root of its
+    validation quantile, scaled to the patch's units as X_C is, bounds the smoothed absolute
+    residual of those normals.  NaN when the model holds no AS_e validation scores.
+    """
+    val = model.validation_scores.get("residual")
+    if val is None or len(val) == 0:
+        return float("nan")
+    _, scale = gcn_constants(np.asarray(raw, np.float64))
+    span = model.preprocessor.maximum - model.preprocessor.minimum
+    peak = float(np.quantile(np.asarray(val, np.float64), NORMAL_HEAT_QUANTILE))
+    return float(np.sqrt(max(peak, 0.0)) * span * float(np.ravel(scale)[0]))

@@ -188,6 +188,11 @@ def check_payload(payload: dict):
         if not torch.isfinite(value.float()).all():
             raise _bad(f"validation_scores.{key}", "holds NaN or infinite values")
         val_scores[key] = value.float().numpy()
+    if score_type == "combined":
+        from .combined import calibration
+
+        if calibration(val_scores) is None:
+            raise _bad("score_type", "is 'combined' but the file holds no validation latent and residual scores")
     for key in ("validation", "training"):
         if not isinstance(payload.get(key, {}), dict):
             raise _bad(key, "must be a dictionary")

@@ -16,9 +16,10 @@ few normals.  The result is plain numbers, stored in the model file's
 ``validation`` dictionary and shown by the GUI and ``ddrid train``/``info``.
 
 The check is display and advice only: it changes neither the model, its
-score choice nor its threshold.  Under the "explain" profile the same
-synthetic anomalies also *choose* the score (:func:`select_score_type_synthetic`);
-the paper profile keeps Algorithm 2.
+score choice nor its threshold.  :func:`select_score_type_synthetic` says
+which score these synthetic anomalies would choose; ``ddrid bench accuracy``
+measures that rule beside the profiles' own (it lost on MNIST and CIFAR-10:
+benchmarks/experiments/detection.md), and no profile uses it.
 """
 from __future__ import annotations
 

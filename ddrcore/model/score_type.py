@@ -4,8 +4,9 @@
 the normal template Z_C; ``AS_r`` (recon) is the squared distance of X_C to the
 template image D_C(Z_C) (Eq. 8).  Algorithm 2 picks one of them per model.
 ``AS_e`` (residual, ours) is the peak of the smoothed squared residual
-(X - X_C)^2; the "explain" profile may choose it.  This module is
-torch-free: the GUI names the scores before torch is loaded.
+(X - X_C)^2.  ``AS_c`` (combined, ours; the "explain" profile's score) is
+AS_l unless the residual peak is much more unusual (see combined.py).  This
+module is torch-free: the GUI names the scores before torch is loaded.
 """
 from __future__ import annotations
 
@@ -29,11 +30,13 @@ class ScoreType(str, Enum):
     LATENT = "latent"
     RECON = "recon"
     RESIDUAL = "residual"
+    COMBINED = "combined"
 
     @property
     def label(self) -> str:
-        """The paper's name, AS_l or AS_r, or ours, AS_e."""
-        return {ScoreType.LATENT: "AS_l", ScoreType.RECON: "AS_r", ScoreType.RESIDUAL: "AS_e"}[self]
+        """The paper's name, AS_l or AS_r, or ours, AS_e and AS_c."""
+        return {ScoreType.LATENT: "AS_l", ScoreType.RECON: "AS_r", ScoreType.RESIDUAL: "AS_e",
+                ScoreType.COMBINED: "AS_c"}[self]
 
     @property
     def meaning(self) -> str:
@@ -42,6 +45,8 @@ class ScoreType(str, Enum):
             return "far from the normal template in the latent space"
         if self is ScoreType.RESIDUAL:
             return "holds a spot that the normal part X_C cannot reproduce"
+        if self is ScoreType.COMBINED:
+            return "far from the normal template, or with a residual spot that stands out"
         return "poorly reconstructed as normal part + residual"
 
     @classmethod

@@ -2,9 +2,11 @@
 
 AS_l(X) = ||E_C(X) - Z_C||^2            (Eq. 7, latent space)
 AS_r(X) = ||R_C(X) - D_C(Z_C)||^2       (Eq. 8, image space)
-AS_e(X) = max over pixels of G * (X - R_C(X))^2   (ours, the "explain" profile: the peak of
-          the squared residual that R_C leaves, smoothed by a Gaussian G of sigma 1 px and
-          summed over channels; the same residual the decomposition shows as anomalous)
+AS_e(X) = max over pixels of G * (X - R_C(X))^2   (ours: the peak of the squared residual
+          that R_C leaves, smoothed by a Gaussian G of sigma 1 px and summed over channels;
+          the same residual the decomposition shows as anomalous)
+AS_c(X) = max(z(AS_l), z(AS_e) - 1.5)   (ours, the "explain" profile's score: both scores
+          standardised on the validation normals; see combined.py)
 
 Algorithm 2 keeps the score with the lower *mean* over the held-out normal
 validation patches.  The two means live on different scales (AS_l sums over
@@ -12,10 +14,7 @@ latent dimensions, AS_r over pixels), so the choice mostly follows those
 scales; we implement it as published and record both means and both scores
 for every patch so the other choice is always available.
 
-The "explain" profile picks among AS_l, AS_r and AS_e the one that best
-separates the validation normals from synthetic anomalies made from them
-(:func:`ddrcore.model.quality.select_score_type_synthetic`); no labelled
-anomaly is needed.
+The "explain" profile ranks by AS_c; no labelled anomaly is needed.
 
 Default threshold (users have no labelled anomalies): the
 ``threshold_quantile`` (default 0.95) quantile of the chosen score over the
@@ -32,6 +31,7 @@ import torch
 from ..config import autocast
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor
+from . import combined as combined_score
 from .score_type import SCORE_TYPES, ScoreType
 from ..progress import Clock, Job, Progress
 
@@ -48,15 +48,18 @@ class Scores:
     x_c: Optional[np.ndarray] = None    # class-specific component R_C(X)
     x_n: Optional[np.ndarray] = None    # residual component R_N(X)
     residual: Optional[np.ndarray] = None  # AS_e (None where a caller built Scores without it)
+    combined: Optional[np.ndarray] = None  # AS_c (None where the model has no AS_e validation scores)
 
     def of(self, score_type: str) -> np.ndarray:
-        """The scores of type ``score_type`` ("latent", "recon" or "residual")."""
+        """The scores of type ``score_type`` ("latent", "recon", "residual" or "combined")."""
         if score_type == "latent":
             return self.latent
         if score_type == "recon":
             return self.recon
         if score_type == "residual" and self.residual is not None:
             return self.residual
+        if score_type == "combined" and self.combined is not None:
+            return self.combined
         raise ValueError(f"no {score_type!r} scores here")
 
     @property
@@ -94,6 +97,17 @@ def default_threshold(val_scores: np.ndarray, quantile: float = 0.95) -> float:
     return float(np.quantile(np.asarray(val_scores, np.float64), quantile))
 
 
+def validation_scores_of(model: DDRIDModel, score_type: str) -> Optional[np.ndarray]:
+    """The validation normals' scores of ``score_type``; AS_c is derived from AS_l and AS_e when the
+    model file does not hold it.  None when the model cannot give them."""
+    val = model.validation_scores.get(score_type)
+    if val is None and score_type == "combined":
+        cal = combined_score.calibration(model.validation_scores)
+        if cal is not None:
+            val = combined_score.combined(model.validation_scores["latent"], model.validation_scores["residual"], cal)
+    return val
+
+
 def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
     """Make ``model`` rank by ``score_type`` ("auto" keeps Algorithm 2's choice).
 
@@ -107,7 +121,7 @@ def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
         raise ValueError(f"score must be auto, {', '.join(SCORE_TYPES)}, got {score_type!r}")
     if score_type == model.score_type:
         return model
-    val = model.validation_scores.get(score_type)
+    val = validation_scores_of(model, score_type)
     if val is None or len(val) == 0:
         raise ValueError(f"this model file holds no validation {score_type} scores (older files have no AS_e); "
                          "retrain it to choose this score")
@@ -203,10 +217,14 @@ def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, 
         yield Progress("score", step=min(n, i + batch_size), steps=n, overall=done,
                        elapsed=clock.elapsed(), eta=clock.eta(done))
     empty = np.zeros(0, np.float32)
+    latent = np.concatenate(lat) if lat else empty
+    residual = np.concatenate(res) if res else empty
+    cal = combined_score.calibration(model.validation_scores)
     return Scores(
-        latent=np.concatenate(lat) if lat else empty,
+        latent=latent,
         recon=np.concatenate(rec) if rec else empty,
-        residual=np.concatenate(res) if res else empty,
+        residual=residual,
+        combined=None if cal is None else combined_score.combined(latent, residual, cal).astype(np.float32),
         score_type=model.score_type,
         threshold=model.threshold,
         x=np.concatenate(xs) if decompose and xs else None,

@@ -14,12 +14,12 @@ Stages
 5. finetune R_C, R_N against L_OC + L_LSC + L_R (Eq. 6) with D_L trained
    adversarially against samples of N(Z_C, sigma^2 I); Z_C stays fixed;
 6. recalibrate BatchNorm, score the validation subset, pick the score
-   (profile "paper": AS_l or AS_r by Algorithm 2; "explain": AS_l, AS_r or AS_e,
-   whichever best separates synthetic anomalies made from the validation
-   normals) and the default threshold.
+   (profile "paper": AS_l or AS_r by Algorithm 2; "explain": AS_c, see
+   combined.py) and the default threshold.
 
 Profiles (TrainConfig.profile): "paper" is Eq. 3-6 exactly; "explain" adds two
-terms to the finetuning loss (see :func:`finetune_losses`) and initialises the
+terms to the finetuning loss (see :func:`finetune_losses`), lets only the
+one-class terms reach E_C (see :func:`finetune_step`) and initialises the
 decoders' output layer as DCGAN does (see :func:`ddrcore.model.networks.init_output_layers`).
 """
 from __future__ import annotations
@@ -274,31 +274,36 @@ def _finetune(run: _Run, z_c: torch.Tensor) -> Job[None]:
 
 
 def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndarray) -> Job[None]:
-    """The score choice (Algorithm 2, or synthetic anomalies under "explain"), the default threshold and the
+    """The score choice (Algorithm 2 under "paper", AS_c under "explain"), the default threshold and the
     quality check, on the validation subset."""
-    from .quality import check as quality_check, score_synthetic, select_score_type_synthetic, synthetic_auc_by_score
+    from .combined import RESIDUAL_MARGIN, calibration, combined
+    from .quality import check as quality_check, score_synthetic, synthetic_auc_by_score
 
     cfg = run.config
     val = yield from score_preprocessed(model, x_val, batch_size=256)
     if not (np.isfinite(val.latent).all() and np.isfinite(val.recon).all() and np.isfinite(val.residual).all()):
         raise TrainingError("training stopped: validation scores are not finite; no model was saved")
+    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32),
+                               "residual": val.residual.astype(np.float32)}
+    # AS_c is standardised on these validation normals, so it exists only now (for every profile).
+    val.combined = combined(val.latent, val.residual, calibration(model.validation_scores)).astype(np.float32)
+    model.validation_scores["combined"] = val.combined
     by_score = scored = None
     if cfg.profile == "paper":
         model.score_type = select_score_type(val.latent, val.recon)     # Algorithm 2
         rule = "Algorithm 2 (lower validation mean of AS_l, AS_r)"
     else:
-        # No labelled anomalies: the score that best separates synthetic anomalies made from
-        # the validation normals (issue #9; the figures are in benchmarks/experiments/decomposition.md).
-        yield run.progress("quality", message="choosing the score on synthetic anomalies")
-        scored = score_synthetic(model, raw_val, cfg.seed)   # the quality check below reuses this pass
+        model.score_type = "combined"
+        rule = (f"the explain profile (AS_l unless the residual peak AS_e stands out by more than "
+                f"{RESIDUAL_MARGIN:g} SD of the validation normals)")
+        # Recorded for the model's report: how each score separates synthetic anomalies made from
+        # the validation normals (the quality check below reuses this pass).
+        yield run.progress("quality", message="scoring synthetic anomalies")
+        scored = score_synthetic(model, raw_val, cfg.seed)
         by_score = synthetic_auc_by_score(model, raw_val, cfg.seed, scored)
-        model.score_type = select_score_type_synthetic(by_score)
-        rule = "highest AUC on synthetic anomalies from the validation normals"
     # `val` was scored before the choice: take the chosen score explicitly.
     val.score_type = model.score_type
     model.threshold = default_threshold(val.score, cfg.threshold_quantile)
-    model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32),
-                               "residual": val.residual.astype(np.float32)}
     model.validation = {
         "n": int(len(x_val)),
         "mean_latent": float(val.latent.mean()),

@@ -23,8 +23,8 @@ def test_bench_accuracy_json(tmp_path, capsys):
     for per in r["results"].values():
         assert set(per) == {"1"} and all(0 <= v <= 1 for v in per.values())
     abl = r["ddrid_ablation"]
-    assert set(abl["auc"]) == {"AS_l", "AS_r", "AS_e", "AS_l+AS_r", "AS_l+AS_r (z, val)", "synthetic choice",
-                               "selected"}
+    assert set(abl["auc"]) == {"AS_l", "AS_r", "AS_e", "AS_c", "AS_l+AS_r", "AS_l+AS_r (z, val)",
+                               "synthetic choice", "selected"}
     assert set(abl["synthetic_pick"]["1"]) <= {"latent", "recon", "residual"}
     from ddrcore.config import TrainConfig
     assert r["settings"]["profile"] == TrainConfig().profile       # the engine's default profile

@@ -29,7 +29,7 @@ def test_csv_is_ranked_and_complete(tiny_model, tmp_path, rng):
         assert r["is_anomaly"] == str(int(float(r["score"]) >= float(r["threshold"])))
         assert float(r["threshold"]) == float(f"{tau:.6g}")
         assert r["seed"] == "3" and r["model"] == "m.ddrid"
-        assert r["score_type"] in ("AS_l", "AS_r")
+        assert r["score_type"] in ("AS_l", "AS_r", "AS_c")
     by_path = {r["path"]: r for r in rows}
     assert by_path["/data/p3.tif"]["page"] == "1" and by_path["/data/p3.tif"]["x"] == "96"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ranked.csv"]

@@ -90,9 +90,9 @@ def train_job(x, cfg):
 def test_explain_model_file_round_trip(explain_model, tmp_path):
     m = explain_model
     assert m.config.profile == "explain"
-    assert m.score_type in ("latent", "recon", "residual")
+    assert m.score_type == "combined"                   # AS_c, the explain profile's score
     by = m.validation["synthetic_auc_by_score"]
-    assert set(by) == {"latent", "recon", "residual"}
+    assert set(by) == {"latent", "recon", "residual", "combined"}
     loaded = modelfile.load(modelfile.save(m, tmp_path / "e.ddrid"), "cpu")
     assert loaded.config.profile == "explain"
     assert loaded.score_type == m.score_type
@@ -172,15 +172,33 @@ def test_profile_options_on_the_command_line():
 def test_detail_view_residual_follows_the_profile(explain_model, tiny_model):
     from ddrcore.model.decomposition import default_residual, explain
 
+    import copy
+
+    paper_model = copy.deepcopy(tiny_model)
+    paper_model.config.profile = "paper"
     assert default_residual(explain_model) == "input_minus_x_c"
-    assert default_residual(tiny_model) == "x_n"                   # paper profile
+    assert default_residual(paper_model) == "x_n"
     r = np.random.default_rng(0)
     e = explain(explain_model, ring_patch(r).astype(np.float32)[None])
     assert e.residual == "input_minus_x_c" and e.heat.shape == (32, 32)
     from ddrcore.model.score_type import ScoreType
 
     assert ScoreType(explain_model.score_type).label in e.why
-    assert "synthetic anomalies" in e.why                          # the explain profile's rule, said
+    assert "explain profile" in e.why                              # the explain profile's rule, said
+    # The heat a normal shows, in this patch's units: root of the validation AS_e 99th percentile.
+    from ddrcore.model.preprocess import gcn_constants
+
+    _, scale = gcn_constants(ring_patch(np.random.default_rng(0)).astype(np.float64)[None, None])
+    span = explain_model.preprocessor.maximum - explain_model.preprocessor.minimum
+    want = np.sqrt(np.quantile(explain_model.validation_scores["residual"].astype(np.float64), 0.99)) * span
+    assert e.heat_normal == pytest.approx(want * float(scale.ravel()[0]), rel=1e-5)
+    assert np.isnan(explain(paper_model, ring_patch(r).astype(np.float32)[None]).heat_normal)  # X_N heat
+    assert "decided" in e.why                                      # ... and which score decided here
+    from ddrcore.model.combined import residual_decides
+
+    cal = {"latent": (0.0, 1.0), "residual": (0.0, 1.0)}
+    e1 = float(np.e)                                               # z(AS_l) = 1
+    assert residual_decides(e1, float(np.exp(3.5)), cal) and not residual_decides(e1, float(np.exp(2.5)), cal)
 
 
 @pytest.mark.parametrize("profile", ["paper", "explain"])
@@ -219,3 +237,51 @@ def test_which_losses_reach_the_class_encoder(profile):
     assert same == (profile == "explain")
     # The class decoder learns in both profiles.
     assert any(got[id(p)].abs().sum() > 0 for p in nets.r_c.decoder.parameters())
+
+
+def test_combined_score_is_as_l_unless_the_residual_stands_out(explain_model):
+    """AS_c = max(z(AS_l), z(AS_e) - 1.5) on the validation normals' log scale; its threshold is the
+    validation quantile of AS_c; a model file claiming AS_c without the scores it needs is refused."""
+    from ddrcore.model.combined import RESIDUAL_MARGIN, calibration
+    from ddrcore.model.scoring import score_patches
+
+    m = explain_model
+    r = np.random.default_rng(9)
+    x = np.stack([ring_patch(r) for _ in range(6)] + [blob_patch(r) for _ in range(6)]).astype(np.float32)[:, None]
+    s = run_to_end(score_patches(m, x))
+    v = m.validation_scores
+    z = {}
+    for k in ("latent", "residual"):
+        lv = np.log(v[k].astype(np.float64))
+        z[k] = (np.log(getattr(s, k).astype(np.float64)) - lv.mean()) / lv.std()
+    want = np.maximum(z["latent"], z["residual"] - RESIDUAL_MARGIN)
+    np.testing.assert_allclose(s.combined, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(s.score, s.combined)
+    assert m.threshold == pytest.approx(float(np.quantile(v["combined"].astype(np.float64),
+                                                          m.config.threshold_quantile)), rel=1e-6)
+    assert calibration({"latent": v["latent"]}) is None
+
+
+def test_model_file_claiming_combined_without_its_scores_is_refused(explain_model, tmp_path):
+    payload = modelfile.to_payload(explain_model)
+    payload["validation_scores"] = {k: t for k, t in payload["validation_scores"].items() if k == "latent"}
+    p = tmp_path / "forged.ddrid"
+    torch.save(payload, p)
+    with pytest.raises(ModelFileError, match="score_type"):
+        modelfile.load(p, "cpu")
+
+
+def test_combined_is_derived_for_a_model_file_without_it(explain_model):
+    """Model files from before AS_c hold AS_l and AS_e validation scores: --score combined still works."""
+    import copy
+
+    from ddrcore.model.scoring import use_score, validation_scores_of
+
+    m = copy.deepcopy(explain_model)
+    stored = m.validation_scores.pop("combined")
+    np.testing.assert_allclose(validation_scores_of(m, "combined"), stored, rtol=1e-5, atol=1e-5)
+    m.score_type = "latent"
+    use_score(m, "combined")
+    assert m.score_type == "combined"
+    assert m.threshold == pytest.approx(float(np.quantile(stored.astype(np.float64), m.config.threshold_quantile)),
+                                        rel=1e-4)
