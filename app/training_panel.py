@@ -143,7 +143,8 @@ class TrainingPanel(QWidget):
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
-            short = {"pretraining": "pretrain ", "finetuning L_R": "finetune "}.get(family, "")
+            # (L_R, L_XC and L1_XN exist only in finetuning: that panel needs no prefix, and has no room.)
+            short = {"pretraining": "pretrain "}.get(family, "")
             plot.setTitle(f"{short}{key}", size="8pt")
             plot.showGrid(y=True, alpha=0.2)
             for side in ("left", "bottom"):

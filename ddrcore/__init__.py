@@ -1,3 +1,3 @@
 """ddrcore: the DDR-ID anomaly-detection engine behind ddrid (no Qt here)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
