@@ -52,7 +52,7 @@ def main() -> None:
     for name, i in picks.items():
         ex = explain(model, test.images[i])
         view.show_patch(int(i), test.sources[i], test.images[i], "", ex, ex.latent, ex.recon, model.score_type,
-                        model.threshold, residual=ex.residual_score)
+                        model.threshold, residual=ex.residual_score, combined=float(scores.combined[i]))
         for _ in range(20):
             app.processEvents()
         view.grab().save(str(HERE / name))
