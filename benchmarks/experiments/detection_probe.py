@@ -11,12 +11,14 @@ Variants (how the finetuning step is changed; the engine is not touched):
   oc_encoder   explain, but the reconstruction terms (L_R, ||X_C - X||^2)
                reach R_C's decoder only: E_C learns from L_OC + L_LSC alone,
                as Deep SVDD's encoder does, and D_C learns to read its latent
+  biasfree     explain with E_C bias-free (no biases, BatchNorm without affine
+               parameters), Deep SVDD's rule against trivial solutions
   <variant>@lr=1e-3  the same at another learning rate
 
-    python benchmarks/experiments/detection_probe.py DATA VARIANT CLASSES EPOCHS MAX_TEST [SEED]
+    python benchmarks/experiments/detection_probe.py DATA VARIANT CLASSES EPOCHS MAX_TEST [SEED [FINETUNE]]
 
-CLASSES: e.g. 0-9 or 2,5,8.  EPOCHS: pretraining = finetuning epochs for
-every method (DDR-ID and Deep SVDD alike).
+CLASSES: e.g. 0-9 or 2,5,8.  EPOCHS: pretraining (and finetuning, unless
+FINETUNE is given) epochs for every method (DDR-ID and Deep SVDD alike).
 """
 import sys
 import time
@@ -68,31 +70,36 @@ def classes(spec):
     return [int(c) for c in spec.split(",")]
 
 
-def main(data, variant, spec, epochs, max_test, seed=0):
+def main(data, variant, spec, epochs, max_test, seed=0, finetune=None):
     name, _, opt = variant.partition("@")
     lr = float(opt.split("=")[1]) if opt.startswith("lr=") else 1e-4
     profile = "paper" if name == "paper" else "explain"
     if name == "oc_encoder":
         decoder_only_reconstruction()
+    if name == "biasfree":
+        from oneclass_probe import make_encoder_bias_free
+
+        make_encoder_bias_free()
     ds = run_to_end(load_dataset(data))
     epochs, seed = int(epochs), int(seed)
+    finetune = epochs if finetune is None else int(finetune)
     rows = []
     for k in classes(spec):
         split = one_class_split(ds, k, max_train=600, max_test=int(max_test), seed=0)
         t0 = time.time()
-        cfg = TrainConfig(pretrain_epochs=epochs, finetune_epochs=epochs, batch_size=64, device="cpu",
+        cfg = TrainConfig(pretrain_epochs=epochs, finetune_epochs=finetune, batch_size=64, device="cpu",
                           seed=seed, profile=profile, lr=lr)
         model = run_to_end(training.train(split.train_x, cfg))
         s = run_to_end(score_patches(model, split.test_x))
         y = split.test_labels
         t1 = time.time()
-        bcfg = BaselineConfig(pretrain_epochs=epochs, finetune_epochs=epochs, batch_size=64, seed=seed,
+        bcfg = BaselineConfig(pretrain_epochs=epochs, finetune_epochs=finetune, batch_size=64, seed=seed,
                               device="cpu")
         svdd = score_baselines(run_to_end(train_baselines(split.train_x, bcfg, ["deepsvdd"])), split.test_x)
         row = [roc_auc(s.latent, y), roc_auc(s.recon, y), roc_auc(s.residual, y), roc_auc(s.score, y),
                roc_auc(svdd["deepsvdd"], y)]
         rows.append(row)
-        print(f"{variant} class={k} ep={epochs} seed={seed}: AS_l {row[0]:.3f} AS_r {row[1]:.3f} "
+        print(f"{variant} class={k} ep={epochs}+{finetune} seed={seed}: AS_l {row[0]:.3f} AS_r {row[1]:.3f} "
               f"AS_e {row[2]:.3f} selected({model.score_type}) {row[3]:.3f} | deepsvdd {row[4]:.3f} "
               f"[{t1 - t0:.0f}s + {time.time() - t1:.0f}s]", flush=True)
     m = np.mean(rows, axis=0)
