@@ -254,6 +254,7 @@ def cmd_info(args) -> int:
     print(f"score           {info['score_type']} ({ScoreType.label_of(info['score_type'])})")
     print(f"threshold       {info['threshold']:.6g}  ({info['validation'].get('threshold_rule', '')})")
     print(f"seed            {info['seed']}")
+    print(f"profile         {model.config.profile}")
     print(f"preprocessing   {info['preprocess']}")
     print(f"input           {info['channels']} channel(s), {info['input_size']}x{info['input_size']}, "
           f"patches {info['patch_size']} px, channel {info['channel']}")

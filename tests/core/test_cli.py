@@ -41,6 +41,9 @@ def test_train_score_info(normal_dir, test_dir, tmp_path, capsys):
     assert main(["info", str(model)]) == 0
     out = capsys.readouterr().out
     assert "threshold" in out and "seed            5" in out
+    from ddrcore.config import TrainConfig
+
+    assert f"profile         {TrainConfig().profile}" in out
 
 
 def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
