@@ -109,7 +109,7 @@ def validation_scores_of(model: DDRIDModel, score_type: str) -> Optional[np.ndar
 
 
 def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
-    """Make ``model`` rank by ``score_type`` ("auto" keeps Algorithm 2's choice).
+    """Make ``model`` rank by ``score_type`` ("auto" keeps the model's own choice).
 
     The threshold becomes the same validation quantile of the chosen score.
     Algorithm 2 picks by validation *means*, which mostly follows the two

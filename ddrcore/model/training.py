@@ -119,8 +119,8 @@ def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torc
     # R_C, R_N step: minimise L_OC + L_LSC + L_R (Algorithm 1, simple sum), plus the profile's terms.
     # Under "explain" the reconstruction terms reach R_C's decoder only: E_C learns from L_OC + L_LSC,
     # as Deep SVDD's encoder does, and D_C learns to read that latent.  Letting ||X_C - X||^2 reach E_C
-    # made the latent keep each patch's details, which cost AS_l 5-25 AUC points on MNIST
-    # (benchmarks/experiments/detection.md).
+    # made the latent keep each patch's details, which cost AS_l 9.8 AUC points on MNIST on average
+    # (1.4-17.6 per class; benchmarks/experiments/detection.md).
     z_dec = z.detach() if profile == "explain" else z
     with autocast(xb.device.type, precision):
         logits = d_l(torch.cat([z_fake, z])).float()
