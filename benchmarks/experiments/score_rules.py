@@ -81,10 +81,15 @@ def rings(out, seed=1):
                       batch_size=s.batch_size, seed=s.seed, device="cpu", profile="explain")
     model = run_to_end(train(train_x, cfg))
     sc = run_to_end(score_patches(model, np.concatenate([normal, spot])))
+    from ddrcore.io.atomic import atomic_path
+
     os.makedirs(out, exist_ok=True)
-    np.savez(os.path.join(out, "class-rings-round1.npz"), labels=np.r_[np.zeros(len(normal)), np.ones(len(spot))],
-             ddrid_latent=sc.latent, ddrid_recon=sc.recon, ddrid_residual=sc.residual,
-             **{f"ddrid_val_{k}": v for k, v in model.validation_scores.items()})
+    # Written as `ddrid bench accuracy` writes its score files: whole or not at all.
+    with atomic_path(os.path.join(out, "class-rings-round1.npz"), suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, labels=np.r_[np.zeros(len(normal)), np.ones(len(spot))], ddrid_latent=sc.latent,
+                     ddrid_recon=sc.recon, ddrid_residual=sc.residual,
+                     **{f"ddrid_val_{k}": v for k, v in model.validation_scores.items()})
 
 
 def table(run_json, paper_json, out):
@@ -130,8 +135,11 @@ def table(run_json, paper_json, out):
               + (", and no class below 70" if "mnist" in run["dataset"] else "")
               + f".  AS_c {100 * mean['AS_c']:.1f} vs {100 * mean['svdd']:.1f}, lowest class "
               f"{100 * low['AS_c']:.1f}: {verdict} it."]
-    with open(out, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    from ddrcore.io.atomic import write_text_atomic
+    from ddrcore.io.outputs import check_output
+
+    # Never over an input (the runs read here) or a file of another kind; written atomically.
+    write_text_atomic(check_output(out, "text", inputs=[run_json, paper_json]), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -198,8 +198,11 @@ def cmd_rings(args) -> int:
     from ..io.outputs import check_output
     from .record import command_line, hardware
 
+    md = None
     if args.json:
         check_output(args.json, "json")
+        md = str(args.json)[:-5] + ".md" if str(args.json).endswith(".json") else str(args.json) + ".md"
+        check_output(md, "text")          # the markdown beside it is an output too
     if args.threads:
         import torch
 
@@ -214,7 +217,6 @@ def cmd_rings(args) -> int:
     print(markdown(r))
     if args.json:
         write_text_atomic(args.json, json.dumps(r, indent=1) + "\n")
-        md = str(args.json)[:-5] + ".md" if str(args.json).endswith(".json") else str(args.json) + ".md"
         write_text_atomic(md, markdown(r))
         print(f"wrote {args.json} and {md}")
     return 0

@@ -40,7 +40,7 @@ from .networks import DDRIDNetworks, init_output_layers, recon_error
 from .preprocess import Preprocessor
 from ..progress import Clock, Job, Progress
 from .minibatch import MIN_PATCHES, batches, check_finite, effective_batch_size, split_indices
-from .scoring import default_threshold, score_preprocessed, select_score_type
+from .scoring import default_threshold, score_preprocessed, select_score_type, validation_scores_of
 
 def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "fp32") -> dict:
     """One pretraining step (Eq. 1, 2) on batch ``xb``; returns the losses."""
@@ -276,7 +276,7 @@ def _finetune(run: _Run, z_c: torch.Tensor) -> Job[None]:
 def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndarray) -> Job[None]:
     """The score choice (Algorithm 2 under "paper", AS_c under "explain"), the default threshold and the
     quality check, on the validation subset."""
-    from .combined import RESIDUAL_MARGIN, calibration, combined
+    from .combined import RESIDUAL_MARGIN
     from .quality import check as quality_check, score_synthetic, synthetic_auc_by_score
 
     cfg = run.config
@@ -286,7 +286,7 @@ def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndar
     model.validation_scores = {"latent": val.latent.astype(np.float32), "recon": val.recon.astype(np.float32),
                                "residual": val.residual.astype(np.float32)}
     # AS_c is standardised on these validation normals, so it exists only now (for every profile).
-    val.combined = combined(val.latent, val.residual, calibration(model.validation_scores)).astype(np.float32)
+    val.combined = validation_scores_of(model, "combined").astype(np.float32)
     model.validation_scores["combined"] = val.combined
     by_score = scored = None
     if cfg.profile == "paper":
