@@ -47,6 +47,11 @@ class TrainConfig:
     objects: str = "grid"
     stride: Optional[int] = None       # grid tiles: step between origins (None: patch_size)
     object_size: Optional[float] = None
+    border: str = "exclude"            # objects touching the image border (Patching.border)
+    neighbours: str = "mask"           # other objects inside a crop (Patching.neighbours)
+    per_image: bool = False            # object_size is an estimate; images at another magnification get their own
+    # Object crops only: each training batch turned and mirrored at random (objects have no up or down).
+    augment: bool = True
     # --- schedule (epochs as in the paper) ---
     pretrain_epochs: int = 150
     finetune_epochs: int = 100
@@ -88,14 +93,18 @@ class TrainConfig:
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":
         known = {f.name for f in fields(TrainConfig)}
+        # Model files from before these settings cut every object and kept its neighbours.
+        d = {"border": "include", "neighbours": "keep", "augment": False, "per_image": False, **d}
         return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
     def patching(self, labels_dir: Optional[str] = None, points: Optional[str] = None):
         """The patch-source settings this configuration stores (see ddrcore.objects.Patching)."""
         from .objects.patching import Patching
 
-        return Patching(self.objects, patch_size=self.patch_size, stride=self.stride, object_size=self.object_size,
-                        labels_dir=labels_dir, points=points)
+        # With per-image sizes the crop side follows each image's object size; patch_size records the reference's.
+        return Patching(self.objects, patch_size=None if self.per_image else self.patch_size, stride=self.stride,
+                        object_size=self.object_size, labels_dir=labels_dir, points=points, border=self.border,
+                        neighbours=self.neighbours, per_image=self.per_image)
 
     def set_patching(self, patching) -> None:
         """Store resolved patch-source settings (crop side and object size known)."""
@@ -103,6 +112,9 @@ class TrainConfig:
         self.patch_size = patching.crop_side()
         self.stride = patching.stride
         self.object_size = patching.object_size
+        self.border = patching.border
+        self.neighbours = patching.neighbours
+        self.per_image = patching.per_image
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message (naming the field) for impossible settings.
@@ -125,7 +137,7 @@ class TrainConfig:
         if self.channel is not None and self.channel != "all" and (
                 isinstance(self.channel, bool) or not isinstance(self.channel, int) or not 0 <= self.channel < MAX_CHANNELS):
             raise ValueError(f"channel must be None, 'all' or 0..{MAX_CHANNELS - 1}, got {self.channel!r}")
-        for name in ("recalibrate_batchnorm",):
+        for name in ("recalibrate_batchnorm", "augment", "per_image"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")
         if not isinstance(self.device, str) or not isinstance(self.objects, str):

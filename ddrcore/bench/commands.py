@@ -207,3 +207,7 @@ def add_parser(subparsers) -> None:
     from .objects import add_parsers as add_object_parsers
 
     add_object_parsers(sub)
+
+    from .real import add_parser as add_real_parser
+
+    add_real_parser(sub)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
+from ..objects.measure import MEASUREMENTS
 from .atomic import atomic_path, write_text_atomic
 from .images import PatchSource
 from .outputs import check_output
@@ -29,15 +30,18 @@ if TYPE_CHECKING:   # torch-free at import: `ddrid objects` writes CSVs without 
     from ..model.ddrid import DDRIDModel
     from ..model.scoring import Scores
 
-#: Where each patch is: its crop's top-left (y, x) and the object it is centred on.
-OBJECT_COLUMNS = ["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity"]
+#: Where each patch is: its crop's top-left (y, x) and the object it is centred on, whether the object
+#: reaches the image border, and its measurements (ddrcore.objects.measure; empty where its extent is unknown).
+OBJECT_COLUMNS = (["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity",
+                   "touches_border"] + [m for m in MEASUREMENTS if m not in ("area", "intensity_mean")])
 
 #: How patches were cut, on every row (with the model's seed and preprocessing) so a row can be reproduced.
-PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride"]
+PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride", "border", "neighbours"]
 
 COLUMNS = (["rank"] + OBJECT_COLUMNS
-           + ["score", "score_latent", "score_recon", "score_residual", "score_combined", "score_type", "threshold",
-              "is_anomaly", "model", "seed", "preprocess_min", "preprocess_max"]
+           + ["score", "score_latent", "score_recon", "score_residual", "score_combined", "score_measure", "score_cell",
+              "score_type", "threshold", "threshold_fpr", "is_anomaly", "model", "seed", "preprocess_min",
+              "preprocess_max"]
            + PATCHING_COLUMNS + ["role"])
 
 #: What a patch was to the model (the ``role`` column): trained on, held out for validation (threshold and
@@ -73,15 +77,22 @@ def _num(value: float, fmt: str = ".6g") -> str:
 
 def object_row(src: PatchSource) -> dict:
     """The :data:`OBJECT_COLUMNS` of one patch."""
-    return {"path": src.path, "page": src.page, "y": src.y, "x": src.x, "object_id": src.object_id,
-            "center_y": _num(src.center_y, ".2f"), "center_x": _num(src.center_x, ".2f"), "size": src.size,
-            "area": _num(src.area, ".0f"), "mean_intensity": _num(src.mean_intensity)}
+    row = {"path": src.path, "page": src.page, "y": src.y, "x": src.x, "object_id": src.object_id,
+           "center_y": _num(src.center_y, ".2f"), "center_x": _num(src.center_x, ".2f"), "size": src.size,
+           "area": _num(src.area, ".0f"), "mean_intensity": _num(src.mean_intensity),
+           "touches_border": int(src.touches_border)}
+    measured = dict(zip(MEASUREMENTS, src.measurements)) if src.measurements else {}
+    for name in OBJECT_COLUMNS[11:]:
+        row[name] = _num(measured.get(name, float("nan")))
+    return row
 
 
 def patching_row(patching) -> dict:
     """The :data:`PATCHING_COLUMNS` for a :class:`~ddrcore.objects.Patching`."""
+    grid = patching.source == "grid"
     return {"objects": patching.source, "object_size": _num(patching.object_size),
-            "patch_size": patching.crop_side(), "stride": "" if patching.stride is None else patching.stride}
+            "patch_size": patching.crop_side(), "stride": "" if patching.stride is None else patching.stride,
+            "border": "" if grid else patching.border, "neighbours": "" if grid else patching.neighbours}
 
 
 def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel, model_name: str = "",
@@ -101,6 +112,13 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
     flagged = scores.flagged(tau)
     chosen = scores.score
     settings = patching_row(model.config.patching())
+    # The threshold's false-positive rate: the share of validation normals at or above it.
+    val = model.validation_scores.get(scores.score_type)
+    fpr = "" if val is None or len(val) == 0 else f"{float(np.mean(np.asarray(val) >= tau)):.4g}"
+
+    def opt(values, i):
+        return "" if values is None or not np.isfinite(values[i]) else f"{values[i]:.6g}"
+
     rows = []
     for rank, i in enumerate(scores.ranking(), 1):
         rows.append({
@@ -110,10 +128,11 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
             # AS_e: empty where the scores were made without it (e.g. a GUI table built before it existed).
             "score_residual": "" if scores.residual is None else f"{scores.residual[i]:.6g}",
             # AS_c: empty for model files without AS_e validation scores.
-            "score_combined": "" if scores.combined is None or not np.isfinite(scores.combined[i])
-            else f"{scores.combined[i]:.6g}",
+            "score_combined": opt(scores.combined, i),
+            # AS_m and AS_cell: empty for patches without measurements and models without them.
+            "score_measure": opt(scores.measure, i), "score_cell": opt(scores.cell, i),
             "score_type": ScoreType.label_of(scores.score_type),
-            "threshold": f"{tau:.6g}", "is_anomaly": int(flagged[i]), "model": model_name,
+            "threshold": f"{tau:.6g}", "threshold_fpr": fpr, "is_anomaly": int(flagged[i]), "model": model_name,
             "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
             "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,
             "role": "" if roles is None else roles[i],

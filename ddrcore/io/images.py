@@ -53,6 +53,10 @@ class PatchSource:
     size: int = field(default=0, compare=False)
     area: float = field(default=float("nan"), compare=False)
     mean_intensity: float = field(default=float("nan"), compare=False)
+    # Whether the object reaches the page's edge (only part of it is seen).
+    touches_border: bool = field(default=False, compare=False)
+    # The object's measurements (ddrcore.objects.measure.MEASUREMENTS), empty where its extent is unknown.
+    measurements: tuple = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -239,22 +243,38 @@ def _grid_patches(img: np.ndarray, path: str, page: int, side: int, stride: Opti
     return crops, sources
 
 
-def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects):
-    """One centred crop per object of one (Y, X, C) page: (crops, sources)."""
-    mean_intensity = np.full(len(objects), np.nan)
-    if objects.labels is not None and len(objects):
-        from scipy import ndimage as ndi
+def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, patching: Patching):
+    """One object-true crop per object of one (Y, X, C) page: (crops, sources, objects left out at the border)."""
+    from ..objects.crops import neighbour_margin, object_crop
+    from ..objects.measure import measure_objects, touches_border
 
-        grey = img.astype(np.float64).mean(axis=-1)
-        mean_intensity = np.asarray(ndi.mean(grey, objects.labels, objects.ids), float)
-    crops, sources = [], []
+    n = len(objects)
+    grey = img.astype(np.float64).mean(axis=-1)
+    if objects.labels is not None and n:
+        measured = measure_objects(grey, objects.labels, objects.ids)
+        border = touches_border(objects.labels, objects.ids)
+    else:
+        measured = np.full((n, 0), np.nan)
+        # Without an extent, an object touches the border when a disc of its size would.
+        r = 0.5 * (patching.object_size or side / 2)
+        c = np.asarray(objects.centers, float).reshape(-1, 2)
+        h, w = grey.shape
+        border = (c[:, 0] < r) | (c[:, 1] < r) | (c[:, 0] > h - 1 - r) | (c[:, 1] > w - 1 - r)
+    margin = neighbour_margin(patching.object_size or side / 2)
+    crops, sources, left_out = [], [], 0
     for k, ((cy, cx), oid, area) in enumerate(zip(objects.centers, objects.ids, objects.areas)):
-        crop, y0, x0 = crop_centered(img, cy, cx, side)
+        if border[k] and patching.border == "exclude":
+            left_out += 1
+            continue
+        crop, y0, x0 = object_crop(img, cy, cx, side, objects.labels, int(oid), margin,
+                                   mask_others=patching.neighbours == "mask")
         crops.append(crop)
+        m = measured[k]
         sources.append(PatchSource(path, page, y0, x0, object_id=int(oid), center_y=round(float(cy), 2),
                                    center_x=round(float(cx), 2), size=side, area=float(area),
-                                   mean_intensity=float(mean_intensity[k])))
-    return crops, sources
+                                   mean_intensity=float(m[6]) if m.size else float("nan"),
+                                   touches_border=bool(border[k]), measurements=tuple(float(v) for v in m)))
+    return crops, sources, left_out
 
 
 def patches_from_planes(
@@ -280,7 +300,11 @@ def patches_from_planes(
             if len(objects) == 0:
                 notes.append(f"page {index}: no objects found")
                 continue
-            crops, srcs = _object_patches(planes[p], path, index, side, objects)
+            crops, srcs, left_out = _object_patches(planes[p], path, index, side, objects, patching)
+            # Objects left out at the border are not problems: that is the policy the user chose.
+            if not crops:
+                notes.append(f"page {index}: no objects found away from the border")
+                continue
         for crop, src in zip(crops, srcs):
             tile = np.asarray(crop, dtype=np.float32)
             if not np.isfinite(tile).all():
@@ -323,6 +347,9 @@ def read_file_patches(
 
             context = ObjectContext(patching)
         objects_of = context.for_file(path, sum(g.shape[0] for g in groups))
+        # This file's own settings: its object size where its magnification differs from the folder's.
+        patching = getattr(objects_of, "patching", patching)
+        patch_size = patching.crop_side()
     arrays, sources, dropped, notes, first_page = [], [], 0, [], 0
     for g in groups:
         arr, src, n_bad, page_notes = patches_from_planes(g, str(path), patch_size, input_size, patching, objects_of,

@@ -31,6 +31,8 @@ class DDRIDModel:
     # threshold) can be chosen later without the training data.
     validation_scores: dict = field(default_factory=dict)  # {"latent": array, "recon": array}
     device: str = "cpu"
+    # The training normals' measurements (cellscore.MeasureModel), for objects with a known extent; else None.
+    measure: Optional[object] = None
 
     @property
     def channels(self) -> int:

@@ -87,3 +87,35 @@ def check_finite(losses: Mapping[str, float], stage: str, epoch: int) -> None:
                 f"training stopped: {name} became {value} during {stage} epoch {epoch}; "
                 "no model was saved. Check the input images, or lower the learning rate"
             )
+
+
+def dihedral(batch, rng: np.random.Generator):
+    """Each sample of an (N, C, S, S) torch batch turned by a random multiple of 90 degrees and maybe mirrored.
+
+    Objects under a microscope have no up or down: the eight turns and
+    mirrors of a nucleus are all normal nuclei.  With 100-200 training
+    objects, as users have, this gives the networks eight times as many
+    views at no cost per step.
+    """
+    import torch
+
+    codes = rng.integers(0, 8, len(batch))
+    out = torch.empty_like(batch)
+    for code in np.unique(codes):
+        sel = torch.from_numpy(np.nonzero(codes == code)[0]).to(batch.device)
+        part = torch.rot90(batch[sel], int(code) % 4, dims=(2, 3))
+        out[sel] = torch.flip(part, dims=(3,)) if code >= 4 else part
+    return out
+
+
+def dihedral_views(x: np.ndarray) -> np.ndarray:
+    """All eight turns and mirrors of (N, C, S, S) patches, view by view: (8 N, C, S, S).
+
+    Examples
+    --------
+    >>> v = dihedral_views(np.arange(4.0).reshape(1, 1, 2, 2))
+    >>> v.shape, len({tuple(p.ravel().tolist()) for p in v[:, 0]})
+    ((8, 1, 2, 2), 8)
+    """
+    turns = [np.rot90(x, k, axes=(2, 3)) for k in range(4)]
+    return np.ascontiguousarray(np.concatenate(turns + [t[..., ::-1] for t in turns]))

@@ -59,6 +59,8 @@ def to_payload(model: DDRIDModel) -> dict:
         "training": _plain(model.training),
         "validation_scores": {k: torch.as_tensor(v, dtype=torch.float32).cpu()
                               for k, v in model.validation_scores.items()},
+        **({"measure": {k: torch.as_tensor(v) for k, v in model.measure.to_dict().items()}}
+           if model.measure is not None else {}),
     }
 
 
@@ -66,6 +68,8 @@ def size_estimate(model: DDRIDModel) -> int:
     """About how many bytes the model file takes (weights + validation scores + a margin)."""
     n = sum(p.numel() for p in model.nets.parameters()) + sum(b.numel() for b in model.nets.buffers())
     n += sum(len(v) for v in model.validation_scores.values())
+    if model.measure is not None:
+        n += model.measure.train.size
     return 4 * n + 1_000_000
 
 
@@ -188,15 +192,32 @@ def check_payload(payload: dict):
         if not torch.isfinite(value.float()).all():
             raise _bad(f"validation_scores.{key}", "holds NaN or infinite values")
         val_scores[key] = value.float().numpy()
-    if score_type == "combined":
+    if score_type in ("combined", "cell"):
         from .combined import calibration
 
         if calibration(val_scores) is None:
-            raise _bad("score_type", "is 'combined' but the file holds no validation latent and residual scores")
+            raise _bad("score_type", f"is {score_type!r} but the file holds no validation latent and residual scores")
+    measure = None
+    if "measure" in payload:
+        from ..objects.measure import MEASUREMENTS
+        from .cellscore import MeasureModel
+
+        raw = payload["measure"]
+        if not isinstance(raw, dict) or not all(isinstance(raw.get(k), torch.Tensor) for k in ("mean", "std", "train")):
+            raise _bad("measure", "is malformed")
+        if raw["train"].numel() > 4 * 10**6:
+            raise _bad("measure", "holds more training objects than ddrid ever stores")
+        try:
+            measure = MeasureModel.from_dict({k: raw[k].double().numpy() for k in ("mean", "std", "train")},
+                                             len(MEASUREMENTS))
+        except ValueError as exc:
+            raise _bad("measure", str(exc)) from None
+    if score_type in ("measure", "cell") and (measure is None or "measure" not in val_scores):
+        raise _bad("score_type", f"is {score_type!r} but the file holds no measurements of its training objects")
     for key in ("validation", "training"):
         if not isinstance(payload.get(key, {}), dict):
             raise _bad(key, "must be a dictionary")
-    return config, arch, pre, score_type, threshold, val_scores
+    return config, arch, pre, score_type, threshold, val_scores, measure
 
 
 def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
@@ -241,7 +262,7 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise _fail(path, f"damaged or incompatible model file ({first[:120]})") from None
-    config, arch, pre, score_type, threshold, val_scores = fields
+    config, arch, pre, score_type, threshold, val_scores, measure = fields
     # The weights the architecture needs must be in the file: counted on torch's meta device (nothing
     # allocated), so a forged size is refused before gigabytes of networks are built.
     with torch.device("meta"):
@@ -265,5 +286,5 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
     dev = select_device(device)
     model = DDRIDModel(nets=nets, z_c=z_c.float(), preprocessor=pre, config=config, score_type=score_type,
                        threshold=threshold, validation=validation, training=training,
-                       validation_scores=val_scores)
+                       validation_scores=val_scores, measure=measure)
     return model.to(dev).eval()

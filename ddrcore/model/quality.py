@@ -185,15 +185,16 @@ def synthetic_auc_by_score(model, val_patches: np.ndarray, seed: int = 0, scored
     dict
         ``{score type: AUC}`` for "latent", "recon" and "residual"; None when there are no patches.
     """
-    from .score_type import SCORE_TYPES
     from .scoring import roc_auc
 
+    # Synthetic anomalies are pixels, not objects: they have no measurements, so AS_m and AS_cell are not scored here.
+    image_scores = ("latent", "recon", "residual", "combined")
     scored = scored if scored is not None else score_synthetic(model, val_patches, seed)
     if scored is None:
-        return {t: None for t in SCORE_TYPES}
+        return {t: None for t in image_scores}
     normal, fakes = scored
     out = {}
-    for t in SCORE_TYPES:
+    for t in image_scores:
         scores = np.concatenate([normal.of(t)] + [fakes[k].of(t) for k in KINDS])
         labels = np.r_[np.zeros(len(normal)), np.ones(len(scores) - len(normal))]
         auc = roc_auc(scores, labels)

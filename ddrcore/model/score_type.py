@@ -4,7 +4,9 @@
 the normal template Z_C; ``AS_r`` (recon) is the squared distance of X_C to the
 template image D_C(Z_C) (Eq. 8).  Algorithm 2 picks one of them per model.
 ``AS_e`` (residual, ours) is the peak of the smoothed squared residual
-(X - X_C)^2.  ``AS_c`` (combined, ours; the "explain" profile's score) is
+(X - X_C)^2.  For objects with a known extent, ``AS_m`` (measure) scores
+their measurements and ``AS_cell`` (cell) joins it with AS_c (see
+cellscore.py).  ``AS_c`` (combined, ours; the "explain" profile's score) is
 AS_l unless the residual peak is much more unusual (see combined.py).  This
 module is torch-free: the GUI names the scores before torch is loaded.
 """
@@ -31,12 +33,14 @@ class ScoreType(str, Enum):
     RECON = "recon"
     RESIDUAL = "residual"
     COMBINED = "combined"
+    MEASURE = "measure"
+    CELL = "cell"
 
     @property
     def label(self) -> str:
         """The paper's name, AS_l or AS_r, or ours, AS_e and AS_c."""
         return {ScoreType.LATENT: "AS_l", ScoreType.RECON: "AS_r", ScoreType.RESIDUAL: "AS_e",
-                ScoreType.COMBINED: "AS_c"}[self]
+                ScoreType.COMBINED: "AS_c", ScoreType.MEASURE: "AS_m", ScoreType.CELL: "AS_cell"}[self]
 
     @property
     def meaning(self) -> str:
@@ -47,6 +51,10 @@ class ScoreType(str, Enum):
             return "holds a spot that the normal part X_C cannot reproduce"
         if self is ScoreType.COMBINED:
             return "far from the normal template, or with a residual spot that stands out"
+        if self is ScoreType.MEASURE:
+            return "measured unlike the normal objects (size, shape, brightness, texture)"
+        if self is ScoreType.CELL:
+            return "looks and measures unlike the normal objects (AS_c and AS_m together)"
         return "poorly reconstructed as normal part + residual"
 
     @classmethod

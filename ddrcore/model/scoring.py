@@ -49,6 +49,8 @@ class Scores:
     x_n: Optional[np.ndarray] = None    # residual component R_N(X)
     residual: Optional[np.ndarray] = None  # AS_e (None where a caller built Scores without it)
     combined: Optional[np.ndarray] = None  # AS_c (None where the model has no AS_e validation scores)
+    measure: Optional[np.ndarray] = None   # AS_m (objects with measurements, models that keep them)
+    cell: Optional[np.ndarray] = None      # AS_cell: AS_c and AS_m together (cellscore.py)
 
     def of(self, score_type: str) -> np.ndarray:
         """The scores of type ``score_type`` ("latent", "recon", "residual" or "combined")."""
@@ -60,6 +62,10 @@ class Scores:
             return self.residual
         if score_type == "combined" and self.combined is not None:
             return self.combined
+        if score_type == "measure" and self.measure is not None:
+            return self.measure
+        if score_type == "cell" and self.cell is not None:
+            return self.cell
         raise ValueError(f"no {score_type!r} scores here")
 
     @property
@@ -235,14 +241,46 @@ def score_preprocessed(model: DDRIDModel, x: np.ndarray, batch_size: int = 256, 
 
 def score_patches(model: DDRIDModel, patches: PatchSet | np.ndarray, batch_size: int = 256,
                   decompose: bool = False) -> Job[Scores]:
-    """Preprocess raw patches with the model's constants and score them (a job)."""
+    """Preprocess raw patches with the model's constants and score them (a job).
+
+    Given a :class:`PatchSet` whose objects carry measurements, and a model
+    that keeps its training objects' measurements, AS_m and AS_cell are added.
+    """
     raw = patches.images if isinstance(patches, PatchSet) else patches
     if raw.ndim != 4 or raw.shape[1] != model.channels or raw.shape[-1] != model.input_size:
         raise ValueError(
             f"patches of shape {tuple(raw.shape[1:])} do not fit this model "
             f"({model.channels} channel(s), {model.input_size}x{model.input_size})"
         )
-    return (yield from score_preprocessed(model, raw, batch_size, decompose, transform=model.preprocessor))
+    scores = yield from score_preprocessed(model, raw, batch_size, decompose, transform=model.preprocessor)
+    if isinstance(patches, PatchSet):
+        add_cell_scores(model, scores, patches.sources)
+    return scores
+
+
+def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
+    """Fill ``scores.measure`` (AS_m) and ``scores.cell`` (AS_cell) where the model and the patches allow.
+
+    A model ranking by AS_cell needs every patch's measurements: patches
+    without them (points, grid tiles) are refused in one line rather than
+    ranked on half a score.
+    """
+    from .cellscore import cell_score, feature_matrix, has_features, measure_calibration
+
+    if model.measure is None or scores.combined is None or len(sources) == 0:
+        return scores
+    features = feature_matrix(sources)
+    if not has_features(features):
+        if model.score_type in ("measure", "cell"):
+            raise ValueError("this model ranks objects by their measurements too, but these patches have none "
+                             "(points or grid tiles); cut them as the model's were, or choose --score combined")
+        return scores
+    cal = measure_calibration(model.validation_scores.get("measure", np.zeros(0)))
+    if cal is None:
+        return scores
+    scores.measure = model.measure.score(features).astype(np.float32)
+    scores.cell = cell_score(scores.combined, scores.measure, cal).astype(np.float32)
+    return scores
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:

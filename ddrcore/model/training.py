@@ -39,8 +39,12 @@ from .ddrid import DDRIDModel, to_tensor
 from .networks import DDRIDNetworks, init_output_layers, recon_error
 from .preprocess import Preprocessor
 from ..progress import Clock, Job, Progress
-from .minibatch import MIN_PATCHES, batches, check_finite, effective_batch_size, split_indices
+from .minibatch import (MIN_PATCHES, batches, check_finite, dihedral, dihedral_views, effective_batch_size,
+                        split_indices)
 from .scoring import default_threshold, score_preprocessed, select_score_type, validation_scores_of
+
+#: Below this many validation objects, the validation scores are taken over their eight turns and mirrors.
+SMALL_VALIDATION = 64
 
 def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "fp32") -> dict:
     """One pretraining step (Eq. 1, 2) on batch ``xb``; returns the losses."""
@@ -209,6 +213,7 @@ class _Run:
     done: int = 0
     # One process, or this rank's part of a torchrun run (ranks.py): its share of each batch, and more.
     ranks: process_ranks.Ranks = field(default_factory=process_ranks.Ranks)
+    augment: bool = False          # random turns and mirrors of each batch (object sources)
 
     def progress(self, stage: str, epoch: int = 0, epochs: int = 0, step: int = 0, losses=None,
                  message: str = "") -> Progress:
@@ -223,7 +228,10 @@ class _Run:
                 mine = self.ranks.local(idx)
                 if mine is None:      # a last batch too small to share between the ranks
                     continue
-                losses = self.ranks.average(step_fn(self.x_train[mine]))
+                batch = self.x_train[mine]
+                if self.augment:
+                    batch = dihedral(batch, self.rng)
+                losses = self.ranks.average(step_fn(batch))
                 self.done += 1
                 check_finite(losses, stage, epoch)
                 yield self.progress(stage, epoch, n_epochs, step, losses)
@@ -319,6 +327,35 @@ def _calibrate(run: _Run, model: DDRIDModel, x_val: np.ndarray, raw_val: np.ndar
     model.validation.update(quality_check(model, raw_val, cfg.seed, scored))
 
 
+def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int = 1) -> None:
+    """Keep the normal objects' measurements and rank by AS_cell (explain profile), where every object has them.
+
+    The measurements of *all* given normals (training and validation) are
+    kept: AS_m needs no training, and with 100-200 objects every one counts.
+    Its scale on normals comes from each object scored against the others
+    (leave one out), so it rests on all of them, not on the validation few.
+    """
+    from .cellscore import MeasureModel, cell_score, feature_matrix, has_features, measure_calibration
+
+    features = feature_matrix(sources)
+    if not has_features(features) or len(features) < 3 or len(val_idx) < 1:
+        return
+    model.measure = MeasureModel.fit(features)
+    loo = model.measure.score_left_out()
+    model.validation_scores["measure"] = loo.astype(np.float32)
+    # AS_cell of the validation objects (each repeated for its views, as AS_c was scored) for the threshold.
+    val_measure = np.tile(loo[np.asarray(val_idx)], views)
+    cell = cell_score(model.validation_scores["combined"], val_measure, measure_calibration(loo))
+    model.validation_scores["cell"] = cell.astype(np.float32)
+    if model.config.profile == "explain":
+        model.score_type = "cell"
+        model.threshold = default_threshold(cell, model.config.threshold_quantile)
+        model.validation["score_rule"] = ("AS_cell: AS_c and the objects' measurements (AS_m), both on the "
+                                          "validation normals' scale")
+        model.validation["threshold_rule"] = (f"quantile {model.config.threshold_quantile} of validation cell "
+                                              "scores")
+
+
 def _check_patches(raw: np.ndarray, config: TrainConfig) -> None:
     if raw.ndim != 4 or raw.shape[-1] != config.input_size or raw.shape[-2] != config.input_size:
         raise ValueError(f"training patches must be (N, C, {config.input_size}, {config.input_size}), got {raw.shape}")
@@ -340,6 +377,11 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     """Train DDR-ID on normal patches (raw, native intensity, (N, C, S, S)): Algorithm 1, then Algorithm 2."""
     config = config or TrainConfig()
     config.validate()
+    if isinstance(patches, PatchSet) and config.border == "flag":
+        # Flagged border objects are scored, never learnt from: half a nucleus is not a normal nucleus.
+        keep = [i for i, s in enumerate(patches.sources) if not s.touches_border]
+        if len(keep) >= MIN_PATCHES:
+            patches = patches.subset(keep)
     raw = patches.images if isinstance(patches, PatchSet) else np.asarray(patches, np.float32)
     _check_patches(raw, config)
 
@@ -359,7 +401,8 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     ranks.seed(config.seed)
     run = _Run(config=config, device=device, rng=rng, nets=nets,
                x_train=to_tensor(pre(raw[train_idx]), device), batch_size=bs, steps_per_epoch=spe,
-               total_steps=spe * (config.pretrain_epochs + config.finetune_epochs), ranks=ranks)
+               total_steps=spe * (config.pretrain_epochs + config.finetune_epochs), ranks=ranks,
+               augment=config.augment and config.objects != "grid")
     on = f", {ranks.world} processes" if ranks.world > 1 else ""
     yield run.progress("prepare", message=f"{n_train} training / {len(val_idx)} validation patches, batch {bs}, "
                                           f"{device}{on}")
@@ -373,7 +416,15 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     run.nets = ranks.unwrap(run.nets)
     run.nets.eval()
     model = DDRIDModel(nets=run.nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device)
-    yield from _calibrate(run, model, pre(raw[val_idx]), raw[val_idx])
+    x_val = pre(raw[val_idx])
+    views = 1
+    if run.augment and len(val_idx) < SMALL_VALIDATION:
+        # A few dozen validation objects give a shaky mean and spread for AS_c's scale and the threshold;
+        # their eight turns and mirrors (all normal objects) steady them.
+        x_val, views = dihedral_views(x_val), 8
+    yield from _calibrate(run, model, x_val, raw[val_idx])
+    if isinstance(patches, PatchSet):
+        _fit_measurements(model, patches.sources, train_idx, val_idx, views)
     model.training = {
         "n_train": int(n_train),
         "n_val": int(len(val_idx)),

@@ -12,6 +12,7 @@ objects that :func:`ddrcore.io.images.load_patches` cuts patches around.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -42,6 +43,7 @@ class ObjectContext:
         self.channel = channel
         self.single_image = single_image
         self.points = None
+        self._estimates: dict = {}     # path -> the image's own object-size estimate (None: none found)
         if patching.source == "points":
             if not patching.points:
                 raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
@@ -55,7 +57,12 @@ class ObjectContext:
 
     # --------------------------------------------------------- object size --
     def resolve(self, files: Sequence[Path]):
-        """Job: settle the object size (and so the crop side); returns the resolved :class:`Patching`."""
+        """Job: settle the object size (and so the crop side); returns the resolved :class:`Patching`.
+
+        An estimated size (not given by the user) is the folder's reference:
+        ``per_image`` is set, so that each image at another magnification is
+        cut at its own size (:meth:`Patching.for_image`, in :meth:`for_file`).
+        """
         p = self.patching
         if p.object_size is not None or p.is_grid:
             return p
@@ -73,7 +80,9 @@ class ObjectContext:
         problems: List[str] = []
         for i, f in enumerate(sample):
             try:
-                sizes.extend(self._sizes_of(f))
+                own = self._sizes_of(f)
+                self._estimates[str(f)] = float(np.median(own)) if own else None
+                sizes.extend(own)
             except (DdridError, OSError, ValueError) as exc:
                 problems.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 # the file is reported again when it is read for its patches
@@ -86,7 +95,7 @@ class ObjectContext:
             raise DdridError(f"could not estimate the object size from the {what}{why}; give --object-size "
                              "(the objects' diameter in pixels)")
         size = float(np.clip(np.median(sizes), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
-        self.patching = p.with_object_size(round(size, 1))
+        self.patching = replace(p.with_object_size(round(size, 1)), per_image=p.patch_size is None)
         return self.patching
 
     def _sizes_of(self, path) -> List[float]:
@@ -103,10 +112,28 @@ class ObjectContext:
         est = estimate_object_size(page)
         return [] if est is None else [est]
 
+    def for_image(self, path) -> Patching:
+        """The settings for one file: the folder's, or its own object size where its magnification differs."""
+        p = self.patching
+        if not p.per_image or p.patch_size is not None or p.source not in ("auto", "labels"):
+            return p
+        key = str(path)
+        if key not in self._estimates:
+            try:
+                own = self._sizes_of(path)
+            except (DdridError, OSError, ValueError):
+                own = []       # the file is reported when it is read for its patches
+            self._estimates[key] = float(np.median(own)) if own else None
+        return p.for_image(self._estimates[key])
+
     # --------------------------------------------------------------- pages --
     def for_file(self, path, n_pages: int):
-        """A function ``(page_array, page_index) -> Objects`` for one file; its ``notes`` collect problems."""
+        """A function ``(page_array, page_index) -> Objects`` for one file; its ``notes`` collect problems.
+
+        The function's ``patching`` attribute holds the settings this file is cut with (:meth:`for_image`).
+        """
         source = self.patching.source
+        file_patching = self.for_image(path)
         labels = None
         if source == "labels":
             label_path = find_label_image(path, self.patching.labels_dir)
@@ -124,17 +151,19 @@ class ObjectContext:
         context = self
 
         def objects_of(page: np.ndarray, index: int) -> Objects:
-            return context.page(page, index, path, labels, objects_of.notes)
+            return context.page(page, index, path, labels, objects_of.notes, file_patching.object_size)
 
         objects_of.notes = []
+        objects_of.patching = file_patching
         return objects_of
 
-    def page(self, page: np.ndarray, index: int, path, labels=None, notes: Optional[list] = None) -> Objects:
-        """The objects of one (Y, X, C) page, by the run's source."""
+    def page(self, page: np.ndarray, index: int, path, labels=None, notes: Optional[list] = None,
+             object_size: Optional[float] = None) -> Objects:
+        """The objects of one (Y, X, C) page, by the run's source (``object_size``: this file's, if not the run's)."""
         source = self.patching.source
         notes = notes if notes is not None else []
         if source == "auto":
-            return detect_objects(page, self.patching.object_size)
+            return detect_objects(page, object_size or self.patching.object_size)
         if source == "labels":
             lab = labels[index]
             if lab.shape != page.shape[:2]:
@@ -160,6 +189,4 @@ def page_objects(page: np.ndarray, patching: Patching, path, index: int = 0, cha
     cut with the same (resolved) settings.
     """
     context = ObjectContext(patching, channel=channel, single_image=True)
-    if patching.source == "labels":
-        return context.for_file(path, index + 1)(page, index)
-    return context.page(page, index, path)
+    return context.for_file(path, index + 1)(page, index)

@@ -143,8 +143,12 @@ def foreground_threshold(image: np.ndarray) -> float:
         return low
     sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
     peaks = np.asarray(ndi.maximum(img, parts, np.arange(1, n + 1)), float)
-    peaks = peaks[sizes >= 4] if (sizes >= 4).any() else peaks
-    clipped = np.minimum(img, np.median(peaks))
+    # The typical object's peak, each part weighted by its area: in a sparse field the specks of noise
+    # above the low threshold outnumber the objects, but objects hold most of its pixels.
+    order = np.argsort(peaks)
+    cum = np.cumsum(sizes[order])
+    typical = float(peaks[order][np.searchsorted(cum, 0.5 * cum[-1])])
+    clipped = np.minimum(img, typical)
     if not clipped.max() > clipped.min():
         return low
     return float(threshold_otsu(clipped))
@@ -189,6 +193,12 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     use = inner if inner.size >= 3 else areas
     if use.size == 0:
         return None
+    # Specks of noise above the threshold can outnumber the objects of a sparse field; weighted by
+    # area, the objects dominate.  Parts under a twentieth of that area-weighted typical part are
+    # specks, and the median of the rest is the estimate (plain median: clumps do not pull it up).
+    order = np.sort(use)
+    weighted = float(order[np.searchsorted(np.cumsum(order), 0.5 * order.sum())])
+    use = use[use >= 0.05 * weighted]
     d = float(np.sqrt(4 * np.median(use) / np.pi))
     return float(np.clip(d, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
 

@@ -20,7 +20,10 @@ Sources
     ``axis-0,axis-1``).
 
 Object crops are ``patch_size`` pixels a side when given, else twice the
-object size (the object plus as much context around it).
+object size (the object plus as much context around it).  Other objects in
+a crop are masked to the local background (``neighbours="mask"``, see
+:mod:`ddrcore.objects.crops`), and objects touching the image border are
+left out, kept and marked, or treated like any other (``border``).
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Optional
 
 SOURCES = ("grid", "auto", "labels", "points")
+#: What happens to objects that touch the image border (half a nucleus cannot be judged).
+BORDER_POLICIES = ("exclude", "flag", "include")
+#: What a crop shows of other objects: masked to the local background, or kept.
+NEIGHBOUR_POLICIES = ("mask", "keep")
 
 #: Object sizes outside this range are refused: below it a "object" is a few
 #: pixels of noise, above it one object would fill a whole large field.
@@ -37,6 +44,10 @@ MAX_OBJECT_SIZE = 1024.0
 
 #: Grid tiles when nothing else is said (the paper's patch size).
 DEFAULT_TILE = 32
+
+#: Per-image object sizes within this factor of the reference are one magnification (estimates on one
+#: magnification vary by ~10-20 %; objectives differ by 2x or more).
+SAME_MAGNIFICATION = 1.4
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,20 @@ class Patching:
         ``labels`` only: folder of label images (default: beside the images).
     points : str, optional
         ``points`` only: CSV of object centres.
+    border : {'exclude', 'flag', 'include'}
+        Objects touching the image border: not cut (``exclude``, the default,
+        as CellProfiler's object identification does), cut and scored but
+        never trained on and marked ``touches_border`` (``flag``), or cut like
+        any other (``include``).  Measured in ``ddrid bench real``.
+    neighbours : {'mask', 'keep'}
+        Pixels of other objects in a crop: set to the local background
+        (``mask``, the default) or kept (``keep``, model files from before masking).
+    per_image : bool
+        ``object_size`` is the folder's (or the model's) estimate, not the
+        user's word: an image whose own estimate differs from it by more than
+        :data:`SAME_MAGNIFICATION` (another magnification) is cut at its own
+        size; the others at ``object_size``, so that a small object stays
+        small.  :meth:`for_image` applies it.
 
     Examples
     --------
@@ -74,6 +99,9 @@ class Patching:
     object_size: Optional[float] = None
     labels_dir: Optional[str] = None
     points: Optional[str] = None
+    border: str = "exclude"
+    neighbours: str = "mask"
+    per_image: bool = False
 
     @property
     def is_grid(self) -> bool:
@@ -92,10 +120,32 @@ class Patching:
     def with_object_size(self, size: float) -> "Patching":
         return replace(self, object_size=float(size))
 
+    def for_image(self, estimate: Optional[float]) -> "Patching":
+        """The settings for one image whose own object-size estimate is ``estimate`` (None: unknown).
+
+        Examples
+        --------
+        >>> p = Patching("auto", object_size=25.0, per_image=True)
+        >>> p.for_image(27.0).object_size, p.for_image(81.0).crop_side(), p.for_image(None).crop_side()
+        (25.0, 162, 50)
+        """
+        if not self.per_image or estimate is None or self.object_size is None or self.patch_size is not None:
+            return self
+        ratio = float(estimate) / float(self.object_size)
+        if 1 / SAME_MAGNIFICATION <= ratio <= SAME_MAGNIFICATION:
+            return self
+        return replace(self, object_size=float(round(float(estimate), 1)))
+
     def validate(self) -> "Patching":
         """Raise ValueError with a user-facing line for impossible settings; return self."""
         if self.source not in SOURCES:
             raise ValueError(f"unknown patch source {self.source!r}; use one of {', '.join(SOURCES)}")
+        if self.border not in BORDER_POLICIES:
+            raise ValueError(f"border policy must be one of {', '.join(BORDER_POLICIES)}, got {self.border!r}")
+        if not isinstance(self.per_image, bool):
+            raise ValueError(f"per_image must be true or false, got {self.per_image!r}")
+        if self.neighbours not in NEIGHBOUR_POLICIES:
+            raise ValueError(f"neighbours must be one of {', '.join(NEIGHBOUR_POLICIES)}, got {self.neighbours!r}")
         if self.patch_size is not None and not 4 <= int(self.patch_size) <= 4096:
             raise ValueError(f"patch size must be 4..4096 pixels, got {self.patch_size}")
         if self.stride is not None:
@@ -135,8 +185,18 @@ class Patching:
                 raise ValueError(f"patching {name} must be an integer, got {v!r}")
             return v
 
+        def choice(name, allowed, old):
+            # Files written before a setting existed were cut the old way.
+            v = d.get(name, old)
+            if v not in allowed:
+                raise ValueError(f"patching {name} must be one of {', '.join(map(str, allowed))}, got {v!r}")
+            return v
+
         size = d.get("object_size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, (int, float))):
             raise ValueError(f"patching object_size must be a number, got {size!r}")
         return Patching(source=source, patch_size=opt_int("patch_size"), stride=opt_int("stride"),
-                        object_size=None if size is None else float(size)).validate()
+                        object_size=None if size is None else float(size),
+                        border=choice("border", BORDER_POLICIES, "include"),
+                        neighbours=choice("neighbours", NEIGHBOUR_POLICIES, "keep"),
+                        per_image=choice("per_image", (True, False), False)).validate()

@@ -131,7 +131,7 @@ def test_every_label_id_gets_exactly_one_row_border_objects_included(tmp_path):
     lab[0:5, 0:5] = 999                                  # an object touching the corner
     tifffile.imwrite(tmp_path / "w.tif", f.image)
     tifffile.imwrite(tmp_path / "w_masks.tif", lab)
-    ps = load(tmp_path, patching=Patching("labels", object_size=16))
+    ps = load(tmp_path, patching=Patching("labels", object_size=16, border="include"))
     ids = sorted(s.object_id for s in ps.sources)
     assert ids == sorted(int(i) for i in np.unique(lab) if i)
     corner = [s for s in ps.sources if s.object_id == 999][0]

@@ -1,0 +1,387 @@
+"""`ddrid bench real`: the ranking on real fields, with anomalies implanted in place.
+
+One real field (and its instance mask, where there is one; else ddrid's own
+detection gives the nuclei to change) gives a training field and test
+fields (:func:`prepare`): its interior nuclei are split at random in two
+halves; the training field shows one half (the other erased to background
+noise), and each of several test rounds shows the other half, turned or
+mirrored at random, with about one in five of its interior nuclei changed
+into one of the five kinds of :mod:`ddrcore.bench.implant`.  No nucleus is
+both trained on and scored; border nuclei are never changed.  (Cutting the
+field into sub-fields instead loses most nuclei to the sub-fields' borders:
+16 training nuclei were left of the U2OS field's 63.)
+
+ddrid then runs as a user would: ``--objects auto`` with default settings on
+the training field, scoring the test fields.  Each detection takes the
+truth under its centre (an anomaly's footprint, a normal nucleus, or nothing).
+The features baselines — what a CellProfiler Analyst user gets in minutes —
+score the same detections from their regionprops measurements (the CSV's
+columns), trained on the same training detections: Ledoit-Wolf Mahalanobis
+distance, mean distance to the 5 nearest training objects, and an isolation
+forest (scikit-learn, the ``bench`` extra).
+
+Figures per method: ROC AUC over objects on a nucleus, AUC by kind,
+anomalies among the top 20, border or crowded normals and empty detections
+among the top 20, and the share of anomalies and normals flagged at the
+method's default threshold (ddrid: the model's; baselines: the same 95 %
+quantile of their scores on the validation normals).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import DdridError
+from ..io.atomic import write_text_atomic
+from ..io.outputs import check_output
+from .implant import KINDS, implant_field
+
+#: A normal whose crop holds at least this share of other objects' pixels is "crowded".
+CROWDED = 0.10
+TOP = 20
+
+
+def erase(image: np.ndarray, labels: np.ndarray, ids, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``image`` with objects ``ids`` (and a 2 px rim of glow) replaced by background.
+
+    The fill is the local background (a normalised convolution of the
+    pixels of no object around the hole, at the scale of an object, so it
+    meets the surrounding level, glow included) plus the background's own
+    fine texture (differences from that local level, drawn from the free
+    pixels).  A box copied from elsewhere leaves dark "ghost" nuclei where
+    neighbours glow; a flat fill leaves blanks.
+
+    Examples
+    --------
+    >>> lab = np.zeros((40, 40), int); lab[5:9, 5:9] = 1; lab[12:16, 12:16] = 2
+    >>> img = np.where(lab > 0, 200, 10).astype(np.uint16)
+    >>> out = erase(img, lab, [1], np.random.default_rng(0))
+    >>> int(out[6, 6]), int(out[13, 13])
+    (10, 200)
+    """
+    from scipy import ndimage as ndi
+
+    ids = np.asarray(ids)
+    gone = ndi.binary_dilation(np.isin(labels, ids), iterations=2) & ~((labels != 0) & ~np.isin(labels, ids))
+    img = np.asarray(image, np.float64)
+    free = (labels == 0) & ~gone
+    areas = np.bincount(labels.ravel())[1:]
+    radius = max(2.0, float(np.sqrt(np.median(areas[areas > 0]) / np.pi))) if (areas > 0).any() else 4.0
+    weight = ndi.gaussian_filter(free * 1.0, radius)
+    local = ndi.gaussian_filter(img * free, radius) / np.maximum(weight, 1e-9)
+    local[weight < 1e-6] = np.median(img[free]) if free.any() else np.median(img)
+    fine = (img - ndi.gaussian_filter(img, 1.5))[free] + (ndi.gaussian_filter(img, 1.5) - local)[free] * 0
+    out = img.copy()
+    out[gone] = local[gone] + rng.choice(fine, int(gone.sum())) if fine.size else local[gone]
+    if np.issubdtype(image.dtype, np.integer):
+        info = np.iinfo(image.dtype)
+        out = np.clip(np.round(out), info.min, info.max)
+    return out.astype(image.dtype)
+
+
+def prepare(image: np.ndarray, labels: np.ndarray, workdir: Path, rounds: Optional[int], fraction: float, seed: int):
+    """Write the training field and the implanted test fields; returns (truth, rounds, training and test nuclei).
+
+    The field's interior nuclei are split at random in two halves.  The
+    training field shows one half (the other erased to background noise);
+    each test round shows the other half, the field turned or mirrored at
+    random, with ``fraction`` of its interior nuclei changed.  No nucleus is
+    both trained on and scored.  Border nuclei stay in both, unchanged.
+    ``truth`` is {test path: (labels, anomaly footprints, {id: kind})}.
+    """
+    import tifffile
+
+    from ..objects.measure import touches_border
+
+    rng = np.random.default_rng(seed)
+    ids = np.unique(labels)
+    ids = ids[ids != 0]
+    interior = ids[~touches_border(labels, ids)]
+    shuffled = rng.permutation(interior)
+    train_ids, test_ids = shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2:]
+    if rounds is None:
+        # Enough rounds for about 40 anomalies in all (2 to 10).
+        rounds = int(np.clip(np.ceil(40 / max(1.0, fraction * len(test_ids))), 2, 10))
+    (workdir / "train").mkdir(parents=True, exist_ok=True)
+    (workdir / "test").mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(workdir / "train" / "field.tif", erase(image, labels, test_ids, rng))
+    test_image = erase(image, labels, train_ids, rng)
+    test_labels = np.where(np.isin(labels, train_ids), 0, labels)
+    truth = {}
+    for r in range(rounds):
+        turn, flip = int(rng.integers(4)), bool(rng.integers(2))
+        img, lab = np.rot90(test_image, turn), np.rot90(test_labels, turn)
+        if flip:
+            img, lab = img[:, ::-1], lab[:, ::-1]
+        img, lab = np.ascontiguousarray(img), np.ascontiguousarray(lab)
+        changed, kinds, footprint = implant_field(img, lab, fraction, rng)
+        path = workdir / "test" / f"round{r:02d}.tif"
+        tifffile.imwrite(path, changed)
+        truth[str(path)] = (lab, footprint, kinds)
+    return truth, rounds, len(train_ids), len(test_ids)
+
+
+def truth_of(sources, truth: dict) -> tuple:
+    """Per patch: kind ('normal', an anomaly kind, or '' on no nucleus) and whether it is crowded."""
+    kinds, crowded = [], []
+    for s in sources:
+        lab, footprint, kind_of = truth[s.path]
+        y = int(np.clip(round(s.center_y), 0, lab.shape[0] - 1))
+        x = int(np.clip(round(s.center_x), 0, lab.shape[1] - 1))
+        a = int(footprint[y, x])
+        oid = int(lab[y, x])
+        if a:
+            kinds.append(kind_of[a])
+        elif oid:
+            kinds.append("normal")
+        else:
+            kinds.append("")
+        y0, x0, side = s.y, s.x, s.size
+        win = lab[max(0, y0): y0 + side, max(0, x0): x0 + side]
+        crowded.append(bool(win.size and ((win != 0) & (win != oid)).mean() >= CROWDED))
+    return np.array(kinds), np.array(crowded)
+
+
+def features(sources) -> np.ndarray:
+    """The measurement matrix of the patches (the CSV's columns), logs of the scale measures."""
+    from ..model.cellscore import feature_matrix
+
+    return feature_matrix(sources)
+
+
+def baseline_scores(train_f: np.ndarray, val_f: np.ndarray, test_f: np.ndarray, seed: int) -> dict:
+    """{method: (test scores, validation scores)} for the features baselines (scikit-learn)."""
+    try:
+        from sklearn.covariance import LedoitWolf
+        from sklearn.ensemble import IsolationForest
+        from sklearn.neighbors import NearestNeighbors
+    except ImportError as exc:
+        raise DdridError("the features baselines need scikit-learn: pip install 'ddrid[bench]'") from exc
+    mu, sd = train_f.mean(0), train_f.std(0) + 1e-9
+    tr, va, te = (train_f - mu) / sd, (val_f - mu) / sd, (test_f - mu) / sd
+    out = {}
+    lw = LedoitWolf().fit(tr)
+    out["features_mahalanobis"] = (lw.mahalanobis(te), lw.mahalanobis(va))
+    nn = NearestNeighbors(n_neighbors=min(5, len(tr))).fit(tr)
+    out["features_knn5"] = (nn.kneighbors(te)[0].mean(1), nn.kneighbors(va)[0].mean(1))
+    forest = IsolationForest(n_estimators=300, random_state=seed).fit(tr)
+    out["features_iforest"] = (-forest.score_samples(te), -forest.score_samples(va))
+    return out
+
+
+def rule_alternatives(model, scores, kinds, border, crowded) -> dict:
+    """Other ways to join AS_l, AS_e and AS_m, each with its own validation-quantile threshold."""
+    from ..model.cellscore import measure_calibration
+    from ..model.combined import calibration, standardised
+    from ..model.scoring import default_threshold
+
+    v = model.validation_scores
+    if scores.measure is None or "measure" not in v:
+        return {}
+    cal = calibration(v)
+    mcal = measure_calibration(v["measure"])
+
+    def z(kind, test):
+        return (standardised(test, mcal) if kind == "measure" else standardised(test, cal[kind]))
+
+    t = {"latent": scores.latent, "residual": scores.residual, "measure": scores.measure}
+    val = {k: z(k, v[k]) for k in t}
+    test = {k: z(k, t[k]) for k in t}
+    rules = {
+        "max(AS_c, z_m)": lambda d: np.maximum(np.maximum(d["latent"], d["residual"] - 1.5), d["measure"]),
+        "(z_e + z_m)/2": lambda d: (d["residual"] + d["measure"]) / 2,
+        "(z_l + z_e + z_m)/3": lambda d: (d["latent"] + d["residual"] + d["measure"]) / 3,
+        "max(z_l, z_e, z_m)": lambda d: np.maximum(np.maximum(d["latent"], d["residual"]), d["measure"]),
+    }
+    return {f"rule {name}": figures(rule(test), kinds, border, crowded, default_threshold(rule(val)))
+            for name, rule in rules.items()}
+
+
+def figures(scores: np.ndarray, kinds: np.ndarray, border: np.ndarray, crowded: np.ndarray,
+            threshold: float) -> dict:
+    """The benchmark's figures for one method's scores over the test detections."""
+    from ..model.scoring import roc_auc
+
+    on = kinds != ""
+    y = (kinds[on] != "normal").astype(int)
+    order = np.argsort(-scores, kind="stable")[:TOP]
+    top = kinds[order]
+    normal = kinds == "normal"
+    anomalous = on & ~normal
+    flagged = scores >= threshold
+    return {
+        "auc": round(roc_auc(scores[on], y), 4),
+        "auc_by_kind": {k: round(roc_auc(scores[normal | (kinds == k)], (kinds[normal | (kinds == k)] == k)
+                                         .astype(int)), 4) for k in KINDS if (kinds == k).any()},
+        "anomalies_in_top20": int(((top != "normal") & (top != "")).sum()),
+        "border_or_crowded_normals_in_top20": int((normal[order] & (border[order] | crowded[order])).sum()),
+        "empty_detections_in_top20": int((top == "").sum()),
+        "flagged_anomalies": round(float(flagged[anomalous].mean()), 4),
+        "flagged_normals": round(float(flagged[normal].mean()), 4),
+    }
+
+
+def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int, finetune: int, seed: int,
+             rounds: Optional[int], fraction: float, run, patching_overrides: Optional[dict] = None) -> dict:
+    """The whole benchmark on one real field (see the module docstring); returns the results."""
+    from dataclasses import replace
+
+    from ..config import TrainConfig
+    from ..io.images import load_patches
+    from ..io.reading import read_planes
+    from ..model.scoring import default_threshold, score_patches
+    from ..model.training import train
+    from ..objects import Patching, detect_objects, estimate_object_size
+
+    t0 = time.perf_counter()
+    page = read_planes(image_path)[0]
+    image = page[..., 0] if page.shape[-1] == 1 else page.mean(-1).astype(page.dtype)
+    if mask_path:
+        labels = np.asarray(read_planes(mask_path)[0][..., 0]).astype(np.int64)
+        if labels.shape != image.shape:
+            raise DdridError(path=mask_path, reason=f"is {labels.shape[1]} x {labels.shape[0]} px where the image is "
+                             f"{image.shape[1]} x {image.shape[0]}; give the mask made for this image")
+    else:
+        labels = detect_objects(image, estimate_object_size(image)).labels.astype(np.int64)
+    truth, rounds, n_train_nuclei, n_test_nuclei = prepare(image, labels, workdir, rounds, fraction, seed)
+
+    patching = Patching("auto")
+    if patching_overrides:
+        patching = replace(patching, **patching_overrides)
+    normal = run(load_patches(workdir / "train", patching=patching))
+    cfg = TrainConfig(pretrain_epochs=pretrain, finetune_epochs=finetune, seed=seed, device="cpu")
+    cfg.set_patching(normal.patching)
+    cfg.input_size = int(normal.images.shape[-1])
+    t_train = time.perf_counter()
+    model = run(train(normal, cfg))
+    t_train = time.perf_counter() - t_train
+    test = run(load_patches(workdir / "test", model.config.patch_size, model.input_size,
+                            patching=model.config.patching()))
+    scores = run(score_patches(model, test))
+    kinds, crowded = truth_of(test.sources, truth)
+    border = np.array([s.touches_border for s in test.sources])
+
+    methods = {}
+    for name in ("latent", "residual", "combined", "measure", "cell"):
+        try:
+            s = scores.of(name)
+        except ValueError:
+            continue
+        val = model.validation_scores.get(name)
+        thr = model.threshold if name == model.score_type else default_threshold(val) if val is not None else np.inf
+        methods[f"ddrid_{name}"] = figures(np.asarray(s, float), kinds, border, crowded, thr)
+    methods["ddrid"] = figures(np.asarray(scores.score, float), kinds, border, crowded, model.threshold)
+    methods.update(rule_alternatives(model, scores, kinds, border, crowded))
+    val_idx = np.asarray(model.training.get("val_indices", []), int)
+    train_mask = np.ones(len(normal), bool)
+    train_mask[val_idx] = False
+    f_all = features(normal.sources)
+    f_test = features(test.sources)
+    if np.isfinite(f_all).all() and np.isfinite(f_test).all():
+        for name, (s, v) in baseline_scores(f_all[train_mask], f_all[~train_mask], f_test, seed).items():
+            methods[name] = figures(np.asarray(s, float), kinds, border, crowded, default_threshold(v))
+    return {
+        "image": str(image_path), "mask": mask_path,
+        "patching": model.config.patching().to_dict(), "input_size": model.input_size,
+        "train_nuclei": n_train_nuclei, "test_nuclei": n_test_nuclei, "rounds": rounds, "fraction": fraction,
+        "train_objects": len(normal), "test_objects": len(test),
+        "test_normals": int((kinds == "normal").sum()), "test_anomalies": int(((kinds != "normal") & (kinds != "")).sum()),
+        "test_on_no_nucleus": int((kinds == "").sum()), "test_touching_border": int(border.sum()),
+        "pretrain_epochs": pretrain, "finetune_epochs": finetune, "seed": seed, "score_type": model.score_type,
+        "quality_auc": model.validation.get("synthetic_auc"),
+        "methods": methods, "train_seconds": round(t_train, 1), "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def markdown(results: list) -> str:
+    """The results as a markdown table, one block per field."""
+    lines = ["# `ddrid bench real`", ""]
+    for r in results:
+        lines += [f"## {Path(r['image']).name}", "",
+                  f"{r['train_objects']} training objects (of {r['train_nuclei']} interior nuclei); {r['test_objects']} test "
+                  f"detections ({r['test_anomalies']} anomalous, {r['test_normals']} normal, {r['test_on_no_nucleus']} on "
+                  f"no nucleus, {r['test_touching_border']} touching the border) over {r['rounds']} rounds of "
+                  f"{r['test_nuclei']} interior nuclei; {r['pretrain_epochs']}+{r['finetune_epochs']} epochs, seed {r['seed']}, "
+                  f"{r['seconds']:.0f} s.", "",
+                  "| method | AUC | " + " | ".join(KINDS) + " | anomalies in top 20 | border/crowded normals in top 20 "
+                  "| empty in top 20 | anomalies flagged | normals flagged |",
+                  "|---|---|" + "---|" * len(KINDS) + "---|---|---|---|---|"]
+        for name, m in r["methods"].items():
+            by = " | ".join(f"{m['auc_by_kind'].get(k, float('nan')):.3f}" for k in KINDS)
+            lines.append(f"| {name} | {m['auc']:.3f} | {by} | {m['anomalies_in_top20']} | "
+                         f"{m['border_or_crowded_normals_in_top20']} | {m['empty_detections_in_top20']} | "
+                         f"{m['flagged_anomalies']:.2f} | {m['flagged_normals']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_real(args) -> int:
+    import tempfile
+
+    import torch
+
+    from ..console import run_job
+    from .record import command_line, hardware
+
+    images = args.image
+    masks = args.mask or []
+    if len(masks) > len(images):
+        raise DdridError("give at most one --mask per --image")
+    for out, kind in ((args.json, "json"), (args.markdown, "markdown")):
+        if out:
+            check_output(out, kind, [*images, *masks])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = {}
+    if args.border:
+        overrides["border"] = args.border
+    if args.neighbours:
+        overrides["neighbours"] = args.neighbours
+    results = []
+    for i, image in enumerate(images):
+        mask = masks[i] if i < len(masks) and masks[i] not in ("", "-") else None
+        with tempfile.TemporaryDirectory(prefix="ddrid-real-") as tmp:
+            r = run_real(image, mask, Path(tmp), args.pretrain_epochs, args.finetune_epochs, args.seed, args.rounds,
+                         args.fraction, lambda job: run_job(job, args), overrides)
+        r.update(command=command_line(args), hardware=hardware())
+        results.append(r)
+        print(f"{Path(image).name}: {r['train_objects']} training objects, {r['test_objects']} test detections "
+              f"({r['test_anomalies']} anomalous), {r['seconds']:.0f} s; quality check {r['quality_auc']}")
+        for name, m in r["methods"].items():
+            print(f"  {name:<22} AUC {m['auc']:.3f}  top20 {m['anomalies_in_top20']:>2} anomalies, "
+                  f"{m['border_or_crowded_normals_in_top20']} border/crowded, {m['empty_detections_in_top20']} empty; "
+                  f"flagged {m['flagged_anomalies']:.2f} of anomalies, {m['flagged_normals']:.2f} of normals  "
+                  + " ".join(f"{k[:5]} {v:.2f}" for k, v in m["auc_by_kind"].items()))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(results, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.markdown:
+        write_text_atomic(args.markdown, markdown(results) + "\n")
+        print(f"wrote {args.markdown}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """`ddrid bench real`."""
+    p = sub.add_parser("real", help="ranking on real fields with implanted anomalies, against features baselines",
+                       description="Cut real fields into training and test sub-fields, implant condensed, fragmented, "
+                                   "hollow, micronucleus and textured nuclei into the test fields, train ddrid with "
+                                   "default settings and score; compare with regionprops-features baselines.")
+    p.add_argument("--image", action="append", required=True, metavar="IMG", help="a real field (repeat for several)")
+    p.add_argument("--mask", action="append", metavar="MASK",
+                   help="its instance mask, in the order of --image ('-' for none: ddrid's detection is used)")
+    p.add_argument("--pretrain-epochs", type=int, default=10)
+    p.add_argument("--finetune-epochs", type=int, default=10)
+    p.add_argument("--rounds", type=int, help="implant rounds over the test fields (default: about 40 anomalies)")
+    p.add_argument("--fraction", type=float, default=0.2, help="share of interior test nuclei changed (default 0.2)")
+    p.add_argument("--border", choices=["exclude", "flag", "include"], help="border policy (default: ddrid's)")
+    p.add_argument("--neighbours", choices=["mask", "keep"], help="neighbour policy (default: ddrid's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--json", metavar="OUT.json")
+    p.add_argument("--markdown", metavar="OUT.md")
+    p.set_defaults(func=cmd_real)

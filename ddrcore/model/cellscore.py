@@ -1,0 +1,153 @@
+"""The cell score: DDR-ID's AS_c and what the object's own measurements say.
+
+DDR-ID sees a crop resized to the network's input.  That hides what a
+microscopist reads first: a condensed nucleus is anomalous *because* it is
+small and bright, a fragmented one because it is not solid.  The object's
+measurements (:mod:`ddrcore.objects.measure`) say it directly, and cheaply.
+
+So for objects whose extent is known, ddrid keeps a second, small model of
+the training normals: their measurements (logs of the scale measures),
+standardised.  AS_m, the measurement score, is the mean Euclidean distance to
+the ``K`` nearest training normals in that space (a k-NN density score: it
+needs no assumption about the shape of the normal cloud, and with 100-200
+training objects it is stable where a covariance is not).  Then, both on the
+validation normals' scale (log, standardised, as AS_c already is):
+
+    AS_cell = (AS_c + z(AS_m)) / sqrt(2)
+
+An anomaly that only the network sees, or only the measurements see, still
+rises; one that both see rises most; and noise in one alone is halved.  The
+rule and its alternatives (max, AS_m alone, AS_c alone) are measured in
+``ddrid bench real`` (benchmarks/results/real-*.md).  Torch-free.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+#: Neighbours of the k-NN measurement score.
+K = 5
+#: Columns of :data:`ddrcore.objects.measure.MEASUREMENTS` taken as logs (scale measures).
+_LOG = (0, 1, 4, 5, 6, 7, 8, 9, 10)
+_TINY = 1e-6
+
+
+def feature_matrix(sources: Sequence) -> np.ndarray:
+    """(N, F) features of patches from their measurements; rows of NaN where a patch has none.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as S
+    >>> m = (100.0, 40.0, 0.5, 0.9, 12.0, 10.0, 50.0, 80.0, 5000.0, 0.2, 1.1)
+    >>> f = feature_matrix([S(measurements=m), S(measurements=())])
+    >>> f.shape, round(float(f[0, 0]), 3), bool(np.isnan(f[1]).all())
+    ((2, 11), 4.605, True)
+    """
+    from ..objects.measure import MEASUREMENTS
+
+    out = np.full((len(sources), len(MEASUREMENTS)), np.nan)
+    for i, s in enumerate(sources):
+        m = getattr(s, "measurements", ())
+        if len(m) == len(MEASUREMENTS):
+            out[i] = m
+    logs = list(_LOG)
+    out[:, logs] = np.log(np.maximum(out[:, logs], _TINY))
+    return out
+
+
+def has_features(features: np.ndarray) -> bool:
+    """Whether every patch has its measurements (objects with a known extent)."""
+    return features.size > 0 and bool(np.isfinite(features).all())
+
+
+class MeasureModel:
+    """The training normals' measurements, standardised; scores new objects by k-NN distance.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> train = rng.normal(0, 1, (50, 3))
+    >>> m = MeasureModel.fit(train)
+    >>> near, far = m.score(np.array([[0.0, 0, 0], [6.0, 6, 6]]))
+    >>> bool(far > 3 * near)
+    True
+    """
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, train: np.ndarray):
+        self.mean = np.asarray(mean, np.float64)
+        self.std = np.asarray(std, np.float64)
+        self.train = np.asarray(train, np.float64)      # standardised training features
+
+    @staticmethod
+    def fit(features: np.ndarray) -> "MeasureModel":
+        features = np.asarray(features, np.float64)
+        mean = features.mean(0)
+        # A measure that never varies among the normals (e.g. all solidity 1) must not divide by zero,
+        # nor make any tiny difference infinitely unusual: its spread is floored at a tenth of the typical one.
+        std = features.std(0)
+        floor = 0.1 * float(np.median(std[std > 0])) if (std > 0).any() else 1.0
+        std = np.maximum(std, floor)
+        return MeasureModel(mean, std, (features - mean) / std)
+
+    def score(self, features: np.ndarray, batch: int = 4096) -> np.ndarray:
+        """AS_m: mean distance to the ``K`` nearest training normals (standardised space)."""
+        x = (np.asarray(features, np.float64) - self.mean) / self.std
+        k = min(K, len(self.train))
+        out = np.empty(len(x))
+        for i in range(0, len(x), batch):
+            d = np.sqrt(((x[i: i + batch, None, :] - self.train[None]) ** 2).sum(-1))
+            out[i: i + batch] = np.sort(d, axis=1)[:, :k].mean(1)
+        return out
+
+    def score_left_out(self) -> np.ndarray:
+        """AS_m of each training normal against the others (itself left out): the score's spread on normals."""
+        d = np.sqrt(((self.train[:, None, :] - self.train[None]) ** 2).sum(-1))
+        np.fill_diagonal(d, np.inf)
+        k = min(K, len(self.train) - 1)
+        return np.sort(d, axis=1)[:, :k].mean(1)
+
+    def to_dict(self) -> dict:
+        # float64 as computed: a reloaded model scores exactly as the one that was saved.
+        return {"mean": self.mean, "std": self.std, "train": self.train}
+
+    @staticmethod
+    def from_dict(d: dict, n_features: int) -> "MeasureModel":
+        """From a model file; every array is checked for shape and finiteness."""
+        arrays = {}
+        for key in ("mean", "std", "train"):
+            v = np.asarray(d.get(key), np.float64)
+            if not np.isfinite(v).all():
+                raise ValueError(f"measure model {key} holds NaN or infinite values")
+            arrays[key] = v
+        if arrays["mean"].shape != (n_features,) or arrays["std"].shape != (n_features,):
+            raise ValueError("measure model mean/std have the wrong length")
+        if arrays["train"].ndim != 2 or arrays["train"].shape[1] != n_features or len(arrays["train"]) < 2:
+            raise ValueError("measure model training features are malformed")
+        if not (arrays["std"] > 0).all():
+            raise ValueError("measure model spreads must be positive")
+        return MeasureModel(**arrays)
+
+
+def cell_score(combined_z: np.ndarray, measure: np.ndarray, measure_cal) -> np.ndarray:
+    """AS_cell from AS_c (already on the validation scale) and AS_m with its validation (mean, std) of logs.
+
+    Examples
+    --------
+    >>> cell_score(np.array([0.0, 2.0]), np.exp(np.array([0.0, 2.0])), (0.0, 1.0)).round(3).tolist()
+    [0.0, 2.828]
+    """
+    from .combined import standardised
+
+    return (np.asarray(combined_z, np.float64) + standardised(measure, measure_cal)) / np.sqrt(2)
+
+
+def measure_calibration(validation_measure: np.ndarray) -> Optional[tuple]:
+    """(mean, std) of log AS_m over the validation normals."""
+    from .combined import _TINY as tiny
+
+    v = np.asarray(validation_measure, np.float64)
+    if v.size == 0:
+        return None
+    logs = np.log(np.maximum(v, tiny))
+    return float(logs.mean()), max(float(logs.std()), tiny)
