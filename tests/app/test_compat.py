@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from app.compat import none_refcount_leak, protect_none_refcount  # noqa: E402
+from ddrid_gui.compat import none_refcount_leak, protect_none_refcount  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

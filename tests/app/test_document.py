@@ -1,6 +1,6 @@
 """The document model without a window: marks and their undo, scores, threshold, roles, loads, events.
 
-No qtbot here: app.document imports no Qt, and its events are plain psygnal signals.
+No qtbot here: ddrid_gui.document imports no Qt, and its events are plain psygnal signals.
 """
 import subprocess
 import sys
@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("psygnal")
 
-from app.document import Document, PatchSettings, carried_marks  # noqa: E402
-from app.jobs import LoadResult  # noqa: E402
-from app.state import EXCLUDED, NORMAL, UNMARKED  # noqa: E402
+from ddrid_gui.document import Document, PatchSettings, carried_marks  # noqa: E402
+from ddrid_gui.jobs import LoadResult  # noqa: E402
+from ddrid_gui.state import EXCLUDED, NORMAL, UNMARKED  # noqa: E402
 from ddrcore.io.images import BadFile, PatchSet, PatchSource  # noqa: E402
 from ddrcore.model.scoring import Scores  # noqa: E402
 
@@ -52,7 +52,7 @@ def scores(values):
 
 
 def test_the_document_imports_no_qt():
-    code = "import sys, app.document; print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'PyQt'))))"
+    code = "import sys, ddrid_gui.document; print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'PyQt'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -8,32 +8,12 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
-from gui import action, find, open_window, page, problems  # noqa: E402
+from gui import action, drop, find, open_window, page, problems  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-def drop(w, paths):
-    """Drag file URLs onto the window and drop them (the window's own handlers).
-
-    QApplication.sendEvent would drop the event: Qt only delivers a Drop to
-    the target of a real drag in progress, which offscreen tests cannot start.
-    """
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    w.dragEnterEvent(enter)
-    assert enter.isAccepted()
-    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    w.dropEvent(event)
-    accepted = event.isAccepted()
-    return accepted, mime
 
 
 def test_empty_start_explains_and_names_widgets(win):
@@ -80,8 +60,8 @@ def test_drop_folder_fills_gallery_and_lists_bad_files(win, image_folder, wait_i
 
 
 def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_idle, qtbot):
-    from app import settings as appsettings
-    from app.state import EXCLUDED, NORMAL
+    from ddrid_gui import settings as appsettings
+    from ddrid_gui.state import EXCLUDED, NORMAL
 
     win.open_paths([str(image_folder)])
     wait_idle(win)
@@ -153,7 +133,7 @@ def test_open_demo_marks_training_normals(win, wait_idle):
 
 
 def test_command_line_arguments():
-    from app.__main__ import parse_args
+    from ddrid_gui.__main__ import parse_args
 
     assert parse_args(["a", "b.ddridproj"]).paths == ["a", "b.ddridproj"]
     assert parse_args([]).paths == []
@@ -161,7 +141,7 @@ def test_command_line_arguments():
 
 def _autosaved_with_four_marks(qtbot, image_folder, wait_idle):
     """A window that loaded ``image_folder``, marked 4 patches normal and autosaved (never saved a project)."""
-    from app import settings as appsettings
+    from ddrid_gui import settings as appsettings
 
     w = open_window(qtbot)
     w.open_paths([str(image_folder)])
@@ -241,7 +221,7 @@ def test_source_image_view_outlines_and_click(win, tmp_path, wait_idle, qtbot):
     import tifffile
     from PySide6.QtCore import QPointF, Qt
 
-    from app.state import NORMAL
+    from ddrid_gui.state import NORMAL
     from ddrcore.io.images import PatchSource
 
     img = np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16)

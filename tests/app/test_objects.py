@@ -6,8 +6,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from gui import action, choose, find, open_window, problems, save_project, show_source  # noqa: E402
-from test_load_and_annotate import drop  # noqa: E402
+from gui import action, choose, drop, find, open_window, problems, save_project, show_source  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -130,7 +129,7 @@ def test_source_view_outlines_every_object_and_maps_scores(win, fields, wait_idl
 
 
 def test_command_line_presets_the_patch_source(qtbot, tmp_path):
-    from app.__main__ import parse_args
+    from ddrid_gui.__main__ import parse_args
 
     args = parse_args(["--objects", "auto", "--object-size", "12", "x"])
     assert (args.objects, args.object_size, args.paths) == ("auto", 12.0, ["x"])
@@ -199,7 +198,7 @@ def test_project_keeps_the_patch_source(qtbot, fields, wait_idle, tmp_path, monk
 
 
 def test_training_on_objects_stores_the_patching(win, fields, wait_idle):
-    from app.state import NORMAL
+    from ddrid_gui.state import NORMAL
 
     folder, _made = fields
     _load_auto(win, folder, wait_idle)
@@ -267,7 +266,7 @@ def test_labels_folder_button(win, monkeypatch, tmp_path):
 
 
 def test_recut_from_objects_to_other_settings_keeps_marks_on_their_objects(win, fields, wait_idle):
-    from app.state import NORMAL
+    from ddrid_gui.state import NORMAL
 
     folder, made = fields
     _load_auto(win, folder, wait_idle)

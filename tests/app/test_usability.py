@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from app.state import NORMAL  # noqa: E402
+from ddrid_gui.state import NORMAL  # noqa: E402
 from gui import action, export_csv, find, open_window, page, save_project, shown  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -77,7 +77,7 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     assert len(rows) == len(t)
     assert {r["role"] for r in rows} == {"unmarked", "train", "validation"}
     # The report states the filter.
-    from app.exporting import role_filter_text
+    from ddrid_gui.exporting import role_filter_text
     assert "including" in role_filter_text(t)
     # Roles survive saving and reopening the project (else the training patches would be mixed in again).
     proj = tmp_path / "roles" / "p.ddridproj"
@@ -101,7 +101,7 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     # (3) New Project resets every panel.
     action(win, "new").trigger()
     assert page(win) is find(win, "welcomePage")
-    from app.training_panel import IDLE_TEXT
+    from ddrid_gui.training_panel import IDLE_TEXT
     assert find(win, "trainStatus").text() == IDLE_TEXT
     assert all(not xs for xs, _ in p.points.values())
     assert p.overall_bar.value() == 0
@@ -116,8 +116,8 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
 def test_geometry_is_clamped_to_the_screen(qtbot):
     from PySide6.QtCore import QRect
 
-    from app import settings as appsettings
-    from app.main_window import MainWindow
+    from ddrid_gui import settings as appsettings
+    from ddrid_gui.main_window import MainWindow
 
     w0 = MainWindow()
     qtbot.addWidget(w0)
@@ -132,8 +132,8 @@ def test_geometry_is_clamped_to_the_screen(qtbot):
 
 
 def test_thumbnail_contrast_modes():
-    from app.gallery import ThumbnailCache
-    from app.state import PatchTable
+    from ddrid_gui.gallery import ThumbnailCache
+    from ddrid_gui.state import PatchTable
     from ddrcore.io.images import PatchSet, PatchSource
 
     rng = np.random.default_rng(0)
@@ -169,7 +169,7 @@ def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wai
     action(win, "open_project").trigger()
     assert seen[-1] == str(image_folder / "sub")
     # (10) Tooltips explain the jargon; the help page lists every term.
-    from app.glossary import TERMS, html
+    from ddrid_gui.glossary import TERMS, html
     detail = find(win, "detailView")
     assert "AS_l" in detail.scores.toolTip() and "AS_r" in detail.scores.toolTip()
     assert "image units" in detail.labels[0].toolTip()
@@ -187,7 +187,7 @@ def test_window_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, app.main_window, app.__main__; print('torch' in sys.modules)"
+    code = "import sys, ddrid_gui.main_window, ddrid_gui.__main__; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

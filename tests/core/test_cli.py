@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ddrcore.cli import main
-from tests.conftest import ring_patch
+from synthetic import ring_patch
 
 
 def test_help_lists_commands(capsys):
@@ -71,7 +71,7 @@ def _demo_like(root, rng, n_train=24, n_test=6):
     """A small folder laid out like the bundled demo: train/normal, test/normal, test/anomaly."""
     import tifffile
 
-    from tests.conftest import blob_patch
+    from synthetic import blob_patch
 
     for sub in ("train/normal", "test/normal", "test/anomaly"):
         (root / sub).mkdir(parents=True)

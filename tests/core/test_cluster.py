@@ -20,7 +20,7 @@ from ddrcore.cluster.connect import ClusterError
 from ddrcore.model.modelfile import save
 from ddrcore.pipeline import score_folder
 from ddrcore.progress import run_to_end
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 SCORE_COLUMNS = ("score", "score_latent", "score_recon", "score_residual", "score_combined")
 

@@ -4,7 +4,7 @@ import numpy as np
 from ddrcore.model.decomposition import residual_map, to_image_units, why_ranked
 from ddrcore.model.preprocess import Preprocessor
 from ddrcore.progress import run_to_end
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 
 def test_a_perfect_class_part_gives_back_the_input(rng):

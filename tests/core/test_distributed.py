@@ -16,7 +16,7 @@ import torch.distributed as dist
 
 from ddrcore.cli import main
 from ddrcore.model.ranks import DistributedRanks, Ranks, torchrun_env
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from ddrcore.io.export import COLUMNS, write_csv, write_decompositions
 from ddrcore.io.images import PatchSource
 from ddrcore.progress import run_to_end
 from ddrcore.model.scoring import score_patches
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 
 def _scored(model, rng, decompose=False):

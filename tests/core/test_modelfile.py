@@ -8,7 +8,7 @@ from ddrcore.model import modelfile
 from ddrcore.errors import ModelFileError
 from ddrcore.progress import run_to_end
 from ddrcore.model.scoring import score_patches
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 
 def test_round_trip_gives_identical_scores(tiny_model, tmp_path, rng):

@@ -11,7 +11,7 @@ from ddrcore.errors import ModelFileError
 from ddrcore.model import modelfile
 from ddrcore.model.training import EXPLAIN_CLASS_RECON, EXPLAIN_RESIDUAL_L1, finetune_losses
 from ddrcore.progress import run_to_end
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 
 def _batch(seed=0, m=3, c=1, s=4, d=5):

@@ -35,7 +35,7 @@ def _outputs():
 
     return OutputError, check_output
 
-from tests.conftest import ring_patch
+from synthetic import ring_patch
 
 
 @pytest.fixture

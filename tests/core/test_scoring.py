@@ -3,7 +3,7 @@ import pytest
 
 from ddrcore.progress import run_to_end
 from ddrcore.model.scoring import default_threshold, roc_auc, score_patches, select_score_type
-from tests.conftest import blob_patch, ring_patch
+from synthetic import blob_patch, ring_patch
 
 
 def test_algorithm2_selects_lower_validation_mean():

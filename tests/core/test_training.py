@@ -9,7 +9,7 @@ from ddrcore.io.images import load_patches
 from ddrcore.progress import Progress, run_to_end
 from ddrcore.model.minibatch import effective_batch_size, split_indices
 from ddrcore.model.training import train
-from tests.conftest import ring_patch
+from synthetic import ring_patch
 
 
 def _patches(rng, n=20):

@@ -4,11 +4,11 @@ Tests use these rather than the window's attributes, so that the window can
 be rearranged without rewriting them.
 """
 import numpy as np
-from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
-from app.gallery import PatchRole
+from ddrid_gui.gallery import PatchRole
 
 
 def find(win, name: str, cls=QObject):
@@ -19,8 +19,8 @@ def find(win, name: str, cls=QObject):
 
 
 def action(win, name: str) -> QAction:
-    """A command by its name in app.actions.ACTIONS (objectName ``<camelName>Action``)."""
-    from app.actions import camel
+    """A command by its name in ddrid_gui.actions.ACTIONS (objectName ``<camelName>Action``)."""
+    from ddrid_gui.actions import camel
 
     return find(win, f"{camel(name)}Action", QAction)
 
@@ -68,7 +68,7 @@ def export_csv(win, path, monkeypatch) -> None:
 
 def open_window(qtbot):
     """A second window (as after a restart), shown."""
-    from app.main_window import MainWindow
+    from ddrid_gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -84,3 +84,22 @@ def show_source(win, qtbot, patch: int, shape: tuple):
     view.patchClicked.emit(patch)
     qtbot.waitUntil(lambda: view.shape == shape, timeout=10_000)
     return view
+
+
+def drop(w, paths):
+    """Drag file URLs onto the window and drop them (the window's own handlers).
+
+    QApplication.sendEvent would drop the event: Qt only delivers a Drop to
+    the target of a real drag in progress, which offscreen tests cannot start.
+    """
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    w.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(event)
+    accepted = event.isAccepted()
+    return accepted, mime
