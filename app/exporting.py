@@ -30,8 +30,8 @@ def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
     """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.io.export.write_csv."""
     idx, scores, sources = _ranked_subset(table)
     scores.threshold = threshold
-    return write_csv(path, scores, sources, model, Path(model_path).name if model_path else "", threshold=threshold,
-                     roles=table.roles(idx))
+    return write_csv(path, scores, sources, model.stamp(Path(model_path).name if model_path else ""),
+                     threshold=threshold, roles=table.roles(idx))
 
 
 def role_filter_text(table: PatchTable) -> str:

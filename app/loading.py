@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from ddrcore.config import default_input_size
+from ddrcore.base import default_input_size
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
 from ddrcore.objects import Patching

@@ -64,7 +64,7 @@ class ModelJobs(Controller):
             worker.finished.connect(self._devices_ready)
 
     def _devices_ready(self) -> None:
-        from ddrcore.config import describe_devices
+        from ddrcore.base import describe_devices
 
         try:
             self.panel.set_devices(describe_devices(jobs.gui_cpu_threads()))

@@ -13,6 +13,7 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
@@ -116,7 +117,7 @@ class Projects(Controller):
     def open_project(self, path: str, remember: bool = True) -> None:
         """Open a project: its settings now, its inputs in a load job; marks and threshold follow them."""
         try:
-            proj = projectfile.load(path)
+            proj = projectfile.load(path, check_training=TrainConfig.check_settings)
         except DdridError as exc:
             QMessageBox.warning(self.window, "Cannot open project", str(exc))
             return

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ddrcore.io.images import BadFile, PatchSet, PatchSource
-from ddrcore.config import default_input_size
+from ddrcore.base import default_input_size
 from ddrcore.model.score_type import ScoreType
 from ddrcore.objects import Patching
 from ddrcore.io.project import Project

@@ -17,10 +17,11 @@ from typing import Optional, Sequence
 from . import __version__
 from .config import PROFILES, TrainConfig
 from .io.atomic import cleanup_on_signals
-from .config import DEVICE_CHOICES
+from .base import DEVICE_CHOICES
 from .errors import DdridError
 from .model.score_type import SCORE_TYPES, ScoreType
 from .io.outputs import check_output
+from .objects.patching import object_size_arg
 from .console import missing_folder, plural, report_bad, run_job, say_created
 
 
@@ -63,7 +64,7 @@ def _float_in(what: str, lo: float = -math.inf, hi: float = math.inf, lo_open: b
 
 
 def _input_size(value: str) -> int:
-    from .config import MAX_INPUT_SIZE
+    from .base import MAX_INPUT_SIZE
 
     n = _int_in(32, MAX_INPUT_SIZE, "input size")(value)
     if n & (n - 1):
@@ -93,20 +94,6 @@ def add_output_options(p: argparse.ArgumentParser, images: bool = True) -> None:
     if images:
         p.add_argument("--max-pixels", type=_int_in(1, 2**40, "max pixels"), metavar="N",
                        help="largest image page read, in pixels (default 89478485 as Pillow's; refused beyond)")
-
-
-def object_size_arg(value: str) -> float:
-    """An argparse type for --object-size (also used by ddrid-gui): 3..1024 pixels; nan and inf refused."""
-    from .objects import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
-
-    try:
-        size = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("object size must be a number of pixels") from None
-    if not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:   # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"object size must be {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} pixels "
-                                         "(the typical object diameter)")
-    return size
 
 
 def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") -> None:
@@ -163,7 +150,8 @@ def _say_patching(p, where) -> None:
 
 # ----------------------------------------------------------------- commands --
 def cmd_train(args) -> int:
-    from .config import TrainConfig, default_input_size
+    from .base import default_input_size
+    from .config import TrainConfig
     from .pipeline import train_folder
 
     cfg = TrainConfig()

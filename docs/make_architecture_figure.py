@@ -83,7 +83,8 @@ def main() -> Path:
         engine = name in ("model", "io", "objects", "base", "pipeline", "cluster")
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.008",
                                     fc="#e8f0fb" if engine else "#f4f4f4", ec="#30507a" if engine else "#666"))
-        listed = sorted(m for m in mods.get(name, []) if m not in ("__init__", name))
+        # A part's own module (cli.py in "cli") is its title; the base box lists base.py like the rest.
+        listed = sorted(m for m in mods.get(name, []) if m != "__init__" and (m != name or name == "base"))
         ax.text(x, y + 0.035, title, ha="center", va="center", fontsize=8.5, weight="bold")
         if listed:
             import textwrap

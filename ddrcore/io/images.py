@@ -397,7 +397,7 @@ def load_patches(
         patching = yield from context.resolve(files)
     patch_size = patching.crop_side()
     if input_size is None:
-        from ..config import default_input_size
+        from ..base import default_input_size
 
         input_size = default_input_size(patch_size)
     clock = Clock()

@@ -32,6 +32,14 @@ class DDRIDModel:
     validation_scores: dict = field(default_factory=dict)  # {"latent": array, "recon": array}
     device: str = "cpu"
 
+    def stamp(self, name: str = ""):
+        """This model as the ranked CSV records it (:class:`ddrcore.io.export.ModelStamp`); ``name``:
+        the model file's name."""
+        from ..io.export import ModelStamp
+
+        return ModelStamp(name=name, seed=self.config.seed, preprocess_min=self.preprocessor.minimum,
+                          preprocess_max=self.preprocessor.maximum, patching=self.config.patching())
+
     @property
     def channels(self) -> int:
         return self.nets.channels

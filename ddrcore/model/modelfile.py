@@ -16,7 +16,8 @@ from typing import Union
 import torch
 
 from ..io.atomic import atomic_path
-from ..config import TrainConfig, select_device
+from ..base import select_device
+from ..config import TrainConfig
 from ..errors import ModelFileError, first_line
 from .ddrid import DDRIDModel
 from .score_type import SCORE_TYPES
@@ -121,7 +122,7 @@ def check_payload(payload: dict):
     Returns (config, architecture, preprocessor, score type, threshold,
     validation scores); raises :class:`ModelFileError` naming the field.
     """
-    from ..config import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
+    from ..base import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
 
     raw_config = payload.get("config")
     if not isinstance(raw_config, dict):

@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import autocast
+from ..base import autocast
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor
 from . import combined as combined_score
@@ -65,6 +65,11 @@ class Scores:
     @property
     def score(self) -> np.ndarray:
         return self.of(self.score_type)
+
+    @property
+    def score_label(self) -> str:
+        """The chosen score's display name (AS_l, AS_r, AS_e, AS_c), as the ranked CSV writes it."""
+        return ScoreType.label_of(self.score_type)
 
     def flagged(self, threshold: Optional[float] = None) -> np.ndarray:
         """Eq. 9: anomalous when AS >= tau."""

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from . import ranks as process_ranks
-from ..config import TrainConfig, autocast, select_device
+from ..base import autocast, select_device
+from ..config import TrainConfig
 from ..errors import TrainingError
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor

@@ -140,3 +140,17 @@ class Patching:
             raise ValueError(f"patching object_size must be a number, got {size!r}")
         return Patching(source=source, patch_size=opt_int("patch_size"), stride=opt_int("stride"),
                         object_size=None if size is None else float(size)).validate()
+
+
+def object_size_arg(value: str) -> float:
+    """An argparse type for --object-size (ddrid and ddrid-gui): 3..1024 pixels; nan and inf refused."""
+    import argparse
+
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("object size must be a number of pixels") from None
+    if not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:   # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"object size must be {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} pixels "
+                                         "(the typical object diameter)")
+    return size

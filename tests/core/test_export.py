@@ -17,7 +17,7 @@ def _scored(model, rng, decompose=False):
 
 def test_csv_is_ranked_and_complete(tiny_model, tmp_path, rng):
     scores, srcs = _scored(tiny_model, rng)
-    out = write_csv(tmp_path / "out" / "ranked.csv", scores, srcs, tiny_model, "m.ddrid", threshold=None)
+    out = write_csv(tmp_path / "out" / "ranked.csv", scores, srcs, tiny_model.stamp("m.ddrid"), threshold=None)
     rows = list(csv.DictReader(open(out)))
     assert list(rows[0]) == COLUMNS
     assert len(rows) == 8
@@ -37,7 +37,7 @@ def test_csv_is_ranked_and_complete(tiny_model, tmp_path, rng):
 
 def test_csv_threshold_override(tiny_model, tmp_path, rng):
     scores, srcs = _scored(tiny_model, rng)
-    out = write_csv(tmp_path / "r.csv", scores, srcs, tiny_model, threshold=-1.0)
+    out = write_csv(tmp_path / "r.csv", scores, srcs, tiny_model.stamp(), threshold=-1.0)
     rows = list(csv.DictReader(open(out)))
     assert all(r["is_anomaly"] == "1" for r in rows)
 

@@ -15,6 +15,7 @@ import io
 import json
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 
 from ddrcore.model import modelfile
 from ddrcore.io import project as pj
+from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
 from ddrcore.io.images import read_file_patches
 from ddrcore.io.reading import read_image_groups
@@ -186,7 +188,8 @@ def test_project_fields(key, value):
         node[int(last)] = value
     else:
         node[last] = value
-    _loads_or_refuses(pj.load, _write("p.ddridproj", json.dumps(doc).encode()))
+    load = partial(pj.load, check_training=TrainConfig.check_settings)
+    _loads_or_refuses(load, _write("p.ddridproj", json.dumps(doc).encode()))
 
 
 @given(text=st.text(max_size=300), bom=st.booleans())

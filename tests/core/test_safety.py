@@ -20,6 +20,7 @@ import torch
 
 from ddrcore.model import modelfile
 from ddrcore.io import project as pj
+from ddrcore.config import TrainConfig
 from ddrcore.cli import main
 from ddrcore.errors import ImageReadError, ModelFileError
 from ddrcore.io.export import write_csv, write_objects_csv
@@ -132,7 +133,7 @@ def test_3_csv_cells_cannot_be_formulas(tiny_model, rng):
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
-        out = write_csv(os.path.join(d, "r.csv"), scores, sources, tiny_model, "=cmd|' /C calc'!A0.ddrid")
+        out = write_csv(os.path.join(d, "r.csv"), scores, sources, tiny_model.stamp("=cmd|' /C calc'!A0.ddrid"))
         rows = list(csv.DictReader(open(out)))
         assert {r["path"] for r in rows} == {"'" + p for p in evil}
         assert all(r["model"].startswith("'=") for r in rows)
@@ -355,7 +356,7 @@ def test_8_forged_project_files_are_refused_with_one_line(tmp_path, text, what):
     p = tmp_path / "p.ddridproj"
     p.write_text(text)
     with pytest.raises(pj.ProjectFileError, match=what) as e:
-        pj.load(p)
+        pj.load(p, check_training=TrainConfig.check_settings)
     assert "\n" not in str(e.value)
 
 
