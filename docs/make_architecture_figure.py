@@ -2,7 +2,7 @@
 
     python docs/make_architecture_figure.py
 
-The arrows are the imports found in the source (tests/core/test_layout.py's
+The arrows are the imports found in the source (tests/core/test_engine_imports.py's
 graph), so the picture cannot drift from the code; the boxes list each part's
 modules.
 """
@@ -19,7 +19,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.core.test_layout import BASE, import_graph, part_of  # noqa: E402
+from tests.core.test_engine_imports import BASE, import_graph, part_of  # noqa: E402
 
 # Where each part sits (x, y of the box centre) and what it is for.
 PARTS = {

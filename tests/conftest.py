@@ -58,10 +58,10 @@ def tiny_model():
     return run_to_end(train(x, cfg))
 
 
-# Hypothesis profiles for the fuzz tests (tests/core/test_fuzz.py), registered here so that
+# Hypothesis profiles for the fuzz tests (tests/core/test_readers_fuzzed.py), registered here so that
 # `--hypothesis-profile NAME` works from any starting folder:
 #   ci (default): a few hundred examples in all, seconds;   long: thousands per test, for a hunt:
-#   python -m pytest tests/core/test_fuzz.py --hypothesis-profile long
+#   python -m pytest tests/core/test_readers_fuzzed.py --hypothesis-profile long
 try:
     import os as _os
 

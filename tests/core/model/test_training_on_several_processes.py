@@ -18,10 +18,11 @@ from ddrcore.cli import main
 from ddrcore.model.ranks import DistributedRanks, Ranks, torchrun_env
 from synthetic import blob_patch, ring_patch
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="torch.distributed with gloo is needed")
+pytestmark = [pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                                 reason="torch.distributed with gloo is needed"),
+              pytest.mark.slow]   # torchrun starts several Python processes that each import torch
 
 
 def torchrun(args, nproc=2, timeout=240, **kwargs):

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,13 @@ from ddrcore.pipeline import score_folder
 from ddrcore.progress import run_to_end
 from synthetic import blob_patch, ring_patch
 
+# Each test starts a Dask cluster (worker processes that import torch): seconds each.
+pytestmark = pytest.mark.slow
+
 SCORE_COLUMNS = ("score", "score_latent", "score_recon", "score_residual", "score_combined")
+
+# The checkout's root: subprocesses run from there, as a user's shell would.
+ROOT = str(Path(__file__).resolve().parents[3])
 
 
 @pytest.fixture
@@ -231,7 +238,7 @@ def test_ddrcore_without_dask(model_file, test_dir, tmp_path):
         f"{str(tmp_path / 'r.csv')!r}, '--cluster', 'local:2']))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+                         cwd=ROOT)
     assert out.returncode == 1, out.stderr
     assert out.stderr.strip().splitlines() == ['ddrid: error: --cluster needs Dask: pip install "ddrid[cluster]" '
                                                '(dask[distributed])']
@@ -241,7 +248,7 @@ def test_ctrl_c_cancels_and_writes_nothing(model_file, tmp_path):
     """Ctrl+C at a terminal reaches the client and its local workers: one line, exit 130, no CSV."""
     fields = _many_fields(tmp_path / "fields", n=24, side=256)
     out = tmp_path / "ranked.csv"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT,
                                                          os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "ddrcore", "score", str(model_file), str(fields), "--csv", str(out),
                              "--cluster", "local:1", "--files-per-task", "1"], stdout=subprocess.PIPE,

@@ -1,5 +1,4 @@
 """Benchmark readers and the one-class split, on tiny synthetic files in tmp_path."""
-import gzip
 import tarfile
 
 import numpy as np
@@ -8,29 +7,7 @@ import pytest
 from ddrcore.bench.datasets import DatasetError, load_dataset, one_class_split, read_idx, to_benchmark_size
 from ddrcore.io.images import pad_to
 from ddrcore.progress import run_to_end
-
-
-def write_idx(path, arr, gz):
-    arr = np.asarray(arr)
-    code = {np.dtype(np.uint8): 0x08}[arr.dtype]
-    header = bytes([0, 0, code, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
-    data = header + arr.tobytes()
-    if gz:
-        with gzip.open(str(path) + ".gz", "wb") as fh:
-            fh.write(data)
-    else:
-        path.write_bytes(data)
-
-
-def make_idx_folder(root, gz=True, n_train=30, n_test=20, side=28):
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = (np.arange(n) % 3).astype(np.uint8)
-        images = (rng.integers(0, 50, (n, side, side)) + 60 * labels[:, None, None]).astype(np.uint8)
-        write_idx(root / f"{prefix}-images-idx3-ubyte", images, gz)
-        write_idx(root / f"{prefix}-labels-idx1-ubyte", labels, gz)
-    return root
+from synthetic import make_idx_folder
 
 
 def make_class_folders(root, n=4):

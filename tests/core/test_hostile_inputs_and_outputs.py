@@ -1,5 +1,6 @@
-"""Issue 10: never lose a user's data.  One test per numbered item of the issue's
-"did not hold" list (each failed before the fix), plus the smaller points."""
+"""A user's files are never lost or overwritten, and hostile inputs are refused with one line:
+outputs and inputs, special files and links, CSV formulas, forged models, oversized images
+and models, checks before work, interrupted writes, forged project files."""
 from __future__ import annotations
 
 import copy
@@ -50,8 +51,8 @@ def _docx(path):
     return path.read_bytes()
 
 
-# 1 ---------------------------------------------------------------------------------------------------
-def test_1_outputs_never_overwrite_inputs_or_foreign_files(model_file, test_dir, normal_dir, tmp_path, capsys,
+# outputs never overwrite inputs or foreign files -----------------------------------------------------
+def test_outputs_never_overwrite_inputs_or_foreign_files(model_file, test_dir, normal_dir, tmp_path, capsys,
                                                           monkeypatch):
     OutputError, check_output = _outputs()
     image = test_dir / "normal" / "ring_0.tif"
@@ -85,7 +86,7 @@ def test_1_outputs_never_overwrite_inputs_or_foreign_files(model_file, test_dir,
         check_output(image, "model")
 
 
-def test_1_hard_links_and_links_to_inputs_count_as_inputs(model_file, test_dir, tmp_path):
+def test_hard_links_and_links_to_inputs_count_as_inputs(model_file, test_dir, tmp_path):
     OutputError, check_output = _outputs()
     image = test_dir / "normal" / "ring_1.tif"
     link = tmp_path / "alias.csv"
@@ -98,8 +99,8 @@ def test_1_hard_links_and_links_to_inputs_count_as_inputs(model_file, test_dir, 
         check_output(hard, "csv", [image], force=True)
 
 
-# 2 ---------------------------------------------------------------------------------------------------
-def test_2_special_files_are_refused_and_symlinks_write_their_target(model_file, test_dir, tmp_path, capsys):
+# special files and links -----------------------------------------------------------------------------
+def test_special_files_are_refused_and_symlinks_write_their_target(model_file, test_dir, tmp_path, capsys):
     OutputError, check_output = _outputs()
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
@@ -119,8 +120,8 @@ def test_2_special_files_are_refused_and_symlinks_write_their_target(model_file,
     assert os.path.islink(link) and real.read_text().startswith("rank,path")
 
 
-# 3 ---------------------------------------------------------------------------------------------------
-def test_3_csv_cells_cannot_be_formulas(tiny_model, rng):
+# CSV cells are text, never formulas ------------------------------------------------------------------
+def test_csv_cells_cannot_be_formulas(tiny_model, rng):
     from ddrcore.io.export import csv_safe
     from ddrcore.objects import Patching
     from ddrcore.model.scoring import Scores
@@ -145,7 +146,7 @@ def test_3_csv_cells_cannot_be_formulas(tiny_model, rng):
     assert csv_safe("-inf") == "'-inf" and csv_safe(-2.0) == -2.0 and csv_safe("a=b") == "a=b"
 
 
-# 4 ---------------------------------------------------------------------------------------------------
+# forged model files and out-of-range numbers ---------------------------------------------------------
 def _forge(tiny_model, tmp_path, edit, name="forged.ddrid"):
     payload = copy.deepcopy(modelfile.to_payload(tiny_model))   # tensors are shared with the session's model
     edit(payload)
@@ -163,14 +164,14 @@ def _forge(tiny_model, tmp_path, edit, name="forged.ddrid"):
     (lambda p: p["validation_scores"]["latent"].fill_(float("nan")), "validation_scores.latent"),
     (lambda p: p["config"].update(seed="=cmd"), "seed"),
 ])
-def test_4_forged_models_are_refused_naming_the_field(tiny_model, tmp_path, edit, field):
+def test_forged_models_are_refused_naming_the_field(tiny_model, tmp_path, edit, field):
     p = _forge(tiny_model, tmp_path, edit)
     with pytest.raises(ModelFileError, match=field.replace(".", r"\.")) as e:
         modelfile.load(p, "cpu")
     assert "\n" not in str(e.value)
 
 
-def test_4_cli_refuses_non_finite_and_out_of_range_numbers(capsys):
+def test_cli_refuses_non_finite_and_out_of_range_numbers(capsys):
     for argv in (["score", "m", "d", "--csv", "o.csv", "--threshold", "nan"],
                  ["score", "m", "d", "--csv", "o.csv", "--threshold", "-inf"],
                  ["train", "d", "-o", "m", "--seed", "-1"],
@@ -185,7 +186,7 @@ def test_4_cli_refuses_non_finite_and_out_of_range_numbers(capsys):
     capsys.readouterr()
 
 
-# 5 ---------------------------------------------------------------------------------------------------
+# sizes checked before memory is spent ----------------------------------------------------------------
 def _bomb(path, side=16000):
     tile = np.zeros((256, 256), np.uint8)
     n = (-(-side // 256)) ** 2
@@ -194,7 +195,7 @@ def _bomb(path, side=16000):
     return path
 
 
-def test_5_bomb_tiff_is_refused_from_its_header(tmp_path):
+def test_bomb_tiff_is_refused_from_its_header(tmp_path):
     bomb = _bomb(tmp_path / "bomb.tif")
     assert bomb.stat().st_size < 1_000_000
     t = time.perf_counter()
@@ -203,7 +204,7 @@ def test_5_bomb_tiff_is_refused_from_its_header(tmp_path):
     assert time.perf_counter() - t < 2.0 and "--max-pixels" in str(e.value)
 
 
-def test_5_pixel_limit_covers_png_and_is_configurable(tmp_path):
+def test_pixel_limit_covers_png_and_is_configurable(tmp_path):
     from PIL import Image
 
     from ddrcore.io.reading import set_max_pixels
@@ -224,7 +225,7 @@ def test_5_pixel_limit_covers_png_and_is_configurable(tmp_path):
         set_max_pixels(previous)
 
 
-def test_5_absurd_model_sizes_are_refused_before_building(tiny_model, tmp_path, monkeypatch):
+def test_absurd_model_sizes_are_refused_before_building(tiny_model, tmp_path, monkeypatch):
     import ddrcore.model.modelfile as mf
 
     built = []
@@ -238,7 +239,7 @@ def test_5_absurd_model_sizes_are_refused_before_building(tiny_model, tmp_path, 
     assert built == []
 
 
-def test_5_training_memory_is_estimated_and_refused(monkeypatch, tiny_config):
+def test_training_memory_is_estimated_and_refused(monkeypatch, tiny_config):
     from ddrcore.model import training
     from ddrcore.errors import TrainingError
 
@@ -251,8 +252,8 @@ def test_5_training_memory_is_estimated_and_refused(monkeypatch, tiny_config):
         next(training.train(x, tiny_config))
 
 
-# 6 ---------------------------------------------------------------------------------------------------
-def test_6_output_checked_before_the_work(model_file, normal_dir, test_dir, tmp_path, monkeypatch, capsys):
+# outputs checked before the work ---------------------------------------------------------------------
+def test_output_checked_before_the_work(model_file, normal_dir, test_dir, tmp_path, monkeypatch, capsys):
     import shutil
 
     import ddrcore.io.images as images
@@ -275,8 +276,8 @@ def test_6_output_checked_before_the_work(model_file, normal_dir, test_dir, tmp_
     assert time.perf_counter() - t < 10
 
 
-# 7 ---------------------------------------------------------------------------------------------------
-def test_7_interrupt_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+# interrupted writes leave nothing behind -------------------------------------------------------------
+def test_interrupt_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, monkeypatch):
     import ddrcore.io.atomic as atomic
 
     calls = []
@@ -294,7 +295,7 @@ def test_7_interrupt_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_7_sigterm_removes_the_temp_file(tmp_path):
+def test_sigterm_removes_the_temp_file(tmp_path):
     script = (
         "import sys, time\n"
         "from ddrcore.io.atomic import atomic_path, cleanup_on_signals\n"
@@ -313,7 +314,7 @@ def test_7_sigterm_removes_the_temp_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_7_stale_temp_files_are_swept_on_the_next_write(tmp_path):
+def test_stale_temp_files_are_swept_on_the_next_write(tmp_path):
     from ddrcore.io.atomic import write_text_atomic
 
     stale = tmp_path / ".m.ddrid.ab12cd34.tmp"     # a SIGKILLed save
@@ -329,7 +330,7 @@ def test_7_stale_temp_files_are_swept_on_the_next_write(tmp_path):
     assert not stale.exists() and fresh.exists() and unrelated.exists()
 
 
-# 8 ---------------------------------------------------------------------------------------------------
+# forged project files --------------------------------------------------------------------------------
 def _project_doc(**changes):
     doc = {"format": "ddrid-project", "version": 1, "inputs": ["data"], "patch_size": 32, "channel": None,
            "model": None, "threshold": 1.5, "training": {}, "annotations": [{"path": "data/a.tif",
@@ -352,7 +353,7 @@ def _project_doc(**changes):
     (json.dumps(_project_doc(annotations=[{"path": "a.tif", "anomalous": [[0, 0, 0]]}])), "unknown mark"),
     (json.dumps(_project_doc(training={"seed": -1})), "seed"),
 ])
-def test_8_forged_project_files_are_refused_with_one_line(tmp_path, text, what):
+def test_forged_project_files_are_refused_with_one_line(tmp_path, text, what):
     p = tmp_path / "p.ddridproj"
     p.write_text(text)
     with pytest.raises(pj.ProjectFileError, match=what) as e:
@@ -360,7 +361,7 @@ def test_8_forged_project_files_are_refused_with_one_line(tmp_path, text, what):
     assert "\n" not in str(e.value)
 
 
-def test_8_bom_accepted_and_outside_paths_listed(tmp_path):
+def test_bom_accepted_and_outside_paths_listed(tmp_path):
     p = tmp_path / "proj" / "p.ddridproj"
     p.parent.mkdir()
     p.write_bytes(b"\xef\xbb\xbf" + json.dumps(_project_doc(inputs=["../elsewhere", "/abs/data"])).encode())
@@ -370,7 +371,7 @@ def test_8_bom_accepted_and_outside_paths_listed(tmp_path):
     assert os.path.normpath(str(tmp_path / "elsewhere")) in outside and os.path.normpath("/abs/data") in outside
 
 
-def test_8_project_save_never_writes_an_input(tmp_path):
+def test_project_save_never_writes_an_input(tmp_path):
     OutputError, check_output = _outputs()
     img = tmp_path / "a.tif"
     tifffile.imwrite(img, np.zeros((8, 8), np.uint8))
@@ -440,7 +441,7 @@ def test_same_kind_outputs_are_replaced_and_reports_follow_the_rule(model_file, 
         check_output(doc, "report")
 
 
-def test_5_architecture_larger_than_the_file_is_refused_unbuilt(tiny_model, tmp_path, monkeypatch):
+def test_architecture_larger_than_the_file_is_refused_unbuilt(tiny_model, tmp_path, monkeypatch):
     import ddrcore.model.modelfile as mf
 
     built = []

@@ -28,6 +28,7 @@ def test_preferences_action_is_in_the_edit_menu(win):
     assert "Preferences…" in entries
 
 
+@pytest.mark.slow   # starts a local Dask cluster
 def test_cluster_job_gives_the_local_scores_of_the_chosen_patches(tiny_model, test_dir, tmp_path):
     pytest.importorskip("distributed")
     from ddrcore.io.images import load_patches

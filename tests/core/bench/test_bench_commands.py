@@ -4,9 +4,10 @@ import json
 import pytest
 
 from ddrcore.cli import main
-from tests.core.test_datasets import make_idx_folder
+from synthetic import make_idx_folder
 
 
+@pytest.mark.slow   # trains DDR-ID and the baselines on a tiny data set
 def test_bench_accuracy_json(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "idx", n_train=12, n_test=9, side=28)
     out = tmp_path / "res" / "acc.json"
@@ -41,6 +42,7 @@ def test_bench_accuracy_bad_input(tmp_path):
     assert main(["bench", "accuracy", "--data", str(data), "--methods", "svm", "--json", str(tmp_path / "a.json")]) == 1
 
 
+@pytest.mark.slow   # times training and scoring steps
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_bench_speed_fields(tmp_path, precision):
     out = tmp_path / "speed.json"

@@ -117,6 +117,7 @@ def test_forged_profile_is_refused(explain_model, tmp_path, bad):
         modelfile.load(p, "cpu")
 
 
+@pytest.mark.slow   # trains to a detection verdict
 def test_detection_rings_vs_blobs_can_fail():
     """The default profile must separate blobs from the rings it was trained on (AUC >= 0.85).
 

@@ -251,6 +251,7 @@ def test_cli_objects_writes_one_row_per_label_id_with_object_columns(tmp_path, c
     assert rows[0]["objects"] == "labels" and float(rows[0]["area"]) > 0
 
 
+@pytest.mark.slow   # trains and scores on whole fields
 def test_train_and_score_on_fields_store_and_reuse_the_patch_source(tmp_path):
     from ddrcore.cli import main
     from ddrcore.model.modelfile import load as load_model
@@ -272,6 +273,7 @@ def test_train_and_score_on_fields_store_and_reuse_the_patch_source(tmp_path):
     assert all(r["size"] == "32" and r["object_id"] for r in rows)
 
 
+@pytest.mark.slow   # trains a model on whole fields
 def test_score_refuses_a_patch_size_the_model_was_not_trained_on(tmp_path, normal_dir):
     from ddrcore.cli import main
 

@@ -5,7 +5,7 @@ Covered: the image readers (TIFF, PNG, JPEG: random bytes and mutated valid
 files), the model loader (random bytes, mutated fields of a real model), the
 project loader (random JSON in every field, random text) and the points CSV
 reader.  Profiles "ci" (default) and "long": see tests/conftest.py
-(``python -m pytest tests/core/test_fuzz.py --hypothesis-profile long``).
+(``python -m pytest tests/core/test_readers_fuzzed.py --hypothesis-profile long``).
 """
 from __future__ import annotations
 
@@ -125,6 +125,7 @@ def payload(tiny_model):
     return copy.deepcopy(modelfile.to_payload(tiny_model))
 
 
+@pytest.mark.slow   # hundreds of forged model files
 @_model_settings
 @given(field=st.sampled_from(_FIELDS), value=_values)
 def test_model_fields(payload, field, value):
@@ -138,6 +139,7 @@ def test_model_fields(payload, field, value):
     _loads_or_refuses(modelfile.load, p, "cpu")
 
 
+@pytest.mark.slow   # hundreds of forged model files
 @_model_settings
 @given(tensor=st.sampled_from(["z_c", "latent", "weight"]),
        value=st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e38]))

@@ -22,6 +22,7 @@ def test_help_lists_commands(capsys):
             main([cmd, "--help"])
 
 
+@pytest.mark.slow   # trains a model through the CLI (tens of seconds on 2 cores)
 def test_train_score_info(normal_dir, test_dir, tmp_path, capsys):
     model = tmp_path / "m.ddrid"
     rc = main(["--quiet", "train", str(normal_dir), "-o", str(model), "--pretrain-epochs", "1",
@@ -58,6 +59,7 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
     assert not (tmp_path / "m.ddrid").exists()
 
 
+@pytest.mark.slow   # trains a model through the CLI
 def test_bad_files_reported_on_stderr(normal_dir, tmp_path, capsys):
     (normal_dir / "broken.tif").write_bytes(b"garbage")
     rc = main(["--quiet", "train", str(normal_dir), "-o", str(tmp_path / "m.ddrid"), "--pretrain-epochs", "1",
@@ -83,6 +85,7 @@ def _demo_like(root, rng, n_train=24, n_test=6):
     return root
 
 
+@pytest.mark.slow   # the demo end to end on demo-shaped data
 def test_demo_pipeline_reports_the_auc_of_its_csv(tmp_path, rng, capsys):
     """`ddrid demo` end to end, in-process, on demo-shaped data: the AUC it prints is the CSV's."""
     from ddrcore.model.scoring import roc_auc

@@ -196,7 +196,7 @@ def test_readme_states_the_cpu_route_before_the_install_command():
     """(11) A newcomer without a GPU reads the CPU-only torch route before the command they copy."""
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     quick = text[text.index("## Quick start"):]
     cpu = quick.index("download.pytorch.org/whl/cpu")
     install = quick.index('pip install -e ".[gui]"')

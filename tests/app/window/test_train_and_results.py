@@ -89,7 +89,7 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
     assert "chosen, threshold" in find(win, "trainStatus").text()
 
-    # Results leave out the training patches by default (tests/app/test_usability.py); this test
+    # Results leave out the training patches by default (tests/app/window/test_usability.py); this test
     # follows the whole ranking, so it includes them.
     find(win, "includeTrainingCheck").setChecked(True)
     # Scored automatically; the gallery shows most anomalous first.
