@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from ddrid_gui.compat import protect_none_refcount
 from ddrid_gui.main_window import MainWindow
-from ddrid_gui.state import NORMAL, UNMARKED
+from ddrid_gui.document import NORMAL, UNMARKED
 
 IMG = "/work/shared/datasets/microscopy/dsb2018-nuclei-img2d.tif"
 app = QApplication([])

@@ -8,7 +8,7 @@ from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
-from ddrid_gui.gallery import PatchRole
+from ddrid_gui.views.gallery import PatchRole
 
 
 def find(win, name: str, cls=QObject):

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_preference_refuses_a_bad_address_and_keeps_a_good_one(qtbot):
-    from ddrid_gui.preferences import PreferencesDialog, scoring_cluster
+    from ddrid_gui.dialogs.preferences import PreferencesDialog, scoring_cluster
 
     dlg = PreferencesDialog()
     qtbot.addWidget(dlg)
@@ -36,7 +36,7 @@ def test_cluster_job_gives_the_local_scores_of_the_chosen_patches(tiny_model, te
     from ddrcore.model.scoring import score_patches
     from ddrcore.progress import run_to_end
 
-    from ddrid_gui.jobs import score_indices_on_cluster
+    from ddrid_gui.jobs.tasks import score_indices_on_cluster
 
     path = tmp_path / "m.ddrid"
     modelfile.save(tiny_model, path)

@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("psygnal")
 
 from ddrid_gui.document import Document, PatchSettings, carried_marks  # noqa: E402
-from ddrid_gui.jobs import LoadResult  # noqa: E402
-from ddrid_gui.state import EXCLUDED, NORMAL, UNMARKED  # noqa: E402
+from ddrid_gui.jobs.tasks import LoadResult  # noqa: E402
+from ddrid_gui.document import EXCLUDED, NORMAL, UNMARKED  # noqa: E402
 from ddrcore.io.images import BadFile, PatchSet, PatchSource  # noqa: E402
 from ddrcore.model.scoring import Scores  # noqa: E402
 

@@ -1,7 +1,7 @@
 """A model that ranks by AS_e (the explain profile) is ranked by AS_e in the app, not by AS_r."""
 import numpy as np
 
-from ddrid_gui.state import PatchTable
+from ddrid_gui.document import PatchTable
 from ddrcore.io.images import PatchSet, PatchSource
 from ddrcore.model.scoring import Scores
 

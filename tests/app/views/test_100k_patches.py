@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from ddrid_gui.state import NORMAL, PatchTable  # noqa: E402
+from ddrid_gui.document import NORMAL, PatchTable  # noqa: E402
 from ddrcore.io.images import PatchSet, PatchSource  # noqa: E402
 from ddrcore.model.scoring import Scores  # noqa: E402
 from gui import find  # noqa: E402

@@ -4,7 +4,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from ddrid_gui.training_panel import TrainingPanel  # noqa: E402
+from ddrid_gui.views.training_panel import TrainingPanel  # noqa: E402
 from ddrcore.config import PROFILES, TrainConfig  # noqa: E402
 
 pytestmark = pytest.mark.gui

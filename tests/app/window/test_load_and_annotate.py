@@ -61,7 +61,7 @@ def test_drop_folder_fills_gallery_and_lists_bad_files(win, image_folder, wait_i
 
 def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_idle, qtbot):
     from ddrid_gui import settings as appsettings
-    from ddrid_gui.state import EXCLUDED, NORMAL
+    from ddrid_gui.document import EXCLUDED, NORMAL
 
     win.open_paths([str(image_folder)])
     wait_idle(win)
@@ -221,7 +221,7 @@ def test_source_image_view_outlines_and_click(win, tmp_path, wait_idle, qtbot):
     import tifffile
     from PySide6.QtCore import QPointF, Qt
 
-    from ddrid_gui.state import NORMAL
+    from ddrid_gui.document import NORMAL
     from ddrcore.io.images import PatchSource
 
     img = np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16)

@@ -198,7 +198,7 @@ def test_project_keeps_the_patch_source(qtbot, fields, wait_idle, tmp_path, monk
 
 
 def test_training_on_objects_stores_the_patching(win, fields, wait_idle):
-    from ddrid_gui.state import NORMAL
+    from ddrid_gui.document import NORMAL
 
     folder, _made = fields
     _load_auto(win, folder, wait_idle)
@@ -266,7 +266,7 @@ def test_labels_folder_button(win, monkeypatch, tmp_path):
 
 
 def test_recut_from_objects_to_other_settings_keeps_marks_on_their_objects(win, fields, wait_idle):
-    from ddrid_gui.state import NORMAL
+    from ddrid_gui.document import NORMAL
 
     folder, made = fields
     _load_auto(win, folder, wait_idle)

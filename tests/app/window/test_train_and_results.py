@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QTimer  # noqa: E402
 
-from ddrid_gui.state import EXCLUDED, NORMAL  # noqa: E402
+from ddrid_gui.document import EXCLUDED, NORMAL  # noqa: E402
 from gui import action, answer_save_dialog, export_csv, find, open_window, problems, save_project, shown  # noqa: E402
 
 pytestmark = pytest.mark.gui

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from ddrid_gui.state import NORMAL  # noqa: E402
+from ddrid_gui.document import NORMAL  # noqa: E402
 from gui import action, export_csv, find, open_window, page, save_project, shown  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -77,7 +77,7 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     assert len(rows) == len(t)
     assert {r["role"] for r in rows} == {"unmarked", "train", "validation"}
     # The report states the filter.
-    from ddrid_gui.exporting import role_filter_text
+    from ddrid_gui.jobs.exporting import role_filter_text
     assert "including" in role_filter_text(t)
     # Roles survive saving and reopening the project (else the training patches would be mixed in again).
     proj = tmp_path / "roles" / "p.ddridproj"
@@ -101,7 +101,7 @@ def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qt
     # (3) New Project resets every panel.
     action(win, "new").trigger()
     assert page(win) is find(win, "welcomePage")
-    from ddrid_gui.training_panel import IDLE_TEXT
+    from ddrid_gui.views.training_panel import IDLE_TEXT
     assert find(win, "trainStatus").text() == IDLE_TEXT
     assert all(not xs for xs, _ in p.points.values())
     assert p.overall_bar.value() == 0
@@ -132,8 +132,8 @@ def test_geometry_is_clamped_to_the_screen(qtbot):
 
 
 def test_thumbnail_contrast_modes():
-    from ddrid_gui.gallery import ThumbnailCache
-    from ddrid_gui.state import PatchTable
+    from ddrid_gui.views.gallery import ThumbnailCache
+    from ddrid_gui.document import PatchTable
     from ddrcore.io.images import PatchSet, PatchSource
 
     rng = np.random.default_rng(0)

@@ -122,7 +122,7 @@ class TrainingPanel(QWidget):
         self.status = QLabel(IDLE_TEXT)
         self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
-        from .glossary import tip
+        from ..glossary import tip
 
         self.status.setToolTip(tip("chosen score", "threshold", "quality check"))
         self.plots = pg.GraphicsLayoutWidget()

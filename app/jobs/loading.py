@@ -1,6 +1,6 @@
 """Opening images: folders, files, drops, the demo data, and re-cutting what is loaded.
 
-Loads run as jobs (app.jobs.load_inputs) with their completion handler; the
+Loads run as jobs (ddrid_gui.jobs.tasks.load_inputs) with their completion handler; the
 document takes the result and its events update the views.
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ from ddrcore.objects import Patching
 from ddrcore.pipeline import bundled_demo_dir
 
 from .controller import Controller
-from . import jobs
-from . import settings as appsettings
-from .document import Document
-from .state import PatchTable
+from . import tasks as jobs
+from .. import settings as appsettings
+from ..document.document import Document
+from ..document.table import PatchTable
 
 IMAGE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
 
@@ -129,7 +129,7 @@ class Loader(Controller):
 
     def ask_recut(self) -> None:
         """Annotate ▸ Re-cut Patches…: the same inputs, cut with other settings."""
-        from .recut import RecutDialog
+        from ..dialogs.recut import RecutDialog
 
         if self.runner.busy or not len(self.doc):
             return

@@ -1,6 +1,6 @@
 """The GUI's long jobs: ddrcore jobs plus the context the GUI needs back.
 
-Each function is a generator (run by app.workers in a worker thread) that
+Each function is a generator (run by ddrid_gui.jobs.runner in a worker thread) that
 delegates to ddrcore with ``yield from`` and returns a small result record,
 so the main window knows, e.g., which inputs a finished load belongs to.
 """

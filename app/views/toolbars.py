@@ -1,6 +1,6 @@
 """The two toolbars: how patches are cut (edits the document's patch settings) and how the gallery shows them.
 
-:class:`PatchBar` writes every choice into :class:`app.document.PatchSettings`
+:class:`PatchBar` writes every choice into :class:`ddrid_gui.document.PatchSettings`
 and follows the document's ``settings_changed`` (a project or the first load
 settles them); :class:`ViewBar` only says what the user chose, by signals.
 """
@@ -12,10 +12,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QLabel, QSpinBox, QToolBar,
                                QToolButton)
 
-from . import settings as appsettings
-from .document import Document
+from .. import settings as appsettings
+from ..document.document import Document
 from .gallery import CONTRAST_LABELS, CONTRAST_MODES
-from .state import FILTERS, SORTS
+from ..document.table import FILTERS, SORTS
 
 CHANNELS = [("auto (grey)", None), ("channel 0", 0), ("channel 1", 1), ("channel 2", 2), ("channel 3", 3),
             ("all (multi-channel)", "all")]
@@ -210,11 +210,11 @@ class ViewBar(QToolBar):
         return box
 
     def sort(self) -> str:
-        """The chosen sort key (app.state.SORTS)."""
+        """The chosen sort key (ddrid_gui.document.table.SORTS)."""
         return self.sort_box.currentData()
 
     def filter(self) -> str:
-        """The chosen filter (app.state.FILTERS)."""
+        """The chosen filter (ddrid_gui.document.table.FILTERS)."""
         return self.filter_box.currentData()
 
     def set_sort(self, key: str) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 from ddrcore.model.score_type import ScoreType
 from ddrcore.io.report import display_u8
 
-from .state import EXCLUDED, NORMAL, PatchTable
+from ..document.table import EXCLUDED, NORMAL, PatchTable
 
 PatchRole = Qt.ItemDataRole.UserRole + 1
 

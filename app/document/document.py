@@ -1,6 +1,6 @@
 """The document: what one ddrid session is about, without Qt.
 
-Patches with their marks, roles and scores (a :class:`~app.state.PatchTable`),
+Patches with their marks, roles and scores (a :class:`~ddrid_gui.document.table.PatchTable`),
 the model, the threshold, the project's paths, the patch-cutting settings
 and the undo history of marks live here.  Every change goes through a method
 of :class:`Document`, which emits a ``psygnal`` event; the gallery, threshold
@@ -20,113 +20,13 @@ from psygnal import Signal
 
 from ddrcore.io.images import BadFile, PatchSource
 from ddrcore.io.project import Project
-from ddrcore.objects import Patching
 
-from .state import EXCLUDED, MARK_NAMES, NORMAL, PatchTable
+from .marks import MarkEdit, MarkHistory, carried_marks
+from .patch_settings import PatchSettings
+from .table import EXCLUDED, MARK_NAMES, NORMAL, PatchTable
 
 #: Training needs at least this many patches marked normal.
 MIN_NORMALS = 4
-
-
-@dataclass
-class PatchSettings:
-    """How the next inputs are cut into patches (the toolbar's choices before anything is loaded)."""
-
-    source: str = "grid"                    # ddrcore.objects.SOURCES
-    patch_size: int = 32                    # grid tiles; crops from points without an object size
-    object_size: Optional[float] = None     # None: estimated from the images
-    channel: object = None                  # None (grey), a channel index or "all"
-    labels_dir: Optional[str] = None        # "labels": folder of label images (None: beside the images)
-    points: Optional[str] = None            # "points": the CSV of centres
-
-    def patching(self) -> Patching:
-        """These settings as a validated :class:`~ddrcore.objects.Patching`.
-
-        Raises
-        ------
-        ValueError
-            When the settings are incomplete or contradict each other.
-        """
-        if self.source == "grid":
-            return Patching("grid", patch_size=self.patch_size)
-        if self.source == "points" and not self.points:
-            raise ValueError("Objects: points needs a CSV of centres; choose one (the … button) or pick another "
-                             "patch source")
-        # Points have no extent to estimate a size from: without an object size the patch size is the crop side.
-        patch_size = self.patch_size if self.source == "points" and not self.object_size else None
-        p = Patching(self.source, patch_size=patch_size, object_size=self.object_size or None,
-                     labels_dir=self.labels_dir if self.source == "labels" else None,
-                     points=self.points if self.source == "points" else None)
-        return p.validate()
-
-
-@dataclass
-class MarkEdit:
-    """One undoable change of marks: the patches, their marks before, the new mark."""
-
-    indices: np.ndarray
-    old: np.ndarray
-    value: int
-    text: str
-
-
-class MarkHistory:
-    """Undo and redo of mark edits (the part of QUndoStack ddrid needs, without Qt).
-
-    ``clean`` is the position at which the marks were last saved (-1 when that
-    state can no longer be reached), so the title can show unsaved changes.
-    """
-
-    def __init__(self) -> None:
-        self._edits: List[MarkEdit] = []
-        self._pos = 0
-        self._clean = 0
-
-    def push(self, edit: MarkEdit) -> None:
-        """Add ``edit`` after the current position (edits undone before it are dropped)."""
-        del self._edits[self._pos:]
-        if self._clean > self._pos:
-            self._clean = -1
-        self._edits.append(edit)
-        self._pos += 1
-
-    def step_back(self) -> Optional[MarkEdit]:
-        """The edit to undo (moving back past it), or None at the start."""
-        if self._pos == 0:
-            return None
-        self._pos -= 1
-        return self._edits[self._pos]
-
-    def step_forward(self) -> Optional[MarkEdit]:
-        """The edit to redo (moving forward past it), or None at the end."""
-        if self._pos == len(self._edits):
-            return None
-        self._pos += 1
-        return self._edits[self._pos - 1]
-
-    @property
-    def undo_text(self) -> str:
-        """The name of the edit Undo would undo ("" if none)."""
-        return self._edits[self._pos - 1].text if self._pos else ""
-
-    @property
-    def redo_text(self) -> str:
-        """The name of the edit Redo would redo ("" if none)."""
-        return self._edits[self._pos].text if self._pos < len(self._edits) else ""
-
-    @property
-    def is_clean(self) -> bool:
-        """Whether the marks are as they were when last saved."""
-        return self._pos == self._clean
-
-    def set_clean(self) -> None:
-        """The marks are saved as they are now."""
-        self._clean = self._pos
-
-    def clear(self) -> None:
-        """Forget every edit (a new table: the edits name patches of the old one)."""
-        self._edits.clear()
-        self._pos = self._clean = 0
 
 
 @dataclass
@@ -241,7 +141,7 @@ class Document:
 
     # ------------------------------------------------------------ loading --
     def add_loaded(self, result) -> Added:
-        """Take a finished load (an :class:`app.jobs.LoadResult`): patches, problems, the marks that wait for them.
+        """Take a finished load (an :class:`ddrid_gui.jobs.tasks.LoadResult`): patches, problems, the marks that wait for them.
 
         The first load settles how patches are cut (estimated object size); a
         re-cut carries marks over to the new patches; marks and roles of a
@@ -433,26 +333,3 @@ class Document:
         self.pending_marks = dict(proj.marks)
         self.pending_roles = dict(proj.roles) if with_model else {}
         self.pending_threshold = proj.threshold
-
-
-def carried_marks(old_sources, old_marks: np.ndarray, new_sources) -> Dict[int, int]:
-    """{new index: mark} for new patches whose nearest old centre (same page) was marked (marks follow objects).
-
-    The old centre must lie within a quarter of the old patch's side of the new centre.
-    """
-    by_page: Dict[tuple, list] = {}
-    for i, s in enumerate(old_sources):
-        by_page.setdefault((s.path, s.page), []).append(i)
-    pages = {k: (np.array(v), np.array([[old_sources[i].center_y, old_sources[i].center_x] for i in v], float),
-                 np.array([old_sources[i].size for i in v], float)) for k, v in by_page.items()}
-    out: Dict[int, int] = {}
-    for j, s in enumerate(new_sources):
-        hit = pages.get((s.path, s.page))
-        if hit is None:
-            continue
-        idx, centres, sizes = hit
-        d = np.hypot(centres[:, 0] - s.center_y, centres[:, 1] - s.center_x)
-        k = int(np.argmin(d))
-        if d[k] <= sizes[k] / 4 and old_marks[idx[k]]:
-            out[j] = int(old_marks[idx[k]])
-    return out

@@ -16,12 +16,12 @@ from ddrcore.io.images import BadFile
 from ddrcore.model.score_type import ScoreType
 
 from .controller import Controller
-from . import jobs
-from . import settings as appsettings
-from .document import MIN_NORMALS, Document
-from .preferences import scoring_cluster
-from .training_panel import TrainingPanel
-from .workers import warm_up
+from . import tasks as jobs
+from .. import settings as appsettings
+from ..document.document import MIN_NORMALS, Document
+from ..dialogs.preferences import scoring_cluster
+from ..views.training_panel import TrainingPanel
+from .runner import warm_up
 
 MODEL_SUFFIX = ".ddrid"   # ddrcore.model.modelfile.SUFFIX; modelfile imports torch, loaded after the window shows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from .document import Document
+from ..document.document import Document
 
 
 def shown_reason(reason: str) -> str:

@@ -14,13 +14,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
 from .detail import DetailView
-from .document import Document
+from ..document.document import Document
 from .gallery import GalleryView
 from .source_view import SourceView, page_reader
-from .state import MARK_NAMES, NORMAL
+from ..document.table import MARK_NAMES, NORMAL
 from .threshold import ThresholdPanel
 from .toolbars import ViewBar
-from .workers import decomposer
+from ..jobs.runner import decomposer
 
 
 def counts_text(document: Document) -> str:

@@ -26,7 +26,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from .workers import JobFailed, LatestOnly
+from ..jobs.runner import JobFailed, LatestOnly
 
 # Pages larger than this (pixels a side) are shown subsampled: the screen has
 # fewer pixels than that anyway, and a full-size texture of a large stitched

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout
 
-from . import settings as appsettings
+from .. import settings as appsettings
 
 KEY = "scoring/cluster"
 

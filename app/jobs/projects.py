@@ -21,10 +21,10 @@ from ddrcore.model.score_type import ScoreType
 
 from .controller import Controller
 from . import exporting
-from . import settings as appsettings
-from .document import Document
+from .. import settings as appsettings
+from ..document.document import Document
 from .modelling import MODEL_SUFFIX
-from .state import patching_from_dict
+from ..document.table import patching_from_dict
 
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
 AUTOSAVE_DELAY_MS = 1500

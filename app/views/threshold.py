@@ -64,7 +64,7 @@ class ThresholdPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.count_label)
         layout.addWidget(self.plot, 1)
-        from .glossary import tip
+        from ..glossary import tip
 
         self.setObjectName("thresholdPanel")
         self.slider.setToolTip(tip("threshold"))

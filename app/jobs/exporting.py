@@ -18,7 +18,7 @@ from ddrcore.model.score_type import ScoreType
 from ddrcore.progress import Progress, run_to_end
 from ddrcore.io.report import write_report
 
-from .state import EXCLUDED, NORMAL, PatchTable
+from ..document.table import EXCLUDED, NORMAL, PatchTable
 
 
 def _ranked_subset(table: PatchTable):

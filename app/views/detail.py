@@ -10,7 +10,7 @@ X_C as "the normal-looking image" and X_N as "what was added to it":
 * the last panel lays the smoothed residual over the input as a coloured heat
   layer, so the anomalous place is seen on the object itself.
 
-All four share zoom/pan.  Decompositions are supplied by app.views
+All four share zoom/pan.  Decompositions are supplied by ddrid_gui.views.bindings
 (computed on demand for the selected patch only).
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ class DetailView(QWidget):
         layout.addWidget(self.lut)
         layout.addWidget(self.scores)
         layout.addWidget(self.why)
-        from .glossary import tip
+        from ..glossary import tip
 
         self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
