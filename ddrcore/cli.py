@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pretrain-epochs", type=_epochs, help="pretraining epochs (default 150, the paper's)")
     t.add_argument("--finetune-epochs", type=_epochs, help="finetuning epochs (default 100, the paper's)")
     t.add_argument("--batch-size", type=_int_in(2, 65536, "batch size"),
-                   help="batch size (default 256; shrunk for small sets, see README)")
+                   help="batch size (default 256; shrunk for small sets, see docs/method.md)")
     t.add_argument("--min-steps-per-epoch", type=_int_in(0, 1_000_000, "min steps per epoch"),
                    help="shrink the batch until an epoch has this many steps (default 8; 0 = off)")
     t.add_argument("--lr", type=_float_in("learning rate", 0.0, 10.0, lo_open=True),
@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", choices=list(PROFILES),
                    help=f"explain: a decomposition whose X_C shows the patch and whose residual shows the "
                         f"anomaly, ranked by AS_c; paper: the paper's losses and Algorithm 2, for reproduction "
-                        f"(README, Profiles). Default {TrainConfig().profile}")
+                        f"(docs/method.md, Profiles). Default {TrainConfig().profile}")
     add_output_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")
     add_patching_options(s, " (default: as the model's training patches were cut)")
     c = s.add_argument_group("cluster", "score the files on a Dask cluster (needs pip install \"ddrid[cluster]\"; "
-                                        "the workers must see the same file system; README \"Running on a cluster\")")
+                                        "the workers must see the same file system; docs/cluster.md)")
     c.add_argument("--cluster", type=_cluster, metavar="SPEC",
                    help="local:N (N worker processes here), tcp://HOST:PORT (a running scheduler) "
                         "or a scheduler file (.json)")
@@ -391,8 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "print the AUC.")
     d.add_argument("--out", default="ddrid-demo", metavar="DIR", help="output folder (default ./ddrid-demo)")
     d.add_argument("--data", metavar="DIR", help="demo data folder (default: the bundled one)")
-    d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
-    d.add_argument("--finetune-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
+    d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (docs/cli.md)")
+    d.add_argument("--finetune-epochs", type=_epochs, default=None, help="default: the demo schedule (docs/cli.md)")
     d.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to train and score (default auto: CUDA, MPS, else CPU)")
     d.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")

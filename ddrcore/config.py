@@ -63,7 +63,7 @@ class TrainConfig:
     # "explain" (the default since ddrid 0.2): X_C follows the input, E_C is a one-class
     # encoder, the score is AS_c.  "paper": Algorithm 1's losses (Eq. 3-6), Table 1's
     # networks and Algorithm 2, for reproducing the paper.  What each changes, and the
-    # measurement that justifies it, is in the README ("Profiles").
+    # measurement that justifies it, is in docs/method.md ("Profiles").
     # Model files written before this field existed load as "paper".
     profile: str = "explain"
 

@@ -95,7 +95,7 @@ class TrainingPanel(QWidget):
             self.profile.addItem(text, value)
             self.profile.setItemData(self.profile.count() - 1, tip_text, Qt.ToolTipRole)
         self.profile.setCurrentIndex(max(0, self.profile.findData(PAPER.profile)))
-        self.profile.setToolTip("How DDR-ID is trained; stored in the model file (see the README's Profiles)")
+        self.profile.setToolTip("How DDR-ID is trained; stored in the model file (see docs/method.md, Profiles)")
         self.device = QComboBox()
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)

@@ -1,6 +1,6 @@
 """Find image files and cut them into patches (grid tiles or crops around objects).
 
-Rules (documented in README "Images and patches"):
+Rules (documented in docs/file-formats.md, "Images and patches"):
 
 * Folders are searched recursively for ``.tif``/``.tiff``/``.png``/``.jpg``/
   ``.jpeg``; files are sorted by path so every run sees the same order.

@@ -58,7 +58,7 @@ def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "
 
 
 #: "explain" profile: weight of the l1 energy of X_N on normal training patches (per patch, summed over
-#: pixels, like L_R).  It makes R_C carry normal patches itself, as robust autoencoders do; see the README.
+#: pixels, like L_R).  It makes R_C carry normal patches itself, as robust autoencoders do; see docs/method.md.
 EXPLAIN_RESIDUAL_L1 = 1.0
 #: "explain" profile: weight of ||X_C - X||^2, which keeps X_C close to the input on normal patches.
 EXPLAIN_CLASS_RECON = 1.0
