@@ -15,8 +15,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", metavar="FOLDER|FILE|PROJECT",
                         help="folders or image files to load, or a .ddridproj project to open")
     parser.add_argument("--version", action="version", version=f"ddrid-gui {__version__}")
-    from ddrcore.cli import object_size_arg
     from ddrcore.objects import SOURCES
+    from ddrcore.objects.patching import object_size_arg
 
     g = parser.add_argument_group("patch source (preset in the toolbar; as for `ddrid train`)")
     g.add_argument("--objects", choices=SOURCES,

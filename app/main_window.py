@@ -1,11 +1,11 @@
 """The main window: assembles the document, its views and the controllers that change it.
 
-- :mod:`app.document`: patches, marks, model, threshold, files, undo (Qt-free, emits events)
-- :mod:`app.views`: gallery, threshold panel, counts, detail and source image follow the document
-- :mod:`app.actions`: every command, its shortcut and menu
-- :mod:`app.loading`, :mod:`app.modelling`, :mod:`app.project_io`: jobs and files
+- :mod:`ddrid_gui.document`: patches, marks, model, threshold, files, undo (Qt-free, emits events)
+- :mod:`ddrid_gui.views.bindings`: gallery, threshold panel, counts, detail and source image follow the document
+- :mod:`ddrid_gui.actions`: every command, its shortcut and menu
+- :mod:`ddrid_gui.jobs.loading`, :mod:`ddrid_gui.jobs.modelling`, :mod:`ddrid_gui.jobs.projects`: jobs and files
 
-All long work goes through :class:`app.workers.JobRunner`, each job with its own handlers.
+All long work goes through :class:`ddrid_gui.jobs.runner.JobRunner`, each job with its own handlers.
 """
 from __future__ import annotations
 
@@ -21,23 +21,23 @@ from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QM
 from . import settings as appsettings
 from .actions import GALLERY, WINDOW, Actions
 from .compat import protect_none_refcount
-from .detail import DetailView
-from .document import Document, PatchSettings
-from .gallery import GalleryView
+from .views.detail import DetailView
+from .document.document import Document, PatchSettings
+from .views.gallery import GalleryView
 from .icon import app_icon
-from .loading import Loader
-from .modelling import ModelJobs
-from .preferences import PreferencesDialog
-from .problems import ProblemsPanel, show_error
-from .project_io import Projects, start_dir
-from .source_view import SourceView
-from .state import EXCLUDED, NORMAL, UNMARKED
-from .threshold import ThresholdPanel
-from .toolbars import PatchBar, ViewBar
-from .training_panel import TrainingPanel
-from .views import DocumentViews
-from .welcome import WelcomePage
-from .workers import JobRunner
+from .jobs.loading import Loader
+from .jobs.modelling import ModelJobs
+from .dialogs.preferences import PreferencesDialog
+from .views.problems import ProblemsPanel, show_error
+from .jobs.projects import Projects, start_dir
+from .views.source_view import SourceView
+from .document.table import EXCLUDED, NORMAL, UNMARKED
+from .views.threshold import ThresholdPanel
+from .views.toolbars import PatchBar, ViewBar
+from .views.training_panel import TrainingPanel
+from .views.bindings import DocumentViews
+from .views.welcome import WelcomePage
+from .jobs.runner import JobRunner
 
 Area = Qt.DockWidgetArea
 
@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.train_dock.raise_()
 
     def start_dir(self) -> str:
-        """Where file dialogs open (see app.project_io.start_dir)."""
+        """Where file dialogs open (see ddrid_gui.jobs.projects.start_dir)."""
         return start_dir(self.document)
 
     def after_dialog(self) -> None:

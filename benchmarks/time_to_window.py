@@ -1,7 +1,7 @@
 """Time from launching ddrid-gui to its window on screen (issue 11: target <= 2 s on an idle machine).
 
 Run: ``python benchmarks/time_to_window.py [--runs 3]`` (uses $QT_QPA_PLATFORM; offscreen works
-headless). Each run is a fresh interpreter: `python -m app` is started, and the child prints how long
+headless). Each run is a fresh interpreter: `ddrid_gui.main_window` is imported, and the child prints how long
 after its own launch the main window had been shown and the event loop had painted it; it then quits
 before torch has finished loading in the background.
 """
@@ -19,7 +19,7 @@ t0 = float(sys.argv[1])
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from app.main_window import MainWindow
+from ddrid_gui.main_window import MainWindow
 w = MainWindow()
 w.show()
 def shown():

@@ -17,10 +17,11 @@ from typing import Optional, Sequence
 from . import __version__
 from .config import PROFILES, TrainConfig
 from .io.atomic import cleanup_on_signals
-from .config import DEVICE_CHOICES
+from .base import DEVICE_CHOICES
 from .errors import DdridError
 from .model.score_type import SCORE_TYPES, ScoreType
 from .io.outputs import check_output
+from .objects.patching import object_size_arg
 from .console import missing_folder, plural, report_bad, run_job, say_created
 
 
@@ -63,7 +64,7 @@ def _float_in(what: str, lo: float = -math.inf, hi: float = math.inf, lo_open: b
 
 
 def _input_size(value: str) -> int:
-    from .config import MAX_INPUT_SIZE
+    from .base import MAX_INPUT_SIZE
 
     n = _int_in(32, MAX_INPUT_SIZE, "input size")(value)
     if n & (n - 1):
@@ -93,20 +94,6 @@ def add_output_options(p: argparse.ArgumentParser, images: bool = True) -> None:
     if images:
         p.add_argument("--max-pixels", type=_int_in(1, 2**40, "max pixels"), metavar="N",
                        help="largest image page read, in pixels (default 89478485 as Pillow's; refused beyond)")
-
-
-def object_size_arg(value: str) -> float:
-    """An argparse type for --object-size (also used by ddrid-gui): 3..1024 pixels; nan and inf refused."""
-    from .objects import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
-
-    try:
-        size = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("object size must be a number of pixels") from None
-    if not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:   # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"object size must be {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} pixels "
-                                         "(the typical object diameter)")
-    return size
 
 
 def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") -> None:
@@ -163,7 +150,8 @@ def _say_patching(p, where) -> None:
 
 # ----------------------------------------------------------------- commands --
 def cmd_train(args) -> int:
-    from .config import TrainConfig, default_input_size
+    from .base import default_input_size
+    from .config import TrainConfig
     from .pipeline import train_folder
 
     cfg = TrainConfig()
@@ -330,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pretrain-epochs", type=_epochs, help="pretraining epochs (default 150, the paper's)")
     t.add_argument("--finetune-epochs", type=_epochs, help="finetuning epochs (default 100, the paper's)")
     t.add_argument("--batch-size", type=_int_in(2, 65536, "batch size"),
-                   help="batch size (default 256; shrunk for small sets, see README)")
+                   help="batch size (default 256; shrunk for small sets, see docs/method.md)")
     t.add_argument("--min-steps-per-epoch", type=_int_in(0, 1_000_000, "min steps per epoch"),
                    help="shrink the batch until an epoch has this many steps (default 8; 0 = off)")
     t.add_argument("--lr", type=_float_in("learning rate", 0.0, 10.0, lo_open=True),
@@ -350,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", choices=list(PROFILES),
                    help=f"explain: a decomposition whose X_C shows the patch and whose residual shows the "
                         f"anomaly, ranked by AS_c; paper: the paper's losses and Algorithm 2, for reproduction "
-                        f"(README, Profiles). Default {TrainConfig().profile}")
+                        f"(docs/method.md, Profiles). Default {TrainConfig().profile}")
     add_output_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -370,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to run the model (default auto: CUDA, MPS, else CPU)")
     add_patching_options(s, " (default: as the model's training patches were cut)")
     c = s.add_argument_group("cluster", "score the files on a Dask cluster (needs pip install \"ddrid[cluster]\"; "
-                                        "the workers must see the same file system; README \"Running on a cluster\")")
+                                        "the workers must see the same file system; docs/cluster.md)")
     c.add_argument("--cluster", type=_cluster, metavar="SPEC",
                    help="local:N (N worker processes here), tcp://HOST:PORT (a running scheduler) "
                         "or a scheduler file (.json)")
@@ -403,8 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "print the AUC.")
     d.add_argument("--out", default="ddrid-demo", metavar="DIR", help="output folder (default ./ddrid-demo)")
     d.add_argument("--data", metavar="DIR", help="demo data folder (default: the bundled one)")
-    d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
-    d.add_argument("--finetune-epochs", type=_epochs, default=None, help="default: the demo schedule (README)")
+    d.add_argument("--pretrain-epochs", type=_epochs, default=None, help="default: the demo schedule (docs/cli.md)")
+    d.add_argument("--finetune-epochs", type=_epochs, default=None, help="default: the demo schedule (docs/cli.md)")
     d.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where to train and score (default auto: CUDA, MPS, else CPU)")
     d.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")

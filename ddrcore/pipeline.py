@@ -68,7 +68,7 @@ def train_folder(normal_dir, output, config, patching, *, input_size: Optional[i
     ``input_size`` None resizes patches to the default for their size.
     """
     from .io.images import load_patches
-    from .config import select_device
+    from .base import select_device
     from .model import ranks as process_ranks
     from .model.modelfile import save
     from .model.training import check_memory, model_file_bytes, train
@@ -162,7 +162,7 @@ def write_scored(csv_path, decompositions, scores, sources, model, model_path, t
     """Write the ranked CSV (atomically), then the decompositions if asked."""
     from .io.export import write_csv, write_decompositions
 
-    write_csv(csv_path, scores, sources, model, Path(model_path).name, threshold, inputs, force)
+    write_csv(csv_path, scores, sources, model.stamp(Path(model_path).name), threshold, inputs, force)
     if decompositions is not None:
         try:
             write_decompositions(decompositions, scores, sources, inputs=inputs)
@@ -227,7 +227,7 @@ def run_demo(out, data=None, *, pretrain_epochs: Optional[int] = None, finetune_
     model_path = save(model, out / "demo-model.ddrid", inputs=[data], force=force)
     test = yield from load_patches(data / "test", cfg.patch_size, cfg.input_size)
     scores = yield from score_patches(model, test, decompose=True)
-    csv_path = write_csv(out / "demo-ranked.csv", scores, test.sources, model, model_path.name,
+    csv_path = write_csv(out / "demo-ranked.csv", scores, test.sources, model.stamp(model_path.name),
                          inputs=[data], force=force)
     write_decompositions(out / "decompositions", scores, test.sources, limit=20, inputs=[data])
     labels = labels_from_folders(test.sources)

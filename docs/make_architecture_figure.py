@@ -2,7 +2,7 @@
 
     python docs/make_architecture_figure.py
 
-The arrows are the imports found in the source (tests/core/test_layout.py's
+The arrows are the imports found in the source (tests/core/test_engine_imports.py's
 graph), so the picture cannot drift from the code; the boxes list each part's
 modules.
 """
@@ -19,7 +19,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.core.test_layout import BASE, import_graph, part_of  # noqa: E402
+from tests.core.test_engine_imports import BASE, import_graph, part_of  # noqa: E402
 
 # Where each part sits (x, y of the box centre) and what it is for.
 PARTS = {
@@ -83,7 +83,8 @@ def main() -> Path:
         engine = name in ("model", "io", "objects", "base", "pipeline", "cluster")
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.008",
                                     fc="#e8f0fb" if engine else "#f4f4f4", ec="#30507a" if engine else "#666"))
-        listed = sorted(m for m in mods.get(name, []) if m not in ("__init__", name))
+        # A part's own module (cli.py in "cli") is its title; the base box lists base.py like the rest.
+        listed = sorted(m for m in mods.get(name, []) if m != "__init__" and (m != name or name == "base"))
         ax.text(x, y + 0.035, title, ha="center", va="center", fontsize=8.5, weight="bold")
         if listed:
             import textwrap

@@ -3,23 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-def ring_patch(rng: np.random.Generator, size: int = 32, dtype=np.uint16) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size]
-    c = size / 2 + rng.normal(0, 1, 2)
-    r = size / 4 + rng.normal(0, 0.7)
-    d = np.hypot(yy - c[0], xx - c[1])
-    img = 200 + 1500 * np.exp(-((d - r) ** 2) / 3.0) + rng.normal(0, 25, (size, size))
-    return np.clip(img, 0, np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else None).astype(dtype)
-
-
-def blob_patch(rng: np.random.Generator, size: int = 32, dtype=np.uint16) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size]
-    c = size / 2 + rng.normal(0, 1, 2)
-    d = np.hypot(yy - c[0], xx - c[1])
-    img = 200 + 1500 * np.exp(-(d**2) / 20.0) + rng.normal(0, 25, (size, size))
-    return np.clip(img, 0, None).astype(dtype)
+from synthetic import blob_patch, ring_patch
 
 
 @pytest.fixture
@@ -74,10 +58,10 @@ def tiny_model():
     return run_to_end(train(x, cfg))
 
 
-# Hypothesis profiles for the fuzz tests (tests/core/test_fuzz.py), registered here so that
+# Hypothesis profiles for the fuzz tests (tests/core/test_readers_fuzzed.py), registered here so that
 # `--hypothesis-profile NAME` works from any starting folder:
 #   ci (default): a few hundred examples in all, seconds;   long: thousands per test, for a hunt:
-#   python -m pytest tests/core/test_fuzz.py --hypothesis-profile long
+#   python -m pytest tests/core/test_readers_fuzzed.py --hypothesis-profile long
 try:
     import os as _os
 

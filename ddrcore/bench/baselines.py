@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import select_device
+from ..base import select_device
 from ..errors import TrainingError
 from ..model.minibatch import batches, check_finite, steps_per_epoch
 from ..model.preprocess import Preprocessor

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..config import PROFILES, TrainConfig
 from ..console import run_job
-from ..config import DEVICE_CHOICES
+from ..base import DEVICE_CHOICES
 from ..errors import DdridError
 from ..io.atomic import write_text_atomic
 from dataclasses import replace
@@ -49,7 +49,7 @@ def cmd_accuracy(args) -> int:
     if bad or not methods:
         raise DdridError(f"unknown method(s) {', '.join(bad) or '(none)'}; choose from {', '.join(METHODS)}")
     settings = _settings_from_args(args)
-    from ..config import select_device
+    from ..base import select_device
 
     select_device(settings.device)
     ds = run_job(load_dataset(args.data), args)
@@ -70,7 +70,7 @@ def cmd_accuracy(args) -> int:
 def cmd_speed(args) -> int:
     import torch
 
-    from ..config import select_device
+    from ..base import select_device
 
     device = select_device(args.device)
     if args.threads:

@@ -175,7 +175,6 @@ def baseline_scores(train_f: np.ndarray, val_f: np.ndarray, test_f: np.ndarray, 
 
 def rule_alternatives(model, scores, kinds, border, crowded) -> dict:
     """Other ways to join AS_l, AS_e and AS_m, each with its own validation-quantile threshold."""
-    from ..model.cellscore import measure_calibration
     from ..model.combined import calibration, standardised
     from ..model.scoring import default_threshold
 
@@ -183,7 +182,7 @@ def rule_alternatives(model, scores, kinds, border, crowded) -> dict:
     if scores.measure is None or "measure" not in v:
         return {}
     cal = calibration(v)
-    mcal = measure_calibration(v["measure"])
+    mcal = model.measure.calibration
 
     def z(kind, test):
         return (standardised(test, mcal) if kind == "measure" else standardised(test, cal[kind]))

@@ -62,7 +62,7 @@ def measure_speed(device: str = "cpu", batch_size: int = 256, precision: str = "
     """Training images/s, scoring patches/s and achieved GFLOP/s of the Table 1 networks."""
     import torch
 
-    from ..config import autocast
+    from ..base import autocast
     from ..model.networks import DDRIDNetworks
     from ..model.training import finetune_step, pretrain_step
 

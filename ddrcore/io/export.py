@@ -17,7 +17,8 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -26,9 +27,48 @@ from .atomic import atomic_path, write_text_atomic
 from .images import PatchSource
 from .outputs import check_output
 
-if TYPE_CHECKING:   # torch-free at import: `ddrid objects` writes CSVs without loading torch (1.5 s)
-    from ..model.ddrid import DDRIDModel
-    from ..model.scoring import Scores
+
+class RankedScores(Protocol):
+    """What the ranked CSV reads of a patch's scores (:class:`ddrcore.model.scoring.Scores` has it).
+
+    Named here rather than imported: file formats do not depend on the model
+    (an import-linter contract), and ``ddrid objects`` writes CSVs without torch.
+    """
+
+    latent: Any
+    recon: Any
+    residual: Any
+    combined: Any
+    measure: Any          # AS_m, or None
+    cell: Any             # AS_cell, or None
+    score_type: str
+    score_label: str      # the score's display name, e.g. "AS_l"
+    threshold: float
+    x: Any
+    x_c: Any
+    x_n: Any
+    score: Any
+
+    def flagged(self, threshold: Optional[float] = None) -> Any: ...
+
+    def ranking(self) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ModelStamp:
+    """What every ranked-CSV row says about the model that made it (so a row can be reproduced):
+    the model file's name, its seed, its preprocessing constants and how its patches were cut.
+    :meth:`ddrcore.model.ddrid.DDRIDModel.stamp` makes one."""
+
+    name: str
+    seed: int
+    preprocess_min: float
+    preprocess_max: float
+    patching: Any          # a ddrcore.objects.Patching
+    # {score type: validation normals' scores}, for the threshold's false-positive rate; None: unknown.
+    validation_scores: Any = None
 
 #: Where each patch is: its crop's top-left (y, x) and the object it is centred on, whether the object
 #: reaches the image border, and its measurements (ddrcore.objects.measure; empty where its extent is unknown).
@@ -95,15 +135,13 @@ def patching_row(patching) -> dict:
             "border": "" if grid else patching.border, "neighbours": "" if grid else patching.neighbours}
 
 
-def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel, model_name: str = "",
+def ranked_rows(scores: RankedScores, sources: Sequence[PatchSource], model: ModelStamp,
                 threshold: Optional[float] = None, roles: Optional[Sequence[str]] = None) -> list[dict]:
     """One dict per patch, most anomalous first.
 
     ``roles`` (one of :data:`ROLES` per patch, aligned with ``sources``) fills
     the ``role`` column; without it the column is empty.
     """
-    from ..model.score_type import ScoreType
-
     if len(scores) != len(sources):
         raise ValueError(f"{len(scores)} scores for {len(sources)} patches")
     if roles is not None and len(roles) != len(sources):
@@ -111,9 +149,9 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
     tau = scores.threshold if threshold is None else float(threshold)
     flagged = scores.flagged(tau)
     chosen = scores.score
-    settings = patching_row(model.config.patching())
+    settings = patching_row(model.patching)
     # The threshold's false-positive rate: the share of validation normals at or above it.
-    val = model.validation_scores.get(scores.score_type)
+    val = (model.validation_scores or {}).get(scores.score_type)
     fpr = "" if val is None or len(val) == 0 else f"{float(np.mean(np.asarray(val) >= tau)):.4g}"
 
     def opt(values, i):
@@ -130,20 +168,22 @@ def ranked_rows(scores: Scores, sources: Sequence[PatchSource], model: DDRIDMode
             # AS_c: empty for model files without AS_e validation scores.
             "score_combined": opt(scores.combined, i),
             # AS_m and AS_cell: empty for patches without measurements and models without them.
-            "score_measure": opt(scores.measure, i), "score_cell": opt(scores.cell, i),
-            "score_type": ScoreType.label_of(scores.score_type),
-            "threshold": f"{tau:.6g}", "threshold_fpr": fpr, "is_anomaly": int(flagged[i]), "model": model_name,
-            "seed": model.config.seed, "preprocess_min": f"{model.preprocessor.minimum:.8g}",
-            "preprocess_max": f"{model.preprocessor.maximum:.8g}", **settings,
+            "score_measure": opt(getattr(scores, "measure", None), i), "score_cell": opt(getattr(scores, "cell", None), i),
+            "score_type": scores.score_label,
+            "threshold": f"{tau:.6g}", "threshold_fpr": fpr, "is_anomaly": int(flagged[i]), "model": model.name,
+            "seed": model.seed, "preprocess_min": f"{model.preprocess_min:.8g}",
+            "preprocess_max": f"{model.preprocess_max:.8g}", **settings,
             "role": "" if roles is None else roles[i],
         })
     return rows
 
 
-def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[PatchSource], model: DDRIDModel,
-              model_name: str = "", threshold: Optional[float] = None, inputs: Sequence = (),
-              force: bool = False, roles: Optional[Sequence[str]] = None) -> Path:
+def write_csv(path: Union[str, os.PathLike], scores: RankedScores, sources: Sequence[PatchSource], model: ModelStamp,
+              threshold: Optional[float] = None, inputs: Sequence = (), force: bool = False,
+              roles: Optional[Sequence[str]] = None) -> Path:
     """Write the ranked CSV atomically; returns the path.
+
+    ``model`` is the model's :class:`ModelStamp` (``model.stamp(file_name)``).
 
     ``roles`` fills the last column, ``role`` (see :func:`ranked_rows`).
 
@@ -154,7 +194,7 @@ def write_csv(path: Union[str, os.PathLike], scores: Scores, sources: Sequence[P
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, model_name, threshold, roles))
+    writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, threshold, roles))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 
@@ -172,7 +212,7 @@ def write_objects_csv(path: Union[str, os.PathLike], sources: Sequence[PatchSour
     return Path(path)
 
 
-def write_decompositions(folder: Union[str, os.PathLike], scores: Scores, sources: Sequence[PatchSource],
+def write_decompositions(folder: Union[str, os.PathLike], scores: RankedScores, sources: Sequence[PatchSource],
                          limit: Optional[int] = None, inputs: Sequence = ()) -> int:
     """Write input | X_C | X_N of each patch as a 3-plane float32 TIFF, named by rank.
 

@@ -1,6 +1,6 @@
 """Find image files and cut them into patches (grid tiles or crops around objects).
 
-Rules (documented in README "Images and patches"):
+Rules (documented in docs/file-formats.md, "Images and patches"):
 
 * Folders are searched recursively for ``.tif``/``.tiff``/``.png``/``.jpg``/
   ``.jpeg``; files are sorted by path so every run sees the same order.
@@ -424,7 +424,7 @@ def load_patches(
         patching = yield from context.resolve(files)
     patch_size = patching.crop_side()
     if input_size is None:
-        from ..config import default_input_size
+        from ..base import default_input_size
 
         input_size = default_input_size(patch_size)
     clock = Clock()

@@ -20,7 +20,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 from .atomic import write_text_atomic
 from ..errors import DdridError
@@ -198,15 +198,20 @@ MAX_PATH_CHARS = 4096
 MAX_COORD = 2**31 - 1
 
 
-def load(path: Union[str, os.PathLike]) -> Project:
+def load(path: Union[str, os.PathLike], check_training: Optional[Callable[[dict], None]] = None) -> Project:
     """Read and check a project file; raises :class:`ProjectFileError` with one line.
 
     A UTF-8 byte-order mark is accepted.  Every field is checked: NaN,
     infinite or out-of-range numbers, NUL bytes in paths, nesting deeper than
     :data:`MAX_DEPTH`, unknown keys in an annotation entry and a non-integer
     (e.g. boolean) version are refused.
+
+    The ``training`` settings are a plain dict to this module (file formats do
+    not depend on the model); ``check_training``, e.g.
+    :meth:`ddrcore.config.TrainConfig.check_settings`, raises ValueError or
+    TypeError for settings it refuses, and the project is then refused.
     """
-    from ..config import MAX_CHANNELS, MAX_PATCH_SIZE, TrainConfig
+    from ..base import MAX_CHANNELS, MAX_PATCH_SIZE
 
     path = Path(path)
     try:
@@ -256,11 +261,9 @@ def load(path: Union[str, os.PathLike]) -> Project:
     training = doc.get("training", {})
     if not isinstance(training, dict):
         raise _fail(path, "'training' must be an object")
-    known = {f for f in TrainConfig.__dataclass_fields__}
-    settings = {k: v for k, v in training.items() if k in known}
-    if settings:
+    if check_training is not None:
         try:
-            TrainConfig.from_dict({**TrainConfig().to_dict(), **settings, "channel": None}).validate()
+            check_training(training)
         except (ValueError, TypeError) as exc:
             raise _fail(path, f"'training' settings are invalid ({str(exc).splitlines()[0][:120]})") from None
     marks: Dict[PatchSource, str] = {}

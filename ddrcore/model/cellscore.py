@@ -74,10 +74,13 @@ class MeasureModel:
     True
     """
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, train: np.ndarray):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, train: np.ndarray, calibration=None):
         self.mean = np.asarray(mean, np.float64)
         self.std = np.asarray(std, np.float64)
         self.train = np.asarray(train, np.float64)      # standardised training features
+        # (mean, std) of log AS_m over the normals, each scored against the others: AS_m's scale.
+        self.calibration = tuple(calibration) if calibration is not None else measure_calibration(
+            self.score_left_out())
 
     @staticmethod
     def fit(features: np.ndarray) -> "MeasureModel":
@@ -109,13 +112,14 @@ class MeasureModel:
 
     def to_dict(self) -> dict:
         # float64 as computed: a reloaded model scores exactly as the one that was saved.
-        return {"mean": self.mean, "std": self.std, "train": self.train}
+        return {"mean": self.mean, "std": self.std, "train": self.train,
+                "calibration": np.asarray(self.calibration, np.float64)}
 
     @staticmethod
     def from_dict(d: dict, n_features: int) -> "MeasureModel":
         """From a model file; every array is checked for shape and finiteness."""
         arrays = {}
-        for key in ("mean", "std", "train"):
+        for key in ("mean", "std", "train", "calibration"):
             v = np.asarray(d.get(key), np.float64)
             if not np.isfinite(v).all():
                 raise ValueError(f"measure model {key} holds NaN or infinite values")
@@ -126,7 +130,9 @@ class MeasureModel:
             raise ValueError("measure model training features are malformed")
         if not (arrays["std"] > 0).all():
             raise ValueError("measure model spreads must be positive")
-        return MeasureModel(**arrays)
+        if arrays["calibration"].shape != (2,) or not arrays["calibration"][1] > 0:
+            raise ValueError("measure model calibration must be a mean and a positive spread")
+        return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"])
 
 
 def cell_score(combined_z: np.ndarray, measure: np.ndarray, measure_cal) -> np.ndarray:

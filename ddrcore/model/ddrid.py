@@ -34,6 +34,15 @@ class DDRIDModel:
     # The training normals' measurements (cellscore.MeasureModel), for objects with a known extent; else None.
     measure: Optional[object] = None
 
+    def stamp(self, name: str = ""):
+        """This model as the ranked CSV records it (:class:`ddrcore.io.export.ModelStamp`); ``name``:
+        the model file's name."""
+        from ..io.export import ModelStamp
+
+        return ModelStamp(name=name, seed=self.config.seed, preprocess_min=self.preprocessor.minimum,
+                          preprocess_max=self.preprocessor.maximum, patching=self.config.patching(),
+                          validation_scores=self.validation_scores)
+
     @property
     def channels(self) -> int:
         return self.nets.channels

@@ -16,7 +16,8 @@ from typing import Union
 import torch
 
 from ..io.atomic import atomic_path
-from ..config import TrainConfig, select_device
+from ..base import select_device
+from ..config import TrainConfig
 from ..errors import ModelFileError, first_line
 from .ddrid import DDRIDModel
 from .score_type import SCORE_TYPES
@@ -125,7 +126,7 @@ def check_payload(payload: dict):
     Returns (config, architecture, preprocessor, score type, threshold,
     validation scores); raises :class:`ModelFileError` naming the field.
     """
-    from ..config import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
+    from ..base import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
 
     raw_config = payload.get("config")
     if not isinstance(raw_config, dict):
@@ -203,12 +204,13 @@ def check_payload(payload: dict):
         from .cellscore import MeasureModel
 
         raw = payload["measure"]
-        if not isinstance(raw, dict) or not all(isinstance(raw.get(k), torch.Tensor) for k in ("mean", "std", "train")):
+        keys = ("mean", "std", "train", "calibration")
+        if not isinstance(raw, dict) or not all(isinstance(raw.get(k), torch.Tensor) for k in keys):
             raise _bad("measure", "is malformed")
         if raw["train"].numel() > 4 * 10**6:
             raise _bad("measure", "holds more training objects than ddrid ever stores")
         try:
-            measure = MeasureModel.from_dict({k: raw[k].double().numpy() for k in ("mean", "std", "train")},
+            measure = MeasureModel.from_dict({k: raw[k].double().numpy() for k in keys},
                                              len(MEASUREMENTS))
         except ValueError as exc:
             raise _bad("measure", str(exc)) from None

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import nn
 
-from ..config import INPUT_SIZES, check_input_size, default_input_size  # noqa: F401
+from ..base import INPUT_SIZES, check_input_size, default_input_size  # noqa: F401
 
 LEAK = 0.2
 

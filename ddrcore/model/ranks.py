@@ -235,7 +235,7 @@ def init_from_env(device: str = "auto") -> Ranks:
         return _current
     import torch.distributed as dist
 
-    from ..config import select_device
+    from ..base import select_device
 
     rank, world, local_rank = env
     backend = "nccl" if select_device(device).startswith("cuda") else "gloo"

@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import autocast
+from ..base import autocast
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor
 from . import combined as combined_score
@@ -71,6 +71,11 @@ class Scores:
     @property
     def score(self) -> np.ndarray:
         return self.of(self.score_type)
+
+    @property
+    def score_label(self) -> str:
+        """The chosen score's display name (AS_l, AS_r, AS_e, AS_c), as the ranked CSV writes it."""
+        return ScoreType.label_of(self.score_type)
 
     def flagged(self, threshold: Optional[float] = None) -> np.ndarray:
         """Eq. 9: anomalous when AS >= tau."""
@@ -265,7 +270,7 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
     without them (points, grid tiles) are refused in one line rather than
     ranked on half a score.
     """
-    from .cellscore import cell_score, feature_matrix, has_features, measure_calibration
+    from .cellscore import cell_score, feature_matrix, has_features
 
     if model.measure is None or scores.combined is None or len(sources) == 0:
         return scores
@@ -275,11 +280,8 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
             raise ValueError("this model ranks objects by their measurements too, but these patches have none "
                              "(points or grid tiles); cut them as the model's were, or choose --score combined")
         return scores
-    cal = measure_calibration(model.validation_scores.get("measure", np.zeros(0)))
-    if cal is None:
-        return scores
     scores.measure = model.measure.score(features).astype(np.float32)
-    scores.cell = cell_score(scores.combined, scores.measure, cal).astype(np.float32)
+    scores.cell = cell_score(scores.combined, scores.measure, model.measure.calibration).astype(np.float32)
     return scores
 
 

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from . import ranks as process_ranks
-from ..config import TrainConfig, autocast, select_device
+from ..base import autocast, select_device
+from ..config import TrainConfig
 from ..errors import TrainingError
 from ..io.images import PatchSet
 from .ddrid import DDRIDModel, to_tensor
@@ -61,7 +62,7 @@ def pretrain_step(nets: DDRIDNetworks, opt, xb: torch.Tensor, precision: str = "
 
 
 #: "explain" profile: weight of the l1 energy of X_N on normal training patches (per patch, summed over
-#: pixels, like L_R).  It makes R_C carry normal patches itself, as robust autoencoders do; see the README.
+#: pixels, like L_R).  It makes R_C carry normal patches itself, as robust autoencoders do; see docs/method.md.
 EXPLAIN_RESIDUAL_L1 = 1.0
 #: "explain" profile: weight of ||X_C - X||^2, which keeps X_C close to the input on normal patches.
 EXPLAIN_CLASS_RECON = 1.0
@@ -335,17 +336,17 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     Its scale on normals comes from each object scored against the others
     (leave one out), so it rests on all of them, not on the validation few.
     """
-    from .cellscore import MeasureModel, cell_score, feature_matrix, has_features, measure_calibration
+    from .cellscore import MeasureModel, cell_score, feature_matrix, has_features
 
     features = feature_matrix(sources)
     if not has_features(features) or len(features) < 3 or len(val_idx) < 1:
         return
     model.measure = MeasureModel.fit(features)
-    loo = model.measure.score_left_out()
-    model.validation_scores["measure"] = loo.astype(np.float32)
-    # AS_cell of the validation objects (each repeated for its views, as AS_c was scored) for the threshold.
-    val_measure = np.tile(loo[np.asarray(val_idx)], views)
-    cell = cell_score(model.validation_scores["combined"], val_measure, measure_calibration(loo))
+    # The validation objects' AS_m (each against the other normals, repeated for its views as AS_c was
+    # scored), paired with their other scores; AS_m's scale itself rests on every normal (the calibration).
+    val_measure = np.tile(model.measure.score_left_out()[np.asarray(val_idx)], views)
+    model.validation_scores["measure"] = val_measure.astype(np.float32)
+    cell = cell_score(model.validation_scores["combined"], val_measure, model.measure.calibration)
     model.validation_scores["cell"] = cell.astype(np.float32)
     if model.config.profile == "explain":
         model.score_type = "cell"

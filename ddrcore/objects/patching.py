@@ -200,3 +200,17 @@ class Patching:
                         border=choice("border", BORDER_POLICIES, "include"),
                         neighbours=choice("neighbours", NEIGHBOUR_POLICIES, "keep"),
                         per_image=choice("per_image", (True, False), False)).validate()
+
+
+def object_size_arg(value: str) -> float:
+    """An argparse type for --object-size (ddrid and ddrid-gui): 3..1024 pixels; nan and inf refused."""
+    import argparse
+
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("object size must be a number of pixels") from None
+    if not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:   # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"object size must be {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} pixels "
+                                         "(the typical object diameter)")
+    return size

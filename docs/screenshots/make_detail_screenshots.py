@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
 def main() -> None:
-    from app.detail import DetailView
+    from ddrid_gui.views.detail import DetailView
     from ddrcore.config import TrainConfig
     from ddrcore.io.images import load_patches
     from ddrcore.model.decomposition import explain

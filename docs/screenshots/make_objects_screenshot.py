@@ -16,9 +16,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from app.compat import protect_none_refcount
-from app.main_window import MainWindow
-from app.state import NORMAL, UNMARKED
+from ddrid_gui.compat import protect_none_refcount
+from ddrid_gui.main_window import MainWindow
+from ddrid_gui.document import NORMAL, UNMARKED
 
 IMG = "/work/shared/datasets/microscopy/dsb2018-nuclei-img2d.tif"
 app = QApplication([])

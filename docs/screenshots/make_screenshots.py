@@ -87,11 +87,11 @@ def source_image(app, win) -> None:
 
 
 def main() -> int:
-    from app.compat import protect_none_refcount
+    from ddrid_gui.compat import protect_none_refcount
 
     protect_none_refcount()
     app = QApplication(sys.argv[:1])
-    from app.main_window import MainWindow
+    from ddrid_gui.main_window import MainWindow
 
     win = MainWindow()
     win.resize(1600, 1000)

@@ -68,7 +68,7 @@ def fresh_settings():
     import shutil
 
     pytest.importorskip("PySide6")
-    from app import settings as appsettings
+    from ddrid_gui import settings as appsettings
 
     appsettings.settings().clear()
     shutil.rmtree(appsettings.autosave_dir(), ignore_errors=True)
@@ -77,7 +77,7 @@ def fresh_settings():
 
 @pytest.fixture
 def win(qtbot):
-    from app.main_window import MainWindow
+    from ddrid_gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)

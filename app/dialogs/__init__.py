@@ -1,0 +1,1 @@
+"""Modal dialogs: preferences and re-cutting the loaded images."""

@@ -1,0 +1,74 @@
+"""Exports from the GUI's state: ranked CSV and PNG/PDF report (both via ddrcore).
+
+Excluded and unscored patches are left out: they are not part of the ranking.
+After training, so are the patches the model was trained or validated on,
+unless the table's ``include_training`` is set; the CSV's ``role`` column
+says what each row's patch was to the model, and the report states the filter.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ddrcore.io.export import write_csv
+from ddrcore.model.ddrid import DDRIDModel
+from ddrcore.model.score_type import ScoreType
+from ddrcore.progress import Progress, run_to_end
+from ddrcore.io.report import write_report
+
+from ..document.table import EXCLUDED, NORMAL, PatchTable
+
+
+def _ranked_subset(table: PatchTable):
+    idx = np.flatnonzero(table.active_mask())
+    return idx, table.scores_for(idx), [table.sources[i] for i in idx]
+
+
+def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float) -> Path:
+    """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.io.export.write_csv."""
+    idx, scores, sources = _ranked_subset(table)
+    scores.threshold = threshold
+    return write_csv(path, scores, sources, model.stamp(Path(model_path).name if model_path else ""),
+                     threshold=threshold, roles=table.roles(idx))
+
+
+def role_filter_text(table: PatchTable) -> str:
+    """Which patches the results hold, in words (for the report)."""
+    used = table.n_used()
+    if not used:
+        return "all scored patches (none was used in training)"
+    if table.include_training:
+        return f"all scored patches, including the {used} the model was trained or validated on"
+    return f"patches not used in training ({used} training/validation patches left out)"
+
+
+def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str],
+                  threshold: float) -> Path:
+    """The one-page PNG/PDF report of ddrcore.io.report at ``threshold``, written here and now."""
+    return run_to_end(report_job(path, table, model, model_path, threshold))
+
+
+def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
+    """The report as a job for the GUI's worker thread.
+
+    What the report shows is taken from the table now (the caller's thread),
+    so later marks or loads cannot change it; copying patches and drawing
+    (about a second of matplotlib) happen when the generator runs.
+    """
+    idx, scores, sources = _ranked_subset(table)
+    c = model.config
+    settings = {"model": model_path or "(unsaved)", "patch size": table.patch_size,
+                "channel": table.channel if table.channel is not None else "auto",
+                "epochs": f"{c.pretrain_epochs} pretrain + {c.finetune_epochs} finetune",
+                "seed": c.seed, "model default threshold": f"{model.threshold:.6g}",
+                "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED)),
+                "patches shown": role_filter_text(table)}
+    images, normal, label = table.images, table.marks[idx] == NORMAL, ScoreType.label_of(table.score_type)
+
+    def run():
+        yield Progress("report", message=f"drawing the report of {len(idx)} patches")
+        return write_report(path, scores.score, threshold, images[idx], sources, normal, settings, label)
+
+    return run()

@@ -1,0 +1,255 @@
+"""Files the user names: projects (new, open, save, autosave, recent) and exports (ranked CSV, report).
+
+The document says what to write; this module asks where, writes, and says
+what happened.  Annotations are autosaved shortly after every change.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ddrcore.config import TrainConfig
+from ddrcore.errors import DdridError
+from ddrcore.io import project as projectfile
+from ddrcore.io.images import BadFile
+from ddrcore.model.score_type import ScoreType
+
+from .controller import Controller
+from . import exporting
+from .. import settings as appsettings
+from ..document.document import Document
+from .modelling import MODEL_SUFFIX
+from ..document.table import patching_from_dict
+
+PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
+AUTOSAVE_DELAY_MS = 1500
+
+
+def start_dir(document: Document) -> str:
+    """Where file dialogs open: the project's folder, else the loaded data's, else the last one used."""
+    if document.project_path:
+        return str(Path(document.project_path).parent)
+    inputs = [p for p in document.table.inputs if os.path.exists(p)]
+    if inputs:
+        folders = [p if os.path.isdir(p) else os.path.dirname(p) for p in inputs]
+        try:
+            return os.path.commonpath(folders)   # e.g. the folder above train/ and test/
+        except ValueError:   # different drives
+            return folders[0]
+    last = appsettings.get("lastDir", "")
+    return last if last and os.path.isdir(last) else str(Path.home())
+
+
+class Projects(Controller):
+    """Project files and exports for one document.
+
+    ``window`` provides ``runner``, ``loader``, ``train_panel``, ``welcome``,
+    ``notify(text, ms)``, ``show_gallery()``, ``show_welcome()`` and ``after_dialog()``.
+    """
+
+    def __init__(self, window, document: Document):
+        super().__init__(window)
+        self.doc = document
+        self.runner = window.runner
+        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        # Bound methods, not lambdas: psygnal holds those weakly, so no reference cycle keeps the window.
+        document.marks_changed.connect(self._changed)
+        document.patches_added.connect(self._changed)
+        document.model_changed.connect(self._changed)
+
+
+    def _changed(self, *_args) -> None:
+        """Autosave soon after marks change, patches arrive or a model is trained (never for an empty project).
+
+        A project's own model is loaded before its patches, so opening a project does not rewrite it.
+        """
+        if len(self.doc):
+            self.autosave_timer.start()
+
+    # -------------------------------------------------------------- open --
+    def new_project(self) -> bool:
+        """Start empty (the current work is autosaved first); False while a job runs."""
+        if self.runner.busy:
+            QMessageBox.information(self.window, "ddrid", "Wait for the current job to finish (or cancel it) first.")
+            return False
+        self.autosave()
+        self.doc.reset()
+        self.window.show_welcome()
+        self.refresh_welcome()
+        return True
+
+    def refresh_welcome(self) -> None:
+        """The start screen lists recent projects and offers the autosaved session."""
+        self.window.welcome.set_recent(appsettings.recent_projects())
+        auto = appsettings.autosave_project_path()
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(auto.stat().st_mtime)) if auto.is_file() else ""
+        self.window.welcome.set_autosave(when)
+
+    def restore_autosave(self) -> None:
+        """Reopen the autosaved session; it stays unsaved (Save asks for a name)."""
+        auto = appsettings.autosave_project_path()
+        if auto.is_file():
+            self.open_project(str(auto), remember=False)
+            self.doc.set_project_path(None)
+
+    def ask_open_project(self) -> None:
+        """File ▸ Open Project…"""
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open project", start_dir(self.doc), PROJECT_FILTER)
+        self.window.after_dialog()
+        if path:
+            self.open_project(path)
+
+    def fill_recent(self, menu) -> None:
+        """Fill File ▸ Open Recent with the recent projects that still exist."""
+        menu.clear()
+        recent = appsettings.recent_projects()
+        for p in recent:
+            menu.addAction(p, lambda p=p: self.open_project(p))
+        if not recent:
+            menu.addAction("(none)").setEnabled(False)
+
+    def open_project(self, path: str, remember: bool = True) -> None:
+        """Open a project: its settings now, its inputs in a load job; marks and threshold follow them."""
+        try:
+            proj = projectfile.load(path, check_training=TrainConfig.check_settings)
+        except DdridError as exc:
+            QMessageBox.warning(self.window, "Cannot open project", str(exc))
+            return
+        patching = patching_from_dict(proj.training.get("patching"))
+        self.doc.set_patch_settings(patch_size=proj.patch_size, channel=proj.channel)
+        if not self.new_project():
+            return
+        if patching is not None:
+            self.doc.set_patch_settings(source=patching.source, labels_dir=patching.labels_dir,
+                                        points=patching.points, object_size=patching.object_size,
+                                        patch_size=patching.crop_side())
+        self.doc.set_project_path(str(Path(path).resolve()))
+        outside = projectfile.outside_paths(proj, path)
+        if outside:
+            # A shared project may point anywhere on this machine: say where before it is read.
+            shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+            self.doc.add_problems([BadFile(path, f"this project reads {len(outside)} path(s) outside its folder: "
+                                                 f"{shown}; check that you expected them")])
+        self.doc.expect_project(proj, with_model=bool(proj.model_path))
+        self.window.train_panel.apply_settings(proj.training)
+        if proj.model_path:
+            self._open_model(proj, patching)
+        if remember:
+            appsettings.add_recent_project(self.doc.project_path)
+        if proj.inputs:
+            self.window.loader.load_inputs(proj.inputs)
+        else:
+            self.window.show_gallery()
+
+    def _open_model(self, proj, patching) -> None:
+        try:
+            from ddrcore.model import modelfile
+
+            m = modelfile.load(proj.model_path, device="auto")
+            why = m.incompatibility(proj.patch_size, proj.channel,
+                                    objects=patching.source if patching is not None else None)
+            if why:
+                # Patches cut differently from the training ones get scores that look valid but are not.
+                raise DdridError(path=proj.model_path, reason=f"{why}; this project cuts {proj.patch_size} px patches")
+        except DdridError as exc:
+            self.doc.add_problems([BadFile(proj.model_path, f"{exc.reason} — train again to get a new model")])
+            return
+        self.doc.set_model(m, proj.model_path)
+        self.window.train_panel.show_model(
+            f"Model {Path(proj.model_path).name} loaded ({m.config.pretrain_epochs}+{m.config.finetune_epochs} "
+            f"epochs, {ScoreType.label_of(m.score_type)}, threshold {m.threshold:.4g}). Train again to replace it.")
+
+    # -------------------------------------------------------------- save --
+    def save_project(self) -> bool:
+        """File ▸ Save Project: to its file, or ask where if it has none; False if not saved."""
+        if not self.doc.project_path:
+            return self.ask_save_project_as()
+        return self.save_to(self.doc.project_path)
+
+    def ask_save_project_as(self) -> bool:
+        """File ▸ Save Project As…; False if cancelled or not saved."""
+        start = self.doc.project_path or str(Path(start_dir(self.doc)) / f"project{projectfile.SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, PROJECT_FILTER)
+        self.window.after_dialog()
+        if not path:
+            return False
+        if not path.lower().endswith(projectfile.SUFFIX):
+            path += projectfile.SUFFIX
+        return self.save_to(path)
+
+    def save_to(self, path: str) -> bool:
+        """Write the project (and its model beside it, if it lives elsewhere)."""
+        path = str(Path(path).resolve())
+        try:
+            if self.doc.model is not None:
+                from ddrcore.model import modelfile
+
+                beside = str(Path(path).with_suffix(MODEL_SUFFIX))
+                if self.doc.model_path != beside:
+                    # The model travels with the project: copy it next to the project file.
+                    modelfile.save(self.doc.model, beside)
+                    self.doc.set_model_path(beside)
+            projectfile.save(self.doc.to_project(self.window.train_panel.settings()), path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self.window, "Cannot save project", f"{path}: {exc}")
+            return False
+        self.doc.set_project_path(path)
+        appsettings.add_recent_project(path)
+        self.doc.set_clean()
+        self.window.notify(f"Saved {path}", 4000)
+        return True
+
+    def autosave(self) -> None:
+        """Save annotations now: to the project file, or to the autosave file if unsaved."""
+        self.autosave_timer.stop()
+        if len(self.doc) == 0 and not self.doc.pending_marks:
+            return
+        target = self.doc.project_path or str(appsettings.autosave_project_path())
+        try:
+            # Marks of inputs not loaded yet (project still loading) must not be dropped.
+            projectfile.save(self.doc.to_project(self.window.train_panel.settings(), keep_pending=True), target)
+        except (OSError, ValueError) as exc:
+            self.window.notify(f"Autosave failed: {target}: {exc}", 8000)
+            return
+        if self.doc.project_path:
+            self.doc.set_clean()
+        self.window.notify(f"Autosaved to {target}", 2000)
+
+    # ------------------------------------------------------------ export --
+    def _ask_save(self, title: str, name: str, filters: str) -> Optional[str]:
+        path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(start_dir(self.doc)) / name), filters)
+        self.window.after_dialog()
+        return path or None
+
+    def _export(self, path: str, export):
+        """``export(path, table, model, model_path, threshold)`` at the current threshold; None if it failed."""
+        d = self.doc
+        try:
+            return export(path, d.table, d.model, d.model_path, d.threshold)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
+            return None
+
+    def ask_export_csv(self) -> None:
+        """Write the ranked CSV at the current threshold (ddrcore.io.export.write_csv)."""
+        path = self._ask_save("Export ranked CSV", "ranked.csv", "CSV (*.csv)")
+        out = self._export(path, exporting.export_csv) if path else None
+        if out is not None:
+            self.window.notify(f"Wrote {out}", 5000)
+
+    def ask_export_report(self) -> None:
+        """Draw the one-page report (PDF or PNG) at the current threshold, in a worker."""
+        path = self._ask_save("Export report", "report.pdf", "PDF (*.pdf);;PNG (*.png)")
+        if path and Path(path).suffix.lower() not in (".pdf", ".png"):
+            path += ".pdf"
+        job = self._export(path, exporting.report_job) if path else None
+        if job is not None:
+            # Drawing takes about a second: off the GUI thread, like every other job.
+            self.runner.submit("report", lambda: job, title="Writing report",
+                               on_done=lambda out: self.window.notify(f"Wrote {out}", 5000))

@@ -1,0 +1,211 @@
+"""The detail panel: one patch as input | X_C | X_N | input with the residual as heat.
+
+Every image is in the patch's own intensity units (ddrcore.model.decomposition
+maps the networks' output back through the preprocessing), so a user reads
+X_C as "the normal-looking image" and X_N as "what was added to it":
+
+* input and X_C share one contrast (one histogram drives both), set from the
+  input's own percentiles, so the input is never washed out by a saturated part;
+* X_N is a difference: a diverging map, symmetric about zero, with its own range;
+* the last panel lays the smoothed residual over the input as a coloured heat
+  layer, so the anomalous place is seen on the object itself.
+
+All four share zoom/pan.  Decompositions are supplied by ddrid_gui.views.bindings
+(computed on demand for the selected patch only).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ddrcore.io.images import PatchSource
+from ddrcore.model.score_type import ScoreType
+
+PANELS = ("input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
+#: The heat layer is full red at this multiple of what the model's validation normals show.
+HEAT_FULL_RED = 2.0
+# Red for an added bright, blue for a missing one; white at zero.
+_DIVERGING = pg.ColorMap([0.0, 0.5, 1.0], [(40, 90, 200), (245, 245, 245), (210, 40, 40)])
+# The heat layer: transparent where nothing departs from normal, opaque yellow-red where most does.
+_HEAT = pg.ColorMap([0.0, 0.35, 1.0], [(255, 200, 0, 0), (255, 160, 0, 110), (230, 20, 20, 210)])
+
+
+class DetailView(QWidget):
+    """Shows the current patch; arrow keys ask to walk the ranking."""
+
+    stepRequested = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("detailView")
+        self.objects = False          # patches are object crops: name the object, not the crop origin
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.title = QLabel("No patch selected")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.scores = QLabel("")
+        self.scores.setTextFormat(Qt.TextFormat.RichText)
+        self.scores.setWordWrap(True)
+        self.why = QLabel("")
+        self.why.setObjectName("detailWhy")
+        self.why.setWordWrap(True)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setMinimumHeight(260)
+        # Drops go to the main window (files to open), not to this canvas, which would swallow them.
+        self.graphics.setAcceptDrops(False)
+        self.boxes, self.items, self.labels = [], [], []
+        for k, name in enumerate(PANELS):
+            # 2 x 2: the dock is narrow, and four side-by-side views would be tiny.
+            row, col = 2 * (k // 2), k % 2
+            label = self.graphics.addLabel(name, row=row, col=col, size="9pt")
+            box = self.graphics.addViewBox(row=row + 1, col=col, lockAspect=True, invertY=True, enableMenu=False)
+            item = pg.ImageItem(axisOrder="row-major")
+            box.addItem(item)
+            if self.boxes:
+                box.setXLink(self.boxes[0])
+                box.setYLink(self.boxes[0])
+            self.boxes.append(box)
+            self.items.append(item)
+            self.labels.append(label)
+        self.items[2].setColorMap(_DIVERGING)
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setColorMap(_HEAT)
+        self.heat.setZValue(10)
+        self.boxes[3].addItem(self.heat)
+        # One LUT/histogram for input and X_C (the panel with the heat layer follows it).
+        self.lut = pg.HistogramLUTWidget(orientation="horizontal")
+        self.lut.setImageItem(self.items[0])
+        self.lut.setMaximumHeight(80)
+        self.lut_label = QLabel("Contrast of input and X_C (image units; drag the handles):")
+        self.lut.item.sigLevelsChanged.connect(self._share_levels)
+        self.lut.item.sigLookupTableChanged.connect(self._share_levels)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.lut_label)
+        layout.addWidget(self.lut)
+        layout.addWidget(self.scores)
+        layout.addWidget(self.why)
+        from ..glossary import tip
+
+        self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
+            label.setToolTip(tip(*terms))
+        self.patch: int = -1
+        self._score_args = ((float("nan"),) * 3, None, None)
+        self.clear()
+
+    # ------------------------------------------------------------ content --
+    def clear(self, message: str = "No patch selected") -> None:
+        self.patch = -1
+        self.title.setText(message)
+        self.scores.setText("")
+        self.why.setText("")
+        for item in (*self.items, self.heat):
+            item.clear()
+        # The residual's range and kind belong to the patch that was shown.
+        for label, name in zip(self.labels[2:], PANELS[2:]):
+            label.setText(name)
+
+    def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
+                   decomposition=None, latent: float = float("nan"),
+                   recon: float = float("nan"), score_type: Optional[str] = None,
+                   threshold: Optional[float] = None, residual: float = float("nan"),
+                   combined: float = float("nan")) -> None:
+        """``raw`` is (C, S, S) at native intensity; ``decomposition`` a ddrcore Explanation (or None).
+
+        ``residual`` is AS_e and ``combined`` AS_c, where the model has them.
+        """
+        self.patch = patch
+        mark_text = f" — marked {mark}" if mark else ""
+        where = f"y {source.y}, x {source.x}"
+        if self.objects and not np.isnan(source.center_y):
+            where = f"object {source.object_id} at y {source.center_y:.0f}, x {source.center_x:.0f}"
+        self.title.setText(f"<b>{source.path}</b><br>page {source.page}, {where}{mark_text}")
+        img = np.asarray(raw[0], np.float32)
+        # The input's own percentiles set the contrast of input and X_C alike.
+        lo, hi = (float(v) for v in np.percentile(img, [1, 99.5]))
+        hi = hi if hi > lo else lo + 1.0
+        self.items[0].setImage(img, autoLevels=False)
+        self.lut.item.setHistogramRange(float(img.min()), float(img.max()))
+        self.lut.item.setLevels(lo, hi)
+        if decomposition is None:
+            # Before a model exists (or while the parts are computed): the input alone.
+            # The heat panel too: the input alone there would read as "nothing anomalous".
+            for item in (self.items[1], self.items[2], self.items[3], self.heat):
+                item.clear()
+            self.why.setText("")
+        else:
+            x_c = np.asarray(decomposition.x_c[0], np.float32)
+            x_n = np.asarray(decomposition.x_n[0], np.float32)
+            self.items[1].setImage(x_c, autoLevels=False)
+            self.items[3].setImage(img, autoLevels=False)
+            span = float(np.percentile(np.abs(x_n), 99.5)) or 1.0
+            self.items[2].setImage(x_n, autoLevels=False, levels=(-span, span))
+            heat = np.asarray(decomposition.heat, np.float32)
+            normal = float(getattr(decomposition, "heat_normal", float("nan")))
+            if np.isfinite(normal) and normal > 0:
+                # Scaled by what the model's validation normals show: heat up to that level stays
+                # faint, twice it is full red.  X_C never reproduces a patch exactly; this keeps a
+                # normal ring from glowing along its edge.
+                top = HEAT_FULL_RED * normal
+            else:
+                # One scale for every patch, tied to the input's contrast: a residual half as large as
+                # the input's range is full red, so a normal patch with a small residual stays clear.
+                top = 0.5 * (hi - lo)
+            self.heat.setImage(heat, autoLevels=False, levels=(0.0, top))
+            self.labels[2].setText(f"X_N (residual, ±{span:.3g})")
+            self.labels[3].setText("input + " + ("X_N" if decomposition.residual == "x_n" else "|input − X_C|")
+                                   + " heat")
+            self.why.setText(decomposition.why)
+        self._share_levels()
+        self.boxes[0].autoRange(padding=0.02)
+        self._show_scores((latent, recon, residual, combined), score_type, threshold)
+
+    def update_threshold(self, threshold: Optional[float]) -> None:
+        """Re-mark flagged / below threshold without redrawing the images."""
+        if self.patch >= 0:
+            self._show_scores(*self._score_args[:2], threshold)
+
+    def _show_scores(self, values, score_type, threshold) -> None:
+        self._score_args = (values, score_type, threshold)
+        latent, recon, residual, combined = values
+        if np.isnan(latent):
+            self.scores.setText("<i>Not scored yet: train a model (or press Score) to see AS_l and AS_r.</i>")
+            return
+        parts = []
+        named = [(ScoreType.LATENT, "AS_l (latent)", latent), (ScoreType.RECON, "AS_r (image)", recon),
+                 (ScoreType.RESIDUAL, "AS_e (residual peak)", residual),
+                 (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)", combined)]
+        for key, name, value in named:
+            if key in (ScoreType.RESIDUAL, ScoreType.COMBINED) and np.isnan(value):
+                continue   # a model file without these scores
+            if key == score_type:
+                flag = ""
+                if threshold is not None and np.isfinite(threshold):
+                    flag = " — <span style='color:#d62728'>flagged</span>" if value >= threshold else " — below threshold"
+                parts.append(f"<b>▶ {name} = {value:.5g}</b> (used for ranking{flag})")
+            else:
+                parts.append(f"{name} = {value:.5g}")
+        self.scores.setText("<br>".join(parts))
+
+    def _share_levels(self, *_args) -> None:
+        levels = self.lut.item.getLevels()
+        lut = self.items[0].lut
+        for item in (self.items[1], self.items[3]):
+            item.setLevels(levels)
+            item.setLookupTable(lut)
+
+    # ---------------------------------------------------------- keyboard --
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        step = {Qt.Key.Key_Right: 1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Up: -1}.get(event.key())
+        if step is not None:
+            self.stepRequested.emit(step)
+            event.accept()
+        else:
+            super().keyPressEvent(event)

@@ -1,0 +1,266 @@
+"""Start screen, loading by drop, bad files, marking, counts, undo, autosave."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
+
+from gui import action, drop, find, open_window, page, problems  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def test_empty_start_explains_and_names_widgets(win):
+    assert "ddrid" in win.windowTitle()
+    assert page(win) is find(win, "welcomePage")
+    assert find(win, "openDemoButton", QPushButton).text() == "Open demo data"
+    for name in ("galleryView", "trainButton", "cancelButton", "thresholdSlider", "exportCsvButton", "detailView",
+                 "sourceView", "countsLabel", "problemsList", "sortBox", "filterBox", "patchingCombo", "channelBox"):
+        find(win, name)
+    assert win.acceptDrops()
+    assert not find(win, "trainButton").isEnabled()  # nothing loaded yet
+    assert not action(win, "train").isEnabled() and not action(win, "undo").isEnabled()
+
+
+def test_drop_folder_fills_gallery_and_lists_bad_files(win, image_folder, wait_idle, tmp_path):
+    import tifffile
+
+    (image_folder / "broken.tif").write_bytes(b"not a tiff at all")
+    (image_folder / "empty.tif").write_bytes(b"")
+    tifffile.imwrite(image_folder / "field.tif", np.random.default_rng(0).integers(0, 4000, (64, 96), np.uint16))
+    tifffile.imwrite(image_folder / "stack.tif", np.random.default_rng(1).integers(0, 4000, (3, 32, 32), np.uint16),
+                    photometric="minisblack")
+    accepted, _mime = drop(win, [image_folder])
+    assert accepted
+    wait_idle(win)
+    # 32 single patches + a 64x96 field (2x3 tiles) + a 3-page stack.
+    gallery = find(win, "galleryView")
+    assert gallery.model().rowCount() == 32 + 6 + 3 == len(win.document)
+    assert page(win) is gallery
+    listed = problems(win)
+    assert any("broken.tif" in p and "not a readable image" in p for p in listed)
+    assert any("empty.tif" in p and "empty" in p for p in listed)
+    assert find(win, "problemsPanel").isVisible()
+    pages = {(s.page, s.y, s.x) for s in win.document.table.sources if s.path.endswith("stack.tif")}
+    assert pages == {(0, 0, 0), (1, 0, 0), (2, 0, 0)}
+    find(win, "dismissProblemsButton", QPushButton).click()
+    assert problems(win) == [] and not find(win, "problemsPanel").isVisible()
+    assert win.document.problems == []
+    # Dropping the same folder again adds nothing twice.
+    drop(win, [image_folder])
+    wait_idle(win)
+    assert len(win.document) == 41
+    assert "41" in find(win, "countsLabel").text()
+
+
+def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_idle, qtbot):
+    from ddrid_gui import settings as appsettings
+    from ddrid_gui.document import EXCLUDED, NORMAL
+
+    win.open_paths([str(image_folder)])
+    wait_idle(win)
+    t = win.document.table
+    counts = find(win, "countsLabel")
+    g = find(win, "galleryView")
+    g.setFocus()
+    g.select_patches(np.arange(5))
+    qtbot.keyClick(g, Qt.Key.Key_N)
+    assert (t.marks == NORMAL).sum() == 5
+    assert "5</b> normal" in counts.text()
+    assert win.windowTitle().startswith("untitled *")          # unsaved changes
+    g.select_patches([3, 4, 6])
+    qtbot.keyClick(g, Qt.Key.Key_X)
+    assert (t.marks == NORMAL).sum() == 3 and (t.marks == EXCLUDED).sum() == 3
+    qtbot.keyClick(g, Qt.Key.Key_U)
+    assert (t.marks != 0).sum() == 3
+    undo, redo = action(win, "undo"), action(win, "redo")
+    assert undo.text().replace("&", "") == "Undo unmark 3 patches"
+    undo.trigger()
+    assert (t.marks == EXCLUDED).sum() == 3
+    undo.trigger()
+    assert (t.marks == NORMAL).sum() == 5 and (t.marks == EXCLUDED).sum() == 0
+    assert "5</b> normal" in counts.text() and "0 excluded" in counts.text()
+    redo.trigger()
+    assert (t.marks == EXCLUDED).sum() == 3
+    # Filter shows exactly the marked patches.
+    filter_box = find(win, "filterBox")
+    filter_box.setCurrentIndex(filter_box.findData("normal"))
+    assert g.model().rowCount() == 3
+    filter_box.setCurrentIndex(filter_box.findData("all"))
+    # A whole folder declared normal.
+    normal_dir = str(image_folder / "normal")
+    first = next(i for i, s in enumerate(t.sources) if s.path.startswith(normal_dir))
+    g.select_patches([first])
+    action(win, "folder_normal").trigger()
+    in_folder = np.array([s.path.startswith(normal_dir) for s in t.sources])
+    assert (t.marks[in_folder] == NORMAL).all()
+    # The debounced autosave writes the marks (no project file yet: the autosave file).
+    qtbot.waitUntil(lambda: appsettings.autosave_project_path().is_file(), timeout=5000)
+    qtbot.wait(1800)
+    doc = json.loads(appsettings.autosave_project_path().read_text())
+    marked = sum(len(e.get("normal", [])) for e in doc["annotations"])
+    assert marked == int((t.marks == NORMAL).sum())
+
+
+def test_missing_input_is_reported_and_the_rest_loads(win, image_folder, wait_idle, tmp_path):
+    missing = tmp_path / "not_there"
+    win.open_paths([str(missing), str(image_folder / "odd")])
+    wait_idle(win)
+    assert len(win.document) == 8
+    assert any(str(missing) in p and "no such file or folder" in p for p in problems(win))
+
+
+def test_shortcuts_listed_in_help(win):
+    rows = dict(win.act.shortcut_rows())
+    assert rows["Mark Normal"] == "N" and rows["Unmark"] == "U" and rows["Exclude"] == "X"
+    assert "Ctrl+Z" in rows["Undo"] and "Ctrl+Shift+Z" in rows["Redo"]
+
+
+def test_open_demo_marks_training_normals(win, wait_idle):
+    find(win, "openDemoButton").click()
+    wait_idle(win)
+    t = win.document.table
+    n_train = sum("/train/normal/" in s.path.replace("\\", "/") for s in t.sources)
+    assert n_train == 300 and len(t) == 500
+    assert (t.marks == 1).sum() == 300
+    assert find(win, "trainButton").isEnabled()
+
+
+def test_command_line_arguments():
+    from ddrid_gui.__main__ import parse_args
+
+    assert parse_args(["a", "b.ddridproj"]).paths == ["a", "b.ddridproj"]
+    assert parse_args([]).paths == []
+
+
+def _autosaved_with_four_marks(qtbot, image_folder, wait_idle):
+    """A window that loaded ``image_folder``, marked 4 patches normal and autosaved (never saved a project)."""
+    from ddrid_gui import settings as appsettings
+
+    w = open_window(qtbot)
+    w.open_paths([str(image_folder)])
+    wait_idle(w)
+    w.document.mark(np.arange(4), 1)
+    # The debounce timer saves 1.5 s after the change.
+    auto = appsettings.autosave_project_path()
+
+    def saved_four():
+        if not auto.is_file():
+            return False
+        doc = json.loads(auto.read_text())
+        return sum(len(e.get("normal", [])) for e in doc["annotations"]) == 4
+
+    qtbot.waitUntil(saved_four, timeout=5000)
+    return w
+
+
+def _restore(qtbot, wait_idle):
+    """A new window (as after a crash) that restores the autosaved session from its start screen."""
+    w = open_window(qtbot)
+    restore = find(w, "restoreButton")
+    assert restore.isVisibleTo(find(w, "welcomePage"))
+    restore.click()
+    wait_idle(w)
+    return w
+
+
+def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
+    """A crash loses nothing marked: a new window offers the autosave and restores the marks."""
+    w1 = _autosaved_with_four_marks(qtbot, image_folder, wait_idle)
+    w2 = _restore(qtbot, wait_idle)       # w1 never saved a project
+    assert len(w2.document) == len(w1.document)
+    assert (w2.document.table.marks == 1).sum() == 4
+    assert w2.document.project_path is None and w2.windowTitle().startswith("untitled")
+
+
+def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "rgb.tif", rng.integers(0, 4000, (32, 32, 3), np.uint16), photometric="rgb")
+    win.open_paths([str(tmp_path / "rgb.tif")])
+    wait_idle(win)
+    assert len(win.document) == 0
+    assert "different channels" in problems(win)[0] and "toolbar Channel" in problems(win)[0]
+    # Patch size and channel can be chosen while nothing is loaded.
+    channel_box, size_box = find(win, "channelBox"), find(win, "patchSizeBox")
+    assert channel_box.isEnabled() and size_box.isEnabled()
+    channel_box.setCurrentIndex(channel_box.findData(1))
+    size_box.setValue(16)
+    win.open_paths([str(tmp_path / "rgb.tif")])
+    wait_idle(win)
+    # 32 x 32 at 16 px: 4 patches of channel 1, network input 32 px (the CLI's rule).
+    assert len(win.document) == 4 and win.document.table.images.shape == (4, 1, 32, 32)
+    assert not channel_box.isEnabled() and not size_box.isEnabled()
+
+
+def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wait_idle):
+    """Marks read from a project are applied once; the user's later changes win."""
+    _autosaved_with_four_marks(qtbot, image_folder, wait_idle)
+    w2 = _restore(qtbot, wait_idle)
+    assert (w2.document.table.marks == 1).sum() == 4
+    w2.document.mark(np.arange(1), 0)            # the user unmarks one restored patch
+    w2.close()                                    # closing saves at once
+    assert (w2.document.table.marks == 1).sum() == 3
+    w3 = _restore(qtbot, wait_idle)
+    assert (w3.document.table.marks == 1).sum() == 3
+
+
+def test_window_has_the_ddrid_icon(win):
+    assert not win.windowIcon().isNull()
+    assert not win.windowIcon().pixmap(64, 64).isNull()
+
+
+def test_source_image_view_outlines_and_click(win, tmp_path, wait_idle, qtbot):
+    import tifffile
+    from PySide6.QtCore import QPointF, Qt
+
+    from ddrid_gui.document import NORMAL
+    from ddrcore.io.images import PatchSource
+
+    img = np.random.default_rng(0).integers(100, 4000, (96, 64)).astype(np.uint16)
+    field = tmp_path / "field.tif"
+    tifffile.imwrite(field, img)
+    win.open_paths([str(field)])
+    wait_idle(win)
+    t = win.document.table
+    assert len(t) == 6                              # 3 x 2 tiles of 32 px
+    dock = find(win, "sourceDock")
+    dock.raise_()
+    qtbot.waitUntil(dock.isVisible)
+    middle = t.index_of(PatchSource(str(field), 0, 32, 32))
+    find(win, "galleryView").select_patches([middle], current=middle)
+    view = find(win, "sourceView")
+    qtbot.waitUntil(lambda: view.shape == (96, 64), timeout=10_000)
+    assert "field.tif" in view.title.text() and view.outline_count("selected") == 1
+    win.document.mark([0, 1], NORMAL)
+    assert view.outline_count("normal") == 2
+    # A click at page pixel (x=10, y=70) lands in the tile at y=64, x=0 and selects it.
+    scene_pos = view.box.mapViewToScene(QPointF(10, 70))
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton, pos=view.graphics.mapFromScene(scene_pos))
+    below = t.index_of(PatchSource(str(field), 0, 64, 0))
+    qtbot.waitUntil(lambda: find(win, "galleryView").current_patch() == below, timeout=5000)
+    assert view.outline_count("selected") == 1
+
+
+def test_source_image_view_reports_a_vanished_file(win, tmp_path, wait_idle, qtbot):
+    import tifffile
+
+    field = tmp_path / "gone.tif"
+    tifffile.imwrite(field, np.random.default_rng(1).integers(0, 4000, (64, 64)).astype(np.uint16))
+    win.open_paths([str(field)])
+    wait_idle(win)
+    field.unlink()                                  # e.g. a network share went away
+    dock = find(win, "sourceDock")
+    dock.raise_()
+    qtbot.waitUntil(dock.isVisible)
+    view = find(win, "sourceView")
+    view.patchClicked.emit(0)                       # as a click on the page would
+    qtbot.waitUntil(lambda: "Cannot show the source image" in view.title.text(), timeout=10_000)
+    assert "gone.tif" in view.title.text()

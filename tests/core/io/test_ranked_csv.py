@@ -1,0 +1,53 @@
+import csv
+
+import numpy as np
+
+from ddrcore.io.export import COLUMNS, write_csv, write_decompositions
+from ddrcore.io.images import PatchSource
+from ddrcore.progress import run_to_end
+from ddrcore.model.scoring import score_patches
+from synthetic import blob_patch, ring_patch
+
+
+def _scored(model, rng, decompose=False):
+    x = np.stack([ring_patch(rng) for _ in range(4)] + [blob_patch(rng) for _ in range(4)]).astype(np.float32)[:, None]
+    srcs = [PatchSource(f"/data/p{i}.tif", i % 2, 0, 32 * i) for i in range(8)]
+    return run_to_end(score_patches(model, x, decompose=decompose)), srcs
+
+
+def test_csv_is_ranked_and_complete(tiny_model, tmp_path, rng):
+    scores, srcs = _scored(tiny_model, rng)
+    out = write_csv(tmp_path / "out" / "ranked.csv", scores, srcs, tiny_model.stamp("m.ddrid"), threshold=None)
+    rows = list(csv.DictReader(open(out)))
+    assert list(rows[0]) == COLUMNS
+    assert len(rows) == 8
+    assert [int(r["rank"]) for r in rows] == list(range(1, 9))
+    vals = [float(r["score"]) for r in rows]
+    assert vals == sorted(vals, reverse=True)
+    tau = tiny_model.threshold
+    for r in rows:
+        assert r["is_anomaly"] == str(int(float(r["score"]) >= float(r["threshold"])))
+        assert float(r["threshold"]) == float(f"{tau:.6g}")
+        assert r["seed"] == "3" and r["model"] == "m.ddrid"
+        assert r["score_type"] in ("AS_l", "AS_r", "AS_c")
+    by_path = {r["path"]: r for r in rows}
+    assert by_path["/data/p3.tif"]["page"] == "1" and by_path["/data/p3.tif"]["x"] == "96"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ranked.csv"]
+
+
+def test_csv_threshold_override(tiny_model, tmp_path, rng):
+    scores, srcs = _scored(tiny_model, rng)
+    out = write_csv(tmp_path / "r.csv", scores, srcs, tiny_model.stamp(), threshold=-1.0)
+    rows = list(csv.DictReader(open(out)))
+    assert all(r["is_anomaly"] == "1" for r in rows)
+
+
+def test_decompositions(tiny_model, tmp_path, rng):
+    import tifffile
+
+    scores, srcs = _scored(tiny_model, rng, decompose=True)
+    n = write_decompositions(tmp_path / "dec", scores, srcs, limit=3)
+    files = sorted((tmp_path / "dec").glob("*.tif"))
+    assert n == 3 and len(files) == 3 and files[0].name.startswith("rank000001_")
+    arr = tifffile.imread(files[0])
+    assert arr.shape == (3, 1, 32, 32) or arr.shape == (3, 32, 32)

@@ -1,0 +1,230 @@
+"""Patches that show the cell, not the crop: neighbours masked, the border policy, per-image object size,
+measurements and the cell score.  Each on a small synthetic field where the setting changes the answer."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import tifffile
+
+from ddrcore.io.images import load_patches
+from ddrcore.objects import Patching
+from ddrcore.objects.measure import MEASUREMENTS
+from ddrcore.progress import run_to_end
+
+yy, xx = np.mgrid[:96, :96]
+
+
+def disc(img, lab, cy, cx, r, value, oid):
+    inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    img[inside] = value
+    lab[inside] = oid
+
+
+def field_with_neighbour(bright: int):
+    """A dim disc at the centre and, 14 px to its right, a second disc of brightness ``bright``."""
+    img = np.full((96, 96), 100, np.uint16)
+    lab = np.zeros((96, 96), np.uint16)
+    disc(img, lab, 48, 48, 6, 1000, 1)
+    disc(img, lab, 48, 62, 6, bright, 2)
+    return img, lab
+
+
+def centre_patch(tmp_path, name, img, lab, **kw):
+    folder = tmp_path / name
+    folder.mkdir()
+    tifffile.imwrite(folder / "f.tif", img)
+    tifffile.imwrite(folder / "f_masks.tif", lab)
+    ps = run_to_end(load_patches(folder, patching=Patching("labels", object_size=12, **kw)))
+    return ps.images[[s.object_id for s in ps.sources].index(1)]
+
+
+def test_masking_neighbours_makes_the_patch_independent_of_them(tmp_path):
+    dim, dim_lab = field_with_neighbour(1200)
+    glaring, glaring_lab = field_with_neighbour(60000)
+    a = centre_patch(tmp_path, "a", dim, dim_lab)
+    b = centre_patch(tmp_path, "b", glaring, glaring_lab)
+    # Masked (the default): the object's patch is the same whatever its neighbour's brightness ...
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    assert b.max() <= 1000 + 1e-3
+    # ... kept: the saturated neighbour dominates the patch.
+    kept = centre_patch(tmp_path, "c", glaring, glaring_lab, neighbours="keep")
+    assert kept.max() > 10000
+
+
+def border_field():
+    img = np.full((96, 96), 100, np.uint16)
+    lab = np.zeros((96, 96), np.uint16)
+    disc(img, lab, 48, 48, 6, 1000, 1)
+    disc(img, lab, 48, 2, 6, 1000, 2)        # cut by the left edge
+    disc(img, lab, 20, 70, 6, 1000, 3)
+    return img, lab
+
+
+@pytest.mark.parametrize("policy, ids", [("exclude", [1, 3]), ("flag", [1, 2, 3]), ("include", [1, 2, 3])])
+def test_border_policy_decides_which_objects_are_cut(tmp_path, policy, ids):
+    img, lab = border_field()
+    tifffile.imwrite(tmp_path / "f.tif", img)
+    tifffile.imwrite(tmp_path / "f_masks.tif", lab)
+    ps = run_to_end(load_patches(tmp_path, patching=Patching("labels", object_size=12, border=policy)))
+    assert sorted(s.object_id for s in ps.sources) == ids
+    assert [s.object_id for s in ps.sources if s.touches_border] == ([2] if 2 in ids else [])
+    if policy != "exclude":
+        edge = ps.images[[s.object_id for s in ps.sources].index(2)][0]
+        # No edge-replicated stripes: the columns beyond the page are one flat background value.
+        beyond = edge[:, :5]
+        assert np.ptp(beyond) == 0 and abs(float(beyond[0, 0]) - 100) < 1e-3
+
+
+def test_flagged_border_objects_are_scored_but_never_trained_on(tmp_path):
+    from ddrcore.config import TrainConfig
+    from ddrcore.model.training import train
+
+    rng = np.random.default_rng(0)
+    img = np.full((160, 160), 100, np.uint16)
+    lab = np.zeros((160, 160), np.uint16)
+    yy2, xx2 = np.mgrid[:160, :160]
+    k = 0
+    for cy in range(20, 160, 28):
+        for cx in range(20, 160, 28):
+            k += 1
+            inside = (yy2 - cy) ** 2 + (xx2 - cx) ** 2 <= 36
+            img[inside] = 900 + rng.integers(0, 100)
+            lab[inside] = k
+    k += 1
+    inside = (yy2 - 80) ** 2 + (xx2 - 1) ** 2 <= 36
+    img[inside], lab[inside] = 900, k
+    tifffile.imwrite(tmp_path / "f.tif", img)
+    tifffile.imwrite(tmp_path / "f_masks.tif", lab)
+    ps = run_to_end(load_patches(tmp_path, patching=Patching("labels", object_size=12, border="flag")))
+    assert sum(s.touches_border for s in ps.sources) == 1
+    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, device="cpu", batch_size=8)
+    cfg.set_patching(ps.patching)
+    cfg.input_size = int(ps.images.shape[-1])
+    model = run_to_end(train(ps, cfg))
+    assert model.training["n_train"] + model.training["n_val"] == len(ps) - 1
+
+
+def test_each_image_is_cut_at_its_own_magnification(tmp_path):
+    from ddrcore.objects.synthetic import make_field
+
+    fields = {"a_small.tif": make_field((256, 256), ("blob",), n=14, size=10, seed=1),
+              "b_large.tif": make_field((512, 512), ("blob",), n=14, size=34, seed=2)}
+    (tmp_path / "both").mkdir()
+    for name, f in fields.items():
+        (tmp_path / name[:-4]).mkdir()
+        tifffile.imwrite(tmp_path / name[:-4] / name, f.image)
+        tifffile.imwrite(tmp_path / "both" / name, f.image)
+    both = run_to_end(load_patches(tmp_path / "both", patching=Patching("auto")))
+    sides = {name: {s.size for s in both.sources if s.path.endswith(name)} for name in fields}
+    # One crop side per image, each about twice that image's object size (not one size for the folder).
+    assert len(sides["a_small.tif"]) == 1 and len(sides["b_large.tif"]) == 1
+    assert 14 <= min(sides["a_small.tif"]) <= 28 and 52 <= min(sides["b_large.tif"]) <= 90
+    alone = {n: len(run_to_end(load_patches(tmp_path / n[:-4], patching=Patching("auto")))) for n in fields}
+    together = {n: sum(s.path.endswith(n) for s in both.sources) for n in fields}
+    assert together == alone
+    # A size the user gives holds for every image.
+    fixed = run_to_end(load_patches(tmp_path / "both", patching=Patching("auto", object_size=20)))
+    assert {s.size for s in fixed.sources} == {40}
+
+
+def test_same_magnification_keeps_one_size_so_small_objects_stay_small():
+    p = Patching("auto", object_size=30.0, per_image=True)
+    assert p.for_image(24.0) is p            # condensed cells in one image do not shrink its crops
+    assert p.for_image(90.0).crop_side() == 180
+    assert replace(p, per_image=False).for_image(90.0).object_size == 30.0
+
+
+def test_every_object_row_carries_its_measurements(tmp_path):
+    img, lab = border_field()
+    tifffile.imwrite(tmp_path / "f.tif", img)
+    tifffile.imwrite(tmp_path / "f_masks.tif", lab)
+    ps = run_to_end(load_patches(tmp_path, patching=Patching("labels", object_size=12)))
+    for s in ps.sources:
+        m = dict(zip(MEASUREMENTS, s.measurements))
+        assert m["area"] == (lab == s.object_id).sum()
+        assert m["intensity_mean"] == pytest.approx(1000) and m["solidity"] > 0.9
+
+
+@pytest.fixture(scope="module")
+def cell_model(tmp_path_factory):
+    """A model trained 1+1 epochs on a field of 25 similar discs, and a test field with one small bright disc."""
+    from ddrcore.config import TrainConfig
+    from ddrcore.model.training import train
+
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("cells")
+    yy2, xx2 = np.mgrid[:160, :160]
+
+    def write(folder, odd=False):
+        folder.mkdir()
+        img = (100 + rng.normal(0, 5, (160, 160))).astype(np.uint16)
+        lab = np.zeros((160, 160), np.uint16)
+        k = 0
+        for cy in range(20, 160, 28):
+            for cx in range(20, 160, 28):
+                k += 1
+                r2, value = (9, 3000) if odd and k == 13 else (36, 900 + rng.integers(0, 100))
+                inside = (yy2 - cy) ** 2 + (xx2 - cx) ** 2 <= r2
+                img[inside] = value
+                lab[inside] = k
+        tifffile.imwrite(folder / "f.tif", img)
+        tifffile.imwrite(folder / "f_masks.tif", lab)
+        return folder
+
+    normal = run_to_end(load_patches(write(root / "normal"), patching=Patching("labels", object_size=12)))
+    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, device="cpu", batch_size=8)
+    cfg.set_patching(normal.patching)
+    cfg.input_size = int(normal.images.shape[-1])
+    model = run_to_end(train(normal, cfg))
+    test = run_to_end(load_patches(write(root / "test", odd=True), patching=model.config.patching()))
+    return model, test, root
+
+
+def test_objects_with_measurements_are_ranked_by_the_cell_score(cell_model):
+    from ddrcore.model.scoring import score_patches
+
+    model, test, _ = cell_model
+    assert model.score_type == "cell" and model.measure is not None
+    assert {"measure", "cell"} <= set(model.validation_scores)
+    scores = run_to_end(score_patches(model, test))
+    odd = [s.object_id for s in test.sources].index(13)
+    # The small bright disc is the one object measured unlike the normals.
+    assert int(np.argmax(scores.measure)) == odd
+    assert scores.cell is not None and np.isfinite(scores.cell).all()
+
+
+def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell_model):
+    import torch
+
+    from ddrcore.errors import ModelFileError
+    from ddrcore.model import modelfile
+    from ddrcore.model.scoring import score_patches
+
+    model, test, root = cell_model
+    path = modelfile.save(model, root / "m.ddrid")
+    loaded = modelfile.load(path, "cpu")
+    a, b = run_to_end(score_patches(model, test)), run_to_end(score_patches(loaded, test))
+    np.testing.assert_allclose(a.cell, b.cell, rtol=1e-5)
+    assert loaded.config.border == "exclude" and loaded.config.neighbours == "mask"
+    payload = torch.load(path, weights_only=True)
+    payload["measure"]["std"][0] = float("nan")
+    torch.save(payload, root / "forged.ddrid")
+    with pytest.raises(ModelFileError, match="measure"):
+        modelfile.load(root / "forged.ddrid", "cpu")
+
+
+def test_the_csv_names_the_measurements_and_the_threshold_false_positive_rate(cell_model, tmp_path):
+    import csv
+
+    from ddrcore.io.export import write_csv
+    from ddrcore.model.scoring import score_patches
+
+    model, test, _ = cell_model
+    scores = run_to_end(score_patches(model, test))
+    path = write_csv(tmp_path / "r.csv", scores, test.sources, model.stamp("m.ddrid"))
+    rows = list(csv.DictReader(open(path)))
+    assert rows[0]["score_type"] == "AS_cell" and rows[0]["score"] == rows[0]["score_cell"]
+    val = model.validation_scores["cell"]
+    assert float(rows[0]["threshold_fpr"]) == pytest.approx(np.mean(val >= model.threshold), abs=1e-3)
+    assert all(r["solidity"] and r["intensity_max"] and r["touches_border"] == "0" for r in rows)
+    assert {r["border"] for r in rows} == {"exclude"} and {r["neighbours"] for r in rows} == {"mask"}

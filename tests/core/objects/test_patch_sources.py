@@ -1,0 +1,318 @@
+"""Object patch sources: detection, label images, points, crops, CSV columns and bad input."""
+import csv
+
+import numpy as np
+import pytest
+import tifffile
+
+from ddrcore.bench.objects import match_centers
+from ddrcore.errors import DdridError
+from ddrcore.io.images import crop_centered, find_images, load_patches, tile_origins
+from ddrcore.objects import (Patching, detect_objects, estimate_object_size, find_label_image, is_label_file,
+                             objects_from_labels, page_objects, read_points)
+from ddrcore.objects.points import PointsFileError
+from ddrcore.objects.synthetic import KINDS, make_field
+from ddrcore.progress import run_to_end
+
+
+def load(paths, **kw):
+    return run_to_end(load_patches(paths, **kw))
+
+
+# ------------------------------------------------------------- detection --
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("touching", [False, True])
+def test_one_detection_per_object_of_every_kind(kind, touching):
+    f = make_field((192, 192), (kind,), n=8, size=20, seed=5, touching=touching)
+    found = detect_objects(f.image, 20)
+    _, recall, precision = match_centers(found.centers, f.centers, 6)
+    assert recall >= 0.85 and precision >= 0.85, (kind, touching, len(found), len(f.centers))
+
+
+def test_uneven_illumination_does_not_decide_what_is_an_object():
+    f = make_field((192, 256), ("blob",), n=10, size=18, seed=2, gradient=2.0)   # right edge 3x brighter
+    found = detect_objects(f.image, 18)
+    _, recall, precision = match_centers(found.centers, f.centers, 6)
+    assert recall >= 0.9 and precision >= 0.9
+
+
+def test_a_few_saturated_objects_do_not_hide_the_dim_ones():
+    f = make_field((256, 256), ("blob",), n=14, size=20, seed=4)
+    img = f.image.astype(np.float64)
+    img[(f.labels == 1) | (f.labels == 2)] *= 20            # 2 of 14 objects 20x brighter
+    _, recall, precision = match_centers(detect_objects(img, 20).centers, f.centers, 8)
+    assert recall >= 0.9 and precision >= 0.85
+
+
+def test_estimated_size_is_near_the_true_diameter():
+    f = make_field((256, 256), ("blob",), n=16, size=24, seed=3)
+    est = estimate_object_size(f.image)
+    assert 18 <= est <= 30
+
+
+def test_empty_and_constant_pages_give_no_objects():
+    assert len(detect_objects(np.zeros((64, 64), np.uint16), 10)) == 0
+    assert estimate_object_size(np.full((64, 64), 7.0)) is None
+
+
+def test_detection_labels_match_object_ids():
+    f = make_field((128, 128), ("blob",), n=5, size=16, seed=1)
+    found = detect_objects(f.image, 16)
+    for oid, (cy, cx) in zip(found.ids, found.centers):
+        assert found.labels[int(round(cy)), int(round(cx))] == oid
+
+
+# ------------------------------------------------------------------ crops --
+def test_crops_are_centred_and_edge_padded():
+    page = np.arange(100, dtype=np.float32).reshape(10, 10, 1)
+    crop, y, x = crop_centered(page, 5, 5, 4)
+    assert (y, x) == (3, 3) and np.array_equal(crop[..., 0], page[3:7, 3:7, 0])
+    crop, y, x = crop_centered(page, 9, 0, 4)
+    assert (y, x) == (7, -2) and crop.shape == (4, 4, 1)
+    assert crop[3, 0, 0] == page[9, 0, 0]            # below and left of the page: edge pixels repeated
+
+
+def test_grid_stride_gives_overlapping_tiles(tmp_path):
+    p = tmp_path / "a.tif"
+    tifffile.imwrite(p, np.random.default_rng(0).integers(0, 1000, (64, 64)).astype(np.uint16))
+    ps = load(p, patching=Patching("grid", patch_size=32, stride=16))
+    assert len(ps) == 9 and tile_origins(64, 32, 16) == [0, 16, 32]
+    assert [s.object_id for s in ps.sources] == list(range(1, 10))
+    assert (ps.sources[4].center_y, ps.sources[4].center_x, ps.sources[4].size) == (32, 32, 32)
+
+
+def test_auto_objects_give_one_centred_patch_per_object(tmp_path):
+    f = make_field((160, 160), ("ring",), n=6, size=20, seed=4)
+    tifffile.imwrite(tmp_path / "field.tif", f.image)
+    ps = load(tmp_path, patching=Patching("auto", object_size=20))
+    assert len(ps) == len(f.centers) == 6
+    assert ps.patching.crop_side() == 40 and ps.images.shape == (6, 1, 32, 32)
+    for s in ps.sources:
+        assert s.size == 40 and s.y == int(np.floor(s.center_y + 0.5)) - 20 and s.area > 0
+    _, recall, _ = match_centers([(s.center_y, s.center_x) for s in ps.sources], f.centers, 4)
+    assert recall == 1.0
+
+
+def test_auto_without_size_estimates_it_per_folder(tmp_path):
+    for i in range(2):
+        tifffile.imwrite(tmp_path / f"f{i}.tif", make_field((160, 160), ("blob",), n=6, size=20, seed=i).image)
+    ps = load(tmp_path, patching=Patching("auto"))
+    assert 14 <= ps.patching.object_size <= 26
+    assert ps.patching.crop_side() == round(2 * ps.patching.object_size)
+
+
+# ----------------------------------------------------------------- labels --
+def test_label_file_names_are_recognised_and_not_read_as_images(tmp_path):
+    for name in ("a.tif", "a_masks.tif", "b.png", "b_cp_masks.png", "c_labels.tif", "mask.tif"):
+        tifffile.imwrite(tmp_path / name, np.zeros((8, 8), np.uint8)) if name.endswith(".tif") else \
+            __import__("imageio").v3.imwrite(tmp_path / name, np.zeros((8, 8), np.uint8))
+    assert [p.name for p in find_images(tmp_path)] == ["a.tif", "b.png", "mask.tif"]
+    assert find_label_image(tmp_path / "a.tif").name == "a_masks.tif"
+    assert find_label_image(tmp_path / "b.png").name == "b_cp_masks.png"
+    assert find_label_image(tmp_path / "mask.tif") is None
+    assert is_label_file("x_label.tiff") and not is_label_file("_mask.tif")
+
+
+def test_labels_in_a_separate_folder_pair_by_stem(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    tifffile.imwrite(tmp_path / "img" / "w1.tif", np.zeros((8, 8), np.uint8))
+    tifffile.imwrite(tmp_path / "lab" / "w1.tif", np.zeros((8, 8), np.uint8))
+    tifffile.imwrite(tmp_path / "lab" / "w2_mask.tif", np.zeros((8, 8), np.uint8))
+    assert find_label_image(tmp_path / "img" / "w1.tif", tmp_path / "lab").name == "w1.tif"
+    assert find_label_image(tmp_path / "img" / "w2.tif", tmp_path / "lab").name == "w2_mask.tif"
+
+
+def test_every_label_id_gets_exactly_one_row_border_objects_included(tmp_path):
+    f = make_field((128, 128), ("blob",), n=6, size=16, seed=7)
+    lab = np.zeros((128, 128), np.uint16)
+    for k in range(1, int(f.labels.max()) + 1):
+        lab[f.labels == k] = 10 * k + 3                  # ids not consecutive
+    lab[0:5, 0:5] = 999                                  # an object touching the corner
+    tifffile.imwrite(tmp_path / "w.tif", f.image)
+    tifffile.imwrite(tmp_path / "w_masks.tif", lab)
+    ps = load(tmp_path, patching=Patching("labels", object_size=16, border="include"))
+    ids = sorted(s.object_id for s in ps.sources)
+    assert ids == sorted(int(i) for i in np.unique(lab) if i)
+    corner = [s for s in ps.sources if s.object_id == 999][0]
+    assert corner.y < 0 and corner.x < 0 and corner.area == 25
+
+
+def test_objects_from_labels_handles_huge_sparse_ids():
+    lab = np.zeros((16, 16), np.uint32)
+    lab[2:4, 2:4] = 4_000_000_000
+    o = objects_from_labels(lab)
+    assert o.ids.tolist() == [4_000_000_000] and o.areas.tolist() == [4.0]
+
+
+def test_bad_label_images_are_one_line_each_and_the_rest_goes_on(tmp_path):
+    good = make_field((96, 96), ("blob",), n=3, size=16, seed=1)
+    tifffile.imwrite(tmp_path / "good.tif", good.image)
+    tifffile.imwrite(tmp_path / "good_masks.tif", good.labels.astype(np.uint16))
+    tifffile.imwrite(tmp_path / "shape.tif", good.image)
+    tifffile.imwrite(tmp_path / "shape_masks.tif", np.ones((50, 60), np.uint16))
+    tifffile.imwrite(tmp_path / "empty.tif", good.image)
+    tifffile.imwrite(tmp_path / "empty_masks.tif", np.zeros((96, 96), np.uint16))
+    tifffile.imwrite(tmp_path / "nolabel.tif", good.image)
+    ps = load(tmp_path, patching=Patching("labels", object_size=16))
+    assert {s.path for s in ps.sources} == {str(tmp_path / "good.tif")}
+    reasons = {b.path.rsplit("/", 1)[-1]: b.reason for b in ps.bad}
+    assert "60 x 50" in reasons["shape.tif"] and "\n" not in reasons["shape.tif"]
+    assert "no objects" in reasons["empty.tif"]
+    assert "no label image found" in reasons["nolabel.tif"]
+
+
+# ----------------------------------------------------------------- points --
+def test_points_csv_path_y_x_and_points_outside_are_reported(tmp_path):
+    img = make_field((96, 96), ("blob",), n=3, size=16, seed=2).image
+    tifffile.imwrite(tmp_path / "a.tif", img)
+    (tmp_path / "p.csv").write_text("path,y,x\na.tif,20,30\na.tif,50.5,60\na.tif,500,10\n")
+    ps = load(tmp_path / "a.tif", patching=Patching("points", object_size=10, points=str(tmp_path / "p.csv")))
+    assert [(s.center_y, s.center_x) for s in ps.sources] == [(20, 30), (50.5, 60)]
+    assert all(s.size == 20 for s in ps.sources)
+    assert "1 point(s) outside" in ps.bad[0].reason
+
+
+def test_napari_points_apply_to_a_single_image(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", np.random.default_rng(0).integers(0, 900, (64, 64)).astype(np.uint16))
+    (tmp_path / "n.csv").write_text("index,axis-0,axis-1\n0,10,10\n1,40,50\n")
+    ps = load(tmp_path / "a.tif", patching=Patching("points", patch_size=16, points=str(tmp_path / "n.csv")))
+    assert len(ps) == 2 and ps.sources[1].object_id == 2
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name,row,col\na.tif,1,2\n", "missing columns"),
+    ("y,x\n1,2\n", "no 'path' column"),
+    ("path,y,x\na.tif,one,2\n", "line 2"),
+    ("path,y,x\n", "lists no points"),
+    ("", "empty"),
+])
+def test_bad_points_files_say_what_is_wrong(tmp_path, text, words):
+    p = tmp_path / "p.csv"
+    p.write_text(text)
+    with pytest.raises(PointsFileError) as e:
+        read_points(p)
+    assert words in str(e.value) and str(p) in str(e.value)
+
+
+def test_points_need_a_size(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", np.ones((16, 16), np.uint16))
+    (tmp_path / "p.csv").write_text("path,y,x\na.tif,5,5\n")
+    with pytest.raises(DdridError, match="--object-size"):
+        load(tmp_path, patching=Patching("points", points=str(tmp_path / "p.csv")))
+
+
+# --------------------------------------------------------------- settings --
+@pytest.mark.parametrize("size", [0.5, 2, 5000, float("nan"), float("inf")])
+def test_absurd_object_sizes_are_refused(size):
+    with pytest.raises(ValueError, match="object size"):
+        Patching("auto", object_size=size).validate()
+
+
+def test_patching_round_trips_through_a_dict_and_checks_fields():
+    p = Patching("auto", object_size=21.5, labels_dir="x")
+    assert Patching.from_dict(p.to_dict()) == Patching("auto", object_size=21.5)
+    for bad in ({"source": "magic"}, {"source": "grid", "stride": "8"}, {"source": "auto", "object_size": True}):
+        with pytest.raises(ValueError):
+            Patching.from_dict(bad)
+
+
+def test_a_page_without_objects_is_noted_and_a_file_without_any_is_skipped(tmp_path):
+    tifffile.imwrite(tmp_path / "dark.tif", np.random.default_rng(0).normal(100, 1, (64, 64)).astype(np.float32)
+                     .clip(0).astype(np.uint16) * 0 + 100)
+    tifffile.imwrite(tmp_path / "cells.tif", make_field((96, 96), ("blob",), n=3, size=16, seed=3).image)
+    ps = load(tmp_path, patching=Patching("auto", object_size=16))
+    assert {s.path.rsplit("/", 1)[-1] for s in ps.sources} == {"cells.tif"}
+    assert any(b.path.endswith("dark.tif") for b in ps.bad)
+
+
+def test_page_objects_gives_the_ids_the_patches_carry(tmp_path):
+    f = make_field((128, 128), ("blob", "rod"), n=6, size=16, seed=8)
+    tifffile.imwrite(tmp_path / "f.tif", f.image)
+    patching = Patching("auto", object_size=16)
+    ps = load(tmp_path, patching=patching)
+    objs = page_objects(f.image[..., None], patching, str(tmp_path / "f.tif"))
+    assert sorted(objs.ids.tolist()) == sorted(s.object_id for s in ps.sources)
+
+
+# -------------------------------------------------------------------- CLI --
+def test_cli_objects_writes_one_row_per_label_id_with_object_columns(tmp_path, capsys):
+    from ddrcore.cli import main
+
+    f = make_field((128, 128), ("blob",), n=5, size=16, seed=9)
+    tifffile.imwrite(tmp_path / "w.tif", f.image)
+    tifffile.imwrite(tmp_path / "w_label.tif", f.labels.astype(np.uint16))
+    out = tmp_path / "o.csv"
+    assert main(["--quiet", "objects", str(tmp_path), "--objects", "labels", "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == int(f.labels.max())
+    assert {"object_id", "center_y", "center_x", "size", "area", "mean_intensity", "objects",
+            "object_size"} <= rows[0].keys()
+    assert rows[0]["objects"] == "labels" and float(rows[0]["area"]) > 0
+
+
+@pytest.mark.slow   # trains and scores on whole fields
+def test_train_and_score_on_fields_store_and_reuse_the_patch_source(tmp_path):
+    from ddrcore.cli import main
+    from ddrcore.model.modelfile import load as load_model
+
+    for i in range(3):
+        tifffile.imwrite(tmp_path / f"n{i}.tif", make_field((128, 128), ("ring",), n=6, size=16, seed=i).image)
+    (tmp_path / "test").mkdir()
+    tifffile.imwrite(tmp_path / "test" / "t.tif", make_field((128, 128), ("ring", "blob"), n=6, size=16, seed=9).image)
+    model = tmp_path / "m.ddrid"
+    assert main(["--quiet", "train", str(tmp_path), "-o", str(model), "--objects", "auto", "--object-size", "16",
+                 "--pretrain-epochs", "1", "--finetune-epochs", "1", "--batch-size", "8", "--device", "cpu"]) == 0
+    cfg = load_model(model, "cpu").config
+    assert (cfg.objects, cfg.object_size, cfg.patch_size, cfg.input_size) == ("auto", 16.0, 32, 32)
+    out = tmp_path / "r.csv"
+    assert main(["--quiet", "score", str(model), str(tmp_path / "test"), "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 6
+    assert {(r["objects"], r["object_size"], r["patch_size"]) for r in rows} == {("auto", "16", "32")}
+    assert all(r["size"] == "32" and r["object_id"] for r in rows)
+
+
+@pytest.mark.slow   # trains a model on whole fields
+def test_score_refuses_a_patch_size_the_model_was_not_trained_on(tmp_path, normal_dir):
+    from ddrcore.cli import main
+
+    model = tmp_path / "m.ddrid"
+    assert main(["--quiet", "train", str(normal_dir), "-o", str(model), "--pretrain-epochs", "1",
+                 "--finetune-epochs", "1", "--batch-size", "8", "--device", "cpu"]) == 0
+    assert main(["--quiet", "score", str(model), str(normal_dir), "--csv", str(tmp_path / "r.csv"),
+                 "--patch-size", "16"]) == 1
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_bomb_among_the_images_is_named_when_no_size_can_be_estimated(tmp_path):
+    from ddrcore.io.reading import set_max_pixels
+
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((64, 64), np.uint16))
+    previous = set_max_pixels(1000)
+    try:
+        with pytest.raises(DdridError, match="pixels per page"):
+            load(tmp_path, patching=Patching("auto"))
+    finally:
+        set_max_pixels(previous)
+
+
+def test_labels_or_points_alone_choose_their_source(tmp_path):
+    import argparse
+
+    from ddrcore.cli import patching_from_args
+
+    args = argparse.Namespace(objects=None, object_size=12.0, patch_size=None, stride=None, labels=None,
+                              points=str(tmp_path / "p.csv"))
+    assert patching_from_args(args).source == "points"
+    args = argparse.Namespace(objects=None, object_size=None, patch_size=None, stride=None, labels=str(tmp_path),
+                              points=None)
+    assert patching_from_args(args).source == "labels"
+
+
+def test_napari_points_with_several_images_say_which_columns_to_use(tmp_path):
+    for name in ("a.tif", "b.tif"):
+        tifffile.imwrite(tmp_path / name, np.ones((16, 16), np.uint16))
+    (tmp_path / "n.csv").write_text("axis-0,axis-1\n5,5\n")
+    with pytest.raises(DdridError, match="path,y,x"):
+        load(tmp_path, patching=Patching("points", patch_size=8, points=str(tmp_path / "n.csv")))
