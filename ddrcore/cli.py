@@ -196,7 +196,7 @@ def cmd_train(args) -> int:
 
     check = describe(model.validation)
     if check:
-        print(check, file=sys.stderr if model.validation.get("synthetic_warning") else sys.stdout)
+        print(check, file=sys.stderr if "Warning:" in check else sys.stdout)
     return 0
 
 

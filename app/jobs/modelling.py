@@ -121,7 +121,7 @@ class ModelJobs(Controller):
         from ddrcore.model.quality import describe
 
         check = describe(model.validation)
-        warn = model.validation.get("synthetic_warning")
+        warn = "Warning:" in check
         check_html = (f"<br><span style='color:#d62728'><b>{check}</b></span>" if warn else
                       f"<br>{check}" if check else "")
         # Which patches this model was trained and validated on: results leave them out by default.

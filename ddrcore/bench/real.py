@@ -6,7 +6,7 @@ fields (:func:`prepare`): its interior nuclei are split at random in two
 halves; the training field shows one half (the other erased to background
 noise), and each of several test rounds shows the other half, turned or
 mirrored at random, with about one in five of its interior nuclei changed
-into one of the five kinds of :mod:`ddrcore.bench.implant`.  No nucleus is
+into one of the five kinds of :mod:`ddrcore.objects.oddities`.  No nucleus is
 both trained on and scored; border nuclei are never changed.  (Cutting the
 field into sub-fields instead loses most nuclei to the sub-fields' borders:
 16 training nuclei were left of the U2OS field's 63.)
@@ -38,7 +38,7 @@ import numpy as np
 from ..errors import DdridError
 from ..io.atomic import write_text_atomic
 from ..io.outputs import check_output
-from .implant import KINDS, implant_field
+from ..objects.oddities import KINDS, implant_field
 
 #: A normal whose crop holds at least this share of other objects' pixels is "crowded".
 CROWDED = 0.10
@@ -224,8 +224,29 @@ def figures(scores: np.ndarray, kinds: np.ndarray, border: np.ndarray, crowded: 
     }
 
 
+def top_montage(path, images: np.ndarray, kinds: np.ndarray, scores: np.ndarray, title: str) -> None:
+    """A PNG of the 20 highest-scoring patches (as the model saw them), each captioned with its truth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = np.argsort(-scores, kind="stable")[:TOP]
+    fig, axes = plt.subplots(2, 10, figsize=(15, 3.6))
+    for ax, i in zip(axes.ravel(), order):
+        patch = images[i].mean(0)
+        lo, hi = np.percentile(patch, [1, 99.5])
+        ax.imshow(patch, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1)
+        ax.set_title(kinds[i] or "no nucleus", fontsize=8, color="black" if kinds[i] == "normal" else "darkred")
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+
+
 def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int, finetune: int, seed: int,
-             rounds: Optional[int], fraction: float, run, patching_overrides: Optional[dict] = None) -> dict:
+             rounds: Optional[int], fraction: float, run, patching_overrides: Optional[dict] = None,
+             montage: Optional[Path] = None) -> dict:
     """The whole benchmark on one real field (see the module docstring); returns the results."""
     from dataclasses import replace
 
@@ -283,6 +304,12 @@ def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int,
     if np.isfinite(f_all).all() and np.isfinite(f_test).all():
         for name, (s, v) in baseline_scores(f_all[train_mask], f_all[~train_mask], f_test, seed).items():
             methods[name] = figures(np.asarray(s, float), kinds, border, crowded, default_threshold(v))
+    if montage is not None:
+        for name in ("ddrid", "features_knn5"):
+            s = scores.score if name == "ddrid" else baseline_scores(
+                f_all[train_mask], f_all[~train_mask], f_test, seed)[name][0]
+            top_montage(montage / f"{Path(image_path).stem}-top20-{name}.png", test.images, kinds,
+                        np.asarray(s, float), f"{Path(image_path).name}: top 20 by {name}")
     return {
         "image": str(image_path), "mask": mask_path,
         "patching": model.config.patching().to_dict(), "input_size": model.input_size,
@@ -345,7 +372,8 @@ def cmd_real(args) -> int:
         mask = masks[i] if i < len(masks) and masks[i] not in ("", "-") else None
         with tempfile.TemporaryDirectory(prefix="ddrid-real-") as tmp:
             r = run_real(image, mask, Path(tmp), args.pretrain_epochs, args.finetune_epochs, args.seed, args.rounds,
-                         args.fraction, lambda job: run_job(job, args), overrides)
+                         args.fraction, lambda job: run_job(job, args), overrides,
+                         Path(args.montage) if args.montage else None)
         r.update(command=command_line(args), hardware=hardware())
         results.append(r)
         print(f"{Path(image).name}: {r['train_objects']} training objects, {r['test_objects']} test detections "
@@ -383,4 +411,5 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--json", metavar="OUT.json")
     p.add_argument("--markdown", metavar="OUT.md")
+    p.add_argument("--montage", metavar="DIR", help="write PNGs of the top 20 (ddrid and the k-NN baseline) there")
     p.set_defaults(func=cmd_real)

@@ -426,6 +426,12 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     yield from _calibrate(run, model, x_val, raw[val_idx])
     if isinstance(patches, PatchSet):
         _fit_measurements(model, patches.sources, train_idx, val_idx, views)
+        if model.measure is not None:
+            from .cellquality import check_cells
+
+            yield run.progress("quality", message="quality check on odd cells made from the validation objects")
+            model.validation.update(check_cells(model, raw[val_idx], [patches.sources[i].size for i in val_idx],
+                                                config.seed))
     model.training = {
         "n_train": int(n_train),
         "n_val": int(len(val_idx)),
