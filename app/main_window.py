@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Sequence
 
-import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
@@ -46,7 +45,6 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         protect_none_refcount()
-        pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)

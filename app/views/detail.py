@@ -18,23 +18,24 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ddrcore.io.images import PatchSource
 from ddrcore.model.score_type import ScoreType
 
+from .plots import PlotsOnDemand
+
 PANELS = ("input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
 #: The heat layer is full red at this multiple of what the model's validation normals show.
 HEAT_FULL_RED = 2.0
-# Red for an added bright, blue for a missing one; white at zero.
-_DIVERGING = pg.ColorMap([0.0, 0.5, 1.0], [(40, 90, 200), (245, 245, 245), (210, 40, 40)])
+# X_N: red for an added bright, blue for a missing one; white at zero.
+_DIVERGING = ([0.0, 0.5, 1.0], [(40, 90, 200), (245, 245, 245), (210, 40, 40)])
 # The heat layer: transparent where nothing departs from normal, opaque yellow-red where most does.
-_HEAT = pg.ColorMap([0.0, 0.35, 1.0], [(255, 200, 0, 0), (255, 160, 0, 110), (230, 20, 20, 210)])
+_HEAT = ([0.0, 0.35, 1.0], [(255, 200, 0, 0), (255, 160, 0, 110), (230, 20, 20, 210)])
 
 
-class DetailView(QWidget):
+class DetailView(PlotsOnDemand, QWidget):
     """Shows the current patch; arrow keys ask to walk the ranking."""
 
     stepRequested = Signal(int)
@@ -53,11 +54,28 @@ class DetailView(QWidget):
         self.why = QLabel("")
         self.why.setObjectName("detailWhy")
         self.why.setWordWrap(True)
+        self.lut_label = QLabel("Contrast of input and X_C (image units; drag the handles):")
+        self.boxes, self.items, self.labels = [], [], []
+        self.layout_ = layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.lut_label)
+        layout.addWidget(self.scores)
+        layout.addWidget(self.why)
+        from ..glossary import tip
+
+        self.tip = tip
+        self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        self.patch: int = -1
+        self._score_args = ((float("nan"),) * 3, None, None)
+        self.clear()
+
+    def _build_plots(self, pg) -> None:
+        """The four image panels and the contrast histogram (pyqtgraph: made when first needed)."""
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(260)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.graphics.setAcceptDrops(False)
-        self.boxes, self.items, self.labels = [], [], []
         for k, name in enumerate(PANELS):
             # 2 x 2: the dock is narrow, and four side-by-side views would be tiny.
             row, col = 2 * (k // 2), k % 2
@@ -71,34 +89,22 @@ class DetailView(QWidget):
             self.boxes.append(box)
             self.items.append(item)
             self.labels.append(label)
-        self.items[2].setColorMap(_DIVERGING)
+        self.items[2].setColorMap(pg.ColorMap(*_DIVERGING))
         self.heat = pg.ImageItem(axisOrder="row-major")
-        self.heat.setColorMap(_HEAT)
+        self.heat.setColorMap(pg.ColorMap(*_HEAT))
         self.heat.setZValue(10)
         self.boxes[3].addItem(self.heat)
         # One LUT/histogram for input and X_C (the panel with the heat layer follows it).
         self.lut = pg.HistogramLUTWidget(orientation="horizontal")
         self.lut.setImageItem(self.items[0])
         self.lut.setMaximumHeight(80)
-        self.lut_label = QLabel("Contrast of input and X_C (image units; drag the handles):")
         self.lut.item.sigLevelsChanged.connect(self._share_levels)
         self.lut.item.sigLookupTableChanged.connect(self._share_levels)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.title)
-        layout.addWidget(self.graphics, 1)
-        layout.addWidget(self.lut_label)
-        layout.addWidget(self.lut)
-        layout.addWidget(self.scores)
-        layout.addWidget(self.why)
-        from ..glossary import tip
-
-        self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        # Same order as before the plots were made on demand: title, images, contrast label and histogram.
+        self.layout_.insertWidget(1, self.graphics, 1)
+        self.layout_.insertWidget(3, self.lut)
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
-            label.setToolTip(tip(*terms))
-        self.patch: int = -1
-        self._score_args = ((float("nan"),) * 3, None, None)
-        self.clear()
+            label.setToolTip(self.tip(*terms))
 
     # ------------------------------------------------------------ content --
     def clear(self, message: str = "No patch selected") -> None:
@@ -106,6 +112,8 @@ class DetailView(QWidget):
         self.title.setText(message)
         self.scores.setText("")
         self.why.setText("")
+        if not self.plots_built:
+            return
         for item in (*self.items, self.heat):
             item.clear()
         # The residual's range and kind belong to the patch that was shown.
@@ -121,6 +129,7 @@ class DetailView(QWidget):
 
         ``residual`` is AS_e and ``combined`` AS_c, where the model has them.
         """
+        self.ensure_plots()
         self.patch = patch
         mark_text = f" — marked {mark}" if mark else ""
         where = f"y {source.y}, x {source.x}"

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..jobs.runner import JobFailed, LatestOnly
+from .plots import PlotsOnDemand
 
 # Pages larger than this (pixels a side) are shown subsampled: the screen has
 # fewer pixels than that anyway, and a full-size texture of a large stitched
@@ -153,7 +153,7 @@ def outline_path(ys: np.ndarray, xs: np.ndarray, size) -> tuple[np.ndarray, np.n
     return (xs[:, None] + cx * size).ravel(), (ys[:, None] + cy * size).ravel()
 
 
-class SourceView(QWidget):
+class SourceView(PlotsOnDemand, QWidget):
     """One page with its patches outlined; emits ``patchClicked`` with a patch index."""
 
     patchClicked = Signal(int)
@@ -185,6 +185,18 @@ class SourceView(QWidget):
         self.heat_check.setToolTip("Paint each object's (or tile's) score into its area; objects below the "
                                    "threshold are dimmed")
         self.heat_check.toggled.connect(lambda _on: self._redraw())
+        self.curves = {}
+        self._last = None    # the last set_outlines arguments, for redraws (anomaly map toggle)
+        self.layout_ = lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.title)
+        row = QHBoxLayout()
+        row.addWidget(self.legend, 1)
+        row.addWidget(self.heat_check)
+        lay.addLayout(row)
+
+    def _build_plots(self, pg) -> None:
+        """The page, its overlays and the outlines (pyqtgraph: made when first needed)."""
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(220)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
@@ -200,22 +212,13 @@ class SourceView(QWidget):
         self.outline_image.setZValue(0.8)
         self.box.addItem(self.outline_image)
         # One polyline per kind (NaN-separated squares): thousands of outlines stay one item each.
-        self.curves = {}
         for kind, width in (("objects", 1.0), ("normal", 1.5), ("flagged", 2.0), ("selected", 3.0)):
             curve = pg.PlotCurveItem(pen=pg.mkPen(COLOURS[kind], width=width), connect="finite")
             curve.setZValue({"objects": 0.9, "normal": 1, "flagged": 2, "selected": 3}[kind])
             self.box.addItem(curve)
             self.curves[kind] = curve
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
-        self._last = None    # the last set_outlines arguments, for redraws (anomaly map toggle)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.title)
-        lay.addWidget(self.graphics, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.legend, 1)
-        row.addWidget(self.heat_check)
-        lay.addLayout(row)
+        self.layout_.insertWidget(1, self.graphics, 1)   # between the title and the legend, as always
 
     # ------------------------------------------------------------ content --
     def show_message(self, text: str) -> None:
@@ -223,6 +226,7 @@ class SourceView(QWidget):
 
     def set_page(self, key: tuple, page) -> None:
         """Show ``page`` for ``key`` = (path, page index, channel): (Y, X, C) data or a :class:`PageData`."""
+        self.ensure_plots()
         self.key = key
         data = page if isinstance(page, PageData) or page is None else PageData(page)
         self.labels = None if data is None else data.labels
@@ -263,6 +267,7 @@ class SourceView(QWidget):
         unscored) coloured over ``score_range``; ``objects`` draws every crop square where the page has
         no label image (points).
         """
+        self.ensure_plots()
         indices = np.asarray(indices, np.int64)
         n = len(indices)
         self._patches, self._size = (indices, np.asarray(ys, float), np.asarray(xs, float)), size
@@ -273,7 +278,7 @@ class SourceView(QWidget):
         self._redraw()
 
     def _redraw(self) -> None:
-        if self._last is None:
+        if self._last is None or not self.plots_built:
             return
         selected, flagged, normal, scores, score_range, objects = self._last
         indices, ys, xs = self._patches
@@ -355,6 +360,8 @@ class SourceView(QWidget):
         (boundaries from the label image, else crop squares)."""
         if kind == "objects" and self._objects_drawn:
             return self._objects_drawn
+        if kind not in self.curves:     # nothing drawn yet (the plots are made when first needed)
+            return 0
         x, _y = self.curves[kind].getData()
         return 0 if x is None else int(np.isnan(x).sum())
 

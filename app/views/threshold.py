@@ -10,12 +10,13 @@ import math
 from typing import Callable, Optional
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
 from ddrcore.model.score_type import ScoreType
+
+from .plots import PlotsOnDemand
 
 
 def _decimals(span: float) -> int:
@@ -25,7 +26,7 @@ def _decimals(span: float) -> int:
     return int(min(6, max(0, 3 - math.floor(math.log10(span)))))
 
 
-class ThresholdPanel(QWidget):
+class ThresholdPanel(PlotsOnDemand, QWidget):
     thresholdChanged = Signal(float)
 
     def __init__(self, parent=None):
@@ -38,6 +39,28 @@ class ThresholdPanel(QWidget):
         self.default_button = QPushButton("Model default")
         self.default_button.setToolTip("Reset to the model's threshold (95th percentile of validation normals)")
         self.default_button.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Threshold"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.default_button)
+        self.layout_ = layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.count_label)
+        from ..glossary import tip
+
+        self.tip = tip
+        self.setObjectName("thresholdPanel")
+        self.slider.setToolTip(tip("threshold"))
+        self.count_label.setToolTip(tip("threshold", "roles"))
+        self._count: Optional[Callable[[float], tuple]] = None
+        self._default = float("nan")
+        self._syncing = False
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.default_button.clicked.connect(lambda: self.set_threshold(self._default))
+
+    def _build_plots(self, pg) -> None:
+        """The score histogram with its draggable threshold line (pyqtgraph: made when first needed)."""
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("scoreHistogram")
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
@@ -53,35 +76,20 @@ class ThresholdPanel(QWidget):
         self.normal_curve = self.plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(44, 160, 44, 110),
                                            pen=pg.mkPen("#2ca02c"), name="marked normal")
         self.line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("#d62728", width=2))
-        self.line.setVisible(False)
+        # Before the plot existed the slider may have moved: the line starts where the slider is.
+        self.line.setVisible(self.slider.isEnabled())
+        self.line.setValue(float(self.slider.value()))
         self.plot.addItem(self.line)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Threshold"))
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.default_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(row)
-        layout.addWidget(self.count_label)
-        layout.addWidget(self.plot, 1)
-        from ..glossary import tip
-
-        self.setObjectName("thresholdPanel")
-        self.slider.setToolTip(tip("threshold"))
-        self.plot.setToolTip(tip("threshold", "roles"))
-        self.count_label.setToolTip(tip("threshold", "roles"))
-        self._count: Optional[Callable[[float], tuple]] = None
-        self._default = float("nan")
-        self._syncing = False
-        self.slider.valueChanged.connect(self._slider_moved)
+        self.layout_.addWidget(self.plot, 1)
+        self.plot.setToolTip(self.tip("threshold", "roles"))
         self.line.sigPositionChanged.connect(self._line_moved)
-        self.default_button.clicked.connect(lambda: self.set_threshold(self._default))
 
     # ------------------------------------------------------------ content --
     def set_scores(self, scores: Optional[np.ndarray], normal_mask: Optional[np.ndarray],
                    count: Callable[[float], tuple], default: float, score_type: Optional[str],
                    keep: Optional[float] = None) -> None:
         """New scores: rebuild range and histogram; start at ``keep`` or the model default."""
+        self.ensure_plots()
         self._count = count
         ok = scores is not None and len(scores) > 0 and np.isfinite(scores).any()
         self.slider.setEnabled(bool(ok))
@@ -127,12 +135,14 @@ class ThresholdPanel(QWidget):
 
     def set_note(self, note: Optional[str]) -> None:
         """A small title over the histogram (which patches it holds), or none."""
+        self.ensure_plots()
         if note:
             self.plot.setTitle(note, size="8pt")
         else:
             self.plot.setTitle(None)
 
     def update_histogram(self, scores: np.ndarray, normal_mask: Optional[np.ndarray]) -> None:
+        self.ensure_plots()
         finite = np.isfinite(scores)
         if not finite.any():
             return
@@ -165,9 +175,10 @@ class ThresholdPanel(QWidget):
             self.slider.setValue(float(self.line.value()))
 
     def _apply(self, value: float) -> None:
-        self._syncing = True
-        self.line.setValue(value)
-        self._syncing = False
+        if self.plots_built:
+            self._syncing = True
+            self.line.setValue(value)
+            self._syncing = False
         if self._count is not None and self.slider.isEnabled():
             flagged, total = self._count(value)
             pct = 100.0 * flagged / total if total else 0.0

@@ -9,7 +9,6 @@ import math
 from typing import Dict, List
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
@@ -18,6 +17,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayo
 from ddrcore.config import TrainConfig
 from ddrcore.pipeline import DEMO_FINETUNE_EPOCHS, DEMO_PRETRAIN_EPOCHS
 from ddrcore.progress import Progress
+
+from .plots import PlotsOnDemand
 
 PAPER = TrainConfig()  # the paper's schedule (150 + 100 epochs)
 # (value, shown text, tooltip) of each training profile, in ddrcore.config.PROFILES' terms.
@@ -44,18 +45,27 @@ LOSS_HELP = ("R_C, R_N: how well each autoencoder reconstructs the normal patche
              "Hover over a panel to read values.")
 
 
-class DecadeAxis(pg.AxisItem):
-    """An axis whose log mode labels only whole decades (pyqtgraph also labels 2, 5, ... per decade,
-    and in a small panel those labels overlap)."""
+_decade_axis = None
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
-        if not self.logMode:
-            return super().tickStrings(values, scale, spacing)
-        out = []
-        for v in values:
-            k = round(v)
-            out.append(f"1e{k:d}" if abs(v - k) < 1e-6 and -300 < k < 300 else "")
-        return out
+
+def decade_axis(pg, orientation: str):
+    """An axis whose log mode labels only whole decades (pyqtgraph also labels 2, 5, ... per decade,
+    and in a small panel those labels overlap).  The class is made on first use: pyqtgraph is
+    imported only when the first plot is built (views/plots.py)."""
+    global _decade_axis
+    if _decade_axis is None:
+        class DecadeAxis(pg.AxisItem):
+            def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+                if not self.logMode:
+                    return super().tickStrings(values, scale, spacing)
+                out = []
+                for v in values:
+                    k = round(v)
+                    out.append(f"1e{k:d}" if abs(v - k) < 1e-6 and -300 < k < 300 else "")
+                return out
+
+        _decade_axis = DecadeAxis
+    return _decade_axis(orientation)
 
 
 def _fmt_seconds(s) -> str:
@@ -65,7 +75,7 @@ def _fmt_seconds(s) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(PlotsOnDemand, QWidget):
     startRequested = Signal(object)   # TrainConfig
     cancelRequested = Signal()
 
@@ -125,21 +135,34 @@ class TrainingPanel(QWidget):
         from ..glossary import tip
 
         self.status.setToolTip(tip("chosen score", "threshold", "quality check"))
+        self.curves: Dict[str, object] = {}          # loss name -> pyqtgraph curve, once built
+        self.family_plots: Dict[str, object] = {}    # loss family -> its pyqtgraph panel, once built
+        self.hover_label = QLabel("")
+        self.hover_label.setObjectName("lossHoverLabel")
+        self.points: Dict[str, tuple[List[float], List[float]]] = {
+            n: ([], []) for _family, names, _log in LOSS_FAMILIES for n in names}
+        self._dirty = False
+        self._step = 0
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(100)  # at most ~10 redraws per second
+        self.redraw_timer.timeout.connect(self._redraw)
+        self._build_form()
+
+    def _build_plots(self, pg) -> None:
+        """One small panel of loss curves per loss family (pyqtgraph: made when first needed)."""
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
         self.plots.setMinimumHeight(220)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.plots.setAcceptDrops(False)
         self.plots.setToolTip(LOSS_HELP)
-        self.curves: Dict[str, pg.PlotDataItem] = {}
-        self.family_plots: Dict[str, pg.PlotItem] = {}
         font = QFont()
         font.setPointSize(7)
         # One small panel per loss family: the losses differ by orders of magnitude, and on one
         # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
         for row, (family, names, log) in enumerate(LOSS_FAMILIES):
             # A 2 x 2 grid: each panel tall enough to read.
-            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})
+            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": decade_axis(pg, "left")})
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
@@ -160,16 +183,13 @@ class TrainingPanel(QWidget):
                 self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
         self.pre_plot = self.family_plots["pretraining"]
         self.fine_plot = self.family_plots["finetuning L_R"]
-        self.hover_label = QLabel("")
-        self.hover_label.setObjectName("lossHoverLabel")
         self.plots.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.points: Dict[str, tuple[List[float], List[float]]] = {n: ([], []) for n in self.curves}
-        self._dirty = False
-        self._step = 0
-        self.redraw_timer = QTimer(self)
-        self.redraw_timer.setInterval(100)  # at most ~10 redraws per second
-        self.redraw_timer.timeout.connect(self._redraw)
+        # Above the hover line, as before the plots were made on demand; curves so far are drawn now.
+        self.layout_.insertWidget(self.layout_.indexOf(self.hover_label), self.plots, 1)
+        self._dirty = True
+        self._redraw()
 
+    def _build_form(self) -> None:
         form = QFormLayout()
         form.addRow("Pretrain epochs", self.pretrain)
         form.addRow("Finetune epochs", self.finetune)
@@ -185,14 +205,13 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        self.layout_ = layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.stage_bar)
         layout.addWidget(self.overall_bar)
         layout.addWidget(self.status)
-        layout.addWidget(self.plots, 1)
         layout.addWidget(self.hover_label)
 
     # ---------------------------------------------------------- settings --
@@ -301,8 +320,8 @@ class TrainingPanel(QWidget):
                             + (f"<br>{losses}" if losses else "") + (f"<br>{rec.message}" if rec.message else ""))
 
     def _redraw(self) -> None:
-        if not self._dirty:
-            return
+        if not self._dirty or not self.plots_built:
+            return          # (unbuilt: the curves are drawn from self.points when the plots are made)
         self._dirty = False
         # Reconstruction errors fall by orders of magnitude in the first epochs; a log
         # axis keeps them readable (switched on with data: an empty log axis is clutter).
