@@ -249,6 +249,7 @@ class LatestOnly(QObject):
         self._func = func
         self._worker: Optional[FunctionWorker] = None
         self._next: Optional[tuple] = None
+        self._key = None              # the key of the request the running worker answers
 
     @property
     def busy(self) -> bool:
@@ -269,11 +270,20 @@ class LatestOnly(QObject):
         from superqt.utils import FunctionWorker
 
         worker = FunctionWorker(self._func, *args)
-        worker.returned.connect(lambda result: self.ready.emit(key, result))
-        worker.errored.connect(lambda exc: self.failed.emit(key, str(exc)))
+        # Bound methods, not lambdas: Qt drops a connection to a slot of a deleted object, so a worker
+        # that returns after its window closed cannot emit through a deleted signal source.
+        self._key = key
+        worker.returned.connect(self._returned)
+        worker.errored.connect(self._errored)
         worker.finished.connect(self._finished)
         self._worker = worker
         worker.start()
+
+    def _returned(self, result) -> None:
+        self.ready.emit(self._key, result)
+
+    def _errored(self, exc) -> None:
+        self.failed.emit(self._key, str(exc))
 
     def _finished(self) -> None:
         self._worker = None

@@ -122,6 +122,7 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0)
     """
     from ..progress import run_to_end
     from .cellscore import cell_score
+    from .combined import calibration
     from .scoring import roc_auc, score_patches
 
     normal, f_normal, odd, f_odd, kinds = odd_cells(raw_val, sides, seed)
@@ -130,9 +131,11 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0)
         out.update(cell_auc=None, cell_warning="")
         return out
 
+    cal = calibration(model.validation_scores)
+
     def cell(patches, feats):
         s = run_to_end(score_patches(model, patches))
-        return cell_score(s.combined, model.measure.score(feats), model.measure.calibration)
+        return cell_score(s.latent, s.residual, model.measure.score(feats), cal, model.measure.calibration)
 
     a, b = cell(normal, f_normal), cell(odd, f_odd)
     kinds = np.array(kinds)
