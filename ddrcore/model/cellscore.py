@@ -37,6 +37,8 @@ K = 5
 #: Columns of :data:`ddrcore.objects.measure.MEASUREMENTS` taken as logs (scale measures).
 _LOG = (0, 1, 4, 5, 6, 7, 8, 9, 10)
 _TINY = 1e-6
+#: Floor on AS_m before its log, and on its spread (as combined.py floors AS_l and AS_e).
+_FLOOR = 1e-12
 
 
 def feature_matrix(sources: Sequence) -> np.ndarray:
@@ -160,10 +162,8 @@ def cell_score(latent: np.ndarray, residual: np.ndarray, measure: np.ndarray, ca
 
 def measure_calibration(validation_measure: np.ndarray) -> Optional[tuple]:
     """(mean, std) of log AS_m over the validation normals."""
-    from .combined import _TINY as tiny
-
     v = np.asarray(validation_measure, np.float64)
     if v.size == 0:
         return None
-    logs = np.log(np.maximum(v, tiny))
-    return float(logs.mean()), max(float(logs.std()), tiny)
+    logs = np.log(np.maximum(v, _FLOOR))
+    return float(logs.mean()), max(float(logs.std()), _FLOOR)

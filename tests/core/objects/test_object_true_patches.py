@@ -75,6 +75,7 @@ def test_border_policy_decides_which_objects_are_cut(tmp_path, policy, ids):
         assert np.ptp(beyond) == 0 and abs(float(beyond[0, 0]) - 100) < 1e-3
 
 
+@pytest.mark.slow
 def test_flagged_border_objects_are_scored_but_never_trained_on(tmp_path):
     from ddrcore.config import TrainConfig
     from ddrcore.model.training import train
