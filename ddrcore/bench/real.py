@@ -289,6 +289,7 @@ def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int,
         "test_on_no_nucleus": int((kinds == "").sum()), "test_touching_border": int(border.sum()),
         "pretrain_epochs": pretrain, "finetune_epochs": finetune, "seed": seed, "score_type": model.score_type,
         "quality_auc": model.validation.get("synthetic_auc"),
+        "cell_quality_auc": model.validation.get("cell_auc"),
         "methods": methods, "train_seconds": round(t_train, 1), "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -304,7 +305,8 @@ def markdown(results: list) -> str:
                   f"no nucleus, {r['test_touching_border']} touching the border) over {r['rounds']} rounds of "
                   f"the other half ({r['test_nuclei']} interior nuclei); "
                   f"{r['pretrain_epochs']}+{r['finetune_epochs']} epochs, seed {r['seed']}, "
-                  f"{r['seconds']:.0f} s.", "",
+                  f"{r['seconds']:.0f} s. Quality check (no labels): odd cells made from the validation objects "
+                  f"{r.get('cell_quality_auc')}, pixel-level synthetic anomalies {r['quality_auc']}.", "",
                   "| method | AUC | " + " | ".join(KINDS) + " | anomalies in top 20 | border/crowded normals in top 20 "
                   "| empty in top 20 | anomalies flagged | normals flagged |",
                   "|---|---|" + "---|" * len(KINDS) + "---|---|---|---|---|"]
@@ -349,7 +351,8 @@ def cmd_real(args) -> int:
         r.update(command=command_line(args), hardware=hardware())
         results.append(r)
         print(f"{Path(image).name}: {r['train_objects']} training objects, {r['test_objects']} test detections "
-              f"({r['test_anomalies']} anomalous), {r['seconds']:.0f} s; quality check {r['quality_auc']}")
+              f"({r['test_anomalies']} anomalous), {r['seconds']:.0f} s; quality check: odd cells {r['cell_quality_auc']}, "
+              f"pixel-level {r['quality_auc']}")
         for name, m in r["methods"].items():
             print(f"  {name:<22} AUC {m['auc']:.3f}  top20 {m['anomalies_in_top20']:>2} anomalies, "
                   f"{m['border_or_crowded_normals_in_top20']} border/crowded, {m['empty_detections_in_top20']} empty; "
