@@ -51,18 +51,14 @@ def set_max_pixels(limit: Optional[int]) -> int:
 
 
 def available_memory() -> int:
-    """Bytes of memory this machine can give (available RAM where known, else total RAM; 0 if unknown)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 0
+    """Bytes of memory this process can still get (0 if unknown).
+
+    The machine's available RAM, but also what ``ulimit -v`` and a cgroup
+    (container, SLURM job) leave: the least of them is what an allocation meets.
+    """
+    from .bounded import usable_memory
+
+    return usable_memory()
 
 
 def _check_page_size(path, height: int, width: int, planes: int = 1, itemsize: int = 1, channels: int = 1) -> None:
