@@ -183,3 +183,60 @@ def test_model_fields_are_checked_for_meaning(tiny_model, tmp_path, edit, what, 
     assert main(["--quiet", "score", str(p), str(test_dir), "--csv", str(tmp_path / "r.csv")]) == 1
     assert what in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "r.csv").exists()
+
+
+# ------------------------------------------------------------------------- outputs that feed back or clobber --
+def test_decompositions_inside_the_input_folder_are_refused(model_file, test_dir, tmp_path, capsys, monkeypatch):
+    import ddrcore.io.images as images
+
+    before = tree_sha(test_dir)
+    monkeypatch.setattr(images, "load_patches", lambda *a, **k: pytest.fail("read images before checking"))
+    for inside in (test_dir / "decomp", test_dir / "normal" / "deeper" / "decomp"):
+        assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(tmp_path / "r.csv"),
+                     "--decompositions", str(inside)]) == 1
+        assert "inside the input folder" in one_error_line(capsys.readouterr().err)
+        assert not inside.exists()
+    assert tree_sha(test_dir) == before and not (tmp_path / "r.csv").exists()
+    # The engine refuses it too, whoever calls it (the GUI, a script).
+    from ddrcore.io.outputs import OutputError, check_output
+
+    with pytest.raises(OutputError, match="inside the input folder"):
+        check_output(test_dir / "out", "folder", [test_dir])
+    check_output(tmp_path / "outside", "folder", [test_dir])
+
+
+@pytest.mark.parametrize("content", [b"my thesis, one line of text\n", b"a,b,c\n1,2,3\n", b"{}\n"])
+def test_only_files_ddrid_wrote_are_replaced_without_force(model_file, test_dir, tmp_path, capsys, content):
+    thesis = tmp_path / "thesis.docx"
+    thesis.write_bytes(content)
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis)]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "--force" in line and "written by ddrid" in line
+    assert thesis.read_bytes() == content
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis), "--force"]) == 0
+    # Now a ddrid CSV: replaced as always.
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis)]) == 0
+    capsys.readouterr()
+
+
+def test_markers_of_each_kind(model_file, tmp_path, tiny_model):
+    from ddrcore.io import project as pj
+    from ddrcore.io.outputs import OutputError, check_output
+
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "someone-else"}\n')
+    with pytest.raises(OutputError, match="--force"):
+        pj.save(pj.Project(), other)
+    mine = pj.save(pj.Project(), tmp_path / "p.ddridproj")
+    assert pj.save(pj.Project(), mine) == mine                      # ddrid's own project: replaced
+    # A torch file that is not a ddrid model is not replaced by one.
+    foreign = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(3)}, foreign)
+    with pytest.raises(OutputError, match="--force"):
+        check_output(foreign, "model")
+    assert check_output(model_file, "model") == model_file
+    # A PDF that ddrid did not write is not a report of ddrid's.
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n% a paper\n")
+    with pytest.raises(OutputError, match="--force"):
+        check_output(pdf, "report")
