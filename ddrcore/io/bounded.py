@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import io
 import os
 import stat
 from dataclasses import dataclass
@@ -79,19 +80,20 @@ def describe_mode(mode: int) -> str:
 
 
 def open_regular(path: PathLike, what: str = "file", limit: Optional[Limit] = None,
-                 error: Type[DdridError] = DdridError) -> BinaryIO:
+                 error: Type[DdridError] = DdridError, missing: Optional[str] = None) -> BinaryIO:
     """Open ``path`` for reading as a regular file no larger than ``limit`` (bytes); a binary file object.
 
     Raises ``error`` (path and one-line reason) for a missing, unreadable or
-    special file, or one over the cap.  Never blocks: FIFOs are opened
-    non-blocking and refused.
+    special file, or one over the cap; ``missing`` is the reason given for a
+    missing file.  Never blocks: FIFOs are opened non-blocking and refused.
     """
+    missing = missing or f"no such {what}; check the path"
     path = Path(path)
     try:
         # stat first: opening some devices has effects of its own (a tape rewinds); they are refused unopened.
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise error(path=path, reason=f"no such {what}; check the path") from None
+        raise error(path=path, reason=missing) from None
     except OSError as exc:
         raise error(path=path, reason=f"cannot open the {what} ({exc.strerror or exc})") from None
     if not stat.S_ISREG(mode):
@@ -100,7 +102,7 @@ def open_regular(path: PathLike, what: str = "file", limit: Optional[Limit] = No
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise error(path=path, reason=f"no such {what} (it vanished while being opened)") from None
+        raise error(path=path, reason=missing) from None
     except OSError as exc:
         raise error(path=path, reason=f"cannot open the {what} ({exc.strerror or exc})") from None
     try:
@@ -112,7 +114,10 @@ def open_regular(path: PathLike, what: str = "file", limit: Optional[Limit] = No
                         f"{_size(limit.value())} ({limit.what}); {limit.hint} if it is real")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        raw = io.FileIO(fd, "rb", closefd=True)
+        # Named by its path, not its descriptor number: readers (tifffile) show and use the name.
+        raw.name = os.fspath(path)
+        return io.BufferedReader(raw)
     except BaseException:
         os.close(fd)
         raise

@@ -74,7 +74,7 @@ class ObjectContext:
         for i, f in enumerate(sample):
             try:
                 sizes.extend(self._sizes_of(f))
-            except (DdridError, OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one odd file must not stop the estimate for the others
                 problems.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 # the file is reported again when it is read for its patches
             done = (i + 1) / len(sample)

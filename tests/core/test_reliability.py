@@ -7,6 +7,7 @@ unchanged (sha256) and, where several files are read, that the other files' resu
 from __future__ import annotations
 
 import copy
+import csv
 import hashlib
 import os
 import subprocess
@@ -15,12 +16,15 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tifffile
 import torch
 
 from ddrcore.cli import main
 from ddrcore.errors import ModelFileError
 from ddrcore.model import modelfile
+from tests.conftest import ring_patch
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +244,250 @@ def test_markers_of_each_kind(model_file, tmp_path, tiny_model):
     pdf.write_bytes(b"%PDF-1.4\n% a paper\n")
     with pytest.raises(OutputError, match="--force"):
         check_output(pdf, "report")
+
+
+# ------------------------------------------------------------------------------------------ memory bombs --
+def _field_folder(folder: Path, n: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    for i in range(n):
+        tifffile.imwrite(folder / f"ring_{i}.tif", ring_patch(rng))
+    return folder
+
+
+def _inflating_tiff(path: Path, pages: int = 64, side: int = 8192, tile: int = 2048) -> Path:
+    """A 4 MB TIFF that decodes to pages x side^2 bytes (4 GiB): the same zlib tile, pre-compressed, again and again."""
+    import zlib
+
+    enc = zlib.compress(bytes(tile * tile), 9)
+    tifffile.imwrite(path, data=(enc for _ in range(pages * (side // tile) ** 2)), shape=(pages, side, side),
+                     dtype=np.uint8, tile=(tile, tile), compression="zlib")
+    return path
+
+
+def _rows(path: Path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_inflating_tiff_is_refused_from_its_header_and_the_others_are_scored(model_file, tmp_path):
+    data = _field_folder(tmp_path / "data")
+    bomb = _inflating_tiff(data / "bomb.tif")
+    assert bomb.stat().st_size < 10_000_000
+    before = tree_sha(data)
+    out = tmp_path / "r.csv"
+    rc, err, seconds, peak = cli_capped(["--quiet", "score", model_file, data, "--csv", out])
+    assert rc == 0, err
+    line = next(ln for ln in err.splitlines() if "bomb.tif" in ln)
+    assert line.startswith("skipped") and "GiB" in line and "DDRID_MAX_IMAGE_BYTES" in line, line
+    rows = _rows(out)
+    assert sorted({Path(r["path"]).name for r in rows if r["rank"]}) == ["ring_0.tif", "ring_1.tif", "ring_2.tif"]
+    assert [Path(r["path"]).name for r in rows if not r["rank"]] == ["bomb.tif"]      # the CSV's note row
+    assert seconds < LIMIT_S and tree_sha(data) == before
+    print(f"4 GiB-inflating TIFF: run done in {seconds:.1f} s, peak {peak} MB")
+    # The engine, with no patches in view (e.g. object detection, label images): the decoded size alone.
+    from ddrcore.errors import ImageReadError
+    from ddrcore.io.reading import read_image_groups
+
+    t = time.perf_counter()
+    with pytest.raises(ImageReadError, match="over the limit"):
+        read_image_groups(bomb)
+    assert time.perf_counter() - t < 2
+
+
+def test_stride_1_on_a_large_field_is_refused_before_allocating(model_file, tmp_path):
+    data = _field_folder(tmp_path / "data")
+    rng = np.random.default_rng(2)
+    tifffile.imwrite(data / "field.tif", np.block([[ring_patch(rng) for _ in range(32)] for _ in range(32)]))  # 1024^2
+    before = tree_sha(data)
+    out = tmp_path / "r.csv"
+    rc, err, seconds, peak = cli_capped(["--quiet", "score", model_file, data, "--csv", out, "--stride", "1"])
+    assert rc == 0, err
+    line = next(ln for ln in err.splitlines() if "field.tif" in ln)
+    assert "--stride" in line and "GiB" in line, line
+    assert {Path(r["path"]).name for r in _rows(out) if r["rank"]} == {"ring_0.tif", "ring_1.tif", "ring_2.tif"}
+    assert seconds < LIMIT_S and peak < 2500 and tree_sha(data) == before
+    print(f"--stride 1 on 1024^2: run done in {seconds:.1f} s, peak {peak} MB")
+
+
+def test_memory_seen_by_the_checks_includes_the_address_space_cap():
+    proc, _, _ = run_capped("""
+        from ddrcore.io.reading import available_memory
+        print('AVAIL', available_memory())
+        """)
+    avail = int(next(ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("AVAIL")))
+    assert 0 < avail < CAP
+
+
+def test_local_workers_are_capped_by_cores(capsys):
+    from ddrcore.cluster.connect import LOCAL_WORKERS, parse_cluster
+
+    with pytest.raises(ValueError, match="DDRID_MAX_LOCAL_WORKERS"):
+        parse_cluster("local:100000")
+    with pytest.raises(SystemExit) as e:
+        main(["score", "m.ddrid", "d", "--csv", "o.csv", "--cluster", "local:100000"])
+    assert e.value.code == 2 and "local:100000" in capsys.readouterr().err
+    assert parse_cluster(f"local:{LOCAL_WORKERS.value()}").workers == LOCAL_WORKERS.value()
+
+
+# --------------------------------------------------------------------------- one bad file costs that file --
+def test_a_name_that_is_not_utf8_costs_nothing(model_file, tmp_path, capsys):
+    data = _field_folder(tmp_path / "data")
+    odd = os.fsdecode(os.fsencode(str(data)) + b"/caf\xe9.tif")          # Latin-1 bytes, not UTF-8
+    tifffile.imwrite(odd, ring_patch(np.random.default_rng(9)))
+    (data / "broken.tif").write_bytes(b"not a tiff")
+    before = tree_sha(data)
+    out = tmp_path / "r.csv"
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(out),
+                 "--decompositions", str(tmp_path / "dec")]) == 0
+    capsys.readouterr()
+    rows = _rows(out)                                                     # valid UTF-8 throughout
+    paths = {Path(r["path"]).name for r in rows if r["rank"]}
+    assert paths == {"ring_0.tif", "ring_1.tif", "ring_2.tif", "caf\\xe9.tif"}
+    assert any(n.startswith("rank") and "caf_xe9" in n for n in os.listdir(tmp_path / "dec"))
+    assert tree_sha(data) == before
+
+
+def test_long_input_names_give_valid_decomposition_names(model_file, tmp_path, capsys):
+    data = _field_folder(tmp_path / "data", n=1)
+    rng = np.random.default_rng(4)
+    long_a, long_b = "a" * 240 + "_one.tif", "a" * 240 + "_two.tif"     # 248 bytes; alike for their first 240
+    for name in (long_a, long_b):
+        tifffile.imwrite(data / name, ring_patch(rng))
+    dec = tmp_path / "dec"
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(tmp_path / "r.csv"),
+                 "--decompositions", str(dec)]) == 0
+    names = os.listdir(dec)
+    assert len(names) == 3 and all(len(os.fsencode(n)) <= 255 for n in names)
+    assert len({n.split("_", 1)[1] for n in names}) == 3                  # the hash keeps the two apart
+    # A CSV whose own name is near the limit: its temp file still fits.
+    out = tmp_path / ("r" * 250 + ".csv")
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(out)]) == 0
+    assert out.is_file() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    capsys.readouterr()
+
+
+def test_label_ids_beyond_int64_cost_that_image_only(model_file, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(6)
+    for i in range(3):
+        field = np.block([[ring_patch(rng) for _ in range(2)] for _ in range(2)])
+        tifffile.imwrite(data / f"f{i}.tif", field)
+        lab = np.zeros(field.shape, np.uint64)
+        lab[4:28, 4:28] = 1
+        lab[36:60, 36:60] = 2 ** 63 + 5 if i == 1 else 2
+        tifffile.imwrite(data / f"f{i}_masks.tif", lab)
+    before = tree_sha(data)
+    out = tmp_path / "r.csv"
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(out), "--objects", "labels",
+                 "--patch-size", "32"]) == 0
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "f1" in ln)
+    assert line.startswith("skipped") and "2**63" in line, err
+    assert {Path(r["path"]).name for r in _rows(out) if r["rank"]} == {"f0.tif", "f2.tif"}
+    assert tree_sha(data) == before
+
+
+def test_a_file_that_vanishes_mid_run_is_skipped(model_file, tmp_path, capsys, monkeypatch):
+    import ddrcore.io.images as images
+
+    data = _field_folder(tmp_path / "data", n=4)
+    real = images.read_file_patches
+
+    def vanishing(path, *a, **k):
+        if Path(path).name == "ring_2.tif":
+            Path(path).unlink()                          # deleted after it was listed, before it is read
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(images, "read_file_patches", vanishing)
+    out = tmp_path / "r.csv"
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert any(ln.startswith("skipped") and "ring_2.tif" in ln and "gone" in ln for ln in err.splitlines()), err
+    rows = _rows(out)
+    assert {Path(r["path"]).name for r in rows if r["rank"]} == {"ring_0.tif", "ring_1.tif", "ring_3.tif"}
+    assert [("ring_2.tif" in r["path"], "gone" in r["note"]) for r in rows if not r["rank"]] == [(True, True)]
+
+
+def test_an_unforeseen_failure_in_one_file_costs_that_file(model_file, tmp_path, capsys, monkeypatch):
+    import ddrcore.io.images as images
+
+    data = _field_folder(tmp_path / "data", n=3)
+    real = images.read_file_patches
+
+    def breaks(path, *a, **k):
+        if Path(path).name == "ring_1.tif":
+            raise IndexError("a decoder bug")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(images, "read_file_patches", breaks)
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(tmp_path / "r.csv")]) == 0
+    assert "skipped" in capsys.readouterr().err
+    assert len([r for r in _rows(tmp_path / "r.csv") if r["rank"]]) == 2
+
+
+# ------------------------------------------------------------------------------------- space before work --
+def test_a_full_disk_is_noticed_before_scoring(model_file, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    import ddrcore.model.scoring as scoring
+
+    data = _field_folder(tmp_path / "data")
+    monkeypatch.setattr(scoring, "score_patches", lambda *a, **k: pytest.fail("scored before checking the space"))
+    usage = type("Usage", (), {"free": 1000, "total": 10**9, "used": 0})
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage())
+    out = tmp_path / "r.csv"
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(out),
+                 "--decompositions", str(tmp_path / "dec")]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "free" in line and "MB are needed" in line
+    # (The output folder itself was made when it was checked for being writable, before any reading.)
+    assert not out.exists() and not list((tmp_path / "dec").iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ cluster --
+@pytest.mark.timeout(60)
+def test_a_cluster_address_that_is_a_web_server_fails_fast(model_file, test_dir, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    out = tmp_path / "r.csv"
+    try:
+        t = time.perf_counter()
+        rc = main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(out), "--cluster", address,
+                   "--connect-timeout", "2"])
+        seconds = time.perf_counter() - t
+    finally:
+        server.shutdown()
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 1 and address in line and "handshake" in line, line
+    assert seconds < 10 and not out.exists()
+
+
+@pytest.mark.slow            # starts a local Dask cluster: 5-10 s
+@pytest.mark.timeout(120)
+def test_a_file_that_vanishes_during_a_cluster_run_is_skipped(model_file, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    import ddrcore.cluster.scoring as cluster_scoring
+
+    data = _field_folder(tmp_path / "data", n=4)
+    real = cluster_scoring.find_images
+
+    def listed_then_gone(paths):
+        files = real(paths)
+        (data / "ring_1.tif").unlink()               # gone between the listing and the workers' reading
+        return files
+
+    monkeypatch.setattr(cluster_scoring, "find_images", listed_then_gone)
+    out = tmp_path / "r.csv"
+    assert main(["--quiet", "score", str(model_file), str(data), "--csv", str(out), "--cluster", "local:1"]) == 0
+    err = capsys.readouterr().err
+    assert any(ln.startswith("skipped") and "ring_1.tif" in ln for ln in err.splitlines()), err
+    rows = _rows(out)
+    assert {Path(r["path"]).name for r in rows if r["rank"]} == {"ring_0.tif", "ring_2.tif", "ring_3.tif"}
+    assert [Path(r["path"]).name for r in rows if not r["rank"]] == ["ring_1.tif"]
