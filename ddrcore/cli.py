@@ -20,6 +20,7 @@ from .io.atomic import cleanup_on_signals
 from .base import DEVICE_CHOICES
 from .errors import DdridError
 from .model.score_type import SCORE_TYPES, ScoreType
+from .io.names import shown   # an output named in bytes that are not UTF-8 must not fail the final print
 from .io.outputs import check_output
 from .objects.patching import object_size_arg
 from .console import missing_folder, plural, report_bad, run_job, say_created
@@ -208,7 +209,7 @@ def cmd_train(args) -> int:
                   result.patches.sources)
     print(f"{plural(len(result.patches), 'normal patch', 'normal patches')} from {args.normal_dir}", file=sys.stderr)
     say_created(new_folder)
-    print(f"saved {args.output}: score {model.score_type}, threshold {model.threshold:.6g}, "
+    print(f"saved {shown(args.output)}: score {model.score_type}, threshold {model.threshold:.6g}, "
           f"{model.training['seconds']:.0f}s on {model.training['device']}")
     from .model.quality import describe
 
@@ -243,7 +244,7 @@ def cmd_score(args) -> int:
     scores, model = result.scores, result.model
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
-    print(f"wrote {args.csv}: {plural(len(scores), 'patch')}, {n_flag} flagged "
+    print(f"wrote {shown(args.csv)}: {plural(len(scores), 'patch')}, {n_flag} flagged "
           f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g} ({model.score_type} score)")
     return 0
 
@@ -299,7 +300,7 @@ def cmd_objects(args) -> int:
     if args.csv:
         write_objects_csv(args.csv, patches.sources, patches.patching, inputs, args.force)
         say_created(new_folder)
-        print(f"wrote {args.csv}: {plural(len(patches), 'object')} in {plural(n_files, 'file')}")
+        print(f"wrote {shown(args.csv)}: {plural(len(patches), 'object')} in {plural(n_files, 'file')}")
     else:
         print(f"{plural(len(patches), 'object')} in {plural(n_files, 'file')}")
     return 0

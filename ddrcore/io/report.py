@@ -86,8 +86,10 @@ def patch_label(src: PatchSource, root: str = "") -> str:
     >>> patch_label(PatchSource("/data/train/normal/r.tif", 0, 3, 4), "/data")
     'train/normal/r.tif p0 y3 x4'
     """
+    from .names import shown
+
     path = os.path.relpath(os.path.abspath(src.path), root) if root else src.path
-    return f"{Path(path).as_posix()} p{src.page} y{src.y} x{src.x}"
+    return f"{shown(Path(path).as_posix())} p{src.page} y{src.y} x{src.x}"
 
 
 def write_report(
@@ -182,5 +184,8 @@ def write_report(
              transform=tax.transAxes)
 
     with atomic_path(path, suffix=path.suffix) as tmp:
-        fig.savefig(tmp, format=fmt)
+        # The stamp by which ddrid recognises its own report when asked to replace it (outputs.looks_like).
+        from .outputs import REPORT_CREATOR
+
+        fig.savefig(tmp, format=fmt, metadata={"Software" if fmt == "png" else "Creator": REPORT_CREATOR})
     return path

@@ -83,7 +83,7 @@ class ObjectContext:
                 own = self._sizes_of(f)
                 self._estimates[str(f)] = float(np.median(own)) if own else None
                 sizes.extend(own)
-            except (DdridError, OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one odd file must not stop the estimate for the others
                 problems.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 # the file is reported again when it is read for its patches
             done = (i + 1) / len(sample)
