@@ -28,7 +28,7 @@ FILTERS = ("all", "normal", "flagged", "unmarked", "excluded")
 
 
 def input_size_for(patch_size: int) -> int:
-    """Network input side for a patch size (the CLI's rule): itself if a supported power of two, else 32."""
+    """Network input side for a patch size (the CLI's rule, ddrcore.base.default_input_size)."""
     return default_input_size(patch_size)
 
 
