@@ -135,18 +135,24 @@ class Loader(Controller):
             return
         dialog = RecutDialog(self.doc.table.patching, self.doc.table.patch_size, self.window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.recut(*dialog.values())
+            self.recut(*dialog.values(), border=dialog.border_policy())
 
-    def recut(self, source: str, object_size: Optional[float] = None, patch_size: Optional[int] = None) -> bool:
-        """Cut the loaded inputs again (grid, auto, labels or points); marks follow the objects they were on."""
+    def recut(self, source: str, object_size: Optional[float] = None, patch_size: Optional[int] = None,
+              border: Optional[str] = None) -> bool:
+        """Cut the loaded inputs again (grid, auto, labels or points); marks follow the objects they were on.
+
+        For objects ``patch_size`` None means twice the object size (estimated when not given).
+        """
         if self.runner.busy or not len(self.doc):
             return False
         old = self.doc.table
         self.window.patch_bar.preset(source, object_size or 0)
+        if border is not None:
+            self.doc.set_patch_settings(border=border)
         s = self.doc.patch_settings
         patching = Patching(source, patch_size=patch_size, object_size=object_size,
                             labels_dir=s.labels_dir if source == "labels" else None,
-                            points=s.points if source == "points" else None)
+                            points=s.points if source == "points" else None, border=s.border)
         if source == "points" and not patching.points:
             patching = self.chosen_patching()      # asks for the CSV
             if patching is None:

@@ -108,6 +108,9 @@ class DetailView(QWidget):
         self.why.setText("")
         for item in (*self.items, self.heat):
             item.clear()
+        # The contrast histogram belongs to the patch that was shown, too (it stayed after New Project).
+        for plot in self.lut.item.plots:
+            plot.setData([], [])
         # The residual's range and kind belong to the patch that was shown.
         for label, name in zip(self.labels[2:], PANELS[2:]):
             label.setText(name)
