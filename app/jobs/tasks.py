@@ -83,13 +83,19 @@ class ScoreResult:
     problems: List[BadFile] = field(default_factory=list)   # what a cluster could not score, and why
 
 
-def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256):
-    """Score ``images[indices]`` with ``model``."""
+def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256, sources=None):
+    """Score ``images[indices]`` with ``model``.
+
+    With ``sources`` (every patch's PatchSource) the patches go to ddrcore as a
+    PatchSet: their measurements give AS_m and AS_cell, as on the command line.
+    """
     from ddrcore.model.scoring import score_patches
 
     leave_a_core_for_the_gui()
     # Indexing (a copy) happens here, in the worker thread, not on the GUI thread.
     subset = images if len(indices) == len(images) else images[indices]
+    if sources is not None:
+        subset = PatchSet(subset, [sources[i] for i in indices])
     scores = yield from score_patches(model, subset, batch_size=batch_size)
     return ScoreResult(np.asarray(indices, np.int64), scores)
 
@@ -134,13 +140,31 @@ class TrainResult:
     normal: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str):
-    """Train on ``images[normal]`` and save the model (atomically) to ``save_to``."""
+def trainable(normal: np.ndarray, sources, config: TrainConfig) -> np.ndarray:
+    """The patches of ``normal`` that training learns from: with border=flag, not the objects cut by the edge
+    (ddrcore's rule, applied here so the model's validation positions index what the GUI gave it)."""
+    from ddrcore.model.minibatch import MIN_PATCHES
+
+    normal = np.asarray(normal, np.int64)
+    if sources is None or config.border != "flag":
+        return normal
+    keep = normal[[not sources[i].touches_border for i in normal]] if len(normal) else normal
+    return keep if len(keep) >= MIN_PATCHES else normal
+
+
+def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str, sources=None):
+    """Train on ``images[normal]`` and save the model (atomically) to ``save_to``.
+
+    With ``sources`` the patches go as a PatchSet: objects with measurements
+    get a model that keeps them and ranks by AS_cell (the CLI's behaviour).
+    """
     from ddrcore.model import modelfile
     from ddrcore.model.training import train
 
     leave_a_core_for_the_gui()
-    model = yield from train(images[normal], config)
+    normal = trainable(normal, sources, config)
+    given = images[normal] if sources is None else PatchSet(images[normal], [sources[i] for i in normal])
+    model = yield from train(given, config)
     # Saving (tens of MB) happens here, in the worker, after the last yield:
     # a cancelled run never writes a file and the GUI never waits for the disk.
     try:

@@ -25,7 +25,11 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ddrcore.io.images import PatchSource
 from ddrcore.model.score_type import ScoreType
 
-PANELS = ("input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
+PANELS = ("network input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
+#: Score rows, in the order Detail lists them (key, name shown).
+SCORE_ROWS = ((ScoreType.CELL, "AS_cell (AS_c and AS_m together)"), (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)"),
+              (ScoreType.MEASURE, "AS_m (measurements: size, shape, brightness)"), (ScoreType.LATENT, "AS_l (latent)"),
+              (ScoreType.RECON, "AS_r (image)"), (ScoreType.RESIDUAL, "AS_e (residual peak)"))
 #: The heat layer is full red at this multiple of what the model's validation normals show.
 HEAT_FULL_RED = 2.0
 # Red for an added bright, blue for a missing one; white at zero.
@@ -57,11 +61,19 @@ class DetailView(QWidget):
         self.graphics.setMinimumHeight(260)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.graphics.setAcceptDrops(False)
+        # The object as it is in the image, at native resolution (texture and size are judged here): a crop
+        # of 171 px shrunk to the network's 32 px input hides chromatin texture and a hollow core.
+        self.native_label = self.graphics.addLabel("object in the image (native)", row=0, col=0, size="9pt")
+        self.native_box = self.graphics.addViewBox(row=1, col=0, rowspan=3, lockAspect=True, invertY=True,
+                                                   enableMenu=False)
+        self.native_item = pg.ImageItem(axisOrder="row-major")
+        self.native_box.addItem(self.native_item)
+        self.graphics.ci.layout.setColumnStretchFactor(0, 2)
         self.boxes, self.items, self.labels = [], [], []
         for k, name in enumerate(PANELS):
-            # 2 x 2: the dock is narrow, and four side-by-side views would be tiny.
-            row, col = 2 * (k // 2), k % 2
-            label = self.graphics.addLabel(name, row=row, col=col, size="9pt")
+            # 2 x 2 beside the native view: the network's views are small (32 px) anyway.
+            row, col = 2 * (k // 2), 1 + k % 2
+            label = self.graphics.addLabel(name, row=row, col=col, size="8pt")
             box = self.graphics.addViewBox(row=row + 1, col=col, lockAspect=True, invertY=True, enableMenu=False)
             item = pg.ImageItem(axisOrder="row-major")
             box.addItem(item)
@@ -94,15 +106,20 @@ class DetailView(QWidget):
         from ..glossary import tip
 
         self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        self.native_label.setToolTip("The crop read from the image file at its own resolution, neighbours and all. "
+                                     "The model sees the smaller network input beside it, other objects masked.")
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
             label.setToolTip(tip(*terms))
         self.patch: int = -1
-        self._score_args = ((float("nan"),) * 3, None, None)
+        self.mark = ""
+        self._score_args = ((float("nan"),) * 6, None, None)
         self.clear()
 
     # ------------------------------------------------------------ content --
     def clear(self, message: str = "No patch selected") -> None:
         self.patch = -1
+        self.native_item.clear()
+        self.native_label.setText("object in the image (native)")
         self.title.setText(message)
         self.scores.setText("")
         self.why.setText("")
@@ -119,17 +136,31 @@ class DetailView(QWidget):
                    decomposition=None, latent: float = float("nan"),
                    recon: float = float("nan"), score_type: Optional[str] = None,
                    threshold: Optional[float] = None, residual: float = float("nan"),
-                   combined: float = float("nan")) -> None:
+                   combined: float = float("nan"), measure: float = float("nan"), cell: float = float("nan"),
+                   native: Optional[np.ndarray] = None) -> None:
         """``raw`` is (C, S, S) at native intensity; ``decomposition`` a ddrcore Explanation (or None).
 
-        ``residual`` is AS_e and ``combined`` AS_c, where the model has them.
+        ``residual`` is AS_e, ``combined`` AS_c, ``measure`` AS_m and ``cell`` AS_cell, where the model has
+        them.  ``native`` is the crop from the image at its own resolution (None: still being read).
         """
+        same = patch == self.patch
         self.patch = patch
+        self.mark = mark
         mark_text = f" — marked {mark}" if mark else ""
         where = f"y {source.y}, x {source.x}"
         if self.objects and not np.isnan(source.center_y):
             where = f"object {source.object_id} at y {source.center_y:.0f}, x {source.center_x:.0f}"
-        self.title.setText(f"<b>{source.path}</b><br>page {source.page}, {where}{mark_text}")
+        edge = " — <span style='color:#ff7f0e'>touches the image border</span>" if source.touches_border else ""
+        self.title.setText(f"<b>{source.path}</b><br>page {source.page}, {where}{mark_text}{edge}")
+        side = int(raw.shape[-1])
+        crop = int(source.size) if source.size else side
+        masked = " other objects masked" if self.objects else ""
+        self.labels[0].setText(f"network input {side} px{',' + masked if masked else ''}")
+        if native is not None:
+            self.show_native(native, crop)
+        elif not same:
+            self.native_item.clear()
+            self.native_label.setText(f"object in the image ({crop} px, reading…)")
         img = np.asarray(raw[0], np.float32)
         # The input's own percentiles set the contrast of input and X_C alike.
         lo, hi = (float(v) for v in np.percentile(img, [1, 99.5]))
@@ -168,7 +199,21 @@ class DetailView(QWidget):
             self.why.setText(decomposition.why)
         self._share_levels()
         self.boxes[0].autoRange(padding=0.02)
-        self._show_scores((latent, recon, residual, combined), score_type, threshold)
+        self._show_scores((latent, recon, residual, combined, measure, cell), score_type, threshold)
+
+    def show_native(self, crop: np.ndarray, side: int) -> None:
+        """The crop from the image at native resolution, its own 1-99.5 % contrast (display only)."""
+        crop = np.asarray(crop, np.float32)
+        finite = crop[np.isfinite(crop)]
+        if finite.size == 0:
+            self.native_item.clear()
+            return
+        lo, hi = (float(v) for v in np.percentile(finite, [1, 99.5]))
+        hi = hi if hi > lo else lo + 1.0
+        # Outside the page (border objects): shown as the crop's darkest level, not as a stripe of edge pixels.
+        self.native_item.setImage(np.where(np.isfinite(crop), crop, lo), autoLevels=False, levels=(lo, hi))
+        self.native_label.setText(f"object in the image, native {side} px")
+        self.native_box.autoRange(padding=0.02)
 
     def update_threshold(self, threshold: Optional[float]) -> None:
         """Re-mark flagged / below threshold without redrawing the images."""
@@ -177,22 +222,26 @@ class DetailView(QWidget):
 
     def _show_scores(self, values, score_type, threshold) -> None:
         self._score_args = (values, score_type, threshold)
-        latent, recon, residual, combined = values
+        latent, recon, residual, combined, measure, cell = values
         if np.isnan(latent):
-            self.scores.setText("<i>Not scored yet: train a model (or press Score) to see AS_l and AS_r.</i>")
+            self.scores.setText("<i>Not scored yet: train a model (or press Score) to see its scores.</i>")
             return
+        by_key = {ScoreType.LATENT: latent, ScoreType.RECON: recon, ScoreType.RESIDUAL: residual,
+                  ScoreType.COMBINED: combined, ScoreType.MEASURE: measure, ScoreType.CELL: cell}
         parts = []
-        named = [(ScoreType.LATENT, "AS_l (latent)", latent), (ScoreType.RECON, "AS_r (image)", recon),
-                 (ScoreType.RESIDUAL, "AS_e (residual peak)", residual),
-                 (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)", combined)]
-        for key, name, value in named:
-            if key in (ScoreType.RESIDUAL, ScoreType.COMBINED) and np.isnan(value):
-                continue   # a model file without these scores
+        for key, name in SCORE_ROWS:
+            value = by_key[key]
+            if np.isnan(value):
+                continue   # a model (or patch) without this score
             if key == score_type:
+                if self.mark == "excluded":
+                    # Excluded patches are not part of the ranking: never "flagged", whatever their score.
+                    parts.insert(0, f"<b>{name} = {value:.5g}</b> (excluded: not ranked, not counted)")
+                    continue
                 flag = ""
                 if threshold is not None and np.isfinite(threshold):
                     flag = " — <span style='color:#d62728'>flagged</span>" if value >= threshold else " — below threshold"
-                parts.append(f"<b>▶ {name} = {value:.5g}</b> (used for ranking{flag})")
+                parts.insert(0, f"<b>▶ {name} = {value:.5g}</b> (used for ranking{flag})")
             else:
                 parts.append(f"{name} = {value:.5g}")
         self.scores.setText("<br>".join(parts))

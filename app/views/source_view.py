@@ -117,6 +117,40 @@ def _read_page(path: str, page: int, channel):
                         f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc}); check the path") from None
 
 
+# The crop reader's own last file (it runs in its own worker, beside the page reader's).
+_crop_file: dict = {"stamp": None, "groups": None}
+
+
+def _read_crop(path: str, page: int, channel, y: int, x: int, size: int) -> np.ndarray:
+    """The crop (S, S) of page pixels at (y, x), first channel, native resolution; NaN outside the page."""
+    import os
+
+    from ddrcore.io.reading import page_of, read_image_groups
+
+    try:
+        st = os.stat(path)
+        stamp = (path, st.st_mtime_ns, st.st_size)
+        if _crop_file["stamp"] != stamp:
+            _crop_file.update(stamp=None, groups=None)
+            _crop_file.update(groups=read_image_groups(path), stamp=stamp)
+        arr = page_of(_crop_file["groups"], page, channel, path)
+    except Exception as exc:  # see JobFailed
+        raise JobFailed(f"{path}: cannot read the crop ({exc})") from None
+    arr = np.asarray(arr, np.float32)
+    arr = arr[..., 0] if arr.ndim == 3 else arr
+    out = np.full((size, size), np.nan, np.float32)
+    y0, x0 = max(0, y), max(0, x)
+    y1, x1 = min(arr.shape[0], y + size), min(arr.shape[1], x + size)
+    if y1 > y0 and x1 > x0:
+        out[y0 - y: y1 - y, x0 - x: x1 - x] = arr[y0:y1, x0:x1]
+    return out
+
+
+def crop_reader(parent=None) -> LatestOnly:
+    """Reads a patch's crop at native resolution off the GUI thread (Detail); key = patch, args as _read_crop."""
+    return LatestOnly(_read_crop, parent)
+
+
 def page_reader(parent=None) -> LatestOnly:
     """Reads pages off the GUI thread; request with key = (path, page, channel), args = key + (patching,)."""
     return LatestOnly(_read, parent)

@@ -35,6 +35,12 @@ class ThresholdPanel(QWidget):
         self.slider.setEnabled(False)
         self.count_label = QLabel("No scores yet: train a model to rank the patches.")
         self.count_label.setObjectName("flaggedLabel")
+        self.count_label.setWordWrap(True)
+        # The threshold's false-positive rate on the model's validation normals (issue #26): what it costs.
+        self.fpr_label = QLabel("", objectName="thresholdFprLabel")
+        self.fpr_label.setToolTip("Share of the model's validation normals (held out from training) scoring at or "
+                                  "above the threshold: the expected false-positive rate on normal objects.")
+        self._validation: Optional[np.ndarray] = None
         self.default_button = QPushButton("Model default")
         self.default_button.setToolTip("Reset to the model's threshold (95th percentile of validation normals)")
         self.default_button.setEnabled(False)
@@ -46,7 +52,12 @@ class ThresholdPanel(QWidget):
         self.plot.setAcceptDrops(False)
         self.plot.setLabel("bottom", "anomaly score")
         self.plot.setLabel("left", "patches")
-        self.plot.addLegend(offset=(-10, 5))
+        # A legend inside the plot sat on the highest-score bars, where the anomalies are: the key is a line
+        # of coloured words above the plot instead.
+        self.legend_label = QLabel("<span style='color:#1f77b4'>&#9632; other patches</span> &nbsp; "
+                                   "<span style='color:#2ca02c'>&#9632; marked normal</span>",
+                                   objectName="histogramLegend")
+        self.plot.getAxis("left").setWidth(48)     # room for the counts beside the axis title
         self.plot.setMouseEnabled(x=True, y=False)
         self.rest_curve = self.plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(31, 119, 180, 110),
                                          pen=pg.mkPen("#1f77b4"), name="other patches")
@@ -58,11 +69,18 @@ class ThresholdPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Threshold"))
         row.addWidget(self.slider, 1)
+        row.addWidget(self.fpr_label)
         row.addWidget(self.default_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
         layout.addWidget(self.count_label)
+        legend_row = QHBoxLayout()
+        legend_row.addWidget(self.legend_label)
+        legend_row.addStretch(1)
+        self.note_label = QLabel("", objectName="histogramNote")
+        legend_row.addWidget(self.note_label)
+        layout.addLayout(legend_row)
         layout.addWidget(self.plot, 1)
         from ..glossary import tip
 
@@ -80,8 +98,11 @@ class ThresholdPanel(QWidget):
     # ------------------------------------------------------------ content --
     def set_scores(self, scores: Optional[np.ndarray], normal_mask: Optional[np.ndarray],
                    count: Callable[[float], tuple], default: float, score_type: Optional[str],
-                   keep: Optional[float] = None) -> None:
-        """New scores: rebuild range and histogram; start at ``keep`` or the model default."""
+                   keep: Optional[float] = None, empty_text: Optional[str] = None) -> None:
+        """New scores: rebuild range and histogram; start at ``keep`` or the model default.
+
+        ``empty_text`` says why there is nothing to rank when ``scores`` holds none (the default: no model yet).
+        """
         self._count = count
         ok = scores is not None and len(scores) > 0 and np.isfinite(scores).any()
         self.slider.setEnabled(bool(ok))
@@ -93,7 +114,8 @@ class ThresholdPanel(QWidget):
             # A flat, empty histogram would otherwise autorange to a meaningless axis.
             self.plot.disableAutoRange()
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-            self.count_label.setText("No scores yet: train a model to rank the patches.")
+            self.count_label.setText(empty_text or "No scores yet: train a model to rank the patches.")
+            self.fpr_label.setText("")
             return
         finite = np.isfinite(scores)
         lo, hi = float(scores[finite].min()), float(scores[finite].max())
@@ -126,11 +148,27 @@ class ThresholdPanel(QWidget):
         self.count_label.setText(text)
 
     def set_note(self, note: Optional[str]) -> None:
-        """A small title over the histogram (which patches it holds), or none."""
-        if note:
-            self.plot.setTitle(note, size="8pt")
-        else:
-            self.plot.setTitle(None)
+        """A small note over the histogram (which patches it holds), or none.
+
+        Beside the legend, not as the plot's title: a title squeezed the y axis under it.
+        """
+        self.note_label.setText(f"<small>{note}</small>" if note else "")
+
+    def set_validation(self, scores: Optional[np.ndarray]) -> None:
+        """The model's validation normals' scores of the ranking score (None: no model)."""
+        self._validation = None if scores is None or len(scores) == 0 else np.sort(np.asarray(scores, float))
+        self._apply_fpr(self.threshold())
+
+    def false_positive_rate(self, value: float) -> Optional[float]:
+        """Share of validation normals at or above ``value`` (as the ranked CSV's threshold_fpr), or None."""
+        v = self._validation
+        if v is None:
+            return None
+        return float(len(v) - np.searchsorted(v, value, side="left")) / len(v)
+
+    def _apply_fpr(self, value: float) -> None:
+        fpr = self.false_positive_rate(value) if self.slider.isEnabled() else None
+        self.fpr_label.setText("" if fpr is None else f"{100 * fpr:.1f} % of validation normals above")
 
     def update_histogram(self, scores: np.ndarray, normal_mask: Optional[np.ndarray]) -> None:
         finite = np.isfinite(scores)
@@ -172,4 +210,5 @@ class ThresholdPanel(QWidget):
             flagged, total = self._count(value)
             pct = 100.0 * flagged / total if total else 0.0
             self.count_label.setText(f"<b>{flagged}</b> of {total} flagged ({pct:.1f} %) at threshold {value:.4g}")
+        self._apply_fpr(value)
         self.thresholdChanged.emit(value)
