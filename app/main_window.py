@@ -13,10 +13,10 @@ from functools import partial
 from typing import Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from . import settings as appsettings
 from .actions import GALLERY, WINDOW, Actions
@@ -40,6 +40,8 @@ from .views.welcome import WelcomePage
 from .jobs.runner import JobRunner
 
 Area = Qt.DockWidgetArea
+#: The smallest a dock's contents may be: every dock fits beside the others on a 1280 x 800 screen.
+DOCK_MIN = QSize(220, 120)
 
 
 class MainWindow(QMainWindow):
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         doc = self.document = Document(PatchSettings(patch_size=int(appsettings.get("patchSize", 32))))
         self.runner = JobRunner(parent=self)
         self._source_tabbed = False      # Detail and Source image become tabs when work first starts
+        self._docks_sized = False        # the docks get their share of the window when work first starts
         self._build_central()
         self._build_docks()
         # Neither gets a method of the window: that would tie the window into a reference cycle.
@@ -129,9 +132,18 @@ class MainWindow(QMainWindow):
         self.stack.currentChanged.connect(self._page_changed)
         self.setCentralWidget(self.stack)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+    def _dock(self, title: str, name: str, widget: QWidget, area, scroll: bool = True) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
+        if scroll:
+            # In a scroll area the panel's own minimum no longer sets the window's: the Train panel alone
+            # asked for 600 px, and the window opened 912 px tall on an 800 px screen, its menus off-screen.
+            area_widget = QScrollArea(objectName=f"{name}Scroll")
+            area_widget.setWidget(widget)
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setMinimumSize(DOCK_MIN)
+            widget = area_widget
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
@@ -209,6 +221,19 @@ class MainWindow(QMainWindow):
         self.detail_dock.raise_()   # Detail is the tab on top when work starts
         # Showing the docks can grow the window past the screen's bottom: pull it back in.
         QTimer.singleShot(0, self.fit_on_screen)
+        if not self._docks_sized:
+            self._docks_sized = True
+            QTimer.singleShot(0, self.size_docks)
+
+    def size_docks(self) -> None:
+        """Share the window between the docks and the gallery by proportion (once, when work starts).
+
+        Fixed sizes set before the window had its size left the docks at their minimum on a 1280 px screen.
+        """
+        w, h = max(self.width(), 800), max(self.height(), 500)
+        self.resizeDocks([self.train_dock, self.detail_dock], [int(0.24 * w), int(0.32 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.threshold_dock], [int(0.27 * h)], Qt.Orientation.Vertical)
 
     # ====================================================== for controllers ==
     def notify(self, text: str, ms: int = 4000) -> None:

@@ -61,6 +61,12 @@ class Loader(Controller):
         patching = t.patching if t.patching is not None else self.chosen_patching()
         if patching is None:
             return
+        # Nothing chosen yet (a first folder, from the menu, a drop or the command line): fields of view are
+        # cut into their objects when objects are found; 3,360 grid tiles of five fields hid the nuclei.
+        s = self.doc.patch_settings
+        objects_first = None
+        if len(t) == 0 and t.patching is None and not s.chosen and s.source == "grid" and not mark_normal_under:
+            objects_first = Patching("auto", object_size=s.object_size, border=s.border)
         try:
             # The network input side follows the crop side (the CLI's rule); unknown until an object size is estimated.
             input_size = default_input_size(patching.crop_side())
@@ -70,7 +76,7 @@ class Loader(Controller):
         if self.runner.busy:
             self.window.notify(f"Loading {len(paths)} input(s) after the current job", 5000)
         self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel, mark_normal_under,
-                                                            expected, patching),
+                                                            expected, patching, objects_first),
                            title="Loading", on_done=self._loaded, show_message=True)
         self.window.update_enabled()   # a queued load already fixes the patch settings
 
@@ -87,6 +93,10 @@ class Loader(Controller):
             gallery = self.window.gallery
             if gallery.current_patch() < 0 and gallery.model().rowCount():
                 gallery.setCurrentIndex(gallery.model().index(0))
+        if result.note:
+            # How the app chose to cut: in the status bar, and kept beside the patch toolbar's choices.
+            self.window.notify(result.note, 15000)
+            self.window.patch_bar.show_note(result.note)
 
     def open_demo(self) -> None:
         """The bundled demo data: its training normals are marked, so Train can be pressed at once."""

@@ -27,14 +27,34 @@ class LoadResult:
     patches: Optional[PatchSet]
     problems: List[BadFile] = field(default_factory=list)
     mark_normal_under: List[str] = field(default_factory=list)
+    note: str = ""      # how the inputs were cut when the app chose it (objects found, or why grid tiles)
+
+
+#: An image whose shorter side is at least this many grid tiles is a field of view (objects to find),
+#: not a patch already cut (a folder of 32 px patches stays as it is).
+FIELD_TILES = 4
+
+
+def is_field(path, tile: int) -> bool:
+    """Whether the first page of ``path`` is a field of view rather than one patch (read in the worker)."""
+    from ddrcore.io.reading import read_image_groups
+
+    try:
+        page = read_image_groups(str(path))[0][0]
+    except Exception:  # noqa: BLE001 - the file is reported when it is read for its patches
+        return False
+    return min(page.shape[:2]) >= FIELD_TILES * tile
 
 
 def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int], channel,
-                mark_normal_under: Sequence[str] = (), expected_channels=None, patching=None):
+                mark_normal_under: Sequence[str] = (), expected_channels=None, patching=None, objects_first=None):
     """Load folders/files; a missing or empty input is a problem entry, not a failure.
 
     ``patching`` (a ddrcore.objects.Patching) says how patches are cut; for
     object sources ``input_size`` None lets the crop side decide (the CLI's rule).
+    ``objects_first`` (a Patching of objects), given when the user has not chosen
+    how to cut: fields of view are cut into those objects where objects are
+    found, else (and for images no larger than a few tiles) as ``patching`` says.
     """
     files, problems = [], []
     for p in paths:
@@ -47,14 +67,26 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
             problems.append(BadFile(p, "no .tif/.tiff/.png/.jpg files found here"))
         files.extend(found)
     yield Progress("load", step=0, steps=len(files), message=f"{len(files)} image file(s) found")
-    patches = None
-    if files:
+    patches, note = None, ""
+    if files and objects_first is not None and is_field(files[0], patch_size):
+        try:
+            patches = yield from load_patches(files, patch_size, None, channel, expected_channels,
+                                              patching=objects_first)
+            if len(patches) == 0:
+                patches, note = None, "no objects found: cut into grid tiles"
+            else:
+                p = patches.patching
+                note = (f"Cut into {len(patches)} objects (detected, about {p.object_size:.0f} px; crops "
+                        f"{p.crop_side()} px). Annotate ▸ Re-cut Patches to cut otherwise.")
+        except DdridError as exc:
+            patches, note = None, f"no objects found ({exc.reason.splitlines()[0]}): cut into grid tiles"
+    if files and patches is None:
         try:
             patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels,
                                               patching=patching)
         except DdridError as exc:
             problems.append(BadFile(", ".join(paths), exc.reason))
-    return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])
+    return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under], note)
 
 
 def leave_a_core_for_the_gui() -> None:

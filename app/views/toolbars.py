@@ -90,6 +90,10 @@ class PatchBar(QToolBar):
         self.border_action = self.addWidget(self._labelled(" Border ", self.border_box))
         self.addWidget(QLabel(" Channel "))
         self.addWidget(self.channel_box)
+        # How the loaded images were cut when the app chose it (objects found): visible, not only a flash.
+        self.note_label = QLabel("", objectName="cutNoteLabel")
+        self.note_label.setStyleSheet("color: #555; padding-left: 8px")
+        self.addWidget(self.note_label)
 
         self.patch_size_box.valueChanged.connect(self._patch_size_changed)
         self.patching_combo.currentIndexChanged.connect(self._source_changed)
@@ -157,6 +161,11 @@ class PatchBar(QToolBar):
         if object_size is not None:
             self.object_size_spin.setValue(float(object_size))
 
+    def show_note(self, text: str) -> None:
+        """A short line beside the choices: how the app cut the loaded images (full text as tooltip)."""
+        self.note_label.setText(text.split(". ")[0] if text else "")
+        self.note_label.setToolTip(text)
+
     # ------------------------------------------------------------- shown --
     def _show_settings(self) -> None:
         s = self.document.patch_settings
@@ -174,6 +183,8 @@ class PatchBar(QToolBar):
     def set_fixed(self, fixed: bool) -> None:
         """Patches of one project share one size, source and channel (one model input shape)."""
         self._fixed = fixed
+        if not fixed:
+            self.show_note("")     # a new project: no cut to describe yet
         s = self.document.patch_settings
         objects = s.source != "grid"
         # Points have no size to estimate: without an object size the patch size box gives the crop side.
@@ -216,9 +227,11 @@ class ViewBar(QToolBar):
         self.contrast_box = self._combo(" Contrast ", "contrastBox", CONTRAST_MODES, CONTRAST_LABELS, emit=False)
         self.contrast_box.setCurrentIndex(CONTRAST_MODES.index("file"))
         self.contrast_box.setToolTip("Thumbnail contrast (display only; the Detail panel has its own). Per file: "
-                                     "every patch of an image shares its 1–99 % range, so empty background stays "
-                                     "dark. Per patch: each patch stretched to its own range (faint structure "
-                                     "shows, but background becomes loud noise). Fixed range: one range for all.")
+                                     "every patch of an image shares one robust range (objects: up to the bright "
+                                     "level of most objects, so a few saturated ones do not darken the rest), and "
+                                     "empty background stays dark. Per patch: each patch stretched to its own "
+                                     "range (faint structure shows, but background becomes loud noise). "
+                                     "Fixed range: one range for all.")
         self.contrast_box.currentIndexChanged.connect(lambda _i: self.contrastChanged.emit(self.contrast_box.currentData()))
         sizes = (48, 64, 96, 128)
         self.zoom_box = self._combo(" Tiles ", "tileSizeBox", sizes, {px: f"{px} px" for px in sizes}, emit=False)
@@ -234,6 +247,16 @@ class ViewBar(QToolBar):
             box.currentIndexChanged.connect(lambda _i: self.orderChanged.emit())
         self.addWidget(box)
         return box
+
+    def contrast(self) -> str:
+        """The chosen thumbnail contrast (ddrid_gui.views.gallery.CONTRAST_MODES)."""
+        return self.contrast_box.currentData()
+
+    def set_contrast(self, mode) -> None:
+        """Show thumbnails in ``mode`` (emits ``contrastChanged`` on change); an unknown mode is ignored."""
+        i = self.contrast_box.findData(mode)
+        if i >= 0:
+            self.contrast_box.setCurrentIndex(i)
 
     def sort(self) -> str:
         """The chosen sort key (ddrid_gui.document.table.SORTS)."""

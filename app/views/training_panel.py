@@ -58,11 +58,16 @@ class DecadeAxis(pg.AxisItem):
         return out
 
 
+#: A space that never breaks a line: "ETA 0m" / "10s" on two lines read as two numbers.
+NBSP = "\u00a0"
+
+
 def _fmt_seconds(s) -> str:
     if s is None or not math.isfinite(s):
         return "…"
     s = int(round(s))
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    text = f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    return text.replace(" ", NBSP)
 
 
 class TrainingPanel(QWidget):
@@ -153,7 +158,9 @@ class TrainingPanel(QWidget):
                 # Major ticks only: log axes otherwise label minor ticks too, and the labels overlap.
                 axis.setStyle(maxTickLevel=0, tickTextOffset=2)
             plot.getAxis("left").setWidth(34)
-            plot.getAxis("bottom").setHeight(18)
+            # Every panel names its x axis: the curves run over training steps (not epochs).
+            plot.setLabel("bottom", "training step", **{"font-size": "7pt"})
+            plot.getAxis("bottom").setHeight(28)
             plot.setLogMode(y=False)
             plot.log_y = log
             for name in names:
@@ -258,9 +265,15 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(can)
 
     def show_model(self, text: str) -> None:
-        """Describe a model that was loaded rather than trained here."""
+        """Describe a model that was loaded rather than trained here: a finished run, not one at 0 %."""
         self.reset()
+        for bar, what in ((self.stage_bar, "trained"), (self.overall_bar, "done")):
+            bar.setValue(100)
+            bar.setFormat(what)
         self.status.setText(text)
+        # The model file keeps the network, not the run's losses: say why the plots are empty.
+        self.hover_label.setText("Loss curves belong to a training run in this window; the model file does "
+                                 "not keep them. Train again to see them.")
 
     def clear(self) -> None:
         """Everything back to a new project's state: no curves, no bars, the idle text."""
@@ -277,6 +290,8 @@ class TrainingPanel(QWidget):
         self.hover_label.setText("")
         self.stage_bar.setValue(0)
         self.overall_bar.setValue(0)
+        self.stage_bar.setFormat("stage %p %")
+        self.overall_bar.setFormat("overall %p %")
 
     def add_progress(self, records: List[Progress]) -> None:
         """Take a batch of training progress records (all kept for the curves)."""
@@ -297,7 +312,7 @@ class TrainingPanel(QWidget):
         if rec.epochs:
             where += f" epoch {rec.epoch}/{rec.epochs}, step {rec.step}/{rec.steps}"
         losses = "  ".join(f"{k} {v:.4g}" for k, v in rec.losses.items())
-        self.status.setText(f"{where} — elapsed {_fmt_seconds(rec.elapsed)}, ETA {_fmt_seconds(rec.eta)}"
+        self.status.setText(f"{where} — elapsed{NBSP}{_fmt_seconds(rec.elapsed)}, ETA{NBSP}{_fmt_seconds(rec.eta)}"
                             + (f"<br>{losses}" if losses else "") + (f"<br>{rec.message}" if rec.message else ""))
 
     def _redraw(self) -> None:
