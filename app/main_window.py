@@ -44,6 +44,31 @@ Area = Qt.DockWidgetArea
 DOCK_MIN = QSize(220, 120)
 
 
+class _DockBody(QWidget):
+    """A dock's panel inside its scroll area, filling the dock down to the panel's minimum size.
+
+    Word-wrapped labels give a panel a height-for-width, which QScrollArea then
+    takes from the panel's *preferred* size (a plot's 480 px): the threshold
+    panel stood 556 px tall in a 200 px dock, its histogram's x axis out of sight.
+    """
+
+    def __init__(self, panel: QWidget):
+        super().__init__()
+        # No layout of its own: QScrollArea asks a layout for its height-for-width; this body has none.
+        self.panel = panel
+        panel.setParent(self)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt API)
+        return self.panel.minimumSizeHint()
+
+    def sizeHint(self):  # noqa: N802 (Qt API)
+        return self.panel.minimumSizeHint()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.panel.setGeometry(self.rect())
+        super().resizeEvent(event)
+
+
 class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -139,7 +164,7 @@ class MainWindow(QMainWindow):
             # In a scroll area the panel's own minimum no longer sets the window's: the Train panel alone
             # asked for 600 px, and the window opened 912 px tall on an 800 px screen, its menus off-screen.
             area_widget = QScrollArea(objectName=f"{name}Scroll")
-            area_widget.setWidget(widget)
+            area_widget.setWidget(_DockBody(widget))
             area_widget.setWidgetResizable(True)
             area_widget.setFrameShape(QFrame.Shape.NoFrame)
             area_widget.setMinimumSize(DOCK_MIN)
@@ -178,6 +203,9 @@ class MainWindow(QMainWindow):
         self.problems.wanted.connect(lambda show: (self.problems_dock.show(), self.problems_dock.raise_())
                                      if show else self.problems_dock.hide())
         self.tabifyDockWidget(self.threshold_dock, self.problems_dock)
+        # Detail runs down to the window's bottom: beside a full-width bottom panel it had too little height
+        # at 1280 x 800 for its images, contrast and score rows.
+        self.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)
         self.problems_dock.hide()
         self.resizeDocks([self.train_dock, self.detail_dock], [330, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.threshold_dock], [230], Qt.Orientation.Vertical)
@@ -231,7 +259,7 @@ class MainWindow(QMainWindow):
         Fixed sizes set before the window had its size left the docks at their minimum on a 1280 px screen.
         """
         w, h = max(self.width(), 800), max(self.height(), 500)
-        self.resizeDocks([self.train_dock, self.detail_dock], [int(0.24 * w), int(0.32 * w)],
+        self.resizeDocks([self.train_dock, self.detail_dock], [int(0.27 * w), int(0.31 * w)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.threshold_dock], [int(0.27 * h)], Qt.Orientation.Vertical)
 

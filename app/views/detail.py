@@ -25,7 +25,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ddrcore.io.images import PatchSource
 from ddrcore.model.score_type import ScoreType
 
-PANELS = ("network input", "X_C (normal-looking part)", "X_N (residual)", "input + residual heat")
+PANELS = ("object in the image (native)", "X_C (normal-looking part)", "X_N (residual)", "network input")
+INPUT_TIP = ("The patch as the model sees it: the crop shrunk to the network's input size, other objects set "
+             "to the local background (masked).")
 #: Score rows, in the order Detail lists them (key, name shown).
 SCORE_ROWS = ((ScoreType.CELL, "AS_cell (AS_c and AS_m together)"), (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)"),
               (ScoreType.MEASURE, "AS_m (measurements: size, shape, brightness)"), (ScoreType.LATENT, "AS_l (latent)"),
@@ -58,31 +60,33 @@ class DetailView(QWidget):
         self.why.setObjectName("detailWhy")
         self.why.setWordWrap(True)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setMinimumHeight(260)
+        self.graphics.setMinimumHeight(200)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.graphics.setAcceptDrops(False)
-        # The object as it is in the image, at native resolution (texture and size are judged here): a crop
-        # of 171 px shrunk to the network's 32 px input hides chromatin texture and a hollow core.
-        self.native_label = self.graphics.addLabel("object in the image (native)", row=0, col=0, size="9pt")
-        self.native_box = self.graphics.addViewBox(row=1, col=0, rowspan=3, lockAspect=True, invertY=True,
-                                                   enableMenu=False)
-        self.native_item = pg.ImageItem(axisOrder="row-major")
-        self.native_box.addItem(self.native_item)
-        self.graphics.ci.layout.setColumnStretchFactor(0, 2)
+        # 2 x 2.  Top left: the object as it is in the image, at native resolution (texture and size are
+        # judged there: a 171 px crop shrunk to the network's 32 px input hides chromatin texture and a
+        # hollow core).  The others are the network's views at its input size; the bottom right shows the
+        # input as the model saw it (other objects masked), with the residual as heat once a model exists.
         self.boxes, self.items, self.labels = [], [], []
         for k, name in enumerate(PANELS):
-            # 2 x 2 beside the native view: the network's views are small (32 px) anyway.
-            row, col = 2 * (k // 2), 1 + k % 2
-            label = self.graphics.addLabel(name, row=row, col=col, size="8pt")
+            row, col = 2 * (k // 2), k % 2
+            label = self.graphics.addLabel(name, row=row, col=col, size="9pt")
             box = self.graphics.addViewBox(row=row + 1, col=col, lockAspect=True, invertY=True, enableMenu=False)
             item = pg.ImageItem(axisOrder="row-major")
-            box.addItem(item)
-            if self.boxes:
-                box.setXLink(self.boxes[0])
-                box.setYLink(self.boxes[0])
+            if k == 0:
+                # The network input's own item drives the shared contrast of input and X_C; it is drawn in
+                # the bottom-right panel (items[3]), and this panel shows the native crop instead.
+                self.native_box, self.native_item = box, pg.ImageItem(axisOrder="row-major")
+                box.addItem(self.native_item)
+            else:
+                box.addItem(item)
+            if k > 1:
+                box.setXLink(self.boxes[1])      # the network-size panels zoom together
+                box.setYLink(self.boxes[1])
             self.boxes.append(box)
             self.items.append(item)
             self.labels.append(label)
+        self.native_label = self.labels[0]
         self.items[2].setColorMap(_DIVERGING)
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setColorMap(_HEAT)
@@ -91,8 +95,9 @@ class DetailView(QWidget):
         # One LUT/histogram for input and X_C (the panel with the heat layer follows it).
         self.lut = pg.HistogramLUTWidget(orientation="horizontal")
         self.lut.setImageItem(self.items[0])
-        self.lut.setMaximumHeight(80)
-        self.lut_label = QLabel("Contrast of input and X_C (image units; drag the handles):")
+        self.lut.setMaximumHeight(70)
+        self.lut_label = QLabel("Contrast of model input and X_C (drag the handles):")
+        self.lut_label.setToolTip("In image units; the native view has its own 1-99.5 % contrast")
         self.lut.item.sigLevelsChanged.connect(self._share_levels)
         self.lut.item.sigLookupTableChanged.connect(self._share_levels)
         layout = QVBoxLayout(self)
@@ -106,10 +111,12 @@ class DetailView(QWidget):
         from ..glossary import tip
 
         self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
-        self.native_label.setToolTip("The crop read from the image file at its own resolution, neighbours and all. "
-                                     "The model sees the smaller network input beside it, other objects masked.")
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
             label.setToolTip(tip(*terms))
+        self.labels[3].setToolTip(INPUT_TIP + " " + self.labels[3].toolTip())
+        self.native_label.setToolTip("The crop read from the image file at its own resolution, neighbours and all. "
+                                     "The model sees the smaller network input (bottom right). "
+                                     + self.native_label.toolTip())
         self.patch: int = -1
         self.mark = ""
         self._score_args = ((float("nan"),) * 6, None, None)
@@ -129,7 +136,7 @@ class DetailView(QWidget):
         for plot in self.lut.item.plots:
             plot.setData([], [])
         # The residual's range and kind belong to the patch that was shown.
-        for label, name in zip(self.labels[2:], PANELS[2:]):
+        for label, name in zip(self.labels[1:], PANELS[1:]):
             label.setText(name)
 
     def show_patch(self, patch: int, source: PatchSource, raw: np.ndarray, mark: str = "",
@@ -154,13 +161,14 @@ class DetailView(QWidget):
         self.title.setText(f"<b>{source.path}</b><br>page {source.page}, {where}{mark_text}{edge}")
         side = int(raw.shape[-1])
         crop = int(source.size) if source.size else side
-        masked = " other objects masked" if self.objects else ""
-        self.labels[0].setText(f"network input {side} px{',' + masked if masked else ''}")
+        # Short: the dock is narrow.  The tooltip says what "masked" means.
+        self.input_text = f"model input {side} px" + (" (masked)" if self.objects else "")
+        self.labels[3].setText(self.input_text)
         if native is not None:
             self.show_native(native, crop)
         elif not same:
             self.native_item.clear()
-            self.native_label.setText(f"object in the image ({crop} px, reading…)")
+            self.native_label.setText(f"object, native {crop} px (reading…)")
         img = np.asarray(raw[0], np.float32)
         # The input's own percentiles set the contrast of input and X_C alike.
         lo, hi = (float(v) for v in np.percentile(img, [1, 99.5]))
@@ -169,10 +177,11 @@ class DetailView(QWidget):
         self.lut.item.setHistogramRange(float(img.min()), float(img.max()))
         self.lut.item.setLevels(lo, hi)
         if decomposition is None:
-            # Before a model exists (or while the parts are computed): the input alone.
-            # The heat panel too: the input alone there would read as "nothing anomalous".
-            for item in (self.items[1], self.items[2], self.items[3], self.heat):
+            # Before a model exists (or while the parts are computed): the input as the network sees it,
+            # named so; no heat layer (an empty one would read as "nothing anomalous").
+            for item in (self.items[1], self.items[2], self.heat):
                 item.clear()
+            self.items[3].setImage(img, autoLevels=False)
             self.why.setText("")
         else:
             x_c = np.asarray(decomposition.x_c[0], np.float32)
@@ -194,11 +203,11 @@ class DetailView(QWidget):
                 top = 0.5 * (hi - lo)
             self.heat.setImage(heat, autoLevels=False, levels=(0.0, top))
             self.labels[2].setText(f"X_N (residual, ±{span:.3g})")
-            self.labels[3].setText("input + " + ("X_N" if decomposition.residual == "x_n" else "|input − X_C|")
-                                   + " heat")
+            self.labels[3].setText(self.input_text + " + heat")
             self.why.setText(decomposition.why)
         self._share_levels()
-        self.boxes[0].autoRange(padding=0.02)
+        self.boxes[1].autoRange(padding=0.02)
+        self.boxes[3].autoRange(padding=0.02)
         self._show_scores((latent, recon, residual, combined, measure, cell), score_type, threshold)
 
     def show_native(self, crop: np.ndarray, side: int) -> None:
@@ -212,7 +221,7 @@ class DetailView(QWidget):
         hi = hi if hi > lo else lo + 1.0
         # Outside the page (border objects): shown as the crop's darkest level, not as a stripe of edge pixels.
         self.native_item.setImage(np.where(np.isfinite(crop), crop, lo), autoLevels=False, levels=(lo, hi))
-        self.native_label.setText(f"object in the image, native {side} px")
+        self.native_label.setText(f"object, native {side} px")
         self.native_box.autoRange(padding=0.02)
 
     def update_threshold(self, threshold: Optional[float]) -> None:

@@ -296,7 +296,9 @@ class TileDelegate(QStyledItemDelegate):
         second = first.translated(0, line_h)
         for rect, (text, colour) in zip((first, second), self.labels(table, i, flagged, option)):
             painter.setPen(colour)
-            shown = QFontMetrics(self.font).elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width())
+            # Object names keep their start ("#12 u2os-nu…"); file names their both ends.
+            mode = Qt.TextElideMode.ElideRight if table.is_objects else Qt.TextElideMode.ElideMiddle
+            shown = QFontMetrics(self.font).elidedText(text, mode, rect.width())
             painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, shown)
         if selected:
             painter.setPen(QPen(SELECT_COLOR, 2))

@@ -47,7 +47,9 @@ class ThresholdPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("scoreHistogram")
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-        self.plot.setMinimumHeight(110)
+        # Small enough that the whole panel fits its dock at 1280 x 800 (a larger minimum pushed the x axis
+        # out of sight behind a scroll bar); it grows with the dock.
+        self.plot.setMinimumHeight(60)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.plot.setAcceptDrops(False)
         self.plot.setLabel("bottom", "anomaly score")

@@ -101,11 +101,16 @@ class TrainingPanel(QWidget):
             self.profile.setItemData(self.profile.count() - 1, tip_text, Qt.ToolTipRole)
         self.profile.setCurrentIndex(max(0, self.profile.findData(PAPER.profile)))
         self.profile.setToolTip("How DDR-ID is trained; stored in the model file (see docs/method.md, Profiles)")
-        self.device = QComboBox()
+        self.device = QComboBox(objectName="deviceCombo")
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)
-        self.schedule_short = QPushButton(f"Quick ({DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS})")
-        self.schedule_paper = QPushButton(f"Paper ({PAPER.pretrain_epochs}+{PAPER.finetune_epochs})")
+        # Long item texts must not set the panel's width (it was cut off in a 300 px dock at 1280 x 800).
+        for box in (self.profile, self.device):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
+        # Short words: with the epochs in them the two buttons set a 360 px panel width (cut off at 1280 x 800).
+        self.schedule_short = QPushButton(f"Quick {DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS}")
+        self.schedule_paper = QPushButton(f"Paper {PAPER.pretrain_epochs}+{PAPER.finetune_epochs}")
         self.schedule_short.setToolTip("The demo schedule: minutes on a laptop CPU")
         self.schedule_paper.setToolTip("The paper's schedule (Section 4.1): best results, much longer")
         self.schedule_short.clicked.connect(lambda: self.set_schedule(DEMO_PRETRAIN_EPOCHS, DEMO_FINETUNE_EPOCHS))
@@ -132,7 +137,7 @@ class TrainingPanel(QWidget):
         self.status.setToolTip(tip("chosen score", "threshold", "quality check"))
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
-        self.plots.setMinimumHeight(220)
+        self.plots.setMinimumHeight(200)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.plots.setAcceptDrops(False)
         self.plots.setToolTip(LOSS_HELP)

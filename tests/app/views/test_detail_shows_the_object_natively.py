@@ -31,4 +31,4 @@ def test_detail_shows_the_native_crop_and_names_the_network_input_size(win, tmp_
     y0, x0 = max(src.y, 0), max(src.x, 0)
     assert detail.native_item.image[y0 - src.y, x0 - src.x] == pytest.approx(page[y0, x0])
     assert "native 48 px" in detail.native_label.text
-    assert "network input 32 px" in detail.labels[0].text
+    assert "model input 32 px (masked)" in detail.labels[3].text
