@@ -320,6 +320,8 @@ class MainWindow(QMainWindow):
         # Patches of one project share one size and channel choice (one model input shape): fixed once
         # loaded, and while a load runs or waits (with nothing loaded, a running job can only be a load).
         self.patch_bar.set_fixed(loaded or busy or bool(self.runner.pending))
+        if not loaded and not busy:
+            self.view_bar.show_note("")     # a new project: no cut to describe yet
 
     def _table_replaced(self) -> None:
         if len(self.document):

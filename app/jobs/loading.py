@@ -96,7 +96,7 @@ class Loader(Controller):
         if result.note:
             # How the app chose to cut: in the status bar, and kept beside the patch toolbar's choices.
             self.window.notify(result.note, 15000)
-            self.window.patch_bar.show_note(result.note)
+            self.window.view_bar.show_note(result.note)
 
     def open_demo(self) -> None:
         """The bundled demo data: its training normals are marked, so Train can be pressed at once."""

@@ -90,10 +90,6 @@ class PatchBar(QToolBar):
         self.border_action = self.addWidget(self._labelled(" Border ", self.border_box))
         self.addWidget(QLabel(" Channel "))
         self.addWidget(self.channel_box)
-        # How the loaded images were cut when the app chose it (objects found): visible, not only a flash.
-        self.note_label = QLabel("", objectName="cutNoteLabel")
-        self.note_label.setStyleSheet("color: #555; padding-left: 8px")
-        self.addWidget(self.note_label)
 
         self.patch_size_box.valueChanged.connect(self._patch_size_changed)
         self.patching_combo.currentIndexChanged.connect(self._source_changed)
@@ -161,11 +157,6 @@ class PatchBar(QToolBar):
         if object_size is not None:
             self.object_size_spin.setValue(float(object_size))
 
-    def show_note(self, text: str) -> None:
-        """A short line beside the choices: how the app cut the loaded images (full text as tooltip)."""
-        self.note_label.setText(text.split(". ")[0] if text else "")
-        self.note_label.setToolTip(text)
-
     # ------------------------------------------------------------- shown --
     def _show_settings(self) -> None:
         s = self.document.patch_settings
@@ -183,8 +174,6 @@ class PatchBar(QToolBar):
     def set_fixed(self, fixed: bool) -> None:
         """Patches of one project share one size, source and channel (one model input shape)."""
         self._fixed = fixed
-        if not fixed:
-            self.show_note("")     # a new project: no cut to describe yet
         s = self.document.patch_settings
         objects = s.source != "grid"
         # Points have no size to estimate: without an object size the patch size box gives the crop side.
@@ -237,6 +226,16 @@ class ViewBar(QToolBar):
         self.zoom_box = self._combo(" Tiles ", "tileSizeBox", sizes, {px: f"{px} px" for px in sizes}, emit=False)
         self.zoom_box.setCurrentIndex(1)
         self.zoom_box.currentIndexChanged.connect(lambda _i: self.tileSizeChanged.emit(self.zoom_box.currentData()))
+        # How the loaded images were cut when the app chose it (objects found): visible, not only a flash.
+        # On this row: at 1280 px the patch toolbar's row is full and would hide it behind its » button.
+        self.note_label = QLabel("", objectName="cutNoteLabel")
+        self.note_label.setStyleSheet("color: #555; padding-left: 12px")
+        self.addWidget(self.note_label)
+
+    def show_note(self, text: str) -> None:
+        """A short line: how the app cut the loaded images (the full text as tooltip); "" clears it."""
+        self.note_label.setText(text.split(". ")[0] if text else "")
+        self.note_label.setToolTip(text)
 
     def _combo(self, label: str, name: str, keys, labels, emit: bool = True) -> QComboBox:
         self.addWidget(QLabel(label))
