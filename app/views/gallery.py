@@ -77,10 +77,10 @@ def robust_range(images: np.ndarray, objects: bool, limit: int = 200_000):
     crops each crop's own bright level (its 99.5th percentile) is taken, and the
     white point is the 75th percentile of those: a quarter of the objects reach
     white, the saturated ones clip, the rest keep their contrast.  Grid tiles
-    (mostly background where objects are sparse) keep the 1-99.5 % of pixels.
+    (mostly background where objects are sparse) keep 1-99 % of the pixels.
     """
     images = np.asarray(images, np.float32)
-    lo, hi = _percentiles(images, 1.0, 99.5, limit)
+    lo, hi = _percentiles(images, 1.0, 99.0, limit)
     if objects and len(images) >= 4:
         step = max(1, len(images) // 2000)      # the bright levels of at most ~2,000 crops
         sub = images[::step]
