@@ -204,7 +204,7 @@ class SourceView(QWidget):
         self._ids = np.zeros(0, np.int64)           # object id per patch on this page
         self._sizes = np.zeros(0)                   # crop side per patch on this page
         self._size = 0
-        self._objects_drawn = 0
+        self._objects_drawn = self._flagged_drawn = 0
         self._heat_drawn = 0
         self.title = QLabel("Select a patch to see the image it was cut from.")
         self.title.setWordWrap(True)
@@ -263,7 +263,7 @@ class SourceView(QWidget):
         self._edges = None if data is None else data.edges
         self.outline_image.clear()
         self.heat_image.clear()
-        self._objects_drawn = self._heat_drawn = 0
+        self._objects_drawn = self._heat_drawn = self._flagged_drawn = 0
         if data is None:
             self.image.clear()
             self.shape = None
@@ -320,7 +320,7 @@ class SourceView(QWidget):
             self._draw_object_outlines(sel, flagged, normal, scores, score_range)
         else:
             self.outline_image.clear()
-            self._objects_drawn = 0
+            self._objects_drawn = self._flagged_drawn = 0
         square_kinds = (("selected", sel),) if labelled else \
             (("objects", np.full(len(indices), objects)), ("normal", normal), ("flagged", flagged), ("selected", sel))
         for kind in self.curves:
@@ -349,9 +349,22 @@ class SourceView(QWidget):
         lut[ids[ok], 3] = 255
         step = self._step
         edges = self._edges[::step, ::step]
-        self.outline_image.setImage(lut[edges], autoLevels=False, levels=(0, 255))
+        rgba = lut[edges]
+        # Flagged cells get a 3 px red outline: a 1 px one in a score colour was lost among sixty others.
+        hot = ids[ok & flagged & ~sel]
+        if len(hot):
+            ring = np.isin(edges, hot)
+            thick = ring.copy()
+            thick[1:] |= ring[:-1]
+            thick[:-1] |= ring[1:]
+            thick[:, 1:] |= ring[:, :-1]
+            thick[:, :-1] |= ring[:, 1:]
+            rgba[thick] = (*_hex(COLOURS["flagged"]), 255)
+        self.outline_image.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.outline_image.setRect(QRectF(0, 0, self.shape[1], self.shape[0]))
-        self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], np.unique(self._edges))))
+        present = np.unique(self._edges)
+        self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], present)))
+        self._flagged_drawn = int(np.count_nonzero(np.isin(hot, present)))
 
     def _draw_heat(self, flagged, scores, score_range, labelled) -> None:
         """The anomaly map: each object's (tile's) score painted into its area, dim below the threshold."""
@@ -389,6 +402,8 @@ class SourceView(QWidget):
         (boundaries from the label image, else crop squares)."""
         if kind == "objects" and self._objects_drawn:
             return self._objects_drawn
+        if kind == "flagged" and self.labels is not None:
+            return self._flagged_drawn     # object outlines (the selected one is drawn as selected)
         x, _y = self.curves[kind].getData()
         return 0 if x is None else int(np.isnan(x).sum())
 
