@@ -117,6 +117,40 @@ def _read_page(path: str, page: int, channel):
                         f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc}); check the path") from None
 
 
+# The crop reader's own last file (it runs in its own worker, beside the page reader's).
+_crop_file: dict = {"stamp": None, "groups": None}
+
+
+def _read_crop(path: str, page: int, channel, y: int, x: int, size: int) -> np.ndarray:
+    """The crop (S, S) of page pixels at (y, x), first channel, native resolution; NaN outside the page."""
+    import os
+
+    from ddrcore.io.reading import page_of, read_image_groups
+
+    try:
+        st = os.stat(path)
+        stamp = (path, st.st_mtime_ns, st.st_size)
+        if _crop_file["stamp"] != stamp:
+            _crop_file.update(stamp=None, groups=None)
+            _crop_file.update(groups=read_image_groups(path), stamp=stamp)
+        arr = page_of(_crop_file["groups"], page, channel, path)
+    except Exception as exc:  # see JobFailed
+        raise JobFailed(f"{path}: cannot read the crop ({exc})") from None
+    arr = np.asarray(arr, np.float32)
+    arr = arr[..., 0] if arr.ndim == 3 else arr
+    out = np.full((size, size), np.nan, np.float32)
+    y0, x0 = max(0, y), max(0, x)
+    y1, x1 = min(arr.shape[0], y + size), min(arr.shape[1], x + size)
+    if y1 > y0 and x1 > x0:
+        out[y0 - y: y1 - y, x0 - x: x1 - x] = arr[y0:y1, x0:x1]
+    return out
+
+
+def crop_reader(parent=None) -> LatestOnly:
+    """Reads a patch's crop at native resolution off the GUI thread (Detail); key = patch, args as _read_crop."""
+    return LatestOnly(_read_crop, parent)
+
+
 def page_reader(parent=None) -> LatestOnly:
     """Reads pages off the GUI thread; request with key = (path, page, channel), args = key + (patching,)."""
     return LatestOnly(_read, parent)
@@ -170,7 +204,7 @@ class SourceView(PlotsOnDemand, QWidget):
         self._ids = np.zeros(0, np.int64)           # object id per patch on this page
         self._sizes = np.zeros(0)                   # crop side per patch on this page
         self._size = 0
-        self._objects_drawn = 0
+        self._objects_drawn = self._flagged_drawn = 0
         self._heat_drawn = 0
         self.title = QLabel("Select a patch to see the image it was cut from.")
         self.title.setWordWrap(True)
@@ -233,7 +267,7 @@ class SourceView(PlotsOnDemand, QWidget):
         self._edges = None if data is None else data.edges
         self.outline_image.clear()
         self.heat_image.clear()
-        self._objects_drawn = self._heat_drawn = 0
+        self._objects_drawn = self._heat_drawn = self._flagged_drawn = 0
         if data is None:
             self.image.clear()
             self.shape = None
@@ -291,7 +325,7 @@ class SourceView(PlotsOnDemand, QWidget):
             self._draw_object_outlines(sel, flagged, normal, scores, score_range)
         else:
             self.outline_image.clear()
-            self._objects_drawn = 0
+            self._objects_drawn = self._flagged_drawn = 0
         square_kinds = (("selected", sel),) if labelled else \
             (("objects", np.full(len(indices), objects)), ("normal", normal), ("flagged", flagged), ("selected", sel))
         for kind in self.curves:
@@ -320,9 +354,22 @@ class SourceView(PlotsOnDemand, QWidget):
         lut[ids[ok], 3] = 255
         step = self._step
         edges = self._edges[::step, ::step]
-        self.outline_image.setImage(lut[edges], autoLevels=False, levels=(0, 255))
+        rgba = lut[edges]
+        # Flagged cells get a 3 px red outline: a 1 px one in a score colour was lost among sixty others.
+        hot = ids[ok & flagged & ~sel]
+        if len(hot):
+            ring = np.isin(edges, hot)
+            thick = ring.copy()
+            thick[1:] |= ring[:-1]
+            thick[:-1] |= ring[1:]
+            thick[:, 1:] |= ring[:, :-1]
+            thick[:, :-1] |= ring[:, 1:]
+            rgba[thick] = (*_hex(COLOURS["flagged"]), 255)
+        self.outline_image.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.outline_image.setRect(QRectF(0, 0, self.shape[1], self.shape[0]))
-        self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], np.unique(self._edges))))
+        present = np.unique(self._edges)
+        self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], present)))
+        self._flagged_drawn = int(np.count_nonzero(np.isin(hot, present)))
 
     def _draw_heat(self, flagged, scores, score_range, labelled) -> None:
         """The anomaly map: each object's (tile's) score painted into its area, dim below the threshold."""
@@ -360,6 +407,8 @@ class SourceView(PlotsOnDemand, QWidget):
         (boundaries from the label image, else crop squares)."""
         if kind == "objects" and self._objects_drawn:
             return self._objects_drawn
+        if kind == "flagged" and self.labels is not None:
+            return self._flagged_drawn     # object outlines (the selected one is drawn as selected)
         if kind not in self.curves:     # nothing drawn yet (the plots are made when first needed)
             return 0
         x, _y = self.curves[kind].getData()

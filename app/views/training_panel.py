@@ -68,11 +68,16 @@ def decade_axis(pg, orientation: str):
     return _decade_axis(orientation)
 
 
+#: A space that never breaks a line: "ETA 0m" / "10s" on two lines read as two numbers.
+NBSP = "\u00a0"
+
+
 def _fmt_seconds(s) -> str:
     if s is None or not math.isfinite(s):
         return "…"
     s = int(round(s))
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    text = f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    return text.replace(" ", NBSP)
 
 
 class TrainingPanel(PlotsOnDemand, QWidget):
@@ -106,11 +111,16 @@ class TrainingPanel(PlotsOnDemand, QWidget):
             self.profile.setItemData(self.profile.count() - 1, tip_text, Qt.ToolTipRole)
         self.profile.setCurrentIndex(max(0, self.profile.findData(PAPER.profile)))
         self.profile.setToolTip("How DDR-ID is trained; stored in the model file (see docs/method.md, Profiles)")
-        self.device = QComboBox()
+        self.device = QComboBox(objectName="deviceCombo")
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)
-        self.schedule_short = QPushButton(f"Quick ({DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS})")
-        self.schedule_paper = QPushButton(f"Paper ({PAPER.pretrain_epochs}+{PAPER.finetune_epochs})")
+        # Long item texts must not set the panel's width (it was cut off in a 300 px dock at 1280 x 800).
+        for box in (self.profile, self.device):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
+        # Short words: with the epochs in them the two buttons set a 360 px panel width (cut off at 1280 x 800).
+        self.schedule_short = QPushButton(f"Quick {DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS}")
+        self.schedule_paper = QPushButton(f"Paper {PAPER.pretrain_epochs}+{PAPER.finetune_epochs}")
         self.schedule_short.setToolTip("The demo schedule: minutes on a laptop CPU")
         self.schedule_paper.setToolTip("The paper's schedule (Section 4.1): best results, much longer")
         self.schedule_short.clicked.connect(lambda: self.set_schedule(DEMO_PRETRAIN_EPOCHS, DEMO_FINETUNE_EPOCHS))
@@ -152,7 +162,7 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         """One small panel of loss curves per loss family (pyqtgraph: made when first needed)."""
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
-        self.plots.setMinimumHeight(220)
+        self.plots.setMinimumHeight(200)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.plots.setAcceptDrops(False)
         self.plots.setToolTip(LOSS_HELP)
@@ -176,7 +186,9 @@ class TrainingPanel(PlotsOnDemand, QWidget):
                 # Major ticks only: log axes otherwise label minor ticks too, and the labels overlap.
                 axis.setStyle(maxTickLevel=0, tickTextOffset=2)
             plot.getAxis("left").setWidth(34)
-            plot.getAxis("bottom").setHeight(18)
+            # Every panel names its x axis: the curves run over training steps (not epochs).
+            plot.setLabel("bottom", "training step", **{"font-size": "7pt"})
+            plot.getAxis("bottom").setHeight(28)
             plot.setLogMode(y=False)
             plot.log_y = log
             for name in names:
@@ -277,9 +289,15 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         self.train_button.setEnabled(can)
 
     def show_model(self, text: str) -> None:
-        """Describe a model that was loaded rather than trained here."""
+        """Describe a model that was loaded rather than trained here: a finished run, not one at 0 %."""
         self.reset()
+        for bar, what in ((self.stage_bar, "trained"), (self.overall_bar, "done")):
+            bar.setValue(100)
+            bar.setFormat(what)
         self.status.setText(text)
+        # The model file keeps the network, not the run's losses: say why the plots are empty.
+        self.hover_label.setText("Loss curves belong to a training run in this window; the model file does "
+                                 "not keep them. Train again to see them.")
 
     def clear(self) -> None:
         """Everything back to a new project's state: no curves, no bars, the idle text."""
@@ -296,6 +314,8 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         self.hover_label.setText("")
         self.stage_bar.setValue(0)
         self.overall_bar.setValue(0)
+        self.stage_bar.setFormat("stage %p %")
+        self.overall_bar.setFormat("overall %p %")
 
     def add_progress(self, records: List[Progress]) -> None:
         """Take a batch of training progress records (all kept for the curves)."""
@@ -316,7 +336,7 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         if rec.epochs:
             where += f" epoch {rec.epoch}/{rec.epochs}, step {rec.step}/{rec.steps}"
         losses = "  ".join(f"{k} {v:.4g}" for k, v in rec.losses.items())
-        self.status.setText(f"{where} — elapsed {_fmt_seconds(rec.elapsed)}, ETA {_fmt_seconds(rec.eta)}"
+        self.status.setText(f"{where} — elapsed{NBSP}{_fmt_seconds(rec.elapsed)}, ETA{NBSP}{_fmt_seconds(rec.eta)}"
                             + (f"<br>{losses}" if losses else "") + (f"<br>{rec.message}" if rec.message else ""))
 
     def _redraw(self) -> None:
