@@ -149,3 +149,15 @@ def test_cancel_keeps_the_previous_state(dock, qtbot):
     wait_done(qtbot, w)
     assert w.model is None and "ddrid scores" not in viewer.layers
     assert "Cancel" in w.status.text()
+
+
+def test_marking_normals_takes_the_selected_label(dock):
+    viewer, w = dock
+    w.objects_combo.setCurrentText("nuclei labels")
+    viewer.layers["nuclei labels"].selected_label = 3
+    w.mark_button.click()
+    viewer.layers["nuclei labels"].selected_label = 5
+    w.mark_button.click()
+    assert w.marked == {3, 5} and w.only_marked.isChecked() and "3, 5" in w.marks_label.text()
+    w.clear_marks.click()
+    assert not w.marked and not w.only_marked.isChecked()
