@@ -336,6 +336,43 @@ def patch_cost(patching: Patching, input_size: int) -> Optional[ReadCost]:
     return ReadCost(per_value, f"{side} px tiles every {stride} px", fix)
 
 
+def patches_from_array(page: np.ndarray, objects, patching: Patching, input_size: Optional[int] = None,
+                       name: str = "", page_index: int = 0) -> PatchSet:
+    """The object patches of one in-memory page (a viewer's layer, a notebook's array), as a :class:`PatchSet`.
+
+    The in-memory sibling of :func:`read_file_patches`: ``page`` is (Y, X) or
+    (Y, X, C) at native depth, ``objects`` and ``patching`` come from
+    :func:`ddrcore.objects.objects_in_array`; patches are cut exactly as from a
+    file (object-true crops, measurements, the border policy) and resized to
+    ``input_size`` (default: as the command line picks for the crop side).
+    ``name`` stands in for the file's path in each :class:`PatchSource`.
+    Raises :class:`ImageReadError` (one line) when the page gives no patch.
+    """
+    page = np.asarray(page)
+    if page.ndim == 2:
+        page = page[..., None]
+    if page.ndim != 3:
+        raise ValueError(f"expected a (Y, X) or (Y, X, C) page, got shape {page.shape}")
+    finite = page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()
+    if finite.size == 0:
+        raise ImageReadError(path=name, reason="every pixel is NaN or infinite")
+    if float(finite.min()) == float(finite.max()):
+        raise ImageReadError(path=name, reason=f"image is constant (every pixel = {float(finite.min()):g}); "
+                             "nothing to learn or score")
+    side = patching.crop_side()
+    if input_size is None:
+        from ..base import default_input_size
+
+        input_size = default_input_size(side)
+    arr, sources, dropped, notes = patches_from_planes(page[None], name, side, input_size, patching,
+                                                       lambda _plane, _index: objects, page_index)
+    if not sources:
+        why = "; ".join(notes) or "every patch contains NaN or infinite values"
+        raise ImageReadError(path=name, reason=why.replace(f"page {page_index}: ", ""))
+    bad = [BadFile(name, f"{dropped} patch(es) with NaN/Inf values skipped")] if dropped else []
+    return PatchSet(arr, sources, bad, patching)
+
+
 def read_file_patches(
     path: Union[str, os.PathLike], patch_size: int = 32, input_size: Optional[int] = None, channel: Channel = None,
     patching: Optional[Patching] = None, context=None,
