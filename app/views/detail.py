@@ -116,7 +116,9 @@ class DetailView(PlotsOnDemand, QWidget):
         # One LUT/histogram for input and X_C (the panel with the heat layer follows it).
         self.lut = pg.HistogramLUTWidget(orientation="horizontal")
         self.lut.setImageItem(self.items[0])
-        self.lut.setMaximumHeight(70)
+        # A horizontal LUT needs about 90 px for its histogram, gradient and ticks; less and its gradient is
+        # drawn over the score lines below it.
+        self.lut.setFixedHeight(92)
         self.lut_label.setText("Contrast of model input and X_C (drag the handles):")
         self.lut_label.setToolTip("In image units; the native view has its own 1-99.5 % contrast")
         self.lut.item.sigLevelsChanged.connect(self._share_levels)
