@@ -112,8 +112,11 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
                    help="grid: step between tiles (default: the patch size)")
     g.add_argument("--labels", metavar="DIR",
                    help="labels: folder of label images (default: beside the images; names IMAGE_masks.tif, "
-                        "_labels, _label, _mask, _cp_masks, or the image's own name in DIR)")
-    g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x (or napari's axis-0,axis-1)")
+                        "_cp_masks, _labels, -labels, _label, _mask, -mask, _Object Identities, -lbl, masks/IMAGE "
+                        "beside images/, or the image's own name in DIR)")
+    g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x or file,cy,cx (or napari's "
+                                                   "axis-0,axis-1, CellProfiler's Location_Center_Y/X, TrackMate's "
+                                                   "spot table)")
 
 
 def patching_from_args(args, base=None):

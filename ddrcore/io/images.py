@@ -114,7 +114,7 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
 
     Raises :class:`NoUsableImagesError` for a path that does not exist.
     """
-    from ..objects.labels import is_label_file
+    from ..objects.labels import is_not_data
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -126,8 +126,9 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
                 if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
                 # Hidden files and folders (.ipynb_checkpoints, ._ files from macOS) are not data.
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                # Label images (a01_masks.tif ...) describe an image; they are not data themselves.
-                and not is_label_file(f)
+                # Label images (a01_masks.tif, masks/a01.tif ...), masks and class maps other tools wrote
+                # describe an image; they are not data themselves.
+                and not is_not_data(f, p)
             )
         elif p.is_file():
             found.append(p)
