@@ -19,7 +19,7 @@ Rules (documented in docs/file-formats.md, "Images and patches"):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, List, Optional, Union
 
@@ -57,6 +57,8 @@ class PatchSource:
     touches_border: bool = field(default=False, compare=False)
     # The object's measurements (ddrcore.objects.measure.MEASUREMENTS), empty where its extent is unknown.
     measurements: tuple = field(default=(), compare=False)
+    # (y, x) pixel size in µm where the file says it (ddrcore.io.metadata), else None.
+    pixel_size: Optional[tuple] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -362,6 +364,13 @@ def read_file_patches(
         first_page += g.shape[0]
     if objects_of is not None:
         notes.extend(getattr(objects_of, "notes", []))
+    if sources:
+        from .metadata import pixel_size_um
+
+        # Read once per file (the header only): every patch of the file carries it for the µm columns.
+        size = pixel_size_um(path)
+        if size is not None:
+            sources = [replace(s, pixel_size=size) for s in sources]
     if not sources:
         if notes and not dropped:
             raise ImageReadError(path=path, reason=f"no objects found ({'; '.join(notes[:3])}); "
