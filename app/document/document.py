@@ -198,8 +198,9 @@ class Document:
         if self.model is not None:
             why = self.model.incompatibility(t.patch_size, t.channel)
             if why:
-                self.set_model(None, None)
-                problems.append(BadFile("model", f"{why}; the re-cut patches need a new model: train again"))
+                # The model is kept (re-cutting as it was cut makes it score again); it just cannot score these.
+                problems.append(BadFile(self.model_path or "model", f"kept, but it cannot score the re-cut patches: "
+                                        f"{why}; re-cut as before to score with it, or train again"))
         return len(carried)
 
     # -------------------------------------------------------------- marks --

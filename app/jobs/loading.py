@@ -66,6 +66,9 @@ class Loader(Controller):
             input_size = default_input_size(patching.crop_side())
         except ValueError:
             input_size = None
+        if self.doc.model is not None and len(t) == 0:
+            # An opened model scores these patches: they are resized to its input, whatever it was trained with.
+            input_size = int(self.doc.model.input_size)
         self.window.show_gallery()
         if self.runner.busy:
             self.window.notify(f"Loading {len(paths)} input(s) after the current job", 5000)
@@ -158,6 +161,23 @@ class Loader(Controller):
             return False
         table = PatchTable(patch_size=patching.crop_side() if patching.is_grid or patch_size else old.patch_size,
                            channel=old.channel)
+        table.set_patching(patching)
+        inputs = list(old.inputs)
+        self.doc.start_recut(table)
+        self.load_inputs(inputs)
+        return True
+
+    def recut_as(self, patching: Patching, channel=None) -> bool:
+        """Cut the loaded inputs again exactly as ``patching`` says (an opened model's settings); queued after
+        the running job.  Marks follow their objects; the model stays and scores the new patches."""
+        if not len(self.doc):
+            return False
+        old = self.doc.table
+        changes = dict(source=patching.source, patch_size=patching.crop_side(), channel=channel)
+        if not patching.is_grid:
+            changes["object_size"] = patching.object_size
+        self.doc.set_patch_settings(**changes)
+        table = PatchTable(patch_size=patching.crop_side(), channel=channel)
         table.set_patching(patching)
         inputs = list(old.inputs)
         self.doc.start_recut(table)

@@ -243,6 +243,33 @@ class Projects(Controller):
         if out is not None:
             self.window.notify(f"Wrote {out}", 5000)
 
+    def ask_export_rois(self) -> None:
+        """File ▸ Export Flagged as Fiji ROIs…: the flagged objects at the current threshold, in a worker."""
+        path = self._ask_save("Export flagged objects as Fiji ROIs", "flagged-rois.zip", "Fiji ROI set (*.zip)")
+        if path and not path.lower().endswith(".zip"):
+            path += ".zip"
+        job = self._export_job(path, exporting.rois_job) if path else None
+        if job is not None:
+            self.runner.submit("export", lambda: job, title="Writing ROIs",
+                               on_done=lambda r: self.window.notify(f"Wrote {r[1]} ROI(s) to {r[0]}", 6000))
+
+    def ask_export_labels(self) -> None:
+        """File ▸ Export Label Images…: one label image per image (ids = the CSV's object_id), in a worker."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Folder for the label images", start_dir(self.doc))
+        self.window.after_dialog()
+        job = self._export_job(folder, exporting.labels_job) if folder else None
+        if job is not None:
+            self.runner.submit("export", lambda: job, title="Writing label images",
+                               on_done=lambda r: self.window.notify(f"Wrote {len(r[1])} label image(s) to {r[0]}", 6000))
+
+    def _export_job(self, path: str, make):
+        """``make(path, table, model, model_path, threshold)``, or None with the one-line reason it cannot."""
+        try:
+            return self._export(path, make)
+        except DdridError as exc:
+            QMessageBox.warning(self.window, "Export failed", str(exc))
+            return None
+
     def ask_export_report(self) -> None:
         """Draw the one-page report (PDF or PNG) at the current threshold, in a worker."""
         path = self._ask_save("Export report", "report.pdf", "PDF (*.pdf);;PNG (*.png)")
