@@ -173,6 +173,10 @@ class Document:
             if self.pending_roles and self.model is not None:
                 t.apply_roles(self.pending_roles)
                 self.pending_roles = {s: r for s, r in self.pending_roles.items() if s not in t}
+            scores = getattr(result, "scores", None)
+            if scores is not None and self.model is not None and len(added.new) == len(result.patches):
+                # A reopened project's own scores, saved with its patches: nothing is scored again.
+                self.set_scores(added.new, scores)
         added.problems = problems
         self.add_problems(problems)
         self.patches_added.emit(added.new)

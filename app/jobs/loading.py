@@ -50,8 +50,13 @@ class Loader(Controller):
         if images:
             self.load_inputs(images)
 
-    def load_inputs(self, paths: Sequence[str], mark_normal_under: Sequence[str] = ()) -> None:
-        """Load folders and files (after the running job, if any)."""
+    def load_inputs(self, paths: Sequence[str], mark_normal_under: Sequence[str] = (), cache: Optional[tuple] = None
+                    ) -> None:
+        """Load folders and files (after the running job, if any).
+
+        ``cache`` (cache file, fingerprint): a reopened project's saved patches and scores, used instead of
+        reading the images when they still match (ddrcore.io.patchcache).
+        """
         t = self.doc.table
         paths = [os.path.abspath(p) for p in paths]
         size, channel = t.patch_size, t.channel
@@ -72,9 +77,14 @@ class Loader(Controller):
         self.window.show_gallery()
         if self.runner.busy:
             self.window.notify(f"Loading {len(paths)} input(s) after the current job", 5000)
-        self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel, mark_normal_under,
-                                                            expected, patching),
-                           title="Loading", on_done=self._loaded, show_message=True)
+        if cache is not None:
+            self.runner.submit("load", lambda: jobs.load_cached(cache, paths, size, input_size, channel, expected,
+                                                                patching),
+                               title="Loading", on_done=self._loaded, show_message=True)
+        else:
+            self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel, mark_normal_under,
+                                                                expected, patching),
+                               title="Loading", on_done=self._loaded, show_message=True)
         self.window.update_enabled()   # a queued load already fixes the patch settings
 
     def _loaded(self, result: jobs.LoadResult) -> None:

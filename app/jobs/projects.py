@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
+from ddrcore.io import patchcache
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
 from ddrcore.model.score_type import ScoreType
@@ -139,26 +142,59 @@ class Projects(Controller):
         self.doc.expect_project(proj, with_model=bool(proj.model_path))
         self.window.train_panel.apply_settings(proj.training)
         if proj.model_path:
-            self._open_model(proj, patching)
+            # In a job, before the patches: torch loads off the GUI thread, and the model is there when the
+            # patches (and their saved scores and roles) arrive.
+            from .model_files import open_model_job
+
+            self.runner.submit("model", lambda: open_model_job(proj.model_path), title="Opening model",
+                               on_done=lambda m: self._open_model(proj, patching, m),
+                               on_failed=lambda message, _detail: self.doc.add_problems(
+                                   [BadFile(proj.model_path, f"{message} — train again to get a new model")]))
         if remember:
             appsettings.add_recent_project(self.doc.project_path)
         if proj.inputs:
-            self.window.loader.load_inputs(proj.inputs)
+            # Never read the images nor score them again when the saved patches and scores still match.
+            cache = (str(patchcache.cache_path(path)), self._fingerprint(proj))
+            self.window.loader.load_inputs(proj.inputs, cache=cache)
         else:
             self.window.show_gallery()
 
-    def _open_model(self, proj, patching) -> None:
-        try:
-            from ddrcore.model import modelfile
+    @staticmethod
+    def _fingerprint(proj) -> str:
+        """What a project's saved patches and scores were made from (see ddrcore.io.patchcache)."""
+        patching = proj.training.get("patching") if isinstance(proj.training, dict) else None
+        extra = [proj.model_path]
+        if isinstance(patching, dict):
+            extra += [patching.get(k) for k in ("labels_dir", "points") if isinstance(patching.get(k), str)]
+        return patchcache.fingerprint(proj.inputs, extra, {"patching": patching, "patch_size": proj.patch_size,
+                                                           "channel": proj.channel, "model": proj.model_path})
 
-            m = modelfile.load(proj.model_path, device="auto")
-            why = m.incompatibility(proj.patch_size, proj.channel,
-                                    objects=patching.source if patching is not None else None)
-            if why:
-                # Patches cut differently from the training ones get scores that look valid but are not.
-                raise DdridError(path=proj.model_path, reason=f"{why}; this project cuts {proj.patch_size} px patches")
-        except DdridError as exc:
-            self.doc.add_problems([BadFile(proj.model_path, f"{exc.reason} — train again to get a new model")])
+    def _write_cache(self, proj, path: str) -> None:
+        """Save the patches and scores beside the project (only when they changed, and never mid-load)."""
+        t = self.doc.table
+        loading = (self.runner.current is not None and self.runner.current.kind == "load") or \
+            "load" in self.runner.pending or bool(self.doc.pending_marks)
+        if not len(t) or loading:
+            return
+        key = (path, id(t), len(t), int(np.isnan(t.latent).sum()), t.score_type, proj.model_path)
+        if key == getattr(self, "_cache_key", None):
+            return
+        scores = {"latent": t.latent, "recon": t.recon, "residual": t.residual, "combined": t.combined}
+        try:
+            patchcache.save(patchcache.cache_path(path), t.images, t.sources, scores, t.score_type,
+                            self._fingerprint(proj))
+        except (OSError, ValueError) as exc:
+            # Only a cache: the project is saved; reopening reads the images again.
+            self.window.notify(f"Could not save the patch cache beside {path}: {exc}", 6000)
+            return
+        self._cache_key = key
+
+    def _open_model(self, proj, patching, m) -> None:
+        why = m.incompatibility(proj.patch_size, proj.channel, objects=patching.source if patching is not None else None)
+        if why:
+            # Patches cut differently from the training ones get scores that look valid but are not.
+            self.doc.add_problems([BadFile(proj.model_path, f"{why}; this project cuts {proj.patch_size} px patches "
+                                                            "— train again to get a new model")])
             return
         self.doc.set_model(m, proj.model_path)
         self.window.train_panel.show_model(
@@ -195,10 +231,12 @@ class Projects(Controller):
                     # The model travels with the project: copy it next to the project file.
                     modelfile.save(self.doc.model, beside)
                     self.doc.set_model_path(beside)
-            projectfile.save(self.doc.to_project(self.window.train_panel.settings()), path)
+            proj = self.doc.to_project(self.window.train_panel.settings())
+            projectfile.save(proj, path)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self.window, "Cannot save project", f"{path}: {exc}")
             return False
+        self._write_cache(proj, path)
         self.doc.set_project_path(path)
         appsettings.add_recent_project(path)
         self.doc.set_clean()
@@ -213,10 +251,12 @@ class Projects(Controller):
         target = self.doc.project_path or str(appsettings.autosave_project_path())
         try:
             # Marks of inputs not loaded yet (project still loading) must not be dropped.
-            projectfile.save(self.doc.to_project(self.window.train_panel.settings(), keep_pending=True), target)
+            proj = self.doc.to_project(self.window.train_panel.settings(), keep_pending=True)
+            projectfile.save(proj, target)
         except (OSError, ValueError) as exc:
             self.window.notify(f"Autosave failed: {target}: {exc}", 8000)
             return
+        self._write_cache(proj, target)
         if self.doc.project_path:
             self.doc.set_clean()
         self.window.notify(f"Autosaved to {target}", 2000)

@@ -160,3 +160,37 @@ def test_export_menu_rois_and_label_images(win, tmp_path, yesterday, wait_idle, 
         lab = tifffile.imread(tmp_path / "labels" / f"w{k}_labels.tif")
         ids = set(np.unique(lab).tolist()) - {0}
         assert ids == {int(r["object_id"]) for r in rows if r["path"].endswith(f"w{k}.tif")}
+
+
+def test_a_saved_project_reopens_from_its_cache_without_reading_or_scoring(win, image_folder, yesterday, qtbot,
+                                                                          wait_idle, tmp_path, monkeypatch):
+    from ddrcore.io import patchcache
+    from ddrid_gui.jobs import tasks
+    from gui import open_window
+
+    win.model_files.open_model(str(yesterday))
+    wait_idle(win)
+    win.open_paths([str(image_folder)])
+    wait_idle(win)
+    project = tmp_path / "p.ddridproj"
+    assert win.projects.save_to(str(project))
+    assert patchcache.cache_path(project).is_file()
+    before = win.document.table.score.copy()
+    calls = []
+    for name in ("load_inputs", "score_indices"):
+        real = getattr(tasks, name)
+        monkeypatch.setattr(tasks, name, lambda *a, _n=name, _r=real, **k: (calls.append(_n), (yield from _r(*a, **k)))[1])
+    again = open_window(qtbot)
+    again.projects.open_project(str(project))
+    wait_idle(again)
+    doc = again.document
+    assert doc.scored and calls == []                     # no image read, nothing scored again
+    np.testing.assert_array_equal(doc.table.score, before)
+    again.close()
+    # A cache that no longer matches (an image changed) is not used: the images are read and scored again.
+    first = sorted(image_folder.rglob("*.tif"))[0]
+    tifffile.imwrite(first, tifffile.imread(first) + 1)
+    third = open_window(qtbot)
+    third.projects.open_project(str(project))
+    wait_idle(third)
+    assert third.document.scored and calls == ["load_inputs", "score_indices"]
