@@ -209,7 +209,8 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
             extra += 1
         if extra:
             units_row = body[extra - 1]
-            unit = units_row[xcol].strip().lower() if xcol < len(units_row) else ""
+            # TrackMate writes units in parentheses: "(micron)", "(pixel)".
+            unit = units_row[xcol].strip().strip("()").strip().lower() if xcol < len(units_row) else ""
             unit = "px" if unit in _PIXEL_UNITS else unit
         else:
             unit = "calibrated"    # no units row: the image's pixel size, where it has one, says

@@ -133,7 +133,7 @@ def _trackmate(path, centers, unit, scale):
     head = ["LABEL,ID,TRACK_ID,QUALITY,POSITION_X,POSITION_Y,POSITION_Z,POSITION_T,FRAME",
             "Label,Spot ID,Track ID,Quality,X,Y,Z,T,Frame",
             "Label,Spot ID,Track ID,Quality,X,Y,Z,T,Frame",
-            f",,,(quality),({unit}),({unit}),({unit}),(sec),".replace("(", "").replace(")", "")]
+            f",,,(quality),({unit}),({unit}),({unit}),(sec),"]     # TrackMate 7's four header rows, as it writes them
     body = [f"ID{j},{j},0,1.0,{x * scale:.4f},{y * scale:.4f},0,0,0" for j, (y, x) in enumerate(centers)]
     path.write_text("\n".join(head + body) + "\n")
 
@@ -145,6 +145,16 @@ def test_trackmate_spots_in_microns_are_converted_with_the_images_pixel_size(tmp
     _trackmate(tmp_path / "spots.csv", f.centers, "micron", 0.5)
     pts = read_points(tmp_path / "spots.csv")
     assert pts.form == "TrackMate" and pts.unit == "micron"
+    ps = load(tmp_path / "a.tif", patching=Patching("points", points=str(tmp_path / "spots.csv"), object_size=14))
+    got = np.array(sorted((s.center_y, s.center_x) for s in ps.sources))
+    np.testing.assert_allclose(got, np.array(sorted(map(tuple, f.centers))), atol=0.02)
+
+
+def test_trackmate_spots_in_pixels_are_taken_as_they_are(tmp_path):
+    f = field()
+    tifffile.imwrite(tmp_path / "a.tif", f.image, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "micron"})
+    _trackmate(tmp_path / "spots.csv", f.centers, "pixel", 1.0)
+    assert read_points(tmp_path / "spots.csv").unit == "px"
     ps = load(tmp_path / "a.tif", patching=Patching("points", points=str(tmp_path / "spots.csv"), object_size=14))
     got = np.array(sorted((s.center_y, s.center_x) for s in ps.sources))
     np.testing.assert_allclose(got, np.array(sorted(map(tuple, f.centers))), atol=0.02)
