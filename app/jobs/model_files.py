@@ -17,7 +17,7 @@ A model file is data: :func:`ddrcore.model.modelfile.load` checks every field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -73,14 +73,18 @@ class ModelFiles(Controller):
         if path:
             self.open_model(path)
 
-    def open_model(self, path: str) -> bool:
-        """Load ``path`` in a job, then use it (see the module docstring); False when it cannot start."""
+    def open_model(self, path: str, then: Optional[Callable[[], object]] = None) -> bool:
+        """Load ``path`` in a job, then use it (see the module docstring); False when it cannot start.
+
+        ``then()`` runs once the model is in use (e.g. opening the folders named on the command line).
+        """
         if self.runner.busy and self.window.models.training:
             QMessageBox.information(self.window, "ddrid", "Wait for the training run to finish (or cancel it) first.")
             return False
         path = str(Path(path).resolve())
         self.runner.submit("model", lambda: open_model_job(path), title="Opening model",
-                           on_done=lambda model: self._opened(path, model), on_failed=self._failed)
+                           on_done=lambda model: (self._opened(path, model), then and then()),
+                           on_failed=self._failed)
         return True
 
     def _failed(self, message: str, _detail: str) -> None:

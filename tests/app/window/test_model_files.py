@@ -194,3 +194,14 @@ def test_a_saved_project_reopens_from_its_cache_without_reading_or_scoring(win, 
     third.projects.open_project(str(project))
     wait_idle(third)
     assert third.document.scored and calls == ["load_inputs", "score_indices"]
+
+
+def test_the_command_line_opens_a_model_then_the_folders(win, image_folder, yesterday, wait_idle):
+    from ddrid_gui.__main__ import parse_args
+
+    args = parse_args(["--model", str(yesterday), str(image_folder)])
+    assert args.model == str(yesterday) and args.paths == [str(image_folder)]
+    # What main() does with them, on this window.
+    win.model_files.open_model(args.model, then=lambda: win.open_paths(args.paths))
+    wait_idle(win)
+    assert len(win.document) == 32 and win.document.scored
