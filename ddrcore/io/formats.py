@@ -76,13 +76,20 @@ def read_bioio_groups(path: Union[str, os.PathLike], check_size=None) -> List[np
 
 def bioio_pixel_size(path: Union[str, os.PathLike]) -> Optional[Tuple[float, float]]:
     """(y, x) in µm from the reader's physical pixel sizes, or None (also when bioio is not installed)."""
-    from .metadata import to_um
-
     try:
         sizes = _open(Path(path)).physical_pixel_sizes
     except ImageReadError:
         return None
-    y, x = to_um(sizes.Y, "µm"), to_um(sizes.X, "µm")
+    y, x = _um(sizes.Y), _um(sizes.X)
     if x is None and y is None:
         return None
     return (y or x, x or y)
+
+
+def _um(value) -> Optional[float]:
+    """bioio's sizes are in µm already; None where a reader has none (or a broken one)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if 1e-6 <= v <= 1e6 else None
