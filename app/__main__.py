@@ -60,7 +60,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # The folders are cut as the model says, so they are opened once its settings apply.
         win.model_files.open_model(args.model, then=lambda: args.paths and win.open_paths(args.paths))
     elif args.paths:
-        win.open_paths(args.paths)
+        # Once the event loop runs: the window is drawn first, then the project or folder loads with progress.
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: win.open_paths(args.paths))
     code = app.exec()
     # Workers still finishing must not emit into a torn-down interpreter.
     QThreadPool.globalInstance().waitForDone(30000)

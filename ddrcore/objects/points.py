@@ -26,14 +26,17 @@ does not exist here (a CSV made on another computer) matches by file name.
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import math
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import DdridError
+from ..errors import DdridError, first_line
+from ..io.bounded import Limit, open_regular
 
-#: A points file names at most this many points (a screen of fields at a few hundred objects each).
+#: The default of :data:`POINTS_LIMIT`.
 MAX_POINTS = 5_000_000
 
 # Column spellings, lower case, in order of preference.
@@ -125,35 +128,70 @@ def _number(text: str) -> bool:
         return False
 
 
+#: A points file names at most this many points (a screen of fields at a few hundred objects each).
+POINTS_LIMIT = Limit("points per points file", "DDRID_MAX_POINTS", MAX_POINTS)
+#: And is at most this large: 5 million rows of ~200 bytes (absolute paths).
+POINTS_BYTES = Limit("points file size", "DDRID_MAX_POINTS_BYTES", 2 * 2**30)
+#: The longest line read: a row is a path (at most a few thousand characters) and a few numbers.
+MAX_LINE = 65536
+
+
+def _lines(text, path: Path):
+    """The lines of ``text``, each read with a bounded readline: one endless line cannot fill memory."""
+    lineno = 0
+    while True:
+        line = text.readline(MAX_LINE + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > MAX_LINE:
+            raise PointsFileError(path=path, reason=f"line {lineno} is longer than {MAX_LINE} characters; "
+                                  "not a points CSV")
+        yield line
+
+
 def _cellprofiler_images(csv_path: Path, number_col: str) -> Dict[str, str]:
-    """ImageNumber -> file, from the CellProfiler image table beside an object table (``*Image.csv``)."""
+    """ImageNumber -> file, from the CellProfiler image table beside an object table (``*Image.csv``).
+
+    Read with the same bounds as a points file (size cap, bounded lines).
+    """
     for table in sorted(csv_path.parent.glob("*Image.csv")):
         try:
-            rows = list(csv.reader(table.read_text(encoding="utf-8-sig").splitlines()))
-        except (OSError, UnicodeDecodeError):
+            fh = open_regular(table, "CellProfiler image table", POINTS_BYTES, PointsFileError)
+        except PointsFileError:
             continue
-        if not rows:
-            continue
-        col = {h.strip().lower(): i for i, h in enumerate(rows[0])}
-        files = [h for h in col if h.startswith("filename_")]
-        if number_col not in col or not files:
-            continue
-        fcol = col[files[0]]
-        pcol = col.get("pathname_" + files[0][len("filename_"):])
-        out = {}
-        for row in rows[1:]:
-            try:
-                name = row[fcol].strip()
-                folder = row[pcol].strip() if pcol is not None else ""
-                out[row[col[number_col]].strip()] = os.path.join(folder, name) if folder else name
-            except IndexError:
+        try:
+            rows = csv.reader(_lines(io.TextIOWrapper(fh, encoding="utf-8-sig", newline=""), table))
+            head = next(rows, None)
+            if head is None:
                 continue
-        return out
+            col = {h.strip().lower(): i for i, h in enumerate(head)}
+            files = [h for h in col if h.startswith("filename_")]
+            if number_col not in col or not files:
+                continue
+            fcol = col[files[0]]
+            pcol = col.get("pathname_" + files[0][len("filename_"):])
+            out = {}
+            for row in itertools.islice(rows, POINTS_LIMIT.value()):
+                try:
+                    name = row[fcol].strip()
+                    folder = row[pcol].strip() if pcol is not None else ""
+                    out[row[col[number_col]].strip()] = os.path.join(folder, name) if folder else name
+                except IndexError:
+                    continue
+            return out
+        except (UnicodeDecodeError, csv.Error, OSError, PointsFileError):
+            continue
+        finally:
+            fh.close()
     return {}
 
 
 def read_points(path: Union[str, os.PathLike]) -> Points:
     """Read a points CSV; raises :class:`PointsFileError` with one line naming the file.
+
+    The file is streamed row by row and reading stops at the first row over
+    :data:`POINTS_LIMIT`: a CSV of ten million rows costs the cap, not the file.
 
     Examples
     --------
@@ -167,21 +205,27 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
     ([(3.0, 4.0)], 'path,y,x')
     """
     path = Path(path)
+    fh = open_regular(path, "points file", POINTS_BYTES, PointsFileError)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PointsFileError(path=path, reason="no such points file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PointsFileError(path=path, reason=f"cannot read the points file ({exc})") from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
+        text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
+        return _parse(csv.reader(_lines(text, path)), path)
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        why = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else first_line(exc)
+        raise PointsFileError(path=path, reason=f"cannot read the points file ({why})") from None
+    finally:
+        fh.close()
+
+
+def _parse(rows, path: Path) -> Points:
+    header_row = next(rows, None)
+    if header_row is None:
         raise PointsFileError(path=path, reason="the points file is empty; it needs columns path,y,x")
-    header = [h.strip().lower() for h in rows[0]]
+    header = [h.strip().lower() for h in header_row]
     col: Dict[str, int] = {}
     for i, h in enumerate(header):
         col.setdefault(h, i)
-    body = rows[1:]
-    first_line = 2
+    body = rows
+    start_line = 2
     unit = "px"
     file_of_number: Optional[Dict[str, str]] = None
     ncol = None
@@ -204,18 +248,19 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
         ycol, xcol, pcol, dircol = col["position_y"], col["position_x"], None, None
         pagecol = col.get("frame")
         # TrackMate's CSV repeats its header as names, short names and units: up to three rows without numbers.
+        ahead = list(itertools.islice(body, 3))
         extra = 0
-        while extra < min(3, len(body)) and not _number(body[extra][xcol].strip() if xcol < len(body[extra]) else ""):
+        while extra < len(ahead) and not _number(ahead[extra][xcol].strip() if xcol < len(ahead[extra]) else ""):
             extra += 1
+        body = itertools.chain(ahead[extra:], body)
         if extra:
-            units_row = body[extra - 1]
+            units_row = ahead[extra - 1]
             # TrackMate writes units in parentheses: "(micron)", "(pixel)".
             unit = units_row[xcol].strip().strip("()").strip().lower() if xcol < len(units_row) else ""
             unit = "px" if unit in _PIXEL_UNITS else unit
         else:
             unit = "calibrated"    # no units row: the image's pixel size, where it has one, says
-        body = body[extra:]
-        first_line += extra
+        start_line += extra
     elif _find(col, _Y) is not None and _find(col, _X) is not None:
         form = "path,y,x"
         ycol, xcol = _find(col, _Y), _find(col, _X)
@@ -231,12 +276,13 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
     else:
         raise PointsFileError(path=path, reason=f"missing columns; expected path,y,x (or file,cy,cx; napari's "
                               "axis-0,axis-1; CellProfiler's Location_Center_Y/X; TrackMate's POSITION_Y/X), "
-                              f"found {','.join(header) or 'none'}")
+                              f"found {','.join(header)[:200] or 'none'}")
     out = Points(path.parent, form, unit)
     out.path = path
+    cap = POINTS_LIMIT.value()
     n = 0
-    for lineno, row in enumerate(body, start=first_line):
-        if not any(cell.strip() for cell in row):
+    for lineno, row in enumerate(body, start=start_line):
+        if not "".join(row).strip():
             continue
         try:
             y, x = float(row[ycol]), float(row[xcol])
@@ -266,14 +312,19 @@ def read_points(path: Union[str, os.PathLike]) -> Points:
                 raise PointsFileError(path=path, reason=f"line {lineno} has no path") from None
             if not name:
                 raise PointsFileError(path=path, reason=f"line {lineno} has an empty path")
+            if "\x00" in name or "\x00" in folder:
+                raise PointsFileError(path=path, reason=f"line {lineno} has a NUL byte in its path")
             file = os.path.join(folder, name) if folder else name
         n += 1
-        if n > MAX_POINTS:
-            raise PointsFileError(path=path, reason=f"more than {MAX_POINTS} points; split the file")
+        if n > cap:
+            # Stop here: the rest of the file is never read.
+            raise PointsFileError(path=path, reason=f"more than {cap:,} points ({POINTS_LIMIT.what}); split the "
+                                  f"file, or {POINTS_LIMIT.hint}")
         out.add(file, page, y, x)
     if not out:
         raise PointsFileError(path=path, reason="the points file lists no points")
     return out
+
 
 
 def points_for(points: Points, image: Union[str, os.PathLike], page: int, single_image: bool
