@@ -15,6 +15,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", metavar="FOLDER|FILE|PROJECT",
                         help="folders or image files to load, or a .ddridproj project to open")
     parser.add_argument("--version", action="version", version=f"ddrid-gui {__version__}")
+    parser.add_argument("--model", metavar="MODEL", help="open this model file first (File ▸ Open Model): the folders "
+                                                         "given are cut as its training patches were and scored")
     from ddrcore.objects import SOURCES
     from ddrcore.objects.patching import object_size_arg
 
@@ -54,7 +56,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     win = MainWindow()
     win.show()
     win.preset_patching(args.objects, args.object_size, args.labels, args.points)
-    if args.paths:
+    if args.model:
+        # The folders are cut as the model says, so they are opened once its settings apply.
+        win.model_files.open_model(args.model, then=lambda: args.paths and win.open_paths(args.paths))
+    elif args.paths:
         # Once the event loop runs: the window is drawn first, then the project or folder loads with progress.
         from PySide6.QtCore import QTimer
 

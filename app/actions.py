@@ -23,6 +23,12 @@ ACTIONS = (
     ("save_as", "Save Project &As…", "Ctrl+Shift+S", ""),
     ("export_csv", "Export Ranked &CSV…", "Ctrl+E", ""),
     ("export_report", "Export &Report (PNG/PDF)…", "Ctrl+Shift+E", ""),
+    ("export_rois", "Export Flagged as Fiji R&OIs…", None,
+     "The flagged objects as a ROI Manager set (.zip), one outline each, named by rank and score"),
+    ("export_labels", "Export &Label Images…", None,
+     "One label image per image, ids = the CSV's object_id (for napari and CellProfiler)"),
+    ("open_model", "Open &Model…", None, "Score with a saved model, without training; its patch settings apply"),
+    ("save_model_as", "Save Mod&el As…", None, "Save the current model to a file of its own"),
     ("quit", "&Quit", Std.Quit, ""),
     ("undo", "&Undo", "Ctrl+Z", ""),
     ("redo", "&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], ""),
@@ -50,7 +56,8 @@ ACTIONS = (
 #: menu title -> action names; None is a separator, "recent" the Open Recent submenu, "docks" the panels
 MENUS = (
     ("&File", ("new", "open_folder", "open_files", "open_project", "demo", "recent", None, "save", "save_as", None,
-               "export_csv", "export_report", None, "quit")),
+               "open_model", "save_model_as", None,
+               "export_csv", "export_report", "export_rois", "export_labels", None, "quit")),
     ("&Edit", ("undo", "redo", None, "select_all", None, "preferences")),
     ("&Annotate", ("normal", "unmark", "exclude", None, "file_normal", "folder_normal", None, "recut")),
     ("&Model", ("train", "score", "cancel")),
@@ -134,6 +141,10 @@ class Actions:
         self.recut.setEnabled(not busy and loaded)
         self.export_csv.setEnabled(scored)
         self.export_report.setEnabled(scored)
+        self.export_rois.setEnabled(scored and not busy)
+        self.export_labels.setEnabled(scored and not busy)
+        self.open_model.setEnabled(not busy)
+        self.save_model_as.setEnabled(has_model)
 
     def update_history(self, undo_text: str, redo_text: str) -> None:
         """Undo/Redo name the edit they would undo or redo (as QUndoStack's actions do)."""

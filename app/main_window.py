@@ -26,6 +26,7 @@ from .views.gallery import GalleryView
 from .icon import app_icon
 from .jobs.loading import Loader
 from .jobs.modelling import ModelJobs
+from .jobs.model_files import ModelFiles
 from .dialogs.preferences import PreferencesDialog
 from .views.problems import ProblemsPanel, show_error
 from .jobs.projects import Projects, start_dir
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.views = DocumentViews(doc, self.gallery, self.threshold_panel, self.counts_label, self.detail,
                                    self.source_view, self.source_dock, self.view_bar, self.statusBar().showMessage, self)
         self.models = ModelJobs(self, doc, self.train_panel, on_scored=self.views.show_ranking_top)
+        self.model_files = ModelFiles(self, doc)
         self.act = Actions(self, self._handlers())
         self._build_toolbars()
         self.act.build_menus(self.menuBar(), (self.train_dock, self.detail_dock, self.threshold_dock,
@@ -128,7 +130,9 @@ class MainWindow(QMainWindow):
         return {"new": p.new_project, "open_folder": ld.ask_open_folder, "open_files": ld.ask_open_files,
                 "open_project": p.ask_open_project, "demo": ld.open_demo, "save": p.save_project,
                 "save_as": p.ask_save_project_as, "export_csv": p.ask_export_csv,
-                "export_report": p.ask_export_report, "quit": self.close, "undo": doc.undo, "redo": doc.redo,
+                "export_report": p.ask_export_report, "export_rois": p.ask_export_rois,
+                "export_labels": p.ask_export_labels, "open_model": self.model_files.ask_open_model,
+                "save_model_as": self.model_files.ask_save_model_as, "quit": self.close, "undo": doc.undo, "redo": doc.redo,
                 "normal": lambda: self.mark_selected(NORMAL), "unmark": lambda: self.mark_selected(UNMARKED),
                 "exclude": lambda: self.mark_selected(EXCLUDED),
                 "file_normal": lambda: self.mark_selected(NORMAL, doc.mark_files),

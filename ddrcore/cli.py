@@ -114,8 +114,11 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
                    help="grid: step between tiles (default: the patch size)")
     g.add_argument("--labels", metavar="DIR",
                    help="labels: folder of label images (default: beside the images; names IMAGE_masks.tif, "
-                        "_labels, _label, _mask, _cp_masks, or the image's own name in DIR)")
-    g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x (or napari's axis-0,axis-1)")
+                        "_cp_masks, _labels, -labels, _label, _mask, -mask, _Object Identities, -lbl, masks/IMAGE "
+                        "beside images/, or the image's own name in DIR)")
+    g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x or file,cy,cx (or napari's "
+                                                   "axis-0,axis-1, CellProfiler's Location_Center_Y/X, TrackMate's "
+                                                   "spot table)")
     g.add_argument("--border", choices=("exclude", "flag", "include"),
                    help="objects touching the image border: exclude (default: half a nucleus cannot be judged), "
                         "flag (scored and marked touches_border, never trained on) or include")
@@ -227,7 +230,16 @@ def cmd_score(args) -> int:
                     for n in ("objects", "object_size", "patch_size", "stride", "labels", "points"))
     patching = patching_from_args(args, load(args.model, "cpu").config.patching()) if overrides else None
     new_folders = [missing_folder(args.csv),
-                   missing_folder(Path(args.decompositions) / "x") if args.decompositions else None]
+                   missing_folder(Path(args.decompositions) / "x") if args.decompositions else None,
+                   missing_folder(Path(args.labels_out) / "x") if args.labels_out else None]
+    from .pipeline import check_exchange_outputs, write_exchange
+
+    # The ROI set and the label folder are checked before any image is read, like the CSV.
+    exchange_inputs = [p for p in (args.model, args.test_dir, args.labels, args.points) if p is not None]
+    check_exchange_outputs(args.rois, args.labels_out, exchange_inputs, args.force)
+    if args.labels_out and (patching or load(args.model, "cpu").config.patching()).is_grid:
+        raise DdridError("--labels-out writes objects, and this model cuts grid tiles (they overlap at the edge): "
+                         "score with --objects auto, labels or points, or leave out --labels-out")
     options = dict(decompositions=args.decompositions, device=args.device, threshold=args.threshold,
                    score_type=args.score, patching=patching, labels=args.labels, points=args.points, force=args.force)
     if args.cluster is not None:
@@ -239,13 +251,21 @@ def cmd_score(args) -> int:
         job = score_folder(args.model, args.test_dir, args.csv, **options)
     result = run_job(job, args)
     report_bad(result.bad)
-    for folder in new_folders:
+    for folder in dict.fromkeys(new_folders):    # once each: the CSV and the label folder may share a new parent
         say_created(folder)
     scores, model = result.scores, result.model
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
     print(f"wrote {shown(args.csv)}: {plural(len(scores), 'patch')}, {n_flag} flagged "
           f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g} ({model.score_type} score)")
+    if args.rois or args.labels_out:
+        done = write_exchange(scores, result.patches.sources, result.patches.patching, model.config.channel,
+                              threshold=args.threshold, rois=args.rois, labels_out=args.labels_out,
+                              inputs=exchange_inputs, force=args.force)
+        if args.rois:
+            print(f"wrote {args.rois}: {plural(done['rois'], 'ROI')} (the flagged objects, for Fiji's ROI Manager)")
+        if args.labels_out:
+            print(f"wrote {plural(len(done['labels']), 'label image')} to {args.labels_out} (ids = the CSV's object_id)")
     return 0
 
 
@@ -369,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", required=True, metavar="RANKED.csv",
                    help="ranked CSV to write, most anomalous first (one row per patch)")
     s.add_argument("--decompositions", metavar="DIR", help="also write input|X_C|X_N TIFFs per patch here")
+    s.add_argument("--rois", metavar="FLAGGED.zip",
+                   help="also write the flagged objects as a Fiji ROI set (one polygon per object, named "
+                        "rank{rank}_score{score}_obj{object_id})")
+    s.add_argument("--labels-out", metavar="DIR",
+                   help="also write one label image per input image here (IMAGE_labels.tif) whose ids are the CSV's "
+                        "object_id, for napari and CellProfiler")
     s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
     s.add_argument("--score", choices=["auto", *SCORE_TYPES], default="auto",
                    help="auto: the model's choice (AS_c under the explain profile, Algorithm 2 under paper); "

@@ -218,6 +218,38 @@ def write_scored(csv_path, decompositions, scores, sources, model, model_path, t
                                     f"{decompositions} holds only some of the patches (each file in it is whole)") from None
 
 
+# ------------------------------------------------------ objects for other tools --
+def check_exchange_outputs(rois=None, labels_out=None, inputs=(), force: bool = False) -> None:
+    """Check the ROI set and the label folder before any image is read (the output rule, one line each)."""
+    if rois is not None:
+        check_output(rois, "rois", inputs, force)
+    if labels_out is not None:
+        check_output(labels_out, "folder", inputs)
+
+
+def flagged_objects(scores, sources, threshold: Optional[float] = None) -> list:
+    """(source, rank, score) of each flagged patch, most anomalous first (rank as in the ranked CSV)."""
+    tau = scores.threshold if threshold is None else float(threshold)
+    flagged = scores.flagged(tau)
+    return [(sources[i], rank, float(scores.score[i])) for rank, i in enumerate(scores.ranking(), 1) if flagged[i]]
+
+
+def write_exchange(scores, sources, patching, channel=None, *, threshold: Optional[float] = None, rois=None,
+                   labels_out=None, inputs=(), force: bool = False) -> dict:
+    """The flagged objects as a Fiji ROI set (``rois``) and every scored object as label images (``labels_out``).
+
+    Returns what was written: {"rois": count, "labels": [files]}.
+    """
+    from .io.exchange import write_label_images, write_rois
+
+    done: dict = {}
+    if rois is not None:
+        done["rois"] = write_rois(rois, flagged_objects(scores, sources, threshold), patching, channel, inputs, force)
+    if labels_out is not None:
+        done["labels"] = write_label_images(labels_out, sources, patching, channel, inputs, force)
+    return done
+
+
 # --------------------------------------------------------------------- demo --
 @dataclass
 class DemoResult:

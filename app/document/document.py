@@ -183,6 +183,10 @@ class Document:
             if self.pending_roles and self.model is not None:
                 t.apply_roles(self.pending_roles)
                 self.pending_roles = {s: r for s, r in self.pending_roles.items() if s not in t}
+            scores = getattr(result, "scores", None)
+            if scores is not None and self.model is not None and len(added.new) == len(result.patches):
+                # A reopened project's own scores, saved with its patches: nothing is scored again.
+                self.set_scores(added.new, scores)
         added.problems = problems
         self.add_problems(problems)
         self.patches_added.emit(added.new)
@@ -208,8 +212,9 @@ class Document:
         if self.model is not None:
             why = self.model.incompatibility(t.patch_size, t.channel)
             if why:
-                self.set_model(None, None)
-                problems.append(BadFile("model", f"{why}; the re-cut patches need a new model: train again"))
+                # The model is kept (re-cutting as it was cut makes it score again); it just cannot score these.
+                problems.append(BadFile(self.model_path or "model", f"kept, but it cannot score the re-cut patches: "
+                                        f"{why}; re-cut as before to score with it, or train again"))
         return len(carried)
 
     # -------------------------------------------------------------- marks --

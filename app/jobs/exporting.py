@@ -74,3 +74,57 @@ def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
                             objects=objects)
 
     return run()
+
+
+def _objects(table: PatchTable, threshold: float):
+    """The ranked patches' sources, the flagged ones (source, rank, score), and how they were cut."""
+    from ddrcore.objects import Patching
+    from ddrcore.pipeline import flagged_objects
+
+    idx, scores, sources = _ranked_subset(table)
+    scores.threshold = threshold
+    patching = table.patching or Patching("grid", patch_size=table.patch_size)
+    return sources, flagged_objects(scores, sources, threshold), patching
+
+
+def rois_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
+    """The flagged objects as a Fiji ROI set (ddrcore.io.exchange.write_rois), as a job; returns (path, count).
+
+    The output is checked here and now (a refused path fails at once); objects are traced in the worker.
+    """
+    from ddrcore.io.outputs import check_output
+
+    sources, flagged, patching = _objects(table, threshold)
+    inputs = [p for p in (model_path, *table.inputs) if p]
+    check_output(path, "rois", inputs)
+    channel = table.channel
+
+    def run():
+        from ddrcore.io.exchange import write_rois
+
+        yield Progress("export", message=f"tracing {len(flagged)} flagged objects")
+        return path, write_rois(path, flagged, patching, channel, inputs)
+
+    return run()
+
+
+def labels_job(folder: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
+    """One label image per image (ddrcore.io.exchange.write_label_images), as a job; returns (folder, files)."""
+    from ddrcore.errors import DdridError
+    from ddrcore.io.outputs import check_output
+
+    sources, _flagged, patching = _objects(table, threshold)
+    if patching.is_grid:
+        raise DdridError("grid tiles are not objects (they overlap at the image's edge): re-cut the images as "
+                         "objects (Annotate ▸ Re-cut Patches) to export label images")
+    inputs = [p for p in (model_path, *table.inputs) if p]
+    check_output(folder, "folder", inputs)
+    channel = table.channel
+
+    def run():
+        from ddrcore.io.exchange import write_label_images
+
+        yield Progress("export", message=f"painting {len(sources)} objects")
+        return folder, write_label_images(folder, sources, patching, channel, inputs)
+
+    return run()

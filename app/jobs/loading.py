@@ -50,8 +50,13 @@ class Loader(Controller):
         if images:
             self.load_inputs(images)
 
-    def load_inputs(self, paths: Sequence[str], mark_normal_under: Sequence[str] = ()) -> None:
-        """Load folders and files (after the running job, if any)."""
+    def load_inputs(self, paths: Sequence[str], mark_normal_under: Sequence[str] = (), cache: Optional[tuple] = None
+                    ) -> None:
+        """Load folders and files (after the running job, if any).
+
+        ``cache`` (cache file, fingerprint): a reopened project's saved patches and scores, used instead of
+        reading the images when they still match (ddrcore.io.patchcache).
+        """
         t = self.doc.table
         paths = [os.path.abspath(p) for p in paths]
         size, channel = t.patch_size, t.channel
@@ -72,12 +77,20 @@ class Loader(Controller):
             input_size = default_input_size(patching.crop_side())
         except ValueError:
             input_size = None
+        if self.doc.model is not None and len(t) == 0:
+            # An opened model scores these patches: they are resized to its input, whatever it was trained with.
+            input_size = int(self.doc.model.input_size)
         self.window.show_gallery()
         if self.runner.busy:
             self.window.notify(f"Loading {len(paths)} input(s) after the current job", 5000)
-        self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel, mark_normal_under,
-                                                            expected, patching, objects_first),
-                           title="Loading", on_done=self._loaded, show_message=True)
+        if cache is not None:
+            self.runner.submit("load", lambda: jobs.load_cached(cache, paths, size, input_size, channel, expected,
+                                                                patching),
+                               title="Loading", on_done=self._loaded, show_message=True)
+        else:
+            self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel, mark_normal_under,
+                                                                expected, patching, objects_first),
+                               title="Loading", on_done=self._loaded, show_message=True)
         self.window.update_enabled()   # a queued load already fixes the patch settings
 
     def _loaded(self, result: jobs.LoadResult) -> None:
@@ -174,6 +187,23 @@ class Loader(Controller):
             return False
         table = PatchTable(patch_size=patching.crop_side() if patching.is_grid or patch_size else old.patch_size,
                            channel=old.channel)
+        table.set_patching(patching)
+        inputs = list(old.inputs)
+        self.doc.start_recut(table)
+        self.load_inputs(inputs)
+        return True
+
+    def recut_as(self, patching: Patching, channel=None) -> bool:
+        """Cut the loaded inputs again exactly as ``patching`` says (an opened model's settings); queued after
+        the running job.  Marks follow their objects; the model stays and scores the new patches."""
+        if not len(self.doc):
+            return False
+        old = self.doc.table
+        changes = dict(source=patching.source, patch_size=patching.crop_side(), channel=channel)
+        if not patching.is_grid:
+            changes["object_size"] = patching.object_size
+        self.doc.set_patch_settings(**changes)
+        table = PatchTable(patch_size=patching.crop_side(), channel=channel)
         table.set_patching(patching)
         inputs = list(old.inputs)
         self.doc.start_recut(table)

@@ -154,11 +154,17 @@ class ModelJobs(Controller):
             return
         why = model.incompatibility(t.patch_size, t.channel, int(t.images.shape[1]),
                                     t.patching.source if t.patching is not None else None)
+        if why and self._recut_said_so(why):
+            return
         if why:
             self.doc.add_problems([BadFile(self.doc.model_path or "model", f"not used for scoring: {why}. "
                                            "Train again on this project's patches")])
             return
         self._score(todo)
+
+    def _recut_said_so(self, why: str) -> bool:
+        """Whether the Problems panel already says ``why`` (a re-cut listed it): one line, not two."""
+        return any(why in p.reason for p in self.doc.problems[-3:])
 
     def _score(self, todo: np.ndarray) -> None:
         model, table = self.doc.model, self.doc.table

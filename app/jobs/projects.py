@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
+from ddrcore.io import patchcache
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
 from ddrcore.model.score_type import ScoreType
@@ -163,13 +166,46 @@ class Projects(Controller):
         if isinstance(proj.training.get(CONTRAST_KEY), str):
             self.window.view_bar.set_contrast(proj.training[CONTRAST_KEY])
         if proj.model_path:
+            # A job queued before the patches: the model is there when they (and their saved scores and roles) arrive.
             self._open_model(proj, patching)
         if remember:
             appsettings.add_recent_project(self.doc.project_path)
         if proj.inputs:
-            self.window.loader.load_inputs(proj.inputs)
+            # Never read the images nor score them again when the saved patches and scores still match.
+            cache = (str(patchcache.cache_path(path)), self._fingerprint(proj))
+            self.window.loader.load_inputs(proj.inputs, cache=cache)
         else:
             self.window.show_gallery()
+
+    @staticmethod
+    def _fingerprint(proj) -> str:
+        """What a project's saved patches and scores were made from (see ddrcore.io.patchcache)."""
+        patching = proj.training.get("patching") if isinstance(proj.training, dict) else None
+        extra = [proj.model_path]
+        if isinstance(patching, dict):
+            extra += [patching.get(k) for k in ("labels_dir", "points") if isinstance(patching.get(k), str)]
+        return patchcache.fingerprint(proj.inputs, extra, {"patching": patching, "patch_size": proj.patch_size,
+                                                           "channel": proj.channel, "model": proj.model_path})
+
+    def _write_cache(self, proj, path: str) -> None:
+        """Save the patches and scores beside the project (only when they changed, and never mid-load)."""
+        t = self.doc.table
+        loading = (self.runner.current is not None and self.runner.current.kind == "load") or \
+            "load" in self.runner.pending or bool(self.doc.pending_marks)
+        if not len(t) or loading:
+            return
+        key = (path, id(t), len(t), int(np.isnan(t.latent).sum()), t.score_type, proj.model_path)
+        if key == getattr(self, "_cache_key", None):
+            return
+        scores = {"latent": t.latent, "recon": t.recon, "residual": t.residual, "combined": t.combined}
+        try:
+            patchcache.save(patchcache.cache_path(path), t.images, t.sources, scores, t.score_type,
+                            self._fingerprint(proj))
+        except (OSError, ValueError) as exc:
+            # Only a cache: the project is saved; reopening reads the images again.
+            self.window.notify(f"Could not save the patch cache beside {path}: {exc}", 6000)
+            return
+        self._cache_key = key
 
     def _open_model(self, proj, patching) -> None:
         """Load the project's model in a job: reading it (and importing torch) took 5-6 s on the GUI thread,
@@ -229,10 +265,12 @@ class Projects(Controller):
                     # The model travels with the project: copy it next to the project file.
                     modelfile.save(self.doc.model, beside)
                     self.doc.set_model_path(beside)
-            projectfile.save(self.doc.to_project(self.saved_settings()), path)
+            proj = self.doc.to_project(self.saved_settings())
+            projectfile.save(proj, path)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self.window, "Cannot save project", f"{path}: {exc}")
             return False
+        self._write_cache(proj, path)
         self.doc.set_project_path(path)
         appsettings.add_recent_project(path)
         self.doc.set_clean()
@@ -247,10 +285,12 @@ class Projects(Controller):
         target = self.doc.project_path or str(appsettings.autosave_project_path())
         try:
             # Marks of inputs not loaded yet (project still loading) must not be dropped.
-            projectfile.save(self.doc.to_project(self.saved_settings(), keep_pending=True), target)
+            proj = self.doc.to_project(self.saved_settings(), keep_pending=True)
+            projectfile.save(proj, target)
         except (OSError, ValueError) as exc:
             self.window.notify(f"Autosave failed: {target}: {exc}", 8000)
             return
+        self._write_cache(proj, target)
         if self.doc.project_path:
             self.doc.set_clean()
         self.window.notify(f"Autosaved to {target}", 2000)
@@ -304,6 +344,33 @@ class Projects(Controller):
         beside = str(Path(csv_path).with_suffix(MODEL_SUFFIX))
         modelfile.save(self.doc.model, beside)
         return beside
+
+    def ask_export_rois(self) -> None:
+        """File ▸ Export Flagged as Fiji ROIs…: the flagged objects at the current threshold, in a worker."""
+        path = self._ask_save("Export flagged objects as Fiji ROIs", "flagged-rois.zip", "Fiji ROI set (*.zip)")
+        if path and not path.lower().endswith(".zip"):
+            path += ".zip"
+        job = self._export_job(path, exporting.rois_job) if path else None
+        if job is not None:
+            self.runner.submit("export", lambda: job, title="Writing ROIs",
+                               on_done=lambda r: self.window.notify(f"Wrote {r[1]} ROI(s) to {r[0]}", 6000))
+
+    def ask_export_labels(self) -> None:
+        """File ▸ Export Label Images…: one label image per image (ids = the CSV's object_id), in a worker."""
+        folder = QFileDialog.getExistingDirectory(self.window, "Folder for the label images", start_dir(self.doc))
+        self.window.after_dialog()
+        job = self._export_job(folder, exporting.labels_job) if folder else None
+        if job is not None:
+            self.runner.submit("export", lambda: job, title="Writing label images",
+                               on_done=lambda r: self.window.notify(f"Wrote {len(r[1])} label image(s) to {r[0]}", 6000))
+
+    def _export_job(self, path: str, make):
+        """``make(path, table, model, model_path, threshold)``, or None with the one-line reason it cannot."""
+        try:
+            return self._export(path, make)
+        except DdridError as exc:
+            QMessageBox.warning(self.window, "Export failed", str(exc))
+            return None
 
     def ask_export_report(self) -> None:
         """Draw the one-page report (PDF or PNG) at the current threshold, in a worker."""

@@ -28,6 +28,8 @@ class LoadResult:
     problems: List[BadFile] = field(default_factory=list)
     mark_normal_under: List[str] = field(default_factory=list)
     note: str = ""      # how the inputs were cut when the app chose it (objects found, or why grid tiles)
+    # Scores saved with the patches (a reopened project's cache): table columns latent, recon, residual, combined.
+    scores: Optional[object] = None
 
 
 #: An image whose shorter side is at least this many grid tiles is a field of view (objects to find),
@@ -87,6 +89,24 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
         except DdridError as exc:
             problems.append(BadFile(", ".join(paths), exc.reason))
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under], note)
+
+
+def load_cached(cache: tuple, paths: Sequence[str], patch_size: int, input_size: Optional[int], channel,
+                expected_channels=None, patching=None):
+    """A reopened project's patches and scores from its cache (ddrcore.io.patchcache), when it still matches
+    its files, model and settings; otherwise :func:`load_inputs` (the images are read and cut again)."""
+    from types import SimpleNamespace
+
+    from ddrcore.io import patchcache
+
+    yield Progress("load", message="reading the project's saved patches")
+    found = patchcache.load(*cache)
+    if found is None or len(found.sources) == 0 or (expected_channels and found.images.shape[1] != expected_channels):
+        return (yield from load_inputs(paths, patch_size, input_size, channel, (), expected_channels, patching))
+    scores = None
+    if found.scores is not None:
+        scores = SimpleNamespace(**found.scores, score_type=found.score_type)
+    return LoadResult(list(paths), PatchSet(found.images, found.sources, [], patching), [], [], scores=scores)
 
 
 def leave_a_core_for_the_gui() -> None:

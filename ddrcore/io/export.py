@@ -73,8 +73,11 @@ class ModelStamp:
 
 #: Where each patch is: its crop's top-left (y, x) and the object it is centred on, whether the object
 #: reaches the image border, and its measurements (ddrcore.objects.measure; empty where its extent is unknown).
+_MEASURED_COLUMNS = [m for m in MEASUREMENTS if m not in ("area", "intensity_mean")]
+#: Lengths and areas in µm where the image file says its pixel size (ddrcore.io.metadata), empty where it does not.
+MICRON_COLUMNS = ["pixel_size_um", "area_um2", "perimeter_um", "axis_major_length_um", "axis_minor_length_um"]
 OBJECT_COLUMNS = (["path", "page", "y", "x", "object_id", "center_y", "center_x", "size", "area", "mean_intensity",
-                   "touches_border"] + [m for m in MEASUREMENTS if m not in ("area", "intensity_mean")])
+                   "touches_border"] + _MEASURED_COLUMNS + MICRON_COLUMNS)
 
 #: How patches were cut, on every row (with the model's seed and preprocessing) so a row can be reproduced.
 PATCHING_COLUMNS = ["objects", "object_size", "patch_size", "stride", "border", "neighbours"]
@@ -127,9 +130,29 @@ def object_row(src: PatchSource) -> dict:
            "area": _num(src.area, ".0f"), "mean_intensity": _num(src.mean_intensity),
            "touches_border": int(src.touches_border)}
     measured = dict(zip(MEASUREMENTS, src.measurements)) if src.measurements else {}
-    for name in OBJECT_COLUMNS[11:]:
+    for name in _MEASURED_COLUMNS:
         row[name] = _num(measured.get(name, float("nan")))
+    row.update(micron_row(src, measured))
     return row
+
+
+def micron_row(src: PatchSource, measured: dict) -> dict:
+    """The :data:`MICRON_COLUMNS` of one patch: pixel counts and lengths times the file's pixel size.
+
+    A non-square pixel (y != x) scales areas by y*x, and lengths (and the ``pixel_size_um`` column) by the
+    geometric mean of y and x: exact for areas, an approximation for lengths of elongated objects.
+    """
+    size = getattr(src, "pixel_size", None)
+    if not size:
+        return {name: "" for name in MICRON_COLUMNS}
+    dy, dx = float(size[0]), float(size[1])
+    length = (dy * dx) ** 0.5
+    nan = float("nan")
+    return {"pixel_size_um": _num(length),
+            "area_um2": _num(src.area * dy * dx),
+            "perimeter_um": _num(measured.get("perimeter", nan) * length),
+            "axis_major_length_um": _num(measured.get("axis_major_length", nan) * length),
+            "axis_minor_length_um": _num(measured.get("axis_minor_length", nan) * length)}
 
 
 def patching_row(patching) -> dict:

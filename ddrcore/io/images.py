@@ -19,7 +19,7 @@ Rules (documented in docs/file-formats.md, "Images and patches"):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, List, Optional, Union
 
@@ -57,6 +57,8 @@ class PatchSource:
     touches_border: bool = field(default=False, compare=False)
     # The object's measurements (ddrcore.objects.measure.MEASUREMENTS), empty where its extent is unknown.
     measurements: tuple = field(default=(), compare=False)
+    # (y, x) pixel size in µm where the file says it (ddrcore.io.metadata), else None.
+    pixel_size: Optional[tuple] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
 
     Raises :class:`NoUsableImagesError` for a path that does not exist.
     """
-    from ..objects.labels import is_label_file
+    from ..objects.labels import is_not_data
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -126,8 +128,9 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
                 if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
                 # Hidden files and folders (.ipynb_checkpoints, ._ files from macOS) are not data.
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                # Label images (a01_masks.tif ...) describe an image; they are not data themselves.
-                and not is_label_file(f)
+                # Label images (a01_masks.tif, masks/a01.tif ...), masks and class maps other tools wrote
+                # describe an image; they are not data themselves.
+                and not is_not_data(f, p)
             )
         elif p.is_file():
             found.append(p)
@@ -416,6 +419,13 @@ def read_file_patches(
         first_page += g.shape[0]
     if objects_of is not None:
         notes.extend(getattr(objects_of, "notes", []))
+    if sources:
+        from .metadata import pixel_size_um
+
+        # Read once per file (the header only): every patch of the file carries it for the µm columns.
+        size = pixel_size_um(path)
+        if size is not None:
+            sources = [replace(s, pixel_size=size) for s in sources]
     if not sources:
         if notes and not dropped:
             raise ImageReadError(path=path, reason=f"no objects found ({'; '.join(notes[:3])}); "

@@ -41,6 +41,7 @@ KINDS = {
     "csv": "CSV file",
     "model": "ddrid model file",
     "tiff": "TIFF image",
+    "rois": "Fiji ROI set (.zip of .roi files)",
     "project": "project file",
     "report": "report (PNG/PDF)",
     "json": "JSON file",
@@ -121,6 +122,15 @@ def looks_like(path: PathLike, kind: str) -> bool:
         return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
     if kind == "report":
         return (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"%PDF")) and _report_marked(path)
+    if kind == "rois":
+        # A ROI Manager set is a zip of .roi files; any other zip (a model, an archive) is not replaced.
+        if not head.startswith(b"PK\x03\x04"):
+            return False
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return all(n.lower().endswith(".roi") for n in zf.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return False
     if kind == "model":
         return head.startswith(b"PK\x03\x04") and _ddrid_model(path)
     raise ValueError(f"unknown output kind {kind!r}")

@@ -29,7 +29,10 @@ from ..errors import ImageReadError
 from .bounded import Limit, open_regular
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-IMAGE_SUFFIXES = TIFF_SUFFIXES + (".png", ".jpg", ".jpeg")
+#: CZI, ND2, LIF: read through bioio (the ``formats`` extra, :mod:`ddrcore.io.formats`); found in folders
+#: either way, so that without it the user is told what to install rather than seeing nothing.
+MICROSCOPE_SUFFIXES = (".czi", ".nd2", ".lif")
+IMAGE_SUFFIXES = TIFF_SUFFIXES + (".png", ".jpg", ".jpeg") + MICROSCOPE_SUFFIXES
 
 Channel = Union[None, int, str]
 
@@ -218,6 +221,10 @@ def read_image_groups(path: Union[str, os.PathLike], cost: Optional[ReadCost] = 
             raise ImageReadError(path=path, reason="file is empty (0 bytes)")
         if path.suffix.lower() in TIFF_SUFFIXES:
             groups = _read_tiff_groups(path, fh, cost)
+        elif path.suffix.lower() in MICROSCOPE_SUFFIXES:
+            from .formats import read_bioio_groups
+
+            groups = read_bioio_groups(path, _check_page_size)
         else:
             groups = [_read_other(path, fh, cost)]
     except ImageReadError:

@@ -97,6 +97,44 @@ def patch_label(src: PatchSource, root: str = "", objects: bool = False) -> str:
     return f"{shown(Path(path).as_posix())} p{src.page} y{src.y} x{src.x}"
 
 
+def nice_length(most: float) -> float:
+    """The longest of 1, 2, 5 x 10^k not over ``most`` (a scale bar's length).
+
+    >>> nice_length(37.0), nice_length(0.8), nice_length(5.0)
+    (20.0, 0.5, 5.0)
+    """
+    if not most > 0:
+        return 0.0
+    base = 10.0 ** np.floor(np.log10(most))
+    for step in (5.0, 2.0, 1.0):
+        if step * base <= most * (1 + 1e-9):
+            return float(step * base)
+    return float(base)
+
+
+def _scale_bar(ax, shown: Sequence[PatchSource], tile: int, height: int) -> bool:
+    """A scale bar under the first tile of a montage when every shown patch has the same µm per tile pixel.
+
+    Tiles are shown at the network's input size, not the crop's: one tile pixel is ``size / tile`` image
+    pixels.  Patches of files with different (or unknown) pixel sizes get no bar rather than a wrong one.
+    """
+    per_px = {(None if not s.pixel_size or not s.size else
+               round(float(np.sqrt(s.pixel_size[0] * s.pixel_size[1])) * s.size / tile, 9)) for s in shown}
+    if len(per_px) != 1 or None in per_px:
+        return False
+    um_per_tile_px = per_px.pop()
+    length = nice_length(0.4 * tile * um_per_tile_px)
+    if length <= 0:
+        return False
+    bar = length / um_per_tile_px
+    y = tile - 3
+    ax.plot([2, 2 + bar], [y, y], color="white", lw=2.5, solid_capstyle="butt")
+    ax.text(2, y - 2, f"{length:g} µm", color="white", fontsize=6, va="bottom", ha="left",
+            bbox={"facecolor": "black", "alpha": 0.5, "pad": 0.3, "linewidth": 0})
+    ax.set_ylim(height - 0.5, -0.5)
+    return True
+
+
 def write_report(
     path: Union[str, os.PathLike],
     scores: np.ndarray,
@@ -175,6 +213,7 @@ def write_report(
             ax.text(tx * (side + gap) + 1, ty * (side + gap) + 1, str(rank_of[i]), color="yellow", fontsize=6,
                     va="top", ha="left", fontweight="bold",
                     bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0})
+        _scale_bar(ax, [sources[i] for i in idx], side, mont.shape[0])
         lines = [f"{rank_of[i]:>4}. {scores[i]:.4g}  {patch_label(sources[i], root, objects)}" for i in idx]
         tax = fig.add_subplot(grid[row, 1])
         tax.set_axis_off()

@@ -23,7 +23,7 @@ from ..progress import Clock, Progress
 from .detect import Objects, detect_objects, estimate_object_size
 from .labels import LABEL_SUFFIXES, find_label_image, is_label_file, objects_from_labels, read_label_pages
 from .patching import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, SOURCES, Patching
-from .points import PointsFileError, points_for, read_points
+from .points import PointsFileError, in_pixels, points_for, read_points, unmatched_line
 
 __all__ = [
     "LABEL_SUFFIXES", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE", "SOURCES", "ObjectContext", "Objects", "Patching",
@@ -48,8 +48,8 @@ class ObjectContext:
             if not patching.points:
                 raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
             self.points = read_points(patching.points)
-            if not single_image and all(file is None for file, _page in self.points):
-                raise DdridError(path=patching.points, reason="these points (napari's axis-0,axis-1) name no image, and "
+            if not single_image and not self.points.names_files:
+                raise DdridError(path=patching.points, reason=f"these points ({self.points.form}) name no image, and "
                                  "several images are loaded; load the one image they belong to, or use "
                                  "columns path,y,x")
         if patching.source == "labels" and patching.labels_dir and not Path(patching.labels_dir).is_dir():
@@ -64,6 +64,11 @@ class ObjectContext:
         cut at its own size (:meth:`Patching.for_image`, in :meth:`for_file`).
         """
         p = self.patching
+        if self.points is not None:
+            # A points file that matches none of the images would give "no objects" for every file: say why once.
+            line = unmatched_line(self.points, p.points, files)
+            if line:
+                raise DdridError(line)
         if p.object_size is not None or p.is_grid:
             return p
         if p.source == "points":
@@ -147,8 +152,8 @@ class ObjectContext:
             if label_path is None:
                 where = self.patching.labels_dir or Path(path).parent
                 raise ImageReadError(path=path, reason=f"no label image found (looked in {where} for "
-                                     f"{Path(path).stem}_masks.tif, _labels, _label, _mask, _cp_masks); "
-                                     "add it or leave this image out")
+                                     f"{Path(path).stem}_masks.tif, _cp_masks, _labels, -labels, _label, _mask, -mask, "
+                                     "_Object Identities, -lbl); add it or leave this image out")
             labels = read_label_pages(label_path)
             if labels.shape[0] < n_pages:
                 raise ImageReadError(path=path, reason=f"its label image {label_path.name} has {labels.shape[0]} page(s) "
@@ -179,7 +184,15 @@ class ObjectContext:
                                      "made for this image")
             return objects_from_labels(lab)
         if source == "points":
-            pts = np.array(points_for(self.points, path, index, self.single_image), float).reshape(-1, 2)
+            pts = points_for(self.points, path, index, self.single_image)
+            if self.points.unit != "px" and pts:
+                from ..io.metadata import pixel_size_um
+
+                try:
+                    pts = in_pixels(self.points, pts, pixel_size_um(path), path)
+                except PointsFileError as exc:
+                    raise ImageReadError(path=path, reason=exc.reason) from None
+            pts = np.array(pts, float).reshape(-1, 2)
             h, w = page.shape[:2]
             inside = (pts[:, 0] >= 0) & (pts[:, 0] <= h - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= w - 1)
             if (~inside).any():

@@ -1,15 +1,35 @@
-"""Label images (Cellpose, StarDist, ilastik, CellProfiler) as object sources.
+"""Label images (Cellpose, StarDist, ilastik, CellProfiler, napari, MorphoLibJ) as object sources.
+
+What other tools write, as checked in their code and documentation:
+
+* Cellpose ``io.save_masks``: ``IMG_cp_masks.png`` (``.tif`` with ``tif=True``);
+  its GUI's ``IMG_seg.npy`` is a pickled dict and is never read (data, not code).
+* StarDist's scripts and the DSB 2018 layout it trains on: ``images/IMG.tif``
+  beside ``masks/IMG.tif`` (same name, sibling folder); napari-stardist and
+  many notebooks: ``IMG_labels.tif`` / ``IMG_label.tif``.
+* napari's sample data and its label layers saved by hand: ``IMG-labels.tif``.
+* ilastik's export, ``{nickname}_{result_type}``: ``IMG_Object Identities.tif``
+  (object classification; instance ids) is a label image.  ``IMG_Simple
+  Segmentation.tif`` (class per pixel, not objects) and ``IMG_Probabilities.tif``
+  are not data but are not paired as labels either: a class image would make one
+  "object" per class.
+* Fiji MorphoLibJ (Connected Components Labeling): ``IMG-lbl.tif``.
+* Masks saved beside an image: ``IMG_mask.tif``, ``IMG-mask.tif``,
+  ``IMG-mask2d.tif`` (the DSB 2018 sample in napari's tutorials).  A binary
+  mask (a single id) is split into connected components, one object each.
 
 Pairing rule: the label image of ``cells/a01.tif`` is the file in the labels
-folder (default: the image's own folder) whose name is the image's stem plus
-one of :data:`LABEL_SUFFIXES` (``a01_masks.tif``, ``a01_cp_masks.png``, ...),
-or, in a separate labels folder, the same stem alone (``labels/a01.tif``).
-Files whose stem ends with one of those suffixes are label images, never
-data: :func:`ddrcore.io.images.find_images` skips them.
+folder (default: the image's own folder) whose stem is the image's stem plus
+one of those endings; or, in a separate labels folder, the same stem alone
+(``labels/a01.tif``); or the same name in a sibling folder called ``masks`` or
+``labels`` of an ``images`` folder (the StarDist layout).  Files with such an
+ending, and files in such ``masks``/``labels`` folders, are label images,
+never data: :func:`ddrcore.io.images.find_images` skips them.
 """
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Optional, Union
 
@@ -18,8 +38,28 @@ import numpy as np
 from ..errors import ImageReadError
 from .detect import Objects
 
-#: Stem endings that mark a label image (longest first, so ``_cp_masks`` wins over ``_masks``).
-LABEL_SUFFIXES = ("_cp_masks", "_labels", "_label", "_masks", "_mask")
+#: Stem endings that mark a label image, most specific first (``_cp_masks`` before ``_masks``), separators included.
+LABEL_SUFFIXES = ("_cp_masks", "_labels", "-labels", "_label", "-label", "_masks", "-masks",
+                  "_object identities", "-lbl", "_lbl", "_mask", "-mask", "-mask2d", "_mask2d")
+
+#: Stem endings of other tools' outputs that are neither data nor object labels (ilastik's class maps).
+NOT_DATA_SUFFIXES = ("_simple segmentation", "_probabilities", "_cp_outlines", "_cp_output", "_flows")
+
+#: Folder names that hold label images in the StarDist / DSB 2018 layout (beside a folder ``images``).
+LABEL_FOLDERS = ("masks", "labels")
+
+# Any "mask"/"label" word at the stem's end after a separator (``-mask2d``, ``_masks``, `` labels``),
+# so that a name not in the list above (``_cp_masks3``?) is still never read as data.
+_LABEL_WORD = re.compile(r"(?<=.)[-_ .](cp_)?(masks?|labels?|lbl)(\d*d|\d+)?$")
+
+
+def _ending(stem: str) -> Optional[str]:
+    """The label ending of a lower-case stem, or None."""
+    for s in LABEL_SUFFIXES:
+        if stem.endswith(s) and len(stem) > len(s):
+            return s
+    m = _LABEL_WORD.search(stem)
+    return m.group(0) if m else None
 
 
 def is_label_file(path: Union[str, os.PathLike]) -> bool:
@@ -29,9 +69,37 @@ def is_label_file(path: Union[str, os.PathLike]) -> bool:
     --------
     >>> is_label_file("well_a01_cp_masks.png"), is_label_file("a01_mask.tif"), is_label_file("mask.tif")
     (True, True, False)
+    >>> is_label_file("cells3d-nuclei-z25-labels.tif"), is_label_file("dsb2018-nuclei-mask2d.tif")
+    (True, True)
+    >>> is_label_file("a01_Object Identities.tif"), is_label_file("masking.tif")
+    (True, False)
     """
-    stem = Path(path).stem.lower()
-    return any(stem.endswith(s) and len(stem) > len(s) for s in LABEL_SUFFIXES)
+    return _ending(Path(path).stem.lower()) is not None
+
+
+def is_not_data(path: Union[str, os.PathLike], root: Optional[Union[str, os.PathLike]] = None) -> bool:
+    """True for files other tools wrote about an image: label images, masks, class and probability maps.
+
+    ``root``: the folder searched; a file in a ``masks``/``labels`` folder below it, beside an ``images``
+    folder, is a label image (the StarDist layout).
+
+    Examples
+    --------
+    >>> is_not_data("a_Simple Segmentation.tif"), is_not_data("a_Probabilities.tif"), is_not_data("a.tif")
+    (True, True, False)
+    """
+    p = Path(path)
+    stem = p.stem.lower()
+    if is_label_file(p) or any(stem.endswith(s) and len(stem) > len(s) for s in NOT_DATA_SUFFIXES):
+        return True
+    if root is not None:
+        try:
+            parts = p.parent.relative_to(root).parts
+        except ValueError:
+            parts = ()
+        if parts and parts[-1].lower() in LABEL_FOLDERS and (p.parent.parent / "images").is_dir():
+            return True
+    return False
 
 
 def find_label_image(image: Union[str, os.PathLike], labels_dir: Optional[Union[str, os.PathLike]] = None
@@ -43,18 +111,40 @@ def find_label_image(image: Union[str, os.PathLike], labels_dir: Optional[Union[
     folder = Path(labels_dir) if labels_dir else image.parent
     if not folder.is_dir():
         return None
-    by_name = {f.name.lower(): f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()}
     stem = image.stem.lower()
-    for suffix in LABEL_SUFFIXES:
-        for ext in IMAGE_SUFFIXES:
-            hit = by_name.get(f"{stem}{suffix}{ext}")
-            if hit is not None:
-                return hit
+    # stem of the image it belongs to -> [(priority, file)]: the label file named most specifically wins.
+    hits = []
+    for f in folder.iterdir():
+        if f.suffix.lower() not in IMAGE_SUFFIXES or not f.is_file():
+            continue
+        fstem = f.stem.lower()
+        ending = _ending(fstem)
+        if ending is not None and fstem[: -len(ending)] == stem:
+            rank = LABEL_SUFFIXES.index(ending) if ending in LABEL_SUFFIXES else len(LABEL_SUFFIXES)
+            hits.append((rank, IMAGE_SUFFIXES.index(f.suffix.lower()), f.name, f))
+    if hits:
+        return min(hits)[-1]
     if labels_dir and Path(os.path.abspath(folder)) != Path(os.path.abspath(image.parent)):
-        for ext in IMAGE_SUFFIXES:
-            hit = by_name.get(f"{stem}{ext}")
+        return _same_name(folder, image)
+    if not labels_dir and image.parent.name.lower() == "images":
+        # The StarDist / DSB 2018 layout: images/IMG.tif and masks/IMG.tif (or labels/IMG.tif).
+        for name in LABEL_FOLDERS:
+            hit = _same_name(image.parent.parent / name, image)
             if hit is not None:
                 return hit
+    return None
+
+
+def _same_name(folder: Path, image: Path) -> Optional[Path]:
+    """The image file in ``folder`` with ``image``'s stem (any image suffix), or None."""
+    from ..io.reading import IMAGE_SUFFIXES
+
+    if not folder.is_dir():
+        return None
+    for ext in (image.suffix.lower(),) + IMAGE_SUFFIXES:
+        for cand in (folder / f"{image.stem}{ext}", folder / f"{image.stem}{ext.upper()}"):
+            if cand.is_file():
+                return cand
     return None
 
 
@@ -82,7 +172,29 @@ def read_label_pages(path: Union[str, os.PathLike]) -> np.ndarray:
                              "number the objects 1, 2, 3 ... (e.g. skimage.segmentation.relabel_sequential)")
     if (planes < 0).any():
         raise ImageReadError(path=path, reason="a label image must not hold negative ids")
-    return planes
+    return np.stack([split_binary(page) for page in planes]) if len(planes) else planes
+
+
+def split_binary(page: np.ndarray) -> np.ndarray:
+    """A mask with one value (0/1, 0/255) as one object per connected piece; a label image as it is.
+
+    A tool that writes masks (``IMG-mask.tif``) marks every object with the same
+    value; read as labels, that would be a single object made of every nucleus.
+
+    Examples
+    --------
+    >>> m = np.zeros((5, 5), np.uint8); m[0, 0] = m[4, 4] = 255
+    >>> split_binary(m)[[0, 4], [0, 4]].tolist()
+    [1, 2]
+    """
+    values = np.unique(page)
+    values = values[values > 0]
+    if values.size != 1:
+        return page
+    from scipy import ndimage as ndi
+
+    pieces, n = ndi.label(page > 0)
+    return pieces.astype(page.dtype if n <= np.iinfo(page.dtype).max else np.int64) if n > 1 else page
 
 
 def objects_from_labels(labels: np.ndarray) -> Objects:

@@ -54,3 +54,28 @@ def test_display_u8_per_patch_contrast():
 def test_montage_shape():
     tiles = np.zeros((5, 8, 8), np.uint8)
     assert montage(tiles, 4, gap=2).shape == (8 * 2 + 2, 8 * 4 + 6)
+
+
+def test_scale_bar_only_when_every_shown_patch_knows_its_pixel_size():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ddrcore.io.report import _scale_bar
+
+    known = [PatchSource("/d/a.tif", 0, 0, 0, size=64, pixel_size=(0.5, 0.5)) for _ in range(3)]
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((32, 32)))
+    assert _scale_bar(ax, known, 32, 32)
+    # 32 tile px = 64 image px = 32 µm: the bar is 10 µm (the longest 1-2-5 length within 40 %).
+    assert any(t.get_text() == "10 µm" for t in ax.texts)
+    assert not _scale_bar(ax, known + [PatchSource("/d/b.tif", 0, 0, 0, size=64)], 32, 32)
+    plt.close(fig)
+
+
+def test_report_with_pixel_sizes_is_written(tmp_path):
+    scores, images, sources, normal = _data()
+    sources = [PatchSource(s.path, 0, 0, 0, size=32, pixel_size=(0.2, 0.2)) for s in sources]
+    out = write_report(tmp_path / "r.png", scores, 2.0, images, sources, normal, score_label="AS_l")
+    assert out.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,55 @@
+"""A project's saved patches and scores: used only when they still match, and only as data."""
+import numpy as np
+import pytest
+
+from ddrcore.io import patchcache
+from ddrcore.io.images import PatchSource
+
+
+def _sources(tmp_path, n=5):
+    return [PatchSource(str(tmp_path / "a.tif"), 0, i, 2 * i, object_id=i + 1, center_y=i + 0.5, center_x=1.5,
+                        size=16, area=30.0, mean_intensity=7.0, touches_border=bool(i % 2),
+                        measurements=tuple(float(i) for i in range(11)) if i else (),
+                        pixel_size=(0.5, 0.5) if i else None) for i in range(n)]
+
+
+def test_round_trip_and_fingerprint(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.tif").write_bytes(b"x")
+    fp = patchcache.fingerprint([tmp_path / "imgs"], [], {"patch_size": 16})
+    src = _sources(tmp_path)
+    images = np.random.default_rng(0).normal(size=(5, 1, 16, 16)).astype(np.float32)
+    scores = {k: np.arange(5.0) for k in patchcache.SCORE_NAMES}
+    path = patchcache.save(tmp_path / "p.ddridcache", images, src, scores, "combined", fp)
+    got = patchcache.load(path, fp)
+    assert got is not None and got.score_type == "combined"
+    np.testing.assert_array_equal(got.images, images)
+    assert [(s, s.measurements, s.pixel_size, s.touches_border, s.object_id) for s in got.sources] == \
+        [(s, s.measurements, s.pixel_size, s.touches_border, s.object_id) for s in src]
+    # The project's own files among the inputs do not change the fingerprint; an image does.
+    (tmp_path / "imgs" / "p.ddridproj").write_text("{}")
+    assert patchcache.fingerprint([tmp_path / "imgs"], [], {"patch_size": 16}) == fp
+    (tmp_path / "imgs" / "b.tif").write_bytes(b"y")
+    assert patchcache.load(path, patchcache.fingerprint([tmp_path / "imgs"], [], {"patch_size": 16})) is None
+    assert patchcache.load(path, patchcache.fingerprint([tmp_path / "imgs"], [], {"patch_size": 32})) is None
+
+
+@pytest.mark.parametrize("forge", ["not a zip", "pickle", "bad index", "wrong shape"])
+def test_a_forged_or_broken_cache_is_ignored(tmp_path, forge):
+    src = _sources(tmp_path)
+    images = np.zeros((5, 1, 16, 16), np.float32)
+    path = patchcache.save(tmp_path / "p.ddridcache", images, src, None, None, "fp")
+    if forge == "not a zip":
+        path.write_bytes(b"garbage")
+    else:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        if forge == "pickle":
+            arrays["images"] = np.array([{"a": 1}], dtype=object)
+        elif forge == "bad index":
+            arrays["path_index"] = np.full(5, 9, np.int64)
+        else:
+            arrays["ints"] = np.zeros((4, 5), np.int64)
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+    assert patchcache.load(path, "fp") is None
