@@ -516,3 +516,28 @@ def test_a_million_objects_in_one_image_are_refused_before_cutting(model_file, t
     assert {Path(r["path"]).name for r in _rows(out) if r["rank"]} == {"calm.tif"}
     assert seconds < LIMIT_S and {**tree_sha(data), "points": sha(points)} == before
     print(f"300,000 points on one field: run done in {seconds:.1f} s, peak {peak} MB")
+
+
+# ------------------------------------------------------------------------ more of the same principles --
+def test_an_output_name_too_long_for_the_file_system_is_refused_before_the_work(model_file, test_dir, tmp_path,
+                                                                               capsys, monkeypatch):
+    import ddrcore.io.images as images
+
+    monkeypatch.setattr(images, "load_patches", lambda *a, **k: pytest.fail("read images before checking"))
+    out = tmp_path / ("r" * 300 + ".csv")
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(out)]) == 1
+    assert "over the 255" in one_error_line(capsys.readouterr().err)
+
+
+def test_model_pickle_and_project_size_are_bounded_before_parsing(model_file, tmp_path, monkeypatch):
+    from ddrcore.io import project as pj
+    import ddrcore.io.reading as reading
+
+    monkeypatch.setenv("DDRID_MAX_MODEL_PICKLE_BYTES", "1000")
+    with pytest.raises(ModelFileError, match="DDRID_MAX_MODEL_PICKLE_BYTES"):
+        modelfile.load(model_file, "cpu")
+    monkeypatch.delenv("DDRID_MAX_MODEL_PICKLE_BYTES")
+    p = pj.save(pj.Project(inputs=[str(tmp_path / "d")]), tmp_path / "p.ddridproj")
+    monkeypatch.setattr(reading, "available_memory", lambda: 1000)
+    with pytest.raises(pj.ProjectFileError, match="more than this process can get"):
+        pj.load(p)
