@@ -471,8 +471,7 @@ def test_a_cluster_address_that_is_a_web_server_fails_fast(model_file, test_dir,
     assert seconds < 10 and not out.exists()
 
 
-@pytest.mark.slow            # starts a local Dask cluster: 5-10 s
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120)   # starts a local Dask cluster of one worker: about 3 s
 def test_a_file_that_vanishes_during_a_cluster_run_is_skipped(model_file, tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
     import ddrcore.cluster.scoring as cluster_scoring
