@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ImageReadError, NoUsableImagesError
 from ..objects.patching import Patching
 from ..progress import Clock, Job, Progress
-from .reading import IMAGE_SUFFIXES, Channel, ReadCost, read_image_groups, select_channels
+from .reading import IMAGE_BYTES, IMAGE_SUFFIXES, Channel, ReadCost, read_image_groups, select_channels
 
 @dataclass(frozen=True)
 class PatchSource:
@@ -294,16 +294,34 @@ def patches_from_planes(
     patching = patching or Patching("grid", patch_size=patch_size)
     side = patching.crop_side()
     out, sources, dropped, notes = [], [], 0, []
+    # Float32 crops, held twice while stacked, then resized: counted before each page is cut, so that a
+    # page with a million objects (a tiny --object-size, a points file of millions) is refused, not cut.
+    per_patch = 4 * planes.shape[-1] * (2 * side * side + input_size * input_size)
+    budget = patch_budget()
+    held = 0
     for p in range(planes.shape[0]):
         index = p + first_page
         if patching.is_grid:
-            crops, srcs = _grid_patches(planes[p], path, index, side, patching.stride)
+            h, w = max(side, planes.shape[1]), max(side, planes.shape[2])
+            n = len(tile_origins(h, side, patching.stride)) * len(tile_origins(w, side, patching.stride))
         else:
             objects = objects_of(planes[p], index)
-            if len(objects) == 0:
+            n = len(objects)
+            if n == 0:
                 notes.append(f"page {index}: no objects found")
                 continue
-            crops, srcs, left_out = _object_patches(planes[p], path, index, side, objects, patching)
+        held += n * per_patch
+        if held > budget:
+            fix = ("use a larger --stride" if patching.stride and patching.stride < side else
+                   "use a smaller --patch-size or split the image") if patching.is_grid else \
+                "give a larger --object-size (or fewer points), or split the image"
+            raise ImageReadError(path=path, reason=f"its patches would need {held / 2**30:.1f} GiB by page {index} "
+                                 f"({n:,} patches of {side} px there), over the {budget / 2**30:.1f} GiB one image may "
+                                 f"take; {fix}, or {IMAGE_BYTES.hint} if it is real")
+        if patching.is_grid:
+            crops, srcs = _grid_patches(planes[p], path, index, side, patching.stride)
+        else:
+            crops, srcs, _left_out = _object_patches(planes[p], path, index, side, objects, patching)
             # Objects left out at the border are not problems: that is the policy the user chose.
             if not crops:
                 notes.append(f"page {index}: no objects found away from the border")
@@ -319,6 +337,16 @@ def patches_from_planes(
         return np.zeros((0, planes.shape[-1], input_size, input_size), np.float32), [], dropped, notes
     arr = resize_patches(np.stack(out), input_size)
     return arr, sources, dropped, notes
+
+
+def patch_budget() -> int:
+    """Bytes the patches of one image file may take: :data:`IMAGE_BYTES`, and at most 80 % of the memory
+    this process can still get (measured now, so it shrinks as the run holds more patches)."""
+    from .reading import available_memory
+
+    cap = IMAGE_BYTES.value()
+    avail = available_memory()
+    return int(min(cap, 0.8 * avail)) if avail else cap
 
 
 def patch_cost(patching: Patching, input_size: int) -> Optional[ReadCost]:

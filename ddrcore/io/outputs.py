@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .atomic import resolve_target, temp_name
+from .names import NAME_MAX
 from ..errors import DdridError
 
 PathLike = Union[str, os.PathLike]
@@ -50,6 +51,8 @@ KINDS = {
 }
 
 _IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+#: The longest path the system takes (Linux: 4096 bytes, terminating NUL included).
+PATH_MAX = 4096
 
 
 class OutputError(DdridError):
@@ -205,10 +208,16 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
     given = Path(path)
     if "\x00" in str(path):
         raise OutputError(path=repr(given), reason="a path cannot contain a NUL byte")
-    if given.is_symlink() and not given.exists():
-        # A dangling link: its target is written (created).
-        pass
-    target = resolve_target(given)
+    # A name the file system cannot hold is refused in words, before anything looks at it (the temp file's
+    # own name is shortened to fit; see atomic.temp_name).
+    name_bytes = len(os.fsencode(given.name)) if given.name else 0
+    if name_bytes > NAME_MAX:
+        raise OutputError(path=given, reason=f"the file name is {name_bytes} bytes, over the {NAME_MAX} that file "
+                          "systems allow; choose a shorter name")
+    if len(os.fsencode(os.path.abspath(given))) >= PATH_MAX:
+        raise OutputError(path=given, reason=f"the path is over the {PATH_MAX} bytes the system allows; choose a "
+                          "shorter path")
+    target = resolve_target(given)      # a link (even a dangling one): its target is written (created)
     shown = given if target == given else f"{given} (a link to {target})"
     for inp in inputs:
         if inp is None:
