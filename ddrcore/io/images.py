@@ -188,33 +188,6 @@ def pad_to(img: np.ndarray, size: int) -> np.ndarray:
     return np.pad(img, ((py // 2, py - py // 2), (px // 2, px - px // 2), (0, 0)), mode="edge")
 
 
-def crop_centered(page: np.ndarray, cy: float, cx: float, side: int) -> tuple[np.ndarray, int, int]:
-    """A ``side`` x ``side`` crop of (Y, X, C) ``page`` centred on (cy, cx), and its top-left (y, x).
-
-    Where the crop leaves the page, the page's edge pixels are repeated (no
-    invented structure); (y, x) may then be negative or run past the page.
-
-    Examples
-    --------
-    >>> page = np.arange(25).reshape(5, 5, 1)
-    >>> crop, y, x = crop_centered(page, 0, 0, 3)
-    >>> (y, x), crop[..., 0].tolist()
-    ((-1, -1), [[0, 0, 1], [0, 0, 1], [5, 5, 6]])
-    """
-    y0 = int(np.floor(cy + 0.5)) - side // 2
-    x0 = int(np.floor(cx + 0.5)) - side // 2
-    h, w = page.shape[:2]
-    ya, xa = max(0, y0), max(0, x0)
-    yb, xb = min(h, y0 + side), min(w, x0 + side)
-    if ya >= yb or xa >= xb:
-        raise ValueError(f"centre ({cy:g}, {cx:g}) lies outside the {w} x {h} page")
-    crop = page[ya:yb, xa:xb]
-    pad = ((ya - y0, y0 + side - yb), (xa - x0, x0 + side - xb), (0, 0))
-    if any(p for pair in pad for p in pair):
-        crop = np.pad(crop, pad, mode="edge")
-    return crop, y0, x0
-
-
 def resize_patches(patches: np.ndarray, size: int) -> np.ndarray:
     """Resize (N, C, S, S) float32 patches to size x size (anti-aliased)."""
     if patches.shape[-1] == size:

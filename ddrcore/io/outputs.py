@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .atomic import resolve_target, temp_name
+from .bounded import describe_mode
 from .names import NAME_MAX
 from ..errors import DdridError
 
@@ -154,18 +155,6 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def _describe(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def probe_writable(folder: PathLike, name: str = "ddrid") -> None:
     """Create and remove a temp file in ``folder`` (created if missing); OutputError when that fails."""
     folder = Path(folder)
@@ -249,7 +238,7 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
                 raise OutputError(path=shown, reason="exists and is not a folder")
         else:
             if not stat.S_ISREG(mode):
-                raise OutputError(path=shown, reason=f"is {_describe(mode)}, not a file; ddrid writes only regular files")
+                raise OutputError(path=shown, reason=f"is {describe_mode(mode)}, not a file; ddrid writes only regular files")
             try:
                 same_kind = looks_like(target, kind)
             except OSError as exc:
