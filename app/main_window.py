@@ -12,8 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Sequence
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
@@ -37,38 +36,11 @@ from .views.toolbars import PatchBar, ViewBar
 from .views.training_panel import TrainingPanel
 from .views.bindings import DocumentViews
 from .views.welcome import WelcomePage
+from .views.docks import DOCK_MIN, DockBody, fit_on_screen
+from .dialogs import help_boxes
 from .jobs.runner import JobRunner
 
 Area = Qt.DockWidgetArea
-#: The smallest a dock's contents may be: every dock fits beside the others on a 1280 x 800 screen.
-DOCK_MIN = QSize(220, 120)
-
-
-class _DockBody(QWidget):
-    """A dock's panel inside its scroll area, filling the dock down to the panel's minimum size.
-
-    Word-wrapped labels give a panel a height-for-width, which QScrollArea then
-    takes from the panel's *preferred* size (a plot's 480 px): the threshold
-    panel stood 556 px tall in a 200 px dock, its histogram's x axis out of sight.
-    """
-
-    def __init__(self, panel: QWidget):
-        super().__init__()
-        # No layout of its own: QScrollArea asks a layout for its height-for-width; this body has none.
-        self.panel = panel
-        panel.setParent(self)
-
-    def minimumSizeHint(self):  # noqa: N802 (Qt API)
-        return self.panel.minimumSizeHint()
-
-    def sizeHint(self):  # noqa: N802 (Qt API)
-        return self.panel.minimumSizeHint()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        self.panel.setGeometry(self.rect())
-        super().resizeEvent(event)
-
-
 class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -166,7 +138,7 @@ class MainWindow(QMainWindow):
             # In a scroll area the panel's own minimum no longer sets the window's: the Train panel alone
             # asked for 600 px, and the window opened 912 px tall on an 800 px screen, its menus off-screen.
             area_widget = QScrollArea(objectName=f"{name}Scroll")
-            area_widget.setWidget(_DockBody(widget))
+            area_widget.setWidget(DockBody(widget))
             area_widget.setWidgetResizable(True)
             area_widget.setFrameShape(QFrame.Shape.NoFrame)
             area_widget.setMinimumSize(DOCK_MIN)
@@ -372,51 +344,18 @@ class MainWindow(QMainWindow):
 
     # ============================================================== help ==
     def show_shortcuts(self) -> None:
-        """Help ▸ Keyboard Shortcuts."""
-        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in self.act.shortcut_rows())
-        box = QMessageBox(self)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setText(f"<table cellspacing=6>{rows}</table>")
-        box.exec()
+        help_boxes.show_shortcuts(self)
 
     def show_glossary(self) -> None:
-        """Help ▸ What Do These Mean? (not modal)."""
-        from .glossary import html
-
-        box = QMessageBox(self)
-        box.setObjectName("glossaryBox")
-        box.setWindowTitle("What do these mean?")
-        box.setText(html())
-        box.open()   # not modal to the app: the window's shortcuts keep working beside it
-        self.glossary_box = box
+        help_boxes.show_glossary(self)
 
     def show_about(self) -> None:
-        """Help ▸ About ddrid."""
-        from ddrcore import __version__
-
-        QMessageBox.about(self, "About ddrid", f"<b>ddrid {__version__}</b><br>Anomalous patch finder based on "
-                                               "DDR-ID (dual deep reconstruction networks).")
+        help_boxes.show_about(self)
 
     # ============================================================ window ==
     def fit_on_screen(self) -> None:
         """Keep the whole window (title bar to status bar) inside the available screen area."""
-        screen = self.screen() or (self.windowHandle().screen() if self.windowHandle() else None)
-        screen = screen or QGuiApplication.primaryScreen()
-        if screen is None or self.isMaximized() or self.isFullScreen():
-            return
-        avail = screen.availableGeometry()
-        frame = self.frameGeometry()
-        extra_w = max(0, frame.width() - self.width())
-        extra_h = max(0, frame.height() - self.height())
-        w = min(self.width(), avail.width() - extra_w)
-        h = min(self.height(), avail.height() - extra_h)
-        if (w, h) != (self.width(), self.height()):
-            self.resize(w, h)
-        frame = self.frameGeometry()
-        x = min(max(frame.x(), avail.left()), avail.right() + 1 - frame.width())
-        y = min(max(frame.y(), avail.top()), avail.bottom() + 1 - frame.height())
-        if (x, y) != (frame.x(), frame.y()):
-            self.move(x, y)
+        fit_on_screen(self)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)

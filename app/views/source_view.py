@@ -25,7 +25,8 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..jobs.runner import JobFailed, LatestOnly
+from ..jobs.readers import crop_reader, read_page  # noqa: F401  (crop_reader: the views' users take it here)
+from ..jobs.runner import LatestOnly
 from .plots import PlotsOnDemand
 
 # Pages larger than this (pixels a side) are shown subsampled: the screen has
@@ -75,14 +76,11 @@ def _hex(colour: str) -> tuple:
     return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
-# The last file read, whole: walking through a stack page by page then reads
-# the file once, not once per page.  Only the PageReader's single worker uses it.
-_last_file: dict = {"stamp": None, "groups": None}
 
 
 def _read(path: str, page: int, channel, patching=None):
     """The page, plus its objects and their boundaries for ``auto``/``labels`` patching (worker thread)."""
-    arr = _read_page(path, page, channel)
+    arr = read_page(path, page, channel)
     if patching is None or patching.source not in ("auto", "labels"):
         return PageData(arr)
     from ddrcore.objects import page_objects
@@ -96,59 +94,6 @@ def _read(path: str, page: int, channel, patching=None):
     if labels is None:
         return PageData(arr)
     return PageData(arr, labels, boundaries(labels))
-
-
-def _read_page(path: str, page: int, channel):
-    import os
-
-    from ddrcore.io.reading import page_of, read_image_groups
-
-    try:
-        st = os.stat(path)
-        stamp = (path, st.st_mtime_ns, st.st_size)
-        if _last_file["stamp"] != stamp:
-            _last_file.update(stamp=None, groups=None)     # let the old file go before reading a new one
-            _last_file.update(groups=read_image_groups(path), stamp=stamp)
-        return page_of(_last_file["groups"], page, channel, path)
-    except Exception as exc:  # see JobFailed: keep the one-line reason for the view
-        from ddrcore.errors import DdridError
-
-        raise JobFailed(str(exc) if isinstance(exc, DdridError) else
-                        f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc}); check the path") from None
-
-
-# The crop reader's own last file (it runs in its own worker, beside the page reader's).
-_crop_file: dict = {"stamp": None, "groups": None}
-
-
-def _read_crop(path: str, page: int, channel, y: int, x: int, size: int) -> np.ndarray:
-    """The crop (S, S) of page pixels at (y, x), first channel, native resolution; NaN outside the page."""
-    import os
-
-    from ddrcore.io.reading import page_of, read_image_groups
-
-    try:
-        st = os.stat(path)
-        stamp = (path, st.st_mtime_ns, st.st_size)
-        if _crop_file["stamp"] != stamp:
-            _crop_file.update(stamp=None, groups=None)
-            _crop_file.update(groups=read_image_groups(path), stamp=stamp)
-        arr = page_of(_crop_file["groups"], page, channel, path)
-    except Exception as exc:  # see JobFailed
-        raise JobFailed(f"{path}: cannot read the crop ({exc})") from None
-    arr = np.asarray(arr, np.float32)
-    arr = arr[..., 0] if arr.ndim == 3 else arr
-    out = np.full((size, size), np.nan, np.float32)
-    y0, x0 = max(0, y), max(0, x)
-    y1, x1 = min(arr.shape[0], y + size), min(arr.shape[1], x + size)
-    if y1 > y0 and x1 > x0:
-        out[y0 - y: y1 - y, x0 - x: x1 - x] = arr[y0:y1, x0:x1]
-    return out
-
-
-def crop_reader(parent=None) -> LatestOnly:
-    """Reads a patch's crop at native resolution off the GUI thread (Detail); key = patch, args as _read_crop."""
-    return LatestOnly(_read_crop, parent)
 
 
 def page_reader(parent=None) -> LatestOnly:

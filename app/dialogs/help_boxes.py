@@ -1,0 +1,33 @@
+"""The Help menu's message boxes: keyboard shortcuts, the glossary, About."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+
+def show_shortcuts(window) -> None:
+    """Help ▸ Keyboard Shortcuts."""
+    rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in window.act.shortcut_rows())
+    box = QMessageBox(window)
+    box.setWindowTitle("Keyboard shortcuts")
+    box.setText(f"<table cellspacing=6>{rows}</table>")
+    box.exec()
+
+
+def show_glossary(window) -> None:
+    """Help ▸ What Do These Mean? (not modal)."""
+    from ..glossary import html
+
+    box = QMessageBox(window)
+    box.setObjectName("glossaryBox")
+    box.setWindowTitle("What do these mean?")
+    box.setText(html())
+    box.open()   # not modal to the app: the window's shortcuts keep working beside it
+    window.glossary_box = box
+
+
+def show_about(window) -> None:
+    """Help ▸ About ddrid."""
+    from ddrcore import __version__
+
+    QMessageBox.about(window, "About ddrid", f"<b>ddrid {__version__}</b><br>Anomalous patch finder based on "
+                                           "DDR-ID (dual deep reconstruction networks).")
