@@ -55,7 +55,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     win.show()
     win.preset_patching(args.objects, args.object_size, args.labels, args.points)
     if args.paths:
-        win.open_paths(args.paths)
+        # Once the event loop runs: the window is drawn first, then the project or folder loads with progress.
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: win.open_paths(args.paths))
     code = app.exec()
     # Workers still finishing must not emit into a torn-down interpreter.
     QThreadPool.globalInstance().waitForDone(30000)

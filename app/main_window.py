@@ -12,11 +12,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Sequence
 
-import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QByteArray, QSize, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from . import settings as appsettings
 from .actions import GALLERY, WINDOW, Actions
@@ -40,19 +39,46 @@ from .views.welcome import WelcomePage
 from .jobs.runner import JobRunner
 
 Area = Qt.DockWidgetArea
+#: The smallest a dock's contents may be: every dock fits beside the others on a 1280 x 800 screen.
+DOCK_MIN = QSize(220, 120)
+
+
+class _DockBody(QWidget):
+    """A dock's panel inside its scroll area, filling the dock down to the panel's minimum size.
+
+    Word-wrapped labels give a panel a height-for-width, which QScrollArea then
+    takes from the panel's *preferred* size (a plot's 480 px): the threshold
+    panel stood 556 px tall in a 200 px dock, its histogram's x axis out of sight.
+    """
+
+    def __init__(self, panel: QWidget):
+        super().__init__()
+        # No layout of its own: QScrollArea asks a layout for its height-for-width; this body has none.
+        self.panel = panel
+        panel.setParent(self)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt API)
+        return self.panel.minimumSizeHint()
+
+    def sizeHint(self):  # noqa: N802 (Qt API)
+        return self.panel.minimumSizeHint()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.panel.setGeometry(self.rect())
+        super().resizeEvent(event)
 
 
 class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         protect_none_refcount()
-        pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         doc = self.document = Document(PatchSettings(patch_size=int(appsettings.get("patchSize", 32))))
         self.runner = JobRunner(parent=self)
         self._source_tabbed = False      # Detail and Source image become tabs when work first starts
+        self._docks_sized = False        # the docks get their share of the window when work first starts
         self._build_central()
         self._build_docks()
         # Neither gets a method of the window: that would tie the window into a reference cycle.
@@ -129,9 +155,18 @@ class MainWindow(QMainWindow):
         self.stack.currentChanged.connect(self._page_changed)
         self.setCentralWidget(self.stack)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+    def _dock(self, title: str, name: str, widget: QWidget, area, scroll: bool = True) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
+        if scroll:
+            # In a scroll area the panel's own minimum no longer sets the window's: the Train panel alone
+            # asked for 600 px, and the window opened 912 px tall on an 800 px screen, its menus off-screen.
+            area_widget = QScrollArea(objectName=f"{name}Scroll")
+            area_widget.setWidget(_DockBody(widget))
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setMinimumSize(DOCK_MIN)
+            widget = area_widget
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
@@ -166,6 +201,9 @@ class MainWindow(QMainWindow):
         self.problems.wanted.connect(lambda show: (self.problems_dock.show(), self.problems_dock.raise_())
                                      if show else self.problems_dock.hide())
         self.tabifyDockWidget(self.threshold_dock, self.problems_dock)
+        # Detail runs down to the window's bottom: beside a full-width bottom panel it had too little height
+        # at 1280 x 800 for its images, contrast and score rows.
+        self.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)
         self.problems_dock.hide()
         self.resizeDocks([self.train_dock, self.detail_dock], [330, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.threshold_dock], [230], Qt.Orientation.Vertical)
@@ -209,6 +247,19 @@ class MainWindow(QMainWindow):
         self.detail_dock.raise_()   # Detail is the tab on top when work starts
         # Showing the docks can grow the window past the screen's bottom: pull it back in.
         QTimer.singleShot(0, self.fit_on_screen)
+        if not self._docks_sized:
+            self._docks_sized = True
+            QTimer.singleShot(0, self.size_docks)
+
+    def size_docks(self) -> None:
+        """Share the window between the docks and the gallery by proportion (once, when work starts).
+
+        Fixed sizes set before the window had its size left the docks at their minimum on a 1280 px screen.
+        """
+        w, h = max(self.width(), 800), max(self.height(), 500)
+        self.resizeDocks([self.train_dock, self.detail_dock], [int(0.27 * w), int(0.31 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.threshold_dock], [int(0.27 * h)], Qt.Orientation.Vertical)
 
     # ====================================================== for controllers ==
     def notify(self, text: str, ms: int = 4000) -> None:
@@ -267,6 +318,8 @@ class MainWindow(QMainWindow):
         # Patches of one project share one size and channel choice (one model input shape): fixed once
         # loaded, and while a load runs or waits (with nothing loaded, a running job can only be a load).
         self.patch_bar.set_fixed(loaded or busy or bool(self.runner.pending))
+        if not loaded and not busy:
+            self.view_bar.show_note("")     # a new project: no cut to describe yet
 
     def _table_replaced(self) -> None:
         if len(self.document):

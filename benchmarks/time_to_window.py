@@ -1,4 +1,4 @@
-"""Time from launching ddrid-gui to its window on screen (issue 11: target <= 2 s on an idle machine).
+"""Time from launching ddrid-gui to its window on screen (target: <= 1 s on an idle machine).
 
 Run: ``python benchmarks/time_to_window.py [--runs 3]`` (uses $QT_QPA_PLATFORM; offscreen works
 headless). Each run is a fresh interpreter: `ddrid_gui.main_window` is imported, and the child prints how long

@@ -22,14 +22,24 @@ def check_input_size(size: int) -> None:
 
 
 def default_input_size(patch_side: int) -> int:
-    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32.
+    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32, or 64
+    for patches of 96 px and more.
+
+    A nucleus of 85 px in a 168 px crop shrunk to 32 px loses its chromatin
+    texture and a hollow core; at 64 px the latent score AS_l ranked 18 odd
+    nuclei in the top 20 instead of 14, and AS_cell's AUC rose from 0.868 to
+    0.880 (``ddrid bench real`` on the U2OS field, one seed, 10+10 epochs),
+    for about 20 % more training time.
 
     Examples
     --------
-    >>> default_input_size(64), default_input_size(45)
-    (64, 32)
+    >>> default_input_size(64), default_input_size(45), default_input_size(168)
+    (64, 32, 64)
     """
-    return int(patch_side) if int(patch_side) in INPUT_SIZES else 32
+    side = int(patch_side)
+    if side in INPUT_SIZES:
+        return side
+    return 64 if side >= 96 else 32
 
 
 # Allowed ranges, checked for every configuration (command line, GUI, model and project files).

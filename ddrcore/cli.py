@@ -20,6 +20,7 @@ from .io.atomic import cleanup_on_signals
 from .base import DEVICE_CHOICES
 from .errors import DdridError
 from .model.score_type import SCORE_TYPES, ScoreType
+from .io.names import shown   # an output named in bytes that are not UTF-8 must not fail the final print
 from .io.outputs import check_output
 from .objects.patching import object_size_arg
 from .console import missing_folder, plural, report_bad, run_job, say_created
@@ -105,7 +106,8 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
                    help="grid: square tiles (default); auto: one patch centred on each detected bright object; "
                         "labels: one per object of a label image; points: one per centre in --points")
     g.add_argument("--object-size", type=object_size_arg, metavar="PX",
-                   help="typical object diameter in pixels (auto: estimated per folder when not given)")
+                   help="typical object diameter in pixels, for every image (auto: estimated per image when not given; "
+                        "images at one magnification share one size)")
     g.add_argument("--patch-size", type=_int_in(4, 4096, "patch size"), metavar="PX",
                    help="patch side in pixels (grid default 32; objects: twice the object size)")
     g.add_argument("--stride", type=_int_in(1, 4096, "stride"), metavar="PX",
@@ -114,6 +116,11 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
                    help="labels: folder of label images (default: beside the images; names IMAGE_masks.tif, "
                         "_labels, _label, _mask, _cp_masks, or the image's own name in DIR)")
     g.add_argument("--points", metavar="CSV", help="points: CSV of centres, columns path,y,x (or napari's axis-0,axis-1)")
+    g.add_argument("--border", choices=("exclude", "flag", "include"),
+                   help="objects touching the image border: exclude (default: half a nucleus cannot be judged), "
+                        "flag (scored and marked touches_border, never trained on) or include")
+    g.add_argument("--neighbours", choices=("mask", "keep"),
+                   help="other objects inside a patch: mask them to the local background (default) or keep them")
 
 
 def patching_from_args(args, base=None):
@@ -131,21 +138,32 @@ def patching_from_args(args, base=None):
         p = replace(p, source=args.objects, stride=None if args.objects != "grid" else p.stride,
                     object_size=None if base is None else p.object_size)
     for name, attr in (("object_size", "object_size"), ("patch_size", "patch_size"), ("stride", "stride"),
-                       ("labels", "labels_dir"), ("points", "points")):
+                       ("labels", "labels_dir"), ("points", "points"), ("border", "border"),
+                       ("neighbours", "neighbours")):
         value = getattr(args, name, None)
         if value is not None:
             p = replace(p, **{attr: value})
+    if getattr(args, "object_size", None) is not None or getattr(args, "patch_size", None) is not None:
+        # A size the user types holds for every image (no per-image estimate overrides it).
+        p = replace(p, per_image=False)
     try:
         return p.validate()
     except ValueError as exc:
         raise DdridError(str(exc)) from None
 
 
-def _say_patching(p, where) -> None:
-    if not p.is_grid:
-        print(f"objects: {p.source}, object size {p.object_size:g} px, patches {p.crop_side()} px "
-              f"({where})" if p.object_size is not None else
-              f"objects: {p.source}, patches {p.crop_side()} px ({where})", file=sys.stderr)
+def _say_patching(p, where, sources=None) -> None:
+    if p.is_grid:
+        return
+    line = (f"objects: {p.source}, object size {p.object_size:g} px, patches {p.crop_side()} px ({where})"
+            if p.object_size is not None else f"objects: {p.source}, patches {p.crop_side()} px ({where})")
+    sides = sorted({s.size for s in sources}) if sources else []
+    if p.per_image and len(sides) > 1:
+        # Images at another magnification were cut at their own size: say so, not just the folder's median.
+        line += f"; images at another magnification cut at their own size (patches {', '.join(map(str, sides))} px)"
+    border = {"exclude": "objects touching the border left out", "flag": "border objects scored, not trained on",
+              "include": "border objects included"}[p.border]
+    print(f"{line}; {border}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------- commands --
@@ -187,16 +205,17 @@ def cmd_train(args) -> int:
         return 0
     report_bad(result.bad)
     model = result.model
-    _say_patching(result.patches.patching, "estimated from the images" if patching.object_size is None else "as given")
+    _say_patching(result.patches.patching, "estimated from the images" if patching.object_size is None else "as given",
+                  result.patches.sources)
     print(f"{plural(len(result.patches), 'normal patch', 'normal patches')} from {args.normal_dir}", file=sys.stderr)
     say_created(new_folder)
-    print(f"saved {args.output}: score {model.score_type}, threshold {model.threshold:.6g}, "
+    print(f"saved {shown(args.output)}: score {model.score_type}, threshold {model.threshold:.6g}, "
           f"{model.training['seconds']:.0f}s on {model.training['device']}")
     from .model.quality import describe
 
     check = describe(model.validation)
     if check:
-        print(check, file=sys.stderr if model.validation.get("synthetic_warning") else sys.stdout)
+        print(check, file=sys.stderr if "Warning:" in check else sys.stdout)
     return 0
 
 
@@ -225,7 +244,7 @@ def cmd_score(args) -> int:
     scores, model = result.scores, result.model
     tau = model.threshold if args.threshold is None else args.threshold
     n_flag = int(scores.flagged(tau).sum())
-    print(f"wrote {args.csv}: {plural(len(scores), 'patch')}, {n_flag} flagged "
+    print(f"wrote {shown(args.csv)}: {plural(len(scores), 'patch')}, {n_flag} flagged "
           f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g} ({model.score_type} score)")
     return 0
 
@@ -275,12 +294,13 @@ def cmd_objects(args) -> int:
         check_output(args.csv, "csv", inputs, args.force)
     patches = run_job(load_patches(args.folder, channel=args.channel, patching=patching), args)
     report_bad(patches.bad)
-    _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given")
+    _say_patching(patches.patching, "estimated from the images" if patching.object_size is None else "as given",
+                  patches.sources)
     n_files = len({s.path for s in patches.sources})
     if args.csv:
         write_objects_csv(args.csv, patches.sources, patches.patching, inputs, args.force)
         say_created(new_folder)
-        print(f"wrote {args.csv}: {plural(len(patches), 'object')} in {plural(n_files, 'file')}")
+        print(f"wrote {shown(args.csv)}: {plural(len(patches), 'object')} in {plural(n_files, 'file')}")
     else:
         print(f"{plural(len(patches), 'object')} in {plural(n_files, 'file')}")
     return 0

@@ -8,6 +8,7 @@ seconds, not hours.  Nothing here prints; callers say what happened.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,11 +119,55 @@ def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device:
                                       model.channels, patching=patching or model.config.patching())
     bad = with_channel_hint(patches.bad, model)
     check_fits(model, model_path, patches.patching)
+    # Room for the outputs (disk) and the decompositions (memory) is checked before scoring, not after.
+    check_room(csv_path, decompositions, len(patches), model.channels, model.input_size)
     # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
     model.config.set_patching(patches.patching)
     scores = yield from score_patches(model, patches, decompose=decompositions is not None)
-    write_scored(csv_path, decompositions, scores, patches.sources, model, model_path, threshold, inputs, force)
+    write_scored(csv_path, decompositions, scores, patches.sources, model, model_path, threshold, inputs, force,
+                 notes=bad)
     return ScoreResult(patches, scores, model, bad)
+
+
+#: Bytes of one ranked CSV row, generously (a long path and twenty numbers).
+CSV_ROW_BYTES = 600
+#: Bytes of one decomposition TIFF beyond its pixels (header, tags).
+TIFF_OVERHEAD = 4096
+
+
+def check_room(csv_path, decompositions, n_patches: int, channels: int, input_size: int) -> None:
+    """Refuse, in one line and before the scoring, a run whose outputs will not fit.
+
+    Disk: the CSV (``n_patches`` rows) and, with ``decompositions``, one
+    float32 TIFF of 3 planes per patch, against the free space of their
+    folders (summed where they share a file system).  Memory: decompositions
+    keep input, X_C and X_N of every patch until they are written.
+    """
+    from .io.atomic import resolve_target
+    from .io.outputs import check_free_space
+    from .io.reading import available_memory
+
+    csv_folder = resolve_target(Path(csv_path)).parent
+    need = {csv_folder: CSV_ROW_BYTES * (n_patches + 1)}
+    if decompositions is not None:
+        per_patch = 3 * channels * input_size ** 2 * 4
+        folder = resolve_target(Path(decompositions))
+        try:
+            same = os.stat(folder).st_dev == os.stat(csv_folder).st_dev
+        except OSError:
+            same = False
+        if same:
+            need[csv_folder] += n_patches * (per_patch + TIFF_OVERHEAD)
+        else:
+            need[folder] = n_patches * (per_patch + TIFF_OVERHEAD)
+        kept = n_patches * per_patch
+        avail = available_memory()
+        if avail and kept > 0.8 * avail:
+            raise DdridError(path=decompositions, reason=f"decompositions of {n_patches:,} patches need "
+                             f"{kept / 2**30:.1f} GiB of memory, more than this process can get ({avail / 2**30:.1f} "
+                             "GiB); leave out --decompositions, or score fewer images at a time")
+    for folder, n in need.items():
+        check_free_space(folder, n)
 
 
 # The steps of scoring a folder that the local job above and the cluster job (ddrcore.cluster) share,
@@ -158,11 +203,11 @@ def check_fits(model, model_path, patching) -> None:
 
 
 def write_scored(csv_path, decompositions, scores, sources, model, model_path, threshold, inputs,
-                 force: bool = False) -> None:
-    """Write the ranked CSV (atomically), then the decompositions if asked."""
+                 force: bool = False, notes=()) -> None:
+    """Write the ranked CSV (atomically, with a note row per skipped file), then the decompositions if asked."""
     from .io.export import write_csv, write_decompositions
 
-    write_csv(csv_path, scores, sources, model.stamp(Path(model_path).name), threshold, inputs, force)
+    write_csv(csv_path, scores, sources, model.stamp(Path(model_path).name), threshold, inputs, force, notes=notes)
     if decompositions is not None:
         try:
             write_decompositions(decompositions, scores, sources, inputs=inputs)

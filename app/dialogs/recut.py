@@ -15,12 +15,16 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from ddrcore.objects import SOURCES, Patching
 
-SOURCE_LABELS = {"grid": "Grid tiles", "auto": "Objects: detect", "labels": "Objects: label images",
-                 "points": "Objects: points CSV"}
+from ..document.patch_settings import BORDER_POLICIES, BORDER_TIPS, SOURCE_LABELS, crop_warning
 
 
 class RecutDialog(QDialog):
-    """Choose the new patch source, object size and patch size."""
+    """Choose the new patch source, object size, patch size and border policy.
+
+    For objects the patch size follows the object size (0: twice it) unless the
+    user types one: a grid's 32 px tile size carried over would cut 32 px
+    squares inside 85 px nuclei.
+    """
 
     def __init__(self, current: Optional[Patching], patch_size: int, parent=None):
         super().__init__(parent)
@@ -41,14 +45,29 @@ class RecutDialog(QDialog):
         self.patch.setSuffix(" px")
         self.patch.setSpecialValueText("2 × object size")
         self.patch.setToolTip("Side of each patch; for objects 0 means twice the object size")
+        self.border = QComboBox(objectName="recutBorderCombo")
+        for key in BORDER_POLICIES:
+            self.border.addItem(f"{key}: {BORDER_TIPS[key]}", key)
+        self.border.setToolTip("Objects touching the image border (as ddrid --border)")
+        self.warning = QLabel("", objectName="recutCropWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #d62728")
         current = current or Patching("grid", patch_size=patch_size)
         self.source.setCurrentIndex(max(0, self.source.findData(current.source)))
         self.size.setValue(current.object_size or 0)
+        self.border.setCurrentIndex(max(0, self.border.findData(current.border)))
+        # Only a size the user typed (or a grid's tile) is kept; an object crop's side is derived, not chosen.
+        self._grid_tile = current.crop_side() if current.is_grid else 32
+        self._typed = bool(not current.is_grid and current.patch_size)
         self.patch.setValue(current.crop_side() if current.is_grid or current.patch_size else 0)
+        self.patch.valueChanged.connect(self._patch_typed)
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.size.valueChanged.connect(lambda _v: self._update_warning())
         form = QFormLayout()
         form.addRow("Patches from", self.source)
         form.addRow("Object size", self.size)
         form.addRow("Patch size", self.patch)
+        form.addRow("Border objects", self.border)
         note = QLabel("The loaded images are cut again. Marks follow the objects they were on; "
                       "scores are cleared, and a model trained on another patch size must be trained again.")
         note.setWordWrap(True)
@@ -58,8 +77,34 @@ class RecutDialog(QDialog):
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.warning)
         lay.addWidget(note)
+        self._source_changed()
         lay.addWidget(buttons)
+
+    def _patch_typed(self, _value: int) -> None:
+        if not self._setting:
+            self._typed = True
+        self._update_warning()
+
+    _setting = False
+
+    def _source_changed(self, *_args) -> None:
+        grid = self.source.currentData() == "grid"
+        self._setting = True
+        if grid and not self.patch.value():
+            self.patch.setValue(self._grid_tile)
+        elif not grid and not self._typed:
+            self.patch.setValue(0)          # twice the object size
+        self._setting = False
+        self.border.setEnabled(not grid)
+        self.size.setEnabled(not grid)
+        self._update_warning()
+
+    def _update_warning(self) -> None:
+        grid = self.source.currentData() == "grid"
+        self.warning.setText("" if grid else crop_warning(self.patch.value(), self.size.value()))
+        self.warning.setVisible(bool(self.warning.text()))
 
     def values(self) -> tuple[str, Optional[float], Optional[int]]:
         """(source, object size or None, patch size or None)."""
@@ -68,3 +113,7 @@ class RecutDialog(QDialog):
         if source == "grid" and patch is None:
             patch = 32
         return source, self.size.value() or None, patch
+
+    def border_policy(self) -> str:
+        """exclude, flag or include (objects touching the image border)."""
+        return self.border.currentData()

@@ -22,7 +22,7 @@ from ddrcore.io.images import BadFile, PatchSource
 from ddrcore.io.project import Project
 
 from .marks import MarkEdit, MarkHistory, carried_marks
-from .patch_settings import PatchSettings
+from .patch_settings import PatchSettings, crop_warning
 from .table import EXCLUDED, MARK_NAMES, NORMAL, PatchTable
 
 #: Training needs at least this many patches marked normal.
@@ -69,6 +69,8 @@ class Document:
 
     def __init__(self, settings: Optional[PatchSettings] = None) -> None:
         self.patch_settings = settings or PatchSettings()
+        # What File ▸ New Project goes back to: nothing of the last data set (its object size) carries over.
+        self.default_settings = replace(self.patch_settings)
         self.table = PatchTable(self.patch_settings.patch_size, self.patch_settings.channel)
         self.model = None
         self.model_path: Optional[str] = None
@@ -98,8 +100,12 @@ class Document:
         self.table_replaced.emit()
 
     def reset(self) -> None:
-        """A new, empty project with the current patch settings."""
-        s = self.patch_settings
+        """A new, empty project: the user's own choices (source, grid tile, channel, border) stay; what the
+        last data set settled (object size, its crop side, labels folder, points file) goes back to defaults."""
+        last, d = self.patch_settings, self.default_settings
+        s = self.patch_settings = replace(
+            d, source=last.source, channel=last.channel, border=last.border, chosen=last.chosen,
+            patch_size=last.patch_size if last.source == "grid" else d.patch_size)
         self.model = None
         self.model_path = None
         self.threshold = None
@@ -110,6 +116,7 @@ class Document:
         self.table = table
         self.set_project_path(None)
         self.clear_problems()
+        self.settings_changed.emit()
         self.model_changed.emit()
         self.table_replaced.emit()
         self.history_changed.emit()
@@ -156,8 +163,11 @@ class Document:
                 if len(t) == 0 and result.patches.patching is not None:
                     t.set_patching(result.patches.patching)
                     p = t.patching
-                    self.set_patch_settings(source=p.source, patch_size=p.crop_side(),
+                    self.set_patch_settings(source=p.source, patch_size=p.crop_side(), border=p.border,
                                             object_size=p.object_size or self.patch_settings.object_size)
+                    warning = crop_warning(p.patch_size, p.object_size) if not p.is_grid else ""
+                    if warning:
+                        problems.append(BadFile("patch size", warning))
                 added.new = t.add(result.patches, result.inputs)
             except ValueError as exc:
                 problems.append(BadFile(", ".join(result.inputs), str(exc)))

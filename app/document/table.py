@@ -28,7 +28,7 @@ FILTERS = ("all", "normal", "flagged", "unmarked", "excluded")
 
 
 def input_size_for(patch_size: int) -> int:
-    """Network input side for a patch size (the CLI's rule): itself if a supported power of two, else 32."""
+    """Network input side for a patch size (the CLI's rule, ddrcore.base.default_input_size)."""
     return default_input_size(patch_size)
 
 
@@ -72,6 +72,8 @@ class PatchTable:
         self.recon = np.zeros(0, np.float64)            # AS_r, NaN where not scored
         self.residual = np.zeros(0, np.float64)         # AS_e, NaN where not scored
         self.combined = np.zeros(0, np.float64)         # AS_c (explain profile), NaN where not scored
+        self.measure = np.zeros(0, np.float64)          # AS_m (objects with measurements), NaN where none
+        self.cell = np.zeros(0, np.float64)             # AS_cell (AS_l, AS_e and AS_m together), NaN where none
         self.score_type: Optional[str] = None
         self.inputs: List[str] = []
         self.bad: List[BadFile] = []
@@ -130,6 +132,8 @@ class PatchTable:
         self.recon = np.concatenate([self.recon, np.full(n, np.nan)])
         self.residual = np.concatenate([self.residual, np.full(n, np.nan)])
         self.combined = np.concatenate([self.combined, np.full(n, np.nan)])
+        self.measure = np.concatenate([self.measure, np.full(n, np.nan)])
+        self.cell = np.concatenate([self.cell, np.full(n, np.nan)])
         self._name_order = None
         self._sorted_active = None
         return np.arange(start, start + n)
@@ -233,23 +237,27 @@ class PatchTable:
         """The chosen score per patch (NaN where unscored), or None before any scoring."""
         if self.score_type is None:
             return None
-        return {ScoreType.LATENT: self.latent, ScoreType.RECON: self.recon,
-                ScoreType.RESIDUAL: self.residual, ScoreType.COMBINED: self.combined}[ScoreType(self.score_type)]
+        return self.of(self.score_type)
+
+    def of(self, score_type: str) -> np.ndarray:
+        """The scores of one type per patch (NaN where the model or the patch has none)."""
+        return {ScoreType.LATENT: self.latent, ScoreType.RECON: self.recon, ScoreType.RESIDUAL: self.residual,
+                ScoreType.COMBINED: self.combined, ScoreType.MEASURE: self.measure,
+                ScoreType.CELL: self.cell}[ScoreType(score_type)]
 
     def set_scores(self, indices, scores) -> None:
         idx = np.asarray(indices, np.int64)
         self.latent[idx] = scores.latent
         self.recon[idx] = scores.recon
-        self.residual[idx] = np.nan if scores.residual is None else scores.residual
-        self.combined[idx] = np.nan if scores.combined is None else scores.combined
+        for name in ("residual", "combined", "measure", "cell"):
+            values = getattr(scores, name, None)
+            getattr(self, name)[idx] = np.nan if values is None else values
         self.score_type = scores.score_type
         self._sorted_active = None
 
     def clear_scores(self) -> None:
-        self.latent[:] = np.nan
-        self.recon[:] = np.nan
-        self.residual[:] = np.nan
-        self.combined[:] = np.nan
+        for values in (self.latent, self.recon, self.residual, self.combined, self.measure, self.cell):
+            values[:] = np.nan
         self.score_type = None
         self._sorted_active = None
 
@@ -298,8 +306,14 @@ class PatchTable:
         from ddrcore.model.scoring import Scores
 
         idx = np.asarray(indices, np.int64)
+        def opt(values):
+            # A column the model never filled stays None (empty in the CSV), not a column of NaN.
+            sub = values[idx]
+            return None if np.isnan(sub).all() else sub.astype(np.float32)
+
         return Scores(latent=self.latent[idx].astype(np.float32), recon=self.recon[idx].astype(np.float32),
                       residual=self.residual[idx].astype(np.float32), combined=self.combined[idx].astype(np.float32),
+                      measure=opt(self.measure), cell=opt(self.cell),
                       score_type=self.score_type or ScoreType.LATENT, threshold=float("inf"))
 
     # -------------------------------------------------------- view order --
@@ -322,8 +336,10 @@ class PatchTable:
             order = self._names()
         elif sort == "score" and self.score is not None:
             s = np.where(np.isnan(self.score), -np.inf, self.score)
-            # Most anomalous first; ties (and unscored patches) keep load order.
-            order = np.argsort(-s, kind="stable")
+            # Most anomalous first; ties (and unscored patches) keep load order.  Excluded patches are
+            # not part of the ranking: shown after every ranked one, whatever their score.
+            ranked = self.marks != EXCLUDED
+            order = np.lexsort((-s, ~ranked)).astype(np.int64)
         else:
             order = np.arange(n)
         if not self.include_training and self.n_used():

@@ -66,9 +66,11 @@ def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
                 "excluded patches (not shown)": int(np.count_nonzero(table.marks == EXCLUDED)),
                 "patches shown": role_filter_text(table)}
     images, normal, label = table.images, table.marks[idx] == NORMAL, ScoreType.label_of(table.score_type)
+    objects = table.is_objects      # objects are named by id and centre, not by their crop's corner
 
     def run():
         yield Progress("report", message=f"drawing the report of {len(idx)} patches")
-        return write_report(path, scores.score, threshold, images[idx], sources, normal, settings, label)
+        return write_report(path, scores.score, threshold, images[idx], sources, normal, settings, label,
+                            objects=objects)
 
     return run()

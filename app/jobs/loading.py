@@ -61,6 +61,12 @@ class Loader(Controller):
         patching = t.patching if t.patching is not None else self.chosen_patching()
         if patching is None:
             return
+        # Nothing chosen yet (a first folder, from the menu, a drop or the command line): fields of view are
+        # cut into their objects when objects are found; 3,360 grid tiles of five fields hid the nuclei.
+        s = self.doc.patch_settings
+        objects_first = None
+        if len(t) == 0 and t.patching is None and not s.chosen and s.source == "grid" and not mark_normal_under:
+            objects_first = Patching("auto", object_size=s.object_size, border=s.border)
         try:
             # The network input side follows the crop side (the CLI's rule); unknown until an object size is estimated.
             input_size = default_input_size(patching.crop_side())
@@ -70,7 +76,7 @@ class Loader(Controller):
         if self.runner.busy:
             self.window.notify(f"Loading {len(paths)} input(s) after the current job", 5000)
         self.runner.submit("load", lambda: jobs.load_inputs(paths, size, input_size, channel, mark_normal_under,
-                                                            expected, patching),
+                                                            expected, patching, objects_first),
                            title="Loading", on_done=self._loaded, show_message=True)
         self.window.update_enabled()   # a queued load already fixes the patch settings
 
@@ -87,6 +93,10 @@ class Loader(Controller):
             gallery = self.window.gallery
             if gallery.current_patch() < 0 and gallery.model().rowCount():
                 gallery.setCurrentIndex(gallery.model().index(0))
+        if result.note:
+            # How the app chose to cut: in the status bar, and kept beside the patch toolbar's choices.
+            self.window.notify(result.note, 15000)
+            self.window.view_bar.show_note(result.note)
 
     def open_demo(self) -> None:
         """The bundled demo data: its training normals are marked, so Train can be pressed at once."""
@@ -135,18 +145,24 @@ class Loader(Controller):
             return
         dialog = RecutDialog(self.doc.table.patching, self.doc.table.patch_size, self.window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.recut(*dialog.values())
+            self.recut(*dialog.values(), border=dialog.border_policy())
 
-    def recut(self, source: str, object_size: Optional[float] = None, patch_size: Optional[int] = None) -> bool:
-        """Cut the loaded inputs again (grid, auto, labels or points); marks follow the objects they were on."""
+    def recut(self, source: str, object_size: Optional[float] = None, patch_size: Optional[int] = None,
+              border: Optional[str] = None) -> bool:
+        """Cut the loaded inputs again (grid, auto, labels or points); marks follow the objects they were on.
+
+        For objects ``patch_size`` None means twice the object size (estimated when not given).
+        """
         if self.runner.busy or not len(self.doc):
             return False
         old = self.doc.table
         self.window.patch_bar.preset(source, object_size or 0)
+        if border is not None:
+            self.doc.set_patch_settings(border=border)
         s = self.doc.patch_settings
         patching = Patching(source, patch_size=patch_size, object_size=object_size,
                             labels_dir=s.labels_dir if source == "labels" else None,
-                            points=s.points if source == "points" else None)
+                            points=s.points if source == "points" else None, border=s.border)
         if source == "points" and not patching.points:
             patching = self.chosen_patching()      # asks for the CSV
             if patching is None:

@@ -95,12 +95,12 @@ class ModelJobs(Controller):
             return False
         appsettings.put("training", self.panel.settings())
         self.panel.reset()
-        images = t.images
+        images, sources = t.images, list(t.sources)
         project = self.doc.project_path
         target = str(Path(project).with_suffix(MODEL_SUFFIX) if project
                      else appsettings.autosave_dir() / "autosave.ddrid")
         self.training = True
-        self.runner.submit("train", lambda: jobs.train_model(images, normal, config, target), title="Training",
+        self.runner.submit("train", lambda: jobs.train_model(images, normal, config, target, sources), title="Training",
                            on_done=self._trained, on_failed=self._training_failed,
                            on_cancelled=self._training_cancelled,
                            on_progress=self._training_progress, status_cancel=False, count_steps=False,
@@ -121,7 +121,7 @@ class ModelJobs(Controller):
         from ddrcore.model.quality import describe
 
         check = describe(model.validation)
-        warn = model.validation.get("synthetic_warning")
+        warn = "Warning:" in check
         check_html = (f"<br><span style='color:#d62728'><b>{check}</b></span>" if warn else
                       f"<br>{check}" if check else "")
         # Which patches this model was trained and validated on: results leave them out by default.
@@ -164,8 +164,9 @@ class ModelJobs(Controller):
         model, table = self.doc.model, self.doc.table
         cluster = scoring_cluster()
         if not cluster:
-            self.runner.submit("score", lambda: jobs.score_indices(model, table.images, todo), title="Scoring",
-                               on_done=self._scored)
+            sources = list(table.sources)   # their measurements give AS_m and AS_cell
+            self.runner.submit("score", lambda: jobs.score_indices(model, table.images, todo, sources=sources),
+                               title="Scoring", on_done=self._scored)
             return
         if not self.doc.model_path or not Path(self.doc.model_path).is_file():
             self.doc.add_problems([BadFile("model", f"not scored on the cluster {cluster}: its workers read the model "

@@ -28,6 +28,26 @@ from ..document.table import patching_from_dict
 
 PROJECT_FILTER = f"ddrid project (*{projectfile.SUFFIX});;All files (*)"
 AUTOSAVE_DELAY_MS = 1500
+#: The project's thumbnail contrast (ddrid_gui.views.gallery.CONTRAST_MODES), in its "training" settings.
+CONTRAST_KEY = "gallery_contrast"
+
+
+def load_model(path: str, patch_size: int, channel, objects):
+    """Job: a project's model, checked against how the project cuts its patches: (model or None, path, problem)."""
+    from ddrcore.progress import Progress
+
+    yield Progress("model", message=f"reading {Path(path).name}")
+    try:
+        from ddrcore.model import modelfile
+
+        m = modelfile.load(path, device="auto")
+        why = m.incompatibility(patch_size, channel, objects=objects)
+        if why:
+            # Patches cut differently from the training ones get scores that look valid but are not.
+            return None, path, f"{why}; this project cuts {patch_size} px patches"
+    except DdridError as exc:
+        return None, path, exc.reason
+    return m, path, ""
 
 
 def start_dir(document: Document) -> str:
@@ -62,6 +82,7 @@ class Projects(Controller):
         document.marks_changed.connect(self._changed)
         document.patches_added.connect(self._changed)
         document.model_changed.connect(self._changed)
+        window.view_bar.contrastChanged.connect(self._changed)     # the contrast is kept with the project
 
 
     def _changed(self, *_args) -> None:
@@ -80,6 +101,7 @@ class Projects(Controller):
             return False
         self.autosave()
         self.doc.reset()
+        self.window.view_bar.set_contrast("file")    # the default; a reopened project sets its own
         self.window.show_welcome()
         self.refresh_welcome()
         return True
@@ -138,6 +160,8 @@ class Projects(Controller):
                                                  f"{shown}; check that you expected them")])
         self.doc.expect_project(proj, with_model=bool(proj.model_path))
         self.window.train_panel.apply_settings(proj.training)
+        if isinstance(proj.training.get(CONTRAST_KEY), str):
+            self.window.view_bar.set_contrast(proj.training[CONTRAST_KEY])
         if proj.model_path:
             self._open_model(proj, patching)
         if remember:
@@ -148,24 +172,34 @@ class Projects(Controller):
             self.window.show_gallery()
 
     def _open_model(self, proj, patching) -> None:
-        try:
-            from ddrcore.model import modelfile
+        """Load the project's model in a job: reading it (and importing torch) took 5-6 s on the GUI thread,
+        with nothing on screen when a project was opened from the command line."""
+        path, size, channel = proj.model_path, proj.patch_size, proj.channel
+        objects = patching.source if patching is not None else None
+        self.window.train_panel.show_status(f"Loading the model {Path(path).name}…")
+        self.runner.submit("model", lambda: load_model(path, size, channel, objects), title="Loading the model",
+                           on_done=self._model_loaded)
 
-            m = modelfile.load(proj.model_path, device="auto")
-            why = m.incompatibility(proj.patch_size, proj.channel,
-                                    objects=patching.source if patching is not None else None)
-            if why:
-                # Patches cut differently from the training ones get scores that look valid but are not.
-                raise DdridError(path=proj.model_path, reason=f"{why}; this project cuts {proj.patch_size} px patches")
-        except DdridError as exc:
-            self.doc.add_problems([BadFile(proj.model_path, f"{exc.reason} — train again to get a new model")])
+    def _model_loaded(self, result) -> None:
+        model, path, problem = result
+        if model is None:
+            self.doc.add_problems([BadFile(path, f"{problem} — train again to get a new model")])
+            self.window.train_panel.show_status("No model: train one on the patches marked normal.")
             return
-        self.doc.set_model(m, proj.model_path)
+        self.doc.set_model(model, path)
         self.window.train_panel.show_model(
-            f"Model {Path(proj.model_path).name} loaded ({m.config.pretrain_epochs}+{m.config.finetune_epochs} "
-            f"epochs, {ScoreType.label_of(m.score_type)}, threshold {m.threshold:.4g}). Train again to replace it.")
+            f"Model {Path(path).name} loaded ({model.config.pretrain_epochs}+{model.config.finetune_epochs} "
+            f"epochs, {ScoreType.label_of(model.score_type)}, threshold {model.threshold:.4g}). "
+            "Train again to replace it.")
 
     # -------------------------------------------------------------- save --
+    def saved_settings(self) -> dict:
+        """What the project keeps besides marks: the training settings and the thumbnail contrast.
+
+        The contrast rides in the training settings' dict (unknown keys there are ignored by TrainConfig).
+        """
+        return {**self.window.train_panel.settings(), CONTRAST_KEY: self.window.view_bar.contrast()}
+
     def save_project(self) -> bool:
         """File ▸ Save Project: to its file, or ask where if it has none; False if not saved."""
         if not self.doc.project_path:
@@ -195,7 +229,7 @@ class Projects(Controller):
                     # The model travels with the project: copy it next to the project file.
                     modelfile.save(self.doc.model, beside)
                     self.doc.set_model_path(beside)
-            projectfile.save(self.doc.to_project(self.window.train_panel.settings()), path)
+            projectfile.save(self.doc.to_project(self.saved_settings()), path)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self.window, "Cannot save project", f"{path}: {exc}")
             return False
@@ -213,7 +247,7 @@ class Projects(Controller):
         target = self.doc.project_path or str(appsettings.autosave_project_path())
         try:
             # Marks of inputs not loaded yet (project still loading) must not be dropped.
-            projectfile.save(self.doc.to_project(self.window.train_panel.settings(), keep_pending=True), target)
+            projectfile.save(self.doc.to_project(self.saved_settings(), keep_pending=True), target)
         except (OSError, ValueError) as exc:
             self.window.notify(f"Autosave failed: {target}: {exc}", 8000)
             return
@@ -239,9 +273,37 @@ class Projects(Controller):
     def ask_export_csv(self) -> None:
         """Write the ranked CSV at the current threshold (ddrcore.io.export.write_csv)."""
         path = self._ask_save("Export ranked CSV", "ranked.csv", "CSV (*.csv)")
-        out = self._export(path, exporting.export_csv) if path else None
-        if out is not None:
-            self.window.notify(f"Wrote {out}", 5000)
+        if not path:
+            return
+        try:
+            model_path = self.lasting_model_path(path)
+        except (OSError, ValueError, DdridError) as exc:
+            QMessageBox.warning(self.window, "Export failed", f"{path}: the model could not be saved beside it: {exc}")
+            return
+        d = self.doc
+        try:
+            out = exporting.export_csv(path, d.table, d.model, model_path, d.threshold)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
+            return
+        kept = f" and the model beside it ({Path(model_path).name})" if model_path != d.model_path else ""
+        self.window.notify(f"Wrote {out}{kept}", 5000)
+
+    def lasting_model_path(self, csv_path: str) -> Optional[str]:
+        """The model file a CSV may name: the project's, or a copy saved beside the CSV.
+
+        An unsaved project's model lives in the autosave folder, and the next
+        training overwrites it: a CSV naming it would point at another model.
+        """
+        current = self.doc.model_path
+        auto = appsettings.autosave_dir().resolve()
+        if current and auto not in Path(current).resolve().parents:
+            return current
+        from ddrcore.model import modelfile
+
+        beside = str(Path(csv_path).with_suffix(MODEL_SUFFIX))
+        modelfile.save(self.doc.model, beside)
+        return beside
 
     def ask_export_report(self) -> None:
         """Draw the one-page report (PDF or PNG) at the current threshold, in a worker."""

@@ -13,13 +13,15 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import FunctionWorker, GeneratorWorker
 
 from ddrcore.errors import DdridError
 from ddrcore.progress import Progress, relay
+
+if TYPE_CHECKING:   # superqt.utils is imported with the first job: 0.15 s less before the window shows
+    from superqt.utils import FunctionWorker, GeneratorWorker
 
 
 @dataclass
@@ -149,6 +151,8 @@ class JobRunner(QObject):
         return job
 
     def _start(self, job: Job) -> None:
+        from superqt.utils import GeneratorWorker   # imported with the first job, not at start-up
+
         worker = GeneratorWorker(forward, job.factory(), self.interval)
         # The slots find the job in self.current: a closure over it would keep its handlers (and through
         # them the window) alive until the worker is deleted in a pool thread, and a window whose last
@@ -218,12 +222,15 @@ class JobRunner(QObject):
         self._start_next()
 
 
-def _decompose(model, patch):
-    """The Detail view's Explanation of one raw patch (C, S, S); runs in a worker thread."""
+def _decompose(model, patch, source=None):
+    """The Detail view's Explanation of one raw patch (C, S, S); runs in a worker thread.
+
+    ``source`` (the patch's PatchSource) carries the object's measurements, which a model ranking by
+    AS_cell needs for the score its why-line names."""
     from ddrcore.model.decomposition import explain
 
     try:
-        return explain(model, patch)
+        return explain(model, patch, source=source)
     except Exception as exc:  # see JobFailed: keep RuntimeErrors visible to superqt
         raise JobFailed(f"{type(exc).__name__}: {exc}") from None
 
@@ -245,6 +252,7 @@ class LatestOnly(QObject):
         self._func = func
         self._worker: Optional[FunctionWorker] = None
         self._next: Optional[tuple] = None
+        self._key = None              # the key of the request the running worker answers
 
     @property
     def busy(self) -> bool:
@@ -262,12 +270,23 @@ class LatestOnly(QObject):
 
     def _start(self) -> None:
         (key, args), self._next = self._next, None
+        from superqt.utils import FunctionWorker
+
         worker = FunctionWorker(self._func, *args)
-        worker.returned.connect(lambda result: self.ready.emit(key, result))
-        worker.errored.connect(lambda exc: self.failed.emit(key, str(exc)))
+        # Bound methods, not lambdas: Qt drops a connection to a slot of a deleted object, so a worker
+        # that returns after its window closed cannot emit through a deleted signal source.
+        self._key = key
+        worker.returned.connect(self._returned)
+        worker.errored.connect(self._errored)
         worker.finished.connect(self._finished)
         self._worker = worker
         worker.start()
+
+    def _returned(self, result) -> None:
+        self.ready.emit(self._key, result)
+
+    def _errored(self, exc) -> None:
+        self.failed.emit(self._key, str(exc))
 
     def _finished(self) -> None:
         self._worker = None
@@ -293,6 +312,8 @@ def _import_lazy_torch_parts() -> None:
 def warm_up() -> Optional[FunctionWorker]:
     """Import torch's lazily loaded parts in the background (best effort)."""
     try:
+        from superqt.utils import FunctionWorker
+
         worker = FunctionWorker(_import_lazy_torch_parts)
         worker.errored.connect(lambda _exc: None)
         worker.start()

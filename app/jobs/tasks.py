@@ -27,14 +27,34 @@ class LoadResult:
     patches: Optional[PatchSet]
     problems: List[BadFile] = field(default_factory=list)
     mark_normal_under: List[str] = field(default_factory=list)
+    note: str = ""      # how the inputs were cut when the app chose it (objects found, or why grid tiles)
+
+
+#: An image whose shorter side is at least this many grid tiles is a field of view (objects to find),
+#: not a patch already cut (a folder of 32 px patches stays as it is).
+FIELD_TILES = 4
+
+
+def is_field(path, tile: int) -> bool:
+    """Whether the first page of ``path`` is a field of view rather than one patch (read in the worker)."""
+    from ddrcore.io.reading import read_image_groups
+
+    try:
+        page = read_image_groups(str(path))[0][0]
+    except Exception:  # noqa: BLE001 - the file is reported when it is read for its patches
+        return False
+    return min(page.shape[:2]) >= FIELD_TILES * tile
 
 
 def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int], channel,
-                mark_normal_under: Sequence[str] = (), expected_channels=None, patching=None):
+                mark_normal_under: Sequence[str] = (), expected_channels=None, patching=None, objects_first=None):
     """Load folders/files; a missing or empty input is a problem entry, not a failure.
 
     ``patching`` (a ddrcore.objects.Patching) says how patches are cut; for
     object sources ``input_size`` None lets the crop side decide (the CLI's rule).
+    ``objects_first`` (a Patching of objects), given when the user has not chosen
+    how to cut: fields of view are cut into those objects where objects are
+    found, else (and for images no larger than a few tiles) as ``patching`` says.
     """
     files, problems = [], []
     for p in paths:
@@ -47,14 +67,26 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
             problems.append(BadFile(p, "no .tif/.tiff/.png/.jpg files found here"))
         files.extend(found)
     yield Progress("load", step=0, steps=len(files), message=f"{len(files)} image file(s) found")
-    patches = None
-    if files:
+    patches, note = None, ""
+    if files and objects_first is not None and is_field(files[0], patch_size):
+        try:
+            patches = yield from load_patches(files, patch_size, None, channel, expected_channels,
+                                              patching=objects_first)
+            if len(patches) == 0:
+                patches, note = None, "no objects found: cut into grid tiles"
+            else:
+                p = patches.patching
+                note = (f"Cut into {len(patches)} objects (detected, about {p.object_size:.0f} px; crops "
+                        f"{p.crop_side()} px). Annotate ▸ Re-cut Patches to cut otherwise.")
+        except DdridError as exc:
+            patches, note = None, f"no objects found ({exc.reason.splitlines()[0]}): cut into grid tiles"
+    if files and patches is None:
         try:
             patches = yield from load_patches(files, patch_size, input_size, channel, expected_channels,
                                               patching=patching)
         except DdridError as exc:
             problems.append(BadFile(", ".join(paths), exc.reason))
-    return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under])
+    return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under], note)
 
 
 def leave_a_core_for_the_gui() -> None:
@@ -83,13 +115,19 @@ class ScoreResult:
     problems: List[BadFile] = field(default_factory=list)   # what a cluster could not score, and why
 
 
-def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256):
-    """Score ``images[indices]`` with ``model``."""
+def score_indices(model, images: np.ndarray, indices: np.ndarray, batch_size: int = 256, sources=None):
+    """Score ``images[indices]`` with ``model``.
+
+    With ``sources`` (every patch's PatchSource) the patches go to ddrcore as a
+    PatchSet: their measurements give AS_m and AS_cell, as on the command line.
+    """
     from ddrcore.model.scoring import score_patches
 
     leave_a_core_for_the_gui()
     # Indexing (a copy) happens here, in the worker thread, not on the GUI thread.
     subset = images if len(indices) == len(images) else images[indices]
+    if sources is not None:
+        subset = PatchSet(subset, [sources[i] for i in indices])
     scores = yield from score_patches(model, subset, batch_size=batch_size)
     return ScoreResult(np.asarray(indices, np.int64), scores)
 
@@ -134,13 +172,31 @@ class TrainResult:
     normal: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str):
-    """Train on ``images[normal]`` and save the model (atomically) to ``save_to``."""
+def trainable(normal: np.ndarray, sources, config: TrainConfig) -> np.ndarray:
+    """The patches of ``normal`` that training learns from: with border=flag, not the objects cut by the edge
+    (ddrcore's rule, applied here so the model's validation positions index what the GUI gave it)."""
+    from ddrcore.model.minibatch import MIN_PATCHES
+
+    normal = np.asarray(normal, np.int64)
+    if sources is None or config.border != "flag":
+        return normal
+    keep = normal[[not sources[i].touches_border for i in normal]] if len(normal) else normal
+    return keep if len(keep) >= MIN_PATCHES else normal
+
+
+def train_model(images: np.ndarray, normal: np.ndarray, config: TrainConfig, save_to: str, sources=None):
+    """Train on ``images[normal]`` and save the model (atomically) to ``save_to``.
+
+    With ``sources`` the patches go as a PatchSet: objects with measurements
+    get a model that keeps them and ranks by AS_cell (the CLI's behaviour).
+    """
     from ddrcore.model import modelfile
     from ddrcore.model.training import train
 
     leave_a_core_for_the_gui()
-    model = yield from train(images[normal], config)
+    normal = trainable(normal, sources, config)
+    given = images[normal] if sources is None else PatchSet(images[normal], [sources[i] for i in normal])
+    model = yield from train(given, config)
     # Saving (tens of MB) happens here, in the worker, after the last yield:
     # a cancelled run never writes a file and the GUI never waits for the disk.
     try:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer
 from .detail import DetailView
 from ..document.document import Document
 from .gallery import GalleryView
-from .source_view import SourceView, page_reader
+from .source_view import SourceView, crop_reader, page_reader
 from ..document.table import MARK_NAMES, NORMAL
 from .threshold import ThresholdPanel
 from .toolbars import ViewBar
@@ -30,10 +30,26 @@ def counts_text(document: Document) -> str:
     text = (f"<b>{c['total']}</b> patches · <span style='color:#2ca02c'><b>{c['normal']}</b> normal</span> · "
             f"{c['excluded']} excluded · {unmarked} unmarked")
     if document.table.score is not None:
-        text += f" · <span style='color:#d62728'><b>{c['flagged']}</b> flagged</span> of {c['scored']} scored"
-        if c["hidden"]:
-            text += f" (not counting {c['hidden']} used in training)"
+        if c["scored"] == 0 and c["hidden"]:
+            # Every scored patch was trained or validated on: "0 flagged of 0 scored" read as a failure.
+            text += f" · all {c['hidden']} scored patches were used in training"
+        else:
+            text += f" · <span style='color:#d62728'><b>{c['flagged']}</b> flagged</span> of {c['scored']} scored"
+            if c["hidden"]:
+                text += f" (not counting {c['hidden']} used in training)"
     return text
+
+
+def nothing_to_rank_text(document: Document) -> Optional[str]:
+    """Why the threshold panel has nothing to show although the model has scored, or None."""
+    t = document.table
+    if t.score is None or t.active_mask().any():
+        return None
+    used = t.n_used()
+    if used and not t.include_training:
+        return (f"Trained. All {used} scored patches were used to train or validate the model, so none is left "
+                "to rank: open the images to screen (File ▸ Open Folder), or tick “Include training patches”.")
+    return "Every scored patch is excluded: nothing is ranked."
 
 
 class DocumentViews(QObject):
@@ -52,6 +68,11 @@ class DocumentViews(QObject):
         self.decomposer.failed.connect(lambda _p, msg: notify(f"Decomposition failed: {msg}", 8000))
         self.page_reader = page_reader(self)
         self.page_reader.ready.connect(self._page_ready)
+        # Detail's native-resolution crop, read from the image file (the table holds the network-size input).
+        self.crop_reader = crop_reader(self)
+        self.crop_reader.ready.connect(self._crop_ready)
+        self.crop_reader.failed.connect(lambda _k, msg: detail.native_label.setText("object in the image: not readable"))
+        self._native: tuple = (None, None)        # (patch key, crop) last read
         self.page_reader.failed.connect(self._page_failed)
         # Re-filtering and the histogram after marks: debounced, at most every 120 ms.
         self.view_timer = QTimer(self, singleShot=True, interval=120)
@@ -102,7 +123,8 @@ class DocumentViews(QObject):
             self.show_detail(cur)
 
     def _refresh_after_marks(self) -> None:
-        if self.view_bar.filter() != "all":
+        # Excluded patches leave the ranking (they go after every ranked one), so a ranked view re-sorts too.
+        if self.view_bar.filter() != "all" or (self.view_bar.sort() == "score" and self.doc.table.score is not None):
             self.refresh_order()
         self._update_histogram()
         # Excluded patches leave the flagged count: the panel's "n of N flagged" follows the status bar's.
@@ -114,7 +136,11 @@ class DocumentViews(QObject):
         default = self.doc.model.threshold if self.doc.model is not None else float("nan")
         # The panel starts at the kept threshold (or the model's default) and reports it back to the document.
         self.threshold.set_scores(None if s is None else np.where(t.active_mask(), s, np.nan),
-                                  t.marks == NORMAL, t.count_flagged, default, t.score_type, keep=self.doc.threshold)
+                                  t.marks == NORMAL, t.count_flagged, default, t.score_type, keep=self.doc.threshold,
+                                  empty_text=nothing_to_rank_text(self.doc))
+        model = self.doc.model
+        self.threshold.set_validation(None if model is None or s is None else
+                                      (getattr(model, "validation_scores", None) or {}).get(t.score_type))
         used = t.n_used()
         self.threshold.set_note(("training patches included" if t.include_training else
                                  f"{used} training/validation patches left out") if used and s is not None else None)
@@ -171,12 +197,27 @@ class DocumentViews(QObject):
                 decomposition = self._decomposed[1]
             else:
                 # Computed in a worker; the panel shows the input now and the parts when ready.
-                self.decomposer.request((patch, model), model, t.images[patch])
+                self.decomposer.request((patch, model), model, t.images[patch], t.sources[patch])
         self.detail.objects = t.is_objects
-        self.detail.show_patch(patch, t.sources[patch], t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
+        src = t.sources[patch]
+        side = int(src.size or t.patch_size)
+        key = (src.path, src.page, src.y, src.x, side, t.channel)
+        native = self._native[1] if self._native[0] == key else None
+        if native is None:
+            self.crop_reader.request(key, src.path, src.page, t.channel, src.y, src.x, side)
+        self.detail.show_patch(patch, src, t.images[patch], MARK_NAMES.get(int(t.marks[patch]), ""),
                                decomposition, float(t.latent[patch]), float(t.recon[patch]), t.score_type,
                                self.doc.threshold, residual=float(t.residual[patch]),
-                               combined=float(t.combined[patch]))
+                               combined=float(t.combined[patch]), measure=float(t.measure[patch]),
+                               cell=float(t.cell[patch]), native=native)
+
+    def _crop_ready(self, key: tuple, crop) -> None:
+        self._native = (key, crop)
+        t, patch = self.doc.table, self.detail.patch
+        if 0 <= patch < len(t) and not self.crop_reader.superseded:
+            src = t.sources[patch]
+            if key[:4] == (src.path, src.page, src.y, src.x):
+                self.detail.show_native(crop, key[4])
 
     def _decomposition_ready(self, patch: int, model, parts) -> None:
         if model is not self.doc.model:

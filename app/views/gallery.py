@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from ddrcore.model.score_type import ScoreType
@@ -27,10 +27,31 @@ NORMAL_COLOR = QColor("#2ca02c")
 FLAG_COLOR = QColor("#d62728")
 EXCLUDED_COLOR = QColor("#7f7f7f")
 SELECT_COLOR = QColor("#1f77b4")
+BORDER_COLOR = QColor("#ff7f0e")
+
+#: Every score a patch may have, in the order tooltips and Detail list them.
+SCORE_NAMES = (("cell", "AS_cell"), ("combined", "AS_c"), ("measure", "AS_m"), ("latent", "AS_l"),
+               ("recon", "AS_r"), ("residual", "AS_e"))
 
 
-#: Thumbnail contrast: each patch stretched to its own 1-99 %, every patch of a file to the file's
-#: (default: empty background stays dark instead of loud noise), or all patches to one fixed range.
+def score_summary(table: PatchTable, i: int) -> str:
+    """One line of every score patch ``i`` has, the ranking one first and named so ("" before scoring)."""
+    if table.score_type is None or np.isnan(table.latent[i]):
+        return ""
+    ranking = table.score_type
+    parts = [f"{label} {table.of(key)[i]:.4g}" for key, label in SCORE_NAMES
+             if key != ranking and np.isfinite(table.of(key)[i])]
+    head = f"{ScoreType.label_of(ranking)} {table.of(ranking)[i]:.4g}"
+    if table.marks[i] == EXCLUDED:
+        head += " (excluded: not ranked, not counted)"
+    else:
+        head += " (ranks the patches)"
+    return head + ("\n" + ", ".join(parts) if parts else "")
+
+
+#: Thumbnail contrast: each patch stretched to its own 1-99 %, every patch of a file to the file's robust
+#: range (default: empty background stays dark, a few saturated objects do not darken the rest; robust_range),
+#: or all patches to one fixed (robust) range.
 CONTRAST_MODES = ("patch", "file", "fixed")
 CONTRAST_LABELS = {"patch": "Per patch", "file": "Per file", "fixed": "Fixed range"}
 
@@ -41,6 +62,31 @@ def _percentiles(images: np.ndarray, low: float = 1.0, high: float = 99.0, limit
     if flat.shape[1] > limit:
         flat = flat[:, :: flat.shape[1] // limit + 1]
     lo, hi = np.percentile(flat, [low, high], axis=1)
+    return lo, hi
+
+
+#: Object crops: the display's white point is this percentile of the objects' own bright levels.
+OBJECT_WHITE = 75.0
+
+
+def robust_range(images: np.ndarray, objects: bool, limit: int = 200_000):
+    """(lo, hi) per channel for a shared display range that a few saturated objects do not set.
+
+    Over all pixels, the top 1 % of a field of nuclei belongs to its few
+    saturated ones, and every other nucleus was drawn nearly black.  For object
+    crops each crop's own bright level (its 99.5th percentile) is taken, and the
+    white point is the 75th percentile of those: a quarter of the objects reach
+    white, the saturated ones clip, the rest keep their contrast.  Grid tiles
+    (mostly background where objects are sparse) keep 1-99 % of the pixels.
+    """
+    images = np.asarray(images, np.float32)
+    lo, hi = _percentiles(images, 1.0, 99.0, limit)
+    if objects and len(images) >= 4:
+        step = max(1, len(images) // 2000)      # the bright levels of at most ~2,000 crops
+        sub = images[::step]
+        tops = np.percentile(sub.reshape(len(sub), sub.shape[1], -1), 99.5, axis=2)     # (N, C)
+        hi = np.percentile(tops, OBJECT_WHITE, axis=0)
+    hi = np.where(hi > lo, hi, lo + 1.0)
     return lo, hi
 
 
@@ -100,7 +146,7 @@ class ThumbnailCache:
                         files.setdefault(src.path, []).append(j)
                     self._by_file = (len(t), files)
                 idx = np.asarray(self._by_file[1].get(key, [i]), np.int64)
-            rng = self._ranges[key] = _percentiles(t.images[idx])
+            rng = self._ranges[key] = robust_range(t.images[idx], t.is_objects)
         return stretch_u8(t.images[i], *rng)
 
     def get(self, i: int) -> QImage:
@@ -172,10 +218,13 @@ class PatchListModel(QAbstractListModel):
             if self.table.is_objects:
                 tip = (f"{s.path}\npage {s.page}, object {s.object_id} at y {s.center_y:.0f}, x {s.center_x:.0f}"
                        f" ({s.size} px crop)")
-            score = self.table.score
-            if score is not None and not np.isnan(score[i]):
-                tip += (f"\nAS_l {self.table.latent[i]:.4g}, AS_r {self.table.recon[i]:.4g}"
-                        f" ({ScoreType.label_of(self.table.score_type)} used)")
+            if s.touches_border:
+                tip += "\ntouches the image border: only part of the object is seen"
+            summary = score_summary(self.table, i)
+            if summary:
+                tip += "\n" + summary
+            elif self.table.marks[i] == EXCLUDED:
+                tip += "\nexcluded"
             return tip
         if role == Qt.ItemDataRole.AccessibleTextRole or role == Qt.ItemDataRole.DisplayRole:
             s = self.table.sources[i]
@@ -195,7 +244,8 @@ class TileDelegate(QStyledItemDelegate):
         self.font.setPointSizeF(7.5)
 
     def tile_size(self) -> QSize:
-        return QSize(self.thumb + 10, self.thumb + 24)
+        # Two lines under the thumbnail: the score (or object id) and the file; one line was cut off.
+        return QSize(self.thumb + 10, self.thumb + 8 + 2 * QFontMetrics(self.font).height())
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt API)
         return self.tile_size()
@@ -232,24 +282,48 @@ class TileDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.setFont(self.font)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
-        text_rect = QRect(r.x(), img_rect.bottom() + 3, r.width(), r.bottom() - img_rect.bottom() - 3)
+        src = table.sources[i]
+        if src.touches_border:
+            # Objects cut by the image edge (border = flag/include): only part of the object is in the crop.
+            edge = QRect(img_rect.x() + 1, img_rect.bottom() - 12, 13, 13)
+            painter.fillRect(edge, BORDER_COLOR)
+            painter.setPen(QColor("white"))
+            painter.setFont(self.font)
+            painter.drawText(edge, Qt.AlignmentFlag.AlignCenter, "B")
         painter.setFont(self.font)
-        score = table.score
-        if score is not None and not np.isnan(score[i]):
-            painter.setPen(FLAG_COLOR if flagged else option.palette.text().color())
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, f"{score[i]:.4g}")
-        else:
-            painter.setPen(option.palette.placeholderText().color())
-            src = table.sources[i]
-            # Object patches: the object id first (it survives eliding), then the file.
-            label = f"#{src.object_id} {Path(src.path).stem}" if table.is_objects else Path(src.path).stem
-            name = option.fontMetrics.elidedText(label, Qt.TextElideMode.ElideMiddle if not table.is_objects
-                                                 else Qt.TextElideMode.ElideRight, r.width() - 4)
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
+        line_h = QFontMetrics(self.font).height()
+        first = QRect(r.x() + 2, img_rect.bottom() + 3, r.width() - 4, line_h)
+        second = first.translated(0, line_h)
+        for rect, (text, colour) in zip((first, second), self.labels(table, i, flagged, option)):
+            painter.setPen(colour)
+            # Object names keep their start ("#12 u2os-nu…"); file names their both ends.
+            mode = Qt.TextElideMode.ElideRight if table.is_objects else Qt.TextElideMode.ElideMiddle
+            shown = QFontMetrics(self.font).elidedText(text, mode, rect.width())
+            painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, shown)
         if selected:
             painter.setPen(QPen(SELECT_COLOR, 2))
             painter.drawRect(r.adjusted(1, 1, -2, -2))
         painter.restore()
+
+
+    @staticmethod
+    def tile_texts(table: PatchTable, i: int) -> tuple:
+        """The two lines under a tile: (score or object id, name).  Excluded patches show no rank score."""
+        src = table.sources[i]
+        name = Path(src.path).stem
+        ident = f"#{src.object_id}" if table.is_objects else ""
+        score = table.score
+        if table.marks[i] == EXCLUDED:
+            return "excluded", f"{ident} {name}".strip()
+        if score is not None and not np.isnan(score[i]):
+            return f"{score[i]:.4g}", f"{ident} {name}".strip()
+        return (ident or name), (name if ident else f"p{src.page} y{src.y} x{src.x}")
+
+    def labels(self, table: PatchTable, i: int, flagged: bool, option) -> list:
+        top, bottom = self.tile_texts(table, i)
+        plain, faint = option.palette.text().color(), option.palette.placeholderText().color()
+        scored = table.score is not None and not np.isnan(table.score[i]) and table.marks[i] != EXCLUDED
+        return [(top, FLAG_COLOR if flagged else plain if scored else faint), (bottom, faint)]
 
 
 class GalleryView(QListView):

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..jobs.runner import JobFailed, LatestOnly
+from .plots import PlotsOnDemand
 
 # Pages larger than this (pixels a side) are shown subsampled: the screen has
 # fewer pixels than that anyway, and a full-size texture of a large stitched
@@ -117,6 +117,40 @@ def _read_page(path: str, page: int, channel):
                         f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc}); check the path") from None
 
 
+# The crop reader's own last file (it runs in its own worker, beside the page reader's).
+_crop_file: dict = {"stamp": None, "groups": None}
+
+
+def _read_crop(path: str, page: int, channel, y: int, x: int, size: int) -> np.ndarray:
+    """The crop (S, S) of page pixels at (y, x), first channel, native resolution; NaN outside the page."""
+    import os
+
+    from ddrcore.io.reading import page_of, read_image_groups
+
+    try:
+        st = os.stat(path)
+        stamp = (path, st.st_mtime_ns, st.st_size)
+        if _crop_file["stamp"] != stamp:
+            _crop_file.update(stamp=None, groups=None)
+            _crop_file.update(groups=read_image_groups(path), stamp=stamp)
+        arr = page_of(_crop_file["groups"], page, channel, path)
+    except Exception as exc:  # see JobFailed
+        raise JobFailed(f"{path}: cannot read the crop ({exc})") from None
+    arr = np.asarray(arr, np.float32)
+    arr = arr[..., 0] if arr.ndim == 3 else arr
+    out = np.full((size, size), np.nan, np.float32)
+    y0, x0 = max(0, y), max(0, x)
+    y1, x1 = min(arr.shape[0], y + size), min(arr.shape[1], x + size)
+    if y1 > y0 and x1 > x0:
+        out[y0 - y: y1 - y, x0 - x: x1 - x] = arr[y0:y1, x0:x1]
+    return out
+
+
+def crop_reader(parent=None) -> LatestOnly:
+    """Reads a patch's crop at native resolution off the GUI thread (Detail); key = patch, args as _read_crop."""
+    return LatestOnly(_read_crop, parent)
+
+
 def page_reader(parent=None) -> LatestOnly:
     """Reads pages off the GUI thread; request with key = (path, page, channel), args = key + (patching,)."""
     return LatestOnly(_read, parent)
@@ -153,7 +187,7 @@ def outline_path(ys: np.ndarray, xs: np.ndarray, size) -> tuple[np.ndarray, np.n
     return (xs[:, None] + cx * size).ravel(), (ys[:, None] + cy * size).ravel()
 
 
-class SourceView(QWidget):
+class SourceView(PlotsOnDemand, QWidget):
     """One page with its patches outlined; emits ``patchClicked`` with a patch index."""
 
     patchClicked = Signal(int)
@@ -170,7 +204,7 @@ class SourceView(QWidget):
         self._ids = np.zeros(0, np.int64)           # object id per patch on this page
         self._sizes = np.zeros(0)                   # crop side per patch on this page
         self._size = 0
-        self._objects_drawn = 0
+        self._objects_drawn = self._flagged_drawn = 0
         self._heat_drawn = 0
         self.title = QLabel("Select a patch to see the image it was cut from.")
         self.title.setWordWrap(True)
@@ -185,6 +219,18 @@ class SourceView(QWidget):
         self.heat_check.setToolTip("Paint each object's (or tile's) score into its area; objects below the "
                                    "threshold are dimmed")
         self.heat_check.toggled.connect(lambda _on: self._redraw())
+        self.curves = {}
+        self._last = None    # the last set_outlines arguments, for redraws (anomaly map toggle)
+        self.layout_ = lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.title)
+        row = QHBoxLayout()
+        row.addWidget(self.legend, 1)
+        row.addWidget(self.heat_check)
+        lay.addLayout(row)
+
+    def _build_plots(self, pg) -> None:
+        """The page, its overlays and the outlines (pyqtgraph: made when first needed)."""
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumHeight(220)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
@@ -200,22 +246,13 @@ class SourceView(QWidget):
         self.outline_image.setZValue(0.8)
         self.box.addItem(self.outline_image)
         # One polyline per kind (NaN-separated squares): thousands of outlines stay one item each.
-        self.curves = {}
         for kind, width in (("objects", 1.0), ("normal", 1.5), ("flagged", 2.0), ("selected", 3.0)):
             curve = pg.PlotCurveItem(pen=pg.mkPen(COLOURS[kind], width=width), connect="finite")
             curve.setZValue({"objects": 0.9, "normal": 1, "flagged": 2, "selected": 3}[kind])
             self.box.addItem(curve)
             self.curves[kind] = curve
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
-        self._last = None    # the last set_outlines arguments, for redraws (anomaly map toggle)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.title)
-        lay.addWidget(self.graphics, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.legend, 1)
-        row.addWidget(self.heat_check)
-        lay.addLayout(row)
+        self.layout_.insertWidget(1, self.graphics, 1)   # between the title and the legend, as always
 
     # ------------------------------------------------------------ content --
     def show_message(self, text: str) -> None:
@@ -223,13 +260,14 @@ class SourceView(QWidget):
 
     def set_page(self, key: tuple, page) -> None:
         """Show ``page`` for ``key`` = (path, page index, channel): (Y, X, C) data or a :class:`PageData`."""
+        self.ensure_plots()
         self.key = key
         data = page if isinstance(page, PageData) or page is None else PageData(page)
         self.labels = None if data is None else data.labels
         self._edges = None if data is None else data.edges
         self.outline_image.clear()
         self.heat_image.clear()
-        self._objects_drawn = self._heat_drawn = 0
+        self._objects_drawn = self._heat_drawn = self._flagged_drawn = 0
         if data is None:
             self.image.clear()
             self.shape = None
@@ -263,6 +301,7 @@ class SourceView(QWidget):
         unscored) coloured over ``score_range``; ``objects`` draws every crop square where the page has
         no label image (points).
         """
+        self.ensure_plots()
         indices = np.asarray(indices, np.int64)
         n = len(indices)
         self._patches, self._size = (indices, np.asarray(ys, float), np.asarray(xs, float)), size
@@ -273,7 +312,7 @@ class SourceView(QWidget):
         self._redraw()
 
     def _redraw(self) -> None:
-        if self._last is None:
+        if self._last is None or not self.plots_built:
             return
         selected, flagged, normal, scores, score_range, objects = self._last
         indices, ys, xs = self._patches
@@ -286,7 +325,7 @@ class SourceView(QWidget):
             self._draw_object_outlines(sel, flagged, normal, scores, score_range)
         else:
             self.outline_image.clear()
-            self._objects_drawn = 0
+            self._objects_drawn = self._flagged_drawn = 0
         square_kinds = (("selected", sel),) if labelled else \
             (("objects", np.full(len(indices), objects)), ("normal", normal), ("flagged", flagged), ("selected", sel))
         for kind in self.curves:
@@ -315,9 +354,22 @@ class SourceView(QWidget):
         lut[ids[ok], 3] = 255
         step = self._step
         edges = self._edges[::step, ::step]
-        self.outline_image.setImage(lut[edges], autoLevels=False, levels=(0, 255))
+        rgba = lut[edges]
+        # Flagged cells get a 3 px red outline: a 1 px one in a score colour was lost among sixty others.
+        hot = ids[ok & flagged & ~sel]
+        if len(hot):
+            ring = np.isin(edges, hot)
+            thick = ring.copy()
+            thick[1:] |= ring[:-1]
+            thick[:-1] |= ring[1:]
+            thick[:, 1:] |= ring[:, :-1]
+            thick[:, :-1] |= ring[:, 1:]
+            rgba[thick] = (*_hex(COLOURS["flagged"]), 255)
+        self.outline_image.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.outline_image.setRect(QRectF(0, 0, self.shape[1], self.shape[0]))
-        self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], np.unique(self._edges))))
+        present = np.unique(self._edges)
+        self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], present)))
+        self._flagged_drawn = int(np.count_nonzero(np.isin(hot, present)))
 
     def _draw_heat(self, flagged, scores, score_range, labelled) -> None:
         """The anomaly map: each object's (tile's) score painted into its area, dim below the threshold."""
@@ -355,6 +407,10 @@ class SourceView(QWidget):
         (boundaries from the label image, else crop squares)."""
         if kind == "objects" and self._objects_drawn:
             return self._objects_drawn
+        if kind == "flagged" and self.labels is not None:
+            return self._flagged_drawn     # object outlines (the selected one is drawn as selected)
+        if kind not in self.curves:     # nothing drawn yet (the plots are made when first needed)
+            return 0
         x, _y = self.curves[kind].getData()
         return 0 if x is None else int(np.isnan(x).sum())
 

@@ -10,12 +10,13 @@ import math
 from typing import Callable, Optional
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
 from ddrcore.model.score_type import ScoreType
+
+from .plots import PlotsOnDemand
 
 
 def _decimals(span: float) -> int:
@@ -25,7 +26,7 @@ def _decimals(span: float) -> int:
     return int(min(6, max(0, 3 - math.floor(math.log10(span)))))
 
 
-class ThresholdPanel(QWidget):
+class ThresholdPanel(PlotsOnDemand, QWidget):
     thresholdChanged = Signal(float)
 
     def __init__(self, parent=None):
@@ -35,53 +36,83 @@ class ThresholdPanel(QWidget):
         self.slider.setEnabled(False)
         self.count_label = QLabel("No scores yet: train a model to rank the patches.")
         self.count_label.setObjectName("flaggedLabel")
+        self.count_label.setWordWrap(True)
+        # The threshold's false-positive rate on the model's validation normals (issue #26): what it costs.
+        self.fpr_label = QLabel("", objectName="thresholdFprLabel")
+        self.fpr_label.setToolTip("Share of the model's validation normals (held out from training) scoring at or "
+                                  "above the threshold: the expected false-positive rate on normal objects.")
+        self._validation: Optional[np.ndarray] = None
         self.default_button = QPushButton("Model default")
         self.default_button.setToolTip("Reset to the model's threshold (95th percentile of validation normals)")
         self.default_button.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Threshold"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.fpr_label)
+        row.addWidget(self.default_button)
+        self.layout_ = layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.count_label)
+        # A legend inside the plot sat on the highest-score bars, where the anomalies are: the key is a line
+        # of coloured words above the plot instead.
+        self.legend_label = QLabel("<span style='color:#1f77b4'>&#9632; other patches</span> &nbsp; "
+                                   "<span style='color:#2ca02c'>&#9632; marked normal</span>",
+                                   objectName="histogramLegend")
+        legend_row = QHBoxLayout()
+        legend_row.addWidget(self.legend_label)
+        legend_row.addStretch(1)
+        self.note_label = QLabel("", objectName="histogramNote")
+        legend_row.addWidget(self.note_label)
+        layout.addLayout(legend_row)
+        from ..glossary import tip
+
+        self.tip = tip
+        self.setObjectName("thresholdPanel")
+        self.slider.setToolTip(tip("threshold"))
+        self.count_label.setToolTip(tip("threshold", "roles"))
+        self._count: Optional[Callable[[float], tuple]] = None
+        self._default = float("nan")
+        self._syncing = False
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.default_button.clicked.connect(lambda: self.set_threshold(self._default))
+
+    def _build_plots(self, pg) -> None:
+        """The score histogram with its draggable threshold line (pyqtgraph: made when first needed)."""
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("scoreHistogram")
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-        self.plot.setMinimumHeight(110)
+        # Small enough that the whole panel fits its dock at 1280 x 800 (a larger minimum pushed the x axis
+        # out of sight behind a scroll bar); it grows with the dock.
+        self.plot.setMinimumHeight(60)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.plot.setAcceptDrops(False)
         self.plot.setLabel("bottom", "anomaly score")
         self.plot.setLabel("left", "patches")
-        self.plot.addLegend(offset=(-10, 5))
+        self.plot.getAxis("left").setWidth(48)     # room for the counts beside the axis title
         self.plot.setMouseEnabled(x=True, y=False)
         self.rest_curve = self.plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(31, 119, 180, 110),
                                          pen=pg.mkPen("#1f77b4"), name="other patches")
         self.normal_curve = self.plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(44, 160, 44, 110),
                                            pen=pg.mkPen("#2ca02c"), name="marked normal")
         self.line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen("#d62728", width=2))
-        self.line.setVisible(False)
+        # Before the plot existed the slider may have moved: the line starts where the slider is.
+        self.line.setVisible(self.slider.isEnabled())
+        self.line.setValue(float(self.slider.value()))
         self.plot.addItem(self.line)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Threshold"))
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.default_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(row)
-        layout.addWidget(self.count_label)
-        layout.addWidget(self.plot, 1)
-        from ..glossary import tip
-
-        self.setObjectName("thresholdPanel")
-        self.slider.setToolTip(tip("threshold"))
-        self.plot.setToolTip(tip("threshold", "roles"))
-        self.count_label.setToolTip(tip("threshold", "roles"))
-        self._count: Optional[Callable[[float], tuple]] = None
-        self._default = float("nan")
-        self._syncing = False
-        self.slider.valueChanged.connect(self._slider_moved)
+        self.layout_.addWidget(self.plot, 1)
+        self.plot.setToolTip(self.tip("threshold", "roles"))
         self.line.sigPositionChanged.connect(self._line_moved)
-        self.default_button.clicked.connect(lambda: self.set_threshold(self._default))
 
     # ------------------------------------------------------------ content --
     def set_scores(self, scores: Optional[np.ndarray], normal_mask: Optional[np.ndarray],
                    count: Callable[[float], tuple], default: float, score_type: Optional[str],
-                   keep: Optional[float] = None) -> None:
-        """New scores: rebuild range and histogram; start at ``keep`` or the model default."""
+                   keep: Optional[float] = None, empty_text: Optional[str] = None) -> None:
+        """New scores: rebuild range and histogram; start at ``keep`` or the model default.
+
+        ``empty_text`` says why there is nothing to rank when ``scores`` holds none (the default: no model yet).
+        """
+        self.ensure_plots()
         self._count = count
         ok = scores is not None and len(scores) > 0 and np.isfinite(scores).any()
         self.slider.setEnabled(bool(ok))
@@ -93,7 +124,8 @@ class ThresholdPanel(QWidget):
             # A flat, empty histogram would otherwise autorange to a meaningless axis.
             self.plot.disableAutoRange()
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-            self.count_label.setText("No scores yet: train a model to rank the patches.")
+            self.count_label.setText(empty_text or "No scores yet: train a model to rank the patches.")
+            self.fpr_label.setText("")
             return
         finite = np.isfinite(scores)
         lo, hi = float(scores[finite].min()), float(scores[finite].max())
@@ -126,13 +158,30 @@ class ThresholdPanel(QWidget):
         self.count_label.setText(text)
 
     def set_note(self, note: Optional[str]) -> None:
-        """A small title over the histogram (which patches it holds), or none."""
-        if note:
-            self.plot.setTitle(note, size="8pt")
-        else:
-            self.plot.setTitle(None)
+        """A small note over the histogram (which patches it holds), or none.
+
+        Beside the legend, not as the plot's title: a title squeezed the y axis under it.
+        """
+        self.note_label.setText(f"<small>{note}</small>" if note else "")
+
+    def set_validation(self, scores: Optional[np.ndarray]) -> None:
+        """The model's validation normals' scores of the ranking score (None: no model)."""
+        self._validation = None if scores is None or len(scores) == 0 else np.sort(np.asarray(scores, float))
+        self._apply_fpr(self.threshold())
+
+    def false_positive_rate(self, value: float) -> Optional[float]:
+        """Share of validation normals at or above ``value`` (as the ranked CSV's threshold_fpr), or None."""
+        v = self._validation
+        if v is None:
+            return None
+        return float(len(v) - np.searchsorted(v, value, side="left")) / len(v)
+
+    def _apply_fpr(self, value: float) -> None:
+        fpr = self.false_positive_rate(value) if self.slider.isEnabled() else None
+        self.fpr_label.setText("" if fpr is None else f"{100 * fpr:.1f} % of validation normals above")
 
     def update_histogram(self, scores: np.ndarray, normal_mask: Optional[np.ndarray]) -> None:
+        self.ensure_plots()
         finite = np.isfinite(scores)
         if not finite.any():
             return
@@ -165,11 +214,13 @@ class ThresholdPanel(QWidget):
             self.slider.setValue(float(self.line.value()))
 
     def _apply(self, value: float) -> None:
-        self._syncing = True
-        self.line.setValue(value)
-        self._syncing = False
+        if self.plots_built:
+            self._syncing = True
+            self.line.setValue(value)
+            self._syncing = False
         if self._count is not None and self.slider.isEnabled():
             flagged, total = self._count(value)
             pct = 100.0 * flagged / total if total else 0.0
             self.count_label.setText(f"<b>{flagged}</b> of {total} flagged ({pct:.1f} %) at threshold {value:.4g}")
+        self._apply_fpr(value)
         self.thresholdChanged.emit(value)

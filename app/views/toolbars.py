@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QLabel, QSpinBox, QToolBar,
-                               QToolButton)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QSpinBox,
+                               QToolBar, QToolButton, QWidget)
 
 from .. import settings as appsettings
 from ..document.document import Document
+from ..document.patch_settings import BORDER_POLICIES, BORDER_TIPS, SOURCE_LABELS
 from .gallery import CONTRAST_LABELS, CONTRAST_MODES
 from ..document.table import FILTERS, SORTS
 
 CHANNELS = [("auto (grey)", None), ("channel 0", 0), ("channel 1", 1), ("channel 2", 2), ("channel 3", 3),
             ("all (multi-channel)", "all")]
-# Where patches come from (ddrcore.objects.SOURCES), as the toolbar names them.
-PATCHING_LABELS = [("grid", "Grid tiles"), ("auto", "Objects: detect"), ("labels", "Objects: labels"),
-                   ("points", "Objects: points")]
+# Where patches come from (ddrcore.objects.SOURCES): one name for each, shared with the Re-cut dialog.
+PATCHING_LABELS = list(SOURCE_LABELS.items())
 POINTS_FILTER = "Points CSV (*.csv);;All files (*)"
 SORT_LABELS = {"score": "Score (highest first)", "name": "Name", "file": "File / load order"}
 FILTER_LABELS = {"all": "All patches", "normal": "Marked normal", "flagged": "Flagged",
@@ -70,6 +70,12 @@ class PatchBar(QToolBar):
         for label, value in CHANNELS:
             self.channel_box.addItem(label, value)
         self.channel_box.setToolTip("Which channel of multichannel images to use")
+        self.border_box = QComboBox(objectName="borderBox")
+        for key in BORDER_POLICIES:
+            self.border_box.addItem(key, key)
+            self.border_box.setItemData(self.border_box.count() - 1, BORDER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
+        self.border_box.setToolTip("Objects touching the image border (as ddrid --border): exclude = not cut; "
+                                   "flag = cut, scored and marked, never trained on; include = cut like any other")
         self._fixed = False
 
         self.addWidget(QLabel(" Patch "))
@@ -81,6 +87,7 @@ class PatchBar(QToolBar):
         self.files_action.setVisible(False)
         self.addWidget(QLabel(" Object "))
         self.addWidget(self.object_size_spin)
+        self.border_action = self.addWidget(self._labelled(" Border ", self.border_box))
         self.addWidget(QLabel(" Channel "))
         self.addWidget(self.channel_box)
 
@@ -90,8 +97,21 @@ class PatchBar(QToolBar):
             lambda v: document.set_patch_settings(object_size=float(v) or None))
         self.channel_box.currentIndexChanged.connect(
             lambda _i: document.set_patch_settings(channel=self.channel_box.currentData()))
+        self.border_box.currentIndexChanged.connect(
+            lambda _i: document.set_patch_settings(border=self.border_box.currentData()))
         self.files_button.clicked.connect(self.ask_patching_files)
         document.settings_changed.connect(self._show_settings)
+
+    @staticmethod
+    def _labelled(text: str, box) -> QWidget:
+        # Label and box in one widget: hidden together when the choice does not apply (grid tiles).
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(QLabel(text))
+        lay.addWidget(box)
+        return w
 
     # ---------------------------------------------------------- choices --
     def _patch_size_changed(self, value: int) -> None:
@@ -101,7 +121,7 @@ class PatchBar(QToolBar):
 
     def _source_changed(self, _index: int) -> None:
         source = self.patching_combo.currentData()
-        self.document.set_patch_settings(source=source)
+        self.document.set_patch_settings(source=source, chosen=True)
         if source == "points" and not self.document.patch_settings.points:
             self.ask_points_file()
 
@@ -132,6 +152,8 @@ class PatchBar(QToolBar):
             i = self.patching_combo.findData(source)
             if i >= 0:
                 self.patching_combo.setCurrentIndex(i)
+                # Chosen (command line, re-cut) even when the combo already showed it.
+                self.document.set_patch_settings(chosen=True)
         if object_size is not None:
             self.object_size_spin.setValue(float(object_size))
 
@@ -140,7 +162,8 @@ class PatchBar(QToolBar):
         s = self.document.patch_settings
         _set_quietly(self.patch_size_box, s.patch_size)
         _set_quietly(self.object_size_spin, float(s.object_size or 0))
-        for box, value in ((self.patching_combo, s.source), (self.channel_box, s.channel)):
+        for box, value in ((self.patching_combo, s.source), (self.channel_box, s.channel),
+                           (self.border_box, s.border)):
             i = max(0, next((k for k in range(box.count()) if box.itemData(k) == value), 0))
             if box.currentIndex() != i:
                 box.blockSignals(True)
@@ -159,11 +182,14 @@ class PatchBar(QToolBar):
         self.patching_combo.setEnabled(not fixed)
         self.object_size_spin.setEnabled(not fixed and objects)
         self.files_action.setVisible(s.source in ("labels", "points"))
+        self.border_action.setVisible(objects)
+        self.border_box.setEnabled(not fixed)
         self.files_button.setEnabled(not fixed)
         self.files_button.setToolTip(f"Label images folder: {s.labels_dir or 'beside the images'}"
                                      if s.source == "labels" else f"Points CSV: {s.points or 'none chosen'}")
         tip = "Fixed for this project (File ▸ New Project to change)" if fixed else ""
-        for box in (self.patch_size_box, self.channel_box, self.patching_combo, self.object_size_spin):
+        for box in (self.patch_size_box, self.channel_box, self.patching_combo, self.object_size_spin,
+                    self.border_box):
             box.setStatusTip(tip)
 
 
@@ -190,14 +216,26 @@ class ViewBar(QToolBar):
         self.contrast_box = self._combo(" Contrast ", "contrastBox", CONTRAST_MODES, CONTRAST_LABELS, emit=False)
         self.contrast_box.setCurrentIndex(CONTRAST_MODES.index("file"))
         self.contrast_box.setToolTip("Thumbnail contrast (display only; the Detail panel has its own). Per file: "
-                                     "every patch of an image shares its 1–99 % range, so empty background stays "
-                                     "dark. Per patch: each patch stretched to its own range (faint structure "
-                                     "shows, but background becomes loud noise). Fixed range: one range for all.")
+                                     "every patch of an image shares one robust range (objects: up to the bright "
+                                     "level of most objects, so a few saturated ones do not darken the rest), and "
+                                     "empty background stays dark. Per patch: each patch stretched to its own "
+                                     "range (faint structure shows, but background becomes loud noise). "
+                                     "Fixed range: one range for all.")
         self.contrast_box.currentIndexChanged.connect(lambda _i: self.contrastChanged.emit(self.contrast_box.currentData()))
         sizes = (48, 64, 96, 128)
         self.zoom_box = self._combo(" Tiles ", "tileSizeBox", sizes, {px: f"{px} px" for px in sizes}, emit=False)
         self.zoom_box.setCurrentIndex(1)
         self.zoom_box.currentIndexChanged.connect(lambda _i: self.tileSizeChanged.emit(self.zoom_box.currentData()))
+        # How the loaded images were cut when the app chose it (objects found): visible, not only a flash.
+        # On this row: at 1280 px the patch toolbar's row is full and would hide it behind its » button.
+        self.note_label = QLabel("", objectName="cutNoteLabel")
+        self.note_label.setStyleSheet("color: #555; padding-left: 12px")
+        self.addWidget(self.note_label)
+
+    def show_note(self, text: str) -> None:
+        """A short line: how the app cut the loaded images (the full text as tooltip); "" clears it."""
+        self.note_label.setText(text.split(". ")[0] if text else "")
+        self.note_label.setToolTip(text)
 
     def _combo(self, label: str, name: str, keys, labels, emit: bool = True) -> QComboBox:
         self.addWidget(QLabel(label))
@@ -208,6 +246,16 @@ class ViewBar(QToolBar):
             box.currentIndexChanged.connect(lambda _i: self.orderChanged.emit())
         self.addWidget(box)
         return box
+
+    def contrast(self) -> str:
+        """The chosen thumbnail contrast (ddrid_gui.views.gallery.CONTRAST_MODES)."""
+        return self.contrast_box.currentData()
+
+    def set_contrast(self, mode) -> None:
+        """Show thumbnails in ``mode`` (emits ``contrastChanged`` on change); an unknown mode is ignored."""
+        i = self.contrast_box.findData(mode)
+        if i >= 0:
+            self.contrast_box.setCurrentIndex(i)
 
     def sort(self) -> str:
         """The chosen sort key (ddrid_gui.document.table.SORTS)."""

@@ -9,7 +9,6 @@ import math
 from typing import Dict, List
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
@@ -18,6 +17,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayo
 from ddrcore.config import TrainConfig
 from ddrcore.pipeline import DEMO_FINETUNE_EPOCHS, DEMO_PRETRAIN_EPOCHS
 from ddrcore.progress import Progress
+
+from .plots import PlotsOnDemand
 
 PAPER = TrainConfig()  # the paper's schedule (150 + 100 epochs)
 # (value, shown text, tooltip) of each training profile, in ddrcore.config.PROFILES' terms.
@@ -44,28 +45,42 @@ LOSS_HELP = ("R_C, R_N: how well each autoencoder reconstructs the normal patche
              "Hover over a panel to read values.")
 
 
-class DecadeAxis(pg.AxisItem):
-    """An axis whose log mode labels only whole decades (pyqtgraph also labels 2, 5, ... per decade,
-    and in a small panel those labels overlap)."""
+_decade_axis = None
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
-        if not self.logMode:
-            return super().tickStrings(values, scale, spacing)
-        out = []
-        for v in values:
-            k = round(v)
-            out.append(f"1e{k:d}" if abs(v - k) < 1e-6 and -300 < k < 300 else "")
-        return out
+
+def decade_axis(pg, orientation: str):
+    """An axis whose log mode labels only whole decades (pyqtgraph also labels 2, 5, ... per decade,
+    and in a small panel those labels overlap).  The class is made on first use: pyqtgraph is
+    imported only when the first plot is built (views/plots.py)."""
+    global _decade_axis
+    if _decade_axis is None:
+        class DecadeAxis(pg.AxisItem):
+            def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+                if not self.logMode:
+                    return super().tickStrings(values, scale, spacing)
+                out = []
+                for v in values:
+                    k = round(v)
+                    out.append(f"1e{k:d}" if abs(v - k) < 1e-6 and -300 < k < 300 else "")
+                return out
+
+        _decade_axis = DecadeAxis
+    return _decade_axis(orientation)
+
+
+#: A space that never breaks a line: "ETA 0m" / "10s" on two lines read as two numbers.
+NBSP = "\u00a0"
 
 
 def _fmt_seconds(s) -> str:
     if s is None or not math.isfinite(s):
         return "…"
     s = int(round(s))
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    text = f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+    return text.replace(" ", NBSP)
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(PlotsOnDemand, QWidget):
     startRequested = Signal(object)   # TrainConfig
     cancelRequested = Signal()
 
@@ -96,11 +111,16 @@ class TrainingPanel(QWidget):
             self.profile.setItemData(self.profile.count() - 1, tip_text, Qt.ToolTipRole)
         self.profile.setCurrentIndex(max(0, self.profile.findData(PAPER.profile)))
         self.profile.setToolTip("How DDR-ID is trained; stored in the model file (see docs/method.md, Profiles)")
-        self.device = QComboBox()
+        self.device = QComboBox(objectName="deviceCombo")
         for dev_id, name in devices:
             self.device.addItem(name, dev_id)
-        self.schedule_short = QPushButton(f"Quick ({DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS})")
-        self.schedule_paper = QPushButton(f"Paper ({PAPER.pretrain_epochs}+{PAPER.finetune_epochs})")
+        # Long item texts must not set the panel's width (it was cut off in a 300 px dock at 1280 x 800).
+        for box in (self.profile, self.device):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
+        # Short words: with the epochs in them the two buttons set a 360 px panel width (cut off at 1280 x 800).
+        self.schedule_short = QPushButton(f"Quick {DEMO_PRETRAIN_EPOCHS}+{DEMO_FINETUNE_EPOCHS}")
+        self.schedule_paper = QPushButton(f"Paper {PAPER.pretrain_epochs}+{PAPER.finetune_epochs}")
         self.schedule_short.setToolTip("The demo schedule: minutes on a laptop CPU")
         self.schedule_paper.setToolTip("The paper's schedule (Section 4.1): best results, much longer")
         self.schedule_short.clicked.connect(lambda: self.set_schedule(DEMO_PRETRAIN_EPOCHS, DEMO_FINETUNE_EPOCHS))
@@ -125,21 +145,34 @@ class TrainingPanel(QWidget):
         from ..glossary import tip
 
         self.status.setToolTip(tip("chosen score", "threshold", "quality check"))
+        self.curves: Dict[str, object] = {}          # loss name -> pyqtgraph curve, once built
+        self.family_plots: Dict[str, object] = {}    # loss family -> its pyqtgraph panel, once built
+        self.hover_label = QLabel("")
+        self.hover_label.setObjectName("lossHoverLabel")
+        self.points: Dict[str, tuple[List[float], List[float]]] = {
+            n: ([], []) for _family, names, _log in LOSS_FAMILIES for n in names}
+        self._dirty = False
+        self._step = 0
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(100)  # at most ~10 redraws per second
+        self.redraw_timer.timeout.connect(self._redraw)
+        self._build_form()
+
+    def _build_plots(self, pg) -> None:
+        """One small panel of loss curves per loss family (pyqtgraph: made when first needed)."""
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("lossPlots")
-        self.plots.setMinimumHeight(220)
+        self.plots.setMinimumHeight(200)
         # Drops go to the main window (files to open), not to this canvas, which would swallow them.
         self.plots.setAcceptDrops(False)
         self.plots.setToolTip(LOSS_HELP)
-        self.curves: Dict[str, pg.PlotDataItem] = {}
-        self.family_plots: Dict[str, pg.PlotItem] = {}
         font = QFont()
         font.setPointSize(7)
         # One small panel per loss family: the losses differ by orders of magnitude, and on one
         # axis L_OC, L_LSC and D_L sat flat at 0 under L_R.
         for row, (family, names, log) in enumerate(LOSS_FAMILIES):
             # A 2 x 2 grid: each panel tall enough to read.
-            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": DecadeAxis("left")})
+            plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": decade_axis(pg, "left")})
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
             key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
@@ -153,23 +186,22 @@ class TrainingPanel(QWidget):
                 # Major ticks only: log axes otherwise label minor ticks too, and the labels overlap.
                 axis.setStyle(maxTickLevel=0, tickTextOffset=2)
             plot.getAxis("left").setWidth(34)
-            plot.getAxis("bottom").setHeight(18)
+            # Every panel names its x axis: the curves run over training steps (not epochs).
+            plot.setLabel("bottom", "training step", **{"font-size": "7pt"})
+            plot.getAxis("bottom").setHeight(28)
             plot.setLogMode(y=False)
             plot.log_y = log
             for name in names:
                 self.curves[name] = plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[name], width=1.5), name=name)
         self.pre_plot = self.family_plots["pretraining"]
         self.fine_plot = self.family_plots["finetuning L_R"]
-        self.hover_label = QLabel("")
-        self.hover_label.setObjectName("lossHoverLabel")
         self.plots.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.points: Dict[str, tuple[List[float], List[float]]] = {n: ([], []) for n in self.curves}
-        self._dirty = False
-        self._step = 0
-        self.redraw_timer = QTimer(self)
-        self.redraw_timer.setInterval(100)  # at most ~10 redraws per second
-        self.redraw_timer.timeout.connect(self._redraw)
+        # Above the hover line, as before the plots were made on demand; curves so far are drawn now.
+        self.layout_.insertWidget(self.layout_.indexOf(self.hover_label), self.plots, 1)
+        self._dirty = True
+        self._redraw()
 
+    def _build_form(self) -> None:
         form = QFormLayout()
         form.addRow("Pretrain epochs", self.pretrain)
         form.addRow("Finetune epochs", self.finetune)
@@ -185,14 +217,13 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        self.layout_ = layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.stage_bar)
         layout.addWidget(self.overall_bar)
         layout.addWidget(self.status)
-        layout.addWidget(self.plots, 1)
         layout.addWidget(self.hover_label)
 
     # ---------------------------------------------------------- settings --
@@ -258,9 +289,15 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(can)
 
     def show_model(self, text: str) -> None:
-        """Describe a model that was loaded rather than trained here."""
+        """Describe a model that was loaded rather than trained here: a finished run, not one at 0 %."""
         self.reset()
+        for bar, what in ((self.stage_bar, "trained"), (self.overall_bar, "done")):
+            bar.setValue(100)
+            bar.setFormat(what)
         self.status.setText(text)
+        # The model file keeps the network, not the run's losses: say why the plots are empty.
+        self.hover_label.setText("Loss curves belong to a training run in this window; the model file does "
+                                 "not keep them. Train again to see them.")
 
     def clear(self) -> None:
         """Everything back to a new project's state: no curves, no bars, the idle text."""
@@ -277,6 +314,8 @@ class TrainingPanel(QWidget):
         self.hover_label.setText("")
         self.stage_bar.setValue(0)
         self.overall_bar.setValue(0)
+        self.stage_bar.setFormat("stage %p %")
+        self.overall_bar.setFormat("overall %p %")
 
     def add_progress(self, records: List[Progress]) -> None:
         """Take a batch of training progress records (all kept for the curves)."""
@@ -297,12 +336,12 @@ class TrainingPanel(QWidget):
         if rec.epochs:
             where += f" epoch {rec.epoch}/{rec.epochs}, step {rec.step}/{rec.steps}"
         losses = "  ".join(f"{k} {v:.4g}" for k, v in rec.losses.items())
-        self.status.setText(f"{where} — elapsed {_fmt_seconds(rec.elapsed)}, ETA {_fmt_seconds(rec.eta)}"
+        self.status.setText(f"{where} — elapsed{NBSP}{_fmt_seconds(rec.elapsed)}, ETA{NBSP}{_fmt_seconds(rec.eta)}"
                             + (f"<br>{losses}" if losses else "") + (f"<br>{rec.message}" if rec.message else ""))
 
     def _redraw(self) -> None:
-        if not self._dirty:
-            return
+        if not self._dirty or not self.plots_built:
+            return          # (unbuilt: the curves are drawn from self.points when the plots are made)
         self._dirty = False
         # Reconstruction errors fall by orders of magnitude in the first epochs; a log
         # axis keeps them readable (switched on with data: an empty log axis is clutter).

@@ -15,13 +15,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple
 
 from ..errors import DdridError, first_line
+from ..io.bounded import Limit
 
 #: Seconds to wait for a scheduler to answer before giving up with its address.
 CONNECT_TIMEOUT = 10.0
+
+#: Worker processes ``local:N`` may start: one per core (at least 4, so that small machines can still
+#: test a cluster run).  More only oversubscribe the cores, each with its own torch and model in memory.
+LOCAL_WORKERS = Limit("local Dask workers, one per CPU core", "DDRID_MAX_LOCAL_WORKERS", max(4, os.cpu_count() or 1))
 
 _SCHEMES = ("tcp://", "tls://", "ws://", "wss://")
 
@@ -68,6 +74,13 @@ def parse_cluster(value: str) -> ClusterSpec:
             n = 0
         if n < 1:
             raise ValueError(f"--cluster local:N needs N >= 1 worker processes, got {value!r}")
+        cap = LOCAL_WORKERS.value()
+        if n > cap:
+            # Each worker is a process with its own copy of torch and the model: 100,000 of them would
+            # exhaust the machine long before they helped.
+            raise ValueError(f"--cluster local:{n} asks for more worker processes than the {cap} this machine "
+                             f"runs well ({LOCAL_WORKERS.what}); use local:{cap} or fewer, or "
+                             f"{LOCAL_WORKERS.hint}")
         return ClusterSpec("local", workers=n)
     if text.endswith(".json"):
         return ClusterSpec("file", address=text)
@@ -110,6 +123,83 @@ def _unreachable(where: str, timeout: float, exc: BaseException) -> ClusterError
                         f"({type(exc).__name__}); is that the scheduler's address and port?")
 
 
+def _tcp_host_port(address: str) -> Optional[Tuple[str, int]]:
+    if not address.startswith("tcp://"):
+        return None
+    host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
+    host = host.strip("[]")      # an IPv6 address in brackets
+    try:
+        return host or "localhost", int(port)
+    except ValueError:
+        return None
+
+
+def _address_in(scheduler_file: str) -> str:
+    """The scheduler address a scheduler file names ("" if it names none); read bounded, as JSON."""
+    import json
+
+    from ..io.bounded import read_bytes
+
+    data = read_bytes(scheduler_file, "scheduler file", Limit("scheduler file size", "DDRID_MAX_SCHEDULER_FILE_BYTES",
+                                                               2**20), ClusterError)
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ClusterError(path=scheduler_file, reason="not a Dask scheduler file (not JSON); give the file the "
+                           "scheduler wrote with --scheduler-file") from None
+    address = doc.get("address") if isinstance(doc, dict) else None
+    return address if isinstance(address, str) else ""
+
+
+def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail in seconds, naming ``address``, when what answers there is not a Dask scheduler.
+
+    distributed's own connect waits without a limit for the peer's handshake
+    once the TCP connection is up: an HTTP server (a dashboard's port, a web
+    proxy) accepts the connection and then waits for a request, and the
+    client hangs for minutes.  A Dask scheduler sends its handshake first, at
+    once: a message whose first 8 bytes give its (small) length.  So: connect,
+    and read those 8 bytes within ``timeout``; silence, a closed connection or
+    anything else (``HTTP/1.1 ...``) is refused.  Only plain ``tcp://``
+    addresses are checked (TLS and websockets need their own handshake first).
+    """
+    import socket
+    import struct
+
+    target = _tcp_host_port(address)
+    if target is None:
+        return
+    try:
+        sock = socket.create_connection(target, timeout=timeout)
+    except OSError as exc:
+        raise _unreachable(address, timeout, exc) from None
+    try:
+        sock.settimeout(timeout)
+        head = b""
+        deadline = time.monotonic() + timeout
+        while len(head) < 8 and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(8 - len(head))
+            except (socket.timeout, TimeoutError):
+                break
+            except OSError as exc:
+                raise _unreachable(address, timeout, exc) from None
+            if not chunk:
+                break
+            head += chunk
+    finally:
+        sock.close()
+    if len(head) < 8:
+        raise ClusterError(f"could not connect to the Dask scheduler at {address}: something accepts connections "
+                           f"there but sent no Dask handshake within {timeout:g} s (a web server? --connect-timeout "
+                           "sets the wait); is that the scheduler's address and port?")
+    (length,) = struct.unpack("<Q", head)
+    if not 8 <= length <= 2**20:
+        what = "an HTTP server" if head.startswith(b"HTTP") else "not Dask's protocol"
+        raise ClusterError(f"could not connect to the Dask scheduler at {address}: the reply is {what}; "
+                           "is that the scheduler's address and port?")
+
+
 @contextlib.contextmanager
 def open_client(spec: ClusterSpec, timeout: float = CONNECT_TIMEOUT) -> Iterator[Tuple[object, str]]:
     """A connected :class:`distributed.Client` for ``spec`` and the address to name in messages.
@@ -140,9 +230,14 @@ def open_client(spec: ClusterSpec, timeout: float = CONNECT_TIMEOUT) -> Iterator
                                    "--scheduler-file, or give tcp://HOST:PORT")
             where = spec.address
             kwargs = {"scheduler_file": spec.address}
+            address = _address_in(spec.address)
+            if address:
+                where = f"{address} (from {spec.address})"
+                check_scheduler(address, timeout)
         else:
             where = spec.address
             kwargs = {"address": spec.address}
+            check_scheduler(spec.address, timeout)
         try:
             client = distributed.Client(timeout=f"{timeout}s", set_as_default=False, **kwargs)
         except Exception as exc:  # noqa: BLE001 - reported as one line naming the address

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import DdridError, first_line
 from ..io.images import PatchSet, PatchSource, find_images, no_usable_images, skipped_links, wrong_channels
 from ..objects import ObjectContext
-from ..pipeline import ScoreResult, check_fits, open_for_scoring, with_channel_hint, write_scored
+from ..pipeline import ScoreResult, check_fits, check_room, open_for_scoring, with_channel_hint, write_scored
 from ..progress import Clock, Job, Progress
 from .connect import CONNECT_TIMEOUT, ClusterError, ClusterSpec, open_client, parse_cluster
 from .tasks import FileOutcome, ScoreTask, TaskResult, model_stamp, score_task
@@ -200,6 +200,15 @@ class ClusterRun:
     outcomes: List[FileOutcome]       # per file: channels found, or why it was skipped
 
 
+def _size_of(path) -> int:
+    """A file's size for planning tasks; 0 for one that vanished since it was listed (its task then
+    reports it skipped, and the run goes on)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def score_files_on_cluster(model_path, files: Sequence, patching, cluster, *, device: str = "auto",
                            decompose: bool = False, files_per_task: Optional[int] = None,
                            timeout: float = CONNECT_TIMEOUT) -> Job[ClusterRun]:
@@ -215,7 +224,7 @@ def score_files_on_cluster(model_path, files: Sequence, patching, cluster, *, de
 
     spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
     stamp = model_stamp(model_path)
-    sizes = [os.path.getsize(f) for f in files]
+    sizes = [_size_of(f) for f in files]
     yield Progress("connect", message=f"connecting to the Dask cluster {spec}")
     with open_client(spec, timeout) as (client, where):
         groups = plan_tasks(sizes, _threads(client), files_per_task)
@@ -286,9 +295,13 @@ def score_on_cluster(model_path, test_dir, csv_path, *, cluster, decompositions=
     scores = replace(run.scores, score_type=model.score_type, threshold=model.threshold)
     if len(scores) != len(sources):
         raise DdridError(f"the cluster returned {len(scores)} scores for {len(sources)} patches; no CSV was written")
-    write_scored(csv_path, decompositions, scores, sources, model, model_path, threshold, inputs, force)
+    # The results are in; room for the outputs is checked before a byte of them is written.
+    check_room(csv_path, decompositions, len(sources), model.channels, model.input_size)
+    hinted = with_channel_hint(bad, model)
+    write_scored(csv_path, decompositions, scores, sources, model, model_path, threshold, inputs, force,
+                 notes=hinted)
     images = np.zeros((0, model.channels, model.input_size, model.input_size), np.float32)
-    return ScoreResult(PatchSet(images, sources, bad, patching), scores, model, with_channel_hint(bad, model))
+    return ScoreResult(PatchSet(images, sources, bad, patching), scores, model, hinted)
 
 
 def _shown(src, shown: dict):

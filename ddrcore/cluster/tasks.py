@@ -26,7 +26,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ..errors import ImageReadError, ModelFileError
-from ..io.images import BadFile, PatchSource, read_error, read_file_patches
+from ..io.images import BadFile, PatchSource, failed_file, read_error, read_file_patches
 from ..objects import ObjectContext, Patching
 from ..progress import run_to_end
 
@@ -149,6 +149,9 @@ def score_task(task: ScoreTask) -> TaskResult:
                 arr, src, note = read_file_patches(f, side, model.input_size, channel, task.patching, context)
             except ImageReadError as exc:
                 outcomes.append(FileOutcome(f, 0, read_error(f, exc)))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a file that vanished or broke costs that file, not the run
+                outcomes.append(FileOutcome(f, 0, failed_file(f, exc)))
                 continue
             outcomes.append(FileOutcome(f, int(arr.shape[1]), BadFile(f, note) if note else None))
             if arr.shape[1] == model.channels:

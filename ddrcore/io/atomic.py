@@ -50,7 +50,11 @@ def resolve_target(target: Union[str, os.PathLike]) -> Path:
 
 
 def temp_name(target: Path, suffix: str = "") -> Path:
-    return target.parent / f".{target.name}.{secrets.token_hex(4)}{suffix}.tmp"
+    from .names import NAME_MAX, fit_name
+
+    # A target name near the 255-byte limit still gets a temp name that fits (shortened with a hash).
+    tail = f".{secrets.token_hex(4)}{suffix}.tmp"
+    return target.parent / ("." + fit_name(target.name, "", NAME_MAX - 1 - len(tail)) + tail)
 
 
 def remove_stale_temps(folder: Union[str, os.PathLike], older_than: float = STALE_AFTER) -> int:

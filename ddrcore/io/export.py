@@ -25,6 +25,7 @@ import numpy as np
 from ..objects.measure import MEASUREMENTS
 from .atomic import atomic_path, write_text_atomic
 from .images import PatchSource
+from .names import NAME_MAX, fit_name, shown
 from .outputs import check_output
 
 
@@ -82,7 +83,7 @@ COLUMNS = (["rank"] + OBJECT_COLUMNS
            + ["score", "score_latent", "score_recon", "score_residual", "score_combined", "score_measure", "score_cell",
               "score_type", "threshold", "threshold_fpr", "is_anomaly", "model", "seed", "preprocess_min",
               "preprocess_max"]
-           + PATCHING_COLUMNS + ["role"])
+           + PATCHING_COLUMNS + ["note", "role"])
 
 #: What a patch was to the model (the ``role`` column): trained on, held out for validation (threshold and
 #: quality check), marked normal after training, unmarked, or excluded.  Empty when unknown (``ddrid score``).
@@ -101,8 +102,12 @@ def csv_safe(value):
     >>> csv_safe("=HYPERLINK(1)"), csv_safe("-3.5"), csv_safe(-2), csv_safe("a.tif")
     ("'=HYPERLINK(1)", '-3.5', -2, 'a.tif')
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
-        return "'" + value
+    if isinstance(value, str):
+        # A file name that is not UTF-8 is written with its odd bytes as \xNN: one such name must not make
+        # the whole CSV unwritable (it used to, after all the work was done).
+        value = shown(value)
+        if value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+            return "'" + value
     return value
 
 
@@ -173,19 +178,31 @@ def ranked_rows(scores: RankedScores, sources: Sequence[PatchSource], model: Mod
             "threshold": f"{tau:.6g}", "threshold_fpr": fpr, "is_anomaly": int(flagged[i]), "model": model.name,
             "seed": model.seed, "preprocess_min": f"{model.preprocess_min:.8g}",
             "preprocess_max": f"{model.preprocess_max:.8g}", **settings,
-            "role": "" if roles is None else roles[i],
+            "note": "", "role": "" if roles is None else roles[i],
         })
     return rows
 
 
+def note_rows(notes: Sequence) -> list[dict]:
+    """One unranked row per problem of the run (a file skipped, patches dropped): ``path`` and ``note`` only.
+
+    The CSV thus says by itself what a run left out, even when separated from
+    the messages of the run that wrote it.  ``notes`` are :class:`BadFile`-like
+    (``path``, ``reason``).
+    """
+    return [{**{c: "" for c in COLUMNS}, "path": str(b.path), "note": b.reason} for b in notes]
+
+
 def write_csv(path: Union[str, os.PathLike], scores: RankedScores, sources: Sequence[PatchSource], model: ModelStamp,
               threshold: Optional[float] = None, inputs: Sequence = (), force: bool = False,
-              roles: Optional[Sequence[str]] = None) -> Path:
+              roles: Optional[Sequence[str]] = None, notes: Sequence = ()) -> Path:
     """Write the ranked CSV atomically; returns the path.
 
     ``model`` is the model's :class:`ModelStamp` (``model.stamp(file_name)``).
 
-    ``roles`` fills the last column, ``role`` (see :func:`ranked_rows`).
+    ``roles`` fills the last column, ``role`` (see :func:`ranked_rows`);
+    ``notes`` (the run's skipped files, as :class:`BadFile`) follow the ranked
+    rows as unranked rows with a ``note`` (see :func:`note_rows`).
 
     The output is checked by :func:`ddrcore.io.outputs.check_output` against the
     patches' image files and ``inputs`` (e.g. the model file, the folders read).
@@ -195,6 +212,7 @@ def write_csv(path: Union[str, os.PathLike], scores: RankedScores, sources: Sequ
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, threshold, roles))
+    writer.writerows(csv_safe_row(r) for r in note_rows(notes))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 
@@ -228,7 +246,10 @@ def write_decompositions(folder: Union[str, os.PathLike], scores: RankedScores, 
     for rank, i in enumerate(order, 1):
         stack = np.stack([scores.x[i], scores.x_c[i], scores.x_n[i]]).astype(np.float32)  # (3, C, S, S)
         src = sources[i]
-        name = f"rank{rank:06d}_{Path(src.path).stem}_p{src.page}_y{src.y}_x{src.x}.tif"
+        # The input's name, made writable (odd bytes as "_") and short enough that the name and its
+        # temp file (".NAME.XXXXXXXX.tif.tmp") stay within 255 bytes, however long the input's name.
+        stem = shown(Path(src.path).stem).replace("\\", "_")
+        name = f"rank{rank:06d}_" + fit_name(stem, f"_p{src.page}_y{src.y}_x{src.x}.tif", NAME_MAX - 40)
         with atomic_path(folder / name, suffix=".tif") as tmp:
             tifffile.imwrite(tmp, stack, photometric="minisblack", metadata={"axes": "QCYX",
                              "Labels": ["input", "X_C", "X_N"]})

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ImageReadError, NoUsableImagesError
 from ..objects.patching import Patching
 from ..progress import Clock, Job, Progress
-from .reading import IMAGE_SUFFIXES, Channel, read_image_groups, select_channels
+from .reading import IMAGE_SUFFIXES, Channel, ReadCost, read_image_groups, select_channels
 
 @dataclass(frozen=True)
 class PatchSource:
@@ -318,6 +318,24 @@ def patches_from_planes(
     return arr, sources, dropped, notes
 
 
+def patch_cost(patching: Patching, input_size: int) -> Optional[ReadCost]:
+    """Bytes of grid patches per decoded image value, for :func:`read_image_groups`' check before decoding.
+
+    A tile of ``side`` pixels every ``stride`` pixels covers each pixel
+    (side / stride)^2 times; tiles are float32, held twice while stacked, then
+    resized to ``input_size``.  ``--stride 1`` on a 1024 x 1024 field is
+    about a million tiles of 32 x 32: gigabytes, refused before decoding.
+    Object crops depend on the objects found, not the header: no estimate.
+    """
+    if not patching.is_grid:
+        return None
+    side = patching.crop_side()
+    stride = patching.stride or side
+    per_value = 4.0 * (side / stride) ** 2 * (2.0 + (input_size / side) ** 2)
+    fix = "use a larger --stride" if stride < side else "use a smaller --patch-size or split the image"
+    return ReadCost(per_value, f"{side} px tiles every {stride} px", fix)
+
+
 def patches_from_array(page: np.ndarray, objects, patching: Patching, input_size: Optional[int] = None,
                        name: str = "", page_index: int = 0) -> PatchSet:
     """The object patches of one in-memory page (a viewer's layer, a notebook's array), as a :class:`PatchSet`.
@@ -366,7 +384,8 @@ def read_file_patches(
     :class:`ImageReadError` when the file gives no usable patch.
     """
     input_size = input_size or patch_size
-    groups = [select_channels(g, channel, path) for g in read_image_groups(path)]
+    patching = patching or Patching("grid", patch_size=patch_size)
+    groups = [select_channels(g, channel, path) for g in read_image_groups(path, patch_cost(patching, input_size))]
     if len({g.shape[-1] for g in groups}) > 1:
         raise ImageReadError(path=path, reason="its image series have different channel counts; choose one with --channel")
     finite = [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in groups]
@@ -376,7 +395,6 @@ def read_file_patches(
     hi = max(float(v.max()) for v in finite if v.size)
     if lo == hi:
         raise ImageReadError(path=path, reason=f"image is constant (every pixel = {lo:g}); nothing to learn or score")
-    patching = patching or Patching("grid", patch_size=patch_size)
     objects_of = None
     if not patching.is_grid:
         if context is None:
@@ -415,6 +433,21 @@ def read_error(path: Union[str, os.PathLike], exc: ImageReadError) -> BadFile:
     Shared by :func:`load_patches` and the cluster scoring (ddrcore.cluster), so both report alike.
     """
     return BadFile(str(path), exc.reason if exc.path == str(path) else str(exc))
+
+
+def failed_file(path: Union[str, os.PathLike], exc: BaseException) -> BadFile:
+    """The report of a file whose reading failed in an unforeseen way (it vanished, a decoder broke, memory
+    ran out): that file is skipped with the reason, and the run goes on with the others.
+
+    Shared by :func:`load_patches` and the cluster tasks (ddrcore.cluster.tasks).
+    """
+    from ..errors import first_line
+
+    if isinstance(exc, FileNotFoundError):
+        return BadFile(str(path), "the file vanished while the run read it; skipped")
+    if isinstance(exc, MemoryError):
+        return BadFile(str(path), "not enough memory to read it; skipped (free memory, or split the image)")
+    return BadFile(str(path), f"could not be read ({type(exc).__name__}: {first_line(exc, 120)}); skipped")
 
 
 def wrong_channels(path: Union[str, os.PathLike], have: int, want: int) -> BadFile:
@@ -476,6 +509,8 @@ def load_patches(
                 bad.append(BadFile(str(f), note))
         except ImageReadError as exc:
             bad.append(read_error(f, exc))
+        except Exception as exc:  # noqa: BLE001 - whatever one file does, it costs that file only
+            bad.append(failed_file(f, exc))
         done = (i + 1) / n
         yield Progress("load", step=i + 1, steps=n, overall=done, elapsed=clock.elapsed(), eta=clock.eta(done),
                        message=f.name)

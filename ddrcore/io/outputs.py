@@ -11,15 +11,20 @@ path fails in seconds with one line:
   (``/dev/null``), a FIFO or a socket is refused;
 * a symbolic link is followed: its target is checked and written (atomically
   replaced); the link itself stays;
-* an existing file of another kind (a document where a CSV goes, an image
-  where a model goes ...) is only replaced with ``force`` (``--force``); an
-  existing file of the same kind is replaced, atomically, as always;
+* an output folder (``--decompositions``) is never inside an input folder:
+  the images written there would be read as data by the next run;
+* an existing file is replaced without ``force`` (``--force``) only when ddrid
+  wrote it, recognised by its marker: a ddrid CSV's header line, a project's
+  format field, a model's format marker, the creator ddrid stamps on its
+  reports.  Any other file (a document, someone's own CSV, a one-line text
+  named ``thesis.docx``) is only replaced with ``force``;
 * the folder must be writable (a probe temp file is created and removed) and
   hold at least ``need_bytes`` free.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import zipfile
@@ -36,7 +41,7 @@ KINDS = {
     "csv": "CSV file",
     "model": "ddrid model file",
     "tiff": "TIFF image",
-    "project": "ddrid project file",
+    "project": "project file",
     "report": "report (PNG/PDF)",
     "json": "JSON file",
     "text": "text file",
@@ -66,28 +71,58 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
+#: First-line prefixes of the CSVs ddrid writes: the ranked CSV (``rank,path,...``) and the objects CSV.
+CSV_HEADERS = (b"rank,path,", b"path,page,y,x,")
+#: What ddrid stamps on its reports (PNG "Software" text, PDF "Creator"), so that it recognises them.
+REPORT_CREATOR = "ddrid report"
+#: The most of an existing report read when looking for that stamp (reports are a few hundred KB).
+_REPORT_SCAN = 64 * 2**20
+
+
+def _report_marked(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        data = fh.read(_REPORT_SCAN)
+    return REPORT_CREATOR.encode() in data
+
+
+def _ddrid_model(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            pkl = next((i for i in zf.infolist() if i.filename.endswith("/data.pkl") or i.filename == "data.pkl"), None)
+            # data.pkl holds the payload's structure (the tensors are stored beside it): small, and it
+            # carries the format marker as plain text.
+            if pkl is None or pkl.file_size > 64 * 2**20:
+                return False
+            return b"ddrid-model" in zf.read(pkl)
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
+        return False
+
+
 def looks_like(path: PathLike, kind: str) -> bool:
-    """Whether the existing regular file ``path`` holds what ``kind`` writes (empty files always do)."""
+    """Whether the existing regular file ``path`` is one that ddrid wrote as ``kind`` (empty files always are).
+
+    Only such a file is replaced without ``force``: ddrid recognises its own
+    outputs by their marker, never by their look alone (any text is not "a CSV").
+    """
     path = Path(path)
     head = _head(path)
     if not head:
         return True
-    if kind in ("csv", "text", "json"):
-        return _is_text(head)
-    if kind == "project":
+    if kind == "csv":
+        return head.lstrip(b"\xef\xbb\xbf").startswith(CSV_HEADERS)
+    if kind == "text":
+        # ddrid's text outputs (benchmark summaries) are Markdown with a title line.
+        return _is_text(head) and head.startswith(b"#")
+    if kind == "json":
         return _is_text(head) and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    if kind == "project":
+        return _is_text(head) and re.search(rb'"format"\s*:\s*"ddrid-project"', head) is not None
     if kind == "tiff":
         return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
     if kind == "report":
-        return head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"%PDF")
+        return (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"%PDF")) and _report_marked(path)
     if kind == "model":
-        if not head.startswith(b"PK\x03\x04"):
-            return False
-        try:
-            with zipfile.ZipFile(path) as zf:
-                return any(n.endswith("/data.pkl") or n == "data.pkl" for n in zf.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError):
-            return False
+        return head.startswith(b"PK\x03\x04") and _ddrid_model(path)
     raise ValueError(f"unknown output kind {kind!r}")
 
 
@@ -135,6 +170,9 @@ def probe_writable(folder: PathLike, name: str = "ddrid") -> None:
 def check_free_space(folder: PathLike, need_bytes: int) -> None:
     if need_bytes <= 0:
         return
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent        # a folder still to be created: its space is its first existing parent's
     try:
         free = shutil.disk_usage(folder).free
     except OSError:
@@ -172,9 +210,13 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
             if kind != "folder" and target.suffix.lower() in _IMAGE_SUFFIXES and _inside(target, inp):
                 raise OutputError(path=shown, reason=f"is an image inside the input folder {inp}; ddrid never writes its "
                                   "inputs — choose another output path")
-            if kind == "folder" and target.exists() and _same(target, inp):
+            if kind == "folder" and (_same(target, inp) if target.exists() else False):
                 raise OutputError(path=shown, reason="is the input folder; ddrid never writes into its inputs — "
                                   "choose another folder")
+            if kind == "folder" and _inside(target, inp):
+                # Images written there would be read as data by the next run on that folder.
+                raise OutputError(path=shown, reason=f"is inside the input folder {inp}; the images written there "
+                                  "would be read as data next time — choose a folder outside it")
         elif target.exists() and _same(target, inp):
             raise OutputError(path=shown, reason="is one of the input files; ddrid never writes its inputs — "
                               "choose another output path")
@@ -194,8 +236,8 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
             except OSError as exc:
                 raise OutputError(path=shown, reason=f"cannot read the existing file ({exc.strerror or exc})") from None
             if not same_kind and not force:
-                raise OutputError(path=shown, reason=f"exists and is not a {KINDS[kind]}; not replaced "
-                                  "(use --force to replace it)")
+                raise OutputError(path=shown, reason=f"exists and is not a {KINDS[kind]} written by ddrid; "
+                                  "not replaced (use --force to replace it)")
     folder = target if kind == "folder" else target.parent
     probe_writable(folder, target.name if kind != "folder" else "ddrid")
     check_free_space(folder, need_bytes)

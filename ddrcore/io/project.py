@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
 
 from .atomic import write_text_atomic
+from .bounded import Limit
 from ..errors import DdridError
 from .images import PatchSource
 from .reading import Channel
@@ -194,6 +195,7 @@ def _path_str(value, what: str, path) -> str:
 #: Limits on what a project file may hold (a forged file is refused, never half-used).
 MAX_DEPTH = 32
 MAX_PROJECT_BYTES = 512 * 2**20
+PROJECT_BYTES = Limit("project file size", "DDRID_MAX_PROJECT_BYTES", MAX_PROJECT_BYTES)
 MAX_PATH_CHARS = 4096
 MAX_COORD = 2**31 - 1
 
@@ -213,15 +215,16 @@ def load(path: Union[str, os.PathLike], check_training: Optional[Callable[[dict]
     """
     from ..base import MAX_CHANNELS, MAX_PATCH_SIZE
 
+    from .bounded import read_bytes
+
     path = Path(path)
+    # Checked on the open descriptor: a FIFO or /dev/zero given as a project is refused, not waited on
+    # or read for ever; the size is capped before the read.
+    data = read_bytes(path, "project file", PROJECT_BYTES, ProjectFileError)
     try:
-        if path.stat().st_size > MAX_PROJECT_BYTES:
-            raise _fail(path, f"project file is larger than {MAX_PROJECT_BYTES // 2**20} MB; not a ddrid project")
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise _fail(path, "no such project file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"cannot read the project file ({str(exc).splitlines()[0][:120]})") from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _fail(path, "cannot read the project file (it is not UTF-8 text); not a ddrid project") from None
     try:
         doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:

@@ -26,6 +26,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import ImageReadError
+from .bounded import Limit, open_regular
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = TIFF_SUFFIXES + (".png", ".jpg", ".jpeg")
@@ -51,41 +52,68 @@ def set_max_pixels(limit: Optional[int]) -> int:
 
 
 def available_memory() -> int:
-    """Bytes of memory this machine can give (available RAM where known, else total RAM; 0 if unknown)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 0
+    """Bytes of memory this process can still get (0 if unknown).
+
+    The machine's available RAM, but also what ``ulimit -v`` and a cgroup
+    (container, SLURM job) leave: the least of them is what an allocation meets.
+    """
+    from .bounded import usable_memory
+
+    return usable_memory()
+
+
+#: Memory one image file may cost: its decoded pages plus the patches cut from them (estimated from the
+#: header, before anything is decoded).  A small compressed file that inflates to gigabytes is refused here.
+IMAGE_BYTES = Limit("memory per image file, decoded pages and their patches", "DDRID_MAX_IMAGE_BYTES", 2 * 2**30)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**28 else f"{n / 2**20:.0f} MiB"
 
 
 def _check_page_size(path, height: int, width: int, planes: int = 1, itemsize: int = 1, channels: int = 1) -> None:
-    """Refuse a page over the pixel limit, or a file whose pages will not fit in memory (from header sizes)."""
+    """Refuse a page over the pixel limit (from header sizes, before decoding)."""
     pixels = int(height) * int(width)
     if pixels > max_pixels:
         raise ImageReadError(path=path, reason=f"page of {width} x {height} = {pixels:,} pixels is over the limit of "
                              f"{max_pixels:,} pixels per page (a decompression bomb?); raise it with --max-pixels "
                              "if the image is real")
-    need = pixels * int(planes) * int(itemsize) * int(channels)
+
+
+def check_decoded_size(path, values: int, itemsize: int, cost: Optional["ReadCost"] = None) -> None:
+    """Refuse a file whose decoded ``values`` (and the patches ``cost`` says will be cut from them) would
+    take more than :data:`IMAGE_BYTES` or more memory than this process can get: from the header, before
+    decoding."""
+    decoded = int(values) * int(itemsize)
+    extra = int(values * cost.bytes_per_value) if cost is not None else 0
+    need = decoded + extra
+    what = f"{_gib(decoded)} decoded" + (f" and {_gib(extra)} of patches ({cost.why})" if extra else "")
+    fix = cost.fix if cost is not None and extra > decoded else "split the image"
+    cap = IMAGE_BYTES.value()
+    if need > cap:
+        raise ImageReadError(path=path, reason=f"would need {what}, over the limit of {_gib(cap)} "
+                             f"({IMAGE_BYTES.what}); {fix}, or {IMAGE_BYTES.hint} if it is real")
     avail = available_memory()
     if avail and need > 0.8 * avail:
-        raise ImageReadError(path=path, reason=f"its {planes} page(s) need {need / 2**30:.1f} GiB decoded, more than this "
-                             f"machine has free ({avail / 2**30:.1f} GiB)")
+        raise ImageReadError(path=path, reason=f"would need {what}, more than this process can get "
+                             f"({_gib(avail)} free); {fix}, or free memory")
 
 
+class ReadCost:
+    """What a caller will allocate per decoded value beyond the decoded pages (e.g. overlapping float32
+    patches), so that :func:`read_image_groups` refuses a file from its header, not after decoding it."""
+
+    def __init__(self, bytes_per_value: float, why: str, fix: str):
+        self.bytes_per_value = float(bytes_per_value)
+        self.why = why
+        self.fix = fix
 
 
 # TIFF ExtraSamples values meaning alpha (associated, unassociated).
 _ALPHA_SAMPLES = (1, 2)
 
 
-def _read_tiff_groups(path: Path) -> List[np.ndarray]:
+def _read_tiff_groups(path: Path, fh, cost: Optional[ReadCost] = None) -> List[np.ndarray]:
     """Read every image series of a TIFF, each as (planes, Y, X, C).
 
     Multi-position files (e.g. OME-TIFF with one series per well) hold several
@@ -94,9 +122,11 @@ def _read_tiff_groups(path: Path) -> List[np.ndarray]:
     import tifffile
 
     groups = []
-    with tifffile.TiffFile(path) as tf:
+    with tifffile.TiffFile(fh) as tf:
         if not tf.series:
             raise ImageReadError(path=path, reason="TIFF holds no image data")
+        # Every series is sized from the header first, and the whole file checked, before one is decoded.
+        total, itemsize = 0, 1
         for series in tf.series:
             axes, shape = series.axes, tuple(series.shape)
             if "Y" in axes and "X" in axes and len(axes) == len(shape):
@@ -106,7 +136,11 @@ def _read_tiff_groups(path: Path) -> List[np.ndarray]:
             else:
                 h, w = (shape[0] if shape else 0), 1
             n_values = int(np.prod(shape, dtype=np.float64)) if shape else 0
-            _check_page_size(path, h, w, max(1, n_values // max(1, h * w)), np.dtype(series.dtype).itemsize)
+            _check_page_size(path, h, w)
+            total += n_values
+            itemsize = max(itemsize, np.dtype(series.dtype).itemsize)
+        check_decoded_size(path, total, itemsize, cost)
+        for series in tf.series:
             planes = _to_planes(series.asarray(), series.axes)
             extra = tuple(getattr(series.keyframe, "extrasamples", ()) or ())
             n_alpha = sum(1 for e in extra if e in _ALPHA_SAMPLES)
@@ -137,19 +171,21 @@ def _to_planes(arr: np.ndarray, axes: str) -> np.ndarray:
     return arr.reshape((planes,) + arr.shape[-3:])
 
 
-def _read_other(path: Path) -> np.ndarray:
+def _read_other(path: Path, fh, cost: Optional[ReadCost] = None) -> np.ndarray:
     """PNG/JPEG via imageio, as (1, Y, X, C) at stored depth (8 or 16 bit)."""
     import imageio.v3 as iio
     from PIL import Image
 
     # The header alone gives the size: refuse a bomb before decoding it.
-    with Image.open(path) as im:
+    with Image.open(fh) as im:
         w, h = im.size
         bands = len(im.getbands())
-    _check_page_size(path, h, w, 1, 2, bands)
+    _check_page_size(path, h, w)
+    check_decoded_size(path, int(h) * int(w) * bands, 2, cost)
     if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels   # our limit, checked above, is the one that counts
-    arr = np.asarray(iio.imread(path))
+    fh.seek(0)
+    arr = np.asarray(iio.imread(fh, extension=path.suffix.lower()))
     if arr.ndim == 2:
         arr = arr[..., None]
     elif arr.ndim != 3:
@@ -165,30 +201,36 @@ def read_planes(path: Union[str, os.PathLike]) -> np.ndarray:
     return read_image_groups(path)[0]
 
 
-def read_image_groups(path: Union[str, os.PathLike]) -> List[np.ndarray]:
+def read_image_groups(path: Union[str, os.PathLike], cost: Optional[ReadCost] = None) -> List[np.ndarray]:
     """Read an image file as groups of (planes, Y, X, C) at native dtype (one per TIFF series).
 
-    Raises :class:`ImageReadError` with a one-line, user-facing reason.
+    The file is opened once and checked on its descriptor (a regular file;
+    a FIFO or device is refused, never waited on), and its decoded size, plus
+    what ``cost`` says the caller will cut from it, is checked from the
+    header before decoding.  Raises :class:`ImageReadError` with a one-line,
+    user-facing reason.
     """
     path = Path(path)
+    fh = open_regular(path, "image file", None, ImageReadError,
+                      missing="the file is gone (deleted or moved after it was listed); skipped")
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageReadError(path=path, reason=f"cannot open ({exc.strerror or exc}); check the path and permissions") from None
-    if size == 0:
-        raise ImageReadError(path=path, reason="file is empty (0 bytes)")
-    try:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise ImageReadError(path=path, reason="file is empty (0 bytes)")
         if path.suffix.lower() in TIFF_SUFFIXES:
-            groups = _read_tiff_groups(path)
+            groups = _read_tiff_groups(path, fh, cost)
         else:
-            groups = [_read_other(path)]
+            groups = [_read_other(path, fh, cost)]
     except ImageReadError:
         raise
     except PermissionError:
         raise ImageReadError(path=path, reason="permission denied; check that the file is readable") from None
+    except MemoryError:
+        raise ImageReadError(path=path, reason="not enough memory to decode it; free memory or split the image") from None
     except Exception as exc:  # any decoder failure means "this file is unusable"
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageReadError(path=path, reason=f"not a readable image ({msg[:120]}); is the file truncated or corrupt?") from None
+    finally:
+        fh.close()
     out = []
     for planes in groups:
         if planes.size == 0 or planes.shape[1] == 0 or planes.shape[2] == 0:

@@ -78,16 +78,23 @@ def common_root(paths: Sequence[str]) -> str:
         return ""
 
 
-def patch_label(src: PatchSource, root: str = "") -> str:
-    """How the report names a patch: its path relative to ``root``, page, y and x.
+def patch_label(src: PatchSource, root: str = "", objects: bool = False) -> str:
+    """How the report names a patch: its path relative to ``root``, page, and y and x of the crop,
+    or for ``objects`` the object's id and centre (a crop's corner, e.g. x-62, names no object).
 
     Relative to the common root, train/normal/ring_1.tif and test/normal/ring_1.tif stay apart.
 
     >>> patch_label(PatchSource("/data/train/normal/r.tif", 0, 3, 4), "/data")
     'train/normal/r.tif p0 y3 x4'
+    >>> patch_label(PatchSource("/d/f.tif", 0, -62, 10, object_id=7, center_y=23.4, center_x=95.6), "/d", objects=True)
+    'f.tif p0 #7 at y 23, x 96'
     """
+    from .names import shown
+
     path = os.path.relpath(os.path.abspath(src.path), root) if root else src.path
-    return f"{Path(path).as_posix()} p{src.page} y{src.y} x{src.x}"
+    if objects and np.isfinite(src.center_y) and np.isfinite(src.center_x):
+        return f"{shown(Path(path).as_posix())} p{src.page} #{src.object_id} at y {src.center_y:.0f}, x {src.center_x:.0f}"
+    return f"{shown(Path(path).as_posix())} p{src.page} y{src.y} x{src.x}"
 
 
 def write_report(
@@ -101,11 +108,13 @@ def write_report(
     score_label: str = "score",
     n_montage: int = 12,
     force: bool = False,
+    objects: bool = False,
 ) -> Path:
     """Write the report as PNG or PDF (chosen by the suffix), atomically.
 
     ``scores`` (N,) and ``images`` (N, C, S, S, raw intensities) are aligned
     with ``sources``; ``normal_mask`` marks the user's normal patches.
+    ``objects``: the patches are object crops, named by object id and centre.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -166,7 +175,7 @@ def write_report(
             ax.text(tx * (side + gap) + 1, ty * (side + gap) + 1, str(rank_of[i]), color="yellow", fontsize=6,
                     va="top", ha="left", fontweight="bold",
                     bbox={"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0})
-        lines = [f"{rank_of[i]:>4}. {scores[i]:.4g}  {patch_label(sources[i], root)}" for i in idx]
+        lines = [f"{rank_of[i]:>4}. {scores[i]:.4g}  {patch_label(sources[i], root, objects)}" for i in idx]
         tax = fig.add_subplot(grid[row, 1])
         tax.set_axis_off()
         tax.text(0, 1, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=7,
@@ -182,5 +191,8 @@ def write_report(
              transform=tax.transAxes)
 
     with atomic_path(path, suffix=path.suffix) as tmp:
-        fig.savefig(tmp, format=fmt)
+        # The stamp by which ddrid recognises its own report when asked to replace it (outputs.looks_like).
+        from .outputs import REPORT_CREATOR
+
+        fig.savefig(tmp, format=fmt, metadata={"Software" if fmt == "png" else "Creator": REPORT_CREATOR})
     return path

@@ -24,10 +24,15 @@ def split_indices(n: int, val_fraction: float, rng: np.random.Generator) -> tupl
     --------
     >>> tr, va = split_indices(10, 0.1, np.random.default_rng(0))
     >>> len(tr), len(va), sorted(set(tr) | set(va)) == list(range(10))
-    (9, 1, True)
+    (8, 2, True)
+    >>> [len(split_indices(n, 0.1, np.random.default_rng(0))[1]) for n in (60, 150, 1000)]
+    [15, 20, 100]
     """
     perm = rng.permutation(n)
-    n_val = min(n - 2, max(1, int(round(n * val_fraction))))
+    n_val = max(1, int(round(n * val_fraction)))
+    # A few hundred objects, as users have, would leave a handful for the threshold and the scores' scale:
+    # hold out at least 20 (never more than a quarter).
+    n_val = min(n - 2, max(n_val, min(20, n // 4)))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 

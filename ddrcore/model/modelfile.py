@@ -11,22 +11,25 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 
 from ..io.atomic import atomic_path
 from ..base import select_device
 from ..config import TrainConfig
+from ..io.bounded import Limit, open_regular
 from ..errors import ModelFileError, first_line
 from .ddrid import DDRIDModel
 from .score_type import SCORE_TYPES
 from .networks import DDRIDNetworks
-from .preprocess import Preprocessor
+from .preprocess import GCN_EPS, Preprocessor
 
 FORMAT = "ddrid-model"
 VERSION = 1
 SUFFIX = ".ddrid"
+#: The largest model file read (Table 1's networks at the largest input and latent sizes fit well below).
+MODEL_BYTES = Limit("model file size", "DDRID_MAX_MODEL_BYTES", 16 * 2**30)
 
 
 def _plain(value):
@@ -120,13 +123,62 @@ def _finite(value, name: str) -> float:
     return value
 
 
-def check_payload(payload: dict):
-    """Check every field of a loaded payload against its allowed range, before any network is built.
+def _tensors(payload: dict):
+    """(field name, tensor) for every tensor where a model file keeps them (state, z_c, validation scores)."""
+    state = payload.get("state")
+    if isinstance(state, dict):
+        for name, part in state.items():
+            if isinstance(part, dict):
+                for key, t in part.items():
+                    if isinstance(t, torch.Tensor):
+                        yield f"state.{name}.{key}", t
+    if isinstance(payload.get("z_c"), torch.Tensor):
+        yield "z_c", payload["z_c"]
+    val = payload.get("validation_scores")
+    if isinstance(val, dict):
+        for key, t in val.items():
+            if isinstance(t, torch.Tensor):
+                yield f"validation_scores.{key}", t
 
-    Returns (config, architecture, preprocessor, score type, threshold,
-    validation scores); raises :class:`ModelFileError` naming the field.
+
+def check_tensor_sizes(payload: dict, max_bytes: Optional[int] = None) -> None:
+    """Refuse tensors that describe more data than the file holds, before any of them is computed on.
+
+    ``torch.load`` rebuilds a tensor as a view of its stored bytes: a forged
+    file can store 4 bytes and a view of a billion elements over them (stride
+    0), and the first ``isfinite`` on it allocates gigabytes.  So every tensor
+    must be an ordinary (strided) one whose elements lie in its own storage,
+    without overlap, and all of them together at most ``max_bytes`` (what the
+    archive unpacks to): checked on shapes and strides only, nothing allocated.
+    """
+    total = 0
+    for name, t in _tensors(payload):
+        if t.layout != torch.strided or t.is_quantized:
+            raise _bad(name, "is not a plain tensor")
+        if any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
+            raise _bad(name, "is an expanded view (stride 0) that repeats its stored values; ddrid never writes one")
+        n = 1
+        for dim in t.shape:
+            n *= int(dim)
+        need = n * t.element_size()
+        have = t.untyped_storage().nbytes() - t.storage_offset() * t.element_size()
+        if need > have:
+            raise _bad(name, f"claims {need:,} bytes of values but stores {max(0, have):,}")
+        total += need
+        if max_bytes is not None and total > max_bytes:
+            raise _bad(name, f"with the other tensors claims more than the file's {max_bytes:,} bytes")
+
+
+def check_payload(payload: dict, max_bytes: Optional[int] = None):
+    """Check every field of a loaded payload against its allowed range and meaning, before any network is built.
+
+    ``max_bytes``: the most bytes all tensors may hold together (the archive's
+    unpacked size).  Returns (config, architecture, preprocessor, score type,
+    threshold, validation scores); raises :class:`ModelFileError` naming the field.
     """
     from ..base import MAX_CHANNELS, MAX_INPUT_SIZE, MAX_LATENT_DIM
+
+    check_tensor_sizes(payload, max_bytes)
 
     raw_config = payload.get("config")
     if not isinstance(raw_config, dict):
@@ -178,6 +230,19 @@ def check_payload(payload: dict):
         raise _bad("preprocess", f"maximum ({hi:g}) must be greater than minimum ({lo:g})")
     if not math.isfinite(hi - lo):
         raise _bad("preprocess", "range is not finite")
+    method = pre_d.get("method", "gcn-l1+minmax")
+    if method != "gcn-l1+minmax":
+        raise _bad("preprocess.method", f"is unknown ({str(method)[:40]!r})")
+    # Meaning, not just type: training fits these constants to GCN-normalised patches, whose values lie
+    # within +-(values per patch) and whose range is never narrower than GCN_EPS (Preprocessor.fit widens
+    # it).  A range like [0, 5e-324] passes "maximum > minimum" yet divides every patch into NaN.
+    bound = float(arch["channels"] * arch["input_size"] ** 2)
+    if max(abs(lo), abs(hi)) > bound:
+        raise _bad("preprocess", f"constants ({lo:g}, {hi:g}) lie outside the +-{bound:g} that normalised "
+                                 "patches can reach")
+    if hi - lo < GCN_EPS:
+        raise _bad("preprocess", f"range {hi - lo:g} (maximum - minimum) is below {GCN_EPS:g}: every patch would "
+                                 "score NaN or infinity")
     pre = Preprocessor(lo, hi)
     score_type = payload.get("score_type")
     if not isinstance(score_type, str) or score_type not in SCORE_TYPES:
@@ -192,7 +257,11 @@ def check_payload(payload: dict):
             raise _bad("validation_scores", "is malformed")
         if not torch.isfinite(value.float()).all():
             raise _bad(f"validation_scores.{key}", "holds NaN or infinite values")
+        if key not in ("combined", "cell") and value.numel() and float(value.float().min()) < 0:
+            raise _bad(f"validation_scores.{key}", "holds negative values; these scores are distances (>= 0)")
         val_scores[key] = value.float().numpy()
+    if score_type not in ("combined", "cell") and threshold < 0:
+        raise _bad("threshold", f"is negative ({threshold:g}) for the {score_type} score, a distance (>= 0)")
     if score_type in ("combined", "cell"):
         from .combined import calibration
 
@@ -225,14 +294,20 @@ def check_payload(payload: dict):
 def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
     """Load a model file safely; raises :class:`ModelFileError` with one line."""
     path = Path(path)
-    if not path.is_file():
-        raise _fail(path, "no such model file; check the path")
+    # One descriptor, checked (a regular file, not over MODEL_BYTES) and then read: a FIFO or /dev/zero is
+    # refused in one line, and nothing can swap the file between the check and the read.
+    with open_regular(path, "model file", MODEL_BYTES, ModelFileError) as fh:
+        return _load(path, fh, device)
+
+
+def _load(path: Path, fh, device: str) -> DDRIDModel:
     import zipfile
 
-    if not zipfile.is_zipfile(path):
+    if not zipfile.is_zipfile(fh):
         raise _fail(path, "not a ddrid model file (not a model archive; is it another kind of file, or truncated?)")
     try:
-        with zipfile.ZipFile(path) as zf:
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
             unpacked = sum(max(0, i.file_size) for i in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
         raise _fail(path, f"not a ddrid model file or corrupted ({first_line(exc)})") from None
@@ -240,9 +315,11 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
 
     avail = available_memory()
     if avail and unpacked > 0.8 * avail:
-        raise _fail(path, f"refused: unpacking it needs {unpacked / 2**30:.1f} GiB, more than this machine has free")
+        raise _fail(path, f"refused: unpacking it needs {unpacked / 2**30:.1f} GiB, more than this process can "
+                          f"get ({avail / 2**30:.1f} GiB free)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        fh.seek(0)
+        payload = torch.load(fh, map_location="cpu", weights_only=True)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
@@ -258,7 +335,7 @@ def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:
         raise _fail(path, f"model file format version {version!r} is not supported "
                           f"(this ddrid reads version {VERSION}); retrain or upgrade ddrid")
     try:
-        fields = check_payload(payload)
+        fields = check_payload(payload, max_bytes=unpacked + 1_000_000)
     except ModelFileError as exc:
         raise _fail(path, str(exc)) from None
     except Exception as exc:

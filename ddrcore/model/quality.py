@@ -230,4 +230,12 @@ def describe(validation: dict) -> str:
     text = (f"quality check: AUC {auc:.2f} of {validation.get('synthetic_n', '?')} validation normals vs synthetic "
             f"anomalies ({kinds}; 0.5 = chance)")
     warn = validation.get("synthetic_warning") or ""
+    cell = validation.get("cell_auc")
+    if isinstance(cell, (int, float)):
+        # Object models: the check that predicts the ranking of real odd cells (cellquality.py).
+        kinds = ", ".join(f"{k[len('cell_auc_'):]} {v:.2f}" for k, v in validation.items()
+                          if k.startswith("cell_auc_") and isinstance(v, (int, float)))
+        text = (f"quality check: AUC {cell:.2f} of {validation.get('cell_n', '?')} validation objects vs odd cells "
+                f"made from them ({kinds}; 0.5 = chance); pixel-level synthetic anomalies {auc:.2f}")
+        warn = validation.get("cell_warning") or warn
     return f"{text}. Warning: {warn}" if warn else text

@@ -54,7 +54,7 @@ class ScoreType(str, Enum):
         if self is ScoreType.MEASURE:
             return "measured unlike the normal objects (size, shape, brightness, texture)"
         if self is ScoreType.CELL:
-            return "looks and measures unlike the normal objects (AS_c and AS_m together)"
+            return "looks and measures unlike the normal objects (AS_l, AS_e and AS_m together)"
         return "poorly reconstructed as normal part + residual"
 
     @classmethod

@@ -50,7 +50,7 @@ class Scores:
     residual: Optional[np.ndarray] = None  # AS_e (None where a caller built Scores without it)
     combined: Optional[np.ndarray] = None  # AS_c (None where the model has no AS_e validation scores)
     measure: Optional[np.ndarray] = None   # AS_m (objects with measurements, models that keep them)
-    cell: Optional[np.ndarray] = None      # AS_cell: AS_c and AS_m together (cellscore.py)
+    cell: Optional[np.ndarray] = None      # AS_cell: AS_l, AS_e and AS_m together (cellscore.py)
 
     def of(self, score_type: str) -> np.ndarray:
         """The scores of type ``score_type`` ("latent", "recon", "residual" or "combined")."""
@@ -272,7 +272,8 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
     """
     from .cellscore import cell_score, feature_matrix, has_features
 
-    if model.measure is None or scores.combined is None or len(sources) == 0:
+    cal = combined_score.calibration(model.validation_scores)
+    if model.measure is None or cal is None or scores.residual is None or len(sources) == 0:
         return scores
     features = feature_matrix(sources)
     if not has_features(features):
@@ -281,7 +282,8 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
                              "(points or grid tiles); cut them as the model's were, or choose --score combined")
         return scores
     scores.measure = model.measure.score(features).astype(np.float32)
-    scores.cell = cell_score(scores.combined, scores.measure, model.measure.calibration).astype(np.float32)
+    scores.cell = cell_score(scores.latent, scores.residual, scores.measure, cal,
+                             model.measure.calibration).astype(np.float32)
     return scores
 
 

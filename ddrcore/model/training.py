@@ -337,6 +337,7 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     (leave one out), so it rests on all of them, not on the validation few.
     """
     from .cellscore import MeasureModel, cell_score, feature_matrix, has_features
+    from .combined import calibration
 
     features = feature_matrix(sources)
     if not has_features(features) or len(features) < 3 or len(val_idx) < 1:
@@ -346,13 +347,14 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     # scored), paired with their other scores; AS_m's scale itself rests on every normal (the calibration).
     val_measure = np.tile(model.measure.score_left_out()[np.asarray(val_idx)], views)
     model.validation_scores["measure"] = val_measure.astype(np.float32)
-    cell = cell_score(model.validation_scores["combined"], val_measure, model.measure.calibration)
+    v = model.validation_scores
+    cell = cell_score(v["latent"], v["residual"], val_measure, calibration(v), model.measure.calibration)
     model.validation_scores["cell"] = cell.astype(np.float32)
     if model.config.profile == "explain":
         model.score_type = "cell"
         model.threshold = default_threshold(cell, model.config.threshold_quantile)
-        model.validation["score_rule"] = ("AS_cell: AS_c and the objects' measurements (AS_m), both on the "
-                                          "validation normals' scale")
+        model.validation["score_rule"] = ("AS_cell: AS_l, AS_e and the objects' measurements (AS_m), each on "
+                                          "the normals' scale, in equal parts")
         model.validation["threshold_rule"] = (f"quantile {model.config.threshold_quantile} of validation cell "
                                               "scores")
 
@@ -426,6 +428,12 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
     yield from _calibrate(run, model, x_val, raw[val_idx])
     if isinstance(patches, PatchSet):
         _fit_measurements(model, patches.sources, train_idx, val_idx, views)
+        if model.measure is not None:
+            from .cellquality import check_cells
+
+            yield run.progress("quality", message="quality check on odd cells made from the validation objects")
+            model.validation.update(check_cells(model, raw[val_idx], [patches.sources[i].size for i in val_idx],
+                                                config.seed))
     model.training = {
         "n_train": int(n_train),
         "n_val": int(len(val_idx)),

@@ -83,12 +83,19 @@ class ObjectContext:
                 own = self._sizes_of(f)
                 self._estimates[str(f)] = float(np.median(own)) if own else None
                 sizes.extend(own)
-            except (DdridError, OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one odd file must not stop the estimate for the others
                 problems.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 # the file is reported again when it is read for its patches
             done = (i + 1) / len(sample)
             yield Progress("objects", step=i + 1, steps=len(sample), overall=done, elapsed=clock.elapsed(),
                            message=f"estimating the object size: {Path(f).name}")
+        if not sizes and sample and p.source == "labels" and not any(find_label_image(f, p.labels_dir) for f in sample):
+            # Say what is missing, not what could not be done with it: the user has to pair label images.
+            where = f"in {p.labels_dir}" if p.labels_dir else "beside the images"
+            raise DdridError(f"no label image found {where} for {Path(sample[0]).name}"
+                             f"{f' or the other {len(sample) - 1} sampled images' if len(sample) > 1 else ''} "
+                             f"(expected e.g. {Path(sample[0]).stem}_labels.tif or {Path(sample[0]).stem}_masks.png); "
+                             "give --labels DIR, or use --objects auto to detect the objects")
         if not sizes:
             what = "label images" if p.source == "labels" else "images"
             why = f" ({problems[0]})" if problems else ""

@@ -75,6 +75,11 @@ def read_label_pages(path: Union[str, os.PathLike]) -> np.ndarray:
         planes = planes.astype(np.int64)
     if planes.dtype.kind not in "iu":
         raise ImageReadError(path=path, reason="a label image must hold integer object ids")
+    if planes.dtype == np.uint64 and planes.size and int(planes.max()) > np.iinfo(np.int64).max:
+        # Object ids travel as int64 (CSV, project files): an id of 2**63 or more would turn negative and
+        # break the object count.  This image is refused; the other images of the run go on.
+        raise ImageReadError(path=path, reason=f"holds object id {int(planes.max())}, above 2**63 - 1; "
+                             "number the objects 1, 2, 3 ... (e.g. skimage.segmentation.relabel_sequential)")
     if (planes < 0).any():
         raise ImageReadError(path=path, reason="a label image must not hold negative ids")
     return planes

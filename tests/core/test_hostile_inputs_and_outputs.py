@@ -113,7 +113,7 @@ def test_special_files_are_refused_and_symlinks_write_their_target(model_file, t
         check_output(tmp_path, "csv", force=True)
     # A symlink: its target is written, the link stays a link.
     real = tmp_path / "real.csv"
-    real.write_text("old\n")
+    real.write_text("rank,path,page\n")   # a CSV ddrid wrote (its header): replaced
     link = tmp_path / "link.csv"
     os.symlink(real, link)
     assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(link)]) == 0

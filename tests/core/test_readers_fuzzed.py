@@ -238,3 +238,62 @@ def test_points_page_overflow_is_refused():
     from ddrcore.objects import read_points
 
     _loads_or_refuses(read_points, _write("ovf.csv", b"path,page,y,x\na.tif,1e999,1,2\n"))
+
+
+# ------------------------------------------------------------------------- the bounds of issue 22 --
+@given(cap=st.integers(1, 6), n_rows=st.integers(0, 12), long_line=st.booleans())
+def test_points_row_and_line_caps(monkeypatch, cap, n_rows, long_line):
+    """Under any row cap, a points file either loads at most ``cap`` points or is refused in one line."""
+    from ddrcore.objects.points import MAX_LINE
+
+    monkeypatch.setenv("DDRID_MAX_POINTS", str(cap))
+    body = "".join(f"a.tif,{i},{i}\n" for i in range(n_rows))
+    if long_line:
+        body += "b.tif," + "1" * (MAX_LINE + 10) + ",2\n"
+    got = _points_or_refuses(_write("capped.csv", ("path,y,x\n" + body).encode()))
+    if got is not None:
+        assert sum(len(v) for v in got.values()) <= cap and not long_line
+
+
+_label_dtypes = st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.uint64, np.float32])
+
+
+@given(arr=arrays(_label_dtypes, array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=10)),
+       huge=st.sampled_from([None, 2**63 - 1, 2**63, 2**64 - 1]))
+def test_label_images(arr, huge):
+    """Any label image (ids up to 2**64 - 1, negative, fractional) gives objects or one ImageReadError line."""
+    from ddrcore.objects import objects_from_labels
+    from ddrcore.objects.labels import read_label_pages
+
+    if huge is not None and arr.dtype == np.uint64:
+        arr = arr.copy()
+        arr.flat[0] = huge
+    if arr.dtype.kind == "f":
+        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr)
+    pages = _loads_or_refuses(read_label_pages, _write("lab.tif", buf.getvalue()))
+    if pages is not None:
+        objects = objects_from_labels(pages[0])
+        assert (objects.ids >= 1).all() and len(objects.ids) == len(np.unique(pages[0][pages[0] > 0]))
+
+
+# Each example writes and reads a whole model file (tens of MB): a few suffice, the sizes are what vary.
+@settings(max_examples=6)
+@given(where=st.sampled_from(["z_c", "latent", "weight"]), size=st.integers(2, 10**12), kind=st.sampled_from(
+    ["expand", "overlap"]))
+def test_model_tensor_views(payload, where, size, kind):
+    """A tensor stored as a view (stride 0, overlapping) of any claimed size is refused before it is computed on."""
+    doc = copy.deepcopy(payload)
+    view = torch.zeros(1).expand(size) if kind == "expand" else torch.zeros(3).as_strided((2, 2), (1, 1))
+    if where == "z_c":
+        doc["z_c"] = view
+    elif where == "latent":
+        doc["validation_scores"]["latent"] = view
+    else:
+        part = doc["state"]["r_n"]
+        part[next(iter(part))] = view
+    p = _DIR / "v.ddrid"
+    torch.save(doc, p)
+    with pytest.raises(DdridError):
+        modelfile.load(p, "cpu")

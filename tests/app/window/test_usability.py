@@ -192,6 +192,28 @@ def test_window_module_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_the_window_shows_before_any_heavy_module_loads():
+    """The window appears in well under a second: nothing heavy is imported before it shows.
+
+    pyqtgraph (and matplotlib, which its colour-map menu imports) load when the first plot is
+    built; torch loads in the background afterwards."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "app = QApplication([])\n"
+            "from ddrid_gui.main_window import MainWindow\n"
+            "w = MainWindow(); w.show()\n"
+            "heavy = ('torch', 'pyqtgraph', 'matplotlib', 'skimage', 'scipy', 'dask')\n"
+            "print(sorted(m for m in heavy if m in sys.modules), flush=True)\n"
+            "os._exit(0)\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
 def test_readme_states_the_cpu_route_before_the_install_command():
     """(11) A newcomer without a GPU reads the CPU-only torch route before the command they copy."""
     from pathlib import Path

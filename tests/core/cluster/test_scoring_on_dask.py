@@ -110,7 +110,9 @@ def test_local_cluster_writes_the_local_csv(model_file, screen, tmp_path, capsys
     print(f"local:2 run {time.perf_counter() - t:.1f} s", file=sys.__stderr__)
     dask_err = capsys.readouterr().err
     assert_same_csv(local, spread)
-    assert len(rows(spread)) == 12 + 16
+    assert len([r for r in rows(spread) if r["rank"]]) == 12 + 16
+    # The two skipped files follow as unranked note rows, as in the local CSV.
+    assert sorted(Path(r["path"]).name for r in rows(spread) if not r["rank"]) == ["broken.tif", "rgb.tif"]
     # Bad files reported exactly as in a local run (the same lines, paths as given).
     assert skipped(dask_err) == skipped(local_err)
     assert any("broken.tif" in s for s in skipped(dask_err)) and any("rgb.tif" in s for s in skipped(dask_err))

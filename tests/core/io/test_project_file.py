@@ -84,7 +84,7 @@ def test_missing_file(tmp_path):
 
 def test_save_is_atomic_and_leaves_no_temp(tmp_path):
     target = tmp_path / "p.ddridproj"
-    target.write_text("{\"old\": 1}\n")   # an older project (a foreign file needs force)
+    target.write_text('{"format": "ddrid-project", "version": 1}\n')   # an older project of ddrid's: replaced
     pj.save(pj.Project(), target)
     assert pj.load(target) == pj.Project()
     assert [p.name for p in tmp_path.iterdir()] == ["p.ddridproj"]

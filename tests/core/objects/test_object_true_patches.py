@@ -75,6 +75,7 @@ def test_border_policy_decides_which_objects_are_cut(tmp_path, policy, ids):
         assert np.ptp(beyond) == 0 and abs(float(beyond[0, 0]) - 100) < 1e-3
 
 
+@pytest.mark.slow
 def test_flagged_border_objects_are_scored_but_never_trained_on(tmp_path):
     from ddrcore.config import TrainConfig
     from ddrcore.model.training import train
@@ -186,6 +187,11 @@ def test_objects_with_measurements_are_ranked_by_the_cell_score(cell_model):
     model, test, _ = cell_model
     assert model.score_type == "cell" and model.measure is not None
     assert {"measure", "cell"} <= set(model.validation_scores)
+    # The quality check of object models: odd cells made from the validation objects, scored by AS_cell.
+    assert 0.0 <= model.validation["cell_auc"] <= 1.0 and model.validation["cell_n"] >= 2
+    from ddrcore.model.quality import describe
+
+    assert "odd cells" in describe(model.validation)
     scores = run_to_end(score_patches(model, test))
     odd = [s.object_id for s in test.sources].index(13)
     # The small bright disc is the one object measured unlike the normals.

@@ -1,10 +1,12 @@
-"""Anomalous nuclei implanted in place in real fields, for ``ddrid bench real``.
+"""Odd nuclei made from normal ones: for the quality check and ``ddrid bench real``.
 
-Real fields rarely come with labelled anomalies, so the benchmark changes a
-share of the *interior* nuclei of real fields (their pixels, in place, using
-each nucleus's instance mask) into one of five kinds a microscopist looks
-for, and leaves border nuclei untouched (so a border crop high in the ranking
-is an artefact, never a find):
+Real fields rarely come with labelled anomalies.  These recipes change a
+nucleus (its pixels, in place, using its mask) into one of five kinds a
+microscopist looks for.  ``ddrid bench real`` implants them into a share of
+the *interior* nuclei of real fields and leaves border nuclei untouched (so a
+border crop high in the ranking is an artefact, never a find); the quality
+check of object models (:mod:`ddrcore.model.cellquality`) makes them from the
+validation normals:
 
 ``condensed``   the nucleus shrinks (to 45-70 % of its diameter) and brightens
                 (x1.6-2.6), as in pyknosis; the vacated pixels become background.
@@ -134,7 +136,7 @@ def implant_field(image: np.ndarray, labels: np.ndarray, fraction: float, rng: n
     what the change touched), so that a detection on either counts as finding it.
     Objects touching the field's border are never changed.
     """
-    from .. objects.measure import touches_border
+    from .measure import touches_border
 
     work = np.asarray(image, np.float64).copy()
     ids = np.unique(labels)

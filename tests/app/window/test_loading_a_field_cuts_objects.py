@@ -1,0 +1,51 @@
+"""Loading fields of view without choosing how to cut: objects where objects are found, said so (#24 item 5)."""
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from gui import find  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+def _field(tmp_path, name="field.tif", noise=False):
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    image = ((np.indices((192, 192)).sum(0) // 8 + 100).astype(np.uint16) if noise else
+             make_field((192, 192), ("blob",), n=10, size=20, seed=1).image)
+    tifffile.imwrite(folder / name, image)
+    return folder
+
+
+def test_a_folder_of_fields_opens_as_objects_and_says_so(win, tmp_path, wait_idle):
+    folder = _field(tmp_path)
+    win.open_paths([str(folder)])         # as from the command line or a drop, nothing chosen
+    wait_idle(win, timeout=30_000)
+    t = win.document.table
+    assert t.patching.source == "auto" and 5 <= len(t) <= 14
+    assert find(win, "patchingCombo").currentData() == "auto"
+    assert find(win, "objectSizeSpin").value() == pytest.approx(t.patching.object_size)
+    assert "objects" in find(win, "cutNoteLabel").text()
+
+
+def test_a_field_without_objects_falls_back_to_grid_tiles_and_says_why(win, tmp_path, wait_idle):
+    folder = _field(tmp_path, noise=True)
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=30_000)
+    t = win.document.table
+    assert t.patching is None or t.patching.is_grid
+    assert len(t) == 36 and "grid tiles" in find(win, "cutNoteLabel").toolTip()
+
+
+def test_a_chosen_grid_is_kept(win, tmp_path, wait_idle):
+    folder = _field(tmp_path)
+    win.preset_patching("grid")           # ddrid-gui --objects grid
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=30_000)
+    assert len(win.document.table) == 36 and find(win, "cutNoteLabel").text() == ""

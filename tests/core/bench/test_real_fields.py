@@ -1,0 +1,92 @@
+"""`ddrid bench real`'s pieces: odd nuclei implanted in place, the train/test halves, the figures."""
+import numpy as np
+import pytest
+import tifffile
+
+from ddrcore.bench.real import figures, prepare, truth_of
+from ddrcore.objects.measure import touches_border
+from ddrcore.objects.oddities import KINDS, implant, implant_field
+from ddrcore.objects.synthetic import make_field
+
+
+@pytest.fixture
+def field():
+    return make_field((192, 256), ("blob",), n=24, size=20, seed=3)
+
+
+def test_implants_change_interior_nuclei_only(field):
+    lab = field.labels.astype(np.int64)
+    out, kinds, footprint = implant_field(field.image, lab, 0.5, np.random.default_rng(0))
+    ids = np.unique(lab)[1:]
+    border = set(ids[touches_border(lab, ids)].tolist())
+    assert kinds and not (set(kinds) & border)
+    assert abs(len(kinds) - 0.5 * (len(ids) - len(border))) <= 1
+    changed = out.astype(float) != field.image.astype(float)
+    # Nothing outside the changed nuclei's footprints moves; each changed nucleus did change.
+    assert not (changed & (footprint == 0)).any()
+    assert all(changed[footprint == oid].any() for oid in kinds)
+    assert out.dtype == field.image.dtype
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_changes_what_it_says(kind):
+    yy, xx = np.mgrid[:64, :64]
+    lab = ((yy - 32) ** 2 + (xx - 32) ** 2 <= 144).astype(int)
+    img = np.where(lab > 0, 1000.0, 100.0)
+    before = img.copy()
+    implant(img, lab, 1, kind, np.random.default_rng(1), 100.0)
+    inside = lab > 0
+    if kind == "condensed":
+        assert img.max() > 1500 and (img > 550).sum() < inside.sum()
+    elif kind == "hollow":
+        assert img[32, 32] < 0.5 * before[32, 32] and img[32, 21] > 0.9 * before[32, 21]
+    elif kind == "micronucleus":
+        assert (img[~inside] > 300).any() and np.allclose(img[inside & (np.hypot(yy - 32, xx - 32) < 6)], 1000, atol=1)
+    elif kind == "fragmented":
+        from scipy import ndimage as ndi
+
+        assert ndi.label(img > 550)[1] >= 2
+    else:   # textured
+        assert img[inside].std() > 100 and abs(img[inside].mean() - 1000) < 300
+
+
+def test_halves_never_share_a_nucleus_and_truth_follows_each_turn(tmp_path, field):
+    lab = field.labels.astype(np.int64)
+    truth, rounds, n_train, n_test = prepare(field.image, lab, tmp_path, 3, 0.3, seed=1)
+    assert rounds == 3 and len(truth) == 3 and n_train > 0 and n_test > 0
+    train = tifffile.imread(tmp_path / "train" / "field.tif")
+    assert train.shape == (192, 128)
+    for path, (tlab, footprint, kinds) in truth.items():
+        img = tifffile.imread(path)
+        assert img.shape == tlab.shape and set(tlab.shape) == {128, 192}
+        # Each anomaly's footprint covers its nucleus, in the turned test field's own coordinates.
+        for oid in kinds:
+            assert ((tlab == oid) <= (footprint == oid)).all()
+
+
+def test_figures_count_the_top_twenty():
+    kinds = np.array(["condensed"] * 15 + ["normal"] * 30 + [""] * 2)
+    scores = np.r_[np.arange(15) + 100.0, np.arange(30) * 1.0, [99.0, 98.0]]
+    border = np.zeros(47, bool)
+    border[15] = True                   # a border normal, scored low
+    crowded = np.zeros(47, bool)
+    crowded[44] = True                  # the highest-scoring normal is crowded
+    f = figures(scores, kinds, border, crowded, threshold=50.0)
+    assert f["anomalies_in_top20"] == 15 and f["empty_detections_in_top20"] == 2
+    assert f["border_or_crowded_normals_in_top20"] == 1
+    assert f["auc"] == 1.0 and f["flagged_anomalies"] == 1.0 and f["flagged_normals"] == 0.0
+
+
+def test_truth_of_reads_the_kind_under_each_centre(field):
+    from types import SimpleNamespace as S
+
+    lab = field.labels.astype(np.int64)
+    oid = int(np.unique(lab)[1])
+    footprint = np.where(lab == oid, oid, 0)
+    cy, cx = np.argwhere(lab == oid).mean(0)
+    truth = {"f.tif": (lab, footprint, {oid: "hollow"})}
+    empty = np.argwhere(lab == 0)[0]
+    sources = [S(path="f.tif", center_y=cy, center_x=cx, y=int(cy) - 20, x=int(cx) - 20, size=40),
+               S(path="f.tif", center_y=float(empty[0]), center_x=float(empty[1]), y=0, x=0, size=40)]
+    kinds, _ = truth_of(sources, truth)
+    assert kinds.tolist() == ["hollow", ""]
