@@ -55,7 +55,9 @@ else:
     widget.train()
     wait(lambda: not widget.busy)
     if MODEL:
-        widget.save_model(MODEL)
+        from ddrcore.model import modelfile
+
+        modelfile.save(widget.model, MODEL)     # not through the dock: its status line keeps the training summary
 print(widget.status.text())
 viewer.layers["nuclei masks"].visible = False
 scores = viewer.layers["ddrid scores"]
