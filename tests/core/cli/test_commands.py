@@ -104,6 +104,7 @@ def test_demo_pipeline_reports_the_auc_of_its_csv(tmp_path, rng, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)   # about 200 s on an idle 2-core machine; the default 300 s failed under load
 def test_demo_on_bundled_data_finds_its_anomalies(tmp_path):
     """The bundled demo at its own schedule (minutes): the AUC it prints, not just that it prints one.
 

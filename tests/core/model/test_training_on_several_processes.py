@@ -177,6 +177,9 @@ def test_a_failing_rank_stops_the_run_with_one_line_each(tmp_path):
     run = torchrun(["-m", "ddrcore", "train", str(tmp_path / "nowhere"), "-o", str(tmp_path / "m.ddrid")], timeout=120)
     assert run.returncode != 0
     errors = [line for line in run.stderr.splitlines() if line.startswith("ddrid: error")]
-    assert sorted(errors) == [f"ddrid: error (rank 1 of 2): {tmp_path / 'nowhere'}: no such file or folder; check the path",
-                              f"ddrid: error: {tmp_path / 'nowhere'}: no such file or folder; check the path"]
+    allowed = {f"ddrid: error (rank 1 of 2): {tmp_path / 'nowhere'}: no such file or folder; check the path",
+               f"ddrid: error: {tmp_path / 'nowhere'}: no such file or folder; check the path"}
+    # Each rank that reports says it in one line; torchrun may stop the other rank before it gets to say it
+    # (seen on a loaded machine), so one or both lines, never another line and never one twice.
+    assert errors and set(errors) <= allowed and len(errors) == len(set(errors)), errors
     assert not (tmp_path / "m.ddrid").exists()
