@@ -222,12 +222,15 @@ class JobRunner(QObject):
         self._start_next()
 
 
-def _decompose(model, patch):
-    """The Detail view's Explanation of one raw patch (C, S, S); runs in a worker thread."""
+def _decompose(model, patch, source=None):
+    """The Detail view's Explanation of one raw patch (C, S, S); runs in a worker thread.
+
+    ``source`` (the patch's PatchSource) carries the object's measurements, which a model ranking by
+    AS_cell needs for the score its why-line names."""
     from ddrcore.model.decomposition import explain
 
     try:
-        return explain(model, patch)
+        return explain(model, patch, source=source)
     except Exception as exc:  # see JobFailed: keep RuntimeErrors visible to superqt
         raise JobFailed(f"{type(exc).__name__}: {exc}") from None
 

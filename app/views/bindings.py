@@ -197,7 +197,7 @@ class DocumentViews(QObject):
                 decomposition = self._decomposed[1]
             else:
                 # Computed in a worker; the panel shows the input now and the parts when ready.
-                self.decomposer.request((patch, model), model, t.images[patch])
+                self.decomposer.request((patch, model), model, t.images[patch], t.sources[patch])
         self.detail.objects = t.is_objects
         src = t.sources[patch]
         side = int(src.size or t.patch_size)

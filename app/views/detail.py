@@ -30,7 +30,8 @@ PANELS = ("object in the image (native)", "X_C (normal-looking part)", "X_N (res
 INPUT_TIP = ("The patch as the model sees it: the crop shrunk to the network's input size, other objects set "
              "to the local background (masked).")
 #: Score rows, in the order Detail lists them (key, name shown).
-SCORE_ROWS = ((ScoreType.CELL, "AS_cell (AS_c and AS_m together)"), (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)"),
+SCORE_ROWS = ((ScoreType.CELL, "AS_cell (AS_l, AS_e and AS_m together)"),
+              (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)"),
               (ScoreType.MEASURE, "AS_m (measurements: size, shape, brightness)"), (ScoreType.LATENT, "AS_l (latent)"),
               (ScoreType.RECON, "AS_r (image)"), (ScoreType.RESIDUAL, "AS_e (residual peak)"))
 #: The heat layer is full red at this multiple of what the model's validation normals show.
@@ -115,7 +116,9 @@ class DetailView(PlotsOnDemand, QWidget):
         # One LUT/histogram for input and X_C (the panel with the heat layer follows it).
         self.lut = pg.HistogramLUTWidget(orientation="horizontal")
         self.lut.setImageItem(self.items[0])
-        self.lut.setMaximumHeight(70)
+        # A horizontal LUT needs about 90 px for its histogram, gradient and ticks; less and its gradient is
+        # drawn over the score lines below it.
+        self.lut.setFixedHeight(92)
         self.lut_label.setText("Contrast of model input and X_C (drag the handles):")
         self.lut_label.setToolTip("In image units; the native view has its own 1-99.5 % contrast")
         self.lut.item.sigLevelsChanged.connect(self._share_levels)

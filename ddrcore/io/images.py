@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ImageReadError, NoUsableImagesError
 from ..objects.patching import Patching
 from ..progress import Clock, Job, Progress
-from .reading import IMAGE_SUFFIXES, Channel, ReadCost, read_image_groups, select_channels
+from .reading import IMAGE_BYTES, IMAGE_SUFFIXES, Channel, ReadCost, read_image_groups, select_channels
 
 @dataclass(frozen=True)
 class PatchSource:
@@ -188,33 +188,6 @@ def pad_to(img: np.ndarray, size: int) -> np.ndarray:
     return np.pad(img, ((py // 2, py - py // 2), (px // 2, px - px // 2), (0, 0)), mode="edge")
 
 
-def crop_centered(page: np.ndarray, cy: float, cx: float, side: int) -> tuple[np.ndarray, int, int]:
-    """A ``side`` x ``side`` crop of (Y, X, C) ``page`` centred on (cy, cx), and its top-left (y, x).
-
-    Where the crop leaves the page, the page's edge pixels are repeated (no
-    invented structure); (y, x) may then be negative or run past the page.
-
-    Examples
-    --------
-    >>> page = np.arange(25).reshape(5, 5, 1)
-    >>> crop, y, x = crop_centered(page, 0, 0, 3)
-    >>> (y, x), crop[..., 0].tolist()
-    ((-1, -1), [[0, 0, 1], [0, 0, 1], [5, 5, 6]])
-    """
-    y0 = int(np.floor(cy + 0.5)) - side // 2
-    x0 = int(np.floor(cx + 0.5)) - side // 2
-    h, w = page.shape[:2]
-    ya, xa = max(0, y0), max(0, x0)
-    yb, xb = min(h, y0 + side), min(w, x0 + side)
-    if ya >= yb or xa >= xb:
-        raise ValueError(f"centre ({cy:g}, {cx:g}) lies outside the {w} x {h} page")
-    crop = page[ya:yb, xa:xb]
-    pad = ((ya - y0, y0 + side - yb), (xa - x0, x0 + side - xb), (0, 0))
-    if any(p for pair in pad for p in pair):
-        crop = np.pad(crop, pad, mode="edge")
-    return crop, y0, x0
-
-
 def resize_patches(patches: np.ndarray, size: int) -> np.ndarray:
     """Resize (N, C, S, S) float32 patches to size x size (anti-aliased)."""
     if patches.shape[-1] == size:
@@ -294,16 +267,34 @@ def patches_from_planes(
     patching = patching or Patching("grid", patch_size=patch_size)
     side = patching.crop_side()
     out, sources, dropped, notes = [], [], 0, []
+    # Float32 crops, held twice while stacked, then resized: counted before each page is cut, so that a
+    # page with a million objects (a tiny --object-size, a points file of millions) is refused, not cut.
+    per_patch = 4 * planes.shape[-1] * (2 * side * side + input_size * input_size)
+    budget = patch_budget()
+    held = 0
     for p in range(planes.shape[0]):
         index = p + first_page
         if patching.is_grid:
-            crops, srcs = _grid_patches(planes[p], path, index, side, patching.stride)
+            h, w = max(side, planes.shape[1]), max(side, planes.shape[2])
+            n = len(tile_origins(h, side, patching.stride)) * len(tile_origins(w, side, patching.stride))
         else:
             objects = objects_of(planes[p], index)
-            if len(objects) == 0:
+            n = len(objects)
+            if n == 0:
                 notes.append(f"page {index}: no objects found")
                 continue
-            crops, srcs, left_out = _object_patches(planes[p], path, index, side, objects, patching)
+        held += n * per_patch
+        if held > budget:
+            fix = ("use a larger --stride" if patching.stride and patching.stride < side else
+                   "use a smaller --patch-size or split the image") if patching.is_grid else \
+                "give a larger --object-size (or fewer points), or split the image"
+            raise ImageReadError(path=path, reason=f"its patches would need {held / 2**30:.1f} GiB by page {index} "
+                                 f"({n:,} patches of {side} px there), over the {budget / 2**30:.1f} GiB one image may "
+                                 f"take; {fix}, or {IMAGE_BYTES.hint} if it is real")
+        if patching.is_grid:
+            crops, srcs = _grid_patches(planes[p], path, index, side, patching.stride)
+        else:
+            crops, srcs, _left_out = _object_patches(planes[p], path, index, side, objects, patching)
             # Objects left out at the border are not problems: that is the policy the user chose.
             if not crops:
                 notes.append(f"page {index}: no objects found away from the border")
@@ -319,6 +310,16 @@ def patches_from_planes(
         return np.zeros((0, planes.shape[-1], input_size, input_size), np.float32), [], dropped, notes
     arr = resize_patches(np.stack(out), input_size)
     return arr, sources, dropped, notes
+
+
+def patch_budget() -> int:
+    """Bytes the patches of one image file may take: :data:`IMAGE_BYTES`, and at most 80 % of the memory
+    this process can still get (measured now, so it shrinks as the run holds more patches)."""
+    from .reading import available_memory
+
+    cap = IMAGE_BYTES.value()
+    avail = available_memory()
+    return int(min(cap, 0.8 * avail)) if avail else cap
 
 
 def patch_cost(patching: Patching, input_size: int) -> Optional[ReadCost]:
@@ -337,6 +338,43 @@ def patch_cost(patching: Patching, input_size: int) -> Optional[ReadCost]:
     per_value = 4.0 * (side / stride) ** 2 * (2.0 + (input_size / side) ** 2)
     fix = "use a larger --stride" if stride < side else "use a smaller --patch-size or split the image"
     return ReadCost(per_value, f"{side} px tiles every {stride} px", fix)
+
+
+def patches_from_array(page: np.ndarray, objects, patching: Patching, input_size: Optional[int] = None,
+                       name: str = "", page_index: int = 0) -> PatchSet:
+    """The object patches of one in-memory page (a viewer's layer, a notebook's array), as a :class:`PatchSet`.
+
+    The in-memory sibling of :func:`read_file_patches`: ``page`` is (Y, X) or
+    (Y, X, C) at native depth, ``objects`` and ``patching`` come from
+    :func:`ddrcore.objects.objects_in_array`; patches are cut exactly as from a
+    file (object-true crops, measurements, the border policy) and resized to
+    ``input_size`` (default: as the command line picks for the crop side).
+    ``name`` stands in for the file's path in each :class:`PatchSource`.
+    Raises :class:`ImageReadError` (one line) when the page gives no patch.
+    """
+    page = np.asarray(page)
+    if page.ndim == 2:
+        page = page[..., None]
+    if page.ndim != 3:
+        raise ValueError(f"expected a (Y, X) or (Y, X, C) page, got shape {page.shape}")
+    finite = page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()
+    if finite.size == 0:
+        raise ImageReadError(path=name, reason="every pixel is NaN or infinite")
+    if float(finite.min()) == float(finite.max()):
+        raise ImageReadError(path=name, reason=f"image is constant (every pixel = {float(finite.min()):g}); "
+                             "nothing to learn or score")
+    side = patching.crop_side()
+    if input_size is None:
+        from ..base import default_input_size
+
+        input_size = default_input_size(side)
+    arr, sources, dropped, notes = patches_from_planes(page[None], name, side, input_size, patching,
+                                                       lambda _plane, _index: objects, page_index)
+    if not sources:
+        why = "; ".join(notes) or "every patch contains NaN or infinite values"
+        raise ImageReadError(path=name, reason=why.replace(f"page {page_index}: ", ""))
+    bad = [BadFile(name, f"{dropped} patch(es) with NaN/Inf values skipped")] if dropped else []
+    return PatchSet(arr, sources, bad, patching)
 
 
 def read_file_patches(

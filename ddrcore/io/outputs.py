@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .atomic import resolve_target, temp_name
+from .bounded import describe_mode
+from .names import NAME_MAX
 from ..errors import DdridError
 
 PathLike = Union[str, os.PathLike]
@@ -50,6 +52,8 @@ KINDS = {
 }
 
 _IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+#: The longest path the system takes (Linux: 4096 bytes, terminating NUL included).
+PATH_MAX = 4096
 
 
 class OutputError(DdridError):
@@ -151,18 +155,6 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def _describe(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def probe_writable(folder: PathLike, name: str = "ddrid") -> None:
     """Create and remove a temp file in ``folder`` (created if missing); OutputError when that fails."""
     folder = Path(folder)
@@ -205,10 +197,16 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
     given = Path(path)
     if "\x00" in str(path):
         raise OutputError(path=repr(given), reason="a path cannot contain a NUL byte")
-    if given.is_symlink() and not given.exists():
-        # A dangling link: its target is written (created).
-        pass
-    target = resolve_target(given)
+    # A name the file system cannot hold is refused in words, before anything looks at it (the temp file's
+    # own name is shortened to fit; see atomic.temp_name).
+    name_bytes = len(os.fsencode(given.name)) if given.name else 0
+    if name_bytes > NAME_MAX:
+        raise OutputError(path=given, reason=f"the file name is {name_bytes} bytes, over the {NAME_MAX} that file "
+                          "systems allow; choose a shorter name")
+    if len(os.fsencode(os.path.abspath(given))) >= PATH_MAX:
+        raise OutputError(path=given, reason=f"the path is over the {PATH_MAX} bytes the system allows; choose a "
+                          "shorter path")
+    target = resolve_target(given)      # a link (even a dangling one): its target is written (created)
     shown = given if target == given else f"{given} (a link to {target})"
     for inp in inputs:
         if inp is None:
@@ -240,7 +238,7 @@ def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]]
                 raise OutputError(path=shown, reason="exists and is not a folder")
         else:
             if not stat.S_ISREG(mode):
-                raise OutputError(path=shown, reason=f"is {_describe(mode)}, not a file; ddrid writes only regular files")
+                raise OutputError(path=shown, reason=f"is {describe_mode(mode)}, not a file; ddrid writes only regular files")
             try:
                 same_kind = looks_like(target, kind)
             except OSError as exc:

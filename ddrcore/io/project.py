@@ -220,6 +220,17 @@ def load(path: Union[str, os.PathLike], check_training: Optional[Callable[[dict]
     path = Path(path)
     # Checked on the open descriptor: a FIFO or /dev/zero given as a project is refused, not waited on
     # or read for ever; the size is capped before the read.
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0              # read_bytes names what is wrong with the path
+    from .reading import available_memory
+
+    avail = available_memory()
+    # Parsed JSON takes about ten times its text (a dict and a str per value): refused before it is read.
+    if avail and 10 * size > 0.8 * avail:
+        raise _fail(path, f"refused: reading this {size / 2**20:.0f} MiB project needs about "
+                          f"{10 * size / 2**30:.1f} GiB, more than this process can get ({avail / 2**30:.1f} GiB)")
     data = read_bytes(path, "project file", PROJECT_BYTES, ProjectFileError)
     try:
         text = data.decode("utf-8-sig")

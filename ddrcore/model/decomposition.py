@@ -133,24 +133,41 @@ class Explanation:
     heat_normal: float = float("nan")
 
 
-def explain(model, raw: np.ndarray, residual: Optional[str] = None) -> Explanation:
+def explain(model, raw: np.ndarray, residual: Optional[str] = None, source=None) -> Explanation:
     """Decompose one raw patch (C, S, S) with ``model`` and put every part in image units.
 
-    ``residual`` defaults to :func:`default_residual` of the model.
+    ``residual`` defaults to :func:`default_residual` of the model.  ``source``
+    (the patch's :class:`~ddrcore.io.images.PatchSource`) carries the object's
+    measurements: a model that ranks by AS_cell needs them for the score it
+    ranks by.  Without them the line says what the network alone gives (AS_c).
 
     Runs the networks (torch is imported here, not when the module loads).
     """
+    from ..io.images import PatchSet
     from ..progress import run_to_end
     from .scoring import score_patches
 
     raw = np.asarray(raw, np.float32)[None]
-    s = run_to_end(score_patches(model, raw, decompose=True))
+    patches = PatchSet(raw, [source]) if source is not None else raw
+    s = run_to_end(score_patches(model, patches, decompose=True))
     x_c, x_n = to_image_units(raw, s.x_c, s.x_n, model.preprocessor)
     residual = residual or default_residual(model)
-    value = float(s.score[0])
-    why = why_ranked(model.score_type, value, model.validation_scores.get(model.score_type),
-                     model.validation.get("score_rule", ""))
-    if model.score_type == "combined":
+    score_type = model.score_type
+    if score_type in ("cell", "measure") and s.cell is None and s.combined is not None:
+        # A patch without its object's measurements: the network's part of the cell score.
+        score_type = "combined"
+    value = float(s.of(score_type)[0])
+    why = why_ranked(score_type, value, model.validation_scores.get(score_type),
+                     model.validation.get("score_rule", "") if score_type == model.score_type else
+                     "the network alone (this patch came without its object's measurements)")
+    if score_type == "cell" and model.measure is not None:
+        from .combined import standardised
+
+        by_shape = float(standardised(np.asarray(s.measure, np.float64), model.measure.calibration)[0])
+        why += (" Here its measurements (AS_m: size, shape, brightness) weigh more than its image (AS_c)."
+                if by_shape > float(s.combined[0]) else
+                " Here its image (AS_c) weighs more than its measurements (AS_m).")
+    if score_type == "combined":
         from .combined import calibration, residual_decides
 
         cal = calibration(model.validation_scores)

@@ -30,6 +30,8 @@ VERSION = 1
 SUFFIX = ".ddrid"
 #: The largest model file read (Table 1's networks at the largest input and latent sizes fit well below).
 MODEL_BYTES = Limit("model file size", "DDRID_MAX_MODEL_BYTES", 16 * 2**30)
+#: The pickled part of a model file (settings, validation records; not the tensors): a few MB at most.
+PICKLE_BYTES = Limit("pickled model structure", "DDRID_MAX_MODEL_PICKLE_BYTES", 256 * 2**20)
 
 
 def _plain(value):
@@ -308,13 +310,21 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
     try:
         fh.seek(0)
         with zipfile.ZipFile(fh) as zf:
-            unpacked = sum(max(0, i.file_size) for i in zf.infolist())
+            infos = zf.infolist()
+            unpacked = sum(max(0, i.file_size) for i in infos)
+            # The pickled structure (everything but the tensors' bytes) becomes Python objects, about ten
+            # times its size: a forged list of 100 million numbers must be refused before it is unpickled.
+            pickled = sum(max(0, i.file_size) for i in infos if i.filename.endswith(".pkl"))
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
         raise _fail(path, f"not a ddrid model file or corrupted ({first_line(exc)})") from None
     from ..io.reading import available_memory
 
     avail = available_memory()
-    if avail and unpacked > 0.8 * avail:
+    if pickled > PICKLE_BYTES.value():
+        raise _fail(path, f"refused: its pickled structure is {pickled / 2**20:.0f} MiB, over the "
+                          f"{PICKLE_BYTES.value() / 2**20:.0f} MiB a ddrid model's takes ({PICKLE_BYTES.what}); "
+                          f"{PICKLE_BYTES.hint} if the file is real")
+    if avail and unpacked + 10 * pickled > 0.8 * avail:
         raise _fail(path, f"refused: unpacking it needs {unpacked / 2**30:.1f} GiB, more than this process can "
                           f"get ({avail / 2**30:.1f} GiB free)")
     try:

@@ -28,7 +28,7 @@ from .points import PointsFileError, in_pixels, points_for, read_points, unmatch
 __all__ = [
     "LABEL_SUFFIXES", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE", "SOURCES", "ObjectContext", "Objects", "Patching",
     "PointsFileError", "detect_objects", "estimate_object_size", "find_label_image", "is_label_file",
-    "objects_from_labels", "page_objects", "read_points",
+    "diameter_of", "objects_from_labels", "objects_in_array", "page_objects", "read_points",
 ]
 
 #: Files sampled to estimate the object size of a folder.
@@ -118,8 +118,8 @@ class ObjectContext:
             if label_path is None:
                 return []
             lab = read_label_pages(label_path)[0]
-            areas = objects_from_labels(lab).areas
-            return [float(np.sqrt(4 * np.median(areas) / np.pi))] if areas.size else []
+            size = diameter_of(objects_from_labels(lab).areas)
+            return [] if size is None else [size]
         page = select_channels(read_image_groups(path)[0][:1], self.channel, path)[0]
         est = estimate_object_size(page)
         return [] if est is None else [est]
@@ -200,6 +200,74 @@ class ObjectContext:
             pts = pts[inside]
             return Objects(pts, np.arange(1, len(pts) + 1, dtype=np.int64), np.full(len(pts), np.nan))
         raise ValueError(f"no objects for patch source {source!r}")
+
+
+def diameter_of(areas) -> Optional[float]:
+    """The typical diameter (px) of objects of these areas: that of a disc of their median area.
+
+    Examples
+    --------
+    >>> round(diameter_of([314.0, 320.0, 300.0]), 1), diameter_of([])
+    (20.0, None)
+    """
+    areas = np.asarray(areas, float)
+    areas = areas[np.isfinite(areas)]
+    return float(np.sqrt(4 * np.median(areas) / np.pi)) if areas.size else None
+
+
+def objects_in_array(page: np.ndarray, patching: Patching, labels: Optional[np.ndarray] = None,
+                     points: Optional[np.ndarray] = None):
+    """The objects of one in-memory page, and the settings resolved for it: ``(Objects, Patching)``.
+
+    The in-memory sibling of :meth:`ObjectContext.page`, for callers that hold
+    arrays rather than files (a viewer's layers, a notebook): ``labels`` is the
+    page's (Y, X) label image (``source="labels"``), ``points`` (N, 2) object
+    centres y, x (``source="points"``); ``auto`` detects.  An object size
+    not given is settled as a run over files settles it: measured from the
+    label image, else estimated from the page (points too, where the command
+    line asks for it: here the page is at hand).  Point ``i`` keeps id
+    ``i + 1`` even when points outside the page are left out, so ids map back
+    to the caller's rows.
+    """
+    from ..errors import DdridError
+
+    patching = patching.validate()
+    if patching.is_grid:
+        raise ValueError("grid tiles are not objects; use ddrcore.io.images.patches_from_planes")
+    page = np.asarray(page)
+    if page.ndim not in (2, 3):
+        raise ValueError(f"expected a (Y, X) or (Y, X, C) page, got shape {page.shape}")
+    hw = page.shape[:2]
+    objects = None
+    if patching.source == "labels":
+        if labels is None:
+            raise ValueError("objects from labels need the label image")
+        labels = np.asarray(labels)
+        if labels.shape != hw:
+            raise DdridError(f"the label image is {labels.shape[1]} x {labels.shape[0]} px but the image is "
+                             f"{hw[1]} x {hw[0]} px; use the labels made for this image")
+        if labels.dtype.kind not in "iub" or (labels.size and labels.min() < 0):
+            raise DdridError("a label image must hold non-negative whole numbers (object ids)")
+        objects = objects_from_labels(labels)
+    elif patching.source == "points":
+        pts = np.asarray(points if points is not None else np.zeros((0, 2)), float).reshape(-1, 2)
+        inside = np.isfinite(pts).all(1) & (pts[:, 0] >= 0) & (pts[:, 0] <= hw[0] - 1) & (pts[:, 1] >= 0) & (
+            pts[:, 1] <= hw[1] - 1)
+        keep = np.flatnonzero(inside)
+        objects = Objects(pts[keep], (keep + 1).astype(np.int64), np.full(len(keep), np.nan))
+    size = patching.object_size
+    if patching.patch_size is None and (size is None or patching.per_image):
+        own = diameter_of(objects.areas) if patching.source == "labels" else estimate_object_size(page)
+        if size is None:
+            if own is None:
+                what = "the label image has no objects" if patching.source == "labels" else "no objects were found"
+                raise DdridError(f"could not estimate the object size ({what}); give the objects' diameter in pixels")
+            patching = patching.with_object_size(round(float(np.clip(own, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE)), 1))
+        else:
+            patching = patching.for_image(own)
+    if patching.source == "auto":
+        objects = detect_objects(page, patching.object_size or patching.crop_side() / 2)
+    return objects, patching
 
 
 def page_objects(page: np.ndarray, patching: Patching, path, index: int = 0, channel=None) -> Objects:

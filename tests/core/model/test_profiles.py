@@ -286,3 +286,26 @@ def test_combined_is_derived_for_a_model_file_without_it(explain_model):
     assert m.score_type == "combined"
     assert m.threshold == pytest.approx(float(np.quantile(stored.astype(np.float64), m.config.threshold_quantile)),
                                         rel=1e-4)
+
+
+@pytest.mark.slow
+def test_detail_of_a_cell_score_model_uses_the_objects_measurements():
+    # A model that ranks by AS_cell: the Detail line needs the object's measurements (its PatchSource);
+    # without them it says what the network alone gives instead of failing.
+    from ddrcore.io.images import patches_from_array
+    from ddrcore.model.decomposition import explain
+    from ddrcore.model.training import train
+    from ddrcore.objects import Patching, objects_in_array
+    from ddrcore.objects.synthetic import make_field
+
+    f = make_field((192, 192), ("blob",), n=14, size=20, seed=2)
+    objects, patching = objects_in_array(f.image, Patching("labels"), labels=f.labels)
+    patches = patches_from_array(f.image, objects, patching)
+    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, batch_size=8, min_steps_per_epoch=0, device="cpu")
+    cfg.set_patching(patching)
+    model = run_to_end(train(patches, cfg))
+    assert model.score_type == "cell"
+    with_source = explain(model, patches.images[0], source=patches.sources[0])
+    assert "AS_cell" in with_source.why and "measurements" in with_source.why
+    alone = explain(model, patches.images[0])
+    assert "AS_c " in alone.why and "without its object's measurements" in alone.why
