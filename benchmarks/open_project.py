@@ -166,11 +166,23 @@ def main(argv=None) -> int:
     full = [open_in_fresh_process(project, n, True) for _ in range(args.repeat)]
     cold = [open_in_fresh_process(project, n, False) for _ in range(args.repeat)]
     none = [open_in_fresh_process(empty, 0, True) for _ in range(args.repeat)]
+    # For comparison, the project without its cache (as before issue 20): images read and scored again.
+    from ddrcore.io import patchcache
+
+    cache = patchcache.cache_path(project)
+    kept = cache.read_bytes()
+    uncached = []
+    for _ in range(args.repeat):
+        cache.unlink(missing_ok=True)    # closing the window autosaves, and so writes the cache again
+        uncached.append(open_in_fresh_process(project, n, True))
+    cache.write_bytes(kept)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"open project, {N_FIELDS * PER_FIELD} objects, model, scores shown: median {statistics.median(full):.2f} s "
           f"(runs {', '.join(f'{x:.2f}' for x in full)}; {cores} cores)")
     print(f"  the same at once after the window appears (torch still loading): median {statistics.median(cold):.2f} s "
           f"(runs {', '.join(f'{x:.2f}' for x in cold)})")
+    print(f"  without its cache (images read and scored again): median {statistics.median(uncached):.2f} s "
+          f"(runs {', '.join(f'{x:.2f}' for x in uncached)})")
     print(f"open empty project: median {statistics.median(none):.2f} s (runs {', '.join(f'{x:.2f}' for x in none)})")
     return 0
 

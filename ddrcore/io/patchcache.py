@@ -117,10 +117,24 @@ def save(path: PathLike, images: np.ndarray, sources: Sequence[PatchSource], sco
         for name in SCORE_NAMES:
             arrays[f"score_{name}"] = np.asarray(scores[name], np.float64).reshape(n)
     path = Path(path)
+    if path.exists() and not _is_cache(path):
+        # Never replace a file of another kind that happens to have the cache's name.
+        raise ValueError(f"{path} exists and is not a ddrid patch cache; not replaced")
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     return path
+
+
+def _is_cache(path: Path) -> bool:
+    """Whether an existing file is one of these caches (a zip holding this module's arrays), by its index only."""
+    try:
+        if not path.is_file():
+            return False
+        with zipfile.ZipFile(path) as zf:
+            return {"fingerprint.npy", "version.npy", "images.npy"} <= set(zf.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
 
 
 def _check(cond: bool) -> None:

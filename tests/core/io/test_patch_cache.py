@@ -53,3 +53,15 @@ def test_a_forged_or_broken_cache_is_ignored(tmp_path, forge):
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)
     assert patchcache.load(path, "fp") is None
+
+
+def test_a_file_of_another_kind_is_never_replaced(tmp_path):
+    other = tmp_path / "p.ddridcache"
+    other.write_text("my notes")
+    with pytest.raises(ValueError):
+        patchcache.save(other, np.zeros((1, 1, 4, 4), np.float32), _sources(tmp_path, 1), None, None, "fp")
+    assert other.read_text() == "my notes"
+    path = patchcache.save(tmp_path / "q.ddridcache", np.zeros((1, 1, 4, 4), np.float32), _sources(tmp_path, 1),
+                           None, None, "fp")
+    patchcache.save(path, np.zeros((1, 1, 4, 4), np.float32), _sources(tmp_path, 1), None, None, "fp2")   # its own
+    assert patchcache.load(path, "fp2") is not None
