@@ -133,7 +133,7 @@ def score_task(task: ScoreTask) -> TaskResult:
     :func:`ddrcore.model.scoring.score_patches`.
     """
     from ..io import reading
-    from ..model.scoring import score_patches
+    from ..model.scoring import add_cell_scores, score_patches
 
     t0 = time.perf_counter()
     model = worker_model(task.model_path, task.model_stamp, task.device)
@@ -162,6 +162,8 @@ def score_task(task: ScoreTask) -> TaskResult:
     x = np.concatenate(arrays) if arrays else np.zeros((0, model.channels, model.input_size, model.input_size),
                                                        np.float32)
     scores = run_to_end(score_patches(model, x, decompose=task.decompose))
+    # AS_m and AS_cell from the objects' measurements, as score_patches adds them for a PatchSet.
+    add_cell_scores(model, scores, sources)
     return TaskResult(task.index, outcomes, sources, scores, worker=socket.gethostname(),
                       seconds=time.perf_counter() - t0, patches=len(sources))
 

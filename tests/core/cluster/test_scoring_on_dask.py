@@ -26,7 +26,8 @@ from synthetic import blob_patch, ring_patch
 # Each test starts a Dask cluster (worker processes that import torch): seconds each.
 pytestmark = pytest.mark.slow
 
-SCORE_COLUMNS = ("score", "score_latent", "score_recon", "score_residual", "score_combined")
+SCORE_COLUMNS = ("score", "score_latent", "score_recon", "score_residual", "score_combined", "score_measure",
+                 "score_cell")
 
 # The checkout's root: subprocesses run from there, as a user's shell would.
 ROOT = str(Path(__file__).resolve().parents[3])
@@ -68,7 +69,7 @@ def assert_same_csv(a, b, rel=1e-5):
         for key in x:
             if key in SCORE_COLUMNS and (x[key] or y[key]):   # score_residual is empty for paper models
                 # AS_c is a z-score, near 0 for typical patches: a relative tolerance alone is meaningless there.
-                z = key == "score_combined" or (key == "score" and x["score_type"] == "AS_c")
+                z = key in ("score_combined", "score_cell") or (key == "score" and x["score_type"] in ("AS_c", "AS_cell"))
                 assert float(x[key]) == pytest.approx(float(y[key]), rel=rel, abs=1e-4 if z else 0), (key, x, y)
             else:
                 assert x[key] == y[key], (key, x, y)
@@ -118,6 +119,44 @@ def test_local_cluster_writes_the_local_csv(model_file, screen, tmp_path, capsys
     assert any("broken.tif" in s for s in skipped(dask_err)) and any("rgb.tif" in s for s in skipped(dask_err))
     assert sorted(p.name for p in (tmp_path / "dec-dask").iterdir()) == \
         sorted(p.name for p in (tmp_path / "dec-local").iterdir())
+
+
+def test_an_object_model_scores_on_the_cluster_as_locally(tmp_path, capsys):
+    """AS_m and AS_cell come from the objects' measurements: the workers add them as a local run does."""
+    import tifffile
+
+    from ddrcore.config import TrainConfig
+    from ddrcore.io.images import load_patches
+    from ddrcore.model.training import train
+    from ddrcore.objects import Patching
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:160, :160]
+    for name in ("normal", "screen"):
+        (tmp_path / name).mkdir()
+        for f in range(2):
+            img = (100 + rng.normal(0, 5, (160, 160))).astype(np.uint16)
+            lab = np.zeros((160, 160), np.uint16)
+            for k, (cy, cx) in enumerate([(cy, cx) for cy in range(20, 160, 28) for cx in range(20, 160, 28)], 1):
+                r2 = 9 if name == "screen" and k == 7 else 36
+                inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= r2
+                img[inside] = 900 + rng.integers(0, 100)
+                lab[inside] = k
+            tifffile.imwrite(tmp_path / name / f"f{f}.tif", img)
+            tifffile.imwrite(tmp_path / name / f"f{f}_masks.tif", lab)
+    normal = run_to_end(load_patches(tmp_path / "normal", patching=Patching("labels", object_size=12)))
+    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, device="cpu", batch_size=8)
+    cfg.set_patching(normal.patching)
+    cfg.input_size = int(normal.images.shape[-1])
+    model = run_to_end(train(normal, cfg))
+    assert model.score_type == "cell"
+    path = save(model, tmp_path / "cells.ddrid")
+    local, spread = tmp_path / "local.csv", tmp_path / "dask.csv"
+    assert main(["--quiet", "score", str(path), str(tmp_path / "screen"), "--csv", str(local)]) == 0
+    assert main(["--quiet", "score", str(path), str(tmp_path / "screen"), "--csv", str(spread),
+                 "--cluster", "local:1"]) == 0
+    assert_same_csv(local, spread)
+    assert {r["score_type"] for r in rows(spread)} == {"AS_cell"} and all(r["score_cell"] for r in rows(spread))
 
 
 def _many_fields(folder, n=24, side=128):
