@@ -83,7 +83,11 @@ def main() -> int:
     fig.suptitle(f"{Path(args.image).name}: top 20 of the screened half ({len(screen)} objects; trained on "
                  f"{len(normal)} of the other half, {args.epochs}+{args.epochs} epochs). Rows: the object in the "
                  f"image (outlined) / the patch the model saw. * = above the default threshold", fontsize=9)
-    fig.savefig(args.out, dpi=80, bbox_inches="tight")
+    from ddrcore.io.atomic import atomic_path
+    from ddrcore.io.outputs import REPORT_CREATOR
+
+    with atomic_path(args.out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=80, bbox_inches="tight", format="png", metadata={"Software": REPORT_CREATOR})
     print(f"wrote {args.out}; AS_cell threshold {model.threshold:.3g}, {int(flagged.sum())} of {len(screen)} flagged; "
           f"quality check: {model.validation.get('cell_auc')}")
     return 0

@@ -210,7 +210,13 @@ def top_montage(path, images: np.ndarray, kinds: np.ndarray, scores: np.ndarray,
         ax.set_title(kinds[i] or "no nucleus", fontsize=8, color="black" if kinds[i] == "normal" else "darkred")
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    # Like every output: never over an input or a file of another kind, and whole or not at all.
+    from ..io.atomic import atomic_path
+    from ..io.outputs import REPORT_CREATOR
+
+    check_output(path, "report")
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=80, bbox_inches="tight", format="png", metadata={"Software": REPORT_CREATOR})
     plt.close(fig)
 
 
