@@ -471,6 +471,7 @@ def test_a_cluster_address_that_is_a_web_server_fails_fast(model_file, test_dir,
     assert seconds < 10 and not out.exists()
 
 
+@pytest.mark.slow   # over 2 s: the default tier stays near 90 s on 2 cores
 @pytest.mark.timeout(120)   # starts a local Dask cluster of one worker: about 3 s
 def test_a_file_that_vanishes_during_a_cluster_run_is_skipped(model_file, tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
@@ -494,6 +495,7 @@ def test_a_file_that_vanishes_during_a_cluster_run_is_skipped(model_file, tmp_pa
     assert [Path(r["path"]).name for r in rows if not r["rank"]] == ["ring_1.tif"]
 
 
+@pytest.mark.slow   # over 2 s: the default tier stays near 90 s on 2 cores
 def test_a_million_objects_in_one_image_are_refused_before_cutting(model_file, tmp_path):
     """Object crops are counted before they are cut: 300,000 points on one field (4 GB of crops) cost that
     field only, under the cap and in seconds; the other field is scored."""

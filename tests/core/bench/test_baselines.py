@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from ddrcore.bench.baselines import (BaselineConfig, LeNetAutoencoder, LeNetEncoder, init_center,
@@ -37,6 +38,7 @@ def test_soft_radius_is_quantile_of_distances():
     assert math.isclose(radius_from_distances(dist, 0.05), float(np.quantile(np.arange(1, 101), 0.95)))
 
 
+@pytest.mark.slow   # over 2 s: the default tier stays near 90 s on 2 cores
 def test_few_steps_finite_and_scores(rng):
     raw = rng.integers(0, 255, (9, 1, 32, 32)).astype(np.float32)  # 9 with batch 4: last batch of 1 dropped
     cfg = BaselineConfig(pretrain_epochs=2, finetune_epochs=2, batch_size=4, warmup_epochs=1, radius_every=1,
@@ -52,6 +54,7 @@ def test_few_steps_finite_and_scores(rng):
     assert (scores["deepsvdd"] >= 0).all() and (scores["dcae"] >= 0).all()
 
 
+@pytest.mark.slow   # over 2 s: the default tier stays near 90 s on 2 cores
 def test_dcae_only_skips_svdd(rng):
     raw = rng.random((6, 3, 32, 32)).astype(np.float32)
     models = run_to_end(train_baselines(raw, BaselineConfig(pretrain_epochs=1, finetune_epochs=1, batch_size=3,
