@@ -22,6 +22,8 @@ from .progress import Job
 
 DEMO_PRETRAIN_EPOCHS = 25
 DEMO_FINETUNE_EPOCHS = 25
+#: The demo writes the decompositions of its this many top-ranked test patches.
+DEMO_DECOMPOSITIONS = 20
 
 
 def bundled_demo_dir() -> Path:
@@ -303,10 +305,16 @@ def run_demo(out, data=None, *, pretrain_epochs: Optional[int] = None, finetune_
     model = yield from train(normal, cfg)
     model_path = save(model, out / "demo-model.ddrid", inputs=[data], force=force)
     test = yield from load_patches(data / "test", cfg.patch_size, cfg.input_size)
-    scores = yield from score_patches(model, test, decompose=True)
+    scores = yield from score_patches(model, test)
     csv_path = write_csv(out / "demo-ranked.csv", scores, test.sources, model.stamp(model_path.name),
                          inputs=[data], force=force)
-    write_decompositions(out / "decompositions", scores, test.sources, limit=20, inputs=[data])
+    # Decompositions of the DEMO_DECOMPOSITIONS top-ranked patches only, the ones written: R_N runs on
+    # those alone, not on the whole test set (their scores are the ones just ranked, taken in rank order).
+    top = scores.ranking()[:DEMO_DECOMPOSITIONS]
+    shown = scores.take(top)
+    parts = yield from score_patches(model, test.images[top], decompose=True)
+    shown.x, shown.x_c, shown.x_n = parts.x, parts.x_c, parts.x_n
+    write_decompositions(out / "decompositions", shown, [test.sources[i] for i in top], inputs=[data])
     labels = labels_from_folders(test.sources)
     flagged = scores.flagged()
     return DemoResult(
