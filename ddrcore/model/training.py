@@ -242,7 +242,12 @@ class _Run:
 
 
 def _adam(params, config: TrainConfig):
-    opt = torch.optim.Adam(list(params), lr=config.lr, weight_decay=config.weight_decay)
+    params = list(params)
+    # The fused kernel is the same update (Adam with L2 weight decay) in one pass over each tensor: on the
+    # demo's 13 M parameters it took a third of the per-tensor loop's time on 2 CPU cores (results agree
+    # to the last bits of float32, not bit for bit).  CPU and CUDA have it; other devices keep the loop.
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") for p in params)
+    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, [config.lr_milestone], config.lr_gamma)
 
 
