@@ -247,7 +247,11 @@ def _adam(params, config: TrainConfig):
     # demo's 13 M parameters it took a third of the per-tensor loop's time on 2 CPU cores (results agree
     # to the last bits of float32, not bit for bit).  CPU and CUDA have it; other devices keep the loop.
     fused = bool(params) and all(p.device.type in ("cpu", "cuda") for p in params)
-    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
+    try:
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
+    except (RuntimeError, ValueError):
+        # Older torch releases (ddrid allows torch >= 2.1) have no fused Adam on the CPU: the loop then.
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, [config.lr_milestone], config.lr_gamma)
 
 
