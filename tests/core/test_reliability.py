@@ -145,6 +145,7 @@ def test_points_ten_million_rows_at_the_default_cap_under_3gb(tmp_path, model_fi
     print(f"10M-row points CSV: refused in {seconds:.1f} s, peak {peak} MB")
 
 
+@pytest.mark.slow   # over 1.5 s: the default tier stays under 90 s on 2 cores
 # ------------------------------------------------------------------------------- forged model tensors --
 def test_stride_0_model_tensor_is_refused_unmaterialised(tiny_model, tmp_path, model_file, test_dir, capsys):
     huge = 1_200_000_000           # 4.8 GB of float32 if ever materialised
@@ -297,6 +298,7 @@ def test_inflating_tiff_is_refused_from_its_header_and_the_others_are_scored(mod
     assert time.perf_counter() - t < 2
 
 
+@pytest.mark.slow   # over 1.5 s: the default tier stays under 90 s on 2 cores
 def test_stride_1_on_a_large_field_is_refused_before_allocating(model_file, tmp_path):
     data = _field_folder(tmp_path / "data")
     rng = np.random.default_rng(2)
@@ -448,6 +450,7 @@ def test_a_full_disk_is_noticed_before_scoring(model_file, tmp_path, capsys, mon
     assert not out.exists() and not list((tmp_path / "dec").iterdir())
 
 
+@pytest.mark.slow   # over 1.5 s: the default tier stays under 90 s on 2 cores
 # ------------------------------------------------------------------------------------------------ cluster --
 @pytest.mark.timeout(60, func_only=True)  # a hang is what is timed, not the fixtures' training
 def test_a_cluster_address_that_is_a_web_server_fails_fast(model_file, test_dir, tmp_path, capsys):
