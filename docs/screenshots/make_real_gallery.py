@@ -13,19 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def pump(app, seconds: float, until=None) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        if until is not None and until():
-            return
-        time.sleep(0.01)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_screenshots import pump  # noqa: E402  (the same event pump as the other screenshot scripts)
 
 
 def main() -> int:
