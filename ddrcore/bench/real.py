@@ -116,13 +116,6 @@ def truth_of(sources, truth: dict) -> tuple:
     return np.array(kinds), np.array(crowded)
 
 
-def features(sources) -> np.ndarray:
-    """The measurement matrix of the patches (the CSV's columns), logs of the scale measures."""
-    from ..model.cellscore import feature_matrix
-
-    return feature_matrix(sources)
-
-
 def baseline_scores(train_f: np.ndarray, val_f: np.ndarray, test_f: np.ndarray, seed: int) -> dict:
     """{method: (test scores, validation scores)} for the features baselines (scikit-learn)."""
     try:
@@ -275,8 +268,10 @@ def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int,
     val_idx = np.asarray(model.training.get("val_indices", []), int)
     train_mask = np.ones(len(normal), bool)
     train_mask[val_idx] = False
-    f_all = features(normal.sources)
-    f_test = features(test.sources)
+    from ..model.cellscore import feature_matrix
+
+    f_all = feature_matrix(normal.sources)
+    f_test = feature_matrix(test.sources)
     if np.isfinite(f_all).all() and np.isfinite(f_test).all():
         for name, (s, v) in baseline_scores(f_all[train_mask], f_all[~train_mask], f_test, seed).items():
             methods[name] = figures(np.asarray(s, float), kinds, border, crowded, default_threshold(v))
