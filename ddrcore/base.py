@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+# --- networks ------------------------------------------------------------------------------------------
+
+#: E_C's two forms: "table1" (the paper's layers) and "biasfree" (no bias terms, BatchNorm without
+#: affine parameters); ddrcore.model.networks builds them and says why.
+CLASS_ENCODERS = ("table1", "biasfree")
+
 # --- sizes ---------------------------------------------------------------------------------------------
 
 #: Network input sides the command line and the GUI offer (powers of two; Table 1 uses 32).

@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 # Sizes, limits and devices live at the bottom of the engine (base.py), where io and objects can use
 # them without depending on the training settings; they stay importable from here for older callers.
-from .base import (DEVICE_CHOICES, INPUT_SIZES, MAX_BATCH, MAX_CHANNELS, MAX_EPOCHS,  # noqa: F401
+from .base import (CLASS_ENCODERS, DEVICE_CHOICES, INPUT_SIZES, MAX_BATCH, MAX_CHANNELS, MAX_EPOCHS,  # noqa: F401
                    MAX_INPUT_SIZE, MAX_LATENT_DIM, MAX_PATCH_SIZE, MAX_SEED, autocast, check_input_size,
                    default_input_size, describe_devices, select_device)
 
@@ -71,6 +71,15 @@ class TrainConfig:
     # measurement that justifies it, is in docs/method.md ("Profiles").
     # Model files written before this field existed load as "paper".
     profile: str = "explain"
+    # E_C's form (ddrcore.model.networks.CLASS_ENCODERS): None follows the profile ("biasfree" under
+    # "explain", Table 1's layers under "paper").  Model files from before this field keep Table 1's.
+    class_encoder: Optional[str] = None
+
+    def encoder_form(self) -> str:
+        """E_C's form this configuration trains: the stated one, else the profile's."""
+        if self.class_encoder is not None:
+            return self.class_encoder
+        return "biasfree" if self.profile == "explain" else "table1"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +97,8 @@ class TrainConfig:
     def from_dict(d: dict) -> "TrainConfig":
         known = {f.name for f in fields(TrainConfig)}
         # Model files from before these settings cut every object and kept its neighbours.
-        d = {"border": "include", "neighbours": "keep", "augment": False, "per_image": False, **d}
+        d = {"border": "include", "neighbours": "keep", "augment": False, "per_image": False,
+             "class_encoder": "table1", **d}
         return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
     def patching(self, labels_dir: Optional[str] = None, points: Optional[str] = None):
@@ -159,6 +169,9 @@ class TrainConfig:
             raise ValueError("learning rate and latent sigma must be positive")
         if not isinstance(self.profile, str) or self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if self.class_encoder is not None and self.class_encoder not in CLASS_ENCODERS:
+            raise ValueError(f"class_encoder must be one of {', '.join(CLASS_ENCODERS)}, "
+                             f"got {self.class_encoder!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 

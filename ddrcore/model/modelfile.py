@@ -52,7 +52,8 @@ def to_payload(model: DDRIDModel) -> dict:
         "format": FORMAT,
         "version": VERSION,
         "ddrid_version": __version__,
-        "config": _plain(model.config.to_dict()),
+        # E_C's form written out, so the file says which networks its weights belong to.
+        "config": _plain({**model.config.to_dict(), "class_encoder": model.nets.class_encoder}),
         "architecture": {"channels": model.channels, "latent_dim": model.nets.latent_dim,
                          "input_size": model.input_size},
         "state": {name: {k: v.detach().cpu() for k, v in getattr(model.nets, name).state_dict().items()}
@@ -355,13 +356,13 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
     # The weights the architecture needs must be in the file: counted on torch's meta device (nothing
     # allocated), so a forged size is refused before gigabytes of networks are built.
     with torch.device("meta"):
-        n_weights = sum(t.numel() for t in DDRIDNetworks(arch["channels"], arch["latent_dim"],
-                                                         arch["input_size"]).state_dict().values())
+        n_weights = sum(t.numel() for t in DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"],
+                                                         config.encoder_form()).state_dict().values())
     if 4 * n_weights > unpacked + 1_000_000:
         raise _fail(path, f"forged or damaged model file: architecture needs {4 * n_weights / 1e6:.0f} MB of "
                           f"weights but the file holds {unpacked / 1e6:.0f} MB")
     try:
-        nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"])
+        nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"], config.encoder_form())
         for name in ("r_c", "r_n", "d_l"):
             getattr(nets, name).load_state_dict(payload["state"][name], strict=True)
         z_c = payload["z_c"]

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import nn
 
-from ..base import INPUT_SIZES, check_input_size, default_input_size  # noqa: F401
+from ..base import CLASS_ENCODERS, INPUT_SIZES, check_input_size, default_input_size  # noqa: F401
 
 LEAK = 0.2
 
@@ -37,26 +37,33 @@ def default_latent_dim(channels: int) -> int:
     return 128 if channels == 1 else 512
 
 
+# E_C's forms (CLASS_ENCODERS): "table1" or "biasfree".  Why "biasfree": a bias or a BatchNorm shift lets
+# an encoder map every input to the centre Z_C whatever it shows, which minimises L_OC and leaves AS_l
+# blind (Ruff et al., Deep SVDD, Prop. 2); with long finetuning Table 1's encoder drifts that way
+# (benchmarks/experiments/detection.md, section 7).
+
+
 class Encoder(nn.Module):
-    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32):
+    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32, bias_free: bool = False):
         super().__init__()
         check_input_size(input_size)
+        affine = not bias_free
         # Convolutions followed by BatchNorm carry no bias: BN's shift replaces it.
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 64, 4, 2, 1),
+            nn.Conv2d(channels, 64, 4, 2, 1, bias=affine),
             nn.LeakyReLU(LEAK),
             nn.Conv2d(64, 128, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(128),
+            nn.BatchNorm2d(128, affine=affine),
             nn.LeakyReLU(LEAK),
             nn.Conv2d(128, 256, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(256),
+            nn.BatchNorm2d(256, affine=affine),
             nn.LeakyReLU(LEAK),
             nn.Conv2d(256, 512, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(512),
+            nn.BatchNorm2d(512, affine=affine),
             nn.LeakyReLU(LEAK),
         )
         side = input_size // 16
-        self.fc = nn.Linear(512 * side * side, latent_dim)
+        self.fc = nn.Linear(512 * side * side, latent_dim, bias=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x).flatten(1))
@@ -88,9 +95,9 @@ class Decoder(nn.Module):
 class Autoencoder(nn.Module):
     """R_C or R_N: an encoder followed by a decoder (identical architectures)."""
 
-    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32):
+    def __init__(self, channels: int = 1, latent_dim: int = 128, input_size: int = 32, bias_free: bool = False):
         super().__init__()
-        self.encoder = Encoder(channels, latent_dim, input_size)
+        self.encoder = Encoder(channels, latent_dim, input_size, bias_free)
         self.decoder = Decoder(channels, latent_dim, input_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,13 +135,20 @@ class LatentDiscriminator(nn.Module):
 
 
 class DDRIDNetworks(nn.Module):
-    """The three networks of DDR-ID together: R_C, R_N and D_L."""
+    """The three networks of DDR-ID together: R_C, R_N and D_L.
 
-    def __init__(self, channels: int = 1, latent_dim: int | None = None, input_size: int = 32):
+    ``class_encoder`` is E_C's form (:data:`CLASS_ENCODERS`); R_N's encoder always keeps Table 1's layers.
+    """
+
+    def __init__(self, channels: int = 1, latent_dim: int | None = None, input_size: int = 32,
+                 class_encoder: str = "table1"):
         super().__init__()
+        if class_encoder not in CLASS_ENCODERS:
+            raise ValueError(f"class_encoder must be one of {', '.join(CLASS_ENCODERS)}, got {class_encoder!r}")
         latent_dim = latent_dim or default_latent_dim(channels)
         self.channels, self.latent_dim, self.input_size = channels, latent_dim, input_size
-        self.r_c = Autoencoder(channels, latent_dim, input_size)
+        self.class_encoder = class_encoder
+        self.r_c = Autoencoder(channels, latent_dim, input_size, bias_free=class_encoder == "biasfree")
         self.r_n = Autoencoder(channels, latent_dim, input_size)
         self.d_l = LatentDiscriminator(latent_dim)
 
@@ -171,6 +185,6 @@ def recon_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
-    "Encoder", "Decoder", "Autoencoder", "LatentDiscriminator", "DDRIDNetworks",
+    "CLASS_ENCODERS", "Encoder", "Decoder", "Autoencoder", "LatentDiscriminator", "DDRIDNetworks",
     "count_parameters", "recon_error", "init_output_layers", "default_latent_dim", "check_input_size",
 ]

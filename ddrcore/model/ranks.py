@@ -164,7 +164,7 @@ class DistributedRanks(Ranks):
         # Plain BatchNorm again (same weights and statistics; the same names in the state dict), built
         # without touching the random stream that the rest of training goes on with.
         with torch.random.fork_rng(devices=[]):
-            plain = DDRIDNetworks(nets.channels, nets.latent_dim, nets.input_size)
+            plain = DDRIDNetworks(nets.channels, nets.latent_dim, nets.input_size, nets.class_encoder)
         plain.load_state_dict(nets.state_dict())
         return plain.to(device)
 

@@ -9,7 +9,7 @@ import torch
 from ddrcore.config import PROFILES, TrainConfig
 from ddrcore.errors import ModelFileError
 from ddrcore.model import modelfile
-from ddrcore.model.training import EXPLAIN_CLASS_RECON, EXPLAIN_RESIDUAL_L1, finetune_losses
+from ddrcore.model.training import EXPLAIN_CLASS_RECON, EXPLAIN_LSC_WEIGHT, EXPLAIN_RESIDUAL_L1, finetune_losses
 from ddrcore.progress import run_to_end
 from synthetic import blob_patch, ring_patch
 
@@ -47,7 +47,7 @@ def test_paper_losses_are_eq_3_to_6_exactly():
     assert got["total"].item() == pytest.approx(l_oc + l_lsc + l_r, rel=1e-12)      # Eq. 6: the plain sum
 
 
-def test_explain_adds_exactly_its_two_terms():
+def test_explain_adds_exactly_its_two_terms_and_weighs_l_lsc():
     batch = _batch(seed=1)
     x, _z, _zc, _lg, x_c, x_n = batch
     paper = finetune_losses(*batch, profile="paper")
@@ -58,8 +58,10 @@ def test_explain_adds_exactly_its_two_terms():
         assert got[k].item() == pytest.approx(paper[k].item(), rel=1e-12)
     assert got["L1_XN"].item() == pytest.approx(l1, rel=1e-12)
     assert got["L_XC"].item() == pytest.approx(xc, rel=1e-12)
+    lsc = paper["L_LSC"].item()
     assert got["total"].item() == pytest.approx(
-        paper["total"].item() + EXPLAIN_RESIDUAL_L1 * l1 + EXPLAIN_CLASS_RECON * xc, rel=1e-12)
+        paper["total"].item() + (EXPLAIN_LSC_WEIGHT - 1) * lsc + EXPLAIN_RESIDUAL_L1 * l1 + EXPLAIN_CLASS_RECON * xc,
+        rel=1e-12)
     with pytest.raises(ValueError, match="profile"):
         finetune_losses(*batch, profile="nonsense")
 
@@ -204,8 +206,8 @@ def test_detail_view_residual_follows_the_profile(explain_model, tiny_model):
 
 @pytest.mark.parametrize("profile", ["paper", "explain"])
 def test_which_losses_reach_the_class_encoder(profile):
-    """Under "explain" E_C learns from L_OC + L_LSC only (its latent stays one-class, as Deep SVDD's);
-    the reconstruction terms train the decoders.  Under "paper" L_R reaches E_C too (Algorithm 1)."""
+    """Under "explain" E_C learns from L_OC (+ EXPLAIN_LSC_WEIGHT x L_LSC) only (its latent stays one-class,
+    as Deep SVDD's); the reconstruction terms train the decoders.  Under "paper" L_R reaches E_C too."""
     from ddrcore.model.networks import DDRIDNetworks
     from ddrcore.model.training import finetune_step
 
@@ -233,7 +235,7 @@ def test_which_losses_reach_the_class_encoder(profile):
     z = nets.r_c.encoder(x)
     logits = nets.d_l(torch.cat([z_fake, z]))
     one_class = finetune_losses(x, z, z_c, logits[len(x):], x, torch.zeros_like(x), profile="paper")
-    grads = torch.autograd.grad(one_class["L_OC"] + one_class["L_LSC"], enc)
+    grads = torch.autograd.grad(one_class["L_OC"] + EXPLAIN_LSC_WEIGHT * one_class["L_LSC"], enc)
     same = all(torch.allclose(got[id(p)], g, rtol=1e-4, atol=1e-6) for p, g in zip(enc, grads))
     assert same == (profile == "explain")
     # The class decoder learns in both profiles.
@@ -309,3 +311,33 @@ def test_detail_of_a_cell_score_model_uses_the_objects_measurements():
     assert "AS_cell" in with_source.why and "measurements" in with_source.why
     alone = explain(model, patches.images[0])
     assert "AS_c " in alone.why and "without its object's measurements" in alone.why
+
+
+def test_explain_trains_a_bias_free_class_encoder_and_paper_keeps_table1(explain_model):
+    enc = explain_model.nets.r_c.encoder
+    # No bias and no BatchNorm shift or scale anywhere in E_C: nothing lets it map every input to Z_C.
+    assert [n for n, _ in enc.named_parameters() if not n.endswith("weight") or ".bias" in n] == []
+    assert all(not m.affine for m in enc.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert explain_model.nets.r_n.encoder.fc.bias is not None       # R_N keeps Table 1's layers
+    assert TrainConfig(profile="paper").encoder_form() == "table1"
+    assert TrainConfig(profile="explain").encoder_form() == "biasfree"
+    assert TrainConfig(profile="explain", class_encoder="table1").encoder_form() == "table1"
+
+
+def test_model_file_says_which_class_encoder_its_weights_fit(explain_model, tmp_path):
+    from ddrcore.model.networks import Autoencoder
+
+    payload = modelfile.to_payload(explain_model)
+    assert payload["config"]["class_encoder"] == "biasfree"
+    # A file from before the field held Table 1's E_C: without the field it loads as one.
+    table1 = Autoencoder(1, explain_model.nets.latent_dim, explain_model.input_size).state_dict()
+    payload["state"]["r_c"] = table1
+    del payload["config"]["class_encoder"]
+    torch.save(payload, tmp_path / "old.ddrid")
+    assert modelfile.load(tmp_path / "old.ddrid", "cpu").nets.r_c.encoder.fc.bias is not None
+    # Weights that do not fit the stated encoder, or an encoder ddrid does not know, are refused.
+    for claim in ("biasfree", "resnet"):
+        payload["config"]["class_encoder"] = claim
+        torch.save(payload, tmp_path / "forged.ddrid")
+        with pytest.raises(ModelFileError):
+            modelfile.load(tmp_path / "forged.ddrid", "cpu")
