@@ -35,16 +35,51 @@ SATURATION = 0.98
 TARGETS = {"corr": 0.9, "saturated_pct": 1.0, "localised_pct": 80.0, "auc": 0.90}
 
 
-def ring_patches(n: int, seed: int, spot: bool = False, side: int = SIDE):
+@dataclass(frozen=True)
+class RingStyle:
+    """How ring patches are drawn: each field is a (low, high) range sampled per patch.
+
+    Sizes are in pixels of a 32 px patch (scaled with ``side``).  ``spot_place``
+    says where an anomalous patch's spot goes: ``ring`` (on the ring's band),
+    ``hole`` (inside the ring's hole) or ``edge`` (on its outer edge, half on
+    the background).
+    """
+
+    radius: tuple = (8.1, 9.9)            # outer radius
+    inner: tuple = (0.6, 0.6)             # inner radius as a share of the outer
+    aspect: tuple = (1.0, 1.0)            # minor/major axis ratio (1: a circle; else turned at random)
+    brightness: tuple = (0.8, 1.2)
+    blur: tuple = (0.8, 0.8)              # Gaussian sigma (optics)
+    noise: tuple = (0.04, 0.04)           # background noise sigma
+    spot_radius: tuple = (1.8, 1.8)
+    spot_gain: tuple = (1.5, 1.5)         # added brightness of the spot
+    spot_place: str = "ring"
+
+
+#: The generator's own rings (``standard``: what `ddrid bench rings` measured first) and variations of
+#: shape, size, optics and spot that the profile was never tuned on (``--variation``).
+VARIATIONS = {
+    "standard": RingStyle(),
+    "thin-large": RingStyle(radius=(10.5, 13.0), inner=(0.78, 0.85), spot_radius=(1.2, 1.6)),
+    "small-thick": RingStyle(radius=(5.0, 7.0), inner=(0.2, 0.4), spot_radius=(1.2, 1.6)),
+    "ellipses": RingStyle(radius=(8.0, 12.0), aspect=(0.5, 0.8), inner=(0.5, 0.7)),
+    "blur-noise": RingStyle(blur=(1.2, 2.0), noise=(0.08, 0.12), spot_radius=(2.0, 2.5)),
+    "faint-spot": RingStyle(radius=(7.0, 11.0), inner=(0.45, 0.7), spot_radius=(1.0, 1.6), spot_gain=(0.6, 0.9)),
+    "spot-in-hole": RingStyle(inner=(0.55, 0.7), spot_radius=(1.5, 2.2), spot_gain=(0.6, 1.0), spot_place="hole"),
+    "spot-on-edge": RingStyle(radius=(7.0, 11.0), spot_radius=(1.5, 2.5), spot_gain=(0.8, 1.4), spot_place="edge"),
+}
+
+
+def ring_patches(n: int, seed: int, spot: bool = False, side: int = SIDE, style: RingStyle = RingStyle()):
     """``n`` raw 16-bit-like ring patches (n, 1, side, side), float32, and spot centres.
 
     Each ring is an object-centred crop as ``--objects auto`` cuts them: centre
-    within +-1 px of the middle, outer radius 8.1..9.9 px (9 px +-10 %), inner
-    radius 0.6 of it and brightness 0.8..1.2; it is blurred
-    (sigma 0.8 px, optics) and sits on a background of 0.05 with Gaussian
-    noise (sigma 0.04); intensities are then scaled as a 16-bit camera would
-    (100 + 2000 x).  With ``spot`` a disc of radius 1.8 px and brightness 1.5
-    is added on the ring (at 0.8 of the radius, random angle).
+    within +-1 px of the middle; by default (``RingStyle()``) outer radius
+    8.1..9.9 px (9 px +-10 %), inner radius 0.6 of it and brightness 0.8..1.2;
+    it is blurred (sigma 0.8 px, optics) and sits on a background of 0.05 with
+    Gaussian noise (sigma 0.04); intensities are then scaled as a 16-bit camera
+    would (100 + 2000 x).  With ``spot`` a disc (radius 1.8 px, brightness
+    +1.5 by default) is added where ``style.spot_place`` says, at a random angle.
 
     Returns
     -------
@@ -57,24 +92,45 @@ def ring_patches(n: int, seed: int, spot: bool = False, side: int = SIDE):
     >>> x, c = ring_patches(3, seed=0, spot=True)
     >>> x.shape, bool(np.isfinite(c).all())
     ((3, 1, 32, 32), True)
+    >>> x, c = ring_patches(2, seed=0, spot=True, style=VARIATIONS["ellipses"])
+    >>> x.shape
+    (2, 1, 32, 32)
     """
     from scipy import ndimage as ndi
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:side, :side].astype(float)
+    scale = side / 32
     out = np.zeros((n, 1, side, side), np.float32)
     centres = np.full((n, 2), np.nan)
+
+    def draw(pair):
+        # A fixed value draws nothing: the standard rings come from the same random stream as always.
+        return pair[0] if pair[0] == pair[1] else rng.uniform(*pair)
+
     for i in range(n):
-        cy, cx = side / 2 - 0.5 + rng.uniform(-1, 1, 2) * side / 32
-        r = rng.uniform(8.1, 9.9) * side / 32
-        d = np.hypot(yy - cy, xx - cx)
-        img = ((d <= r) & (d >= 0.6 * r)).astype(float) * rng.uniform(0.8, 1.2)
+        cy, cx = side / 2 - 0.5 + rng.uniform(-1, 1, 2) * scale
+        r = draw(style.radius) * scale
+        inner = draw(style.inner)
+        aspect = draw(style.aspect)
+        turn = rng.uniform(0, np.pi) if aspect < 1 else 0.0
+        # Coordinates along the ring's axes; rho is the "radius" of an ellipse through each pixel.
+        u = (yy - cy) * np.cos(turn) + (xx - cx) * np.sin(turn)
+        v = -(yy - cy) * np.sin(turn) + (xx - cx) * np.cos(turn)
+        rho = np.hypot(u, v / aspect)
+        img = ((rho <= r) & (rho >= inner * r)).astype(float) * draw(style.brightness)
         if spot:
             a = rng.uniform(0, 2 * np.pi)
-            sy, sx = cy + 0.8 * r * np.sin(a), cx + 0.8 * r * np.cos(a)
-            img = img + 1.5 * (np.hypot(yy - sy, xx - sx) <= 1.8)
+            if style.spot_place == "hole":
+                where = rng.uniform(0, 0.5) * inner
+            else:
+                where = (1 + inner) / 2 if style.spot_place == "ring" else 1.0
+            su, sv = where * r * np.sin(a), where * r * aspect * np.cos(a)
+            sy = cy + su * np.cos(turn) - sv * np.sin(turn)
+            sx = cx + su * np.sin(turn) + sv * np.cos(turn)
+            img = img + draw(style.spot_gain) * (np.hypot(yy - sy, xx - sx) <= draw(style.spot_radius) * scale)
             centres[i] = sy, sx
-        img = ndi.gaussian_filter(img, 0.8) + 0.05 + rng.normal(0, 0.04, img.shape)
+        img = ndi.gaussian_filter(img, draw(style.blur) * scale) + 0.05 + rng.normal(0, draw(style.noise), img.shape)
         out[i, 0] = 100 + 2000 * img
     return out, centres
 
@@ -124,6 +180,7 @@ class RingSettings:
     profile: str = field(default_factory=lambda: TrainConfig().profile)
     seed: int = 1
     device: str = "auto"
+    variation: str = "standard"       # a name of VARIATIONS
 
 
 def run_rings(s: RingSettings):
@@ -132,9 +189,10 @@ def run_rings(s: RingSettings):
     from ..model.training import train
 
     t0 = time.perf_counter()
-    train_x, _ = ring_patches(s.n_train, s.seed)
-    normal, _ = ring_patches(s.n_test, s.seed + 1000)
-    spot, centres = ring_patches(s.n_test, s.seed + 2000, spot=True)
+    style = VARIATIONS[s.variation]
+    train_x, _ = ring_patches(s.n_train, s.seed, style=style)
+    normal, _ = ring_patches(s.n_test, s.seed + 1000, style=style)
+    spot, centres = ring_patches(s.n_test, s.seed + 2000, spot=True, style=style)
     cfg = TrainConfig(pretrain_epochs=s.pretrain_epochs, finetune_epochs=s.finetune_epochs,
                       batch_size=s.batch_size, seed=s.seed, device=s.device, profile=s.profile)
     model = yield from train(train_x, cfg)
@@ -174,7 +232,7 @@ def markdown(r: dict) -> str:
     s = r["settings"]
     ok = lambda k: "yes" if r["met"][k] else "**no**"  # noqa: E731
     return "\n".join([
-        f"# `ddrid bench rings` — profile {s['profile']}", "",
+        f"# `ddrid bench rings` — profile {s['profile']}, rings: {s.get('variation', 'standard')}", "",
         f"- command: `{r.get('command', '')}`",
         f"- hardware: {r.get('hardware', {}).get('cpu', '?')} ({r.get('hardware', {}).get('torch_threads', '?')} "
         f"torch threads), load {r.get('hardware', {}).get('load_average_1min', '?')}",
@@ -207,19 +265,46 @@ def cmd_rings(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    s = RingSettings(n_train=args.train, n_test=args.test, pretrain_epochs=args.pretrain_epochs,
-                     finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed,
-                     device=args.device)
-    if args.profile:
-        s.profile = args.profile
-    r = run_job(run_rings(s), args)
-    r.update(command=command_line(args), hardware=hardware())
-    print(markdown(r))
+    names = list(VARIATIONS) if args.variation == "all" else [args.variation]
+    results = []
+    for name in names:
+        s = RingSettings(n_train=args.train, n_test=args.test, pretrain_epochs=args.pretrain_epochs,
+                         finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed,
+                         device=args.device, variation=name)
+        if args.profile:
+            s.profile = args.profile
+        r = run_job(run_rings(s), args)
+        r.update(command=command_line(args), hardware=hardware())
+        print(markdown(r), flush=True)
+        results.append(r)
+    out = results[0] if len(results) == 1 else {"variations": {r["settings"]["variation"]: r for r in results}}
+    text = markdown(results[0]) if len(results) == 1 else summary(results)
+    if len(results) > 1:
+        print(text)
     if args.json:
-        write_text_atomic(args.json, json.dumps(r, indent=1) + "\n")
-        write_text_atomic(md, markdown(r))
+        write_text_atomic(args.json, json.dumps(out, indent=1) + "\n")
+        write_text_atomic(md, text)
         print(f"wrote {args.json} and {md}")
     return 0
+
+
+def summary(results: list) -> str:
+    """One table over several ring variations (each trained and measured on its own)."""
+    s = results[0]["settings"]
+    lines = [f"# `ddrid bench rings --variation all` — profile {s['profile']}", "",
+             f"- command: `{results[0].get('command', '')}`",
+             f"- budget per variation: {s['n_train']} normal patches, {s['pretrain_epochs']} + {s['finetune_epochs']} "
+             f"epochs at batch {s['batch_size']}, seed {s['seed']}; {s['n_test']} normal and {s['n_test']} spot "
+             "test patches", "",
+             "| rings | corr(X_C, input) | X_C saturated | spot localised | AUC (score) | all four met |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        met = all(r["met"].values())
+        lines.append(f"| {r['settings']['variation']} | {r['corr']:.3f} | {r['saturated_pct']:.2f} % | "
+                     f"{r['localised_pct']:.1f} % | {r['auc']:.3f} ({r['score_type']}) | {'yes' if met else '**no**'} |")
+    lines += ["", "Targets: corr >= 0.9, saturated < 1 %, localised (within 4 px) >= 80 %, AUC >= 0.90.  "
+              "What each variation draws: `ddrcore/bench/rings.py` (VARIATIONS).", ""]
+    return "\n".join(lines)
 
 
 def add_parser(sub) -> None:
@@ -238,6 +323,8 @@ def add_parser(sub) -> None:
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--profile", choices=list(PROFILES), help=f"default {d.profile}")
     g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--variation", default=d.variation, choices=[*VARIATIONS, "all"],
+                   help="which rings (default standard: the generator's own; all: each in turn, one table)")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--threads", type=int, help="torch threads")
     g.add_argument("--json", metavar="OUT.json", help="results; OUT.md beside")
