@@ -122,8 +122,9 @@ def add_patching_options(p: argparse.ArgumentParser, defaults_from: str = "") ->
     g.add_argument("--border", choices=("exclude", "flag", "include"),
                    help="objects touching the image border: exclude (default: half a nucleus cannot be judged), "
                         "flag (scored and marked touches_border, never trained on) or include")
-    g.add_argument("--neighbours", choices=("mask", "keep"),
-                   help="other objects inside a patch: mask them to the local background (default) or keep them")
+    g.add_argument("--neighbours", choices=("cells", "mask", "keep"),
+                   help="other objects inside a patch: cells masks them to the local background but keeps bodies "
+                        "under a third of the object's diameter (a micronucleus); mask masks all; keep keeps all")
 
 
 def patching_from_args(args, base=None):

@@ -382,7 +382,7 @@ def add_parser(sub) -> None:
     p.add_argument("--rounds", type=int, help="implant rounds over the test fields (default: about 40 anomalies)")
     p.add_argument("--fraction", type=float, default=0.2, help="share of interior test nuclei changed (default 0.2)")
     p.add_argument("--border", choices=["exclude", "flag", "include"], help="border policy (default: ddrid's)")
-    p.add_argument("--neighbours", choices=["mask", "keep"], help="neighbour policy (default: ddrid's)")
+    p.add_argument("--neighbours", choices=["cells", "mask", "keep"], help="neighbour policy (default: ddrid's)")
     p.add_argument("--input-size", type=int, choices=(32, 64, 128), help="network input side (default: ddrid's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads")

@@ -221,7 +221,7 @@ def _grid_patches(img: np.ndarray, path: str, page: int, side: int, stride: Opti
 
 def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, patching: Patching):
     """One object-true crop per object of one (Y, X, C) page: (crops, sources, objects left out at the border)."""
-    from ..objects.crops import neighbour_margin, object_crop
+    from ..objects.crops import neighbour_margin, object_crop, satellites
     from ..objects.measure import measure_objects, touches_border
 
     n = len(objects)
@@ -242,8 +242,9 @@ def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, p
         if border[k] and patching.border == "exclude":
             left_out += 1
             continue
+        keep = satellites(objects.ids, objects.areas, area) if patching.neighbours == "cells" else None
         crop, y0, x0 = object_crop(img, cy, cx, side, objects.labels, int(oid), margin,
-                                   mask_others=patching.neighbours == "mask")
+                                   mask_others=patching.neighbours != "keep", keep=keep)
         crops.append(crop)
         m = measured[k]
         sources.append(PatchSource(path, page, y0, x0, object_id=int(oid), center_y=round(float(cy), 2),

@@ -32,8 +32,28 @@ def neighbour_margin(object_size: float) -> int:
     return max(1, int(round(float(object_size) / 12)))
 
 
+#: Under the ``cells`` neighbour policy, a body beside an object whose diameter is under this share of the
+#: object's stays in its crop: the scoring criterion of the micronucleus assay (a micronucleus is at
+#: most a third of the main nucleus's diameter, Fenech 2007).  A micronucleus, a bleb or a fragment
+#: belongs to the cell a microscopist judges; a whole neighbouring nucleus does not.
+SATELLITE_DIAMETER = 1 / 3
+
+
+def satellites(ids: np.ndarray, areas: np.ndarray, area: float) -> np.ndarray:
+    """The ids among ``ids`` (with ``areas``) small enough to be part of an object of ``area`` pixels.
+
+    Examples
+    --------
+    >>> satellites(np.array([1, 2, 3]), np.array([400.0, 30.0, 60.0]), 400.0).tolist()
+    [2]
+    """
+    ids, areas = np.asarray(ids), np.asarray(areas, float)
+    return ids[areas < SATELLITE_DIAMETER ** 2 * float(area)]
+
+
 def object_crop(page: np.ndarray, cy: float, cx: float, side: int, labels: Optional[np.ndarray] = None,
-                oid: int = 0, margin: int = 2, mask_others: bool = True) -> Tuple[np.ndarray, int, int]:
+                oid: int = 0, margin: int = 2, mask_others: bool = True,
+                keep: Optional[np.ndarray] = None) -> Tuple[np.ndarray, int, int]:
     """A ``side`` x ``side`` crop of (Y, X, C) ``page`` centred on (cy, cx) that shows only object ``oid``.
 
     Parameters
@@ -50,6 +70,9 @@ def object_crop(page: np.ndarray, cy: float, cx: float, side: int, labels: Optio
         Other objects are grown by this many pixels before they are masked.
     mask_others : bool
         False keeps other objects' pixels (model files from before masking).
+    keep : ndarray, optional
+        Ids of other objects that stay in view even when others are masked
+        (the object's :func:`satellites`).
 
     Returns
     -------
@@ -92,6 +115,8 @@ def object_crop(page: np.ndarray, cy: float, cx: float, side: int, labels: Optio
         free = inside & (lab == 0)
         if mask_others:
             others = (lab != 0) & (lab != oid)
+            if keep is not None and len(keep):
+                others &= ~np.isin(lab, keep)
             if others.any():
                 grown = ndi.binary_dilation(others, iterations=max(0, int(margin))) if margin > 0 else others
                 fill |= grown & (lab != oid)

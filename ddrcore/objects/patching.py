@@ -34,8 +34,9 @@ from typing import Optional
 SOURCES = ("grid", "auto", "labels", "points")
 #: What happens to objects that touch the image border (half a nucleus cannot be judged).
 BORDER_POLICIES = ("exclude", "flag", "include")
-#: What a crop shows of other objects: masked to the local background, or kept.
-NEIGHBOUR_POLICIES = ("mask", "keep")
+#: What a crop shows of other objects: masked to the local background except the object's own small
+#: bodies (``cells``), all masked (``mask``), or kept (``keep``).
+NEIGHBOUR_POLICIES = ("cells", "mask", "keep")
 
 #: Object sizes outside this range are refused: below it a "object" is a few
 #: pixels of noise, above it one object would fill a whole large field.
@@ -75,9 +76,11 @@ class Patching:
         as CellProfiler's object identification does), cut and scored but
         never trained on and marked ``touches_border`` (``flag``), or cut like
         any other (``include``).  Measured in ``ddrid bench real``.
-    neighbours : {'mask', 'keep'}
-        Pixels of other objects in a crop: set to the local background
-        (``mask``, the default) or kept (``keep``, model files from before masking).
+    neighbours : {'cells', 'mask', 'keep'}
+        Pixels of other objects in a crop: set to the local background, except
+        bodies under a third of the object's diameter beside it, which belong
+        to its cell (``cells``: a micronucleus stays in view); all set to the
+        background (``mask``); or kept (``keep``, model files from before masking).
     per_image : bool
         ``object_size`` is the folder's (or the model's) estimate, not the
         user's word: an image whose own estimate differs from it by more than

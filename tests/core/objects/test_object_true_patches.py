@@ -234,3 +234,17 @@ def test_the_csv_names_the_measurements_and_the_threshold_false_positive_rate(ce
     assert float(rows[0]["threshold_fpr"]) == pytest.approx(np.mean(val >= model.threshold), abs=1e-3)
     assert all(r["solidity"] and r["intensity_max"] and r["touches_border"] == "0" for r in rows)
     assert {r["border"] for r in rows} == {"exclude"} and {r["neighbours"] for r in rows} == {"mask"}
+
+
+def test_cells_policy_keeps_a_micronucleus_and_masks_the_neighbouring_nucleus(tmp_path):
+    img = np.full((96, 96), 100, np.uint16)
+    lab = np.zeros((96, 96), np.uint16)
+    disc(img, lab, 48, 48, 6, 1000, 1)
+    disc(img, lab, 48, 62, 6, 3000, 2)       # a whole nucleus beside it
+    disc(img, lab, 38, 48, 1.5, 5000, 3)     # a micronucleus: a quarter of the nucleus's diameter
+    cells = centre_patch(tmp_path, "cells", img, lab, neighbours="cells")
+    masked = centre_patch(tmp_path, "mask", img, lab, neighbours="mask")
+    # Under "cells" the micronucleus is part of the patch and the neighbour is not; "mask" hides both.
+    assert 3000 < cells.max() <= 5000
+    assert masked.max() <= 1000 + 1e-3
+    assert (cells > 1000 + 1e-3).sum() < 60      # the neighbour alone would cover ~200 input pixels
