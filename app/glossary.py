@@ -28,7 +28,8 @@ TERMS = {
                      "train longer or mark more normals.",
     "losses": "R_C, R_N: reconstruction errors in pretraining. L_R: reconstruction error of X_C + X_N. L_OC: "
               "distance of the codes from Z_C. L_LSC and D_L: the encoder and the latent discriminator pulling "
-              "against each other (these need not fall).",
+              "against each other (these need not fall; under the explain profile L_LSC is only watched, the "
+              "encoder learns from L_OC alone).",
 }
 
 

@@ -41,7 +41,8 @@ LOSS_HELP = ("R_C, R_N: how well each autoencoder reconstructs the normal patche
              "L_XC, the error of X_C alone, and L1_XN, the size of X_N (both small on normal patches).\n"
              "L_OC: how far the latent codes are from their centre Z_C (one-class compactness).\n"
              "L_LSC: the encoder's adversarial loss; D_L: the latent discriminator's loss "
-             "(these two pull against each other and need not fall).\n"
+             "(these two pull against each other and need not fall;\n"
+             "under the explain profile L_LSC is only watched: the encoder learns from L_OC alone).\n"
              "Hover over a panel to read values.")
 
 
