@@ -1,11 +1,17 @@
-"""Join `ddrid bench accuracy` JSON files of disjoint classes (one run per CPU core) into one.
+"""Join `ddrid bench accuracy` JSON files (one run per CPU core) into one.
 
-Two runs of the same data, settings and seed, each over some of the classes
-(e.g. ``--classes 0-4`` and ``--classes 5-9`` on two cores), give the same
-per-class figures as one run over all of them; this writes the joined JSON,
-in the format ``ddrid bench accuracy --json`` writes, and its markdown beside.
+Classes: two runs of the same data, settings and seed, each over some of the
+classes (e.g. ``--classes 0-4`` and ``--classes 5-9`` on two cores), give the
+same per-class figures as one run over all of them.
 
-    python benchmarks/experiments/merge_accuracy.py OUT.json PART.json [PART.json ...]
+Rounds (``--rounds``): runs of the same classes with ``--seed 0``, ``--seed 1``,
+... are the rounds of one ``--rounds N --seed 0`` run (round r uses seed + r
+for its split and training), so they join into per-class means and spreads.
+
+Writes the joined JSON, in the format ``ddrid bench accuracy --json`` writes,
+and its markdown beside.
+
+    python benchmarks/experiments/merge_accuracy.py [--rounds] OUT.json PART.json [PART.json ...]
 """
 import json
 import sys
@@ -23,11 +29,47 @@ def mean(values):
     return float(np.mean(v)) if v else None
 
 
+def same_experiment(parts: list, free=()) -> None:
+    for key in ("dataset", "protocol", "test_protocol"):
+        if any(p[key] != parts[0][key] for p in parts):
+            raise SystemExit(f"the parts differ in {key}: not one experiment")
+    strip = lambda d: {k: v for k, v in d.items() if k not in free}  # noqa: E731
+    if any(strip(p["settings"]) != strip(parts[0]["settings"]) for p in parts):
+        raise SystemExit("the parts differ in their settings: not one experiment")
+
+
+def merge_rounds(parts: list) -> dict:
+    """Runs of the same classes at seeds 0, 1, ...: their AUCs become rounds of one run."""
+    same_experiment(parts, free=("seed", "rounds"))
+    seeds = sorted(p["settings"]["seed"] for p in parts)
+    if seeds != list(range(seeds[0], seeds[0] + len(parts))):
+        raise SystemExit(f"rounds need consecutive seeds, got {seeds}")
+    parts = sorted(parts, key=lambda p: p["settings"]["seed"])
+    out = json.loads(json.dumps(parts[0]))
+    for m in out["rounds"]:
+        for c in out["classes"]:
+            out["rounds"][m][c] = [v for p in parts for v in p["rounds"][m][c]]
+            vals = np.asarray(out["rounds"][m][c], float)
+            out["results"][m][c], out["results_std"][m][c] = float(vals.mean()), float(vals.std())
+    out["mean"] = {m: mean(per.values()) for m, per in out["results"].items()}
+    if "ddrid_ablation" in out:
+        abl = out["ddrid_ablation"]
+        # One round per part: the per-class ablation is the mean of the parts' own.
+        for k in abl["auc"]:
+            for c in abl["auc"][k]:
+                abl["auc"][k][c] = mean([p["ddrid_ablation"]["auc"][k][c] for p in parts])
+        abl["mean"] = {k: mean(v.values()) for k, v in abl["auc"].items()}
+    out["settings"]["rounds"] = len(parts)
+    out["seconds"] = round(sum(p["seconds"] for p in parts), 1)
+    out["complete"] = all(p["complete"] for p in parts)
+    out["command"] = " ; ".join(p["command"] for p in parts) + " (one seed each, run side by side; joined as " \
+                     "rounds by benchmarks/experiments/merge_accuracy.py --rounds)"
+    return out
+
+
 def merge(parts: list) -> dict:
     out = json.loads(json.dumps(parts[0]))
-    for key in ("settings", "dataset", "protocol", "test_protocol"):
-        if any(p[key] != out[key] for p in parts):
-            raise SystemExit(f"the parts differ in {key}: not one experiment")
+    same_experiment(parts)
     for p in parts[1:]:
         for key in BY_CLASS:
             for m, per in p[key].items():
@@ -53,9 +95,11 @@ def merge(parts: list) -> dict:
     return out
 
 
-def main(out_path, *part_paths):
+def main(*argv):
+    rounds = argv[0] == "--rounds"
+    out_path, *part_paths = argv[1:] if rounds else argv
     parts = [json.loads(Path(p).read_text()) for p in part_paths]
-    out = merge(parts)
+    out = merge_rounds(parts) if rounds else merge(parts)
     Path(out_path).write_text(json.dumps(out, indent=1) + "\n")
     md = str(out_path)[:-5] + ".md"
     Path(md).write_text(markdown(out).replace("- wall time:", "- CPU time of the parts together:", 1))
