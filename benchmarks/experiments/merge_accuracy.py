@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ddrcore.bench.accuracy import markdown
+from ddrcore.io.atomic import write_text_atomic
+from ddrcore.io.outputs import check_output
 
 BY_CLASS = ("results", "results_std", "rounds")
 
@@ -100,9 +102,14 @@ def main(*argv):
     out_path, *part_paths = argv[1:] if rounds else argv
     parts = [json.loads(Path(p).read_text()) for p in part_paths]
     out = merge_rounds(parts) if rounds else merge(parts)
-    Path(out_path).write_text(json.dumps(out, indent=1) + "\n")
     md = str(out_path)[:-5] + ".md"
-    Path(md).write_text(markdown(out).replace("- wall time:", "- CPU time of the parts together:", 1))
+    # The rule every ddrid output follows: never over an input (a part) or a file of another kind.
+    if str(Path(out_path).resolve()) in {str(Path(p).resolve()) for p in part_paths}:
+        raise SystemExit(f"{out_path} is one of the parts; write the joined file elsewhere")
+    check_output(out_path, "json")
+    check_output(md, "text")
+    write_text_atomic(out_path, json.dumps(out, indent=1) + "\n")
+    write_text_atomic(md, markdown(out).replace("- wall time:", "- CPU time of the parts together:", 1))
     print(f"wrote {out_path} and {md}: mean " + ", ".join(f"{m} {100 * v:.1f}" for m, v in out["mean"].items()))
 
 
