@@ -128,19 +128,21 @@ def implant(image: np.ndarray, labels: np.ndarray, oid: int, kind: str, rng: np.
 
 
 def implant_field(image: np.ndarray, labels: np.ndarray, fraction: float, rng: np.random.Generator,
-                  kinds: Sequence[str] = KINDS) -> Tuple[np.ndarray, Dict[int, str], np.ndarray]:
+                  kinds: Sequence[str] = KINDS, exclude: Sequence[int] = ()
+                  ) -> Tuple[np.ndarray, Dict[int, str], np.ndarray]:
     """Implant anomalies into ``fraction`` of the interior objects of one field.
 
     Returns the changed field (same dtype, clipped to its range), ``{object id: kind}``
     and a label image of each anomaly's footprint (its own mask grown to cover
     what the change touched), so that a detection on either counts as finding it.
-    Objects touching the field's border are never changed.
+    Objects touching the field's border, and those in ``exclude`` (odd
+    already), are never changed.
     """
     from .measure import touches_border
 
     work = np.asarray(image, np.float64).copy()
     ids = np.unique(labels)
-    ids = ids[ids != 0]
+    ids = ids[(ids != 0) & ~np.isin(ids, np.asarray(exclude, np.int64))]
     interior = ids[~touches_border(labels, ids)]
     n = int(round(fraction * len(interior)))
     chosen = rng.choice(interior, size=n, replace=False) if n else np.zeros(0, int)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from ddrcore.bench.real import figures, prepare, truth_of
+from ddrcore.bench.real import figures, natural_odd, prepare, truth_of
 from ddrcore.objects.measure import touches_border
 from ddrcore.objects.oddities import KINDS, implant, implant_field
 from ddrcore.objects.synthetic import make_field
@@ -64,6 +64,24 @@ def test_halves_never_share_a_nucleus_and_truth_follows_each_turn(tmp_path, fiel
             assert ((tlab == oid) <= (footprint == oid)).all()
 
 
+def test_a_field_s_own_bright_nucleus_is_scored_as_natural_and_never_implanted(tmp_path, field):
+    lab = field.labels.astype(np.int64)
+    img = field.image.copy()
+    ids = np.unique(lab)[1:]
+    assert natural_odd(img, lab).size == 0        # the synthetic field has none of its own
+    # Make one interior nucleus of the right half (the test half at seed 1) four times as bright.
+    interior = ids[~touches_border(lab, ids)]
+    right = [i for i in interior if np.nonzero(lab == i)[1].min() > 140]
+    odd = int(right[0])
+    img[lab == odd] = np.clip(img[lab == odd].astype(float) * 4, 0, np.iinfo(img.dtype).max).astype(img.dtype)
+    assert natural_odd(img, lab).tolist() == [odd]
+    truth, *_ = prepare(img, lab, tmp_path, 3, 0.9, seed=1)
+    for path, (tlab, footprint, kinds) in truth.items():
+        assert kinds.get(odd) == "natural" and ((tlab == odd) <= (footprint == odd)).all()
+        # Never implanted: its pixels are as they were (up to the round's turn).
+        assert np.sort(tifffile.imread(path)[tlab == odd]).tolist() == np.sort(img[lab == odd]).tolist()
+
+
 def test_figures_count_the_top_twenty():
     kinds = np.array(["condensed"] * 15 + ["normal"] * 30 + [""] * 2)
     scores = np.r_[np.arange(15) + 100.0, np.arange(30) * 1.0, [99.0, 98.0]]
@@ -75,6 +93,13 @@ def test_figures_count_the_top_twenty():
     assert f["anomalies_in_top20"] == 15 and f["empty_detections_in_top20"] == 2
     assert f["border_or_crowded_normals_in_top20"] == 1
     assert f["auc"] == 1.0 and f["flagged_anomalies"] == 1.0 and f["flagged_normals"] == 0.0
+    # The field's own odd nuclei count as anomalies in the AUC, and are left out of the implanted-only AUC.
+    kinds[44] = "natural"
+    f = figures(scores, kinds, border, crowded, threshold=50.0)
+    assert f["auc_by_kind"]["natural"] == 1.0 and f["auc"] == 1.0 and f["auc_implanted"] == 1.0
+    kinds[44], kinds[15] = "normal", "natural"   # a natural one scored lowest of all
+    f = figures(scores, kinds, border, crowded, threshold=50.0)
+    assert f["auc_implanted"] == 1.0 and f["auc"] < 1.0
 
 
 def test_truth_of_reads_the_kind_under_each_centre(field):
