@@ -354,6 +354,7 @@ def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int,
         "train_nuclei": n_train_nuclei, "test_nuclei": n_test_nuclei, "rounds": rounds, "fraction": fraction,
         "train_objects": len(normal), "test_objects": len(test),
         "test_normals": int((kinds == "normal").sum()), "test_anomalies": int(((kinds != "normal") & (kinds != "")).sum()),
+        "test_natural": int((kinds == "natural").sum()),
         "test_on_no_nucleus": int((kinds == "").sum()), "test_touching_border": int(border.sum()),
         "pretrain_epochs": pretrain, "finetune_epochs": finetune, "seed": seed, "score_type": model.score_type,
         "quality_auc": model.validation.get("synthetic_auc"),
@@ -370,7 +371,8 @@ def markdown(results: list) -> str:
         lines += [f"## {Path(r['image']).name}", "",
                   f"{r['train_objects']} training objects (of {r['train_nuclei']} interior nuclei in the training "
                   f"half); {r['test_objects']} test "
-                  f"detections ({r['test_anomalies']} anomalous, {r['test_normals']} normal, {r['test_on_no_nucleus']} on "
+                  f"detections ({r['test_anomalies']} anomalous, of them {r.get('test_natural', 0)} the field's own odd "
+                  f"nuclei; {r['test_normals']} normal, {r['test_on_no_nucleus']} on "
                   f"no nucleus, {r['test_touching_border']} touching the border) over {r['rounds']} rounds of "
                   f"the other half ({r['test_nuclei']} interior nuclei); "
                   f"{r['pretrain_epochs']}+{r['finetune_epochs']} epochs, seed {r['seed']}, "

@@ -115,3 +115,22 @@ def test_truth_of_reads_the_kind_under_each_centre(field):
                S(path="f.tif", center_y=float(empty[0]), center_x=float(empty[1]), y=0, x=0, size=40)]
     kinds, _ = truth_of(sources, truth)
     assert kinds.tolist() == ["hollow", ""]
+
+
+def test_threshold_rules_flag_what_they_say():
+    from types import SimpleNamespace
+
+    from ddrcore.bench.real import threshold_alternatives
+
+    val = np.linspace(-1.0, 1.0, 40)
+    model = SimpleNamespace(validation_scores={"cell": val}, score_type="cell", training={"n_val": 5})
+    kinds = np.array(["normal"] * 100 + ["condensed"] * 10)
+    scores = np.r_[np.linspace(-1.0, 1.0, 100), np.full(10, 5.0)]
+    rules = threshold_alternatives(model, scores, kinds)
+    assert set(rules) == {"quantile 0.95", "mean + 1.645 sd", "prediction bound"}
+    assert abs(rules["quantile 0.95"]["threshold"] - 0.9) < 1e-9
+    # Five validation objects make the prediction bound the most cautious of the three.
+    assert rules["prediction bound"]["threshold"] > rules["mean + 1.645 sd"]["threshold"] > 0.9
+    assert rules["quantile 0.95"]["flagged_anomalies"] == 1.0
+    assert 0.04 <= rules["quantile 0.95"]["flagged_normals"] <= 0.06
+    assert rules["prediction bound"]["flagged_normals"] == 0.0
