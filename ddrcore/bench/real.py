@@ -241,6 +241,7 @@ def figures(scores: np.ndarray, kinds: np.ndarray, border: np.ndarray, crowded: 
         "auc_by_kind": {k: round(roc_auc(scores[normal | (kinds == k)], (kinds[normal | (kinds == k)] == k)
                                          .astype(int)), 4) for k in SCORED_KINDS if (kinds == k).any()},
         "anomalies_in_top20": int(((top != "normal") & (top != "")).sum()),
+        "natural_in_top20": int((top == "natural").sum()),
         "border_or_crowded_normals_in_top20": int((normal[order] & (border[order] | crowded[order])).sum()),
         "empty_detections_in_top20": int((top == "").sum()),
         "flagged_anomalies": round(float(flagged[anomalous].mean()), 4),
@@ -384,8 +385,9 @@ def markdown(results: list) -> str:
                   "|---|---|---|" + "---|" * len(SCORED_KINDS) + "---|---|---|---|---|---|"]
         for name, m in r["methods"].items():
             by = " | ".join(f"{m['auc_by_kind'].get(k, float('nan')):.3f}" for k in SCORED_KINDS)
+            natural = f" ({m['natural_in_top20']} natural)" if m.get("natural_in_top20") else ""
             lines.append(f"| {name} | {m['auc']:.3f} | {m.get('auc_implanted', float('nan')):.3f} | {by} | "
-                         f"{m['anomalies_in_top20']} | "
+                         f"{m['anomalies_in_top20']}{natural} | "
                          f"{m['border_or_crowded_normals_in_top20']} | {m['empty_detections_in_top20']} | "
                          f"{m['flagged_anomalies']:.2f} | {m['flagged_normals']:.2f} | "
                          f"{m.get('anomalies_above_test_normals_q95', float('nan')):.2f} |")
@@ -428,7 +430,8 @@ def cmd_real(args) -> int:
               f"({r['test_anomalies']} anomalous), {r['seconds']:.0f} s; quality check: odd cells {r['cell_quality_auc']}, "
               f"pixel-level {r['quality_auc']}")
         for name, m in r["methods"].items():
-            print(f"  {name:<22} AUC {m['auc']:.3f}  top20 {m['anomalies_in_top20']:>2} anomalies, "
+            print(f"  {name:<22} AUC {m['auc']:.3f}  top20 {m['anomalies_in_top20']:>2} anomalies "
+                  f"({m['natural_in_top20']} natural), "
                   f"{m['border_or_crowded_normals_in_top20']} border/crowded, {m['empty_detections_in_top20']} empty; "
                   f"flagged {m['flagged_anomalies']:.2f} of anomalies, {m['flagged_normals']:.2f} of normals "
                   f"(ranking allows {m['anomalies_above_test_normals_q95']:.2f})  "

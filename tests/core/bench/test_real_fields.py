@@ -97,6 +97,7 @@ def test_figures_count_the_top_twenty():
     kinds[44] = "natural"
     f = figures(scores, kinds, border, crowded, threshold=50.0)
     assert f["auc_by_kind"]["natural"] == 1.0 and f["auc"] == 1.0 and f["auc_implanted"] == 1.0
+    assert f["natural_in_top20"] == 1 and f["anomalies_in_top20"] == 16
     kinds[44], kinds[15] = "normal", "natural"   # a natural one scored lowest of all
     f = figures(scores, kinds, border, crowded, threshold=50.0)
     assert f["auc_implanted"] == 1.0 and f["auc"] < 1.0
