@@ -25,6 +25,11 @@ import numpy as np
 
 #: Below this AUC of validation normals against odd cells made from them, the model is reported as weak.
 WARN_AUC = 0.8
+#: Fewer validation objects than this (fewer than about 80 normal objects marked) leave the scales of
+#: AS_cell's three parts and the threshold shaky: on real fields with 4-6 of them the spread of one part
+#: over unseen normals came out 3x what its scale said, and AUC moved from 0.81 to 0.97 between seeds
+#: (benchmarks/experiments/cell_scale_probe.py, docs/benchmarks.md "Real fields").
+FEW_VALIDATION = 20
 
 
 def object_mask(grey: np.ndarray) -> Optional[np.ndarray]:
@@ -145,7 +150,25 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0)
     auc = roc_auc(np.r_[a, b], np.r_[np.zeros(len(a)), np.ones(len(b))])
     out["cell_auc"] = round(auc, 4)
     weakest = min((k for k in out if k.startswith("cell_auc_")), key=out.get)
-    out["cell_warning"] = "" if auc >= WARN_AUC else (
+    warnings = [] if auc >= WARN_AUC else [
         f"this model tells odd cells made from its own normals from normal ones only weakly (AUC {auc:.2f}; "
-        f"weakest: {weakest[len('cell_auc_'):]} {out[weakest]:.2f}): mark more normal objects or train longer")
+        f"weakest: {weakest[len('cell_auc_'):]} {out[weakest]:.2f}): mark more normal objects or train longer"]
+    warnings += few_objects_warning(len(raw_val))
+    out["cell_warning"] = "; ".join(warnings)
     return out
+
+
+def few_objects_warning(n_val: int) -> list:
+    """The warning for a model whose scales and threshold rest on fewer than :data:`FEW_VALIDATION` objects.
+
+    Examples
+    --------
+    >>> few_objects_warning(25)
+    []
+    >>> few_objects_warning(5)[0][:40]
+    'its scales and threshold rest on only 5 '
+    """
+    if n_val >= FEW_VALIDATION:
+        return []
+    return [f"its scales and threshold rest on only {n_val} held-out normal objects, so its ranking can change "
+            f"much from one training to the next: mark at least {4 * FEW_VALIDATION} normal objects"]

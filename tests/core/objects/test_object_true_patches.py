@@ -192,6 +192,9 @@ def test_objects_with_measurements_are_ranked_by_the_cell_score(cell_model):
     from ddrcore.model.quality import describe
 
     assert "odd cells" in describe(model.validation)
+    # 25 normal objects leave 6 held out: the user is told the ranking rests on few and to mark more.
+    n_val = model.training["n_val"]
+    assert n_val < 20 and f"rest on only {n_val} held-out normal objects" in describe(model.validation)
     scores = run_to_end(score_patches(model, test))
     odd = [s.object_id for s in test.sources].index(13)
     # The small bright disc is the one object measured unlike the normals.
