@@ -16,46 +16,21 @@ Recorded results: docs/benchmarks.md, "Real fields".
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 
 def main() -> int:
-    import torch
+    from real_capture import run_capturing
 
-    import ddrcore.bench.real as real
-    import ddrcore.model.scoring as scoring
-    import ddrcore.model.training as training
     from ddrcore.console import run_to_end
     from ddrcore.model.combined import calibration
-    from ddrcore.model.scoring import roc_auc
+    from ddrcore.model.scoring import roc_auc, score_patches
 
     image, mask, seed = sys.argv[1], (None if sys.argv[2] == "-" else sys.argv[2]), int(sys.argv[3])
-    torch.set_num_threads(1)
-    seen = {}
-    # Hooks that keep what run_real builds: the training patches, the model and the test scores, the truth.
-    score_patches, train, truth_of = scoring.score_patches, training.train, real.truth_of
-
-    def keep_scores(model, patches, *a, **k):
-        out = yield from score_patches(model, patches, *a, **k)
-        seen["model"], seen["scores"] = model, out
-        return out
-
-    def keep_train(patches, cfg):
-        seen["normal"] = patches
-        return train(patches, cfg)
-
-    def keep_truth(sources, truth):
-        kinds, crowded = truth_of(sources, truth)
-        seen["kinds"] = kinds
-        return kinds, crowded
-
-    scoring.score_patches, training.train, real.truth_of = keep_scores, keep_train, keep_truth
-    with tempfile.TemporaryDirectory() as tmp:
-        result = real.run_real(image, mask, Path(tmp), 10, 10, seed, None, 0.2, run_to_end)
-    model, scores, kinds, normal = seen["model"], seen["scores"], seen["kinds"], seen["normal"]
+    seen = run_capturing(image, mask, seed)
+    model, scores, kinds, normal, result = (seen[k] for k in ("model", "scores", "kinds", "normal", "results"))
     val_idx = np.asarray(model.training["val_indices"], int)
     train_idx = np.setdiff1d(np.arange(len(normal)), val_idx)
     trained = run_to_end(score_patches(model, normal.subset([int(i) for i in train_idx])))

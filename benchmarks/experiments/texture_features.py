@@ -21,7 +21,6 @@ small (docs/benchmarks.md, "Real fields").
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -52,39 +51,14 @@ def texture(images: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    import torch
+    from real_capture import run_capturing
 
-    import ddrcore.bench.real as real
-    import ddrcore.model.scoring as scoring
-    import ddrcore.model.training as training
-    from ddrcore.console import run_to_end
     from ddrcore.model.cellscore import MeasureModel, feature_matrix
     from ddrcore.model.combined import calibration, standardised
     from ddrcore.model.scoring import roc_auc
 
     image, mask, seed = sys.argv[1], (None if sys.argv[2] == "-" else sys.argv[2]), int(sys.argv[3])
-    torch.set_num_threads(1)
-    seen = {}
-    # Hooks that keep what run_real builds: the training and test patches, the model and its scores, the truth.
-    score_patches, train, truth_of = scoring.score_patches, training.train, real.truth_of
-
-    def keep_scores(model, patches, *a, **k):
-        out = yield from score_patches(model, patches, *a, **k)
-        seen.update(model=model, scores=out, test=patches)
-        return out
-
-    def keep_train(patches, cfg):
-        seen["normal"] = patches
-        return train(patches, cfg)
-
-    def keep_truth(sources, truth):
-        kinds, crowded = truth_of(sources, truth)
-        seen["kinds"] = kinds
-        return kinds, crowded
-
-    scoring.score_patches, training.train, real.truth_of = keep_scores, keep_train, keep_truth
-    with tempfile.TemporaryDirectory() as tmp:
-        real.run_real(image, mask, Path(tmp), 10, 10, seed, None, 0.2, run_to_end)
+    seen = run_capturing(image, mask, seed)
     model, scores, test, normal, kinds = (seen[k] for k in ("model", "scores", "test", "normal", "kinds"))
     nor, odd = kinds == "normal", (kinds != "normal") & (kinds != "")
     on, y = nor | odd, odd[nor | odd].astype(int)
