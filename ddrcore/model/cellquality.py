@@ -25,11 +25,6 @@ import numpy as np
 
 #: Below this AUC of validation normals against odd cells made from them, the model is reported as weak.
 WARN_AUC = 0.8
-#: Fewer validation objects than this (fewer than about 80 normal objects marked) leave the scales of
-#: AS_cell's three parts and the threshold shaky: on real fields with 4-6 of them the spread of one part
-#: over unseen normals came out 3x what its scale said, and AUC moved from 0.81 to 0.97 between seeds
-#: (benchmarks/experiments/cell_scale_probe.py, docs/benchmarks.md "Real fields").
-FEW_VALIDATION = 20
 
 
 def object_mask(grey: np.ndarray) -> Optional[np.ndarray]:
@@ -159,7 +154,13 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0)
 
 
 def few_objects_warning(n_val: int) -> list:
-    """The warning for a model whose scales and threshold rest on fewer than :data:`FEW_VALIDATION` objects.
+    """The warning for a model held out on fewer objects than training holds out when it can
+    (:data:`ddrcore.model.minibatch.MIN_VALIDATION`, a quarter of the normals at most).
+
+    With fewer, the scales of AS_cell's three parts and the threshold are shaky: on real fields with
+    4-6 held-out objects the spread of one part over unseen normals came out 3x what its scale said,
+    and AUC moved from 0.81 to 0.97 between seeds (benchmarks/experiments/cell_scale_probe.py,
+    docs/benchmarks.md "Real fields").
 
     Examples
     --------
@@ -168,7 +169,9 @@ def few_objects_warning(n_val: int) -> list:
     >>> few_objects_warning(5)[0][:40]
     'its scales and threshold rest on only 5 '
     """
-    if n_val >= FEW_VALIDATION:
+    from .minibatch import MIN_VALIDATION
+
+    if n_val >= MIN_VALIDATION:
         return []
     return [f"its scales and threshold rest on only {n_val} held-out normal objects, so its ranking can change "
-            f"much from one training to the next: mark at least {4 * FEW_VALIDATION} normal objects"]
+            f"much from one training to the next: mark at least {4 * MIN_VALIDATION} normal objects"]

@@ -17,6 +17,10 @@ from ..errors import TrainingError
 MIN_PATCHES = 4
 
 
+#: Objects held out for the threshold and the scores' scale when the set allows (a quarter at most).
+MIN_VALIDATION = 20
+
+
 def split_indices(n: int, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random training/validation split, each side sorted; at least one sample on each side.
 
@@ -31,8 +35,8 @@ def split_indices(n: int, val_fraction: float, rng: np.random.Generator) -> tupl
     perm = rng.permutation(n)
     n_val = max(1, int(round(n * val_fraction)))
     # A few hundred objects, as users have, would leave a handful for the threshold and the scores' scale:
-    # hold out at least 20 (never more than a quarter).
-    n_val = min(n - 2, max(n_val, min(20, n // 4)))
+    # hold out at least MIN_VALIDATION (never more than a quarter).
+    n_val = min(n - 2, max(n_val, min(MIN_VALIDATION, n // 4)))
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
