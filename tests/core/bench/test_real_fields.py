@@ -45,9 +45,27 @@ def test_each_kind_changes_what_it_says(kind):
     elif kind == "fragmented":
         from scipy import ndimage as ndi
 
-        assert ndi.label(img > 550)[1] >= 2
+        assert ndi.label(img > 550)[1] >= 3      # apart, not one clump
     else:   # textured
         assert img[inside].std() > 100 and abs(img[inside].mean() - 1000) < 300
+
+
+@pytest.mark.parametrize("kind", ["condensed", "fragmented"])
+def test_a_vacated_nucleus_leaves_no_ring_and_no_flat_patch(kind):
+    """The glow beyond the mask goes with the nucleus, and vacated pixels carry the background's noise."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:96, :96]
+    lab = ((yy - 48) ** 2 + (xx - 48) ** 2 <= 15 ** 2).astype(int)
+    # A blurred nucleus (its glow reaches past the mask) on a noisy background.
+    img = ndi.gaussian_filter(np.where(lab > 0, 1000.0, 100.0), 1.5) + rng.normal(0, 10, lab.shape)
+    implant(img, lab, 1, kind, np.random.default_rng(1), 100.0)
+    r = np.hypot(yy - 48, xx - 48)
+    ring = (r > 15.5) & (r <= 17)            # just outside the old outline
+    assert abs(np.median(img[ring]) - 100) < 40   # before: ~190, the old glow (a fragment may lie on part of it)
+    vacated = (r > 13) & (r <= 15) & (img < 300)
+    assert vacated.sum() > 20 and img[vacated].std() > 5   # noise like the background's (10), not a flat fill
 
 
 def test_halves_never_share_a_nucleus_and_truth_follows_each_turn(tmp_path, field):
