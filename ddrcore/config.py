@@ -74,6 +74,12 @@ class TrainConfig:
     # E_C's form (ddrcore.model.networks.CLASS_ENCODERS): None follows the profile ("biasfree" under
     # "explain", Table 1's layers under "paper").  Model files from before this field keep Table 1's.
     class_encoder: Optional[str] = None
+    # Which parts AS_cell joins (CELL_RULES), for objects with a known extent.  "residual+measure":
+    # AS_e and AS_m.  AS_l was dropped from it on 2026-12-06: on four real fields (two from outside
+    # the repository) x four seeds it was the weakest part (AUC 0.77-0.91 alone) and its scale, taken
+    # from a few held-out objects, let it outweigh the others (docs/benchmarks.md, "Real fields").
+    # Model files from before this field keep "latent+residual+measure".
+    cell_rule: str = "residual+measure"
 
     def encoder_form(self) -> str:
         """E_C's form this configuration trains: the stated one, else the profile's."""
@@ -98,7 +104,7 @@ class TrainConfig:
         known = {f.name for f in fields(TrainConfig)}
         # Model files from before these settings cut every object and kept its neighbours.
         d = {"border": "include", "neighbours": "keep", "augment": False, "per_image": False,
-             "class_encoder": "table1", **d}
+             "class_encoder": "table1", "cell_rule": "latent+residual+measure", **d}
         return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
     def patching(self, labels_dir: Optional[str] = None, points: Optional[str] = None):
@@ -169,6 +175,8 @@ class TrainConfig:
             raise ValueError("learning rate and latent sigma must be positive")
         if not isinstance(self.profile, str) or self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if not isinstance(self.cell_rule, str) or self.cell_rule not in CELL_RULES:
+            raise ValueError(f"cell_rule must be one of {', '.join(CELL_RULES)}, got {str(self.cell_rule)[:40]!r}")
         if self.class_encoder is not None and self.class_encoder not in CLASS_ENCODERS:
             raise ValueError(f"class_encoder must be one of {', '.join(CLASS_ENCODERS)}, "
                              f"got {self.class_encoder!r}")
@@ -179,6 +187,8 @@ class TrainConfig:
 PRECISIONS = ("fp32", "bf16")
 #: Training profiles: "explain" (default) trains a decomposition that explains; "paper" reproduces the paper.
 PROFILES = ("explain", "paper")
+#: The parts AS_cell joins, "+"-separated score names (ddrcore.model.cellscore.cell_score); the first is the default.
+CELL_RULES = ("residual+measure", "latent+residual+measure")
 
 # Allowed ranges, checked for every configuration (command line, GUI, model and project files).
 INT_FIELDS = ("patch_size", "input_size", "pretrain_epochs", "finetune_epochs", "lr_milestone", "batch_size",

@@ -193,7 +193,8 @@ def rule_alternatives(model, scores, kinds, border, crowded) -> dict:
     test = {k: z(k, t[k]) for k in t}
     rules = {
         "max(AS_c, z_m)": lambda d: np.maximum(np.maximum(d["latent"], d["residual"] - 1.5), d["measure"]),
-        "(z_e + z_m)/2": lambda d: (d["residual"] + d["measure"]) / 2,
+        # AS_cell before 2026-12-06 (and in older model files); ddrid's AS_cell is now (z_e + z_m)/sqrt(2).
+        "(z_l + z_e + z_m)/3": lambda d: (d["latent"] + d["residual"] + d["measure"]) / 3,
         "(AS_c + z_m)/2": lambda d: (np.maximum(d["latent"], d["residual"] - 1.5) + d["measure"]) / 2,
         "max(z_l, z_e, z_m)": lambda d: np.maximum(np.maximum(d["latent"], d["residual"]), d["measure"]),
     }

@@ -135,7 +135,8 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0)
 
     def cell(patches, feats):
         s = run_to_end(score_patches(model, patches))
-        return cell_score(s.latent, s.residual, model.measure.score(feats), cal, model.measure.calibration)
+        return cell_score(s.latent, s.residual, model.measure.score(feats), cal, model.measure.calibration,
+                          model.config.cell_rule)
 
     a, b = cell(normal, f_normal), cell(odd, f_odd)
     kinds = np.array(kinds)

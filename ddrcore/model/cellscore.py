@@ -143,21 +143,51 @@ class MeasureModel:
         return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"])
 
 
-def cell_score(latent: np.ndarray, residual: np.ndarray, measure: np.ndarray, cal, measure_cal) -> np.ndarray:
-    """AS_cell from AS_l, AS_e and AS_m, each standardised: ``cal`` is :func:`ddrcore.model.combined.calibration`
-    (the validation normals' log mean and spread of AS_l and AS_e), ``measure_cal`` AS_m's.
+def cell_score(latent: np.ndarray, residual: np.ndarray, measure: np.ndarray, cal, measure_cal,
+               rule: str = "residual+measure") -> np.ndarray:
+    """AS_cell: the parts ``rule`` names (:data:`ddrcore.config.CELL_RULES`), each standardised, in equal parts.
+
+    ``cal`` is :func:`ddrcore.model.combined.calibration` (the validation
+    normals' log mean and spread of AS_l and AS_e), ``measure_cal`` AS_m's.
+    The sum is divided by the square root of the number of parts, so that
+    AS_cell of a normal object has a spread of about 1 whatever the rule.
 
     Examples
     --------
     >>> cal = {"latent": (0.0, 1.0), "residual": (0.0, 1.0)}
     >>> e = np.exp(np.array([0.0, 1.0]))
     >>> cell_score(e, e, e, cal, (0.0, 1.0)).round(3).tolist()
+    [0.0, 1.414]
+    >>> cell_score(e, e, e, cal, (0.0, 1.0), "latent+residual+measure").round(3).tolist()
     [0.0, 1.732]
     """
     from .combined import standardised
 
-    return (standardised(latent, cal["latent"]) + standardised(residual, cal["residual"])
-            + standardised(measure, measure_cal)) / np.sqrt(3)
+    z = {"latent": lambda: standardised(latent, cal["latent"]),
+         "residual": lambda: standardised(residual, cal["residual"]),
+         "measure": lambda: standardised(measure, measure_cal)}
+    parts = rule.split("+")
+    if not parts or any(p not in z for p in parts):
+        raise ValueError(f"unknown cell rule {rule!r}")
+    return sum(z[p]() for p in parts) / np.sqrt(len(parts))
+
+
+#: How each part of AS_cell is named to users.
+_PART_TEXT = {"latent": "AS_l", "residual": "AS_e", "measure": "the objects' measurements (AS_m)"}
+
+
+def cell_parts_text(rule: str) -> str:
+    """The parts of AS_cell a rule joins, in words.
+
+    Examples
+    --------
+    >>> cell_parts_text("residual+measure")
+    "AS_e and the objects' measurements (AS_m)"
+    >>> cell_parts_text("latent+residual+measure")
+    "AS_l, AS_e and the objects' measurements (AS_m)"
+    """
+    words = [_PART_TEXT[p] for p in rule.split("+")]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def measure_calibration(validation_measure: np.ndarray) -> Optional[tuple]:

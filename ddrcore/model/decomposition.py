@@ -161,12 +161,18 @@ def explain(model, raw: np.ndarray, residual: Optional[str] = None, source=None)
                      model.validation.get("score_rule", "") if score_type == model.score_type else
                      "the network alone (this patch came without its object's measurements)")
     if score_type == "cell" and model.measure is not None:
-        from .combined import standardised
+        from .combined import calibration, standardised
 
         by_shape = float(standardised(np.asarray(s.measure, np.float64), model.measure.calibration)[0])
-        why += (" Here its measurements (AS_m: size, shape, brightness) weigh more than its image (AS_c)."
-                if by_shape > float(s.combined[0]) else
-                " Here its image (AS_c) weighs more than its measurements (AS_m).")
+        if "latent" in model.config.cell_rule.split("+"):
+            # Older models: the image's part is AS_c (AS_l unless the residual peak stands out).
+            by_image, image = float(s.combined[0]), "its image (AS_c)"
+        else:
+            by_image = float(standardised(np.asarray(s.residual, np.float64),
+                                          calibration(model.validation_scores)["residual"])[0])
+            image = "what the network could not reconstruct (AS_e: look at the heat layer)"
+        why += (f" Here its measurements (AS_m: size, shape, brightness) weigh more than {image}."
+                if by_shape > by_image else f" Here {image} weighs more than its measurements (AS_m).")
     if score_type == "combined":
         from .combined import calibration, residual_decides
 

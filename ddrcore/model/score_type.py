@@ -5,8 +5,8 @@ the normal template Z_C; ``AS_r`` (recon) is the squared distance of X_C to the
 template image D_C(Z_C) (Eq. 8).  Algorithm 2 picks one of them per model.
 ``AS_e`` (residual, ours) is the peak of the smoothed squared residual
 (X - X_C)^2.  For objects with a known extent, ``AS_m`` (measure) scores
-their measurements and ``AS_cell`` (cell) joins it with AS_c (see
-cellscore.py).  ``AS_c`` (combined, ours; the "explain" profile's score) is
+their measurements and ``AS_cell`` (cell) joins it with AS_e (with AS_l too
+in model files from before 2026-12-06; see cellscore.py).  ``AS_c`` (combined, ours; the "explain" profile's score) is
 AS_l unless the residual peak is much more unusual (see combined.py).  This
 module is torch-free: the GUI names the scores before torch is loaded.
 """
@@ -54,7 +54,7 @@ class ScoreType(str, Enum):
         if self is ScoreType.MEASURE:
             return "measured unlike the normal objects (size, shape, brightness, texture)"
         if self is ScoreType.CELL:
-            return "looks and measures unlike the normal objects (AS_l, AS_e and AS_m together)"
+            return "looks and measures unlike the normal objects (AS_e and AS_m together; AS_l too in older models)"
         return "poorly reconstructed as normal part + residual"
 
     @classmethod

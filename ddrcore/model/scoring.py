@@ -50,7 +50,7 @@ class Scores:
     residual: Optional[np.ndarray] = None  # AS_e (None where a caller built Scores without it)
     combined: Optional[np.ndarray] = None  # AS_c (None where the model has no AS_e validation scores)
     measure: Optional[np.ndarray] = None   # AS_m (objects with measurements, models that keep them)
-    cell: Optional[np.ndarray] = None      # AS_cell: AS_l, AS_e and AS_m together (cellscore.py)
+    cell: Optional[np.ndarray] = None      # AS_cell: AS_e and AS_m together (cellscore.py; AS_l too in older models)
 
     def of(self, score_type: str) -> np.ndarray:
         """The scores of type ``score_type`` ("latent", "recon", "residual" or "combined")."""
@@ -283,7 +283,7 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
         return scores
     scores.measure = model.measure.score(features).astype(np.float32)
     scores.cell = cell_score(scores.latent, scores.residual, scores.measure, cal,
-                             model.measure.calibration).astype(np.float32)
+                             model.measure.calibration, model.config.cell_rule).astype(np.float32)
     return scores
 
 

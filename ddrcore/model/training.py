@@ -355,7 +355,7 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     Its scale on normals comes from each object scored against the others
     (leave one out), so it rests on all of them, not on the validation few.
     """
-    from .cellscore import MeasureModel, cell_score, feature_matrix, has_features
+    from .cellscore import MeasureModel, cell_parts_text, cell_score, feature_matrix, has_features
     from .combined import calibration
 
     features = feature_matrix(sources)
@@ -367,13 +367,14 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     val_measure = np.tile(model.measure.score_left_out()[np.asarray(val_idx)], views)
     model.validation_scores["measure"] = val_measure.astype(np.float32)
     v = model.validation_scores
-    cell = cell_score(v["latent"], v["residual"], val_measure, calibration(v), model.measure.calibration)
+    cell = cell_score(v["latent"], v["residual"], val_measure, calibration(v), model.measure.calibration,
+                      model.config.cell_rule)
     model.validation_scores["cell"] = cell.astype(np.float32)
     if model.config.profile == "explain":
         model.score_type = "cell"
         model.threshold = default_threshold(cell, model.config.threshold_quantile)
-        model.validation["score_rule"] = ("AS_cell: AS_l, AS_e and the objects' measurements (AS_m), each on "
-                                          "the normals' scale, in equal parts")
+        model.validation["score_rule"] = (f"AS_cell: {cell_parts_text(model.config.cell_rule)}, each on the "
+                                          "normals' scale, in equal parts")
         model.validation["threshold_rule"] = (f"quantile {model.config.threshold_quantile} of validation cell "
                                               "scores")
 

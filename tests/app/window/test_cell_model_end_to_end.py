@@ -42,10 +42,11 @@ def test_train_on_objects_rank_by_cell_score_and_export(win, tmp_path, wait_idle
     shown = doc.view_order("score")
     assert len(shown) and np.isfinite(t.cell[shown]).all() and np.isfinite(t.measure[shown]).all()
     assert list(shown) == sorted(shown, key=lambda i: -t.cell[i])               # ranked by AS_cell
-    # The app's AS_cell is ddrcore's: AS_l, AS_e and AS_m on the model's validation scale.
+    # The app's AS_cell is ddrcore's: the model's parts (AS_e and AS_m) on its validation scale.
     np.testing.assert_allclose(t.cell[shown], cell_score(t.latent[shown], t.residual[shown], t.measure[shown],
                                                          calibration(model.validation_scores),
-                                                         model.measure.calibration), rtol=1e-4, atol=1e-4)
+                                                         model.measure.calibration, model.config.cell_rule),
+                               rtol=1e-4, atol=1e-4)
     tip = win.gallery.model().data(win.gallery.model().index(0), 3)
     assert "AS_cell" in tip and "(ranks the patches)" in tip and "AS_c " in tip and "AS_m " in tip
     assert "% of validation normals above" in find(win, "thresholdFprLabel").text()

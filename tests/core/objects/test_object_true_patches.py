@@ -222,6 +222,43 @@ def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell
         modelfile.load(root / "forged.ddrid", "cpu")
 
 
+def test_the_cell_rule_is_kept_in_the_model_file_and_older_files_keep_theirs(cell_model):
+    """AS_cell joins AS_e and AS_m; a file from before the rule was stored joined AS_l too, and still does."""
+    import torch
+
+    from ddrcore.errors import ModelFileError
+    from ddrcore.model import modelfile
+    from ddrcore.model.cellscore import cell_score
+    from ddrcore.model.combined import calibration
+    from ddrcore.model.scoring import score_patches
+
+    model, test, root = cell_model
+    assert model.config.cell_rule == "residual+measure" and "AS_e and the objects'" in model.validation["score_rule"]
+    s = run_to_end(score_patches(model, test))
+    cal = calibration(model.validation_scores)
+    z_e = np.log(np.maximum(s.residual, 1e-12)) - cal["residual"][0]
+    z_m = np.log(np.maximum(s.measure, 1e-12)) - model.measure.calibration[0]
+    np.testing.assert_allclose(s.cell, (z_e / cal["residual"][1] + z_m / model.measure.calibration[1]) / np.sqrt(2),
+                               rtol=1e-4, atol=1e-4)
+    path = modelfile.save(model, root / "rule.ddrid")
+    assert modelfile.load(path, "cpu").config.cell_rule == "residual+measure"
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["cell_rule"]
+    torch.save(payload, root / "older.ddrid")
+    older = modelfile.load(root / "older.ddrid", "cpu")
+    assert older.config.cell_rule == "latent+residual+measure"
+    old_scores = run_to_end(score_patches(older, test))
+    np.testing.assert_allclose(old_scores.cell, cell_score(s.latent, s.residual, s.measure, cal,
+                                                           model.measure.calibration, "latent+residual+measure"),
+                               rtol=1e-4, atol=1e-4)
+    assert not np.allclose(old_scores.cell, s.cell)
+    for forged in ("latent+latent+code", 7):
+        payload["config"]["cell_rule"] = forged
+        torch.save(payload, root / "forged-rule.ddrid")
+        with pytest.raises(ModelFileError, match="cell_rule"):
+            modelfile.load(root / "forged-rule.ddrid", "cpu")
+
+
 def test_the_csv_names_the_measurements_and_the_threshold_false_positive_rate(cell_model, tmp_path):
     import csv
 
