@@ -252,6 +252,13 @@ def test_the_cell_rule_is_kept_in_the_model_file_and_older_files_keep_theirs(cel
                                                            model.measure.calibration, "latent+residual+measure"),
                                rtol=1e-4, atol=1e-4)
     assert not np.allclose(old_scores.cell, s.cell)
+    # The Detail view's line names the parts this model joins: AS_e or AS_m, never AS_c.
+    from ddrcore.model.decomposition import explain
+
+    odd = [src.object_id for src in test.sources].index(13)
+    why = explain(model, test.images[odd], source=test.sources[odd]).why
+    assert "AS_e and the objects' measurements" in why and "weigh" in why and "(AS_c)" not in why
+    assert "(AS_c)" in explain(older, test.images[odd], source=test.sources[odd]).why
     for forged in ("latent+latent+code", 7):
         payload["config"]["cell_rule"] = forged
         torch.save(payload, root / "forged-rule.ddrid")
