@@ -7,12 +7,23 @@ TERMS = {
             "patches' codes. Higher = less like the patches marked normal.",
     "AS_r": "Image anomaly score, ‖R_C(X) − D_C(Z_C)‖²: how far the patch's normal-class reconstruction is from "
             "the typical normal patch. Higher = less like the patches marked normal.",
-    "chosen score": "Training picks AS_l or AS_r (\"AS_l chosen\"): the one with the lower mean on the held-out "
-                    "validation normals (the paper's Algorithm 2). The patches are ranked by it.",
+    "AS_e": "Residual peak: the highest point of the smoothed squared difference between the patch and X_C. High "
+            "where one spot is something the normal part cannot reproduce; the heat layer shows where.",
+    "AS_c": "Tiles and points (explain profile): AS_l, unless the residual peak AS_e stands out more, each on the "
+            "validation normals' scale.",
+    "AS_m": "Measurements score: how unlike the normal objects the object measures (size, shape, brightness, "
+            "texture), as the mean distance to its 5 nearest normal objects.",
+    "AS_cell": "Objects with an outline (explain profile): AS_e and AS_m together, each on the validation normals' "
+               "scale, so an object is odd because it looks or measures unlike the normals. Models saved before "
+               "December 2026 add AS_l too.",
+    "chosen score": "The score the patches are ranked by. Explain profile: AS_cell for objects with an outline, AS_c "
+                    "for tiles and points. Paper profile: AS_l or AS_r, the one with the lower mean on the held-out "
+                    "validation normals (the paper's Algorithm 2).",
     "X_C": "Class-specific component R_C(X): the part of the patch the model explains as normal structure.",
     "X_N": "Residual component R_N(X): what is left over (noise, background, and often the anomaly itself).",
-    "residual heat": "Where the patch departs from normal: the residual X_N, lightly smoothed, laid over the input "
-                     "in colour (transparent = nothing unusual, red = most unusual).",
+    "residual heat": "Where the patch departs from normal, lightly smoothed and laid over the input in colour "
+                     "(transparent = nothing unusual, red = most unusual): input minus X_C under the explain profile, "
+                     "the residual X_N under the paper profile.",
     "threshold": "Patches scoring at or above it are flagged. The model's default is the 95th percentile of the "
                  "validation normals' scores, so about 5 % of normal patches are expected above it. Drag the "
                  "slider to change it.",
@@ -23,9 +34,10 @@ TERMS = {
              "normal: marked normal after training (not used); unmarked; excluded. Results leave out train and "
              "validation patches unless \"Include training patches\" is ticked.",
     "quality check": "After training, synthetic anomalies (a pasted bright spot, a locally shuffled square, a "
-                     "flipped half) are made from the validation patches and scored. AUC 1.0 = all ranked above "
-                     "the normals, 0.5 = chance. Near chance means the model has not learnt the normal class: "
-                     "train longer or mark more normals.",
+                     "flipped half) are made from the validation patches and scored; for objects with an outline, "
+                     "odd cells too (condensed, fragmented, hollow, with a micronucleus, textured). AUC 1.0 = all "
+                     "ranked above the normals, 0.5 = chance. Below 0.8 the model is weak: train longer or mark "
+                     "more normals. It tells roughly how well real odd cells will rank, not exactly.",
     "losses": "R_C, R_N: reconstruction errors in pretraining. L_R: reconstruction error of X_C + X_N. L_OC: "
               "distance of the codes from Z_C. L_LSC and D_L: the encoder and the latent discriminator pulling "
               "against each other (these need not fall; under the explain profile L_LSC is only watched, the "

@@ -72,7 +72,7 @@ class DetailView(PlotsOnDemand, QWidget):
         from ..glossary import tip
 
         self.tip = tip
-        self.scores.setToolTip(tip("AS_l", "AS_r", "chosen score"))
+        self.scores.setToolTip(tip("chosen score", "AS_cell", "AS_c", "AS_e", "AS_m", "AS_l", "AS_r"))
         self.patch: int = -1
         self.mark = ""
         self._score_args = ((float("nan"),) * 6, None, None)

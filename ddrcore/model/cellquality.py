@@ -158,7 +158,7 @@ def few_objects_warning(n_val: int) -> list:
     """The warning for a model held out on fewer objects than training holds out when it can
     (:data:`ddrcore.model.minibatch.MIN_VALIDATION`, a quarter of the normals at most).
 
-    With fewer, the scales of AS_cell's three parts and the threshold are shaky: on real fields with
+    With fewer, the scales of AS_cell's parts and the threshold are shaky: on real fields with
     4-6 held-out objects the spread of one part over unseen normals came out 3x what its scale said,
     and AUC moved from 0.81 to 0.97 between seeds (benchmarks/experiments/cell_scale_probe.py,
     docs/benchmarks.md "Real fields").

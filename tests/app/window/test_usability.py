@@ -172,6 +172,11 @@ def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wai
     from ddrid_gui.glossary import TERMS, html
     detail = find(win, "detailView")
     assert "AS_l" in detail.scores.toolTip() and "AS_r" in detail.scores.toolTip()
+    # Every score the Detail view lists is explained in its tooltip (AS_cell, AS_c, AS_m, AS_e too).
+    from ddrid_gui.views.detail import SCORE_ROWS
+
+    for score, _ in SCORE_ROWS:
+        assert f"{score.label}:" in detail.scores.toolTip()
     assert "image units" in detail.labels[0].toolTip()
     assert "threshold" in find(win, "thresholdSlider").toolTip()
     assert "quality check" in find(win, "trainStatus").toolTip()
