@@ -14,13 +14,29 @@ def show_shortcuts(window) -> None:
 
 
 def show_glossary(window) -> None:
-    """Help ▸ What Do These Mean? (not modal)."""
+    """Help ▸ What Do These Mean? (not modal).
+
+    A scrolling page in a dialog sized to the screen: the list of terms is
+    taller than a 1280 x 800 screen, and a message box that tall puts its
+    button out of reach.
+    """
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
+
     from ..glossary import html
 
-    box = QMessageBox(window)
+    box = QDialog(window)
     box.setObjectName("glossaryBox")
     box.setWindowTitle("What do these mean?")
-    box.setText(html())
+    page = QTextBrowser(box)
+    page.setObjectName("glossaryPage")
+    page.setHtml(html())
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, box)
+    buttons.rejected.connect(box.close)
+    layout = QVBoxLayout(box)
+    layout.addWidget(page)
+    layout.addWidget(buttons)
+    screen = (window.screen() or box.screen()).availableGeometry()
+    box.resize(min(720, int(screen.width() * 0.6)), min(760, int(screen.height() * 0.85)))
     box.open()   # not modal to the app: the window's shortcuts keep working beside it
     window.glossary_box = box
 

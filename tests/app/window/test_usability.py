@@ -155,7 +155,7 @@ def test_thumbnail_contrast_modes():
 
 
 def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wait_idle, monkeypatch):
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+    from PySide6.QtWidgets import QFileDialog
 
     win.open_paths([str(image_folder / "normal"), str(image_folder / "odd")])
     wait_idle(win)
@@ -184,7 +184,12 @@ def test_dialogs_start_in_the_data_folder_and_help_exists(win, image_folder, wai
     for term in ("AS_l", "AS_r", "X_C", "X_N", "threshold", "image units", "residual heat"):
         assert term in TERMS and term in text
     action(win, "glossary").trigger()
-    assert find(win, "glossaryBox", QMessageBox).isVisible()
+    from PySide6.QtWidgets import QDialog, QTextBrowser
+
+    box = find(win, "glossaryBox", QDialog)
+    assert box.isVisible() and "AS_cell" in box.findChild(QTextBrowser, "glossaryPage").toPlainText()
+    # It fits the screen (its Close button within reach); the page scrolls instead.
+    assert box.frameGeometry().height() <= box.screen().availableGeometry().height()
 
 
 def test_window_module_does_not_import_torch():
