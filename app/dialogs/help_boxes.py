@@ -24,6 +24,11 @@ def show_glossary(window) -> None:
 
     from ..glossary import html
 
+    old = getattr(window, "glossary_box", None)
+    if old is not None:          # one page, brought back to the front
+        old.show()
+        old.raise_()
+        return
     box = QDialog(window)
     box.setObjectName("glossaryBox")
     box.setWindowTitle("What do these mean?")
@@ -37,7 +42,8 @@ def show_glossary(window) -> None:
     layout.addWidget(buttons)
     screen = (window.screen() or box.screen()).availableGeometry()
     box.resize(min(720, int(screen.width() * 0.6)), min(760, int(screen.height() * 0.85)))
-    box.open()   # not modal to the app: the window's shortcuts keep working beside it
+    box.setModal(False)
+    box.show()   # not modal: the window and its shortcuts keep working beside it
     window.glossary_box = box
 
 

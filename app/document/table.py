@@ -73,7 +73,7 @@ class PatchTable:
         self.residual = np.zeros(0, np.float64)         # AS_e, NaN where not scored
         self.combined = np.zeros(0, np.float64)         # AS_c (explain profile), NaN where not scored
         self.measure = np.zeros(0, np.float64)          # AS_m (objects with measurements), NaN where none
-        self.cell = np.zeros(0, np.float64)             # AS_cell (AS_e and AS_m together), NaN where none
+        self.cell = np.zeros(0, np.float64)             # AS_cell (cellscore.py), NaN where none
         self.score_type: Optional[str] = None
         self.inputs: List[str] = []
         self.bad: List[BadFile] = []

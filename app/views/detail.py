@@ -30,7 +30,7 @@ PANELS = ("object in the image (native)", "X_C (normal-looking part)", "X_N (res
 INPUT_TIP = ("The patch as the model sees it: the crop shrunk to the network's input size, other objects set "
              "to the local background (masked).")
 #: Score rows, in the order Detail lists them (key, name shown).
-SCORE_ROWS = ((ScoreType.CELL, "AS_cell (AS_e and AS_m together)"),
+SCORE_ROWS = ((ScoreType.CELL, "AS_cell (the cell score)"),
               (ScoreType.COMBINED, "AS_c (AS_l or a standout residual)"),
               (ScoreType.MEASURE, "AS_m (measurements: size, shape, brightness)"), (ScoreType.LATENT, "AS_l (latent)"),
               (ScoreType.RECON, "AS_r (image)"), (ScoreType.RESIDUAL, "AS_e (residual peak)"))

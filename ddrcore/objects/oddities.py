@@ -31,7 +31,7 @@ field and its labels go in, a changed copy and the kinds come out.
 """
 from __future__ import annotations
 
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -50,8 +50,13 @@ def _window(labels: np.ndarray, oid: int, margin: int):
     return slice(y0, y1), slice(x0, x1)
 
 
-def _carried_in(win: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
+def _carried_in(win: np.ndarray, known: np.ndarray, sigma: float, target: Optional[np.ndarray] = None,
+                fallback: Optional[float] = None) -> np.ndarray:
     """``win`` smoothed from its ``known`` pixels only, reaching into the others (normalised convolution).
+
+    The kernel widens until every ``target`` pixel (default: all) has known
+    pixels within reach.  With no known pixel at all, every pixel is
+    ``fallback`` (default: the window's median).
 
     Examples
     --------
@@ -63,11 +68,12 @@ def _carried_in(win: np.ndarray, known: np.ndarray, sigma: float) -> np.ndarray:
     from scipy import ndimage as ndi
 
     if not known.any():
-        return np.full(win.shape, float(np.median(win)))
-    # Widen the kernel until every pixel has some known pixel within reach.
+        return np.full(win.shape, float(np.median(win)) if fallback is None else float(fallback))
+    # Widen the kernel until every target pixel has some known pixel within reach.
+    target = np.ones(win.shape, bool) if target is None or not target.any() else target
     while True:
         weight = ndi.gaussian_filter(known.astype(float), sigma)
-        if weight.min() > 1e-3 or sigma > max(win.shape):
+        if weight[target].min() > 1e-3 or sigma > max(win.shape):
             break
         sigma *= 2
     return ndi.gaussian_filter(np.where(known, win, 0.0), sigma) / np.maximum(weight, 1e-12)
@@ -119,7 +125,8 @@ def implant(image: np.ndarray, labels: np.ndarray, oid: int, kind: str, rng: np.
         # around them: its level carried in smoothly from the pixels around (normalised convolution), plus
         # noise of the spread those pixels show about that level.
         gone = mask | (ndi.binary_dilation(mask, iterations=max(2, int(round(d / 6)))) & free)
-        level = _carried_in(win, free & ~gone, max(2.0, d / 4))
+        # No background pixel left in the window (a label image that tiles the field): the level given.
+        level = _carried_in(win, free & ~gone, max(2.0, d / 4), gone, background)
         win[gone] = level[gone] + rng.normal(0, _noise(win, free & ~gone, level, noise), int(gone.sum()))
     if kind == "condensed":
         f = rng.uniform(0.45, 0.7)
@@ -136,13 +143,17 @@ def implant(image: np.ndarray, labels: np.ndarray, oid: int, kind: str, rng: np.
         n = int(rng.integers(3, 7))
         r = d * rng.uniform(0.07, 0.11)
         # Fragments lie apart, as in karyorrhexis, not in one clump: centres 3.5 radii apart keep the dip between
-        # two of them below half their height.
-        pick: list = []
-        for k in rng.permutation(len(ys)):
-            if all(np.hypot(ys[k] - ys[j], xs[k] - xs[j]) >= 3.5 * r for j in pick):
-                pick.append(k)
-                if len(pick) == n:
-                    break
+        # two of them below half their height.  Where a thin footprint cannot hold three that far apart, closer.
+        order = rng.permutation(len(ys))
+        for spacing in (3.5, 2.5, 1.5):
+            pick: list = []
+            for k in order:
+                if all(np.hypot(ys[k] - ys[j], xs[k] - xs[j]) >= spacing * r for j in pick):
+                    pick.append(k)
+                    if len(pick) == n:
+                        break
+            if len(pick) >= min(n, 3):
+                break
         for k in pick:
             oy, ox = ys[k], xs[k]
             blob = np.exp(-((yy - oy) ** 2 + (xx - ox) ** 2) / (2 * r ** 2))

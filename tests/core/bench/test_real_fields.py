@@ -68,6 +68,29 @@ def test_a_vacated_nucleus_leaves_no_ring_and_no_flat_patch(kind):
     assert vacated.sum() > 20 and img[vacated].std() > 5   # noise like the background's (10), not a flat fill
 
 
+def test_a_nucleus_in_a_field_tiled_by_labels_is_vacated_to_the_given_background():
+    """Whole-cell masks can leave no unlabelled pixel near a nucleus: its old place gets the level passed in."""
+    lab = np.ones((12, 12), int)
+    lab[:, 8:] = 2                                   # a neighbour; not one free pixel in the window
+    img = np.where(lab == 1, 500.0, 300.0)
+    implant(img, lab, 1, "condensed", np.random.default_rng(0), 100.0)
+    assert (np.abs(img[lab == 1] - 100) < 10).sum() > 0.3 * (lab == 1).sum()   # vacated: about the given 100
+    assert np.allclose(img[lab == 2], 300.0)                                    # the neighbour untouched
+
+
+def test_a_thin_nucleus_still_breaks_into_several_fragments():
+    from scipy import ndimage as ndi
+
+    yy, xx = np.mgrid[:40, :80]
+    lab = ((((yy - 20) / 3.0) ** 2 + ((xx - 40) / 30.0) ** 2) <= 1).astype(int)   # 6 x 60 px
+    counts = []
+    for seed in range(5):
+        img = np.where(lab > 0, 1000.0, 100.0)
+        implant(img, lab, 1, "fragmented", np.random.default_rng(seed), 100.0)
+        counts.append(ndi.label(img > 400)[1])
+    assert min(counts) >= 2
+
+
 def test_halves_never_share_a_nucleus_and_truth_follows_each_turn(tmp_path, field):
     lab = field.labels.astype(np.int64)
     truth, rounds, n_train, n_test = prepare(field.image, lab, tmp_path, 3, 0.3, seed=1)
