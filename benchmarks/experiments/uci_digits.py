@@ -23,6 +23,8 @@ def main(dst):
     d = load_digits()
     rng = np.random.default_rng(0)
     dst = Path(dst)
+    if dst.exists() and any(dst.iterdir()):
+        raise SystemExit(f"{dst} is not empty: give a new folder (nothing there is replaced)")
     n = 0
     for c in range(10):
         idx = np.flatnonzero(d.target == c)
