@@ -112,12 +112,13 @@ _FIELDS = [("format",), ("version",), ("threshold",), ("score_type",), ("preproc
            ("preprocess", "maximum"), ("architecture", "channels"), ("architecture", "latent_dim"),
            ("architecture", "input_size"), ("config", "patch_size"), ("config", "input_size"), ("config", "seed"),
            ("config", "batch_size"), ("config", "channel"), ("config", "latent_dim"), ("config", "objects"),
-           ("config", "object_size"), ("config", "stride"), ("config", "lr"), ("validation",), ("training",),
+           ("config", "object_size"), ("config", "stride"), ("config", "lr"), ("config", "cell_rule"),
+           ("validation",), ("training",),
            ("validation_scores",), ("z_c",), ("state",), ("config",), ("architecture",), ("preprocess",)]
 
 
-# Each model example saves and loads a real (tiny) model file: fewer of them.
-_model_settings = settings(max_examples=max(10, settings.default.max_examples // 2))
+# Each model example saves and loads a real (tiny) model file: fewer of them (the "long" profile runs many).
+_model_settings = settings(max_examples=max(10, settings.default.max_examples // 4))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from ddrcore.io.images import PatchSet, PatchSource  # noqa: E402
 from ddrcore.model.scoring import Scores  # noqa: E402
 from gui import find  # noqa: E402
 
-pytestmark = pytest.mark.gui
+# A scale check (100k patches through the gallery model): the slow tier, which CI also runs.
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 N = 100_000
 

@@ -100,12 +100,14 @@ def test_mark_unmark_exclude_counts_undo_and_autosave(win, image_folder, wait_id
     action(win, "folder_normal").trigger()
     in_folder = np.array([s.path.startswith(normal_dir) for s in t.sources])
     assert (t.marks[in_folder] == NORMAL).all()
-    # The debounced autosave writes the marks (no project file yet: the autosave file).
-    qtbot.waitUntil(lambda: appsettings.autosave_project_path().is_file(), timeout=5000)
-    qtbot.wait(1800)
-    doc = json.loads(appsettings.autosave_project_path().read_text())
-    marked = sum(len(e.get("normal", [])) for e in doc["annotations"])
-    assert marked == int((t.marks == NORMAL).sum())
+    # The debounced autosave writes the marks (no project file yet: the autosave file), atomically.
+    def saved_marks() -> int:
+        path = appsettings.autosave_project_path()
+        if not path.is_file():
+            return -1
+        return sum(len(e.get("normal", [])) for e in json.loads(path.read_text())["annotations"])
+
+    qtbot.waitUntil(lambda: saved_marks() == int((t.marks == NORMAL).sum()), timeout=5000)
 
 
 def test_missing_input_is_reported_and_the_rest_loads(win, image_folder, wait_idle, tmp_path):
