@@ -70,6 +70,7 @@ def test_manifest_declares_the_dock_and_the_samples():
     assert sample.demo_field()[0][0].shape == (128, 128)
 
 
+@pytest.mark.slow   # a napari viewer each (an X display, ~2 s): the slow tier, which CI runs under Xvfb
 def test_dock_lists_layers_and_names_its_widgets(dock):
     viewer, w = dock
     from qtpy.QtWidgets import QPushButton, QSlider, QSpinBox
@@ -85,6 +86,7 @@ def test_dock_lists_layers_and_names_its_widgets(dock):
     assert "centres" in [w.objects_combo.itemText(i) for i in range(w.objects_combo.count())]
 
 
+@pytest.mark.slow   # a napari viewer each (an X display, ~2 s): the slow tier, which CI runs under Xvfb
 def test_nothing_to_train_on_is_said_in_one_line(viewer):
     from ddrid_gui.napari.widget import DdridWidget
 
@@ -153,6 +155,7 @@ def test_cancel_keeps_the_previous_state(dock, qtbot):
     assert "Cancel" in w.status.text()
 
 
+@pytest.mark.slow   # a napari viewer each (an X display, ~2 s): the slow tier, which CI runs under Xvfb
 def test_marking_normals_takes_the_selected_label(dock):
     viewer, w = dock
     w.objects_combo.setCurrentText("nuclei labels")
