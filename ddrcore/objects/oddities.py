@@ -12,19 +12,19 @@ validation normals:
                 (x1.6-2.6), as in pyknosis; the vacated pixels become background.
 ``fragmented``  the nucleus breaks into 3-6 bright fragments (radius 7-11 % of its
                 diameter) lying apart over its former footprint (karyorrhexis).
-
-Where these two vacate pixels, the nucleus's glow beyond its mask (the
-optics' blur) goes with it, and the vacated pixels get the local
-background's level *and noise*: a flat fill inside a faint ring where the
-outline was is an artefact no real pyknotic cell shows, and a model can
-learn to find it instead of the cell (seen on a field from outside the
-repository: the ring was plain in the top 20).
 ``hollow``      the centre dims (to 15-45 % at the middle) while the rim keeps
                 its brightness.
 ``micronucleus`` a small bright body (15-30 % of the diameter) just outside
                 the nucleus's edge.
 ``textured``    chromatin clumps: the nucleus is multiplied by a smoothed noise
                 field (amplitude 0.35-0.7, grain a tenth of the diameter).
+
+Where condensed and fragmented nuclei vacate pixels, the nucleus's glow beyond its mask (the
+optics' blur) goes with it, and the vacated pixels get the local
+background's level *and noise*: a flat fill inside a faint ring where the
+outline was is an artefact no real pyknotic cell shows, and a model can
+learn to find it instead of the cell (seen on a field from outside the
+repository: the ring was plain in the top 20).
 
 Each draw varies size, brightness and placement.  Functions are pure: the
 field and its labels go in, a changed copy and the kinds come out.
@@ -113,7 +113,7 @@ def implant(image: np.ndarray, labels: np.ndarray, oid: int, kind: str, rng: np.
     noise = 0.02 * max(abs(background), 1)
     if free.sum() >= 16:
         background = float(np.median(win[free]))
-        noise = 1.4826 * float(np.median(np.abs(win[free] - background)))
+        noise = _noise(win, free, np.full(win.shape, background), noise)
     ys, xs = np.nonzero(mask)
     cy, cx = ys.mean(), xs.mean()
     yy, xx = np.mgrid[: win.shape[0], : win.shape[1]].astype(float)
