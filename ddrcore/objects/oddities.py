@@ -15,7 +15,8 @@ validation normals:
 ``hollow``      the centre dims (to 15-45 % at the middle) while the rim keeps
                 its brightness.
 ``micronucleus`` a small bright body (15-30 % of the diameter) just outside
-                the nucleus's edge.
+                the nucleus's edge, on free pixels (not on another nucleus)
+                where the field leaves room.
 ``textured``    chromatin clumps: the nucleus is multiplied by a smoothed noise
                 field (amplitude 0.35-0.7, grain a tenth of the diameter).
 
@@ -167,19 +168,32 @@ def implant(image: np.ndarray, labels: np.ndarray, oid: int, kind: str, rng: np.
         win[mask] = background + signal[mask] * factor[mask]
     elif kind == "micronucleus":
         r = d * rng.uniform(0.075, 0.15)
-        angle = rng.uniform(0, 2 * np.pi)
-        # Walk out from the centre along `angle` to the edge, then one radius further.
-        edge = 0.0
-        while True:
-            py, px = cy + (edge + 1) * np.sin(angle), cx + (edge + 1) * np.cos(angle)
-            iy, ix = int(round(py)), int(round(px))
-            if not (0 <= iy < mask.shape[0] and 0 <= ix < mask.shape[1]) or not mask[iy, ix]:
-                break
-            edge += 1
         gap = rng.uniform(1.0, 2.0) * r
-        my, mx = cy + (edge + gap) * np.sin(angle), cx + (edge + gap) * np.cos(angle)
+        others = ~mask & ~free
+        # A micronucleus lies in the cell's cytoplasm, beside its own nucleus, never on top of another:
+        # of a few directions drawn, the first whose body falls on no other nucleus (else the least covered).
+        best = None
+        for angle in rng.uniform(0, 2 * np.pi, 12):
+            # Walk out from the centre along `angle` to the edge, then `gap` further.
+            edge = 0.0
+            while True:
+                py, px = cy + (edge + 1) * np.sin(angle), cx + (edge + 1) * np.cos(angle)
+                iy, ix = int(round(py)), int(round(px))
+                if not (0 <= iy < mask.shape[0] and 0 <= ix < mask.shape[1]) or not mask[iy, ix]:
+                    break
+                edge += 1
+            my, mx = cy + (edge + gap) * np.sin(angle), cx + (edge + gap) * np.cos(angle)
+            body = np.hypot(yy - my, xx - mx) < 2 * r
+            covered = int((body & others).sum())
+            if best is None or covered < best[0]:
+                best = (covered, my, mx)
+            if covered == 0:
+                break
+        _, my, mx = best
         level = np.percentile(signal[mask], 90) * rng.uniform(0.9, 1.4)
-        win += level * np.exp(-((yy - my) ** 2 + (xx - mx) ** 2) / (2 * (r * 0.8) ** 2))
+        # The body ends at 3 radii (its blur is then under 1 % of its peak): what it changes stays beside it.
+        spot = np.hypot(yy - my, xx - mx) < 3 * r
+        win += level * np.exp(-((yy - my) ** 2 + (xx - mx) ** 2) / (2 * (r * 0.8) ** 2)) * spot
     elif kind == "textured":
         grain = max(1.0, d / 10)
         noise = ndi.gaussian_filter(rng.normal(0, 1, win.shape), grain)
@@ -219,7 +233,9 @@ def implant_field(image: np.ndarray, labels: np.ndarray, fraction: float, rng: n
         kind = str(kinds[int(rng.integers(len(kinds)))])
         changed = implant(work, labels, int(oid), kind, rng, bg)
         truth[int(oid)] = kind
-        footprint[(labels == oid) | changed] = oid
+        # The footprint claims the object and what changed around it on free pixels, never another nucleus:
+        # a neighbour under the blur's tail is still a normal nucleus (it was counted as the anomaly before).
+        footprint[(labels == oid) | (changed & (labels == 0))] = oid
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         work = np.clip(np.round(work), info.min, info.max)

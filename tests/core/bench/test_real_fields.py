@@ -78,6 +78,24 @@ def test_a_nucleus_in_a_field_tiled_by_labels_is_vacated_to_the_given_background
     assert np.allclose(img[lab == 2], 300.0)                                    # the neighbour untouched
 
 
+def test_a_micronucleus_lies_beside_its_nucleus_and_its_footprint_never_claims_a_neighbour():
+    """Packed nuclei: the body goes where there is room; a neighbour under its blur stays a normal nucleus."""
+    yy, xx = np.mgrid[:60, :80]
+    lab = np.zeros((60, 80), int)
+    lab[(yy - 30) ** 2 + (xx - 30) ** 2 <= 10 ** 2] = 1
+    lab[(yy - 30) ** 2 + (xx - 53) ** 2 <= 10 ** 2] = 2          # 3 px gap on the right
+    lab[(yy - 8) ** 2 + (xx - 30) ** 2 <= 7 ** 2] = 3             # and one above
+    for seed in range(8):
+        start = np.where(lab > 0, 1000.0, 100.0)
+        img, kinds, footprint = implant_field(start, lab, 1.0, np.random.default_rng(seed), kinds=("micronucleus",),
+                                            exclude=(2, 3))
+        assert kinds == {1: "micronucleus"}
+        body = (img > 300) & (lab == 0)
+        assert body.sum() >= 3                                    # the body is there, on free pixels
+        assert (img[lab > 1] < 1000 + 200).all()                 # not on a neighbour (it would brighten it)
+        assert not (footprint[lab > 1]).any()                     # before: the blur's tail claimed neighbours
+
+
 def test_a_thin_nucleus_still_breaks_into_several_fragments():
     from scipy import ndimage as ndi
 
