@@ -28,24 +28,27 @@ def check_input_size(size: int) -> None:
 
 
 def default_input_size(patch_side: int) -> int:
-    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32, or 64
-    for patches of 96 px and more.
+    """Network input side for patches of ``patch_side`` pixels: the side itself if offered, else 32 for
+    patches up to 32 px and 64 for larger ones.
 
-    A nucleus of 85 px in a 168 px crop shrunk to 32 px loses its chromatin
-    texture and a hollow core; at 64 px the latent score AS_l ranked 18 odd
-    nuclei in the top 20 instead of 14, and AS_cell's AUC rose from 0.868 to
-    0.880 (``ddrid bench real`` on the U2OS field, one seed, 10+10 epochs),
-    for about 20 % more training time.
+    A crop is not shrunk below 64 px: a nucleus's chromatin texture, a hollow
+    core or a micronucleus two pixels across do not survive being shrunk to
+    32.  Measured with ``ddrid bench real`` (10+10 epochs, four seeds): U2OS
+    (168 px crops) at 64 against 32, AS_cell 0.880 against 0.868 and 18 odd
+    nuclei in the top 20 instead of 14 (one seed); DSB (about 48 px crops)
+    0.922 against 0.915 and Kc167 (about 36 px) 0.884 against 0.878, 7 of
+    the 8 runs up, for 30-70 % more training time (docs/benchmarks.md, "Real
+    fields").
 
     Examples
     --------
-    >>> default_input_size(64), default_input_size(45), default_input_size(168)
-    (64, 32, 64)
+    >>> default_input_size(64), default_input_size(45), default_input_size(168), default_input_size(24)
+    (64, 64, 64, 32)
     """
     side = int(patch_side)
     if side in INPUT_SIZES:
         return side
-    return 64 if side >= 96 else 32
+    return 64 if side > 32 else 32
 
 
 # Allowed ranges, checked for every configuration (command line, GUI, model and project files).

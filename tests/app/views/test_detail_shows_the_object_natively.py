@@ -21,14 +21,14 @@ def test_detail_shows_the_native_crop_and_names_the_network_input_size(win, tmp_
     drop(win, [tmp_path])
     wait_idle(win, timeout=20_000)
     t = win.document.table
-    assert len(t) and t.patch_size == 48 and t.images.shape[-1] == 32
+    assert len(t) and t.patch_size == 48 and t.images.shape[-1] == 64     # a crop over 32 px goes to 64
     win.views.show_detail(0)
     detail = find(win, "detailView")
     qtbot.waitUntil(lambda: detail.native_item.image is not None, timeout=10_000)
-    assert detail.native_item.image.shape == (48, 48)              # the crop, not the 32 px input
+    assert detail.native_item.image.shape == (48, 48)              # the crop, not the 64 px input
     src = t.sources[0]
     page = f.image.astype(float)
     y0, x0 = max(src.y, 0), max(src.x, 0)
     assert detail.native_item.image[y0 - src.y, x0 - src.x] == pytest.approx(page[y0, x0])
     assert "native 48 px" in detail.native_label.text
-    assert "model input 32 px (masked)" in detail.labels[3].text
+    assert "model input 64 px (masked)" in detail.labels[3].text

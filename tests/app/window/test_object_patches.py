@@ -63,7 +63,7 @@ def test_auto_objects_give_one_patch_per_object(win, fields, wait_idle):
     true = sum(int(f.labels.max()) for f in made)
     assert abs(len(t) - true) <= max(2, true // 10)
     assert all(s.size == side for s in t.sources)
-    assert t.images.shape[-1] == 32                         # 40 px crops, network input 32 (the CLI's rule)
+    assert t.images.shape[-1] == 64                         # 40 px crops, network input 64 (the CLI's rule)
     assert t.patch_size == side == find(win, "patchSizeBox").value()
     # Tooltips and names say which object a tile is.
     tip = gallery.model().data(gallery.model().index(0), 3)   # ToolTipRole
@@ -213,7 +213,7 @@ def test_training_on_objects_stores_the_patching(win, fields, wait_idle):
     wait_idle(win, timeout=60_000)
     model, t = win.document.model, win.document.table
     cfg = model.config
-    assert (cfg.objects, cfg.object_size, cfg.patch_size, cfg.input_size) == ("auto", SIZE, 2 * SIZE, 32)
+    assert (cfg.objects, cfg.object_size, cfg.patch_size, cfg.input_size) == ("auto", SIZE, 2 * SIZE, 64)
     assert model.incompatibility(t.patch_size, t.channel, objects="auto") is None
     assert t.score is not None and not np.isnan(t.score).any()
 

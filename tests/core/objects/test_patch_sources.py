@@ -88,7 +88,7 @@ def test_auto_objects_give_one_centred_patch_per_object(tmp_path):
     tifffile.imwrite(tmp_path / "field.tif", f.image)
     ps = load(tmp_path, patching=Patching("auto", object_size=20))
     assert len(ps) == len(f.centers) == 6
-    assert ps.patching.crop_side() == 40 and ps.images.shape == (6, 1, 32, 32)
+    assert ps.patching.crop_side() == 40 and ps.images.shape == (6, 1, 64, 64)
     for s in ps.sources:
         assert s.size == 40 and s.y == int(np.floor(s.center_y + 0.5)) - 20 and s.area > 0
     _, recall, _ = match_centers([(s.center_y, s.center_x) for s in ps.sources], f.centers, 4)

@@ -34,7 +34,7 @@ def test_detection_settles_the_object_size_and_gives_a_label_image(field):
     assert 14 <= patching.object_size <= 26
     assert objects.labels is not None and objects.labels.shape == field.image.shape
     patches = patches_from_array(field.image, objects, patching)
-    assert len(patches) >= 8 and patches.images.shape[-1] == 32
+    assert len(patches) >= 8 and patches.images.shape[-1] == 64
 
 
 def test_points_keep_their_row_numbers_as_ids(field):
