@@ -80,12 +80,26 @@ class TrainConfig:
     # from a few held-out objects, let it outweigh the others (docs/benchmarks.md, "Real fields").
     # Model files from before this field keep "latent+residual+measure".
     cell_rule: str = "residual+measure"
+    # Where X_C (and AS_e, the residual it leaves) comes from (X_C_SOURCES); None follows the profile
+    # ("pretrained" under "explain", "finetuned" under "paper").  "finetuned": R_C after the one-class
+    # finetuning, as DDR-ID has it.  "pretrained": a copy of R_C taken after pretraining and kept as it
+    # was; the finetuned E_C still gives AS_l and AS_r.  L_OC draws E_C's codes together, and D_C can
+    # only decode what the code still holds: on ring variations X_C's correlation with the input fell
+    # from 0.92-0.98 (pretrained) to 0.74-0.93 (benchmarks/experiments/decomposition.md).  Model files
+    # from before this field keep "finetuned".
+    x_c_source: Optional[str] = None
 
     def encoder_form(self) -> str:
         """E_C's form this configuration trains: the stated one, else the profile's."""
         if self.class_encoder is not None:
             return self.class_encoder
         return "biasfree" if self.profile == "explain" else "table1"
+
+    def x_c_from(self) -> str:
+        """Where X_C comes from in this configuration: the stated source, else the profile's."""
+        if self.x_c_source is not None:
+            return self.x_c_source
+        return "pretrained" if self.profile == "explain" else "finetuned"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,7 +118,7 @@ class TrainConfig:
         known = {f.name for f in fields(TrainConfig)}
         # Model files from before these settings cut every object and kept its neighbours.
         d = {"border": "include", "neighbours": "keep", "augment": False, "per_image": False,
-             "class_encoder": "table1", "cell_rule": "latent+residual+measure", **d}
+             "class_encoder": "table1", "cell_rule": "latent+residual+measure", "x_c_source": "finetuned", **d}
         return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
     def patching(self, labels_dir: Optional[str] = None, points: Optional[str] = None):
@@ -177,6 +191,8 @@ class TrainConfig:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
         if not isinstance(self.cell_rule, str) or self.cell_rule not in CELL_RULES:
             raise ValueError(f"cell_rule must be one of {', '.join(CELL_RULES)}, got {str(self.cell_rule)[:40]!r}")
+        if self.x_c_source is not None and self.x_c_source not in X_C_SOURCES:
+            raise ValueError(f"x_c_source must be one of {', '.join(X_C_SOURCES)}, got {str(self.x_c_source)[:40]!r}")
         if self.class_encoder is not None and self.class_encoder not in CLASS_ENCODERS:
             raise ValueError(f"class_encoder must be one of {', '.join(CLASS_ENCODERS)}, "
                              f"got {self.class_encoder!r}")
@@ -189,6 +205,8 @@ PRECISIONS = ("fp32", "bf16")
 PROFILES = ("explain", "paper")
 #: The parts AS_cell joins, "+"-separated score names (ddrcore.model.cellscore.cell_score); the first is the default.
 CELL_RULES = ("residual+measure", "latent+residual+measure")
+#: Where X_C comes from (TrainConfig.x_c_source).
+X_C_SOURCES = ("finetuned", "pretrained")
 
 # Allowed ranges, checked for every configuration (command line, GUI, model and project files).
 INT_FIELDS = ("patch_size", "input_size", "pretrain_epochs", "finetune_epochs", "lr_milestone", "batch_size",

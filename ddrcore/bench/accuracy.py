@@ -82,6 +82,8 @@ class AccuracySettings:
     seed: int = 0
     # DDR-ID's training profile (ddrcore.config.PROFILES); the engine's default unless given.
     profile: str = field(default_factory=lambda: TrainConfig().profile)
+    # Where DDR-ID's X_C and AS_e come from (TrainConfig.x_c_source); the engine's default unless given.
+    x_c_source: Optional[str] = None
 
 
 QUICK = AccuracySettings()
@@ -117,7 +119,7 @@ def ddrid_round(split, s: AccuracySettings, seed: int, clock: Clock, span, label
 
     cfg = TrainConfig(pretrain_epochs=s.ddrid_pretrain_epochs, finetune_epochs=s.ddrid_finetune_epochs,
                       batch_size=s.ddrid_batch_size, seed=seed, device=s.device, precision=s.precision,
-                      profile=s.profile)
+                      profile=s.profile, x_c_source=s.x_c_source)
     lo, hi = span
     model = yield from _relay(train(split.train_x, cfg), lo, lo + 0.9 * (hi - lo), clock, label)
     # train() draws its 90/10 split first from default_rng(seed): redraw it to get the validation normals.

@@ -34,6 +34,8 @@ def _settings_from_args(args) -> AccuracySettings:
     s.device, s.seed, s.precision = args.device, args.seed, args.precision
     if getattr(args, "profile", None):
         s.profile = args.profile
+    if getattr(args, "x_c_source", None):
+        s.x_c_source = args.x_c_source
     if s.rounds < 1:
         raise DdridError("--rounds must be at least 1")
     if min(s.ddrid_batch_size, s.base_batch_size) < 2:
@@ -163,6 +165,8 @@ def add_parser(subparsers) -> None:
     a.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="DDR-ID precision (default fp32)")
     a.add_argument("--profile", choices=list(PROFILES),
                    help=f"DDR-ID training profile (default {TrainConfig().profile}; see `ddrid train --profile`)")
+    a.add_argument("--x-c-source", choices=("finetuned", "pretrained"),
+                   help="where DDR-ID's X_C and AS_e come from (default: the profile's; pretrained under explain)")
     a.add_argument("--device", default="auto", choices=dev)
     a.add_argument("--seed", type=int, default=0, help="round r uses seed + r")
     a.add_argument("--json", required=True, metavar="OUT.json", help="results; OUT.md, OUT-scores/ and figures beside")

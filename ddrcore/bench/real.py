@@ -283,7 +283,8 @@ def top_montage(path, images: np.ndarray, kinds: np.ndarray, scores: np.ndarray,
 
 def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int, finetune: int, seed: int,
              rounds: Optional[int], fraction: float, run, patching_overrides: Optional[dict] = None,
-             montage: Optional[Path] = None, input_size: Optional[int] = None) -> dict:
+             montage: Optional[Path] = None, input_size: Optional[int] = None,
+             x_c_source: Optional[str] = None) -> dict:
     """The whole benchmark on one real field (see the module docstring); returns the results."""
     from dataclasses import replace
 
@@ -311,6 +312,8 @@ def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int,
         patching = replace(patching, **patching_overrides)
     normal = run(load_patches(workdir / "train", patching=patching, input_size=input_size))
     cfg = TrainConfig(pretrain_epochs=pretrain, finetune_epochs=finetune, seed=seed, device="cpu")
+    if x_c_source is not None:
+        cfg.x_c_source = x_c_source
     cfg.set_patching(normal.patching)
     cfg.input_size = int(normal.images.shape[-1])
     t_train = time.perf_counter()
@@ -424,7 +427,7 @@ def cmd_real(args) -> int:
         with tempfile.TemporaryDirectory(prefix="ddrid-real-") as tmp:
             r = run_real(image, mask, Path(tmp), args.pretrain_epochs, args.finetune_epochs, args.seed, args.rounds,
                          args.fraction, lambda job: run_job(job, args), overrides,
-                         Path(args.montage) if args.montage else None, args.input_size)
+                         Path(args.montage) if args.montage else None, args.input_size, args.x_c_source)
         r.update(command=command_line(args), hardware=hardware())
         results.append(r)
         print(f"{Path(image).name}: {r['train_objects']} training objects, {r['test_objects']} test detections "
@@ -462,6 +465,8 @@ def add_parser(sub) -> None:
     p.add_argument("--border", choices=["exclude", "flag", "include"], help="border policy (default: ddrid's)")
     p.add_argument("--neighbours", choices=["cells", "mask", "keep"], help="neighbour policy (default: ddrid's)")
     p.add_argument("--input-size", type=int, choices=(32, 64, 128), help="network input side (default: ddrid's)")
+    p.add_argument("--x-c-source", choices=("finetuned", "pretrained"),
+                   help="where X_C and AS_e come from (default: ddrid's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--json", metavar="OUT.json")

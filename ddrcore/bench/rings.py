@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Optional
 
 import numpy as np
 
-from ..config import TrainConfig
+from ..config import X_C_SOURCES, TrainConfig
 
 #: Patch side (Table 1's network input) and the spot-to-peak distance that counts as found.
 SIDE = 32
@@ -181,6 +182,7 @@ class RingSettings:
     seed: int = 1
     device: str = "auto"
     variation: str = "standard"       # a name of VARIATIONS
+    x_c_source: Optional[str] = None   # TrainConfig.x_c_source (None: the profile's)
 
 
 def run_rings(s: RingSettings):
@@ -194,7 +196,8 @@ def run_rings(s: RingSettings):
     normal, _ = ring_patches(s.n_test, s.seed + 1000, style=style)
     spot, centres = ring_patches(s.n_test, s.seed + 2000, spot=True, style=style)
     cfg = TrainConfig(pretrain_epochs=s.pretrain_epochs, finetune_epochs=s.finetune_epochs,
-                      batch_size=s.batch_size, seed=s.seed, device=s.device, profile=s.profile)
+                      batch_size=s.batch_size, seed=s.seed, device=s.device, profile=s.profile,
+                      x_c_source=s.x_c_source)
     model = yield from train(train_x, cfg)
     t_train = time.perf_counter() - t0
     sn = yield from score_patches(model, normal, decompose=True)
@@ -270,7 +273,7 @@ def cmd_rings(args) -> int:
     for name in names:
         s = RingSettings(n_train=args.train, n_test=args.test, pretrain_epochs=args.pretrain_epochs,
                          finetune_epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed,
-                         device=args.device, variation=name)
+                         device=args.device, variation=name, x_c_source=args.x_c_source)
         if args.profile:
             s.profile = args.profile
         r = run_job(run_rings(s), args)
@@ -322,6 +325,9 @@ def add_parser(sub) -> None:
     g.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs)
     g.add_argument("--batch-size", type=int, default=d.batch_size)
     g.add_argument("--profile", choices=list(PROFILES), help=f"default {d.profile}")
+    g.add_argument("--x-c-source", choices=list(X_C_SOURCES), default=d.x_c_source,
+                   help="where X_C and AS_e come from: R_C after finetuning or as pretraining left it "
+                        "(default: the profile's; pretrained under explain)")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--variation", default=d.variation, choices=[*VARIATIONS, "all"],
                    help="which rings (default standard: the generator's own; all: each in turn, one table)")

@@ -33,6 +33,8 @@ class DDRIDModel:
     device: str = "cpu"
     # The training normals' measurements (cellscore.MeasureModel), for objects with a known extent; else None.
     measure: Optional[object] = None
+    # R_C as pretraining left it (TrainConfig.x_c_source "pretrained"): X_C and AS_e come from it; else None.
+    view: Optional[object] = None
 
     def stamp(self, name: str = ""):
         """This model as the ranked CSV records it (:class:`ddrcore.io.export.ModelStamp`); ``name``:
@@ -53,12 +55,16 @@ class DDRIDModel:
 
     def to(self, device: str) -> "DDRIDModel":
         self.nets.to(device)
+        if self.view is not None:
+            self.view.to(device)
         self.z_c = self.z_c.to(device)
         self.device = device
         return self
 
     def eval(self) -> "DDRIDModel":
         self.nets.eval()
+        if self.view is not None:
+            self.view.eval()
         return self
 
     def incompatibility(self, patch_size: int, channel, channels: Optional[int] = None,

@@ -52,12 +52,15 @@ def to_payload(model: DDRIDModel) -> dict:
         "format": FORMAT,
         "version": VERSION,
         "ddrid_version": __version__,
-        # E_C's form written out, so the file says which networks its weights belong to.
-        "config": _plain({**model.config.to_dict(), "class_encoder": model.nets.class_encoder}),
+        # E_C's form and X_C's source written out, so the file says which networks its weights belong to.
+        "config": _plain({**model.config.to_dict(), "class_encoder": model.nets.class_encoder,
+                          "x_c_source": "pretrained" if model.view is not None else "finetuned"}),
         "architecture": {"channels": model.channels, "latent_dim": model.nets.latent_dim,
                          "input_size": model.input_size},
-        "state": {name: {k: v.detach().cpu() for k, v in getattr(model.nets, name).state_dict().items()}
-                  for name in ("r_c", "r_n", "d_l")},
+        "state": {**{name: {k: v.detach().cpu() for k, v in getattr(model.nets, name).state_dict().items()}
+                     for name in ("r_c", "r_n", "d_l")},
+                  **({"view": {k: v.detach().cpu() for k, v in model.view.state_dict().items()}}
+                     if model.view is not None else {})},
         "z_c": model.z_c.detach().cpu(),
         "preprocess": _plain(model.preprocessor.to_dict()),
         "score_type": model.score_type,
@@ -74,6 +77,8 @@ def to_payload(model: DDRIDModel) -> dict:
 def size_estimate(model: DDRIDModel) -> int:
     """About how many bytes the model file takes (weights + validation scores + a margin)."""
     n = sum(p.numel() for p in model.nets.parameters()) + sum(b.numel() for b in model.nets.buffers())
+    if model.view is not None:
+        n += sum(t.numel() for t in model.view.state_dict().values())
     n += sum(len(v) for v in model.validation_scores.values())
     if model.measure is not None:
         n += model.measure.train.size
@@ -210,7 +215,11 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
     state = payload.get("state")
     if not isinstance(state, dict):
         raise _bad("state", "is missing")
-    for name in ("r_c", "r_n", "d_l"):
+    # The pretrained R_C ("view") is there exactly when the configuration says X_C comes from it.
+    parts = ("r_c", "r_n", "d_l", "view") if config.x_c_from() == "pretrained" else ("r_c", "r_n", "d_l")
+    if set(state) - set(parts):
+        raise _bad("state", f"holds parts this model has not: {', '.join(sorted(map(str, set(state) - set(parts))))[:80]}")
+    for name in parts:
         part = state.get(name)
         if not isinstance(part, dict):
             raise _bad(f"state.{name}", "is missing")
@@ -358,6 +367,8 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
     with torch.device("meta"):
         n_weights = sum(t.numel() for t in DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"],
                                                          config.encoder_form()).state_dict().values())
+        if config.x_c_from() == "pretrained":
+            n_weights += sum(t.numel() for t in _view(arch, config).state_dict().values())
     if 4 * n_weights > unpacked + 1_000_000:
         raise _fail(path, f"forged or damaged model file: architecture needs {4 * n_weights / 1e6:.0f} MB of "
                           f"weights but the file holds {unpacked / 1e6:.0f} MB")
@@ -365,6 +376,12 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
         nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"], config.encoder_form())
         for name in ("r_c", "r_n", "d_l"):
             getattr(nets, name).load_state_dict(payload["state"][name], strict=True)
+        view = None
+        if config.x_c_from() == "pretrained":
+            view = _view(arch, config)
+            view.load_state_dict(payload["state"]["view"], strict=True)
+            for p in view.parameters():
+                p.requires_grad_(False)
         z_c = payload["z_c"]
         if not isinstance(z_c, torch.Tensor) or z_c.shape != (nets.latent_dim,):
             raise ValueError("Z_C has the wrong shape")
@@ -376,5 +393,13 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
     dev = select_device(device)
     model = DDRIDModel(nets=nets, z_c=z_c.float(), preprocessor=pre, config=config, score_type=score_type,
                        threshold=threshold, validation=validation, training=training,
-                       validation_scores=val_scores, measure=measure)
+                       validation_scores=val_scores, measure=measure, view=view)
     return model.to(dev).eval()
+
+
+def _view(arch: dict, config):
+    """The pretrained R_C's network, empty (its weights are loaded after)."""
+    from .networks import Autoencoder
+
+    return Autoencoder(arch["channels"], arch["latent_dim"], arch["input_size"],
+                       bias_free=config.encoder_form() == "biasfree")

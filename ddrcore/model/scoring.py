@@ -152,10 +152,13 @@ def _score_batch(model: DDRIDModel, xb: torch.Tensor, template: torch.Tensor, ke
         z = enc(xb).float()
         x_c = model.nets.r_c.decoder(z).float()
         x_n = model.nets.r_n(xb).float() if keep else None
+        # X_C from the pretrained R_C where the model keeps it (TrainConfig.x_c_source): AS_e and what the
+        # Detail view shows; AS_r still compares the finetuned decoder's output with the template.
+        shown = model.view(xb).float() if model.view is not None else x_c
     as_l = ((z - model.z_c) ** 2).sum(1)
     as_r = ((x_c - template) ** 2).flatten(1).sum(1)
-    as_e = residual_peak(xb, x_c)
-    return as_l, as_r, as_e, x_c, x_n
+    as_e = residual_peak(xb, shown)
+    return as_l, as_r, as_e, shown, x_n
 
 
 #: Smoothing of the residual before AS_e takes its peak (pixels): the "lightly smoothed" residual

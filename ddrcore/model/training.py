@@ -289,6 +289,25 @@ def _center(run: _Run) -> Job[torch.Tensor]:
     return z_c
 
 
+def pretrained_view(nets) -> "torch.nn.Module":
+    """A plain copy of R_C as it is now (after pretraining), frozen, for X_C and AS_e.
+
+    Built afresh and loaded from R_C's weights, so a copy taken from networks wrapped for several
+    processes (DistributedDataParallel, SyncBatchNorm: the same names under ``.module.``) is plain too.
+    """
+    from .networks import Autoencoder
+
+    r_c = nets.r_c
+    with torch.random.fork_rng(devices=[]):       # building it draws nothing from training's stream
+        view = Autoencoder(nets.channels, nets.latent_dim, nets.input_size,
+                           bias_free=nets.class_encoder == "biasfree")
+    view.load_state_dict({k.replace(".module.", "."): v.detach().clone() for k, v in r_c.state_dict().items()})
+    view.to(next(r_c.parameters()).device).eval()
+    for p in view.parameters():
+        p.requires_grad_(False)
+    return view
+
+
 def _finetune(run: _Run, z_c: torch.Tensor) -> Job[None]:
     """Eq. 6: L_OC + L_LSC + L_R (plus the profile's terms) for R_C and R_N, D_L adversarial; Z_C fixed."""
     nets, cfg = run.nets, run.config
@@ -432,13 +451,14 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
 
     yield from _pretrain(run)
     z_c = yield from _center(run)
+    view = pretrained_view(run.nets) if config.x_c_from() == "pretrained" else None
     yield from _finetune(run, z_c)
     # BatchNorm statistics re-estimated once more, for scoring (see batchnorm.py).
     if config.recalibrate_batchnorm:
         ranks.recalibrate([run.nets.r_c, run.nets.r_n], run.x_train, bs)
     run.nets = ranks.unwrap(run.nets)
     run.nets.eval()
-    model = DDRIDModel(nets=run.nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device)
+    model = DDRIDModel(nets=run.nets, z_c=z_c.detach(), preprocessor=pre, config=config, device=device, view=view)
     x_val = pre(raw[val_idx])
     views = 1
     if run.augment and len(val_idx) < SMALL_VALIDATION:

@@ -333,6 +333,7 @@ def test_model_file_says_which_class_encoder_its_weights_fit(explain_model, tmp_
     table1 = Autoencoder(1, explain_model.nets.latent_dim, explain_model.input_size).state_dict()
     payload["state"]["r_c"] = table1
     del payload["config"]["class_encoder"]
+    del payload["config"]["x_c_source"], payload["state"]["view"]     # nor had such files a pretrained view
     torch.save(payload, tmp_path / "old.ddrid")
     assert modelfile.load(tmp_path / "old.ddrid", "cpu").nets.r_c.encoder.fc.bias is not None
     # Weights that do not fit the stated encoder, or an encoder ddrid does not know, are refused.
