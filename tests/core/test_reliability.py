@@ -273,6 +273,7 @@ def _rows(path: Path):
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_inflating_tiff_is_refused_from_its_header_and_the_others_are_scored(model_file, tmp_path):
     data = _field_folder(tmp_path / "data")
     bomb = _inflating_tiff(data / "bomb.tif")

@@ -8,6 +8,7 @@ pytest.importorskip("pytestqt")
 pytestmark = pytest.mark.gui
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_preference_refuses_a_bad_address_and_keeps_a_good_one(qtbot):
     from ddrid_gui.dialogs.preferences import PreferencesDialog, scoring_cluster
 

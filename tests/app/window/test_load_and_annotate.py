@@ -202,6 +202,7 @@ def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
     assert not channel_box.isEnabled() and not size_box.isEnabled()
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_restored_marks_do_not_come_back_after_unmarking(qtbot, image_folder, wait_idle):
     """Marks read from a project are applied once; the user's later changes win."""
     _autosaved_with_four_marks(qtbot, image_folder, wait_idle)

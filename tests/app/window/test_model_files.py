@@ -56,6 +56,7 @@ def yesterday(tmp_path_factory):
     return save(model, root / "yesterday.ddrid")
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_open_model_then_a_new_folder_scores_it_without_training(win, image_folder, yesterday, monkeypatch,
                                                                   wait_idle, tmp_path):
     assert not action(win, "save_model_as").isEnabled()
@@ -162,6 +163,7 @@ def test_export_menu_rois_and_label_images(win, tmp_path, yesterday, wait_idle, 
         assert ids == {int(r["object_id"]) for r in rows if r["path"].endswith(f"w{k}.tif")}
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_a_saved_project_reopens_from_its_cache_without_reading_or_scoring(win, image_folder, yesterday, qtbot,
                                                                           wait_idle, tmp_path, monkeypatch):
     from ddrcore.io import patchcache

@@ -35,6 +35,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_roles_top_of_ranking_quality_and_reset(win, image_folder, wait_idle, qtbot, tmp_path, monkeypatch):
     # Scroll the gallery down and select something else before training: afterwards rank 1 must show.
     win.open_paths([str(image_folder)])

@@ -71,6 +71,7 @@ def scored(tmp_path_factory):
     return root, [float(r["score"]) for r in rows(first)]
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_rois_and_label_images_of_a_scored_run(scored):
     root, ranked = scored
     tau = (ranked[6] + ranked[7]) / 2   # 7 flagged (the CSV's scores are rounded: not on one of them)

@@ -19,7 +19,7 @@ def rings():
 
 
 def _train(x, finetune, source):
-    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=finetune, batch_size=16, device="cpu", seed=5,
+    cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=finetune, batch_size=16, min_steps_per_epoch=0, device="cpu", seed=5,
                       x_c_source=source)
     return run_to_end(train(x, cfg))
 

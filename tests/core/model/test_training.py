@@ -45,6 +45,7 @@ def test_same_seed_same_model(rng, tiny_config):
     assert a.threshold == pytest.approx(b.threshold)
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_cancel_between_yields_leaves_nothing(normal_dir, tiny_config, tmp_path):
     from ddrcore.objects import Patching
     from ddrcore.pipeline import train_folder
