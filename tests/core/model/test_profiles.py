@@ -89,6 +89,7 @@ def train_job(x, cfg):
     return train(x, cfg)
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_explain_model_file_round_trip(explain_model, tmp_path):
     m = explain_model
     assert m.config.profile == "explain"
@@ -305,6 +306,7 @@ def test_detail_of_a_cell_score_model_uses_the_objects_measurements():
     patches = patches_from_array(f.image, objects, patching)
     cfg = TrainConfig(pretrain_epochs=1, finetune_epochs=1, batch_size=8, min_steps_per_epoch=0, device="cpu")
     cfg.set_patching(patching)
+    cfg.input_size = int(patches.images.shape[-1])     # crops over 32 px go to a 64 px input
     model = run_to_end(train(patches, cfg))
     assert model.score_type == "cell"
     with_source = explain(model, patches.images[0], source=patches.sources[0])
