@@ -89,7 +89,6 @@ def train_job(x, cfg):
     return train(x, cfg)
 
 
-@pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_explain_model_file_round_trip(explain_model, tmp_path):
     m = explain_model
     assert m.config.profile == "explain"
