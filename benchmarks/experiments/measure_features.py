@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ddrcore.bench.real import figures, prepare, truth_of
+from ddrcore.bench.real import figures, prepare, read_field, truth_of
 from ddrcore.io.images import load_patches
-from ddrcore.io.reading import read_planes
 from ddrcore.model.cellscore import MeasureModel, feature_matrix
-from ddrcore.objects import Patching, detect_objects, estimate_object_size
+from ddrcore.objects import Patching
 from ddrcore.objects.measure import MEASUREMENTS
 from ddrcore.progress import run_to_end
 
@@ -33,12 +32,7 @@ SUBSETS = {
 
 def field(spec, seed, workdir):
     image_path, _, mask_path = spec.partition(":")
-    page = read_planes(image_path)[0]
-    image = page[..., 0] if page.shape[-1] == 1 else page.mean(-1).astype(page.dtype)
-    if mask_path:
-        labels = np.asarray(read_planes(mask_path)[0][..., 0]).astype(np.int64)
-    else:
-        labels = detect_objects(image, estimate_object_size(image)).labels.astype(np.int64)
+    image, labels = read_field(image_path, mask_path)
     truth, *_ = prepare(image, labels, workdir, None, 0.2, seed)
     normal = run_to_end(load_patches(workdir / "train", patching=Patching("auto")))
     test = run_to_end(load_patches(workdir / "test", normal.patching.crop_side(), normal.images.shape[-1],

@@ -22,25 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ddrcore.bench.real import prepare, truth_of
+from ddrcore.bench.real import prepare, read_field, truth_of
 from ddrcore.config import TrainConfig
 from ddrcore.io.images import load_patches
-from ddrcore.io.reading import read_planes
 from ddrcore.model.cellquality import check_cells
 from ddrcore.model.scoring import roc_auc, score_patches
 from ddrcore.model.training import train
-from ddrcore.objects import Patching, detect_objects, estimate_object_size
+from ddrcore.objects import Patching
 from ddrcore.progress import run_to_end
 
 
 def one(spec: str, seed: int, sample: int):
     image_path, _, mask_path = spec.partition(":")
-    page = read_planes(image_path)[0]
-    image = page[..., 0] if page.shape[-1] == 1 else page.mean(-1).astype(page.dtype)
-    if mask_path:
-        labels = np.asarray(read_planes(mask_path)[0][..., 0]).astype(np.int64)
-    else:
-        labels = detect_objects(image, estimate_object_size(image)).labels.astype(np.int64)
+    image, labels = read_field(image_path, mask_path)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         truth, *_ = prepare(image, labels, work, None, 0.2, seed)

@@ -281,6 +281,22 @@ def top_montage(path, images: np.ndarray, kinds: np.ndarray, scores: np.ndarray,
     plt.close(fig)
 
 
+def read_field(image_path, mask_path: Optional[str] = None):
+    """A real field as (grey image at native depth, instance labels): the mask's, else ddrid's detection."""
+    from ..io.reading import read_planes
+    from ..objects import detect_objects, estimate_object_size
+
+    page = read_planes(image_path)[0]
+    image = page[..., 0] if page.shape[-1] == 1 else page.mean(-1).astype(page.dtype)
+    if not mask_path:
+        return image, detect_objects(image, estimate_object_size(image)).labels.astype(np.int64)
+    labels = np.asarray(read_planes(mask_path)[0][..., 0]).astype(np.int64)
+    if labels.shape != image.shape:
+        raise DdridError(path=mask_path, reason=f"is {labels.shape[1]} x {labels.shape[0]} px where the image is "
+                         f"{image.shape[1]} x {image.shape[0]}; give the mask made for this image")
+    return image, labels
+
+
 def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int, finetune: int, seed: int,
              rounds: Optional[int], fraction: float, run, patching_overrides: Optional[dict] = None,
              montage: Optional[Path] = None, input_size: Optional[int] = None,
@@ -290,21 +306,12 @@ def run_real(image_path, mask_path: Optional[str], workdir: Path, pretrain: int,
 
     from ..config import TrainConfig
     from ..io.images import load_patches
-    from ..io.reading import read_planes
     from ..model.scoring import default_threshold, score_patches
     from ..model.training import train
-    from ..objects import Patching, detect_objects, estimate_object_size
+    from ..objects import Patching
 
     t0 = time.perf_counter()
-    page = read_planes(image_path)[0]
-    image = page[..., 0] if page.shape[-1] == 1 else page.mean(-1).astype(page.dtype)
-    if mask_path:
-        labels = np.asarray(read_planes(mask_path)[0][..., 0]).astype(np.int64)
-        if labels.shape != image.shape:
-            raise DdridError(path=mask_path, reason=f"is {labels.shape[1]} x {labels.shape[0]} px where the image is "
-                             f"{image.shape[1]} x {image.shape[0]}; give the mask made for this image")
-    else:
-        labels = detect_objects(image, estimate_object_size(image)).labels.astype(np.int64)
+    image, labels = read_field(image_path, mask_path)
     truth, rounds, n_train_nuclei, n_test_nuclei = prepare(image, labels, workdir, rounds, fraction, seed)
 
     patching = Patching("auto")
