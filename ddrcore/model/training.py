@@ -174,8 +174,14 @@ def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: 
 
 
 def model_file_bytes(channels: int, input_size: int, latent_dim: int | None = None) -> int:
-    """About how large the model file will be (float32 weights of all three networks, plus a margin)."""
-    return 4 * parameter_count(channels, input_size, latent_dim) + 2_000_000
+    """About how large the model file will be, at most: float32 weights of all three networks and of R_C's
+    pretrained copy (which the explain profile keeps for X_C), plus a margin."""
+    from .networks import Autoencoder, default_latent_dim
+
+    with torch.device("meta"):
+        copy = Autoencoder(channels, latent_dim or default_latent_dim(channels), input_size)
+    n = parameter_count(channels, input_size, latent_dim) + sum(p.numel() for p in copy.parameters())
+    return 4 * n + 2_000_000
 
 
 def device_memory(device: str) -> int:
