@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..config import PROFILES, TrainConfig
+from ..config import PROFILES, X_C_SOURCES, TrainConfig
 from ..console import run_job
 from ..base import DEVICE_CHOICES
 from ..errors import DdridError
@@ -165,7 +165,7 @@ def add_parser(subparsers) -> None:
     a.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="DDR-ID precision (default fp32)")
     a.add_argument("--profile", choices=list(PROFILES),
                    help=f"DDR-ID training profile (default {TrainConfig().profile}; see `ddrid train --profile`)")
-    a.add_argument("--x-c-source", choices=("finetuned", "pretrained"),
+    a.add_argument("--x-c-source", choices=list(X_C_SOURCES),
                    help="where DDR-ID's X_C and AS_e come from (default: the profile's; pretrained under explain)")
     a.add_argument("--device", default="auto", choices=dev)
     a.add_argument("--seed", type=int, default=0, help="round r uses seed + r")

@@ -32,6 +32,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..config import X_C_SOURCES
 from ..errors import DdridError
 from ..io.atomic import write_text_atomic
 from ..io.outputs import check_output
@@ -472,7 +473,7 @@ def add_parser(sub) -> None:
     p.add_argument("--border", choices=["exclude", "flag", "include"], help="border policy (default: ddrid's)")
     p.add_argument("--neighbours", choices=["cells", "mask", "keep"], help="neighbour policy (default: ddrid's)")
     p.add_argument("--input-size", type=int, choices=(32, 64, 128), help="network input side (default: ddrid's)")
-    p.add_argument("--x-c-source", choices=("finetuned", "pretrained"),
+    p.add_argument("--x-c-source", choices=list(X_C_SOURCES),
                    help="where X_C and AS_e come from (default: ddrid's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads")

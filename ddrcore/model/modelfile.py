@@ -399,7 +399,6 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
 
 def _view(arch: dict, config):
     """The pretrained R_C's network, empty (its weights are loaded after)."""
-    from .networks import Autoencoder
+    from .networks import class_autoencoder
 
-    return Autoencoder(arch["channels"], arch["latent_dim"], arch["input_size"],
-                       bias_free=config.encoder_form() == "biasfree")
+    return class_autoencoder(arch["channels"], arch["latent_dim"], arch["input_size"], config.encoder_form())

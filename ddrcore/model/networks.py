@@ -104,6 +104,14 @@ class Autoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+def class_autoencoder(channels: int, latent_dim: int, input_size: int, class_encoder: str = "table1") -> Autoencoder:
+    """R_C's form: Table 1's autoencoder with E_C as ``class_encoder`` says (:data:`CLASS_ENCODERS`).
+
+    Also the form of R_C's pretrained copy that the explain profile keeps for X_C.
+    """
+    return Autoencoder(channels, latent_dim, input_size, bias_free=class_encoder == "biasfree")
+
+
 class LatentDiscriminator(nn.Module):
     """D_L.  ``forward`` returns logits; ``probability`` applies Table 1's sigmoid.
 
@@ -148,7 +156,7 @@ class DDRIDNetworks(nn.Module):
         latent_dim = latent_dim or default_latent_dim(channels)
         self.channels, self.latent_dim, self.input_size = channels, latent_dim, input_size
         self.class_encoder = class_encoder
-        self.r_c = Autoencoder(channels, latent_dim, input_size, bias_free=class_encoder == "biasfree")
+        self.r_c = class_autoencoder(channels, latent_dim, input_size, class_encoder)
         self.r_n = Autoencoder(channels, latent_dim, input_size)
         self.d_l = LatentDiscriminator(latent_dim)
 

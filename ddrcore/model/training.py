@@ -147,13 +147,15 @@ def finetune_step(nets: DDRIDNetworks, opt_r, opt_d, xb: torch.Tensor, z_c: torc
     return {**{k: v.item() for k, v in losses.items()}, "D_L": l_d.item()}
 
 
-def parameter_count(channels: int, input_size: int, latent_dim: int | None = None) -> int:
-    """Weights of R_C, R_N and D_L together, counted on torch's "meta" device (never allocated)."""
+def parameter_count(channels: int, input_size: int, latent_dim: int | None = None, with_copy: bool = False) -> int:
+    """Weights of R_C, R_N and D_L together (and of R_C's pretrained copy with ``with_copy``), counted on
+    torch's "meta" device (never allocated)."""
     from .networks import default_latent_dim
 
     with torch.device("meta"):
         nets = DDRIDNetworks(channels, latent_dim or default_latent_dim(channels), input_size)
-    return sum(p.numel() for p in nets.parameters())
+    n = sum(p.numel() for p in nets.parameters())
+    return n + sum(p.numel() for p in nets.r_c.parameters()) if with_copy else n
 
 
 def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: int,
@@ -176,12 +178,7 @@ def memory_estimate(n_patches: int, channels: int, input_size: int, batch_size: 
 def model_file_bytes(channels: int, input_size: int, latent_dim: int | None = None) -> int:
     """About how large the model file will be, at most: float32 weights of all three networks and of R_C's
     pretrained copy (which the explain profile keeps for X_C), plus a margin."""
-    from .networks import Autoencoder, default_latent_dim
-
-    with torch.device("meta"):
-        copy = Autoencoder(channels, latent_dim or default_latent_dim(channels), input_size)
-    n = parameter_count(channels, input_size, latent_dim) + sum(p.numel() for p in copy.parameters())
-    return 4 * n + 2_000_000
+    return 4 * parameter_count(channels, input_size, latent_dim, with_copy=True) + 2_000_000
 
 
 def device_memory(device: str) -> int:
@@ -301,12 +298,11 @@ def pretrained_view(nets) -> "torch.nn.Module":
     Built afresh and loaded from R_C's weights, so a copy taken from networks wrapped for several
     processes (DistributedDataParallel, SyncBatchNorm: the same names under ``.module.``) is plain too.
     """
-    from .networks import Autoencoder
+    from .networks import class_autoencoder
 
     r_c = nets.r_c
     with torch.random.fork_rng(devices=[]):       # building it draws nothing from training's stream
-        view = Autoencoder(nets.channels, nets.latent_dim, nets.input_size,
-                           bias_free=nets.class_encoder == "biasfree")
+        view = class_autoencoder(nets.channels, nets.latent_dim, nets.input_size, nets.class_encoder)
     view.load_state_dict({k.replace(".module.", "."): v.detach().clone() for k, v in r_c.state_dict().items()})
     view.to(next(r_c.parameters()).device).eval()
     for p in view.parameters():
