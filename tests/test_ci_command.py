@@ -15,4 +15,4 @@ def test_ci_runs_the_readme_test_command_then_the_slow_tier():
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     command = readme_test_command()
     assert "lint-imports" in command and "ruff check" in command
-    assert ci[-2:] == [command, "python -m pytest -q -m slow"]
+    assert ci[-2:] == [command, "python -m pytest -q -m slow -n 0"]
