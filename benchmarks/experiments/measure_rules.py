@@ -35,7 +35,9 @@ def loo_z(train: np.ndarray, x: np.ndarray) -> tuple:
 
 def rules(train: np.ndarray, test: np.ndarray) -> dict:
     """{rule: (test scores, left-out normal scores)}, larger = more unusual."""
-    from ddrcore.model.cellscore import MeasureModel
+    from ddrcore.model.cellscore import MeasureModel, measure_calibration
+    from ddrcore.model.combined import standardised
+
     m = MeasureModel.fit(train)
     knn = (m.score(test), m.score_left_out())
     z_x, z_t = loo_z(train, test)
@@ -43,8 +45,10 @@ def rules(train: np.ndarray, test: np.ndarray) -> dict:
            "max |z|": (z_x.max(1), z_t.max(1)),
            "top-2 |z| mean": (np.sort(z_x, 1)[:, -2:].mean(1), np.sort(z_t, 1)[:, -2:].mean(1)),
            "rms z": (np.sqrt((z_x ** 2).mean(1)), np.sqrt((z_t ** 2).mean(1)))}
-    lz = lambda a, ref: (np.log(np.maximum(a, 1e-12)) - np.log(np.maximum(ref, 1e-12)).mean()) / max(
-        np.log(np.maximum(ref, 1e-12)).std(), 1e-12)
+
+    def lz(a, ref):
+        return standardised(a, measure_calibration(ref))
+
     fused_x = (lz(knn[0], knn[1]) + lz(z_x.max(1), z_t.max(1))) / np.sqrt(2)
     fused_t = (lz(knn[1], knn[1]) + lz(z_t.max(1), z_t.max(1))) / np.sqrt(2)
     out["knn5 + max |z|"] = (np.exp(fused_x), np.exp(fused_t))
