@@ -8,10 +8,16 @@ Rounds (``--rounds``): runs of the same classes with ``--seed 0``, ``--seed 1``,
 ... are the rounds of one ``--rounds N --seed 0`` run (round r uses seed + r
 for its split and training), so they join into per-class means and spreads.
 
+Another method's figures (``--method-from FILE.json METHOD``): a method
+that does not depend on a change to ddrid (Deep SVDD when only ddrid's
+scoring changed) is taken over from an earlier file of the same experiment
+(data, protocol, split, seeds, the baselines' schedule) rather than run
+again; the command says where its figures came from.
+
 Writes the joined JSON, in the format ``ddrid bench accuracy --json`` writes,
 and its markdown beside.
 
-    python benchmarks/experiments/merge_accuracy.py [--rounds] OUT.json PART.json [PART.json ...]
+    python benchmarks/experiments/merge_accuracy.py [--rounds] [--method-from FILE.json METHOD] OUT.json PART.json [PART.json ...]
 """
 import json
 import sys
@@ -97,11 +103,56 @@ def merge(parts: list) -> dict:
     return out
 
 
+#: Settings that must agree for a method's figures to be taken from another file: what the baselines saw.
+SHARED_SETTINGS = ("protocol", "test_protocol", "rounds", "max_train", "max_test", "base_pretrain_epochs",
+                   "base_finetune_epochs", "base_batch_size", "precision", "seed")
+
+
+def take_method(out: dict, source_path: str, method: str) -> dict:
+    """``method``'s per-class figures from another file of the same experiment, added to ``out``."""
+    src = json.loads(Path(source_path).read_text())
+    for key in ("dataset", "protocol", "test_protocol"):
+        if src[key] != out[key]:
+            raise SystemExit(f"{source_path} differs in {key}: not the same experiment")
+    for key in SHARED_SETTINGS:
+        if src["settings"].get(key) != out["settings"].get(key):
+            raise SystemExit(f"{source_path} differs in the setting {key}: not the same experiment")
+    if sorted(src["classes"]) != sorted(out["classes"]) or method not in src["results"]:
+        raise SystemExit(f"{source_path} does not hold {method} for the same classes")
+    for key in BY_CLASS:
+        out[key][method] = src[key][method]
+    out["mean"][method] = src["mean"][method]
+    out["command"] += f" ; {method}: taken from {Path(source_path).name} (same data, split, seeds and schedule)"
+    out["complete"] = out["complete"] and src["complete"]
+    return out
+
+
+def resolve_x_c_source(part: dict) -> dict:
+    """A part whose settings say ``x_c_source: null`` ran with the engine's default then: write it out.
+
+    (Files from before the setting existed do not have the key; their X_C came from the finetuned R_C.)
+    """
+    from ddrcore.config import TrainConfig
+
+    s = part["settings"]
+    if "x_c_source" in s and s["x_c_source"] is None:
+        s["x_c_source"] = TrainConfig(profile=s.get("profile", "explain")).x_c_from()
+    return part
+
+
 def main(*argv):
+    argv = list(argv)
     rounds = argv[0] == "--rounds"
-    out_path, *part_paths = argv[1:] if rounds else argv
-    parts = [json.loads(Path(p).read_text()) for p in part_paths]
+    if rounds:
+        argv = argv[1:]
+    source = None
+    if argv[0] == "--method-from":
+        source, argv = (argv[1], argv[2]), argv[3:]
+    out_path, *part_paths = argv
+    parts = [resolve_x_c_source(json.loads(Path(p).read_text())) for p in part_paths]
     out = merge_rounds(parts) if rounds else merge(parts)
+    if source is not None:
+        out = take_method(out, *source)
     md = str(out_path)[:-5] + ".md"
     # The rule every ddrid output follows: never over an input (a part) or a file of another kind.
     if str(Path(out_path).resolve()) in {str(Path(p).resolve()) for p in part_paths}:

@@ -86,6 +86,21 @@ class AccuracySettings:
     x_c_source: Optional[str] = None
 
 
+def recorded_settings(settings: AccuracySettings) -> dict:
+    """The settings as a JSON file records them: where X_C comes from resolved, not left to the profile.
+
+    Examples
+    --------
+    >>> recorded_settings(AccuracySettings(profile="explain"))["x_c_source"]
+    'pretrained'
+    >>> recorded_settings(AccuracySettings(profile="paper"))["x_c_source"]
+    'finetuned'
+    """
+    out = asdict(settings)
+    out["x_c_source"] = TrainConfig(profile=settings.profile, x_c_source=settings.x_c_source).x_c_from()
+    return out
+
+
 QUICK = AccuracySettings()
 PAPER_PROTOCOL = AccuracySettings(protocol="paper", rounds=10, max_train=None, ddrid_pretrain_epochs=150,
                                   ddrid_finetune_epochs=100, ddrid_batch_size=256, base_pretrain_epochs=150,
@@ -182,7 +197,7 @@ def summarise(raw: dict, methods, class_names, settings: AccuracySettings, meta:
     out = {
         "dataset": meta["dataset"], "protocol": settings.protocol, "test_protocol": settings.test_protocol,
         "command": meta["command"], "hardware": meta["hardware"], "seconds": round(meta["seconds"], 1),
-        "complete": complete, "settings": asdict(settings), "classes": class_names,
+        "complete": complete, "settings": recorded_settings(settings), "classes": class_names,
         "dataset_classes": meta.get("dataset_classes", class_names),
         "results": results, "results_std": stds, "mean": means, "rounds": raw["auc"],
         "seconds_per_class": raw["seconds"],

@@ -29,6 +29,7 @@ def test_bench_accuracy_json(tmp_path, capsys):
     assert set(abl["synthetic_pick"]["1"]) <= {"latent", "recon", "residual"}
     from ddrcore.config import TrainConfig
     assert r["settings"]["profile"] == TrainConfig().profile       # the engine's default profile
+    assert r["settings"]["x_c_source"] == TrainConfig().x_c_from()  # resolved, never left as null
     assert 0 <= abl["picked_worse_total"] <= abl["runs"] == 1
     assert out.with_suffix(".md").exists()
     assert (tmp_path / "res" / "acc-roc-mean.png").exists()
