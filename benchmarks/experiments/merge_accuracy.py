@@ -98,8 +98,8 @@ def merge(parts: list) -> dict:
         abl["mean"] = {k: mean(v.values()) for k, v in abl["auc"].items()}
     out["seconds"] = round(sum(p["seconds"] for p in parts), 1)
     out["complete"] = all(p["complete"] for p in parts)
-    out["command"] = " ; ".join(p["command"] for p in parts) + " (run side by side, one per core; joined by " \
-                     "benchmarks/experiments/merge_accuracy.py)"
+    out["command"] = " ; ".join(p["command"] for p in parts) + (
+        " (run side by side, one per core; joined by benchmarks/experiments/merge_accuracy.py)" if len(parts) > 1 else "")
     return out
 
 
