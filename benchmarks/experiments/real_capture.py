@@ -46,3 +46,18 @@ def run_capturing(image: str, mask: Optional[str], seed: int) -> dict:
     finally:
         scoring.score_patches, training.train, real.truth_of = score_patches, train, truth_of
     return seen
+
+
+def capture_from_argv(argv) -> dict:
+    """``IMAGE MASK|- SEED`` from a probe's command line: :func:`run_capturing`'s result, plus the truth as masks.
+
+    Adds ``image`` (the path), ``seed``, ``normal_mask`` and ``odd_mask`` over
+    the test detections (detections on no nucleus are neither), ``on`` (either)
+    and ``y`` (1 for an anomaly, over ``on``), which every probe's AUC needs.
+    """
+    image, mask, seed = argv[0], (None if argv[1] == "-" else argv[1]), int(argv[2])
+    seen = run_capturing(image, mask, seed)
+    kinds = seen["kinds"]
+    nor, odd = kinds == "normal", (kinds != "normal") & (kinds != "")
+    seen.update(image=image, seed=seed, normal_mask=nor, odd_mask=odd, on=nor | odd, y=odd[nor | odd].astype(int))
+    return seen

@@ -41,18 +41,16 @@ def maps(model, raw: np.ndarray):
 
 
 def main() -> int:
-    from real_capture import run_capturing
+    from real_capture import capture_from_argv
 
     from ddrcore.model.cellscore import feature_matrix
     from ddrcore.model.combined import standardised
     from ddrcore.model.minibatch import dihedral_views
     from ddrcore.model.scoring import roc_auc
 
-    image, mask, seed = sys.argv[1], (None if sys.argv[2] == "-" else sys.argv[2]), int(sys.argv[3])
-    seen = run_capturing(image, mask, seed)
-    model, scores, test, normal, kinds = (seen[k] for k in ("model", "scores", "test", "normal", "kinds"))
-    nor, odd = kinds == "normal", (kinds != "normal") & (kinds != "")
-    on, y = nor | odd, odd[nor | odd].astype(int)
+    seen = capture_from_argv(sys.argv[1:4])
+    model, scores, test, normal, on, y, image, seed = (
+        seen[k] for k in ("model", "scores", "test", "normal", "on", "y", "image", "seed"))
     val_idx = np.asarray(model.training["val_indices"], int)
     train_idx = np.setdiff1d(np.arange(len(normal)), val_idx)
     m = maps(model, dihedral_views(normal.images[train_idx])).mean(0)

@@ -51,17 +51,15 @@ def texture(images: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    from real_capture import run_capturing
+    from real_capture import capture_from_argv
 
     from ddrcore.model.cellscore import MeasureModel, feature_matrix
     from ddrcore.model.combined import calibration, standardised
     from ddrcore.model.scoring import roc_auc
 
-    image, mask, seed = sys.argv[1], (None if sys.argv[2] == "-" else sys.argv[2]), int(sys.argv[3])
-    seen = run_capturing(image, mask, seed)
-    model, scores, test, normal, kinds = (seen[k] for k in ("model", "scores", "test", "normal", "kinds"))
-    nor, odd = kinds == "normal", (kinds != "normal") & (kinds != "")
-    on, y = nor | odd, odd[nor | odd].astype(int)
+    seen = capture_from_argv(sys.argv[1:4])
+    model, scores, test, normal, on, y, image, seed = (
+        seen[k] for k in ("model", "scores", "test", "normal", "on", "y", "image", "seed"))
     cal = calibration(model.validation_scores)
     z_net = standardised(scores.latent, cal["latent"]) + standardised(scores.residual, cal["residual"])
     line = []
