@@ -233,10 +233,14 @@ def cmd_score(args) -> int:
     new_folders = [missing_folder(args.csv),
                    missing_folder(Path(args.decompositions) / "x") if args.decompositions else None,
                    missing_folder(Path(args.labels_out) / "x") if args.labels_out else None]
+    from .io.outputs import distinct_outputs
+    from .objects.labels import with_label_folders
     from .pipeline import check_exchange_outputs, write_exchange
 
+    # Two outputs of one run never name the same file: the second would silently replace the first.
+    distinct_outputs(csv=args.csv, rois=args.rois, labels_out=args.labels_out, decompositions=args.decompositions)
     # The ROI set and the label folder are checked before any image is read, like the CSV.
-    exchange_inputs = [p for p in (args.model, args.test_dir, args.labels, args.points) if p is not None]
+    exchange_inputs = with_label_folders([args.model, args.test_dir, args.labels, args.points])
     check_exchange_outputs(args.rois, args.labels_out, exchange_inputs, args.force)
     if args.labels_out and (patching or load(args.model, "cpu").config.patching()).is_grid:
         raise DdridError("--labels-out writes objects, and this model cuts grid tiles (they overlap at the edge): "
@@ -309,7 +313,9 @@ def cmd_objects(args) -> int:
     patching = patching_from_args(args)
     if patching.is_grid:
         raise DdridError("ddrid objects finds objects: choose --objects auto, labels or points")
-    inputs = [args.folder, args.labels, args.points]
+    from .objects.labels import with_label_folders
+
+    inputs = with_label_folders([args.folder, args.labels, args.points])
     new_folder = missing_folder(args.csv) if args.csv else None
     if args.csv:
         check_output(args.csv, "csv", inputs, args.force)

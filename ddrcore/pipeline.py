@@ -56,7 +56,10 @@ def labels_from_folders(sources, anomaly_names=("anomaly", "anomalous", "abnorma
 
 
 def _inputs(*paths) -> list:
-    return [p for p in paths if p is not None]
+    """What a run reads, for the output rule: the paths given and the label folders their images pair with."""
+    from .objects.labels import with_label_folders
+
+    return with_label_folders(paths)
 
 
 # -------------------------------------------------------------------- train --
@@ -218,7 +221,7 @@ def write_scored(csv_path, decompositions, scores, sources, model, model_path, t
     write_csv(csv_path, scores, sources, model.stamp(Path(model_path).name), threshold, inputs, force, notes=notes)
     if decompositions is not None:
         try:
-            write_decompositions(decompositions, scores, sources, inputs=inputs)
+            write_decompositions(decompositions, scores, sources, inputs=inputs, force=force)
         except KeyboardInterrupt:
             # The CSV is whole by now; say so, and that the folder is only partly filled
             # (each TIFF in it is complete: they are written atomically one by one).

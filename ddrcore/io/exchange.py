@@ -156,25 +156,57 @@ def write_rois(path: PathLike, flagged: Sequence[Tuple[PatchSource, int, float]]
 
 
 def label_file_names(paths: Sequence[str]) -> Dict[str, str]:
-    """Each image's label file name in the output folder: ``{stem}_labels.tif``, made unique by its folders.
+    """Each image's label file name in the output folder: ``{stem}_labels.tif``, made unique.
+
+    Images that share a stem are told apart by as many of their parent folders
+    as it takes (never the root), then by their extension (``a/x.tif`` and
+    ``a/x.png``), and a number where nothing else does; every name is a plain
+    file name, so it stays inside the folder it is written to, and no two
+    images share one (compared without case, as some file systems do).
 
     >>> label_file_names(["/d/a/x.tif", "/d/b/x.tif", "/d/y.png"])
     {'/d/a/x.tif': 'a_x_labels.tif', '/d/b/x.tif': 'b_x_labels.tif', '/d/y.png': 'y_labels.tif'}
+    >>> sorted(label_file_names(["/c/a/f0.tif", "/c/a/f0.png"]).values())
+    ['a_f0_png_labels.tif', 'a_f0_tif_labels.tif']
+    >>> sorted(label_file_names(["/d/a/x.tif", "/d/b/x.tif", "/d/a_x.tif"]).values())
+    ['a_x_2_labels.tif', 'a_x_labels.tif', 'b_x_labels.tif']
     """
+    def folders(p: str) -> tuple:
+        parent = Path(p).parent
+        return tuple(q for q in parent.parts if q != parent.anchor)
+
+    def clean(text: str) -> str:
+        return text.replace("/", "_").replace("\\", "_")
+
     stems: Dict[str, List[str]] = defaultdict(list)
     for p in paths:
         stems[Path(p).stem.lower()].append(p)
-    out = {}
-    for p in paths:
-        if len(stems[Path(p).stem.lower()]) == 1:
-            out[p] = f"{Path(p).stem}_labels.tif"
+    base: Dict[str, str] = {}
+    for group in stems.values():
+        if len(group) == 1:
+            base[group[0]] = clean(Path(group[0]).stem)
             continue
-        # Same stem in several folders: prefix as many parent folder names as it takes to tell them apart.
-        others = stems[Path(p).stem.lower()]
-        depth = 1
-        while depth < 10 and len({"_".join(Path(o).parent.parts[-depth:]) for o in others}) < len(others):
-            depth += 1
-        out[p] = "_".join(Path(p).parent.parts[-depth:] + (f"{Path(p).stem}_labels.tif",))
+        # Prefix as few parent folders as tell them apart best (never the root) ...
+        deepest = max(1, max(len(folders(o)) for o in group))
+        told = [len({folders(o)[-d:] for o in group}) for d in range(1, deepest + 1)]
+        depth = 1 + told.index(max(told))
+        for o in group:
+            base[o] = clean("_".join(folders(o)[-depth:] + (Path(o).stem,)))
+        # ... then by extension where folders cannot (the same name in the same folder).
+        seen: Dict[str, int] = defaultdict(int)
+        for o in group:
+            seen[base[o].lower()] += 1
+        for o in group:
+            if seen[base[o].lower()] > 1:
+                base[o] = clean(f"{base[o]}_{Path(o).suffix.lstrip('.')}")
+    out: Dict[str, str] = {}
+    used = set()
+    for p in paths:
+        name, n = f"{base[p]}_labels.tif", 2
+        while name.lower() in used:      # whatever is still the same gets a number
+            name, n = f"{base[p]}_{n}_labels.tif", n + 1
+        used.add(name.lower())
+        out[p] = name
     return out
 
 

@@ -254,11 +254,14 @@ def write_objects_csv(path: Union[str, os.PathLike], sources: Sequence[PatchSour
 
 
 def write_decompositions(folder: Union[str, os.PathLike], scores: RankedScores, sources: Sequence[PatchSource],
-                         limit: Optional[int] = None, inputs: Sequence = ()) -> int:
+                         limit: Optional[int] = None, inputs: Sequence = (), force: bool = False) -> int:
     """Write input | X_C | X_N of each patch as a 3-plane float32 TIFF, named by rank.
 
     Planes hold (preprocessed input, R_C(X), R_N(X)) for every channel, in the
-    model's normalised units.  Returns the number of files written.
+    model's normalised units.  Returns the number of files written.  Every
+    file is checked by the output rule before the first is written (a name in
+    the folder may already be a link to an input or to the model in use, or
+    someone's own file).
     """
     import tifffile
 
@@ -266,14 +269,21 @@ def write_decompositions(folder: Union[str, os.PathLike], scores: RankedScores, 
         raise ValueError("scores were computed without decompositions")
     folder = check_output(folder, "folder", inputs)
     order = scores.ranking()[: limit or None]
+    every_input = [*inputs, *{s.path for s in sources}]
+    targets = []
     for rank, i in enumerate(order, 1):
-        stack = np.stack([scores.x[i], scores.x_c[i], scores.x_n[i]]).astype(np.float32)  # (3, C, S, S)
         src = sources[i]
         # The input's name, made writable (odd bytes as "_") and short enough that the name and its
         # temp file (".NAME.XXXXXXXX.tif.tmp") stay within 255 bytes, however long the input's name.
         stem = shown(Path(src.path).stem).replace("\\", "_")
         name = f"rank{rank:06d}_" + fit_name(stem, f"_p{src.page}_y{src.y}_x{src.x}.tif", NAME_MAX - 40)
-        with atomic_path(folder / name, suffix=".tif") as tmp:
+        target = folder / name
+        if target.exists() or target.is_symlink():     # a new name needs no more than the folder's check
+            target = check_output(target, "tiff", every_input, force)
+        targets.append((i, target))
+    for i, target in targets:
+        stack = np.stack([scores.x[i], scores.x_c[i], scores.x_n[i]]).astype(np.float32)  # (3, C, S, S)
+        with atomic_path(target, suffix=".tif") as tmp:
             tifffile.imwrite(tmp, stack, photometric="minisblack", metadata={"axes": "QCYX",
                              "Labels": ["input", "X_C", "X_N"]})
     return len(order)

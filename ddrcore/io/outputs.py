@@ -184,6 +184,32 @@ def check_free_space(folder: PathLike, need_bytes: int) -> None:
                           "free some space or choose another folder")
 
 
+def distinct_outputs(**outputs: Optional[PathLike]) -> None:
+    """Refuse, in one line, two outputs of one run that name the same file or folder (through links too).
+
+    Examples
+    --------
+    >>> distinct_outputs(csv="a.csv", rois="b.zip", labels_out=None)
+    >>> distinct_outputs(csv="out/x.zip", rois="out/../out/x.zip")
+    Traceback (most recent call last):
+    ...
+    ddrcore.io.outputs.OutputError: out/../out/x.zip: is also given as the csv output; two outputs of one run cannot share a path
+    """
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        try:
+            where = resolve_target(Path(path))
+        except OSError:         # a name the system refuses: check_output says so in words next
+            where = Path(path)
+        key = os.path.normcase(os.path.abspath(where))
+        if key in seen:
+            raise OutputError(path=path, reason=f"is also given as the {seen[key]} output; two outputs of one run "
+                              "cannot share a path")
+        seen[key] = option.replace("_", "-")
+
+
 def check_output(path: PathLike, kind: str, inputs: Iterable[Optional[PathLike]] = (), force: bool = False,
                  need_bytes: int = 0) -> Path:
     """Check that ``path`` may be written as ``kind``; returns the path that will really be written.

@@ -102,6 +102,30 @@ def is_not_data(path: Union[str, os.PathLike], root: Optional[Union[str, os.Path
     return False
 
 
+def with_label_folders(paths) -> list:
+    """``paths`` (None left out) plus the label folders that images under them may pair with from outside.
+
+    An output must never replace a label image being read.  Label files beside
+    their images are inside the input folder, which the output rule already
+    covers; in the StarDist / DSB 2018 layout (``images/`` read, ``masks/``
+    or ``labels/`` beside it) they are not, so those folders count as inputs.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "images").mkdir(); (root / "masks").mkdir()
+    >>> [Path(p).name for p in with_label_folders([root / "images", None])]
+    ['images', 'masks']
+    """
+    out = [p for p in paths if p is not None]
+    for p in list(out):
+        folder = Path(p)
+        if folder.name.lower() == "images" and folder.is_dir():
+            out.extend(folder.parent / name for name in LABEL_FOLDERS if (folder.parent / name).is_dir())
+    return out
+
+
 def find_label_image(image: Union[str, os.PathLike], labels_dir: Optional[Union[str, os.PathLike]] = None
                      ) -> Optional[Path]:
     """The label image paired with ``image`` (see the module docstring), or None."""

@@ -41,8 +41,10 @@ MAX_POINTS = 5_000_000
 
 # Column spellings, lower case, in order of preference.
 _PATH = ("path", "file", "filename", "file_name", "image", "image_path", "imagefile")
-_Y = ("y", "cy", "center_y", "centroid_y", "centroid-0")
-_X = ("x", "cx", "center_x", "centroid_x", "centroid-1")
+# A named centre before a bare y,x: ddrid's own CSVs have both, and there y,x is the crop's corner
+# (a table edited and given back as --points must put each object where it was).
+_Y = ("center_y", "cy", "centroid_y", "centroid-0", "y")
+_X = ("center_x", "cx", "centroid_x", "centroid-1", "x")
 _PAGE = ("page", "frame", "plane")
 # TrackMate's units row: these mean the positions are in pixels already.
 _PIXEL_UNITS = ("", "pixel", "pixels", "px")

@@ -52,3 +52,28 @@ def test_decompositions(tiny_model, tmp_path, rng):
     assert n == 3 and len(files) == 3 and files[0].name.startswith("rank000001_")
     arr = tifffile.imread(files[0])
     assert arr.shape == (3, 1, 32, 32) or arr.shape == (3, 32, 32)
+
+
+def test_decompositions_never_write_through_a_link_to_an_input_nor_over_a_foreign_file(tiny_model, tmp_path, rng):
+    import pytest
+
+    from ddrcore.io.outputs import OutputError
+
+    scores, srcs = _scored(tiny_model, rng, decompose=True)
+    dec = tmp_path / "dec"
+    write_decompositions(dec, scores, srcs, limit=2)
+    first, second = sorted(dec.glob("*.tif"))
+    # The folder is reused: one name now links to an input (the model in use), another is someone's notes.
+    model = tmp_path / "in-use.ddrid"
+    model.write_bytes(b"PK\x03\x04 a model")
+    first.unlink()
+    first.symlink_to(model)
+    second.write_text("my notes\n")
+    with pytest.raises(OutputError, match="input"):
+        write_decompositions(dec, scores, srcs, limit=2, inputs=[model])
+    assert model.read_bytes() == b"PK\x03\x04 a model" and second.read_text() == "my notes\n"
+    first.unlink()
+    with pytest.raises(OutputError, match="--force"):
+        write_decompositions(dec, scores, srcs, limit=2, inputs=[model])
+    assert second.read_text() == "my notes\n"
+    assert write_decompositions(dec, scores, srcs, limit=2, inputs=[model], force=True) == 2

@@ -290,6 +290,38 @@ def test_cli_objects_writes_one_row_per_label_id_with_object_columns(tmp_path, c
     assert rows[0]["objects"] == "labels" and float(rows[0]["area"]) > 0
 
 
+def test_ddrids_own_objects_csv_given_back_as_points_keeps_every_centre(tmp_path):
+    """Its y,x are the crop's corner and center_y,center_x the object's centre: the centre is taken."""
+    from ddrcore.cli import main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    tifffile.imwrite(images / "w.tif", make_field((128, 128), ("blob",), n=5, size=16, seed=9).image)
+    first, second = tmp_path / "found.csv", tmp_path / "again.csv"
+    assert main(["--quiet", "objects", str(images), "--object-size", "16", "--csv", str(first)]) == 0
+    assert main(["--quiet", "objects", str(images), "--points", str(first), "--object-size", "16",
+                 "--border", "include", "--csv", str(second)]) == 0
+    centre = lambda rows: sorted((round(float(r["center_y"])), round(float(r["center_x"]))) for r in rows)  # noqa: E731
+    a, b = list(csv.DictReader(open(first))), list(csv.DictReader(open(second)))
+    assert len(a) >= 3 and centre(a) == centre(b)
+
+
+def test_a_label_image_beside_the_images_is_an_input_never_an_output(tmp_path):
+    from ddrcore.cli import main
+
+    f = make_field((96, 96), ("blob",), n=3, size=16, seed=3)
+    (tmp_path / "sd" / "images").mkdir(parents=True)
+    (tmp_path / "sd" / "masks").mkdir()
+    tifffile.imwrite(tmp_path / "sd" / "images" / "a0.tif", f.image)
+    mask = tmp_path / "sd" / "masks" / "a0.tif"
+    tifffile.imwrite(mask, f.labels.astype(np.uint16))
+    before = mask.read_bytes()
+    # The StarDist layout pairs masks/a0.tif with images/a0.tif: it is read, so never written, even with --force.
+    assert main(["--quiet", "objects", str(tmp_path / "sd" / "images"), "--objects", "labels", "--csv", str(mask),
+                 "--force"]) == 1
+    assert mask.read_bytes() == before
+
+
 @pytest.mark.slow   # trains and scores on whole fields
 def test_train_and_score_on_fields_store_and_reuse_the_patch_source(tmp_path):
     from ddrcore.cli import main
