@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from pathlib import Path
 from typing import Optional, Union
 
@@ -300,7 +301,31 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
     for key in ("validation", "training"):
         if not isinstance(payload.get(key, {}), dict):
             raise _bad(key, "must be a dictionary")
+        # Their texts are shown to users (ddrid info, the app): no terminal escapes, no extra lines.
+        for name, text in _texts(payload.get(key, {}), key):
+            if any(unicodedata.category(ch) == "Cc" for ch in text):
+                raise _bad(name, "holds control characters (terminal escapes, line breaks); a model file never does")
+    for name in ("synthetic_auc", "cell_auc"):
+        auc = payload.get("validation", {}).get(name)
+        if auc is not None and (isinstance(auc, bool) or not isinstance(auc, (int, float))
+                                or not 0.0 <= float(auc) <= 1.0):
+            raise _bad(f"validation.{name}", "must be an AUC between 0 and 1")
     return config, arch, pre, score_type, threshold, val_scores, measure
+
+
+def _texts(value, where: str, depth: int = 0):
+    """(field name, text) for every string in a nested record of dicts and lists."""
+    if depth > 8:
+        return
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _texts(str(k), where, depth + 1)
+            yield from _texts(v, f"{where}.{k}", depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _texts(v, f"{where}[{i}]", depth + 1)
 
 
 def load(path: Union[str, os.PathLike], device: str = "auto") -> DDRIDModel:

@@ -81,6 +81,21 @@ def test_wrong_version_and_damaged_fields(tiny_model, tmp_path):
         modelfile.load(p)
 
 
+@pytest.mark.parametrize("field,value,words", [
+    ("cell_warning", "\x1b[2J\x1b[31mPWNED\nsecond line", "control characters"),
+    ("threshold_rule", "quantile 0.95\rforged", "control characters"),
+    ("synthetic_auc", "high", "AUC between 0 and 1"),
+    ("cell_auc", 7.0, "AUC between 0 and 1"),
+])
+def test_texts_shown_to_users_hold_no_escapes_and_aucs_are_aucs(tiny_model, tmp_path, field, value, words):
+    payload = modelfile.to_payload(tiny_model)
+    payload["validation"][field] = value
+    p = tmp_path / "forged.ddrid"
+    torch.save(payload, p)
+    with pytest.raises(ModelFileError, match=f"validation.{field}.*{words}"):
+        modelfile.load(p)
+
+
 def test_validation_scores_survive_the_round_trip(tiny_model, tmp_path):
     loaded = modelfile.load(modelfile.save(tiny_model, tmp_path / "m.ddrid"), "cpu")
     for key in ("latent", "recon"):
