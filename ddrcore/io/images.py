@@ -502,7 +502,7 @@ def load_patches(
     if not patching.is_grid:
         from ..objects import ObjectContext
 
-        context = ObjectContext(patching, channel=channel, single_image=len(files) == 1)
+        context = ObjectContext(patching, channel=channel, single_image=len(files) == 1, images=files)
         patching = yield from context.resolve(files)
     patch_size = patching.crop_side()
     if input_size is None:

@@ -38,7 +38,7 @@ ESTIMATE_SAMPLE = 8
 class ObjectContext:
     """What one run needs to find objects: settings, the points file, and where label images live."""
 
-    def __init__(self, patching: Patching, channel=None, single_image: bool = False):
+    def __init__(self, patching: Patching, channel=None, single_image: bool = False, images=None):
         self.patching = patching
         self.channel = channel
         self.single_image = single_image
@@ -48,6 +48,8 @@ class ObjectContext:
             if not patching.points:
                 raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
             self.points = read_points(patching.points)
+            if images is not None:
+                self.points.know_images(images)
             if not single_image and not self.points.names_files:
                 raise DdridError(path=patching.points, reason=f"these points ({self.points.form}) name no image, and "
                                  "several images are loaded; load the one image they belong to, or use "

@@ -21,7 +21,9 @@ Accepted (column names are matched without regard to case):
 Paths may be absolute or relative; a relative path is looked for relative to
 the CSV's folder, and relative to each image's folder (the CSV may sit above
 the images, listing ``a01.tif`` or ``plate1/a01.tif``).  An absolute path that
-does not exist here (a CSV made on another computer) matches by file name.
+does not exist here (a CSV made on another computer) matches by file name,
+and where several images share it, the one whose path shares most of its
+trailing folders (:meth:`Points.know_images`).
 """
 from __future__ import annotations
 
@@ -68,6 +70,8 @@ class Points(Dict[Tuple[Optional[str], int], List[Tuple[float, float]]]):
         self.form = form
         self.unit = unit
         self._by_name: Dict[str, List[str]] = {}
+        # A name from another computer -> the images it may be (see :meth:`know_images`); None: any of that name.
+        self._foreign: Optional[Dict[str, set]] = None
 
     def add(self, file: Optional[str], page: int, y: float, x: float) -> None:
         key = (file, page)
@@ -77,13 +81,45 @@ class Points(Dict[Tuple[Optional[str], int], List[Tuple[float, float]]]):
                 self._by_name.setdefault(_name_of(file), []).append(file)
         self[key].append((y, x))
 
+    def know_images(self, images) -> None:
+        """The images of the run: a path from another computer goes to those sharing most of its trailing folders.
+
+        The same file name in several folders is the normal case (``a01.tif``
+        in every plate): ``/elsewhere/exp/plate2/a01.tif`` is
+        ``plate2/a01.tif`` here, not ``plate1/a01.tif``.
+
+        Examples
+        --------
+        >>> p = Points(Path("/csv"), "path,y,x")
+        >>> p.add("/elsewhere/exp/plate1/a01.tif", 0, 5.0, 5.0); p.add("/elsewhere/exp/plate2/a01.tif", 0, 9.0, 9.0)
+        >>> p.know_images(["/data/plate1/a01.tif", "/data/plate2/a01.tif"])
+        >>> p.files_for("/data/plate2/a01.tif")
+        ['/elsewhere/exp/plate2/a01.tif']
+        """
+        by_name: Dict[str, List[str]] = {}
+        for img in images:
+            img = os.path.abspath(img)
+            by_name.setdefault(_name_of(img), []).append(img)
+        self._foreign = {}
+        for names in self._by_name.values():
+            for name in names:
+                if not _is_foreign(name):
+                    continue
+                candidates = by_name.get(_name_of(name), [])
+                shared = {img: _shared_tail(name, img) for img in candidates}
+                best = max(shared.values(), default=0)
+                self._foreign[name] = {img for img, n in shared.items() if n == best}
+
     def files_for(self, image: Union[str, os.PathLike]) -> List[str]:
         """The files named in the CSV that are ``image`` (see the module docstring), without repeats."""
         image = os.path.abspath(image)
         out = []
         for name in self._by_name.get(_name_of(image), ()):
-            if name not in out and _matches(name, image, self.base):
-                out.append(name)
+            if name in out or not _matches(name, image, self.base):
+                continue
+            if self._foreign is not None and name in self._foreign and image not in self._foreign[name]:
+                continue        # another image here shares more of this path's folders
+            out.append(name)
         return out
 
     @property
@@ -97,6 +133,20 @@ def _name_of(path: str) -> str:
 
 def _parts(path: str) -> List[str]:
     return [os.path.normcase(p) for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
+def _is_foreign(name: str) -> bool:
+    """An absolute path that does not exist here: a CSV made on another computer."""
+    return (os.path.isabs(name) or (len(name) > 2 and name[1] == ":")) and not os.path.exists(name)
+
+
+def _shared_tail(name: str, image: str) -> int:
+    """How many trailing path parts (file name included) ``name`` and ``image`` share."""
+    a, b = _parts(name), _parts(image)
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
 
 
 def _matches(name: str, image: str, base: Path) -> bool:

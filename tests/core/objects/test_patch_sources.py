@@ -1,5 +1,6 @@
 """Object patch sources: detection, label images, points, crops, CSV columns and bad input."""
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -304,6 +305,28 @@ def test_ddrids_own_objects_csv_given_back_as_points_keeps_every_centre(tmp_path
     centre = lambda rows: sorted((round(float(r["center_y"])), round(float(r["center_x"]))) for r in rows)  # noqa: E731
     a, b = list(csv.DictReader(open(first))), list(csv.DictReader(open(second)))
     assert len(a) >= 3 and centre(a) == centre(b)
+
+
+def test_points_from_another_computer_go_to_the_plate_they_name(tmp_path):
+    """The same well name in every plate: the folders the path shares decide, not the file name alone."""
+    from ddrcore.cli import main
+
+    for plate, seed in (("plate1", 3), ("plate2", 4)):
+        (tmp_path / "pl" / plate).mkdir(parents=True)
+        tifffile.imwrite(tmp_path / "pl" / plate / "a01.tif", make_field((96, 96), ("blob",), n=3, size=16,
+                                                                          seed=seed).image)
+    pts = tmp_path / "p.csv"
+    pts.write_text("path,y,x\n/elsewhere/exp/plate1/a01.tif,40,40\n/elsewhere/exp/plate2/a01.tif,50,50\n"
+                   "/elsewhere/exp/plate2/a01.tif,30,60\n")
+    out = tmp_path / "o.csv"
+    assert main(["--quiet", "objects", str(tmp_path / "pl"), "--points", str(pts), "--object-size", "16",
+                 "--border", "include", "--csv", str(out)]) == 0
+    per_plate = {}
+    for r in csv.DictReader(open(out)):
+        if r.get("object_id"):
+            plate = Path(r["path"]).parent.name
+            per_plate[plate] = per_plate.get(plate, 0) + 1
+    assert per_plate == {"plate1": 1, "plate2": 2}
 
 
 def test_a_label_image_beside_the_images_is_an_input_never_an_output(tmp_path):
