@@ -476,6 +476,26 @@ def _say(line: str) -> None:
     sys.stderr.flush()
 
 
+def quiet_libraries() -> None:
+    """Keep the readers' own chatter off the screen: every bad file already gets ddrid's one line.
+
+    tifffile logs what it finds wrong in a damaged file ("invalid page offset",
+    "incorrect StripByteCounts"), and Pillow warns of a "decompression bomb"
+    over its pixel limit, which ddrid checks itself from the header
+    (``--max-pixels``).  ``--debug`` shows them again.
+    """
+    import logging
+    import warnings
+
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    try:
+        from PIL import Image
+
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    except ImportError:       # Pillow comes with scikit-image and matplotlib; without it there is nothing to hush
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -484,6 +504,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     cleanup_on_signals()   # SIGTERM/SIGHUP unwind like Ctrl+C: no temp file is left behind
+    if not args.debug:
+        quiet_libraries()
     try:
         if getattr(args, "max_pixels", None) is not None:
             from .io.reading import set_max_pixels

@@ -142,3 +142,22 @@ def test_interrupt_during_decompositions_says_what_is_complete(tiny_model, test_
     assert "ranked.csv is complete" in err and "only some" in err
     assert len(list(csv.DictReader(open(out_csv)))) == 12
     assert len(list(dec.glob("*.tif"))) == 2 and not [p for p in dec.iterdir() if p.suffix != ".tif"]
+
+
+def test_readers_chatter_is_kept_off_the_screen_unless_debugging(tmp_path, capsys):
+    import logging
+    import warnings
+
+    from PIL import Image
+
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    try:
+        assert main(["--quiet", "objects", str(tmp_path), "--object-size", "10"]) == 1   # nothing to find
+        assert not logger.isEnabledFor(logging.WARNING)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.warn("big", Image.DecompressionBombWarning)
+        assert not seen
+    finally:
+        logger.setLevel(level)
+        warnings.resetwarnings()
