@@ -243,7 +243,9 @@ def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, p
             left_out += 1
             continue
         keep = satellites(objects.ids, objects.areas, area) if patching.neighbours == "cells" else None
-        crop, y0, x0 = object_crop(img, cy, cx, side, objects.labels, int(oid), margin,
+        # Other objects are masked where their light reaches (their footprint), not only inside their outline.
+        masked_by = objects.footprint if objects.footprint is not None else objects.labels
+        crop, y0, x0 = object_crop(img, cy, cx, side, masked_by, int(oid), margin,
                                    mask_others=patching.neighbours != "keep", keep=keep)
         crops.append(crop)
         m = measured[k]

@@ -16,6 +16,13 @@ The detector, in four steps (each a scikit-image / SciPy building block):
    a crescent cut by step 3; where two round objects touch it drops), or when
    a piece is too small to be an object on its own.  This is what keeps rods, crescents and
    puncta clusters whole while touching nuclei stay apart.
+5. **Own height** — an object far brighter than the typical one (a
+   saturated nucleus) is outlined at the same fraction of its own height as
+   the threshold outlines a typical object, so the outline follows the object
+   and not its glow; the glow's pixels go back to a neighbour where they
+   stand out above the glow's own fall-off (the part of a dim neighbour the
+   bright object's basin took), else to the background
+   (:func:`follow_own_height`).
 
 Each object gets the centroid of its region, so centres follow the object's
 shape rather than the brightest pixel.
@@ -48,6 +55,9 @@ class Objects:
     ids: np.ndarray
     areas: np.ndarray
     labels: Optional[np.ndarray] = None
+    #: Where each object's light reaches, where that is more than its outline (a saturated nucleus's glow):
+    #: what is masked when another object's patch is cut.  None: the outlines themselves.
+    footprint: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -370,6 +380,147 @@ def merge_pieces(labels: np.ndarray, ridge: np.ndarray, intensity: np.ndarray, o
     return new.ravel()[labels].astype(np.int32)
 
 
+#: An object is outlined at its own height when its peak is this many times the typical object's.  At 1.5
+#: a sixth of DSB 2018's nuclei (20 of 118) were cut tighter than their annotation and `ddrid bench real`
+#: fell there (AS_cell 0.899 / 0.922 against 0.935 / 0.941, seeds 0-1); from 3x it is the saturated few
+#: whose glow does the harm (U2OS 6 of 60, HT29 2 of 329, DSB 2, Kc167 none).
+BRIGHT_RATIO = 3.0
+#: The glow at a distance from a bright object: this quantile of the intensity over every direction there
+#: (neighbours take some directions; the median lost the near side of neighbours on U2OS, 0.3 did not).
+GLOW_QUANTILE = 0.3
+
+
+def follow_own_height(labels: np.ndarray, intensity: np.ndarray, threshold: float,
+                      ratio: float = BRIGHT_RATIO, smooth: int = 1) -> tuple:
+    """Outline each very bright object at its own height; give its glow back to neighbours or the background.
+
+    The foreground threshold sits part-way up a *typical* object's flank.
+    Around a saturated nucleus the out-of-focus glow is far above it, so the
+    object took in its glow and, through the watershed, the near side of a dim
+    neighbour (which was left a crescent).  Here an object whose peak is over
+    ``ratio`` times the typical object's (the median object peak) keeps
+    only its pixels above ``threshold`` times that factor: the same fraction
+    of its own height as a typical object is cut at.  Its other pixels are
+    glow unless they stand out above the glow's fall-off (a low quantile of
+    the intensity at each distance from the object, over every direction) by
+    more than ``threshold``; those that do are flooded from the neighbouring
+    objects (they are the part of a neighbour the bright object took), the
+    rest is the bright object's glow: outside its outline, but still its
+    *footprint*, what is masked when another object's patch is cut (left in
+    view, a saturated neighbour's glow is what the model sees in the patch:
+    measured, `ddrid bench real` U2OS seed 1 had 13 crowded normals in its
+    top 20 against 5).
+
+    Parameters
+    ----------
+    labels : ndarray
+        (Y, X) objects 1..N (0 background).
+    intensity : ndarray
+        The smoothed, background-subtracted page the threshold was taken on.
+    threshold : float
+        The page's foreground threshold.
+    ratio : float
+        How many times the typical peak makes an object "very bright" (:data:`BRIGHT_RATIO`).
+    smooth : int
+        Radius (px) of the opening that keeps a neighbour's regained pixels
+        from reaching into the glow in thin spikes where noise stands out.
+
+    Returns
+    -------
+    labels : ndarray
+        The objects' outlines (ids kept; none is lost).
+    footprint : ndarray
+        The same, with each bright object's glow still its own.
+
+    Examples
+    --------
+    A dim object beside a saturated one whose glow reaches over it: the
+    bright object's outline shrinks to its body, the dim one keeps its own.
+
+    >>> yy, xx = np.mgrid[:60, :160]
+    >>> img = ((yy - 30) ** 2 + (xx - 30) ** 2 <= 100) * 1000.0           # a saturated body
+    >>> img += 300.0 * np.exp(-np.hypot(yy - 30, xx - 30) / 12)            # and its glow
+    >>> for cx in (58, 100, 140):                                         # three dim ones
+    ...     img += ((yy - 30) ** 2 + (xx - cx) ** 2 <= 100) * 100.0
+    >>> lab = np.select([xx < 50, xx < 80, xx < 120], [1, 2, 3], 4) * (img > 50)
+    >>> out, footprint = follow_own_height(lab, img, 50.0)
+    >>> [int((lab == i).sum()) for i in (1, 2, 3, 4)]     # the bright one took its glow and part of 2
+    [1433, 309, 317, 317]
+    >>> [int((out == i).sum()) for i in (1, 2, 3, 4)]     # a disc of radius 10 has 317 pixels
+    [317, 319, 317, 317]
+    >>> int((footprint == 1).sum()) > 317, bool((footprint[out > 0] == out[out > 0]).all())
+    (True, True)
+    """
+    from scipy import ndimage as ndi
+    from skimage.segmentation import watershed
+
+    labels = np.asarray(labels)
+    intensity = np.asarray(intensity, np.float64)
+    n = int(labels.max())
+    if n == 0 or not threshold > 0:
+        return labels, labels
+    index = np.arange(1, n + 1)
+    peaks = np.asarray(ndi.maximum(intensity, labels, index), float)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
+    present = areas > 0
+    if present.sum() < 2:
+        return labels, labels
+    # The typical object's peak: the median over objects (specks are gone by now; weighting by area would
+    # let one bright object that took in its glow decide what is typical).
+    typical = float(np.median(peaks[present]))
+    if not typical > threshold:
+        return labels, labels
+    bright = index[present & (peaks > ratio * typical)]
+    if bright.size == 0:
+        return labels, labels
+    out = labels.copy()
+    freed = np.zeros(labels.shape, bool)
+    stands_out = np.zeros(labels.shape, bool)
+    boxes = ndi.find_objects(labels)
+    for i in bright:
+        sl = boxes[i - 1]
+        own = labels[sl] == i
+        core = own & (intensity[sl] >= threshold * peaks[i - 1] / typical)
+        parts, k = ndi.label(core)
+        if k > 1:       # the body is the largest part above its own height
+            core = parts == 1 + int(np.argmax(np.bincount(parts.ravel())[1:]))
+        core = fill_holes(core) & own
+        lost = own & ~core
+        if not lost.any():
+            continue
+        # The glow's fall-off: in a box around the object, the GLOW_QUANTILE of the intensity at each
+        # whole-pixel distance from its body, over every direction (neighbours hold a minority of them).
+        pad = int(np.ceil(max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) / 2))
+        y0, y1 = max(0, sl[0].start - pad), min(labels.shape[0], sl[0].stop + pad)
+        x0, x1 = max(0, sl[1].start - pad), min(labels.shape[1], sl[1].stop + pad)
+        body = np.zeros((y1 - y0, x1 - x0), bool)
+        body[sl[0].start - y0: sl[0].stop - y0, sl[1].start - x0: sl[1].stop - x0] = core
+        dist = np.rint(ndi.distance_transform_edt(~body)).astype(np.int64)
+        ring = ~body
+        profile = np.zeros(int(dist.max()) + 1)
+        for d in np.unique(dist[ring]):
+            profile[d] = np.quantile(intensity[y0:y1, x0:x1][ring & (dist == d)], GLOW_QUANTILE)
+        excess = intensity[y0:y1, x0:x1] - profile[dist]
+        lost_big = np.zeros_like(body)
+        lost_big[sl[0].start - y0: sl[0].stop - y0, sl[1].start - x0: sl[1].stop - x0] = lost
+        freed[y0:y1, x0:x1] |= lost_big
+        stands_out[y0:y1, x0:x1] |= lost_big & (excess > threshold)
+        out[sl][lost] = 0
+    # Pixels that stand out above the glow are flooded from the objects they touch; the rest is background.
+    # Opened together with the objects they join, so a strip along a neighbour stays and a spike does not.
+    if smooth >= 1:
+        from skimage.morphology import disk
+
+        stands_out &= ndi.binary_opening((out > 0) | stands_out, structure=disk(int(smooth)))
+    markers = np.where(freed, 0, out)
+    grown = watershed(-intensity, markers, mask=(markers > 0) | stands_out)
+    out[stands_out] = grown[stands_out]
+    footprint = out.copy()
+    glow = freed & (out == 0)
+    footprint[glow] = labels[glow]
+    return out, footprint
+
+
 def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     """Find the bright objects of a page; one detection per object.
 
@@ -409,7 +560,8 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
         return Objects.empty()
     # The threshold from a subsample: a 512 x 512 grid of pixels says as much as 4 million.
     step = (max(1, fine.shape[0] // 512), max(1, fine.shape[1] // 512))
-    mask = fine > foreground_threshold(fine[:: step[0], :: step[1]])
+    threshold = foreground_threshold(fine[:: step[0], :: step[1]])
+    mask = fine > threshold
     close = int(size // 8)
     if close >= 1:
         mask = ndi.binary_closing(mask, structure=disk(close), border_value=0) | mask
@@ -447,7 +599,14 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
         for k, (y, x) in enumerate(com):
             markers[y, x] = n_seeds + 1 + k
     pieces = watershed(-blob, markers, mask=mask)
-    labels = merge_pieces(pieces, blob, fine, size)
+    labels, footprint = follow_own_height(merge_pieces(pieces, blob, fine, size), fine, threshold,
+                                          smooth=max(1, int(size // 12)))
+    # Ids 1..N with none missing (an object is never emptied, but keep the contract explicit).
+    present = np.unique(labels[labels > 0])
+    if present.size and present[-1] != present.size:
+        relabel = np.zeros(int(labels.max()) + 1, np.int32)
+        relabel[present] = np.arange(1, present.size + 1)
+        labels, footprint = relabel[labels], relabel[footprint]
     n = int(labels.max())
     if n == 0:
         return Objects.empty()
@@ -457,4 +616,5 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     areas = np.bincount(lab_in, minlength=n + 1)[1:].astype(float)
     centers = np.stack([np.bincount(lab_in, weights=ys, minlength=n + 1)[1:],
                         np.bincount(lab_in, weights=xs, minlength=n + 1)[1:]], 1) / np.maximum(areas, 1)[:, None]
-    return Objects(centers=centers, ids=idx.astype(np.int64), areas=areas, labels=labels)
+    return Objects(centers=centers, ids=idx.astype(np.int64), areas=areas, labels=labels,
+                   footprint=footprint if (footprint != labels).any() else None)
