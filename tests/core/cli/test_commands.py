@@ -156,7 +156,7 @@ def test_readers_chatter_is_kept_off_the_screen_unless_debugging(tmp_path, capsy
         assert main(["--quiet", "objects", str(tmp_path), "--object-size", "10"]) == 1   # nothing to find
         assert not logger.isEnabledFor(logging.WARNING)
         with warnings.catch_warnings(record=True) as seen:
-            warnings.warn("big", Image.DecompressionBombWarning)
+            warnings.warn("big", Image.DecompressionBombWarning, stacklevel=1)
         assert not seen
     finally:
         logger.setLevel(level)
