@@ -21,8 +21,8 @@ The detector, in four steps (each a scikit-image / SciPy building block):
    the threshold outlines a typical object, so the outline follows the object
    and not its glow; the glow's pixels go back to a neighbour where they
    stand out above the glow's own fall-off (the part of a dim neighbour the
-   bright object's basin took), else to the background
-   (:func:`follow_own_height`).
+   bright object's basin took), else they stay the bright object's
+   footprint, masked out of other objects' patches (:func:`follow_own_height`).
 
 Each object gets the centroid of its region, so centres follow the object's
 shape rather than the brightest pixel.
