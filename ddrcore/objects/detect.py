@@ -506,8 +506,9 @@ def follow_own_height(labels: np.ndarray, intensity: np.ndarray, threshold: floa
         freed[y0:y1, x0:x1] |= lost_big
         stands_out[y0:y1, x0:x1] |= lost_big & (excess > threshold)
         out[sl][lost] = 0
-    # Pixels that stand out above the glow are flooded from the objects they touch; the rest is background.
-    # Opened together with the objects they join, so a strip along a neighbour stays and a spike does not.
+    # Pixels that stand out above the glow are flooded from the objects they touch; the rest is glow (kept in
+    # the footprint below).  Opened together with the objects they join, so a strip along a neighbour stays
+    # and a spike does not.
     if smooth >= 1:
         from skimage.morphology import disk
 
@@ -599,14 +600,9 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
         for k, (y, x) in enumerate(com):
             markers[y, x] = n_seeds + 1 + k
     pieces = watershed(-blob, markers, mask=mask)
+    # Ids stay 1..N: an object refined there keeps at least its brightest pixel.
     labels, footprint = follow_own_height(merge_pieces(pieces, blob, fine, size), fine, threshold,
                                           smooth=max(1, int(size // 12)))
-    # Ids 1..N with none missing (an object is never emptied, but keep the contract explicit).
-    present = np.unique(labels[labels > 0])
-    if present.size and present[-1] != present.size:
-        relabel = np.zeros(int(labels.max()) + 1, np.int32)
-        relabel[present] = np.arange(1, present.size + 1)
-        labels, footprint = relabel[labels], relabel[footprint]
     n = int(labels.max())
     if n == 0:
         return Objects.empty()
