@@ -139,10 +139,11 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
             raise NoUsableImagesError(path=p, reason=f"is {what}; give an image file or a folder of images")
         else:
             raise NoUsableImagesError(path=p, reason="no such file or folder; check the path")
-    # A file named twice (folder + file) is read once.
+    # A file named twice (folder + file), or reached twice through a link to it, is read once: the same
+    # image twice would be trained on twice and ranked twice.
     seen, unique = set(), []
     for f in found:
-        key = os.path.abspath(f)
+        key = os.path.realpath(f)
         if key not in seen:
             seen.add(key)
             unique.append(f)

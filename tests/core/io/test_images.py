@@ -236,3 +236,12 @@ def test_read_page_matches_the_patches_cut_from_it(tmp_path, rng):
     np.testing.assert_array_equal(read_page(p, 2, channel="all"), b[0])
     with pytest.raises(ImageReadError, match="page 3 does not exist"):
         read_page(p, 3, channel=1)
+
+
+def test_an_image_reached_twice_through_a_link_is_read_once(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((8, 8), np.uint16))
+    (tmp_path / "dup.tif").symlink_to(tmp_path / "a.tif")
+    assert [f.name for f in find_images(tmp_path)] == ["a.tif"]
+    assert [f.name for f in find_images([tmp_path / "dup.tif", tmp_path])] == ["dup.tif"]
