@@ -433,8 +433,9 @@ def read_file_patches(
             sources = [replace(s, pixel_size=size) for s in sources]
     if not sources:
         if notes and not dropped:
-            raise ImageReadError(path=path, reason=f"no objects found ({'; '.join(notes[:3])}); "
-                                 "check --object-size or the label image")
+            hint = {"points": "the points file lists no point inside this image",
+                    "labels": "check the label image"}.get(patching.source, "check --object-size")
+            raise ImageReadError(path=path, reason=f"no objects found ({'; '.join(notes[:3])}); {hint}")
         raise ImageReadError(path=path, reason="every patch contains NaN or infinite values")
     if dropped:
         notes.insert(0, f"{dropped} patch(es) with NaN/Inf values skipped")

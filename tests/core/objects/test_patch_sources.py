@@ -355,6 +355,19 @@ def test_points_from_another_computer_go_to_the_plate_they_name(tmp_path):
     assert per_plate == {"plate1": 1, "plate2": 2}
 
 
+def test_an_image_without_points_says_so_not_to_check_the_object_size(tmp_path, capsys):
+    from ddrcore.cli import main
+
+    for name, seed in (("a.tif", 3), ("b.tif", 4)):
+        tifffile.imwrite(tmp_path / name, make_field((96, 96), ("blob",), n=3, size=16, seed=seed).image)
+    pts = tmp_path / "p.csv"
+    pts.write_text("path,y,x\na.tif,40,40\n")
+    assert main(["--quiet", "objects", str(tmp_path), "--points", str(pts), "--object-size", "16",
+                 "--border", "include"]) == 0
+    line = next(ln for ln in capsys.readouterr().err.splitlines() if "b.tif" in ln)
+    assert "no point inside this image" in line and "--object-size" not in line
+
+
 def test_a_label_image_beside_the_images_is_an_input_never_an_output(tmp_path):
     from ddrcore.cli import main
 
