@@ -135,9 +135,14 @@ def _parts(path: str) -> List[str]:
     return [os.path.normcase(p) for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
+def _is_absolute(name: str) -> bool:
+    """An absolute path, here or on Windows (``C:...``), as written in the CSV."""
+    return os.path.isabs(name) or (len(name) > 2 and name[1] == ":")
+
+
 def _is_foreign(name: str) -> bool:
     """An absolute path that does not exist here: a CSV made on another computer."""
-    return (os.path.isabs(name) or (len(name) > 2 and name[1] == ":")) and not os.path.exists(name)
+    return _is_absolute(name) and not os.path.exists(name)
 
 
 def _shared_tail(name: str, image: str) -> int:
@@ -151,10 +156,10 @@ def _shared_tail(name: str, image: str) -> int:
 
 def _matches(name: str, image: str, base: Path) -> bool:
     """Whether ``name`` (as written in the CSV) is the image file at the absolute path ``image``."""
-    if os.path.isabs(name) or (len(name) > 2 and name[1] == ":"):
-        if os.path.exists(name):
+    if _is_absolute(name):
+        if not _is_foreign(name):
             return os.path.normcase(os.path.abspath(name)) == os.path.normcase(image)
-        return True   # made on another computer: the file name (already equal) decides
+        return True   # made on another computer: the file name (already equal) decides; see know_images
     if os.path.normcase(os.path.abspath(base / name)) == os.path.normcase(image):
         return True
     # Relative to the image's folder (or a folder above it): the image's path ends with the name's parts.
