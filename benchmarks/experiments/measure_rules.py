@@ -1,7 +1,8 @@
 """Compare ways of scoring an object's measurements (AS_m) on runs kept by ``capture_dump.py``.
 
 AS_m is the mean distance to the 5 nearest training normals over eleven
-standardised measurements.  A nucleus odd in one measurement only (a hollow
+standardised measurements, whitened since 2026-12-06 (the rule before is
+``knn5 unwhitened`` here).  A nucleus odd in one measurement only (a hollow
 one: its centre ratio) moves one axis of eleven, and the k-NN distance
 dilutes it among the normal spread of the other ten.  This prints, per run
 and as means per field, the AUC of AS_m and of AS_cell = (z(AS_e) + z(AS_m))
@@ -40,8 +41,11 @@ def rules(train: np.ndarray, test: np.ndarray) -> dict:
 
     m = MeasureModel.fit(train)
     knn = (m.score(test), m.score_left_out())
+    # The rule before 2026-12-06: the same k-NN in the plain standardised space (no whitening).
+    plain = MeasureModel(m.mean, m.std, (np.asarray(train, np.float64) - m.mean) / m.std)
     z_x, z_t = loo_z(train, test)
-    out = {"knn5 (shipped)": knn,
+    out = {"knn5 (shipped, whitened)": knn,
+           "knn5 unwhitened": (plain.score(test), plain.score_left_out()),
            "max |z|": (z_x.max(1), z_t.max(1)),
            "top-2 |z| mean": (np.sort(z_x, 1)[:, -2:].mean(1), np.sort(z_t, 1)[:, -2:].mean(1)),
            "rms z": (np.sqrt((z_x ** 2).mean(1)), np.sqrt((z_t ** 2).mean(1)))}

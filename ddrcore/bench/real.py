@@ -15,7 +15,7 @@ The features baselines — what a CellProfiler Analyst user gets in minutes —
 score the same detections from their regionprops measurements (the CSV's
 columns), trained on the same training detections: Ledoit-Wolf Mahalanobis
 distance, mean distance to the 5 nearest training objects, and an isolation
-forest (scikit-learn, the ``bench`` extra).
+forest (scikit-learn).
 
 Figures per method: ROC AUC over objects on a nucleus, AUC by kind,
 anomalies among the top 20, border or crowded normals and empty detections
@@ -157,12 +157,10 @@ def truth_of(sources, truth: dict) -> tuple:
 
 def baseline_scores(train_f: np.ndarray, val_f: np.ndarray, test_f: np.ndarray, seed: int) -> dict:
     """{method: (test scores, validation scores)} for the features baselines (scikit-learn)."""
-    try:
-        from sklearn.covariance import LedoitWolf
-        from sklearn.ensemble import IsolationForest
-        from sklearn.neighbors import NearestNeighbors
-    except ImportError as exc:
-        raise DdridError("the features baselines need scikit-learn: pip install 'ddrid[bench]'") from exc
+    from sklearn.covariance import LedoitWolf
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import NearestNeighbors
+
     mu, sd = train_f.mean(0), train_f.std(0) + 1e-9
     tr, va, te = (train_f - mu) / sd, (val_f - mu) / sd, (test_f - mu) / sd
     out = {}

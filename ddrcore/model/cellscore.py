@@ -7,10 +7,10 @@ measurements (:mod:`ddrcore.objects.measure`) say it directly, and cheaply.
 
 So for objects whose extent is known, ddrid keeps a second, small model of
 the training normals: their measurements (logs of the scale measures),
-standardised.  AS_m, the measurement score, is the mean Euclidean distance to
-the ``K`` nearest training normals in that space (a k-NN density score: it
-needs no assumption about the shape of the normal cloud, and with 100-200
-training objects it is stable where a covariance is not).  Then, each on the
+standardised and then whitened (:func:`whitening`).  AS_m, the measurement
+score, is the mean Euclidean distance to the ``K`` nearest training normals in
+that space (a k-NN density score: it needs no assumption about the shape of
+the normal cloud).  Then, each on the
 normals' own scale (log, standardised, as AS_c already does for AS_l and AS_e):
 
     AS_cell = (z(AS_e) + z(AS_m)) / sqrt(2)
@@ -70,8 +70,61 @@ def has_features(features: np.ndarray) -> bool:
     return features.size > 0 and bool(np.isfinite(features).all())
 
 
+#: Eigenvalues of the shrunk covariance below this share of their mean are raised to it before
+#: whitening: a combination the normals never vary in must not make every tiny difference in it odd.
+_EIGEN_FLOOR = 1e-3
+
+
+def whitening(standardised: np.ndarray) -> np.ndarray:
+    """(F, F) matrix W such that ``standardised @ W`` has about unit covariance (Ledoit-Wolf, to the power -1/2).
+
+    Why: the eleven measurements are not eleven independent views.  Five say
+    size (area, perimeter, both axis lengths, integrated intensity), so in a
+    plain standardised space a nucleus odd in size is five axes away and one
+    odd in its centre ratio (a hollow one) one axis away, diluted among the
+    normal spread of the other ten.  Whitening counts each independent way
+    the normals vary once.  Ledoit-Wolf shrinks the covariance towards a
+    multiple of the identity by as much as the few objects call for (13-173
+    training objects in 11 dimensions on the real fields measured), so W
+    stays finite and smooth where a plain sample covariance would not.
+    Measured with ``ddrid bench real`` on four real fields x four seeds
+    (docs/benchmarks.md, "Real fields"): AS_cell 0.938 / 0.957 / 0.963 /
+    0.896 against 0.927 / 0.959 / 0.955 / 0.892 without it (DSB / U2OS /
+    HT29 / Kc167), 14 of 16 runs level or higher.
+
+    Examples
+    --------
+    Two columns that both say size and one that says something else: an
+    object 3 sd off in size is as far out as one 3 sd off in the third
+    measurement, not sqrt(2) times farther.
+
+    >>> rng = np.random.default_rng(0)
+    >>> size = rng.normal(0, 1, 500)
+    >>> x = np.c_[size, size + rng.normal(0, 0.1, 500), rng.normal(0, 1, 500)]
+    >>> x = (x - x.mean(0)) / x.std(0)
+    >>> odd = np.array([[3.0, 3.0, 0.0], [0.0, 0.0, 3.0]])
+    >>> np.linalg.norm(odd, axis=1).round(1).tolist(), np.linalg.norm(odd @ whitening(x), axis=1).round(1).tolist()
+    ([4.2, 3.0], [3.0, 3.0])
+    """
+    from sklearn.covariance import ledoit_wolf
+
+    x = np.asarray(standardised, np.float64)
+    n_features = x.shape[1]
+    if len(x) < 2:
+        return np.eye(n_features)
+    cov, _ = ledoit_wolf(x)
+    values, vectors = np.linalg.eigh(cov)
+    mean = float(values.mean())
+    if not np.isfinite(mean) or mean <= 0:
+        return np.eye(n_features)
+    values = np.maximum(values, _EIGEN_FLOOR * mean)
+    # Symmetric (ZCA) form: distances are the same for any orthogonal W, and this one keeps each
+    # axis nearest to its own measurement.
+    return (vectors / np.sqrt(values)) @ vectors.T
+
+
 class MeasureModel:
-    """The training normals' measurements, standardised; scores new objects by k-NN distance.
+    """The training normals' measurements, standardised and whitened; scores new objects by k-NN distance.
 
     Examples
     --------
@@ -83,10 +136,14 @@ class MeasureModel:
     True
     """
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, train: np.ndarray, calibration=None):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, train: np.ndarray, calibration=None,
+                 whiten: Optional[np.ndarray] = None):
         self.mean = np.asarray(mean, np.float64)
         self.std = np.asarray(std, np.float64)
-        self.train = np.asarray(train, np.float64)      # standardised training features
+        # The whitening applied after standardising (:func:`whitening`); the identity for model files
+        # written before it existed, which then score exactly as they did.
+        self.whiten = np.eye(len(self.mean)) if whiten is None else np.asarray(whiten, np.float64)
+        self.train = np.asarray(train, np.float64)      # standardised, whitened training features
         # (mean, std) of log AS_m over the normals, each scored against the others: AS_m's scale.
         self.calibration = tuple(calibration) if calibration is not None else measure_calibration(
             self.score_left_out())
@@ -100,11 +157,17 @@ class MeasureModel:
         std = features.std(0)
         floor = 0.1 * float(np.median(std[std > 0])) if (std > 0).any() else 1.0
         std = np.maximum(std, floor)
-        return MeasureModel(mean, std, (features - mean) / std)
+        z = (features - mean) / std
+        w = whitening(z)
+        return MeasureModel(mean, std, z @ w, whiten=w)
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Measurements in AS_m's space: standardised by the normals, then whitened."""
+        return ((np.asarray(features, np.float64) - self.mean) / self.std) @ self.whiten
 
     def score(self, features: np.ndarray, batch: int = 4096) -> np.ndarray:
-        """AS_m: mean distance to the ``K`` nearest training normals (standardised space)."""
-        x = (np.asarray(features, np.float64) - self.mean) / self.std
+        """AS_m: mean distance to the ``K`` nearest training normals (standardised, whitened space)."""
+        x = self.transform(features)
         k = min(K, len(self.train))
         out = np.empty(len(x))
         for i in range(0, len(x), batch):
@@ -122,7 +185,7 @@ class MeasureModel:
     def to_dict(self) -> dict:
         # float64 as computed: a reloaded model scores exactly as the one that was saved.
         return {"mean": self.mean, "std": self.std, "train": self.train,
-                "calibration": np.asarray(self.calibration, np.float64)}
+                "calibration": np.asarray(self.calibration, np.float64), "whiten": self.whiten}
 
     @staticmethod
     def from_dict(d: dict, n_features: int) -> "MeasureModel":
@@ -141,7 +204,12 @@ class MeasureModel:
             raise ValueError("measure model spreads must be positive")
         if arrays["calibration"].shape != (2,) or not arrays["calibration"][1] > 0:
             raise ValueError("measure model calibration must be a mean and a positive spread")
-        return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"])
+        whiten = None
+        if d.get("whiten") is not None:       # absent in model files from before the whitening
+            whiten = np.asarray(d["whiten"], np.float64)
+            if whiten.shape != (n_features, n_features) or not np.isfinite(whiten).all():
+                raise ValueError(f"measure model whitening must be a finite {n_features} x {n_features} matrix")
+        return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"], whiten)
 
 
 def cell_score(latent: np.ndarray, residual: np.ndarray, measure: np.ndarray, cal, measure_cal,

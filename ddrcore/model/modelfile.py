@@ -291,9 +291,12 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
             raise _bad("measure", "is malformed")
         if raw["train"].numel() > 4 * 10**6:
             raise _bad("measure", "holds more training objects than ddrid ever stores")
+        # "whiten" is absent in model files from before AS_m was whitened (they score as they did).
+        if "whiten" in raw and not isinstance(raw["whiten"], torch.Tensor):
+            raise _bad("measure", "is malformed")
         try:
-            measure = MeasureModel.from_dict({k: raw[k].double().numpy() for k in keys},
-                                             len(MEASUREMENTS))
+            arrays = {k: raw[k].double().numpy() for k in (*keys, "whiten") if k in raw}
+            measure = MeasureModel.from_dict(arrays, len(MEASUREMENTS))
         except ValueError as exc:
             raise _bad("measure", str(exc)) from None
     if score_type in ("measure", "cell") and (measure is None or "measure" not in val_scores):

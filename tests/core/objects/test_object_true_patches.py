@@ -222,6 +222,65 @@ def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell
         modelfile.load(root / "forged.ddrid", "cpu")
 
 
+def test_measurements_that_say_the_same_count_once():
+    """Five measurements say size.  An object 4 sd off in size and one 4 sd off in its centre ratio alone
+    (a hollow nucleus) are equally unusual; without the whitening the first is five axes away and scores
+    far higher."""
+    from ddrcore.model.cellscore import MeasureModel
+
+    rng = np.random.default_rng(1)
+    n = 60
+    size = rng.normal(0, 1, n)
+    normals = rng.normal(0, 1, (n, len(MEASUREMENTS)))
+    scale = [0, 1, 4, 5, 8]                        # area, perimeter, both axes, integrated intensity
+    for col in scale:
+        normals[:, col] = size + rng.normal(0, 0.1, n)
+    model = MeasureModel.fit(normals)
+    mean, sd = normals.mean(0), normals.std(0)
+    big, hollow = mean.copy(), mean.copy()
+    big[scale] += 4 * sd[scale]
+    hollow[10] += 4 * sd[10]
+    s_big, s_hollow = model.score(np.array([big, hollow]))
+    assert s_big / s_hollow < 1.2
+    plain = MeasureModel(model.mean, model.std, (normals - model.mean) / model.std)   # the identity
+    p_big, p_hollow = plain.score(np.array([big, hollow]))
+    assert p_big / p_hollow > 1.4
+
+
+def test_the_whitening_is_kept_in_the_model_file_and_older_files_score_as_before(cell_model):
+    import torch
+
+    from ddrcore.errors import ModelFileError
+    from ddrcore.model import modelfile
+    from ddrcore.model.scoring import score_patches
+
+    model, test, root = cell_model
+    w = model.measure.whiten
+    assert w.shape == (len(MEASUREMENTS),) * 2 and not np.allclose(w, np.eye(len(w)))
+    path = modelfile.save(model, root / "w.ddrid")
+    loaded = modelfile.load(path, "cpu")
+    np.testing.assert_allclose(loaded.measure.whiten, w)
+    # A file from before the whitening: no "whiten", training features in the plain standardised space.
+    payload = torch.load(path, weights_only=True)
+    del payload["measure"]["whiten"]
+    plain = (model.measure.train @ np.linalg.inv(w))
+    payload["measure"]["train"] = torch.as_tensor(plain)
+    torch.save(payload, root / "old.ddrid")
+    old = modelfile.load(root / "old.ddrid", "cpu")
+    np.testing.assert_allclose(old.measure.whiten, np.eye(len(w)))
+    from ddrcore.model.cellscore import feature_matrix
+
+    features = feature_matrix(test.sources)
+    standardised = (features - model.measure.mean) / model.measure.std
+    expected = np.sort(np.sqrt(((standardised[:, None] - plain[None]) ** 2).sum(-1)), 1)[:, :5].mean(1)
+    np.testing.assert_allclose(old.measure.score(features), expected, rtol=1e-9)
+    assert np.isfinite(run_to_end(score_patches(old, test)).cell).all()
+    payload["measure"]["whiten"] = torch.zeros(3, 3, dtype=torch.float64)
+    torch.save(payload, root / "forged-w.ddrid")
+    with pytest.raises(ModelFileError, match="whitening"):
+        modelfile.load(root / "forged-w.ddrid", "cpu")
+
+
 def test_the_cell_rule_is_kept_in_the_model_file_and_older_files_keep_theirs(cell_model):
     """AS_cell joins AS_e and AS_m; a file from before the rule was stored joined AS_l too, and still does."""
     import torch
