@@ -18,6 +18,45 @@ from pathlib import Path
 import numpy as np
 
 
+def train_and_screen(image: str, epochs: int, seed: int, decompose: bool = False):
+    """Train ddrid (default settings, ``--objects auto``) on one half of a real field and score the other half.
+
+    Returns the model, the training patches, the screened half's patches and
+    their scores, the screened half's pixels and its object labels.
+    """
+    import tifffile
+
+    from ddrcore.config import TrainConfig
+    from ddrcore.io.images import load_patches
+    from ddrcore.io.reading import read_planes
+    from ddrcore.model.scoring import score_patches
+    from ddrcore.model.training import train
+    from ddrcore.objects import Patching, page_objects
+    from ddrcore.progress import run_to_end
+
+    page = read_planes(image)[0]
+    grey = page.mean(-1).astype(page.dtype) if page.shape[-1] > 1 else page[..., 0]
+    h, w = grey.shape
+    halves = (grey[:, : w // 2], grey[:, w // 2:]) if w >= h else (grey[: h // 2], grey[h // 2:])
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "train").mkdir()
+        (tmp / "screen").mkdir()
+        tifffile.imwrite(tmp / "train" / "half.tif", np.ascontiguousarray(halves[0]))
+        screen_path = tmp / "screen" / "half.tif"
+        tifffile.imwrite(screen_path, np.ascontiguousarray(halves[1]))
+        normal = run_to_end(load_patches(tmp / "train", patching=Patching("auto")))
+        cfg = TrainConfig(pretrain_epochs=epochs, finetune_epochs=epochs, seed=seed, device="cpu")
+        cfg.set_patching(normal.patching)
+        cfg.input_size = int(normal.images.shape[-1])
+        model = run_to_end(train(normal, cfg))
+        screen = run_to_end(load_patches(tmp / "screen", patching=model.config.patching(),
+                                         input_size=model.input_size))
+        scores = run_to_end(score_patches(model, screen, decompose=decompose))
+        labels = page_objects(halves[1][..., None], model.config.patching(), screen_path).labels
+    return model, normal, screen, scores, halves[1], labels
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("image")
@@ -30,39 +69,11 @@ def main() -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import tifffile
 
-    from ddrcore.config import TrainConfig
-    from ddrcore.io.images import load_patches
     from ddrcore.io.outputs import check_output
-    from ddrcore.io.reading import read_planes
-    from ddrcore.model.scoring import score_patches
-    from ddrcore.model.training import train
-    from ddrcore.objects import Patching, page_objects
-    from ddrcore.progress import run_to_end
 
     check_output(args.out, "report", [args.image])
-    page = read_planes(args.image)[0]
-    grey = page.mean(-1).astype(page.dtype) if page.shape[-1] > 1 else page[..., 0]
-    h, w = grey.shape
-    halves = (grey[:, : w // 2], grey[:, w // 2:]) if w >= h else (grey[: h // 2], grey[h // 2:])
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        (tmp / "train").mkdir()
-        (tmp / "screen").mkdir()
-        tifffile.imwrite(tmp / "train" / "half.tif", np.ascontiguousarray(halves[0]))
-        screen_path = tmp / "screen" / "half.tif"
-        tifffile.imwrite(screen_path, np.ascontiguousarray(halves[1]))
-        normal = run_to_end(load_patches(tmp / "train", patching=Patching("auto")))
-        cfg = TrainConfig(pretrain_epochs=args.epochs, finetune_epochs=args.epochs, seed=args.seed, device="cpu")
-        cfg.set_patching(normal.patching)
-        cfg.input_size = int(normal.images.shape[-1])
-        model = run_to_end(train(normal, cfg))
-        screen = run_to_end(load_patches(tmp / "screen", patching=model.config.patching(),
-                                         input_size=model.input_size))
-        scores = run_to_end(score_patches(model, screen))
-        field = halves[1]
-        labels = page_objects(field[..., None], model.config.patching(), screen_path).labels
+    model, normal, screen, scores, field, labels = train_and_screen(args.image, args.epochs, args.seed)
     order = scores.ranking()[:20]
     flagged = scores.flagged()
     fig, axes = plt.subplots(4, 10, figsize=(16, 7.2))

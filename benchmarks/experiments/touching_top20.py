@@ -16,7 +16,6 @@ patch's most common value where it covers over 3 % of the patch).
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -61,41 +60,15 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    import tifffile
     import torch
+    from real_top20 import train_and_screen
 
-    from ddrcore.config import TrainConfig
-    from ddrcore.io.images import load_patches
-    from ddrcore.io.reading import read_planes
     from ddrcore.model.cellscore import MeasureModel, cell_score, feature_matrix
     from ddrcore.model.combined import calibration
-    from ddrcore.model.scoring import score_patches
-    from ddrcore.model.training import train
-    from ddrcore.objects import Patching, page_objects
-    from ddrcore.progress import run_to_end
 
     torch.set_num_threads(1)
     for image in args.images:
-        page = read_planes(image)[0]
-        grey = page.mean(-1).astype(page.dtype) if page.shape[-1] > 1 else page[..., 0]
-        h, w = grey.shape
-        halves = (grey[:, : w // 2], grey[:, w // 2:]) if w >= h else (grey[: h // 2], grey[h // 2:])
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            (tmp / "train").mkdir()
-            (tmp / "screen").mkdir()
-            tifffile.imwrite(tmp / "train" / "half.tif", np.ascontiguousarray(halves[0]))
-            screen_path = tmp / "screen" / "half.tif"
-            tifffile.imwrite(screen_path, np.ascontiguousarray(halves[1]))
-            normal = run_to_end(load_patches(tmp / "train", patching=Patching("auto")))
-            cfg = TrainConfig(pretrain_epochs=args.epochs, finetune_epochs=args.epochs, seed=args.seed, device="cpu")
-            cfg.set_patching(normal.patching)
-            cfg.input_size = int(normal.images.shape[-1])
-            model = run_to_end(train(normal, cfg))
-            screen = run_to_end(load_patches(tmp / "screen", patching=model.config.patching(),
-                                             input_size=model.input_size))
-            scores = run_to_end(score_patches(model, screen, decompose=True))
-            labels = page_objects(halves[1][..., None], model.config.patching(), screen_path).labels
+        model, normal, screen, scores, field, labels = train_and_screen(image, args.epochs, args.seed, decompose=True)
         touch = touching(labels, [s.object_id for s in screen.sources])
         m = model.measure
         plain = MeasureModel(m.mean, m.std, m.train @ np.linalg.inv(m.whiten))

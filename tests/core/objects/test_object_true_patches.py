@@ -247,6 +247,22 @@ def test_measurements_that_say_the_same_count_once():
     assert p_big / p_hollow > 1.4
 
 
+def test_the_whitening_stretches_no_direction_more_than_a_bounded_amount():
+    """Objects of even brightness: log integrated intensity = log mean + log area exactly, a direction the
+    normals never vary in.  Whitening must not blow it up (at most sqrt(10) x the typical direction)."""
+    from ddrcore.model.cellscore import whitening
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    f = rng.normal(0, 1, (n, len(MEASUREMENTS)))
+    f[:, 8] = f[:, 0] + f[:, 6]
+    z = (f - f.mean(0)) / f.std(0)
+    stretch = np.linalg.svd(whitening(z), compute_uv=False)
+    typical = 1 / np.sqrt(np.linalg.eigvalsh(np.cov(z.T)).mean())
+    assert stretch.max() <= np.sqrt(10) * typical * 1.01
+    assert stretch.max() > 1.5 * typical          # and it does whiten: the redundant direction is still raised
+
+
 def test_the_whitening_is_kept_in_the_model_file_and_older_files_score_as_before(cell_model):
     import torch
 
