@@ -30,9 +30,14 @@ def _channel(value: Optional[str]):
     if value is None or value == "all":
         return value
     try:
-        return int(value)
+        index = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError("channel must be an index (0, 1, ...) or 'all'") from None
+    # Refused here for every command alike: -1 would otherwise count from the end in one command
+    # (objects) and be refused deep inside another (train), in words naming no option.
+    if index < 0:
+        raise argparse.ArgumentTypeError(f"channel must be an index (0, 1, ...) or 'all', got {value}")
+    return index
 
 
 def _int_in(lo: int, hi: int, what: str):

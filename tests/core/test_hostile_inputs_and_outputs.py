@@ -403,6 +403,17 @@ def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys)
     assert "grey images" in line and "(--channel 0" not in line
 
 
+@pytest.mark.parametrize("command", ["train", "objects"])
+def test_a_negative_channel_is_refused_alike_by_every_command(command, test_dir, tmp_path, capsys):
+    """`objects --channel -1` used to count from the end, where `train` refused it naming no option."""
+    out = ["-o", str(tmp_path / "m.ddrid")] if command == "train" else ["--csv", str(tmp_path / "o.csv")]
+    with pytest.raises(SystemExit) as exit_:
+        main([command, str(test_dir), "--channel", "-1", *out])
+    assert exit_.value.code == 2
+    assert "--channel: channel must be an index (0, 1, ...) or 'all', got -1" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "m.ddrid").exists()
+
+
 def test_links_and_fifos_are_named_not_silently_skipped(tmp_path):
     from ddrcore.errors import NoUsableImagesError
     from ddrcore.io.images import load_patches
