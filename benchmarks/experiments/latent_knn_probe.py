@@ -34,15 +34,6 @@ def codes(encoder, model, images: np.ndarray) -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
-def turns(images: np.ndarray) -> np.ndarray:
-    """The eight turns and mirrors of (N, C, S, S) patches, stacked."""
-    out = []
-    for k in range(4):
-        r = np.rot90(images, k, axes=(2, 3))
-        out += [r, r[..., ::-1]]
-    return np.ascontiguousarray(np.concatenate(out))
-
-
 def knn(bank: np.ndarray, query: np.ndarray, k: int = 5, skip_self: bool = False) -> np.ndarray:
     d = np.sqrt(((query[:, None, :] - bank[None, :, :]) ** 2).sum(-1))
     d.sort(1)
@@ -58,6 +49,7 @@ def main() -> int:
     from real_capture import capture_from_argv
 
     from ddrcore.model.combined import calibration, standardised
+    from ddrcore.model.minibatch import dihedral_views
     from ddrcore.model.scoring import roc_auc
 
     seen = capture_from_argv(sys.argv[1:4])
@@ -76,7 +68,7 @@ def main() -> int:
     if model.view is not None:
         encoders["pretrained R_C encoder"] = model.view.encoder
     for name, enc in encoders.items():
-        for bank_name, bank_images in (("bank", normal.images[fit]), ("bank x8 turns", turns(normal.images[fit]))):
+        for bank_name, bank_images in (("bank", normal.images[fit]), ("bank x8 turns", dihedral_views(normal.images[fit]))):
             bank = codes(enc, model, bank_images)
             s_test = knn(bank, codes(enc, model, test.images))
             s_val = knn(bank, codes(enc, model, normal.images[val_idx]))

@@ -33,26 +33,18 @@ def peaks(model, images: np.ndarray, sigma: float) -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
-def turns(images: np.ndarray) -> np.ndarray:
-    """The eight turns and mirrors, stacked as training stacks the validation views (turn-major)."""
-    out = []
-    for k in range(4):
-        r = np.rot90(images, k, axes=(2, 3))
-        out += [r, r[..., ::-1]]
-    return np.ascontiguousarray(np.concatenate(out))
-
-
 def main() -> int:
     from real_capture import capture_from_argv
 
     from ddrcore.model.combined import standardised
+    from ddrcore.model.minibatch import dihedral_views
     from ddrcore.model.scoring import roc_auc
 
     seen = capture_from_argv(sys.argv[1:4])
     model, scores, test, normal, kinds = (seen[k] for k in ("model", "scores", "test", "normal", "kinds"))
     on, y = seen["on"], seen["y"]
     val_idx = np.asarray(model.training.get("val_indices", []), int)
-    val_images = turns(normal.images[val_idx])
+    val_images = dihedral_views(normal.images[val_idx])
     z_m = standardised(scores.measure, model.measure.calibration)
     nor = kinds == "normal"
     line = f"{sys.argv[1].rsplit('/', 1)[-1]} seed {seen['seed']}: AS_cell shipped {roc_auc(scores.cell[on], y):.3f}"
