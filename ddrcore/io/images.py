@@ -530,6 +530,16 @@ def load_patches(
         done = (i + 1) / n
         yield Progress("load", step=i + 1, steps=n, overall=done, elapsed=clock.elapsed(), eta=clock.eta(done),
                        message=f.name)
+    if context is not None and context.points is not None and context.points.names_files:
+        # Rows naming an image that was not loaded (a typo, a file left out of the folder) would be dropped
+        # without a word whenever other rows match (when none does, ObjectContext.resolve refuses the run).
+        from ..objects.points import unloaded_names
+
+        missing = unloaded_names(context.points, files)
+        if missing:
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            bad.append(BadFile(str(patching.points), f"names {len(missing)} image(s) that were not loaded ({shown}); "
+                                                     "their points are left out — check the names or load them"))
     if read:
         counts = [arr.shape[1] for _, arr, _ in read]
         want = expected_channels or max(set(counts), key=lambda c: (counts.count(c), -counts.index(c)))

@@ -413,6 +413,21 @@ def in_pixels(points: Points, yx: List[Tuple[float, float]], pixel_size, image) 
     return [(y / dy, x / dx) for y, x in yx]
 
 
+def unloaded_names(points: Points, files: Sequence[Union[str, os.PathLike]]) -> List[str]:
+    """The image names a points file gives that match none of ``files``, sorted (their points are left out).
+
+    Examples
+    --------
+    >>> p = Points(Path("/csv"), "path,y,x")
+    >>> p.add("a.tif", 0, 5.0, 5.0); p.add("b.tif", 0, 9.0, 9.0); p.add("c.tif", 0, 1.0, 1.0)
+    >>> unloaded_names(p, ["/csv/a.tif"])
+    ['b.tif', 'c.tif']
+    """
+    named = {f for f, _page in points if f is not None}
+    matched = {name for f in files for name in points.files_for(f)}
+    return sorted(named - matched)
+
+
 def unmatched_line(points: Points, points_path, files: Sequence[Union[str, os.PathLike]]) -> Optional[str]:
     """One line when a points file that names images names none of ``files``, else None."""
     if not points.names_files or any(points.files_for(f) for f in files):

@@ -104,6 +104,18 @@ def test_a_points_file_that_matches_no_image_says_so_in_one_line(tmp_path, capsy
     assert len(err.splitlines()) == 1 and "name no image" in err and "b7.tif" in err
 
 
+def test_points_naming_an_image_that_was_not_loaded_are_reported_not_dropped_silently(tmp_path, capsys):
+    fields = _images(tmp_path)
+    lines = ["path,y,x"] + [f"a0.tif,{y:.1f},{x:.1f}" for y, x in fields[0].centers] + ["a9.tif,3,3", "b7.tif,4,4"]
+    (tmp_path / "points.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "objects.csv"
+    assert main(["objects", str(tmp_path / "images"), "--points", str(tmp_path / "points.csv"),
+                 "--object-size", "14", "--csv", str(out)]) == 0
+    assert len(rows(out)) == len(fields[0].centers)          # the points that match are cut as before
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "points.csv" in ln]
+    assert len(err) == 1 and "2 image(s) that were not loaded (a9.tif, b7.tif)" in err[0]
+
+
 def test_cellprofiler_object_table_with_its_image_table(tmp_path):
     fields = _images(tmp_path)
     (tmp_path / "MyExpt_Image.csv").write_text("ImageNumber,FileName_DNA,PathName_DNA\n"
