@@ -471,10 +471,31 @@ def wrong_channels(path: Union[str, os.PathLike], have: int, want: int) -> BadFi
     return BadFile(str(path), f"has {have} channel(s) where {want} are expected; choose one with --channel")
 
 
+def not_data_files(paths) -> List[Path]:
+    """Image files under the folders ``paths`` that :func:`find_images` leaves out by their names (label images,
+    masks, class maps), so that a folder holding only those can say so."""
+    from ..objects.labels import is_not_data
+
+    out: List[Path] = []
+    for p in map(Path, [paths] if isinstance(paths, (str, os.PathLike)) else paths):
+        if p.is_dir():
+            out.extend(f for f in sorted(p.rglob("*"))
+                       if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+                       and not any(part.startswith(".") for part in f.relative_to(p).parts) and is_not_data(f, p))
+    return out
+
+
 def no_usable_images(paths, bad: List[BadFile]) -> NoUsableImagesError:
     """The error when no file under ``paths`` gave a patch (naming the first skipped file, if any)."""
     where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
-    detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})" if bad else " (no .tif/.tiff/.png/.jpg files found)"
+    if bad:
+        detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})"
+    else:
+        named = not_data_files(paths)
+        shown = ", ".join(f.name for f in named[:2]) + (f" and {len(named) - 2} more" if len(named) > 2 else "")
+        detail = (f": {len(named)} file(s) here are named like label images, masks or class maps ({shown}) and are "
+                  "not read as images; give the folder of the images they belong to, or rename them" if named
+                  else " (no .tif/.tiff/.png/.jpg files found)")
     return NoUsableImagesError(path=where, reason=f"no usable image{detail}")
 
 
@@ -501,6 +522,9 @@ def load_patches(
     ``PatchSet.patching`` holds the settings actually used.
     """
     files = find_images(paths)
+    if not files:
+        # Said before any object size is estimated, which would otherwise fail first and name the wrong cause.
+        raise no_usable_images(paths, skipped_links(paths))
     patching = (patching or Patching("grid", patch_size=patch_size)).validate()
     context = None
     if not patching.is_grid:

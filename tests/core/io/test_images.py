@@ -126,6 +126,23 @@ def test_bad_files_are_skipped_and_reported(tmp_path, rng):
     assert all(str(b).startswith(b.path) for b in ps.bad)
 
 
+@pytest.mark.parametrize("objects", [False, True])
+def test_a_folder_of_label_images_only_says_so(tmp_path, objects):
+    """Pointed at a folder of masks, the error names them, rather than "no .tif files" or (objects) a failed
+    estimate of the object size."""
+    from ddrcore.objects import Patching
+
+    d = tmp_path / "masks"
+    d.mkdir()
+    for name in ("a01_mask.tif", "b_labels.tif", "c_cp_masks.tif"):
+        tifffile.imwrite(d / name, np.zeros((64, 64), np.uint16))
+    patching = Patching("auto") if objects else None
+    with pytest.raises(NoUsableImagesError) as err:
+        run_to_end(load_patches(d, patching=patching))
+    assert "3 file(s) here are named like label images" in str(err.value)
+    assert "a01_mask.tif, b_labels.tif and 1 more" in str(err.value)
+
+
 def test_no_usable_images_is_a_clear_error(tmp_path):
     d = tmp_path / "nothing"
     d.mkdir()
