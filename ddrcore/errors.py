@@ -11,6 +11,18 @@ import os
 from typing import Optional, Union
 
 
+def some_of(names, first: int = 3) -> str:
+    """The first few of ``names`` for a one-line message, and how many more.
+
+    Examples
+    --------
+    >>> some_of(["a.tif", "b.tif"]), some_of(["a", "b", "c", "d", "e"])
+    ('a.tif, b.tif', 'a, b, c and 2 more')
+    """
+    names = [str(n) for n in names]
+    return ", ".join(names[:first]) + (f" and {len(names) - first} more" if len(names) > first else "")
+
+
 class DdridError(Exception):
     """Base class: the message is shown as-is to the user (CLI, GUI).
 

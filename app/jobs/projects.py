@@ -16,7 +16,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ddrcore.config import TrainConfig
-from ddrcore.errors import DdridError
+from ddrcore.errors import DdridError, some_of
 from ddrcore.io import patchcache
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
@@ -158,9 +158,8 @@ class Projects(Controller):
         outside = projectfile.outside_paths(proj, path)
         if outside:
             # A shared project may point anywhere on this machine: say where before it is read.
-            shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
             self.doc.add_problems([BadFile(path, f"this project reads {len(outside)} path(s) outside its folder: "
-                                                 f"{shown}; check that you expected them")])
+                                                 f"{some_of(outside)}; check that you expected them")])
         self.doc.expect_project(proj, with_model=bool(proj.model_path))
         self.window.train_panel.apply_settings(proj.training)
         if isinstance(proj.training.get(CONTRAST_KEY), str):

@@ -25,7 +25,7 @@ from typing import Iterable, List, Optional, Union
 
 import numpy as np
 
-from ..errors import ImageReadError, NoUsableImagesError
+from ..errors import ImageReadError, NoUsableImagesError, some_of
 from ..objects.patching import Patching
 from ..progress import Clock, Job, Progress
 from .reading import IMAGE_BYTES, IMAGE_SUFFIXES, Channel, ReadCost, read_image_groups, select_channels
@@ -111,6 +111,14 @@ def skipped_links(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike
     return out
 
 
+def _image_files(folder: Path) -> List[Path]:
+    """Files with an image suffix under ``folder``, recursively, sorted; hidden files and folders
+    (.ipynb_checkpoints, ._ files from macOS) are not data."""
+    return [f for f in sorted(folder.rglob("*"))
+            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+            and not any(part.startswith(".") for part in f.relative_to(folder).parts)]
+
+
 def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]]) -> List[Path]:
     """Image files under the given folders/files, recursively, sorted by path.
 
@@ -123,15 +131,9 @@ def find_images(paths: Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]
     found: List[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found.extend(
-                f for f in sorted(p.rglob("*"))
-                if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
-                # Hidden files and folders (.ipynb_checkpoints, ._ files from macOS) are not data.
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                # Label images (a01_masks.tif, masks/a01.tif ...), masks and class maps other tools wrote
-                # describe an image; they are not data themselves.
-                and not is_not_data(f, p)
-            )
+            # Label images (a01_masks.tif, masks/a01.tif ...), masks and class maps other tools wrote
+            # describe an image; they are not data themselves.
+            found.extend(f for f in _image_files(p) if not is_not_data(f, p))
         elif p.is_file():
             found.append(p)
         elif os.path.lexists(p):
@@ -476,13 +478,8 @@ def not_data_files(paths) -> List[Path]:
     masks, class maps), so that a folder holding only those can say so."""
     from ..objects.labels import is_not_data
 
-    out: List[Path] = []
-    for p in map(Path, [paths] if isinstance(paths, (str, os.PathLike)) else paths):
-        if p.is_dir():
-            out.extend(f for f in sorted(p.rglob("*"))
-                       if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
-                       and not any(part.startswith(".") for part in f.relative_to(p).parts) and is_not_data(f, p))
-    return out
+    folders = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+    return [f for p in folders if p.is_dir() for f in _image_files(p) if is_not_data(f, p)]
 
 
 def no_usable_images(paths, bad: List[BadFile]) -> NoUsableImagesError:
@@ -492,7 +489,7 @@ def no_usable_images(paths, bad: List[BadFile]) -> NoUsableImagesError:
         detail = f" ({len(bad)} file(s) skipped, e.g. {bad[0]})"
     else:
         named = not_data_files(paths)
-        shown = ", ".join(f.name for f in named[:2]) + (f" and {len(named) - 2} more" if len(named) > 2 else "")
+        shown = some_of([f.name for f in named], 2)
         detail = (f": {len(named)} file(s) here are named like label images, masks or class maps ({shown}) and are "
                   "not read as images; give the folder of the images they belong to, or rename them" if named
                   else " (no .tif/.tiff/.png/.jpg files found)")
@@ -561,8 +558,8 @@ def load_patches(
 
         missing = unloaded_names(context.points, files)
         if missing:
-            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            bad.append(BadFile(str(patching.points), f"names {len(missing)} image(s) that were not loaded ({shown}); "
+            bad.append(BadFile(str(patching.points), f"names {len(missing)} image(s) that were not loaded "
+                                                     f"({some_of(missing)}); "
                                                      "their points are left out — check the names or load them"))
     if read:
         counts = [arr.shape[1] for _, arr, _ in read]

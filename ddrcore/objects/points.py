@@ -35,7 +35,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import DdridError, first_line
+from ..errors import DdridError, first_line, some_of
 from ..io.bounded import Limit, open_regular
 
 #: The default of :data:`POINTS_LIMIT`.
@@ -433,6 +433,6 @@ def unmatched_line(points: Points, points_path, files: Sequence[Union[str, os.Pa
     if not points.names_files or any(points.files_for(f) for f in files):
         return None
     named = sorted({f for f, _page in points if f is not None})
-    shown = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+    shown = some_of(named)
     return (f"{points_path}: its points name no image that was loaded ({shown}); paths are looked for relative to "
             "the CSV's folder and to each image's folder — check the file names")
