@@ -85,6 +85,31 @@ def test_a_saturated_nucleus_is_outlined_without_its_glow_and_its_neighbour_stay
 
 
 
+def test_a_dim_nucleus_is_outlined_as_wide_as_a_bright_one_of_the_same_size():
+    """Discs of one size, every third 0.6 times as bright: the page's threshold cut the dim ones at their
+    core (242 px against the bright ones' 357; they would be measured, and ranked, as condensed)."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:240, :240]
+    img, truth = np.zeros(yy.shape), np.zeros(yy.shape, int)
+    for k in range(36):
+        cy, cx = 20 + 40 * (k // 6), 20 + 40 * (k % 6)
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= 100
+        truth[disc] = k + 1
+        img += ndi.gaussian_filter(disc * (600.0 if k % 3 == 0 else 1000.0), 2.5)
+    img = (img + 100 + rng.normal(0, 6, img.shape)).astype(np.uint16)
+    found = detect_objects(img, 20)
+    assert len(found) == 36
+    area = {}
+    for k in range(1, 37):
+        ids, counts = np.unique(found.labels[truth == k], return_counts=True)
+        area[k] = int((found.labels == ids[np.argmax(counts)]).sum())
+    dim = np.median([a for k, a in area.items() if (k - 1) % 3 == 0])
+    bright = np.median([a for k, a in area.items() if (k - 1) % 3])
+    assert abs(dim / bright - 1) < 0.1, (dim, bright)
+
+
 def test_a_saturated_neighbours_glow_is_masked_out_of_the_patch_beside_it():
     from ddrcore.objects.crops import object_crop
 
