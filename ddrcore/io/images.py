@@ -482,6 +482,25 @@ def not_data_files(paths) -> List[Path]:
     return [f for p in folders if p.is_dir() for f in _image_files(p) if is_not_data(f, p)]
 
 
+def unread_label_images(paths) -> List[BadFile]:
+    """One line per folder under ``paths`` whose label images a grid or detection run does not read.
+
+    Cellpose or StarDist masks beside the images are left out of the images, rightly; but a user who put them
+    there most likely meant the objects to be cut from them, so that is said, not done silently.
+    """
+    from ..objects.labels import is_label_image
+
+    folders = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+    out = []
+    for folder in (p for p in folders if p.is_dir()):
+        named = [f.name for f in _image_files(folder) if is_label_image(f, folder)]
+        if named:
+            out.append(BadFile(str(folder), f"{len(named)} file(s) named like label images ({some_of(named, 2)}) "
+                                            "were not read as images; to cut one patch per labelled object, "
+                                            "use --objects labels (in the app: From, Objects: label images)"))
+    return out
+
+
 def no_usable_images(paths, bad: List[BadFile]) -> NoUsableImagesError:
     """The error when no file under ``paths`` gave a patch (naming the first skipped file, if any)."""
     where = ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths))
@@ -537,6 +556,8 @@ def load_patches(
     clock = Clock()
     read: List[tuple] = []  # (file, patches, sources)
     bad: List[BadFile] = skipped_links(paths)
+    if patching.source in ("grid", "auto"):
+        bad.extend(unread_label_images(paths))
     n = len(files)
     for i, f in enumerate(files):
         try:

@@ -77,20 +77,17 @@ def is_label_file(path: Union[str, os.PathLike]) -> bool:
     return _ending(Path(path).stem.lower()) is not None
 
 
-def is_not_data(path: Union[str, os.PathLike], root: Optional[Union[str, os.PathLike]] = None) -> bool:
-    """True for files other tools wrote about an image: label images, masks, class and probability maps.
-
-    ``root``: the folder searched; a file in a ``masks``/``labels`` folder below it, beside an ``images``
-    folder, is a label image (the StarDist layout).
+def is_label_image(path: Union[str, os.PathLike], root: Optional[Union[str, os.PathLike]] = None) -> bool:
+    """True for a label image: by its name (:func:`is_label_file`), or, below the folder ``root`` searched,
+    in a ``masks``/``labels`` folder beside an ``images`` folder (the StarDist layout).
 
     Examples
     --------
-    >>> is_not_data("a_Simple Segmentation.tif"), is_not_data("a_Probabilities.tif"), is_not_data("a.tif")
-    (True, True, False)
+    >>> is_label_image("a01_cp_masks.png"), is_label_image("a_Probabilities.tif"), is_label_image("a.tif")
+    (True, False, False)
     """
     p = Path(path)
-    stem = p.stem.lower()
-    if is_label_file(p) or any(stem.endswith(s) and len(stem) > len(s) for s in NOT_DATA_SUFFIXES):
+    if is_label_file(p):
         return True
     if root is not None:
         try:
@@ -100,6 +97,20 @@ def is_not_data(path: Union[str, os.PathLike], root: Optional[Union[str, os.Path
         if parts and parts[-1].lower() in LABEL_FOLDERS and (p.parent.parent / "images").is_dir():
             return True
     return False
+
+
+def is_not_data(path: Union[str, os.PathLike], root: Optional[Union[str, os.PathLike]] = None) -> bool:
+    """True for files other tools wrote about an image: label images, masks, class and probability maps.
+
+    ``root``: the folder searched (see :func:`is_label_image`).
+
+    Examples
+    --------
+    >>> is_not_data("a_Simple Segmentation.tif"), is_not_data("a_Probabilities.tif"), is_not_data("a.tif")
+    (True, True, False)
+    """
+    stem = Path(path).stem.lower()
+    return is_label_image(path, root) or any(stem.endswith(s) and len(stem) > len(s) for s in NOT_DATA_SUFFIXES)
 
 
 def with_label_folders(paths) -> list:

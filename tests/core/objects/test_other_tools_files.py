@@ -52,9 +52,14 @@ def test_a_mask_beside_its_image_is_never_read_as_data(tmp_path):
     assert [p.name for p in find_images(tmp_path)] == ["dsb2018-nuclei.tif"]
     ps = load(tmp_path, patching=Patching("auto", object_size=14))
     assert {s.path for s in ps.sources} == {str(tmp_path / "dsb2018-nuclei.tif")}
-    # ... and as labels, the binary mask is split into one object per nucleus.
+    # ... which is said in one line naming the folder, the file and how to use it (detection and grid alike).
+    for patching in (Patching("auto", object_size=14), Patching("grid", patch_size=32)):
+        lines = [str(b) for b in load(tmp_path, patching=patching).bad]
+        assert len(lines) == 1 and lines[0].startswith(str(tmp_path))
+        assert "dsb2018-nuclei-mask2d.tif" in lines[0] and "--objects labels" in lines[0]
+    # ... and as labels, the binary mask is split into one object per nucleus, and nothing is said.
     ps = load(tmp_path, patching=Patching("labels", object_size=14))
-    assert len(ps) == int(f.labels.max())
+    assert len(ps) == int(f.labels.max()) and ps.bad == []
 
 
 def test_other_tools_class_maps_and_the_stardist_layout_are_not_data(tmp_path):
