@@ -405,6 +405,16 @@ def read_file_patches(
     hi = max(float(v.max()) for v in finite if v.size)
     if lo == hi:
         raise ImageReadError(path=path, reason=f"image is constant (every pixel = {lo:g}); nothing to learn or score")
+    # Patches are float32 at native intensity: values past its range would all become infinite, and values
+    # all below its smallest normal number would lose their differences (or all become 0).
+    top = max(abs(lo), abs(hi))
+    if not _FLOAT32_TINY <= top <= _FLOAT32_MAX:
+        what = (f"its values reach {top:.3g}, past the {_FLOAT32_MAX:.3g} that patches (32-bit float) can hold"
+                if top > _FLOAT32_MAX else
+                f"its largest value is {top:.3g}, under the {_FLOAT32_TINY:.3g} that patches (32-bit float) can "
+                "tell apart")
+        raise ImageReadError(path=path, reason=f"{what}; rescale the image (e.g. in Fiji: Process > Math > "
+                                               "Multiply) and save it again")
     objects_of = None
     if not patching.is_grid:
         if context is None:
@@ -442,6 +452,11 @@ def read_file_patches(
     if dropped:
         notes.insert(0, f"{dropped} patch(es) with NaN/Inf values skipped")
     return np.concatenate(arrays), sources, ("; ".join(notes[:4]) + (" ..." if len(notes) > 4 else "")) or None
+
+
+#: The largest value and the smallest normal magnitude a float32 patch holds.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def read_error(path: Union[str, os.PathLike], exc: ImageReadError) -> BadFile:

@@ -68,8 +68,23 @@ class Objects:
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
-    """(Y, X) or (Y, X, C) at any dtype -> float32 (Y, X), channels averaged, non-finite set to the median."""
-    img = np.asarray(image, dtype=np.float32)
+    """(Y, X) or (Y, X, C) at any dtype -> float32 (Y, X), channels averaged, non-finite set to the median.
+
+    A floating-point page far outside float32's comfortable range (values near 1e300 or 1e-300) is first
+    scaled by a power of two: detection reads only relative intensities, and in float32 those pages would
+    overflow to infinity or underflow to zero (found by the fuzz suite: "no objects found").
+
+    >>> page = np.zeros((4, 4)); page[1, 1] = 3e300
+    >>> g = _grey(page); bool(np.isfinite(g).all()), float(g.max()) > 0
+    (True, True)
+    """
+    img = np.asarray(image)
+    if img.dtype.kind == "f":
+        finite = np.isfinite(img)
+        top = float(np.max(np.abs(img[finite]))) if finite.any() else 0.0
+        if top > 0 and not 1e-6 <= top <= 1e6:
+            img = img.astype(np.float64) * 2.0 ** -np.floor(np.log2(top))
+    img = np.asarray(img, dtype=np.float32)
     if img.ndim == 3:
         img = img.mean(axis=-1)
     if img.ndim != 2:

@@ -126,6 +126,21 @@ def test_bad_files_are_skipped_and_reported(tmp_path, rng):
     assert all(str(b).startswith(b.path) for b in ps.bad)
 
 
+@pytest.mark.parametrize("scale, says", [(1e300, "past the"), (1e-300, "under the")])
+def test_a_float_image_beyond_what_patches_hold_says_so_and_detection_still_finds_its_objects(tmp_path, scale, says):
+    from ddrcore.objects import detect_objects, estimate_object_size
+    from ddrcore.objects.synthetic import make_field
+
+    f = make_field((128, 128), ("blob",), n=8, size=14, seed=1)
+    page = f.image.astype(np.float64) * scale
+    # Detection reads relative intensities: the same objects at any scale (before: none at 1e300 or 1e-300).
+    assert round(estimate_object_size(page), 3) == round(estimate_object_size(f.image), 3)
+    assert len(detect_objects(page, 14)) == len(detect_objects(f.image, 14)) == 8
+    tifffile.imwrite(tmp_path / "x.tif", page)
+    with pytest.raises(ImageReadError, match=f"{says} .* rescale the image"):
+        read_file_patches(tmp_path / "x.tif", 32, 32)
+
+
 @pytest.mark.parametrize("objects", [False, True])
 def test_a_folder_of_label_images_only_says_so(tmp_path, objects):
     """Pointed at a folder of masks, the error names them, rather than "no .tif files" or (objects) a failed
