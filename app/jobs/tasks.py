@@ -14,7 +14,7 @@ import numpy as np
 
 from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
-from ddrcore.io.images import BadFile, PatchSet, find_images, load_patches
+from ddrcore.io.images import BadFile, PatchSet, find_images, load_patches, unread_label_images
 from ddrcore.progress import Progress
 
 if TYPE_CHECKING:   # torch loads in the first job, not with the window
@@ -88,6 +88,9 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
                                               patching=patching)
         except DdridError as exc:
             problems.append(BadFile(", ".join(paths), exc.reason))
+    if patches is not None and patches.patching is not None and patches.patching.source in ("grid", "auto"):
+        # The files were listed above, so load_patches cannot see the folders' label images: said here.
+        problems.extend(unread_label_images([p for p in paths if os.path.isdir(p)]))
     return LoadResult(list(paths), patches, problems, [os.path.abspath(p) for p in mark_normal_under], note)
 
 

@@ -512,7 +512,8 @@ def unread_label_images(paths) -> List[BadFile]:
         if named:
             out.append(BadFile(str(folder), f"{len(named)} file(s) named like label images ({some_of(named, 2)}) "
                                             "were not read as images; to cut one patch per labelled object, "
-                                            "use --objects labels (in the app: From, Objects: label images)"))
+                                            "use --objects labels (in the app: Annotate ▸ Re-cut Patches, "
+                                            "Objects: label images)"))
     return out
 
 

@@ -49,3 +49,16 @@ def test_a_chosen_grid_is_kept(win, tmp_path, wait_idle):
     win.open_paths([str(folder)])
     wait_idle(win, timeout=30_000)
     assert len(win.document.table) == 36 and find(win, "cutNoteLabel").text() == ""
+
+
+def test_label_images_beside_the_fields_are_named_in_the_problems_when_objects_are_detected(win, tmp_path, wait_idle):
+    import tifffile
+
+    folder = _field(tmp_path)
+    tifffile.imwrite(folder / "field_cp_masks.tif", np.zeros((192, 192), np.uint16))
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=30_000)
+    assert win.document.table.patching.source == "auto"
+    lines = [str(p) for p in win.document.problems]
+    assert len(lines) == 1 and "field_cp_masks.tif" in lines[0] and "label images" in lines[0]
+    assert "field_cp_masks.tif" in find(win, "problemsList").item(0).text()
