@@ -123,6 +123,20 @@ def test_halves_never_share_a_nucleus_and_truth_follows_each_turn(tmp_path, fiel
             assert ((tlab == oid) <= (footprint == oid)).all()
 
 
+def test_a_small_interior_body_is_natural_and_a_small_border_piece_is_not():
+    yy, xx = np.mgrid[:100, :130]
+    lab = np.zeros(yy.shape, np.int64)
+    rng = np.random.default_rng(0)
+    centres = [(6 + 20 * i, 10 + 20 * j) for i in range(5) for j in range(6)]       # the first row touches the top
+    for k, (cy, cx) in enumerate(centres, 1):
+        lab[np.hypot(yy - cy, xx - cx) <= rng.uniform(6.5, 8.0)] = k
+    small, cut = 15, 3          # an interior one and one on the top border, each cut to a tenth of its area
+    for oid, cy in ((small, centres[small - 1][0]), (cut, 0)):
+        lab[(lab == oid) & (np.hypot(yy - cy, xx - centres[oid - 1][1]) > 2.4)] = 0
+    img = np.where(lab > 0, 100.0, 10.0)
+    assert natural_odd(img, lab).tolist() == [small]
+
+
 def test_a_field_s_own_bright_nucleus_is_scored_as_natural_and_never_implanted(tmp_path, field):
     lab = field.labels.astype(np.int64)
     img = field.image.copy()
