@@ -14,7 +14,8 @@ import numpy as np
 
 from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
-from ddrcore.io.images import BadFile, PatchSet, find_images, load_patches, unread_label_images
+from ddrcore.io.images import (BadFile, PatchSet, find_images, load_patches, no_usable_images,
+                               unread_label_images)
 from ddrcore.progress import Progress
 
 if TYPE_CHECKING:   # torch loads in the first job, not with the window
@@ -65,8 +66,8 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
         except DdridError as exc:
             problems.append(BadFile(p, exc.reason))
             continue
-        if not found:
-            problems.append(BadFile(p, "no .tif/.tiff/.png/.jpg files found here"))
+        if not found:       # the engine's line: it names label images that are all the folder holds
+            problems.append(BadFile(p, no_usable_images(p, []).reason))
         files.extend(found)
     yield Progress("load", step=0, steps=len(files), message=f"{len(files)} image file(s) found")
     patches, note = None, ""

@@ -74,6 +74,7 @@ def natural_odd(image: np.ndarray, labels: np.ndarray, z: float = NATURAL_Z) -> 
 
     from ..objects.measure import touches_border
 
+    labels = np.asarray(labels).astype(np.int64)
     ids = np.unique(labels)
     ids = ids[ids != 0]
     if len(ids) < 3:

@@ -363,12 +363,7 @@ def patches_from_array(page: np.ndarray, objects, patching: Patching, input_size
         page = page[..., None]
     if page.ndim != 3:
         raise ValueError(f"expected a (Y, X) or (Y, X, C) page, got shape {page.shape}")
-    finite = page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()
-    if finite.size == 0:
-        raise ImageReadError(path=name, reason="every pixel is NaN or infinite")
-    if float(finite.min()) == float(finite.max()):
-        raise ImageReadError(path=name, reason=f"image is constant (every pixel = {float(finite.min()):g}); "
-                             "nothing to learn or score")
+    check_values(name, [page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()])
     side = patching.crop_side()
     if input_size is None:
         from ..base import default_input_size
@@ -398,23 +393,7 @@ def read_file_patches(
     groups = [select_channels(g, channel, path) for g in read_image_groups(path, patch_cost(patching, input_size))]
     if len({g.shape[-1] for g in groups}) > 1:
         raise ImageReadError(path=path, reason="its image series have different channel counts; choose one with --channel")
-    finite = [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in groups]
-    if not any(v.size for v in finite):
-        raise ImageReadError(path=path, reason="every pixel is NaN or infinite")
-    lo = min(float(v.min()) for v in finite if v.size)
-    hi = max(float(v.max()) for v in finite if v.size)
-    if lo == hi:
-        raise ImageReadError(path=path, reason=f"image is constant (every pixel = {lo:g}); nothing to learn or score")
-    # Patches are float32 at native intensity: values past its range would all become infinite, and values
-    # all below its smallest normal number would lose their differences (or all become 0).
-    top = max(abs(lo), abs(hi))
-    if not _FLOAT32_TINY <= top <= _FLOAT32_MAX:
-        what = (f"its values reach {top:.3g}, past the {_FLOAT32_MAX:.3g} that patches (32-bit float) can hold"
-                if top > _FLOAT32_MAX else
-                f"its largest value is {top:.3g}, under the {_FLOAT32_TINY:.3g} that patches (32-bit float) can "
-                "tell apart")
-        raise ImageReadError(path=path, reason=f"{what}; rescale the image (e.g. in Fiji: Process > Math > "
-                                               "Multiply) and save it again")
+    check_values(path, [g[np.isfinite(g)] if g.dtype.kind == "f" else g.ravel() for g in groups])
     objects_of = None
     if not patching.is_grid:
         if context is None:
@@ -452,6 +431,40 @@ def read_file_patches(
     if dropped:
         notes.insert(0, f"{dropped} patch(es) with NaN/Inf values skipped")
     return np.concatenate(arrays), sources, ("; ".join(notes[:4]) + (" ..." if len(notes) > 4 else "")) or None
+
+
+def check_values(path, finite: List[np.ndarray]) -> None:
+    """Refuse, in one line naming ``path``, an image whose values cannot give patches.
+
+    ``finite``: its finite values (one array per group of pages).  Refused:
+    no finite value, one value everywhere, or values beyond what float32
+    patches hold, either all below its smallest normal number or mostly past
+    its largest (a few such pixels only cost the patches that hold them).
+
+    Examples
+    --------
+    >>> try:
+    ...     check_values("a.tif", [np.array([0.0, 1e300, 2e300])])
+    ... except ImageReadError as e:
+    ...     print(e.reason[:48])
+    its values reach 2e+300, past the 3.4e+38 that p
+    >>> check_values("a.tif", [np.array([0.0, 1.0, 2.0, 1e300])])   # one hot pixel: its patch is dropped later
+    """
+    if not any(v.size for v in finite):
+        raise ImageReadError(path=path, reason="every pixel is NaN or infinite")
+    lo = min(float(v.min()) for v in finite if v.size)
+    hi = max(float(v.max()) for v in finite if v.size)
+    if lo == hi:
+        raise ImageReadError(path=path, reason=f"image is constant (every pixel = {lo:g}); nothing to learn or score")
+    top = max(abs(lo), abs(hi))
+    what = None
+    if top < _FLOAT32_TINY:
+        what = f"its largest value is {top:.3g}, under the {_FLOAT32_TINY:.3g} that patches (32-bit float) can tell apart"
+    elif top > _FLOAT32_MAX and np.median(np.abs(np.concatenate([v.ravel() for v in finite]))) > _FLOAT32_MAX:
+        what = f"its values reach {top:.3g}, past the {_FLOAT32_MAX:.3g} that patches (32-bit float) can hold"
+    if what:
+        raise ImageReadError(path=path, reason=f"{what}; rescale the image (e.g. in Fiji: Process > Math > "
+                                               "Multiply) and save it again")
 
 
 #: The largest value and the smallest normal magnitude a float32 patch holds.
@@ -508,10 +521,10 @@ def unread_label_images(paths) -> List[BadFile]:
     folders = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     out = []
     for folder in (p for p in folders if p.is_dir()):
-        named = [f.name for f in _image_files(folder) if is_label_image(f, folder)]
+        named = [f.relative_to(folder).as_posix() for f in _image_files(folder) if is_label_image(f, folder)]
         if named:
-            out.append(BadFile(str(folder), f"{len(named)} file(s) named like label images ({some_of(named, 2)}) "
-                                            "were not read as images; to cut one patch per labelled object, "
+            out.append(BadFile(str(folder), f"{len(named)} label image(s) ({some_of(named, 2)}) were not read as "
+                                            "images; to cut one patch per labelled object, "
                                             "use --objects labels (in the app: Annotate ▸ Re-cut Patches, "
                                             "Objects: label images)"))
     return out

@@ -77,13 +77,17 @@ def _grey(image: np.ndarray) -> np.ndarray:
     >>> page = np.zeros((4, 4)); page[1, 1] = 3e300
     >>> g = _grey(page); bool(np.isfinite(g).all()), float(g.max()) > 0
     (True, True)
+    >>> page[1, 1] = 1e-310                                   # subnormal
+    >>> float(_grey(page).max()) > 0
+    True
     """
     img = np.asarray(image)
     if img.dtype.kind == "f":
         finite = np.isfinite(img)
         top = float(np.max(np.abs(img[finite]))) if finite.any() else 0.0
         if top > 0 and not 1e-6 <= top <= 1e6:
-            img = img.astype(np.float64) * 2.0 ** -np.floor(np.log2(top))
+            # Exact for subnormal values too (a power of two computed as a float would overflow there).
+            img = np.ldexp(img.astype(np.float64), 1 - int(np.frexp(top)[1]))
     img = np.asarray(img, dtype=np.float32)
     if img.ndim == 3:
         img = img.mean(axis=-1)
@@ -606,15 +610,17 @@ def reach_own_edge(labels: np.ndarray, intensity: np.ndarray, threshold: float, 
     typical = float(np.median(peaks[present]))
     if not typical > threshold:
         return labels
-    level = np.full(n + 1, np.inf)
-    level[1:] = np.where(present, np.maximum(floor, threshold * peaks / typical), np.inf)
-    dim = level < threshold
+    dim = np.zeros(n + 1, bool)
+    dim[1:] = present & (peaks < typical)
     if not dim.any():
         return labels
-    free = (labels == 0) & (intensity > level[1:][dim[1:]].min())
-    if footprint is not None:
-        free &= footprint == 0
-    claim = watershed(-intensity, labels, mask=inside | free)
+    level = np.full(n + 1, np.inf)
+    level[dim] = np.maximum(floor, threshold * peaks[dim[1:]] / typical)
+    # A bright object's glow (its footprint past its outline) is flooded from the bright object, so the
+    # glow's fainter tail beyond it goes to the bright object too, not round it to a dim neighbour.
+    held = inside if footprint is None else (footprint > 0)
+    free = ~held & (intensity > level[dim].min())
+    claim = watershed(-intensity, labels if footprint is None else footprint, mask=held | free)
     take = free & dim[claim] & (intensity >= level[claim])
     out = labels.copy()
     out[take] = claim[take]

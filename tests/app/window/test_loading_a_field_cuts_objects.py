@@ -60,5 +60,17 @@ def test_label_images_beside_the_fields_are_named_in_the_problems_when_objects_a
     wait_idle(win, timeout=30_000)
     assert win.document.table.patching.source == "auto"
     lines = [str(p) for p in win.document.problems]
-    assert len(lines) == 1 and "field_cp_masks.tif" in lines[0] and "label images" in lines[0]
+    assert len(lines) == 1 and "field_cp_masks.tif" in lines[0] and "label image(s)" in lines[0]
     assert "field_cp_masks.tif" in find(win, "problemsList").item(0).text()
+
+
+def test_a_folder_of_label_images_only_names_them_in_the_problems(win, tmp_path, wait_idle):
+    import tifffile
+
+    folder = tmp_path / "masks_only"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a01_cp_masks.tif", np.zeros((64, 64), np.uint16))
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=30_000)
+    lines = [str(p) for p in win.document.problems]
+    assert any("a01_cp_masks.tif" in line and "label images" in line for line in lines), lines

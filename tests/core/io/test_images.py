@@ -141,6 +141,14 @@ def test_a_float_image_beyond_what_patches_hold_says_so_and_detection_still_find
         read_file_patches(tmp_path / "x.tif", 32, 32)
 
 
+def test_one_pixel_past_float32_costs_its_patch_only(tmp_path, rng):
+    page = rng.random((64, 64))
+    page[5, 5] = 1e39
+    tifffile.imwrite(tmp_path / "x.tif", page)
+    arr, _, note = read_file_patches(tmp_path / "x.tif", 32, 32)
+    assert len(arr) == 3 and "1 patch(es)" in note
+
+
 @pytest.mark.parametrize("objects", [False, True])
 def test_a_folder_of_label_images_only_says_so(tmp_path, objects):
     """Pointed at a folder of masks, the error names them, rather than "no .tif files" or (objects) a failed

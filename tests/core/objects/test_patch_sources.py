@@ -110,6 +110,29 @@ def test_a_dim_nucleus_is_outlined_as_wide_as_a_bright_one_of_the_same_size():
     assert abs(dim / bright - 1) < 0.1, (dim, bright)
 
 
+def test_a_dim_nucleus_beside_a_glowing_one_grows_to_its_own_edge_not_round_the_glow():
+    """Grown down to its own height, a dim nucleus must stop where a saturated neighbour's glow begins (the
+    first version wrapped it round the glow: 766 px for a disc of 253)."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:200, :240]
+    img, truth = np.zeros(yy.shape), np.zeros(yy.shape, int)
+    for k in range(18):
+        disc = (yy - 30 - 40 * (k // 6)) ** 2 + (xx - 20 - 40 * (k % 6)) ** 2 <= 81
+        truth[disc] = k + 1
+        img += ndi.gaussian_filter(disc * 1000.0, 2)
+    bright = (yy - 160) ** 2 + (xx - 60) ** 2 <= 81
+    img += ndi.gaussian_filter(bright * 5000.0, 1) + 1200 * np.exp(-np.hypot(yy - 160, xx - 60) / 12)
+    dim = (yy - 160) ** 2 + (xx - 86) ** 2 <= 81
+    img += ndi.gaussian_filter(dim * 400.0, 2)
+    found = detect_objects(img + 100 + rng.normal(0, 5, img.shape), 18)
+    ids, counts = np.unique(found.labels[dim], return_counts=True)
+    own = found.labels == ids[np.argmax(counts)]
+    assert ids[np.argmax(counts)] != 0 and (own & dim).sum() >= 0.9 * dim.sum()
+    assert own.sum() <= 1.5 * dim.sum(), own.sum()
+
+
 def test_a_saturated_neighbours_glow_is_masked_out_of_the_patch_beside_it():
     from ddrcore.objects.crops import object_crop
 
