@@ -5,11 +5,17 @@ crop's local background, one flat value.  In a crowded crop that flat area
 meets the real, noisy background along sharp edges the network may read as
 odd.  The variant ``noise`` fills with the same median plus Gaussian noise of
 the free pixels' robust spread (seeded by the object's position, so a crop
-is the same every time it is cut).
+is the same every time it is cut).  The variant ``feather`` (2026-12-07)
+keeps the flat fill but smooths it where it meets the object: where a
+touching neighbour is masked, the object's side of the segmentation line
+meets the fill in a sharp step no isolated nucleus has; the filled pixels
+take the crop's Gaussian-smoothed values (sigma half the neighbour margin,
+at least 1 px), so the object's edge falls off into the fill as into
+background, and the object's own pixels stay as they are.
 
     python benchmarks/experiments/fill_probe.py VARIANT SEED IMAGE [MASK|-] [IMAGE MASK|- ...]
 
-VARIANT: ``flat`` (as committed) or ``noise``.  Prints, per field, ddrid's
+VARIANT: ``flat`` (as committed), ``noise`` or ``feather``.  Prints, per field, ddrid's
 AUC, anomalies and border/crowded normals in the top 20.
 """
 from __future__ import annotations
@@ -44,6 +50,31 @@ def noise_fill(object_crop):
     return crop_with_noise
 
 
+def _filled(page, crop, y0, x0, side):
+    """Pixels of ``crop`` that differ from the page there, or lie off it: the fill."""
+    h, w = page.shape[:2]
+    yy, xx = np.mgrid[y0:y0 + side, x0:x0 + side]
+    inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+    orig = np.zeros_like(crop)
+    orig[inside] = page[yy[inside], xx[inside]]
+    return ~inside | np.any(orig != crop, axis=-1)
+
+
+def feather_fill(object_crop):
+    def crop_feathered(page, cy, cx, side, labels=None, oid=0, margin=2, mask_others=True, keep=None):
+        from scipy import ndimage as ndi
+
+        crop, y0, x0 = object_crop(page, cy, cx, side, labels, oid, margin, mask_others, keep)
+        filled = _filled(page, crop, y0, x0, side)
+        if filled.any() and not filled.all():
+            sigma = max(1.0, margin / 2)
+            smooth = np.stack([ndi.gaussian_filter(crop[..., c], sigma, mode="nearest")
+                               for c in range(crop.shape[-1])], -1)
+            crop[filled] = smooth[filled]
+        return crop, y0, x0
+    return crop_feathered
+
+
 def main(argv):
     variant, seed, rest = argv[0], int(argv[1]), argv[2:]
     import torch
@@ -55,6 +86,8 @@ def main(argv):
     torch.set_num_threads(1)
     if variant == "noise":
         crops.object_crop = noise_fill(crops.object_crop)
+    elif variant == "feather":
+        crops.object_crop = feather_fill(crops.object_crop)
     elif variant != "flat":
         raise SystemExit(f"unknown variant {variant!r}")
     for image, mask in zip(rest[::2], rest[1::2]):
