@@ -237,6 +237,12 @@ def threshold_alternatives(model, scores: np.ndarray, kinds: np.ndarray) -> dict
         # A one-sided 95 % prediction bound for one more normal, from n_val objects (Student's t).
         "prediction bound": mu + float(stats.t.ppf(0.95, n_obj - 1)) * sd * np.sqrt(1 + 1 / n_obj),
     }
+    # From the scored objects themselves, no labels (a screen's robust z, per plate): their median and
+    # robust spread, which see the scored fields' own variation where a few held-out normals cannot.
+    med = float(np.median(scores))
+    rsd = 1.4826 * float(np.median(np.abs(scores - med)))
+    rules["scored: robust z 1.645"] = med + 1.645 * rsd
+    rules["scored: robust z 3"] = med + 3.0 * rsd
     return {name: {"threshold": round(t, 4), "flagged_anomalies": round(float((scores[anomalous] >= t).mean()), 4),
                    "flagged_normals": round(float((scores[normal] >= t).mean()), 4)} for name, t in rules.items()}
 

@@ -201,10 +201,23 @@ def test_threshold_rules_flag_what_they_say():
     kinds = np.array(["normal"] * 100 + ["condensed"] * 10)
     scores = np.r_[np.linspace(-1.0, 1.0, 100), np.full(10, 5.0)]
     rules = threshold_alternatives(model, scores, kinds)
-    assert set(rules) == {"quantile 0.95", "mean + 1.645 sd", "prediction bound"}
+    assert set(rules) == {"quantile 0.95", "mean + 1.645 sd", "prediction bound", "scored: robust z 1.645",
+                          "scored: robust z 3"}
     assert abs(rules["quantile 0.95"]["threshold"] - 0.9) < 1e-9
     # Five validation objects make the prediction bound the most cautious of the three.
     assert rules["prediction bound"]["threshold"] > rules["mean + 1.645 sd"]["threshold"] > 0.9
     assert rules["quantile 0.95"]["flagged_anomalies"] == 1.0
     assert 0.04 <= rules["quantile 0.95"]["flagged_normals"] <= 0.06
     assert rules["prediction bound"]["flagged_normals"] == 0.0
+    # From the scored objects alone (median and MAD, the anomalies included): Gaussian normals of any scale,
+    # whatever the validation normals said, are flagged near 5 % at robust z 1.645 (3.5 % here: the anomalies
+    # lift the median) and near 0.1 % at 3.
+    from scipy import stats
+
+    normals = 7.0 + 3.0 * stats.norm.ppf(np.linspace(0.0005, 0.9995, 1000))
+    kinds = np.array(["normal"] * 1000 + ["condensed"] * 50)
+    rules = threshold_alternatives(model, np.r_[normals, np.full(50, 30.0)], kinds)
+    assert 0.03 <= rules["scored: robust z 1.645"]["flagged_normals"] <= 0.08
+    assert rules["scored: robust z 3"]["flagged_normals"] <= 0.005
+    assert rules["scored: robust z 3"]["flagged_anomalies"] == 1.0
+    assert rules["quantile 0.95"]["flagged_normals"] > 0.9       # the validation scale was another one
