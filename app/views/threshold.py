@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from superqt import QLabeledDoubleSlider
 
 from ddrcore.model.score_type import ScoreType
+from ddrcore.model.thresholds import ROBUST_Z, robust_threshold
 
 from .plots import PlotsOnDemand
 
@@ -45,11 +46,21 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         self.default_button = QPushButton("Model default")
         self.default_button.setToolTip("Reset to the model's threshold (95th percentile of validation normals)")
         self.default_button.setEnabled(False)
+        # A threshold from the scored objects themselves (a screen's robust z): its rate holds where the model's
+        # few validation normals misjudge the spread of the fields being scored.
+        self.robust_button = QPushButton("Robust z", objectName="robustThresholdButton")
+        self.robust_button.setToolTip(
+            f"Set the threshold to the median of the unmarked patches' scores plus {ROBUST_Z:g} robust standard "
+            "deviations (1.4826 x their median absolute deviation): about 5 % of normal objects above it, as long "
+            "as most patches are normal. Computed from the patches, not the model: another set gives another value.")
+        self.robust_button.setEnabled(False)
+        self._robust = float("nan")
         row = QHBoxLayout()
         row.addWidget(QLabel("Threshold"))
         row.addWidget(self.slider, 1)
         row.addWidget(self.fpr_label)
         row.addWidget(self.default_button)
+        row.addWidget(self.robust_button)
         self.layout_ = layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
@@ -76,6 +87,7 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         self._syncing = False
         self.slider.valueChanged.connect(self._slider_moved)
         self.default_button.clicked.connect(lambda: self.set_threshold(self._default))
+        self.robust_button.clicked.connect(lambda: self.set_threshold(self._robust))
 
     def _build_plots(self, pg) -> None:
         """The score histogram with its draggable threshold line (pyqtgraph: made when first needed)."""
@@ -117,6 +129,14 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         ok = scores is not None and len(scores) > 0 and np.isfinite(scores).any()
         self.slider.setEnabled(bool(ok))
         self.default_button.setEnabled(bool(ok) and math.isfinite(default))
+        self._robust = float("nan")
+        if ok:
+            unmarked = np.isfinite(scores) & ~(np.zeros(len(scores), bool) if normal_mask is None
+                                               else np.asarray(normal_mask, bool))
+            # Fewer than ten unmarked patches say little about a spread.
+            if unmarked.sum() >= 10:
+                self._robust = robust_threshold(scores[unmarked])
+        self.robust_button.setEnabled(math.isfinite(self._robust))
         self.line.setVisible(bool(ok))
         if not ok:
             self.rest_curve.setData([0, 1], [0])

@@ -225,6 +225,8 @@ def threshold_alternatives(model, scores: np.ndarray, kinds: np.ndarray) -> dict
     validation normals: {rule: {"threshold", "flagged_anomalies", "flagged_normals"}}."""
     from scipy import stats
 
+    from ..model.thresholds import robust_threshold
+
     val = np.asarray(model.validation_scores.get(model.score_type, []), np.float64)
     n_obj = max(2, int(model.training.get("n_val", len(val))))
     normal, anomalous = kinds == "normal", (kinds != "normal") & (kinds != "")
@@ -239,10 +241,8 @@ def threshold_alternatives(model, scores: np.ndarray, kinds: np.ndarray) -> dict
     }
     # From the scored objects themselves, no labels (a screen's robust z, per plate): their median and
     # robust spread, which see the scored fields' own variation where a few held-out normals cannot.
-    med = float(np.median(scores))
-    rsd = 1.4826 * float(np.median(np.abs(scores - med)))
-    rules["scored: robust z 1.645"] = med + 1.645 * rsd
-    rules["scored: robust z 3"] = med + 3.0 * rsd
+    rules["scored: robust z 1.645"] = robust_threshold(scores, 1.645)
+    rules["scored: robust z 3"] = robust_threshold(scores, 3.0)
     return {name: {"threshold": round(t, 4), "flagged_anomalies": round(float((scores[anomalous] >= t).mean()), 4),
                    "flagged_normals": round(float((scores[normal] >= t).mean()), 4)} for name, t in rules.items()}
 

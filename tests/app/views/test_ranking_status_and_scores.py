@@ -115,6 +115,31 @@ def test_the_threshold_shows_its_false_positive_rate_on_validation_normals(win):
     assert find(win, "thresholdFprLabel").text().startswith("30.0 %")
 
 
+def test_robust_z_sets_the_threshold_from_the_scored_patches_themselves(win):
+    from ddrcore.model.scoring import Scores
+
+    table = object_table(n=40, scored=False)
+    v = np.r_[np.linspace(0.0, 10.0, 36), [30.0, 35.0, 40.0, 45.0]].astype(np.float32)   # 36 normal, 4 odd
+    table.set_scores(np.arange(40), Scores(latent=v, recon=v, combined=v, measure=v, cell=v, score_type="cell",
+                                           threshold=5.0))
+    install(win, table)
+    button = find(win, "robustThresholdButton")
+    assert button.isEnabled()
+    button.click()
+    med = float(np.median(v))
+    expected = med + 1.645 * 1.4826 * float(np.median(np.abs(v - med)))
+    assert 10.0 < expected < 30.0
+    assert find(win, "thresholdPanel").threshold() == pytest.approx(expected, abs=0.01)
+    assert find(win, "flaggedLabel").text().startswith("<b>4</b> of 40")
+    find(win, "thresholdPanel").default_button.click()
+    assert find(win, "thresholdPanel").threshold() == pytest.approx(5.0, abs=0.01)
+
+
+def test_robust_z_waits_for_ten_scored_patches(win):
+    install(win, object_table(n=8))
+    assert not find(win, "robustThresholdButton").isEnabled()
+
+
 def test_border_objects_are_marked_in_tooltip_and_detail(win):
     install(win, object_table(border=(7,)))
     m = win.gallery.model()
