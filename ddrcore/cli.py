@@ -69,6 +69,13 @@ def _float_in(what: str, lo: float = -math.inf, hi: float = math.inf, lo_open: b
     return parse
 
 
+def _threshold_arg(value: str):
+    """``--threshold``: a finite number, or ``robust`` (from the run's own scores, :mod:`ddrcore.model.thresholds`)."""
+    if value.strip().lower() == "robust":
+        return "robust"
+    return _float_in("threshold")(value)
+
+
 def _input_size(value: str) -> int:
     from .base import MAX_INPUT_SIZE
 
@@ -250,6 +257,9 @@ def cmd_score(args) -> int:
     if args.labels_out and (patching or load(args.model, "cpu").config.patching()).is_grid:
         raise DdridError("--labels-out writes objects, and this model cuts grid tiles (they overlap at the edge): "
                          "score with --objects auto, labels or points, or leave out --labels-out")
+    if args.threshold == "robust" and args.cluster is not None:
+        raise DdridError("--threshold robust is taken from all of the run's scores, which a cluster run writes file "
+                         "by file; score without --cluster, or give the threshold as a number")
     options = dict(decompositions=args.decompositions, device=args.device, threshold=args.threshold,
                    score_type=args.score, patching=patching, labels=args.labels, points=args.points, force=args.force)
     if args.cluster is not None:
@@ -264,13 +274,16 @@ def cmd_score(args) -> int:
     for folder in dict.fromkeys(new_folders):    # once each: the CSV and the label folder may share a new parent
         say_created(folder)
     scores, model = result.scores, result.model
-    tau = model.threshold if args.threshold is None else args.threshold
+    tau = model.threshold if args.threshold is None else result.threshold if args.threshold == "robust" \
+        else args.threshold
     n_flag = int(scores.flagged(tau).sum())
+    rule = " (robust: from this run's scores)" if args.threshold == "robust" else ""
     print(f"wrote {shown(args.csv)}: {plural(len(scores), 'patch')}, {n_flag} flagged "
-          f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g} ({model.score_type} score)")
+          f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g}{rule} ({model.score_type} score)")
     if args.rois or args.labels_out:
         done = write_exchange(scores, result.patches.sources, result.patches.patching, model.config.channel,
-                              threshold=args.threshold, rois=args.rois, labels_out=args.labels_out,
+                              threshold=None if args.threshold is None else tau, rois=args.rois,
+                              labels_out=args.labels_out,
                               inputs=exchange_inputs, force=args.force)
         if args.rois:
             print(f"wrote {args.rois}: {plural(done['rois'], 'ROI')} (the flagged objects, for Fiji's ROI Manager)")
@@ -407,7 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels-out", metavar="DIR",
                    help="also write one label image per input image here (IMAGE_labels.tif) whose ids are the CSV's "
                         "object_id, for napari and CellProfiler")
-    s.add_argument("--threshold", type=_float_in("threshold"), help="override the model's threshold (a finite number)")
+    s.add_argument("--threshold", type=_threshold_arg, metavar="T|robust",
+                   help="override the model's threshold: a finite number, or 'robust' for one from this run's own "
+                        "scores (their median plus 1.645 robust standard deviations: about 5 %% of normal objects "
+                        "above it while most scored objects are normal)")
     s.add_argument("--score", choices=["auto", *SCORE_TYPES], default="auto",
                    help="auto: the model's choice (AS_c under the explain profile, Algorithm 2 under paper); "
                         "latent (AS_l), recon (AS_r), residual (AS_e) or combined (AS_c) to override it, "

@@ -109,12 +109,16 @@ class ScoreResult:
     scores: object                # Scores, one per patch
     model: object                 # the DDRIDModel used
     bad: list = field(default_factory=list)
+    threshold: Optional[float] = None   # the threshold the CSV was written at, when not the model's
 
 
 def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device: str = "auto",
-                 threshold: Optional[float] = None, score_type: str = "auto", patching=None,
+                 threshold=None, score_type: str = "auto", patching=None,
                  labels=None, points=None, force: bool = False) -> Job[ScoreResult]:
     """Load a model, score every patch under ``test_dir``, write the ranked CSV.
+
+    ``threshold``: None (the model's), a number, or ``"robust"``: from these
+    scores themselves (:func:`ddrcore.model.thresholds.robust_threshold`).
 
     ``patching`` overrides how patches are cut (default: as the model's
     training patches were).  With ``decompositions``, input | X_C | X_N TIFFs
@@ -135,9 +139,13 @@ def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device:
     # The CSV records how these patches were cut, which may differ from training (e.g. labels vs auto).
     model.config.set_patching(patches.patching)
     scores = yield from score_patches(model, patches, decompose=decompositions is not None)
+    if threshold == "robust":
+        from .model.thresholds import robust_threshold
+
+        threshold = robust_threshold(scores.score)
     write_scored(csv_path, decompositions, scores, patches.sources, model, model_path, threshold, inputs, force,
                  notes=bad)
-    return ScoreResult(patches, scores, model, bad)
+    return ScoreResult(patches, scores, model, bad, threshold)
 
 
 #: Bytes of one ranked CSV row, generously (a long path and twenty numbers).

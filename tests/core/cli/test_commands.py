@@ -161,3 +161,21 @@ def test_readers_chatter_is_kept_off_the_screen_unless_debugging(tmp_path, capsy
     finally:
         logger.setLevel(level)
         warnings.resetwarnings()
+
+
+def test_score_with_a_robust_threshold_takes_it_from_the_run_s_own_scores(tiny_model, test_dir, tmp_path, capsys):
+    from ddrcore.model import modelfile
+    from ddrcore.model.thresholds import robust_threshold
+
+    model = tmp_path / "m.ddrid"
+    modelfile.save(tiny_model, model)
+    out = tmp_path / "ranked.csv"
+    assert main(["--quiet", "score", str(model), str(test_dir), "--csv", str(out), "--threshold", "robust"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    expected = robust_threshold(np.array([float(r["score"]) for r in rows]))
+    assert all(float(r["threshold"]) == pytest.approx(expected, rel=1e-5) for r in rows)
+    assert expected != pytest.approx(tiny_model.threshold)
+    assert [int(r["is_anomaly"]) for r in rows] == [int(float(r["score"]) >= expected) for r in rows]
+    assert "robust" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["score", str(model), str(test_dir), "--csv", str(out), "--threshold", "robustly"])
