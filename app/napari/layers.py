@@ -62,6 +62,7 @@ class ResultLayers:
         self.threshold_slider.setValue(self._slider_position(self.threshold))
         self.threshold_slider.blockSignals(False)
         self.threshold_slider.setEnabled(True)
+        self.robust_button.setEnabled(int(np.isfinite(self.table["score"]).sum()) >= 10)
         lo, hi = ses.score_range(self.table["score"])
         self.legend_low.setText(f"typical {lo:.3g}")
         self.legend_high.setText(f"{hi:.3g} unusual")

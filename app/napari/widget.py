@@ -19,6 +19,8 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                             QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from ddrcore.model.thresholds import ROBUST_Z, robust_threshold
+
 from . import session as ses
 from .model_buttons import ModelFileButtons
 from .layers import ANOMALIES_LAYER, COLORMAP, SCORES_LAYER, SELECTED_LAYER, ResultLayers, pixmap as _pixmap  # noqa: F401
@@ -104,6 +106,12 @@ class DdridWidget(ResultLayers, ModelFileButtons, QWidget):
         self.threshold_slider.setRange(0, SLIDER_STEPS)
         self.threshold_slider.setEnabled(False)
         self.threshold_slider.setToolTip("Objects scoring at or above the threshold are flagged (red outline)")
+        self.robust_button = QPushButton("Robust z", objectName="robustThresholdButton")
+        self.robust_button.setToolTip(
+            f"Set the threshold from these objects' own scores: their median plus {ROBUST_Z:g} robust standard "
+            "deviations (1.4826 x the median absolute deviation), about 5 % of normal objects above it as long as "
+            "most objects are normal; another image gives another value")
+        self.robust_button.setEnabled(False)
         self.threshold_label = QLabel("", objectName="thresholdLabel")
         self.threshold_label.setWordWrap(True)
         self.legend = QLabel(objectName="scoreLegend")
@@ -156,7 +164,10 @@ class DdridWidget(ResultLayers, ModelFileButtons, QWidget):
         rl.addWidget(self.legend_caption)
         rl.addLayout(legend_row)
         rl.addWidget(QLabel("Threshold (drag: objects at or above it are flagged)"))
-        rl.addWidget(self.threshold_slider)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(self.threshold_slider, 1)
+        slider_row.addWidget(self.robust_button)
+        rl.addLayout(slider_row)
         rl.addWidget(self.threshold_label)
         rl.addWidget(self.object_title)
         rl.addWidget(self.decomposition)
@@ -174,6 +185,7 @@ class DdridWidget(ResultLayers, ModelFileButtons, QWidget):
         self.mark_button.clicked.connect(self.mark_selected)
         self.clear_marks.clicked.connect(self.clear_marked)
         self.threshold_slider.valueChanged.connect(self._slider_moved)
+        self.robust_button.clicked.connect(self.set_robust_threshold)
         for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
                       self.viewer.layers.events.moved):
             event.connect(self._refresh_combos)
@@ -399,6 +411,18 @@ class DdridWidget(ResultLayers, ModelFileButtons, QWidget):
             return
         self.threshold = self._slider_lo + (self._slider_hi - self._slider_lo) * position / SLIDER_STEPS
         self.set_threshold(self.threshold)
+
+    def set_robust_threshold(self) -> None:
+        """The threshold from the scored objects themselves (:func:`ddrcore.model.thresholds.robust_threshold`)."""
+        if self.table is None:
+            return
+        value = robust_threshold(self.table["score"])
+        if not np.isfinite(value):
+            return
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(max(0, min(SLIDER_STEPS, self._slider_position(value))))
+        self.threshold_slider.blockSignals(False)
+        self.set_threshold(value)
 
     def set_threshold(self, value: float) -> None:
         """Flag the objects scoring at or above ``value`` (the slider calls this)."""

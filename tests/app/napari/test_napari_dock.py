@@ -123,6 +123,17 @@ def test_train_score_threshold_and_model_files(dock, qtbot, field, tmp_path):
     top_only = int(features["score"].max() >= w.threshold)
     assert layer.features["is_anomaly"].sum() == top_only
 
+    # Robust z: the threshold from these objects' own scores (median + 1.645 robust sd), flags as it says.
+    from ddrcore.model.thresholds import robust_threshold
+
+    if w.robust_button.isEnabled():
+        w.robust_button.click()
+        expected = robust_threshold(layer.features["score"].to_numpy())
+        assert w.threshold == pytest.approx(expected)
+        assert (layer.features["is_anomaly"] == (layer.features["score"] >= expected)).all()
+    else:
+        assert np.isfinite(features["score"]).sum() < 10
+
     # Selecting an object shows its input | X_C | X_N (| input - X_C) and circles it in the field.
     top = int(features["index"][features["rank"] == 1].iloc[0])
     layer.selected_label = top
