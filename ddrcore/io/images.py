@@ -306,7 +306,8 @@ def patches_from_planes(
                 notes.append(f"page {index}: no objects found away from the border")
                 continue
         for crop, src in zip(crops, srcs):
-            tile = np.asarray(crop, dtype=np.float32)
+            with np.errstate(over="ignore"):      # a value past float32 becomes inf: the tile is dropped below
+                tile = np.asarray(crop, dtype=np.float32)
             if not np.isfinite(tile).all():
                 dropped += 1
                 continue
