@@ -19,7 +19,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                             QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
-from ddrcore.model.thresholds import ROBUST_Z, robust_threshold
+from ddrcore.model.thresholds import ROBUST_RULE, robust_threshold
 
 from . import session as ses
 from .model_buttons import ModelFileButtons
@@ -107,10 +107,7 @@ class DdridWidget(ResultLayers, ModelFileButtons, QWidget):
         self.threshold_slider.setEnabled(False)
         self.threshold_slider.setToolTip("Objects scoring at or above the threshold are flagged (red outline)")
         self.robust_button = QPushButton("Robust z", objectName="robustThresholdButton")
-        self.robust_button.setToolTip(
-            f"Set the threshold from these objects' own scores: their median plus {ROBUST_Z:g} robust standard "
-            "deviations (1.4826 x the median absolute deviation), about 5 % of normal objects above it as long as "
-            "most objects are normal; another image gives another value")
+        self.robust_button.setToolTip(f"Set the threshold from these objects' own scores: {ROBUST_RULE}")
         self.robust_button.setEnabled(False)
         self.threshold_label = QLabel("", objectName="thresholdLabel")
         self.threshold_label.setWordWrap(True)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from superqt import QLabeledDoubleSlider
 
 from ddrcore.model.score_type import ScoreType
-from ddrcore.model.thresholds import ROBUST_Z, robust_threshold
+from ddrcore.model.thresholds import ROBUST_RULE, robust_threshold
 
 from .plots import PlotsOnDemand
 
@@ -49,10 +49,8 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         # A threshold from the scored objects themselves (a screen's robust z): its rate holds where the model's
         # few validation normals misjudge the spread of the fields being scored.
         self.robust_button = QPushButton("Robust z", objectName="robustThresholdButton")
-        self.robust_button.setToolTip(
-            f"Set the threshold to the median of the unmarked patches' scores plus {ROBUST_Z:g} robust standard "
-            "deviations (1.4826 x their median absolute deviation): about 5 % of normal objects above it, as long "
-            "as most patches are normal. Computed from the patches, not the model: another set gives another value.")
+        self.robust_button.setToolTip(f"Set the threshold from the unmarked patches' own scores, not the model: "
+                                      f"{ROBUST_RULE}")
         self.robust_button.setEnabled(False)
         self._robust = float("nan")
         row = QHBoxLayout()
