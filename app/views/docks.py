@@ -1,7 +1,7 @@
 """Dock bodies that fit a laptop screen, and keeping the window on screen (used by the main window)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
@@ -15,6 +15,10 @@ class DockBody(QWidget):
     Word-wrapped labels give a panel a height-for-width, which QScrollArea then
     takes from the panel's *preferred* size (a plot's 480 px): the threshold
     panel stood 556 px tall in a 200 px dock, its histogram's x axis out of sight.
+    So the body asks the panel's layout for its *minimum* height at the body's
+    width instead: a long wrapped message (the quality check's warning after
+    training) makes the dock scroll, where it used to squeeze the spin boxes
+    above it to slivers at 1280 x 800.
     """
 
     def __init__(self, panel: QWidget):
@@ -22,6 +26,26 @@ class DockBody(QWidget):
         # No layout of its own: QScrollArea asks a layout for its height-for-width; this body has none.
         self.panel = panel
         panel.setParent(self)
+        # A new message or a shown plot changes the height the panel needs at this width.
+        panel.installEventFilter(self)
+
+    def needed_height(self, width: int) -> int:
+        """The least height at which every row of the panel keeps its minimum size at ``width``."""
+        height = self.panel.minimumSizeHint().height()
+        layout = self.panel.layout()
+        if layout is not None and layout.hasHeightForWidth() and width > 0:
+            height = max(height, layout.minimumHeightForWidth(width))
+        return height
+
+    def _fit(self) -> None:
+        need = self.needed_height(self.width())
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
+        if watched is self.panel and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return False
 
     def minimumSizeHint(self):  # noqa: N802 (Qt API)
         return self.panel.minimumSizeHint()
@@ -30,6 +54,7 @@ class DockBody(QWidget):
         return self.panel.minimumSizeHint()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self._fit()
         self.panel.setGeometry(self.rect())
         super().resizeEvent(event)
 

@@ -42,3 +42,19 @@ def test_a_window_restored_above_the_screen_is_moved_back_onto_it(win, qtbot):
     avail = win.screen().availableGeometry()
     frame = win.frameGeometry()
     assert frame.top() >= avail.top() and frame.bottom() <= avail.bottom()
+
+
+def test_a_long_training_message_scrolls_the_train_dock_instead_of_squeezing_its_fields(win, qtbot):
+    # After training on few objects the quality check's warning runs to a dozen wrapped lines; at 1280 x 800
+    # the spin boxes above it were squeezed to slivers (a few px of a 23 px box) instead of the dock scrolling.
+    win.show_gallery()
+    win.resize(*ROOM)
+    qtbot.wait(50)
+    win.size_docks()
+    panel = win.train_panel
+    panel.status.setText("quality check: AUC 1.00 of 4 validation objects vs odd cells made from them. " * 12)
+    qtbot.wait(100)
+    for box in (panel.pretrain, panel.finetune, panel.batch, panel.seed):
+        assert box.height() >= box.minimumSizeHint().height(), (box.height(), box.minimumSizeHint().height())
+    scroll = win.findChild(type(win.train_dock.widget()), "trainDockScroll")
+    assert scroll.verticalScrollBar().maximum() > 0
