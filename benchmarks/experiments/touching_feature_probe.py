@@ -12,13 +12,8 @@ so the features baselines get it too):
 Result (2026-12-07, four seeds, four fields; docs/benchmarks.md): not kept.
 """
 import sys
+
 import numpy as np
-import ddrcore.objects.measure as M
-
-orig = M.measure_objects
-ORIG = M.MEASUREMENTS
-M.MEASUREMENTS = (*ORIG, "percent_touching")
-
 
 
 def percent_touching(labels, ids):
@@ -42,19 +37,8 @@ def percent_touching(labels, ids):
     return out
 
 
-
-def patched(grey, labels, ids):
-    M.MEASUREMENTS = ORIG
-    try:
-        base = orig(grey, labels, ids)
-    finally:
-        M.MEASUREMENTS = (*ORIG, "percent_touching")
-    return np.column_stack([base, percent_touching(labels, ids)])
-
-
-
 if __name__ == "__main__":
-    M.measure_objects = patched
-    from ddrcore.cli import main
+    from extra_columns import install, run
 
-    sys.exit(main(sys.argv[1:]))
+    install(("percent_touching",), lambda grey, labels, ids: percent_touching(labels, ids))
+    sys.exit(run(sys.argv[1:]))
