@@ -7,9 +7,15 @@ detection covers a fifth or more of it, *whole* when none of these holds and
 the detection covers at least 60 % of it.  ``--seed-scale S`` sets the blob
 scale of the watershed seeds (object size / S; ddrid's is
 ``ddrcore.objects.detect.SEED_SCALE``), ``--neck R`` adds
-``neck_split_probe.split_necks`` after the merge step.
+``neck_split_probe.split_necks`` after the merge step.  ``--merge-step``
+also says, per field, how many merged detections were one watershed piece
+before the merge step (one seed for two nuclei) and how many the merge step
+joined, and lists every pair of pieces the merge step's seam rule joins
+(pieces mostly on one annotated nucleus only): right (one nucleus) or wrong
+(two), with the smoothed intensity along their contact over the dimmer
+piece's peak and over its mean.
 
-    python benchmarks/experiments/detection_match.py [--seed-scale S]... [--neck R] IMAGE MASK [IMAGE MASK ...]
+    python benchmarks/experiments/detection_match.py [--seed-scale S]... [--neck R] [--merge-step] IMAGE MASK [IMAGE MASK ...]
 """
 from __future__ import annotations
 
@@ -45,6 +51,61 @@ def match(mask: np.ndarray, labels: np.ndarray) -> dict:
     return out
 
 
+def merge_step(img: np.ndarray, mask: np.ndarray) -> tuple:
+    """(one-piece merged detections, merged detections the merge step joined, [(right, contact/peak, contact/mean)])."""
+    from scipy import ndimage as ndi
+
+    import ddrcore.objects.detect as detect
+
+    seen = {}
+    merge = detect.merge_pieces
+
+    def spy(labels, ridge, intensity, object_size, *a, **k):
+        seen.update(pieces=np.asarray(labels).copy(), ridge=ridge, intensity=intensity)
+        return merge(labels, ridge, intensity, object_size, *a, **k)
+
+    detect.merge_pieces = spy
+    try:
+        final = detect.detect_objects(img, detect.estimate_object_size(img)).labels
+    finally:
+        detect.merge_pieces = merge
+    pieces, ridge, inten = seen["pieces"], seen["ridge"], seen["intensity"]
+    ov = np.zeros((int(mask.max()) + 1, int(final.max()) + 1), np.int64)
+    np.add.at(ov, (mask.ravel(), final.ravel()), 1)
+    area = ov.sum(1)
+    one = joined = 0
+    for j in range(1, int(final.max()) + 1):
+        if int(((ov[1:, j] >= 0.2 * area[1:]) & (area[1:] > 0)).sum()) >= 2:
+            n_pieces = np.unique(pieces[final == j])
+            if (n_pieces > 0).sum() >= 2:
+                joined += 1
+            else:
+                one += 1
+    # The seam rule's joins (merge_pieces' defaults), each pair labelled by the annotated nuclei under it.
+    n = int(pieces.max())
+    pairs, _, c_ridge = detect._adjacency(pieces, ridge)
+    _, _, c_int = detect._adjacency(pieces, inten)
+    inside = pieces > 0
+    count = np.bincount(pieces[inside], minlength=n + 1).astype(float)
+    r_mean = np.bincount(pieces[inside], weights=ridge[inside], minlength=n + 1) / np.maximum(count, 1)
+    r_peak = np.asarray(ndi.maximum(ridge[inside], pieces[inside], np.arange(n + 1)), float)
+    i_mean = np.bincount(pieces[inside], weights=inten[inside], minlength=n + 1) / np.maximum(count, 1)
+    i_peak = np.asarray(ndi.maximum(inten[inside], pieces[inside], np.arange(n + 1)), float)
+    po = np.zeros((n + 1, int(mask.max()) + 1), np.int64)
+    np.add.at(po, (pieces.ravel(), mask.ravel()), 1)
+    owner = po[:, 1:].argmax(1) + 1
+    share = po[:, 1:].max(1) / np.maximum(po.sum(1), 1)
+    joins = []
+    for (a, b), cr, ci in zip(pairs, c_ridge, c_int):
+        dimmer = min(r_mean[a], r_mean[b])
+        if not (dimmer > 0 and cr >= 0.9 * dimmer and cr >= 0.55 * min(r_peak[a], r_peak[b])):
+            continue
+        if min(share[a], share[b]) < 0.5:
+            continue
+        joins.append((bool(owner[a] == owner[b]), ci / min(i_peak[a], i_peak[b]), ci / min(i_mean[a], i_mean[b])))
+    return one, joined, joins
+
+
 def main(argv) -> int:
     import tifffile
 
@@ -54,6 +115,7 @@ def main(argv) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed-scale", type=float, action="append")
     ap.add_argument("--neck", type=float)
+    ap.add_argument("--merge-step", action="store_true")
     ap.add_argument("pairs", nargs="+")
     args = ap.parse_args(argv)
     if args.neck is not None:
@@ -69,6 +131,18 @@ def main(argv) -> int:
         total = {k: sum(r[k] for r in rows) for k in rows[0]}
         print(f"seed scale {scale:g}{'' if args.neck is None else f', neck {args.neck:g}'}: {total}  per field "
               + " ".join(f"{r['whole']}/{r['merged']}/{r['split']}/{r['missed']}" for r in rows))
+    if args.merge_step:
+        joins = []
+        for k, (img, mask) in enumerate(fields):
+            one, joined, j = merge_step(img, mask)
+            joins += j
+            print(f"field {k + 1}: merged detections of one watershed piece {one}, joined by the merge step {joined}")
+        for right in (True, False):
+            v = np.array([(p, m) for r, p, m in joins if r == right])
+            if len(v):
+                print(f"seam-rule joins, {'one nucleus' if right else 'two nuclei'}: {len(v)}; contact over the dimmer "
+                      f"piece's peak {v[:, 0].min():.2f}-{v[:, 0].max():.2f}, over its mean {v[:, 1].min():.2f}-"
+                      f"{v[:, 1].max():.2f}")
     return 0
 
 
