@@ -39,12 +39,18 @@ def main(paths) -> int:
     import tifffile
     from skimage.io import imread
 
+    from ddrcore.io.atomic import atomic_path
+    from ddrcore.io.outputs import check_output
+
     for path in paths:
         mask = imread(path)
         labels = labels_from_colouring(mask[..., 0] if mask.ndim == 3 else mask)
         out = path[: -len("-mask.png")] + "-labels.tif" if path.endswith("-mask.png") else path + "-labels.tif"
-        tifffile.imwrite(out, labels)
-        print(f"{out}: {int(labels.max())} nuclei")
+        # ddrid's output rule: never over an input (here: any of the masks given) or a file of another kind.
+        target = check_output(out, "tiff", inputs=paths)
+        with atomic_path(target, suffix=".tif") as tmp:
+            tifffile.imwrite(tmp, labels)
+        print(f"{target}: {int(labels.max())} nuclei")
     return 0
 
 
