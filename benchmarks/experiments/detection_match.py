@@ -95,10 +95,15 @@ def merge_step(img: np.ndarray, mask: np.ndarray) -> tuple:
     np.add.at(po, (pieces.ravel(), mask.ravel()), 1)
     owner = po[:, 1:].argmax(1) + 1
     share = po[:, 1:].max(1) / np.maximum(po.sum(1), 1)
+    import inspect
+
+    # The seam rule's own constants, read from merge_pieces, so this count follows any change to them.
+    defaults = inspect.signature(merge).parameters
+    seam, seam_peak = defaults["seam"].default, defaults["seam_peak"].default
     joins = []
     for (a, b), cr, ci in zip(pairs, c_ridge, c_int):
         dimmer = min(r_mean[a], r_mean[b])
-        if not (dimmer > 0 and cr >= 0.9 * dimmer and cr >= 0.55 * min(r_peak[a], r_peak[b])):
+        if not (dimmer > 0 and cr >= seam * dimmer and cr >= seam_peak * min(r_peak[a], r_peak[b])):
             continue
         if min(share[a], share[b]) < 0.5:
             continue
