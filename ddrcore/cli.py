@@ -171,12 +171,10 @@ def patching_from_args(args, base=None):
 def _say_patching(p, where, sources=None) -> None:
     if p.is_grid:
         return
-    line = (f"objects: {p.source}, object size {p.object_size:g} px, patches {p.crop_side()} px ({where})"
-            if p.object_size is not None else f"objects: {p.source}, patches {p.crop_side()} px ({where})")
-    sides = sorted({s.size for s in sources}) if sources else []
-    if p.per_image and len(sides) > 1:
-        # Images at another magnification were cut at their own size: say so, not just the folder's median.
-        line += f"; images at another magnification cut at their own size (patches {', '.join(map(str, sides))} px)"
+    from .objects.patching import sizes_in_words
+
+    # Images at another magnification are cut at their own size: each is named, not just the folder's median.
+    line = f"objects: {p.source}, {sizes_in_words(p, sources or ())} ({where})"
     border = {"exclude": "objects touching the border left out", "flag": "border objects scored, not trained on",
               "include": "border objects included"}[p.border]
     print(f"{line}; {border}", file=sys.stderr)

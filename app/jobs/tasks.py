@@ -16,6 +16,7 @@ from ddrcore.config import TrainConfig
 from ddrcore.errors import DdridError
 from ddrcore.io.images import (BadFile, PatchSet, find_images, load_patches, no_usable_images,
                                unread_label_images)
+from ddrcore.objects.patching import sizes_in_words
 from ddrcore.progress import Progress
 
 if TYPE_CHECKING:   # torch loads in the first job, not with the window
@@ -78,9 +79,12 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
             if len(patches) == 0:
                 patches, note = None, "no objects found: cut into grid tiles"
             else:
-                p = patches.patching
-                note = (f"Cut into {len(patches)} objects (detected, about {p.object_size:.0f} px; crops "
-                        f"{p.crop_side()} px). Annotate ▸ Re-cut Patches to cut otherwise.")
+                # The view row shows the first sentence (the sizes alone where images differ), the tooltip all.
+                brief = sizes_in_words(patches.patching, patches.sources, brief=True)
+                full = sizes_in_words(patches.patching, patches.sources)
+                note = (f"Cut into {len(patches)} objects (detected; {brief})"
+                        + (f". Each image is cut at its own size: {full}" if full != brief else "")
+                        + ". Annotate ▸ Re-cut Patches to cut otherwise.")
         except DdridError as exc:
             patches, note = None, f"no objects found ({exc.reason.splitlines()[0]}): cut into grid tiles"
     if files and patches is None:

@@ -65,7 +65,9 @@ class PatchBar(QToolBar):
         self.object_size_spin.setSuffix(" px")
         self.object_size_spin.setSpecialValueText("auto")
         self.object_size_spin.setToolTip("Typical object diameter in pixels; \"auto\" estimates it from the "
-                                         "images (crops are twice this size a side)")
+                                         "images (crops are twice this size a side): the folder's size, and an "
+                                         "image at another magnification is cut at its own (the view row says "
+                                         "which)")
         self.channel_box = QComboBox(objectName="channelBox")
         for label, value in CHANNELS:
             self.channel_box.addItem(label, value)

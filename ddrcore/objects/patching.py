@@ -217,3 +217,52 @@ def object_size_arg(value: str) -> float:
         raise argparse.ArgumentTypeError(f"object size must be {MIN_OBJECT_SIZE:g}..{MAX_OBJECT_SIZE:g} pixels "
                                          "(the typical object diameter)")
     return size
+
+
+def sizes_in_words(patching: Patching, sources=(), brief: bool = False) -> str:
+    """The object size and crop side patches were cut at, in words: each image's own where they differ.
+
+    A folder mixing magnifications is cut at each image's own size
+    (:meth:`Patching.for_image`), so the folder's median size, which no
+    image may have been cut at, must not be the only figure a user sees.
+    ``sources`` are the patches' sources (``path`` and ``size``, the crop
+    side in page pixels); an object's size is half its crop's side.
+    ``brief``: only the sizes, for a one-line status where space is short.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as S
+    >>> p = Patching("auto", object_size=54.0, per_image=True)
+    >>> sizes_in_words(p)
+    'object size 54 px, crops 108 px'
+    >>> sizes_in_words(p, [S(path="a", size=108), S(path="b", size=108)])
+    'object size 54 px, crops 108 px'
+    >>> sizes_in_words(p, [S(path="a", size=47), S(path="a", size=47), S(path="b", size=168)])
+    'object size per image: 24 px (1 image), 84 px (1 image); crops 47, 168 px'
+    >>> sizes_in_words(p, [S(path="a", size=47), S(path="b", size=168)], brief=True)
+    'object size per image 24, 84 px'
+    >>> sizes_in_words(Patching("points", patch_size=40))
+    'crops 40 px'
+    """
+    images: dict = {}
+    for s in sources:
+        images.setdefault(int(s.size), set()).add(str(s.path))
+    sides = sorted(images)
+    if len(sides) <= 1 and (not sides or sides[0] == patching.crop_side()):
+        if patching.object_size is None:
+            return f"crops {patching.crop_side()} px"
+        return f"object size {patching.object_size:g} px, crops {patching.crop_side()} px"
+
+    def count(n: int) -> str:
+        return f"{n} image" + ("s" if n != 1 else "")
+
+    if brief:
+        sizes = ", ".join(f"{side / 2:.0f}" for side in sides) if len(sides) <= 4 else \
+            f"{sides[0] / 2:.0f}-{sides[-1] / 2:.0f}"
+        return f"object size per image {sizes} px"
+    if len(sides) > 4:
+        n = len(set().union(*images.values()))
+        return (f"object size per image, {sides[0] / 2:.0f}-{sides[-1] / 2:.0f} px over {count(n)}; "
+                f"crops {sides[0]}-{sides[-1]} px")
+    parts = ", ".join(f"{side / 2:.0f} px ({count(len(images[side]))})" for side in sides)
+    return f"object size per image: {parts}; crops {', '.join(map(str, sides))} px"

@@ -74,3 +74,26 @@ def test_a_folder_of_label_images_only_names_them_in_the_problems(win, tmp_path,
     wait_idle(win, timeout=30_000)
     lines = [str(p) for p in win.document.problems]
     assert any("a01_cp_masks.tif" in line and "label images" in line for line in lines), lines
+
+
+def test_a_folder_at_two_magnifications_names_each_images_own_object_size(win, tmp_path, wait_idle):
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
+    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=60_000)
+    t = win.document.table
+    sides = sorted({s.size for s in t.sources})
+    assert len(sides) == 2                   # each image cut at its own size ...
+    label = find(win, "cutNoteLabel")
+    # ... and the note says so, rather than the folder's median size that neither image was cut at:
+    # the sizes on the view row, each image's size and crop in its tooltip.
+    shown = f"object size per image {', '.join(f'{side / 2:.0f}' for side in sides)} px"
+    assert shown in label.text(), label.text()
+    assert all(f"{side / 2:.0f} px (1 image)" in label.toolTip() for side in sides), label.toolTip()
+    assert f"{t.patching.object_size:g} px" not in label.text() + label.toolTip()

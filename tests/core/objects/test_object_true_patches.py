@@ -9,6 +9,7 @@ import tifffile
 from ddrcore.io.images import load_patches
 from ddrcore.objects import Patching
 from ddrcore.objects.measure import MEASUREMENTS
+from ddrcore.objects.patching import sizes_in_words
 from ddrcore.progress import run_to_end
 
 yy, xx = np.mgrid[:96, :96]
@@ -123,6 +124,11 @@ def test_each_image_is_cut_at_its_own_magnification(tmp_path):
     alone = {n: len(run_to_end(load_patches(tmp_path / n[:-4], patching=Patching("auto")))) for n in fields}
     together = {n: sum(s.path.endswith(n) for s in both.sources) for n in fields}
     assert together == alone
+    # What the user is told names each image's own size, not the folder's median that neither was cut at.
+    words = sizes_in_words(both.patching, both.sources)
+    for name in fields:
+        assert f"{min(sides[name]) / 2:.0f} px (1 image)" in words
+    assert f"object size {both.patching.object_size:g} px" not in words
     # A size the user gives holds for every image.
     fixed = run_to_end(load_patches(tmp_path / "both", patching=Patching("auto", object_size=20)))
     assert {s.size for s in fixed.sources} == {40}
