@@ -46,6 +46,10 @@ def same_experiment(parts: list, free=()) -> None:
         raise SystemExit("the parts differ in their settings: not one experiment")
 
 
+def settings_rounds(part: dict) -> int:
+    return int(part["settings"].get("rounds", 1) or 1)
+
+
 def merge_rounds(parts: list) -> dict:
     """Runs of the same classes at seeds 0, 1, ...: their AUCs become rounds of one run."""
     same_experiment(parts, free=("seed", "rounds"))
@@ -60,6 +64,14 @@ def merge_rounds(parts: list) -> dict:
             vals = np.asarray(out["rounds"][m][c], float)
             out["results"][m][c], out["results_std"][m][c] = float(vals.mean()), float(vals.std())
     out["mean"] = {m: mean(per.values()) for m, per in out["results"].items()}
+    # Each round's seconds, in the order of the rounds (None where a part did not keep them).
+    def seconds(p, m, c):
+        kept = p.get("seconds_per_class", {}).get(m, {}).get(c)
+        return kept if kept else [None] * settings_rounds(p)
+
+    methods = sorted({m for p in parts for m in p.get("seconds_per_class", {})})
+    out["seconds_per_class"] = {m: {c: [v for p in parts for v in seconds(p, m, c)] for c in out["classes"]}
+                                for m in methods}
     if "ddrid_ablation" in out:
         abl = out["ddrid_ablation"]
         # One round per part: the per-class ablation is the mean of the parts' own.
@@ -82,7 +94,9 @@ def merge(parts: list) -> dict:
         for key in BY_CLASS:
             for m, per in p[key].items():
                 out[key].setdefault(m, {}).update(per)
-        out["seconds_per_class"] = {**out.get("seconds_per_class", {}), **p.get("seconds_per_class", {})}
+        # {method: {class: [seconds per round]}}: joined per method, as the AUCs are.
+        for m, per in p.get("seconds_per_class", {}).items():
+            out.setdefault("seconds_per_class", {}).setdefault(m, {}).update(per)
         out["classes"] = out["classes"] + [c for c in p["classes"] if c not in out["classes"]]
         if "ddrid_ablation" in p:
             abl = out["ddrid_ablation"]
@@ -121,6 +135,9 @@ def take_method(out: dict, source_path: str, method: str) -> dict:
         raise SystemExit(f"{source_path} does not hold {method} for the same classes")
     for key in BY_CLASS:
         out[key][method] = src[key][method]
+    taken = src.get("seconds_per_class", {}).get(method, {})
+    if sorted(taken) == sorted(out["classes"]):      # (files joined before 2026-12-07 kept one class's only)
+        out.setdefault("seconds_per_class", {})[method] = taken
     out["mean"][method] = src["mean"][method]
     out["command"] += f" ; {method}: taken from {Path(source_path).name} (same data, split, seeds and schedule)"
     out["complete"] = out["complete"] and src["complete"]
