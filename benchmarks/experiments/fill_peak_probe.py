@@ -65,7 +65,7 @@ def run(argv) -> int:
 
 
 def evaluate(paths) -> int:
-    from ddrcore.model.scoring import roc_auc
+    from real_capture import residual_variants_line
 
     def z(test, val):
         lt, lv = np.log(np.maximum(test, 1e-12)), np.log(np.maximum(val, 1e-12))
@@ -73,17 +73,8 @@ def evaluate(paths) -> int:
 
     for path in paths:
         d = np.load(path)
-        kinds = d["kinds"]
-        on = kinds != ""
-        y = (kinds != "normal")[on].astype(int)
-        z_m = (np.log(np.maximum(d["measure"], 1e-12)) - d["mcal"][0]) / d["mcal"][1]
-        line = [path, f"shipped AS_cell {roc_auc(d['shipped'][on], y):.3f}", f"flat {d['flat'].mean():.2f}"]
-        for g in GAPS:
-            z_e = z(d[f"t{g}"], d[f"v{g}"])
-            cell = ((z_e + z_m) / np.sqrt(2))[on]
-            line.append(f"G={g}: AS_e {roc_auc(z_e[on], y):.3f}, AS_cell {roc_auc(cell, y):.3f}, "
-                        f"top 20 {int(y[np.argsort(-cell)[:20]].sum())}")
-        print(" | ".join(line))
+        print(residual_variants_line(path, d, [(f"G={g}", z(d[f"t{g}"], d[f"v{g}"])) for g in GAPS],
+                                     extra=f"flat {d['flat'].mean():.2f}"))
     return 0
 
 

@@ -61,3 +61,25 @@ def capture_from_argv(argv) -> dict:
     nor, odd = kinds == "normal", (kinds != "normal") & (kinds != "")
     seen.update(image=image, seed=seed, normal_mask=nor, odd_mask=odd, on=nor | odd, y=odd[nor | odd].astype(int))
     return seen
+
+
+def residual_variants_line(path: str, d, variants, extra: str = "") -> str:
+    """One line for a probe that recomputes AS_e: the shipped AS_cell's AUC, then per ``(name, z(AS_e))``
+    the AUC of AS_e and of AS_cell = (z(AS_e) + z(AS_m)) / sqrt(2), and the anomalies in its top 20.
+
+    ``d`` holds ``kinds``, ``shipped`` (AS_cell as shipped), ``measure`` (AS_m) and ``mcal`` (AS_m's scale).
+    """
+    import numpy as np
+
+    from ddrcore.model.scoring import roc_auc
+
+    kinds = d["kinds"]
+    on = kinds != ""
+    y = (kinds != "normal")[on].astype(int)
+    z_m = (np.log(np.maximum(d["measure"], 1e-12)) - d["mcal"][0]) / d["mcal"][1]
+    line = [path, f"shipped AS_cell {roc_auc(d['shipped'][on], y):.3f}"] + ([extra] if extra else [])
+    for name, z_e in variants:
+        cell = ((z_e + z_m) / np.sqrt(2))[on]
+        line.append(f"{name}: AS_e {roc_auc(z_e[on], y):.3f}, AS_cell {roc_auc(cell, y):.3f}, "
+                    f"top 20 {int(y[np.argsort(-cell)[:20]].sum())}")
+    return " | ".join(line)

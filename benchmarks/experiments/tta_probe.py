@@ -40,25 +40,17 @@ def run(argv) -> int:
 
 
 def evaluate(paths) -> int:
-    from ddrcore.model.scoring import roc_auc
+    from real_capture import residual_variants_line
 
     for path in paths:
         d = np.load(path)
-        kinds = d["kinds"]
-        on = kinds != ""
-        y = (kinds != "normal")[on].astype(int)
-        z_m = (np.log(np.maximum(d["measure"], 1e-12)) - d["mcal"][0]) / d["mcal"][1]
         val = np.log(d["val_residual"])
         # Validation scores are view by view (dihedral_views) where the model took eight views of them.
         per_object = val.reshape(8, -1).mean(0) if len(val) % 8 == 0 else val
-        line = [path, f"shipped AS_cell {roc_auc(d['shipped'][on], y):.3f}"]
-        for name, test, ref in (("one view", np.log(d["residual"]), val),
-                                ("eight views", np.log(d["views"]).mean(0), per_object)):
-            z_e = (test - ref.mean()) / ref.std()
-            cell = ((z_e + z_m) / np.sqrt(2))[on]
-            line.append(f"{name}: AS_e {roc_auc(z_e[on], y):.3f}, AS_cell {roc_auc(cell, y):.3f}, "
-                        f"top 20 {int(y[np.argsort(-cell)[:20]].sum())}")
-        print(" | ".join(line))
+        variants = [(name, (test - ref.mean()) / ref.std())
+                    for name, test, ref in (("one view", np.log(d["residual"]), val),
+                                            ("eight views", np.log(d["views"]).mean(0), per_object))]
+        print(residual_variants_line(path, d, variants))
     return 0
 
 
