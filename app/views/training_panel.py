@@ -176,10 +176,11 @@ class TrainingPanel(PlotsOnDemand, QWidget):
             plot = self.plots.addPlot(row=row // 2, col=row % 2, axisItems={"left": decade_axis(pg, "left")})
             self.family_plots[family] = plot
             # Coloured names in the title instead of a legend, which would cover the curves.
-            key = "  ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632; {n}</span>" for n in names)
+            # Packed tight: in a dock 330 px wide (a 1280 x 800 screen) a panel's title has about 120 px.
+            key = " ".join(f"<span style='color:{CURVE_COLORS[n]}'>&#9632;{n}</span>" for n in names)
             # (L_R, L_XC and L1_XN exist only in finetuning: that panel needs no prefix, and has no room.)
             short = {"pretraining": "pretrain "}.get(family, "")
-            plot.setTitle(f"{short}{key}", size="8pt")
+            plot.setTitle(f"{short}{key}", size="7pt")
             plot.showGrid(y=True, alpha=0.2)
             for side in ("left", "bottom"):
                 axis = plot.getAxis(side)
