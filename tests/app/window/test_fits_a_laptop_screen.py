@@ -58,3 +58,18 @@ def test_a_long_training_message_scrolls_the_train_dock_instead_of_squeezing_its
         assert box.height() >= box.minimumSizeHint().height(), (box.height(), box.minimumSizeHint().height())
     scroll = win.findChild(type(win.train_dock.widget()), "trainDockScroll")
     assert scroll.verticalScrollBar().maximum() > 0
+
+
+def test_every_loss_panel_names_all_its_curves_within_its_width(win, qtbot):
+    # At 1280 x 800 the Train dock is about 330 px wide, two loss panels a row: "L_R L_XC L1_XN" was cut off.
+    win.show_gallery()
+    win.resize(*ROOM)
+    qtbot.wait(50)
+    win.size_docks()
+    panel = win.train_panel
+    panel.ensure_plots()
+    qtbot.wait(100)
+    assert panel.plots.width() <= 340, panel.plots.width()
+    for family, plot in panel.family_plots.items():
+        # A title wider than its half of the canvas pushes the panel on the right past the canvas's edge.
+        assert plot.geometry().right() <= panel.plots.width(), (family, plot.geometry().right(), panel.plots.width())
