@@ -83,7 +83,8 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
                 brief = sizes_in_words(patches.patching, patches.sources, brief=True)
                 full = sizes_in_words(patches.patching, patches.sources)
                 note = (f"Cut into {len(patches)} objects (detected; {brief})"
-                        + (f". Each image is cut at its own size: {full}" if full != brief else "")
+                        + (f". An image at another magnification than the folder's is cut at its own size "
+                           f"({full})" if full != brief else "")
                         + ". Annotate ▸ Re-cut Patches to cut otherwise.")
         except DdridError as exc:
             patches, note = None, f"no objects found ({exc.reason.splitlines()[0]}): cut into grid tiles"

@@ -53,6 +53,8 @@ def settings_rounds(part: dict) -> int:
 def merge_rounds(parts: list) -> dict:
     """Runs of the same classes at seeds 0, 1, ...: their AUCs become rounds of one run."""
     same_experiment(parts, free=("seed", "rounds"))
+    if any(settings_rounds(p) > 1 for p in parts):
+        raise SystemExit("rounds are joined from parts of one round each (one seed per part)")
     seeds = sorted(p["settings"]["seed"] for p in parts)
     if seeds != list(range(seeds[0], seeds[0] + len(parts))):
         raise SystemExit(f"rounds need consecutive seeds, got {seeds}")
@@ -135,9 +137,14 @@ def take_method(out: dict, source_path: str, method: str) -> dict:
         raise SystemExit(f"{source_path} does not hold {method} for the same classes")
     for key in BY_CLASS:
         out[key][method] = src[key][method]
+    # Seconds too, where the source kept one per round of every class (files joined before 2026-12-07 kept
+    # one class's only); else none, rather than the parts' seconds beside another file's AUCs.
     taken = src.get("seconds_per_class", {}).get(method, {})
-    if sorted(taken) == sorted(out["classes"]):      # (files joined before 2026-12-07 kept one class's only)
+    rounds = settings_rounds(out)
+    if sorted(taken) == sorted(out["classes"]) and all(len(v) == rounds for v in taken.values()):
         out.setdefault("seconds_per_class", {})[method] = taken
+    else:
+        out.get("seconds_per_class", {}).pop(method, None)
     out["mean"][method] = src["mean"][method]
     out["command"] += f" ; {method}: taken from {Path(source_path).name} (same data, split, seeds and schedule)"
     out["complete"] = out["complete"] and src["complete"]

@@ -226,7 +226,8 @@ def sizes_in_words(patching: Patching, sources=(), brief: bool = False) -> str:
     (:meth:`Patching.for_image`), so the folder's median size, which no
     image may have been cut at, must not be the only figure a user sees.
     ``sources`` are the patches' sources (``path`` and ``size``, the crop
-    side in page pixels); an object's size is half its crop's side.
+    side in page pixels); an object's size is half its crop's side (the
+    side is twice the size, rounded to a whole pixel).
     ``brief``: only the sizes, for a one-line status where space is short.
 
     Examples
@@ -238,9 +239,9 @@ def sizes_in_words(patching: Patching, sources=(), brief: bool = False) -> str:
     >>> sizes_in_words(p, [S(path="a", size=108), S(path="b", size=108)])
     'object size 54 px, crops 108 px'
     >>> sizes_in_words(p, [S(path="a", size=47), S(path="a", size=47), S(path="b", size=168)])
-    'object size per image: 24 px (1 image), 84 px (1 image); crops 47, 168 px'
+    'object size per image: 23.5 px (1 image), 84 px (1 image); crops 47, 168 px'
     >>> sizes_in_words(p, [S(path="a", size=47), S(path="b", size=168)], brief=True)
-    'object size per image 24, 84 px'
+    'object size per image 23.5, 84 px'
     >>> sizes_in_words(Patching("points", patch_size=40))
     'crops 40 px'
     """
@@ -257,12 +258,12 @@ def sizes_in_words(patching: Patching, sources=(), brief: bool = False) -> str:
         return f"{n} image" + ("s" if n != 1 else "")
 
     if brief:
-        sizes = ", ".join(f"{side / 2:.0f}" for side in sides) if len(sides) <= 4 else \
-            f"{sides[0] / 2:.0f}-{sides[-1] / 2:.0f}"
+        sizes = ", ".join(f"{side / 2:g}" for side in sides) if len(sides) <= 4 else \
+            f"{sides[0] / 2:g}-{sides[-1] / 2:g}"
         return f"object size per image {sizes} px"
     if len(sides) > 4:
         n = len(set().union(*images.values()))
-        return (f"object size per image, {sides[0] / 2:.0f}-{sides[-1] / 2:.0f} px over {count(n)}; "
+        return (f"object size per image, {sides[0] / 2:g}-{sides[-1] / 2:g} px over {count(n)}; "
                 f"crops {sides[0]}-{sides[-1]} px")
-    parts = ", ".join(f"{side / 2:.0f} px ({count(len(images[side]))})" for side in sides)
+    parts = ", ".join(f"{side / 2:g} px ({count(len(images[side]))})" for side in sides)
     return f"object size per image: {parts}; crops {', '.join(map(str, sides))} px"

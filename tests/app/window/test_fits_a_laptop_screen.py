@@ -61,7 +61,9 @@ def test_a_long_training_message_scrolls_the_train_dock_instead_of_squeezing_its
 
 
 def test_every_loss_panel_names_all_its_curves_within_its_width(win, qtbot):
-    # At 1280 x 800 the Train dock is about 330 px wide, two loss panels a row: "L_R L_XC L1_XN" was cut off.
+    # Two loss panels a row in a canvas about 310-330 px wide (the Train dock at its narrowest, as on a 1280 x 800
+    # screen; offscreen the screen is 800 px wide and the canvas keeps its minimum width): "L_R L_XC L1_XN" was cut
+    # off, and its panel pushed past the canvas's edge.
     win.show_gallery()
     win.resize(*ROOM)
     qtbot.wait(50)

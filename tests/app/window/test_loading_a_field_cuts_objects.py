@@ -93,7 +93,7 @@ def test_a_folder_at_two_magnifications_names_each_images_own_object_size(win, t
     label = find(win, "cutNoteLabel")
     # ... and the note says so, rather than the folder's median size that neither image was cut at:
     # the sizes on the view row, each image's size and crop in its tooltip.
-    shown = f"object size per image {', '.join(f'{side / 2:.0f}' for side in sides)} px"
+    shown = f"object size per image {', '.join(f'{side / 2:g}' for side in sides)} px"
     assert shown in label.text(), label.text()
-    assert all(f"{side / 2:.0f} px (1 image)" in label.toolTip() for side in sides), label.toolTip()
+    assert all(f"{side / 2:g} px (1 image)" in label.toolTip() for side in sides), label.toolTip()
     assert f"{t.patching.object_size:g} px" not in label.text() + label.toolTip()

@@ -127,7 +127,7 @@ def test_each_image_is_cut_at_its_own_magnification(tmp_path):
     # What the user is told names each image's own size, not the folder's median that neither was cut at.
     words = sizes_in_words(both.patching, both.sources)
     for name in fields:
-        assert f"{min(sides[name]) / 2:.0f} px (1 image)" in words
+        assert f"{min(sides[name]) / 2:g} px (1 image)" in words
     assert f"object size {both.patching.object_size:g} px" not in words
     # A size the user gives holds for every image.
     fixed = run_to_end(load_patches(tmp_path / "both", patching=Patching("auto", object_size=20)))
