@@ -26,7 +26,7 @@ class RecutDialog(QDialog):
     squares inside 85 px nuclei.
     """
 
-    def __init__(self, current: Optional[Patching], patch_size: int, parent=None):
+    def __init__(self, current: Optional[Patching], patch_size: int, parent=None, estimated: str = ""):
         super().__init__(parent)
         self.setObjectName("recutDialog")
         self.setWindowTitle("Re-cut patches")
@@ -54,7 +54,13 @@ class RecutDialog(QDialog):
         self.warning.setStyleSheet("color: #d62728")
         current = current or Patching("grid", patch_size=patch_size)
         self.source.setCurrentIndex(max(0, self.source.findData(current.source)))
-        self.size.setValue(current.object_size or 0)
+        # An estimated size (per_image) stays "auto": sent back as typed it would cut every image at the folder's
+        # size, an image at another magnification included.  The estimate is shown beside it.
+        self._estimate = current.object_size if current.per_image and current.object_size else None
+        if self._estimate:
+            # ``estimated``: what the patches were cut at, in words (each image's own size where they differ).
+            self.size.setSpecialValueText(f"auto ({estimated or f'estimated {current.object_size:g} px'})")
+        self.size.setValue(0 if self._estimate else (current.object_size or 0))
         self.border.setCurrentIndex(max(0, self.border.findData(current.border)))
         # Only a size the user typed (or a grid's tile) is kept; an object crop's side is derived, not chosen.
         self._grid_tile = current.crop_side() if current.is_grid else 32
@@ -103,7 +109,7 @@ class RecutDialog(QDialog):
 
     def _update_warning(self) -> None:
         grid = self.source.currentData() == "grid"
-        self.warning.setText("" if grid else crop_warning(self.patch.value(), self.size.value()))
+        self.warning.setText("" if grid else crop_warning(self.patch.value(), self.size.value() or self._estimate))
         self.warning.setVisible(bool(self.warning.text()))
 
     def values(self) -> tuple[str, Optional[float], Optional[int]]:

@@ -15,6 +15,7 @@ from ddrcore.base import default_input_size
 from ddrcore.io import project as projectfile
 from ddrcore.io.images import BadFile
 from ddrcore.objects import Patching
+from ddrcore.objects.patching import sizes_in_words
 from ddrcore.pipeline import bundled_demo_dir
 
 from .controller import Controller
@@ -156,7 +157,9 @@ class Loader(Controller):
 
         if self.runner.busy or not len(self.doc):
             return
-        dialog = RecutDialog(self.doc.table.patching, self.doc.table.patch_size, self.window)
+        t = self.doc.table
+        words = sizes_in_words(t.patching, t.sources, brief=True) if t.is_objects and t.patching.object_size else ""
+        dialog = RecutDialog(t.patching, t.patch_size, self.window, estimated=words)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.recut(*dialog.values(), border=dialog.border_policy())
 
@@ -187,7 +190,9 @@ class Loader(Controller):
             return False
         table = PatchTable(patch_size=patching.crop_side() if patching.is_grid or patch_size else old.patch_size,
                            channel=old.channel)
-        table.set_patching(patching)
+        if patching.is_grid or patching.object_size is not None or patching.patch_size is not None:
+            table.set_patching(patching)
+        # else the size is estimated when the images are read (per image), from the patch settings set above
         inputs = list(old.inputs)
         self.doc.start_recut(table)
         self.load_inputs(inputs)

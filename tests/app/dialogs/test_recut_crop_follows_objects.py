@@ -45,3 +45,17 @@ def test_toolbar_and_recut_dialog_name_each_source_alike(qtbot):
     in_dialog = {d.source.itemData(i): d.source.itemText(i) for i in range(d.source.count())}
     assert in_dialog == dict(PATCHING_LABELS) == SOURCE_LABELS
     assert SOURCE_LABELS["labels"] == "Objects: label images"
+
+
+def test_an_estimated_size_stays_auto_so_each_image_keeps_its_own(qtbot):
+    # A folder at two magnifications is cut per image around an estimated reference size.  Re-cutting only to
+    # change the border policy must not send that estimate back as a typed size (every image at one size).
+    d = _dialog(qtbot, Patching("auto", object_size=21.1, per_image=True))
+    d.border.setCurrentIndex(d.border.findData("flag"))
+    assert d.values() == ("auto", None, None)
+    assert "21.1" in d.size.text()                       # the estimate is still shown
+    d.patch.setValue(12)                                 # a typed crop smaller than the estimate is warned about
+    assert "smaller than the objects" in d.warning.text()
+    # A size the user gave (not estimated) is kept as it was.
+    typed = _dialog(qtbot, Patching("auto", object_size=30.0))
+    assert typed.values() == ("auto", 30.0, None)

@@ -97,3 +97,72 @@ def test_a_folder_at_two_magnifications_names_each_images_own_object_size(win, t
     assert shown in label.text(), label.text()
     assert all(f"{side / 2:g} px (1 image)" in label.toolTip() for side in sides), label.toolTip()
     assert f"{t.patching.object_size:g} px" not in label.text() + label.toolTip()
+
+
+def test_recutting_a_folder_at_two_magnifications_keeps_each_images_own_size(win, tmp_path, wait_idle):
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+    from ddrid_gui.dialogs.recut import RecutDialog
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
+    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=60_000)
+    before = sorted({s.size for s in win.document.table.sources})
+    # Re-cut to flag border objects, the object size left as the dialog offers it.
+    dialog = RecutDialog(win.document.table.patching, win.document.table.patch_size)
+    dialog.border.setCurrentIndex(dialog.border.findData("flag"))
+    assert win.loader.recut(*dialog.values(), border=dialog.border_policy())
+    wait_idle(win, timeout=60_000)
+    assert win.document.table.patching.border == "flag"
+    assert sorted({s.size for s in win.document.table.sources}) == before, "one size for both images"
+
+
+def test_recutting_tiles_into_objects_of_an_estimated_size(win, tmp_path, wait_idle):
+    # The Re-cut dialog offers "auto" for the object size when the patches were tiles; that used to stop at
+    # "the object size is not known yet" before anything was read.
+    from ddrid_gui.dialogs.recut import RecutDialog
+
+    folder = _field(tmp_path)
+    win.preset_patching("grid")
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=30_000)
+    assert len(win.document.table) == 36
+    dialog = RecutDialog(win.document.table.patching, win.document.table.patch_size)
+    dialog.source.setCurrentIndex(dialog.source.findData("auto"))
+    assert dialog.values() == ("auto", None, None)
+    assert win.loader.recut(*dialog.values(), border=dialog.border_policy())
+    wait_idle(win, timeout=30_000)
+    t = win.document.table
+    assert t.patching.source == "auto" and t.patching.object_size and 5 <= len(t) <= 14
+
+
+def test_the_recut_menu_offers_each_images_own_size_and_keeps_it(win, tmp_path, wait_idle, monkeypatch):
+    # Annotate ▸ Re-cut Patches… accepted as offered: the same cut again, each image at its own size.
+    import tifffile
+    from PySide6.QtWidgets import QDialog
+
+    from ddrcore.objects.synthetic import make_field
+    from ddrid_gui.dialogs.recut import RecutDialog
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
+    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=60_000)
+    before = sorted({s.size for s in win.document.table.sources})
+    offered = []
+
+    def accept(dialog):
+        offered.append(dialog.size.text())
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(RecutDialog, "exec", accept)
+    win.loader.ask_recut()
+    wait_idle(win, timeout=60_000)
+    assert offered and "per image" in offered[0] and all(f"{s / 2:g}" in offered[0] for s in before), offered
+    assert sorted({s.size for s in win.document.table.sources}) == before
