@@ -5,8 +5,9 @@ AS_r, AS_e and the same scores of the validation normals (which every model
 file keeps).  Scores are squared distances; the z-rules standardise
 log(score) with the validation normals' mean and std.
 
-    python benchmarks/experiments/score_rules.py rings OUT_DIR [SEED]
-        train on `ddrid bench rings`' data and budget (explain profile) and
+    python benchmarks/experiments/score_rules.py rings OUT_DIR [SEED [VARIATION]]
+        train on `ddrid bench rings`' data and budget (default profile; rings of
+        VARIATION, default standard, as `ddrid bench rings --variation`) and
         save the scores as OUT_DIR/class-rings-round1.npz
     python benchmarks/experiments/score_rules.py eval SCORES_DIR [SCORES_DIR ...]
         the AUC of every rule, per class and mean, for each folder of
@@ -63,10 +64,10 @@ def evaluate(folder):
     print(f"{'lowest':>12} " + " ".join(f"{100 * min(r[n] for r in table.values()):17.1f}" for n in names))
 
 
-def rings(out, seed=1):
+def rings(out, seed=1, variation="standard"):
     import torch
 
-    from ddrcore.bench.rings import RingSettings, ring_patches
+    from ddrcore.bench.rings import VARIATIONS, RingSettings, ring_patches
     from ddrcore.config import TrainConfig
     from ddrcore.model.scoring import score_patches
     from ddrcore.model.training import train
@@ -74,9 +75,10 @@ def rings(out, seed=1):
 
     torch.set_num_threads(1)
     s = RingSettings(profile="explain", seed=int(seed), device="cpu")
-    train_x, _ = ring_patches(s.n_train, s.seed)
-    normal, _ = ring_patches(s.n_test, s.seed + 1000)
-    spot, _ = ring_patches(s.n_test, s.seed + 2000, spot=True)
+    style = VARIATIONS[variation]
+    train_x, _ = ring_patches(s.n_train, s.seed, style=style)
+    normal, _ = ring_patches(s.n_test, s.seed + 1000, style=style)
+    spot, _ = ring_patches(s.n_test, s.seed + 2000, spot=True, style=style)
     cfg = TrainConfig(pretrain_epochs=s.pretrain_epochs, finetune_epochs=s.finetune_epochs,
                       batch_size=s.batch_size, seed=s.seed, device="cpu", profile="explain")
     model = run_to_end(train(train_x, cfg))
