@@ -10,6 +10,14 @@ pytestmark = pytest.mark.gui
 ROOM = (1280, 800 - 60)
 
 
+def _at_laptop_size(win, qtbot):
+    """The window shown at :data:`ROOM` with its docks sized as the app sizes them."""
+    win.show_gallery()
+    win.resize(*ROOM)
+    qtbot.wait(50)
+    win.size_docks()
+
+
 def test_the_minimum_size_fits_1280_by_800(win, qtbot):
     win.show_gallery()
     qtbot.wait(50)
@@ -18,10 +26,7 @@ def test_the_minimum_size_fits_1280_by_800(win, qtbot):
 
 
 def test_no_dock_covers_another_at_1280_by_800(win, qtbot):
-    win.show_gallery()
-    win.resize(*ROOM)
-    qtbot.wait(50)
-    win.size_docks()
+    _at_laptop_size(win, qtbot)
     qtbot.wait(50)
     assert win.height() <= ROOM[1]
     shown = [d for d in (win.train_dock, win.detail_dock, win.source_dock, win.threshold_dock, win.problems_dock)
@@ -47,10 +52,7 @@ def test_a_window_restored_above_the_screen_is_moved_back_onto_it(win, qtbot):
 def test_a_long_training_message_scrolls_the_train_dock_instead_of_squeezing_its_fields(win, qtbot):
     # After training on few objects the quality check's warning runs to a dozen wrapped lines; at 1280 x 800
     # the spin boxes above it were squeezed to slivers (a few px of a 23 px box) instead of the dock scrolling.
-    win.show_gallery()
-    win.resize(*ROOM)
-    qtbot.wait(50)
-    win.size_docks()
+    _at_laptop_size(win, qtbot)
     panel = win.train_panel
     panel.status.setText("quality check: AUC 1.00 of 4 validation objects vs odd cells made from them. " * 12)
     qtbot.wait(100)
@@ -64,10 +66,7 @@ def test_every_loss_panel_names_all_its_curves_within_its_width(win, qtbot):
     # Two loss panels a row in a canvas about 310-330 px wide (the Train dock at its narrowest, as on a 1280 x 800
     # screen; offscreen the screen is 800 px wide and the canvas keeps its minimum width): "L_R L_XC L1_XN" was cut
     # off, and its panel pushed past the canvas's edge.
-    win.show_gallery()
-    win.resize(*ROOM)
-    qtbot.wait(50)
-    win.size_docks()
+    _at_laptop_size(win, qtbot)
     panel = win.train_panel
     panel.ensure_plots()
     qtbot.wait(100)

@@ -23,6 +23,20 @@ def _field(tmp_path, name="field.tif", noise=False):
     return folder
 
 
+def _open_mixed(win, tmp_path, wait_idle):
+    """A folder of two fields at two magnifications (objects about 10 and 34 px), opened as from a drop."""
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
+    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=60_000)
+
+
 def test_a_folder_of_fields_opens_as_objects_and_says_so(win, tmp_path, wait_idle):
     folder = _field(tmp_path)
     win.open_paths([str(folder)])         # as from the command line or a drop, nothing chosen
@@ -77,16 +91,7 @@ def test_a_folder_of_label_images_only_names_them_in_the_problems(win, tmp_path,
 
 
 def test_a_folder_at_two_magnifications_names_each_images_own_object_size(win, tmp_path, wait_idle):
-    import tifffile
-
-    from ddrcore.objects.synthetic import make_field
-
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
-    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
-    win.open_paths([str(folder)])
-    wait_idle(win, timeout=60_000)
+    _open_mixed(win, tmp_path, wait_idle)
     t = win.document.table
     sides = sorted({s.size for s in t.sources})
     assert len(sides) == 2                   # each image cut at its own size ...
@@ -100,17 +105,9 @@ def test_a_folder_at_two_magnifications_names_each_images_own_object_size(win, t
 
 
 def test_recutting_a_folder_at_two_magnifications_keeps_each_images_own_size(win, tmp_path, wait_idle):
-    import tifffile
-
-    from ddrcore.objects.synthetic import make_field
     from ddrid_gui.dialogs.recut import RecutDialog
 
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
-    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
-    win.open_paths([str(folder)])
-    wait_idle(win, timeout=60_000)
+    _open_mixed(win, tmp_path, wait_idle)
     before = sorted({s.size for s in win.document.table.sources})
     # Re-cut to flag border objects, the object size left as the dialog offers it.
     dialog = RecutDialog(win.document.table.patching, win.document.table.patch_size)
@@ -142,18 +139,11 @@ def test_recutting_tiles_into_objects_of_an_estimated_size(win, tmp_path, wait_i
 
 def test_the_recut_menu_offers_each_images_own_size_and_keeps_it(win, tmp_path, wait_idle, monkeypatch):
     # Annotate ▸ Re-cut Patches… accepted as offered: the same cut again, each image at its own size.
-    import tifffile
     from PySide6.QtWidgets import QDialog
 
-    from ddrcore.objects.synthetic import make_field
     from ddrid_gui.dialogs.recut import RecutDialog
 
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    tifffile.imwrite(folder / "a_small.tif", make_field((256, 256), ("blob",), n=14, size=10, seed=1).image)
-    tifffile.imwrite(folder / "b_large.tif", make_field((512, 512), ("blob",), n=14, size=34, seed=2).image)
-    win.open_paths([str(folder)])
-    wait_idle(win, timeout=60_000)
+    _open_mixed(win, tmp_path, wait_idle)
     before = sorted({s.size for s in win.document.table.sources})
     offered = []
 
