@@ -16,7 +16,7 @@ import numpy as np
 
 
 def main() -> int:
-    from real_capture import run_capturing
+    from real_capture import run_capturing, save_arrays
 
     from ddrcore.model.cellscore import feature_matrix
 
@@ -24,11 +24,12 @@ def main() -> int:
     seen = run_capturing(image, mask, seed)
     model, scores, test, normal, kinds = (seen[k] for k in ("model", "scores", "test", "normal", "kinds"))
     v = model.validation_scores
-    np.savez(out, latent=scores.latent, residual=scores.residual, cell=scores.cell, kinds=np.asarray(kinds, str),
-             test_features=feature_matrix(test.sources), normal_features=feature_matrix(normal.sources),
-             val_indices=np.asarray(model.training.get("val_indices", []), int),
-             val_latent=v["latent"], val_residual=v["residual"], val_cell=v["cell"],
-             border=np.array([s.touches_border for s in test.sources]))
+    save_arrays(out, (image, mask),
+                latent=scores.latent, residual=scores.residual, cell=scores.cell, kinds=np.asarray(kinds, str),
+                test_features=feature_matrix(test.sources), normal_features=feature_matrix(normal.sources),
+                val_indices=np.asarray(model.training.get("val_indices", []), int),
+                val_latent=v["latent"], val_residual=v["residual"], val_cell=v["cell"],
+                border=np.array([s.touches_border for s in test.sources]))
     print(f"{out}: {len(kinds)} test detections, AUC as shipped {seen['results']['methods']['ddrid']['auc']:.3f}")
     return 0
 

@@ -44,7 +44,7 @@ def peaks_off_fill(model, images: np.ndarray) -> tuple:
 
 
 def run(argv) -> int:
-    from real_capture import capture_from_argv
+    from real_capture import capture_from_argv, save_arrays
 
     from ddrcore.model.minibatch import dihedral_views
 
@@ -57,7 +57,7 @@ def run(argv) -> int:
     v, v_shipped, _ = peaks_off_fill(model, np.ascontiguousarray(val, np.float32))
     # The validation patches must be the model's own: its AS_e, recomputed, must be what it kept.
     assert np.allclose(v_shipped, model.validation_scores["residual"], rtol=1e-4), "validation patches differ"
-    np.savez(argv[3], kinds=np.asarray(seen["kinds"], str), shipped=seen["scores"].cell, residual=t_shipped,
+    save_arrays(argv[3], argv[:2], kinds=np.asarray(seen["kinds"], str), shipped=seen["scores"].cell, residual=t_shipped,
              measure=seen["scores"].measure, mcal=np.asarray(model.measure.calibration), val_residual=v_shipped,
              flat=flat, **{f"t{g}": t[g] for g in t}, **{f"v{g}": v[g] for g in v})
     print(f"{argv[3]}: {len(test)} test patches")

@@ -83,3 +83,21 @@ def residual_variants_line(path: str, d, variants, extra: str = "") -> str:
         line.append(f"{name}: AS_e {roc_auc(z_e[on], y):.3f}, AS_cell {roc_auc(cell, y):.3f}, "
                     f"top 20 {int(y[np.argsort(-cell)[:20]].sum())}")
     return " | ".join(line)
+
+
+def save_arrays(out: str, inputs, **arrays) -> None:
+    """Write a probe's arrays to ``out`` (.npz), atomically; never over one of ``inputs`` or a file of another kind."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from ddrcore.io.atomic import atomic_path
+
+    target = Path(out)
+    if target.suffix != ".npz":
+        raise SystemExit(f"{out}: give a .npz path for the probe's arrays")
+    if any(p and target.resolve() == Path(p).resolve() for p in inputs):
+        raise SystemExit(f"{out} is one of the inputs; write the arrays elsewhere")
+    with atomic_path(target, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)

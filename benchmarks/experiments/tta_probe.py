@@ -21,7 +21,7 @@ import numpy as np
 
 
 def run(argv) -> int:
-    from real_capture import capture_from_argv
+    from real_capture import capture_from_argv, save_arrays
 
     from ddrcore.console import run_to_end
     from ddrcore.model.minibatch import dihedral_views
@@ -31,7 +31,7 @@ def run(argv) -> int:
     model, test = seen["model"], seen["test"]
     views = run_to_end(score_patches(model, dihedral_views(test.images))).residual.reshape(8, len(test))
     assert np.allclose(views[0], seen["scores"].residual, rtol=1e-4), "the first view must be the patch as shipped"
-    np.savez(argv[3], kinds=np.asarray(seen["kinds"], str), shipped=seen["scores"].cell,
+    save_arrays(argv[3], argv[:2], kinds=np.asarray(seen["kinds"], str), shipped=seen["scores"].cell,
              residual=seen["scores"].residual, views=views,
              val_residual=np.asarray(model.validation_scores["residual"]), measure=seen["scores"].measure,
              mcal=np.asarray(model.measure.calibration))
