@@ -111,6 +111,12 @@ class Loader(Controller):
             # How the app chose to cut: in the status bar, and kept beside the patch toolbar's choices.
             self.window.notify(result.note, 15000)
             self.window.view_bar.show_note(result.note)
+        elif added.carried is not None:
+            # A re-cut: the note describes the cut now shown (each image's own size where they differ),
+            # and says nothing of objects once the patches are tiles.
+            t = self.doc.table
+            objects = len(t) and t.patching is not None and not t.patching.is_grid and t.patching.object_size
+            self.window.view_bar.show_note(jobs.cut_note(t) if objects else "")
 
     def open_demo(self) -> None:
         """The bundled demo data: its training normals are marked, so Train can be pressed at once."""
@@ -173,6 +179,8 @@ class Loader(Controller):
             return False
         old = self.doc.table
         self.window.patch_bar.preset(source, object_size or 0)
+        # Said to the document too: a box already showing 0 ("auto", "per image") emits no change.
+        self.doc.set_patch_settings(object_size=object_size or None)
         if border is not None:
             self.doc.set_patch_settings(border=border)
         s = self.doc.patch_settings

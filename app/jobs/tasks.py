@@ -50,6 +50,18 @@ def is_field(path, tile: int) -> bool:
     return min(page.shape[:2]) >= FIELD_TILES * tile
 
 
+def cut_note(patches) -> str:
+    """The line that says how loaded images were cut into objects: the view row shows its first sentence
+    (the sizes alone where images differ), the tooltip all of it."""
+    brief = sizes_in_words(patches.patching, patches.sources, brief=True)
+    full = sizes_in_words(patches.patching, patches.sources)
+    how = "detected" if patches.patching.source == "auto" else patches.patching.source
+    return (f"Cut into {len(patches)} objects ({how}; {brief})"
+            + (f". An image at another magnification than the folder's is cut at its own size ({full})"
+               if full != brief else "")
+            + ". Annotate ▸ Re-cut Patches to cut otherwise.")
+
+
 def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int], channel,
                 mark_normal_under: Sequence[str] = (), expected_channels=None, patching=None, objects_first=None):
     """Load folders/files; a missing or empty input is a problem entry, not a failure.
@@ -79,13 +91,7 @@ def load_inputs(paths: Sequence[str], patch_size: int, input_size: Optional[int]
             if len(patches) == 0:
                 patches, note = None, "no objects found: cut into grid tiles"
             else:
-                # The view row shows the first sentence (the sizes alone where images differ), the tooltip all.
-                brief = sizes_in_words(patches.patching, patches.sources, brief=True)
-                full = sizes_in_words(patches.patching, patches.sources)
-                note = (f"Cut into {len(patches)} objects (detected; {brief})"
-                        + (f". An image at another magnification than the folder's is cut at its own size "
-                           f"({full})" if full != brief else "")
-                        + ". Annotate ▸ Re-cut Patches to cut otherwise.")
+                note = cut_note(patches)
         except DdridError as exc:
             patches, note = None, f"no objects found ({exc.reason.splitlines()[0]}): cut into grid tiles"
     if files and patches is None:

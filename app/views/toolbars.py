@@ -183,6 +183,15 @@ class PatchBar(QToolBar):
         self.channel_box.setEnabled(not fixed)
         self.patching_combo.setEnabled(not fixed)
         self.object_size_spin.setEnabled(not fixed and objects)
+        # A folder at two magnifications is cut at each image's own size: the box says "per image" rather
+        # than the folder's median, which no image may have been cut at (the view row's note gives the sizes).
+        per_image = fixed and objects and len({src.size for src in self.document.table.sources}) > 1
+        was = self.object_size_spin.specialValueText() == "per image"
+        self.object_size_spin.setSpecialValueText("per image" if per_image else "auto")
+        self.patch_size_box.setSpecialValueText("per image" if per_image else "")   # its crops too
+        if per_image or was:
+            _set_quietly(self.object_size_spin, 0.0 if per_image else float(s.object_size or 0))
+            _set_quietly(self.patch_size_box, self.patch_size_box.minimum() if per_image else s.patch_size)
         self.files_action.setVisible(s.source in ("labels", "points"))
         self.border_action.setVisible(objects)
         self.border_box.setEnabled(not fixed)

@@ -102,6 +102,8 @@ def test_a_folder_at_two_magnifications_names_each_images_own_object_size(win, t
     assert shown in label.text(), label.text()
     assert all(f"{side / 2:g} px (1 image)" in label.toolTip() for side in sides), label.toolTip()
     assert f"{t.patching.object_size:g} px" not in label.text() + label.toolTip()
+    # The greyed boxes say "per image", not the folder's median size and crop that no image was cut at.
+    assert find(win, "objectSizeSpin").text() == find(win, "patchSizeBox").text() == "per image"
 
 
 def test_recutting_a_folder_at_two_magnifications_keeps_each_images_own_size(win, tmp_path, wait_idle):
@@ -116,6 +118,9 @@ def test_recutting_a_folder_at_two_magnifications_keeps_each_images_own_size(win
     wait_idle(win, timeout=60_000)
     assert win.document.table.patching.border == "flag"
     assert sorted({s.size for s in win.document.table.sources}) == before, "one size for both images"
+    # The view row still says so after the re-cut (it used to go blank).
+    label = find(win, "cutNoteLabel")
+    assert f"object size per image {', '.join(f'{side / 2:g}' for side in before)} px" in label.text(), label.text()
 
 
 def test_recutting_tiles_into_objects_of_an_estimated_size(win, tmp_path, wait_idle):
@@ -135,6 +140,15 @@ def test_recutting_tiles_into_objects_of_an_estimated_size(win, tmp_path, wait_i
     wait_idle(win, timeout=30_000)
     t = win.document.table
     assert t.patching.source == "auto" and t.patching.object_size and 5 <= len(t) <= 14
+    assert f"Cut into {len(t)} objects" in find(win, "cutNoteLabel").text()
+    # Back to tiles: no note about objects is left standing.
+    assert win.loader.recut("grid", patch_size=32)
+    wait_idle(win, timeout=30_000)
+    assert len(win.document.table) == 36 and "objects" not in find(win, "cutNoteLabel").text()
+    # To objects at a size given: the note says that size.
+    assert win.loader.recut("auto", object_size=21.0)
+    wait_idle(win, timeout=30_000)
+    assert "object size 21 px" in find(win, "cutNoteLabel").text(), find(win, "cutNoteLabel").text()
 
 
 def test_the_recut_menu_offers_each_images_own_size_and_keeps_it(win, tmp_path, wait_idle, monkeypatch):
