@@ -87,6 +87,15 @@ def _objects(table: PatchTable, threshold: float):
     return sources, flagged_objects(scores, sources, threshold), patching
 
 
+def _read_paths(table: PatchTable, model_path: Optional[str]) -> list:
+    """What the project reads, for the output rule: the model, the inputs, a label folder chosen, and the
+    label images and folders the images pair with (an image opened on its own pairs with its label image)."""
+    from ddrcore.objects.labels import with_label_folders
+
+    labels = table.patching.labels_dir if table.patching is not None else None
+    return with_label_folders([p for p in (model_path, *table.inputs, labels) if p])
+
+
 def rois_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
     """The flagged objects as a Fiji ROI set (ddrcore.io.exchange.write_rois), as a job; returns (path, count).
 
@@ -95,7 +104,7 @@ def rois_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Option
     from ddrcore.io.outputs import check_output
 
     sources, flagged, patching = _objects(table, threshold)
-    inputs = [p for p in (model_path, *table.inputs) if p]
+    inputs = _read_paths(table, model_path)
     check_output(path, "rois", inputs)
     channel = table.channel
 
@@ -117,7 +126,7 @@ def labels_job(folder: str, table: PatchTable, model: DDRIDModel, model_path: Op
     if patching.is_grid:
         raise DdridError("grid tiles are not objects (they overlap at the image's edge): re-cut the images as "
                          "objects (Annotate ▸ Re-cut Patches) to export label images")
-    inputs = [p for p in (model_path, *table.inputs) if p]
+    inputs = _read_paths(table, model_path)
     check_output(folder, "folder", inputs)
     channel = table.channel
 

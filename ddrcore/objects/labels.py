@@ -114,7 +114,7 @@ def is_not_data(path: Union[str, os.PathLike], root: Optional[Union[str, os.Path
 
 
 def with_label_folders(paths) -> list:
-    """``paths`` (None left out) plus the label folders that images under them may pair with from outside.
+    """``paths`` (None left out) plus the label folders and files that the images among them pair with.
 
     An output must never replace a label image being read.  Label files beside
     their images are inside the input folder, which the output rule already
@@ -128,12 +128,23 @@ def with_label_folders(paths) -> list:
     >>> (root / "images").mkdir(); (root / "masks").mkdir()
     >>> [Path(p).name for p in with_label_folders([root / "images", None])]
     ['images', 'masks']
+    >>> (root / "a.tif").touch(); (root / "a_labels.tif").touch()
+    >>> [Path(p).name for p in with_label_folders([root / "a.tif"])]
+    ['a.tif', 'a_labels.tif']
     """
+    from ..io.reading import IMAGE_SUFFIXES
+
     out = [p for p in paths if p is not None]
     for p in list(out):
         folder = Path(p)
         if folder.name.lower() == "images" and folder.is_dir():
             out.extend(folder.parent / name for name in LABEL_FOLDERS if (folder.parent / name).is_dir())
+        elif folder.is_file() and folder.suffix.lower() in IMAGE_SUFFIXES:
+            # One image given rather than its folder: the label image it pairs with (beside it, or in the
+            # StarDist layout's masks/) is read too, and no folder rule covers it.
+            paired = find_label_image(folder)
+            if paired is not None:
+                out.append(paired)
     return out
 
 

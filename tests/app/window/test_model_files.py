@@ -163,6 +163,40 @@ def test_export_menu_rois_and_label_images(win, tmp_path, yesterday, wait_idle, 
         assert ids == {int(r["object_id"]) for r in rows if r["path"].endswith(f"w{k}.tif")}
 
 
+def test_label_images_never_replace_the_label_image_of_an_image_opened_alone(win, tmp_path, yesterday, wait_idle,
+                                                                             monkeypatch):
+    # One image opened (not its folder), cut from the label image beside it; label images exported into that
+    # folder would be named as the user's own and replaced it.
+    import hashlib
+
+    from ddrcore.model.modelfile import load
+    from ddrcore.objects.synthetic import make_field
+
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    f = make_field((96, 96), ("blob",), n=5, size=14, seed=0)
+    tifffile.imwrite(folder / "w0.tif", f.image)
+    tifffile.imwrite(folder / "w0_labels.tif", (f.labels * 3).astype(np.uint16))
+    before = hashlib.md5((folder / "w0_labels.tif").read_bytes()).hexdigest()
+    win.preset_patching("labels", 16)
+    win.open_paths([str(folder / "w0.tif")])
+    wait_idle(win)
+    doc = win.document
+    assert len(doc) == 5 and doc.table.patching.source == "labels"
+    model = load(yesterday, "cpu")
+    model.config.objects = "labels"       # the grid model stands in for one trained on these crops
+    doc.set_trained(model, str(yesterday), np.zeros(0, np.int64), [])
+    win.models.score_unscored()
+    wait_idle(win)
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _w, _t, text, *a: said.append(text)))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
+    action(win, "export_labels").trigger()
+    wait_idle(win)
+    assert hashlib.md5((folder / "w0_labels.tif").read_bytes()).hexdigest() == before
+    assert any("input" in line for line in said + problems(win)), (said, problems(win))
+
+
 @pytest.mark.slow   # in CI's slow tier: the default tier stays near 90 s
 def test_a_saved_project_reopens_from_its_cache_without_reading_or_scoring(win, image_folder, yesterday, qtbot,
                                                                           wait_idle, tmp_path, monkeypatch):

@@ -111,6 +111,32 @@ def test_exchange_outputs_follow_the_output_rule(scored, capsys):
     assert not (root / "x.csv").exists()
 
 
+def test_one_image_given_its_label_image_is_an_input_too(scored, capsys):
+    # Given one image file rather than its folder, the label image read with it (beside it, or in the
+    # StarDist layout's masks/) was not protected: --labels-out wrote over it, --force let a CSV replace it.
+    import hashlib
+    import shutil
+
+    root, _ = scored
+    model = str(root / "m.ddrid")
+    beside, layout = root / "single", root / "sd"
+    for folder in (beside, layout / "images", layout / "masks"):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / "test" / "X.tif", beside / "X.tif")
+    shutil.copy(root / "test" / "X-labels.tif", beside / "X_labels.tif")
+    shutil.copy(root / "test" / "X.tif", layout / "images" / "X.tif")
+    shutil.copy(root / "test" / "X-labels.tif", layout / "masks" / "X.tif")
+    labels = [beside / "X_labels.tif", layout / "masks" / "X.tif"]
+    before = [hashlib.md5(p.read_bytes()).hexdigest() for p in labels]
+    for image, extra in ((beside / "X.tif", ["--labels-out", str(beside)]),
+                         (beside / "X.tif", ["--force", "--rois", str(beside / "X_labels.tif")]),
+                         (layout / "images" / "X.tif", ["--force", "--rois", str(layout / "masks" / "X.tif")])):
+        assert main(["--quiet", "score", model, str(image), "--csv", str(root / "y.csv"), *extra]) == 1, extra
+        assert "input" in capsys.readouterr().err
+    assert main(["--quiet", "objects", str(image), "--csv", str(layout / "masks" / "X.tif"), "--force"]) == 1
+    assert [hashlib.md5(p.read_bytes()).hexdigest() for p in labels] == before
+
+
 def test_label_file_names_stay_apart():
     names = label_file_names(["/a/p1/x.tif", "/a/p2/x.tif"])
     assert len(set(names.values())) == 2
