@@ -226,6 +226,11 @@ def write_scored(csv_path, decompositions, scores, sources, model, model_path, t
     """Write the ranked CSV (atomically, with a note row per skipped file), then the decompositions if asked."""
     from .io.export import write_csv, write_decompositions
 
+    final = np.asarray(scores.score, np.float64)
+    if final.size and not np.isfinite(final).all():
+        # The model file's checks should have caught it; a CSV of NaN ranks nothing and flags nothing.
+        raise DdridError(path=model_path, reason=f"gives NaN or infinite scores for {int((~np.isfinite(final)).sum())} "
+                         "patch(es): the model file is damaged or forged; train it again")
     write_csv(csv_path, scores, sources, model.stamp(Path(model_path).name), threshold, inputs, force, notes=notes)
     if decompositions is not None:
         try:

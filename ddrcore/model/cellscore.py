@@ -40,6 +40,11 @@ _LOG = (0, 1, 4, 5, 6, 7, 8, 9, 10)
 _TINY = 1e-6
 #: Floor on AS_m before its log, and on its spread (as combined.py floors AS_l and AS_e).
 _FLOOR = 1e-12
+#: The sizes a stored measure model's arrays may have (lower bound 0: none): the measurements are logs,
+#: shape ratios and intensities standardised, so anything near these bounds is forged or damaged.
+#: (A spread may be tiny where the normals barely differ, e.g. all solid; squared differences over 1e-100
+#: still stay finite.)
+_RANGES = {"mean": (0, 1e6), "std": (1e-100, 1e6), "train": (0, 1e6), "calibration": (0, 1e6)}
 
 
 def feature_matrix(sources: Sequence) -> np.ndarray:
@@ -205,13 +210,22 @@ class MeasureModel:
             raise ValueError("measure model training features are malformed")
         if not (arrays["std"] > 0).all():
             raise ValueError("measure model spreads must be positive")
-        if arrays["calibration"].shape != (2,) or not arrays["calibration"][1] > 0:
+        if arrays["calibration"].shape != (2,) or not arrays["calibration"][1] >= _FLOOR:
             raise ValueError("measure model calibration must be a mean and a positive spread")
+        # Finite is not enough either: the measurements are logs and ratios of modest size, and values far
+        # from them overflow (a spread of 1e-300 divides into infinity, a mean of 1e308 into NaN).
+        for key, (lo, hi) in _RANGES.items():
+            v = np.abs(arrays[key])
+            if v.size and (v.max() > hi or (lo and v.min() < lo)):
+                raise ValueError(f"measure model {key} holds values outside {lo:g}..{hi:g} in size, which "
+                                 "no measurement has")
         whiten = None
         if d.get("whiten") is not None:       # absent in model files from before the whitening
             whiten = np.asarray(d["whiten"], np.float64)
-            if whiten.shape != (n_features, n_features) or not np.isfinite(whiten).all():
-                raise ValueError(f"measure model whitening must be a finite {n_features} x {n_features} matrix")
+            if (whiten.shape != (n_features, n_features) or not np.isfinite(whiten).all()
+                    or np.abs(whiten).max() > _RANGES["train"][1]):
+                raise ValueError(f"measure model whitening must be a finite {n_features} x {n_features} matrix "
+                                 "of modest values")
         return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"], whiten)
 
 

@@ -106,6 +106,10 @@ def save(model: DDRIDModel, path: Union[str, os.PathLike], inputs=(), force: boo
     return path
 
 
+#: The largest magnitude a stored weight or statistic may have (trained ones stay many orders below).
+MAX_WEIGHT = 1e8
+
+
 def _fail(path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: {what}")
 
@@ -229,6 +233,13 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
                 raise _bad(f"state.{name}.{key}", "is not a tensor")
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 raise _bad(f"state.{name}.{key}", "holds NaN or infinite weights")
+            # Finite is not enough: a negative variance makes BatchNorm's square root NaN, and weights far
+            # beyond any trained network's overflow to infinity on the first patch.
+            if tensor.is_floating_point() and tensor.numel() and float(tensor.abs().max()) > MAX_WEIGHT:
+                raise _bad(f"state.{name}.{key}", f"holds values beyond ±{MAX_WEIGHT:g}, which no trained "
+                           "network has")
+            if key.endswith("running_var") and tensor.numel() and float(tensor.min()) < 0:
+                raise _bad(f"state.{name}.{key}", "holds negative variances")
     z_c = payload.get("z_c")
     if not isinstance(z_c, torch.Tensor) or z_c.shape != (arch["latent_dim"],):
         raise _bad("z_c", "has the wrong shape")
@@ -306,8 +317,11 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
             raise _bad(key, "must be a dictionary")
         # Their texts are shown to users (ddrid info, the app): no terminal escapes, no extra lines.
         for name, text in _texts(payload.get(key, {}), key):
-            if any(unicodedata.category(ch) == "Cc" for ch in text):
-                raise _bad(name, "holds control characters (terminal escapes, line breaks); a model file never does")
+            # Cc: terminal escapes and line breaks; Cf: format characters such as a right-to-left override,
+            # which would show a line reversed.
+            if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+                raise _bad(name, "holds control characters (terminal escapes, line breaks, direction overrides); "
+                           "a model file never does")
     for name in ("synthetic_auc", "cell_auc"):
         auc = payload.get("validation", {}).get(name)
         if auc is not None and (isinstance(auc, bool) or not isinstance(auc, (int, float))
@@ -365,6 +379,17 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
     if avail and unpacked + 10 * pickled > 0.8 * avail:
         raise _fail(path, f"refused: unpacking it needs {unpacked / 2**30:.1f} GiB, more than this process can "
                           f"get ({avail / 2**30:.1f} GiB free)")
+    # torch reads the archive without checking its checksums: a file damaged on a disk or in a copy would
+    # load and score otherwise, silently.  Every part is checked here (one read of the file, sizes checked).
+    try:
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
+            damaged = zf.testzip()
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as exc:
+        raise _fail(path, f"not a ddrid model file or corrupted ({first_line(exc)})") from None
+    if damaged is not None:
+        raise _fail(path, f"damaged: part {damaged!r} of the archive fails its checksum (copy or save the "
+                          "model again)")
     try:
         fh.seek(0)
         payload = torch.load(fh, map_location="cpu", weights_only=True)

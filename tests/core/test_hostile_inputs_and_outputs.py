@@ -163,6 +163,11 @@ def _forge(tiny_model, tmp_path, edit, name="forged.ddrid"):
     (lambda p: next(iter(p["state"]["r_c"].values())).fill_(float("nan")), "state.r_c"),
     (lambda p: p["validation_scores"]["latent"].fill_(float("nan")), "validation_scores.latent"),
     (lambda p: p["config"].update(seed="=cmd"), "seed"),
+    # Finite but fatal: a negative BatchNorm variance gives NaN scores, a weight of 1e30 infinite ones.
+    (lambda p: next(v for k, v in p["state"]["view"].items() if k.endswith("running_var")).fill_(-1.0),
+     "state.view"),
+    (lambda p: next(iter(p["state"]["r_n"].values())).view(-1)[0].fill_(1e30), "state.r_n"),
+    (lambda p: p["validation"].update(threshold_rule="95 % quantile\u202e"), "validation.threshold_rule"),
 ])
 def test_forged_models_are_refused_naming_the_field(tiny_model, tmp_path, edit, field):
     p = _forge(tiny_model, tmp_path, edit)

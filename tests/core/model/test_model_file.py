@@ -66,6 +66,24 @@ def test_corrupt_and_foreign_files(tiny_model, tmp_path):
         modelfile.load(tmp_path / "missing.ddrid")
 
 
+def test_a_weight_damaged_in_a_copy_is_refused_by_its_checksum(tiny_model, tmp_path):
+    # One flipped sign bit in the weights: the archive's checksum says so (torch alone loaded it silently).
+    import zipfile
+
+    good = modelfile.save(tiny_model, tmp_path / "m.ddrid")
+    raw = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        part = max((i for i in zf.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    h = part.header_offset          # the local header's own name and extra lengths (torch pads the latter)
+    start = h + 30 + int.from_bytes(raw[h + 26:h + 28], "little") + int.from_bytes(raw[h + 28:h + 30], "little")
+    raw[start + 3] ^= 0x80
+    bad = tmp_path / "flipped.ddrid"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match="checksum"):
+        modelfile.load(bad, "cpu")
+    modelfile.load(good, "cpu")
+
+
 def test_wrong_version_and_damaged_fields(tiny_model, tmp_path):
     payload = modelfile.to_payload(tiny_model)
     payload["version"] = 99

@@ -221,11 +221,14 @@ def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell
     a, b = run_to_end(score_patches(model, test)), run_to_end(score_patches(loaded, test))
     np.testing.assert_allclose(a.cell, b.cell, rtol=1e-5)
     assert loaded.config.border == "exclude" and loaded.config.neighbours == "mask"
-    payload = torch.load(path, weights_only=True)
-    payload["measure"]["std"][0] = float("nan")
-    torch.save(payload, root / "forged.ddrid")
-    with pytest.raises(ModelFileError, match="measure"):
-        modelfile.load(root / "forged.ddrid", "cpu")
+    # Not a number, and finite numbers that overflow on the first object (NaN or infinite scores, exit 0).
+    for key, value in (("std", float("nan")), ("mean", 1e308), ("std", 1e-300), ("train", 1e300),
+                       ("calibration", 1e308)):
+        payload = torch.load(path, weights_only=True)
+        payload["measure"][key].view(-1)[0] = value
+        torch.save(payload, root / "forged.ddrid")
+        with pytest.raises(ModelFileError, match=f"measure.*{key}"):
+            modelfile.load(root / "forged.ddrid", "cpu")
 
 
 def test_measurements_that_say_the_same_count_once():
