@@ -132,10 +132,15 @@ def write_rois(path: PathLike, flagged: Sequence[Tuple[PatchSource, int, float]]
         lab = pages.labels(file, page, rows)
         from scipy import ndimage as ndi
 
-        boxes = ndi.find_objects(lab)
+        from ..objects.labels import dense_labels
+
+        # Boxes of the image renumbered 1..N: find_objects reserves room for every id up to the largest.
+        dense, present = dense_labels(lab)
+        boxes = ndi.find_objects(dense)
         for s in rows:
             oid = int(s.object_id)
-            box = boxes[oid - 1] if 0 < oid <= len(boxes) else None
+            k = int(np.searchsorted(present, oid))
+            box = boxes[k] if k < len(present) and present[k] == oid and k < len(boxes) else None
             poly = None if box is None else _outline(lab[box] == oid, box[0].start, box[1].start)
             outlines[(file, page, oid)] = poly if poly is not None else _square(s, *lab.shape)
     buf = io.BytesIO()

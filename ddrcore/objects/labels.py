@@ -243,6 +243,29 @@ def split_binary(page: np.ndarray) -> np.ndarray:
     return pieces.astype(page.dtype if n <= np.iinfo(page.dtype).max else np.int64) if n > 1 else page
 
 
+def dense_labels(labels: np.ndarray) -> tuple:
+    """The label image renumbered 1..N in the order of its ids, and those ids (0 stays background).
+
+    scikit-image's ``regionprops`` and ndimage's ``find_objects`` and
+    per-label sums reserve room for every id up to the largest, so a label
+    image of 14 objects one of which is numbered 2**31 asks for gigabytes.
+    Work on the dense image, and map back through the ids.
+
+    Examples
+    --------
+    >>> lab = np.zeros((2, 3), np.uint32); lab[0, 0] = 4_000_000_000; lab[1, 2] = 7
+    >>> dense, ids = dense_labels(lab)
+    >>> dense.tolist(), ids.tolist()
+    ([[2, 0, 0], [0, 0, 1]], [7, 4000000000])
+    """
+    lab = np.asarray(labels)
+    ids = np.unique(lab)
+    ids = ids[ids > 0].astype(np.int64)
+    dense = (np.searchsorted(ids, lab) + 1).astype(np.int32 if ids.size < 2**31 - 1 else np.int64)
+    dense[lab == 0] = 0
+    return dense, ids
+
+
 def objects_from_labels(labels: np.ndarray) -> Objects:
     """One object per label id of a (Y, X) label image (0 is background).
 
@@ -256,13 +279,9 @@ def objects_from_labels(labels: np.ndarray) -> Objects:
     from scipy import ndimage as ndi
 
     lab = np.asarray(labels)
-    ids = np.unique(lab)
-    ids = ids[ids > 0].astype(np.int64)
+    dense, ids = dense_labels(lab)
     if ids.size == 0:
         return Objects(np.zeros((0, 2)), ids, np.zeros(0), labels=lab.astype(np.int32, copy=False))
-    # Relabel to 1..N first: ndimage's per-label sums cost memory proportional to the largest id.
-    dense = np.searchsorted(ids, lab) + 1
-    dense[lab == 0] = 0
     index = np.arange(1, ids.size + 1)
     centers = np.array(ndi.center_of_mass(np.ones(lab.shape), dense, index), float).reshape(-1, 2)
     areas = np.bincount(dense.ravel(), minlength=ids.size + 1)[1:].astype(float)

@@ -72,10 +72,14 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     out = np.full((len(ids), len(MEASUREMENTS)), np.nan)
     if len(ids) == 0:
         return out
+    from .labels import dense_labels
+
     grey = np.asarray(grey, np.float64)
     row_of = {int(i): k for k, i in enumerate(ids)}
-    for region in regionprops(np.asarray(labels), intensity_image=grey):
-        k = row_of.get(int(region.label))
+    # Measured on the image renumbered 1..N: regionprops reserves room for every id up to the largest.
+    dense, present = dense_labels(labels)
+    for region in regionprops(dense, intensity_image=grey):
+        k = row_of.get(int(present[region.label - 1]))
         if k is None:
             continue
         values = region.image_intensity[region.image]

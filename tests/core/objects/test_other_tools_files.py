@@ -44,6 +44,40 @@ def test_a_label_image_by_any_common_name_gives_one_object_per_label(tmp_path, n
     assert sorted(s.object_id for s in ps.sources) == sorted(np.unique(lab[lab > 0]).tolist())
 
 
+def test_an_object_numbered_in_the_billions_costs_no_more_than_its_neighbours(tmp_path):
+    # regionprops and find_objects reserve room for every id up to the largest: one object numbered 2**31
+    # in a 14-object label image made the image unusable ("not enough memory"); 10**7 cost 80 MB of slots.
+    import tracemalloc
+
+    from ddrcore.io.exchange import write_label_images
+    from ddrcore.objects.measure import measure_objects
+
+    f = field()
+    lab = f.labels.astype(np.uint32)
+    big = lab.copy()
+    first = int(lab[lab > 0].min())
+    big[lab == first] = 2**31 + 5
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "X.tif", f.image)
+    tifffile.imwrite(tmp_path / "in" / "X_labels.tif", big)
+    ps = load(tmp_path / "in", patching=Patching("labels", object_size=14))
+    assert 2**31 + 5 in {s.object_id for s in ps.sources} and len(ps) == len(np.unique(lab)) - 1
+    by_id = {s.object_id: s.measurements for s in ps.sources}
+    np.testing.assert_allclose(by_id[2**31 + 5], measure_objects(f.image, lab, [first])[0])
+    big[big == 2**31 + 5] = 10**7
+    tracemalloc.start()
+    measure_objects(f.image, big, [10**7])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB to measure one object"
+    out = write_label_images(tmp_path / "out", ps.sources, ps.patching, None, [tmp_path / "in"])
+    assert int(tifffile.imread(out[0]).max()) == 2**31 + 5
+    from ddrcore.io.exchange import write_rois
+
+    src = next(s for s in ps.sources if s.object_id == 2**31 + 5)
+    assert write_rois(tmp_path / "out" / "r.zip", [(src, 1, 3.0)], ps.patching, None, [tmp_path / "in"]) == 1
+
+
 def test_a_mask_beside_its_image_is_never_read_as_data(tmp_path):
     # The DSB 2018 sample as napari's tutorials name it: the mask would be 96 "objects" of its own.
     f = field()
