@@ -537,8 +537,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (DdridError, ValueError, OSError) as exc:
         if args.debug:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        _say(f"ddrid: error{_rank_label()}: {msg}")
+        from .io.names import printable
+
+        path = getattr(exc, "path", None)
+        if path is not None and str(exc) == f"{path}: {exc.reason}":
+            # The path as it is (a line break in a name must not cut the line), the reason's first line.
+            reason = exc.reason.strip().splitlines()[0] if exc.reason.strip() else type(exc).__name__
+            msg = f"{path}: {reason}"
+        else:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _say(f"ddrid: error{_rank_label()}: {printable(msg)}")
         return 1
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .progress import Progress, run_to_end
+from .io.names import printable
 
 
 class ProgressPrinter:
@@ -103,4 +104,4 @@ def say_created(folder: Optional[Path]) -> None:
 def report_bad(bad) -> None:
     """One line on stderr per file that was skipped, naming it and what to do."""
     for b in bad:
-        print(f"skipped {b}", file=sys.stderr)
+        print(f"skipped {printable(str(b))}", file=sys.stderr)   # a name cannot forge a line or run an escape

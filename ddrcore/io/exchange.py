@@ -42,7 +42,10 @@ def roi_name(rank: int, score: float, object_id: int, image: str = "") -> str:
     >>> roi_name(3, 0.123456, 17), roi_name(1, 2.0, 4, "a01")
     ('rank3_score0.123_obj17', 'rank1_score2_obj4_a01')
     """
-    return f"rank{rank}_score{score:.3g}_obj{object_id}" + (f"_{image}" if image else "")
+    from .names import printable
+
+    # The image's name is the user's: a line break or escape in it stays out of the ROI's name.
+    return f"rank{rank}_score{score:.3g}_obj{object_id}" + (f"_{printable(image)}" if image else "")
 
 
 class _Pages:

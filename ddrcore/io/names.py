@@ -40,6 +40,31 @@ def shown(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def printable(text: str) -> str:
+    r"""``text`` as :func:`shown` gives it, with control and format characters written as escapes.
+
+    A file name may hold a line break, a terminal escape sequence or a
+    right-to-left override: printed raw, one bad file's line becomes two
+    (the second forged by the name), clears the screen or reads backwards.
+
+    >>> printable("a\nskipped b.tif"), printable("c\x1b[2J.tif"), printable("d\u202egpj.tif")
+    ('a\\nskipped b.tif', 'c\\x1b[2J.tif', 'd\\u202egpj.tif')
+    """
+    import unicodedata
+
+    text = shown(text)
+    if not isinstance(text, str) or all(ch.isprintable() or ch == " " for ch in text):
+        return text
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            out.append(named.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _nbytes(name: str) -> int:
     try:
         return len(os.fsencode(name))

@@ -408,6 +408,21 @@ def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys)
     assert "grey images" in line and "(--channel 0" not in line
 
 
+def test_a_file_name_cannot_forge_a_line_or_send_a_terminal_escape(model_file, test_dir, capsys):
+    # A line break in a name printed one bad file as two "skipped" lines; an escape cleared the screen.
+    (test_dir / "normal" / "bad\nskipped fake.tif: fine.tif").write_text("not an image")
+    (test_dir / "normal" / "esc\x1b[2J\x1b[31mred.tif").write_text("not an image")
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(test_dir.parent / "r.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and sum(ln.startswith("skipped") for ln in err.splitlines()) == 2, err
+    assert "bad\\nskipped fake.tif" in err and "esc\\x1b[2J" in err
+    # The one-line error of a whole run too.
+    assert main(["--quiet", "score", str(model_file), str(test_dir / "normal" / "esc\x1b[2J\x1b[31mred.tif"),
+                 "--csv", str(test_dir.parent / "s.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and len(err.strip().splitlines()) == 1, err
+
+
 @pytest.mark.parametrize("command", ["train", "objects"])
 def test_a_negative_channel_is_refused_alike_by_every_command(command, test_dir, tmp_path, capsys):
     """`objects --channel -1` used to count from the end, where `train` refused it naming no option."""
