@@ -177,10 +177,7 @@ def ranked_rows(scores: RankedScores, sources: Sequence[PatchSource], model: Mod
     tau = scores.threshold if threshold is None else float(threshold)
     flagged = scores.flagged(tau)
     chosen = scores.score
-    settings = patching_row(model.patching)
-    # The threshold's false-positive rate: the share of validation normals at or above it.
-    val = (model.validation_scores or {}).get(scores.score_type)
-    fpr = "" if val is None or len(val) == 0 else f"{float(np.mean(np.asarray(val) >= tau)):.4g}"
+    stamp = stamp_row(scores, model, tau)
 
     def opt(values, i):
         return "" if values is None or not np.isfinite(values[i]) else f"{values[i]:.6g}"
@@ -197,23 +194,31 @@ def ranked_rows(scores: RankedScores, sources: Sequence[PatchSource], model: Mod
             "score_combined": opt(scores.combined, i),
             # AS_m and AS_cell: empty for patches without measurements and models without them.
             "score_measure": opt(getattr(scores, "measure", None), i), "score_cell": opt(getattr(scores, "cell", None), i),
-            "score_type": scores.score_label,
-            "threshold": f"{tau:.6g}", "threshold_fpr": fpr, "is_anomaly": int(flagged[i]), "model": model.name,
-            "seed": model.seed, "preprocess_min": f"{model.preprocess_min:.8g}",
-            "preprocess_max": f"{model.preprocess_max:.8g}", **settings,
+            **stamp, "is_anomaly": int(flagged[i]),
             "note": "", "role": "" if roles is None else roles[i],
         })
     return rows
 
 
-def note_rows(notes: Sequence) -> list[dict]:
-    """One unranked row per problem of the run (a file skipped, patches dropped): ``path`` and ``note`` only.
+def stamp_row(scores: RankedScores, model: ModelStamp, tau: float) -> dict:
+    """The columns every row repeats: the score, threshold, model, seed, preprocessing and patching."""
+    # The threshold's false-positive rate: the share of validation normals at or above it.
+    val = (model.validation_scores or {}).get(scores.score_type)
+    fpr = "" if val is None or len(val) == 0 else f"{float(np.mean(np.asarray(val) >= tau)):.4g}"
+    return {"score_type": scores.score_label, "threshold": f"{tau:.6g}", "threshold_fpr": fpr,
+            "model": model.name, "seed": model.seed, "preprocess_min": f"{model.preprocess_min:.8g}",
+            "preprocess_max": f"{model.preprocess_max:.8g}", **patching_row(model.patching)}
+
+
+def note_rows(notes: Sequence, stamp: Optional[dict] = None) -> list[dict]:
+    """One unranked row per problem of the run (a file skipped, patches dropped): ``path``, ``note`` and ``stamp``.
 
     The CSV thus says by itself what a run left out, even when separated from
     the messages of the run that wrote it.  ``notes`` are :class:`BadFile`-like
-    (``path``, ``reason``).
+    (``path``, ``reason``); ``stamp`` (:func:`stamp_row`) gives these rows the
+    model, seed and settings columns that every row carries.
     """
-    return [{**{c: "" for c in COLUMNS}, "path": str(b.path), "note": b.reason} for b in notes]
+    return [{**{c: "" for c in COLUMNS}, **(stamp or {}), "path": str(b.path), "note": b.reason} for b in notes]
 
 
 def write_csv(path: Union[str, os.PathLike], scores: RankedScores, sources: Sequence[PatchSource], model: ModelStamp,
@@ -235,7 +240,8 @@ def write_csv(path: Union[str, os.PathLike], scores: RankedScores, sources: Sequ
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_safe_row(r) for r in ranked_rows(scores, sources, model, threshold, roles))
-    writer.writerows(csv_safe_row(r) for r in note_rows(notes))
+    tau = scores.threshold if threshold is None else float(threshold)
+    writer.writerows(csv_safe_row(r) for r in note_rows(notes, stamp_row(scores, model, tau)))
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 

@@ -413,6 +413,11 @@ def test_a_file_that_vanishes_mid_run_is_skipped(model_file, tmp_path, capsys, m
     rows = _rows(out)
     assert {Path(r["path"]).name for r in rows if r["rank"]} == {"ring_0.tif", "ring_1.tif", "ring_3.tif"}
     assert [("ring_2.tif" in r["path"], "gone" in r["note"]) for r in rows if not r["rank"]] == [(True, True)]
+    # The note row carries the columns every row repeats (it had only path and note).
+    note, ranked = next(r for r in rows if not r["rank"]), rows[0]
+    stamp = ("model", "seed", "preprocess_min", "preprocess_max", "score_type", "threshold", "objects", "patch_size")
+    assert all(note[c] == ranked[c] != "" for c in stamp), {c: (note[c], ranked[c]) for c in stamp}
+    assert note["score"] == note["is_anomaly"] == ""
 
 
 def test_an_unforeseen_failure_in_one_file_costs_that_file(model_file, tmp_path, capsys, monkeypatch):
