@@ -102,6 +102,7 @@ def say_created(folder: Optional[Path]) -> None:
 
 
 def report_bad(bad) -> None:
-    """One line on stderr per file that was skipped, naming it and what to do."""
+    """One line on stderr per file that was skipped (or used in part), naming it and what to do."""
     for b in bad:
-        print(f"skipped {printable(str(b))}", file=sys.stderr)   # a name cannot forge a line or run an escape
+        what = "used in part:" if getattr(b, "partial", False) else "skipped"
+        print(f"{what} {printable(str(b))}", file=sys.stderr)   # a name cannot forge a line or run an escape

@@ -153,7 +153,7 @@ def score_task(task: ScoreTask) -> TaskResult:
             except Exception as exc:  # noqa: BLE001 - a file that vanished or broke costs that file, not the run
                 outcomes.append(FileOutcome(f, 0, failed_file(f, exc)))
                 continue
-            outcomes.append(FileOutcome(f, int(arr.shape[1]), BadFile(f, note) if note else None))
+            outcomes.append(FileOutcome(f, int(arr.shape[1]), BadFile(f, note, partial=True) if note else None))
             if arr.shape[1] == model.channels:
                 arrays.append(arr)
                 sources.extend(src)

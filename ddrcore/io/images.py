@@ -65,6 +65,8 @@ class PatchSource:
 class BadFile:
     path: str
     reason: str
+    # True where the file was used and only some of it left out (patches with NaN, pages without objects).
+    partial: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -375,7 +377,7 @@ def patches_from_array(page: np.ndarray, objects, patching: Patching, input_size
     if not sources:
         why = "; ".join(notes) or "every patch contains NaN or infinite values"
         raise ImageReadError(path=name, reason=why.replace(f"page {page_index}: ", ""))
-    bad = [BadFile(name, f"{dropped} patch(es) with NaN/Inf values skipped")] if dropped else []
+    bad = [BadFile(name, f"{dropped} patch(es) with NaN/Inf values skipped", partial=True)] if dropped else []
     return PatchSet(arr, sources, bad, patching)
 
 
@@ -594,7 +596,7 @@ def load_patches(
             arr, src, note = read_file_patches(f, patch_size, input_size, channel, patching, context)
             read.append((f, arr, src))
             if note:
-                bad.append(BadFile(str(f), note))
+                bad.append(BadFile(str(f), note, partial=True))
         except ImageReadError as exc:
             bad.append(read_error(f, exc))
         except Exception as exc:  # noqa: BLE001 - whatever one file does, it costs that file only

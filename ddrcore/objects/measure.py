@@ -65,7 +65,6 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     >>> [float(v) for v in m[0, :2].round(0)], float(m[0, 6]), bool(np.isnan(m[1]).all())
     ([197.0, 52.0], 100.0, True)
     """
-    from scipy import ndimage as ndi
     from skimage.measure import regionprops
 
     ids = np.asarray(ids, np.int64)
@@ -78,7 +77,16 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     row_of = {int(i): k for k, i in enumerate(ids)}
     # Measured on the image renumbered 1..N: regionprops reserves room for every id up to the largest.
     dense, present = dense_labels(labels)
-    for region in regionprops(dense, intensity_image=grey):
+    # An object holding NaN or infinite pixels measures NaN (its patch is left out later), without numpy's
+    # warnings on the terminal.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _measure_regions(regionprops(dense, intensity_image=grey), row_of, present, out)
+
+
+def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray) -> np.ndarray:
+    from scipy import ndimage as ndi
+
+    for region in regions:
         k = row_of.get(int(present[region.label - 1]))
         if k is None:
             continue

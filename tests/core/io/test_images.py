@@ -126,6 +126,22 @@ def test_bad_files_are_skipped_and_reported(tmp_path, rng):
     assert all(str(b).startswith(b.path) for b in ps.bad)
 
 
+def test_a_field_with_nan_pixels_gives_one_line_that_says_it_was_used_in_part(tmp_path, capfd):
+    # Objects holding NaN pixels printed numpy's two-line warning, and a line "skipped FILE" for a file used.
+    from ddrcore.cli import main
+    from ddrcore.objects.synthetic import make_field
+
+    a = make_field((160, 160), ("blob",), n=10, size=14, seed=1).image.astype(np.float32)
+    a[10:20, 10:20] = np.nan
+    a[50, 50] = np.inf
+    tifffile.imwrite(tmp_path / "nan_field.tif", a)
+    assert main(["--quiet", "objects", str(tmp_path / "nan_field.tif")]) == 0
+    err = capfd.readouterr().err.splitlines()
+    notes = [ln for ln in err if "nan_field.tif" in ln]
+    assert len(notes) == 1 and notes[0].startswith("used in part:") and "NaN" in notes[0], err
+    assert not any("Warning" in ln for ln in err), err
+
+
 @pytest.mark.parametrize("scale, says", [(1e300, "past the"), (1e-300, "under the")])
 def test_a_float_image_beyond_what_patches_hold_says_so_and_detection_still_finds_its_objects(tmp_path, scale, says):
     from ddrcore.objects import detect_objects, estimate_object_size
