@@ -169,6 +169,15 @@ class ObjectContext:
 
         objects_of.notes = []
         objects_of.patching = file_patching
+        if source == "points":
+            # Points on pages the file does not have are never asked for page by page: counted here, so that
+            # they are not dropped without a word (1-based frame numbers are the usual cause).
+            names = self.points.files_for(path)
+            beyond = sum(len(pts) for (name, pg), pts in self.points.items() if pg >= n_pages
+                         and (name in names if names else name is None and self.single_image))
+            if beyond:
+                objects_of.notes.append(f"{beyond} point(s) on pages this image does not have (it has {n_pages}, "
+                                        "counted from 0) skipped")
         return objects_of
 
     def page(self, page: np.ndarray, index: int, path, labels=None, notes: Optional[list] = None,

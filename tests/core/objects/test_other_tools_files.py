@@ -122,6 +122,19 @@ def _images(tmp_path, n=2):
     return fields
 
 
+def test_points_on_pages_the_image_does_not_have_are_counted_not_dropped(tmp_path):
+    # Frames numbered from 1 in a 3-page stack: the point on "page 3" vanished without a word.
+    f = field()
+    (tmp_path / "s").mkdir()
+    tifffile.imwrite(tmp_path / "s" / "stack.tif", np.stack([f.image] * 3), metadata={"axes": "ZYX"})
+    y, x = (float(v) for v in np.argwhere(f.labels > 0).mean(0))
+    (tmp_path / "s" / "pts.csv").write_text("path,page,y,x\n" + "".join(f"stack.tif,{p},{y},{x}\n" for p in (1, 2, 3)))
+    ps = load(tmp_path / "s", patching=Patching("points", object_size=12, points=str(tmp_path / "s" / "pts.csv")))
+    assert sorted(s.page for s in ps.sources) == [1, 2]
+    notes = " ".join(b.reason for b in ps.bad)
+    assert "1 point(s) on pages this image does not have (it has 3" in notes, notes
+
+
 def test_a_file_cy_cx_table_in_the_images_parent_folder_works(tmp_path):
     fields = _images(tmp_path)
     lines = ["file,cy,cx"] + [f"a{k}.tif,{y:.1f},{x:.1f}" for k, f in enumerate(fields) for y, x in f.centers]
