@@ -407,6 +407,7 @@ def read_file_patches(
         # This file's own settings: its object size where its magnification differs from the folder's.
         patching = getattr(objects_of, "patching", patching)
         patch_size = patching.crop_side()
+    check_patch_side(path, groups, patch_size, input_size)
     arrays, sources, dropped, notes, first_page = [], [], 0, [], 0
     for g in groups:
         arr, src, n_bad, page_notes = patches_from_planes(g, str(path), patch_size, input_size, patching, objects_of,
@@ -434,6 +435,37 @@ def read_file_patches(
     if dropped:
         notes.insert(0, f"{dropped} patch(es) with NaN/Inf values skipped")
     return np.concatenate(arrays), sources, ("; ".join(notes[:4]) + (" ..." if len(notes) > 4 else "")) or None
+
+
+#: A patch side over this many times an image's longer side (and over twice the network's input) is refused
+#: for that image: its content would fill under a quarter of each patch, shrunk to a few input pixels.
+PATCH_OVER_IMAGE = 4
+
+
+def check_patch_side(path, groups, patch_size: int, input_size: int) -> None:
+    """Refuse, in one line naming ``path``, patches far larger than the image they are cut from.
+
+    A 32 px image cut into 4096 px patches is padded to 4096 px and shrunk
+    to the network's input, where it is under a pixel, at seconds a patch.
+    A small image in patches near the input's size (a 5 px spot padded to
+    32) stays allowed.
+
+    Examples
+    --------
+    >>> g = [np.zeros((1, 32, 32, 1))]
+    >>> check_patch_side("a.tif", g, 64, 32)
+    >>> check_patch_side("a.tif", g, 4096, 32)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ddrcore.errors.ImageReadError: a.tif: is 32 x 32 px, far smaller than the 4096 px patches ... (it would fill 1 % ...
+    """
+    h = max(int(g.shape[1]) for g in groups)
+    w = max(int(g.shape[2]) for g in groups)
+    if patch_size > PATCH_OVER_IMAGE * max(h, w) and patch_size > 2 * input_size:
+        share = max(h, w) / patch_size * 100
+        raise ImageReadError(path=path, reason=f"is {w} x {h} px, far smaller than the {patch_size} px patches it "
+                             f"would be cut into (it would fill {share:.0f} % of each); give a --patch-size near "
+                             "the image's size or its objects'")
 
 
 def check_values(path, finite: List[np.ndarray]) -> None:

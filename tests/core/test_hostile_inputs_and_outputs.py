@@ -408,6 +408,15 @@ def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys)
     assert "grey images" in line and "(--channel 0" not in line
 
 
+def test_patches_far_larger_than_the_images_are_refused_in_one_line(normal_dir, tmp_path, capsys):
+    # 32 px images in 4096 px patches: each padded to 4096 px, shrunk under a pixel, seconds a patch.
+    assert main(["--quiet", "train", str(normal_dir), "-o", str(tmp_path / "m.ddrid"), "--patch-size", "4096",
+                 "--pretrain-epochs", "1", "--finetune-epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "far smaller than the 4096 px patches" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "m.ddrid").exists()
+
+
 def test_a_file_name_cannot_forge_a_line_or_send_a_terminal_escape(model_file, test_dir, capsys):
     # A line break in a name printed one bad file as two "skipped" lines; an escape cleared the screen.
     (test_dir / "normal" / "bad\nskipped fake.tif: fine.tif").write_text("not an image")
