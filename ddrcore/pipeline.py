@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import DdridError
+from .errors import DdridError, NoUsableImagesError
 from .io.outputs import check_output
 from .progress import Job
 
@@ -130,8 +130,16 @@ def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device:
 
     model, inputs = open_for_scoring(model_path, test_dir, csv_path, decompositions=decompositions, device=device,
                                      score_type=score_type, labels=labels, points=points, force=force)
-    patches = yield from load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
-                                      model.channels, patching=patching or model.config.patching())
+    try:
+        patches = yield from load_patches(test_dir, model.config.patch_size, model.input_size, model.config.channel,
+                                          model.channels, patching=patching or model.config.patching())
+    except NoUsableImagesError as exc:
+        # Every file of another channel count: the run's one line must not suggest --channel either.
+        if "--channel" not in exc.reason:
+            raise
+        head = exc.reason.split("; choose", 1)[0]
+        reason = head + "; " + channel_hint(model) + (")" if head.count("(") > head.count(")") else "")
+        raise NoUsableImagesError(path=exc.path, reason=reason) from None
     bad = with_channel_hint(patches.bad, model)
     check_fits(model, model_path, patches.patching)
     # Room for the outputs (disk) and the decompositions (memory) is checked before scoring, not after.
@@ -204,13 +212,20 @@ def open_for_scoring(model_path, test_dir, csv_path, *, decompositions=None, dev
     return use_score(load(model_path, device), score_type), inputs
 
 
-def with_channel_hint(bad: list, model) -> list:
-    """The skipped files, with "choose --channel" turned into what fits ``model`` (score takes no --channel)."""
+def channel_hint(model) -> str:
+    """What to do about a file of another channel count than ``model``'s (score takes no --channel)."""
     # `score` takes its channel from the model: say that, not "--channel", which score does not take.
     trained_on = f"channel {model.config.channel}" if model.config.channel is not None else "grey images"
-    hint = (f"the model was trained on {trained_on}"
+    return (f"the model was trained on {trained_on}"
             f" ({model.channels} channel(s)); score these with a model trained with --channel")
-    return [type(b)(b.path, b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
+
+
+def with_channel_hint(bad: list, model) -> list:
+    """The skipped files, with "choose --channel" turned into what fits ``model`` (score takes no --channel)."""
+    from dataclasses import replace
+
+    hint = channel_hint(model)
+    return [replace(b, reason=b.reason.split("; choose", 1)[0] + "; " + hint) if "--channel" in b.reason else b
             for b in bad]
 
 

@@ -258,9 +258,8 @@ def select_channels(planes: np.ndarray, channel: Channel, path: Union[str, Path]
         if np.array_equal(np.broadcast_to(first, planes.shape), planes):
             # Grey stored as RGB: all channels equal, nothing is lost.
             return first
-        raise ImageReadError(
-            f"{path}: has {c} different channels; choose one (--channel 0..{c - 1}) or all (--channel all)"
-        )
+        raise ImageReadError(path=path, reason=f"has {c} different channels; choose one (--channel 0..{c - 1}) "
+                             "or all (--channel all)")
     if channel == "all":
         return planes
     try:

@@ -406,6 +406,12 @@ def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys)
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if "rgb.tif" in ln)
     assert "grey images" in line and "(--channel 0" not in line
+    # The same when that file is all there is (the run's one error line said "choose one with --channel").
+    assert main(["--quiet", "score", str(model_file), str(test_dir / "normal" / "rgb.tif"),
+                 "--csv", str(test_dir.parent / "s.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "grey images" in err and "choose one with --channel" not in err, err
+    assert err.count("rgb.tif") == 2, err       # the run's path and the file's, not the file's twice over
 
 
 def test_patches_far_larger_than_the_images_are_refused_in_one_line(normal_dir, tmp_path, capsys):
