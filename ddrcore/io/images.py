@@ -430,6 +430,9 @@ def read_file_patches(
         if notes and not dropped:
             hint = {"points": "the points file lists no point inside this image",
                     "labels": "check the label image"}.get(patching.source, "check --object-size")
+            if all("away from the border" in n for n in notes):
+                # Objects were found; the border policy left them all out.
+                hint = "every object touches the border: --border flag or include keeps them"
             raise ImageReadError(path=path, reason=f"no objects found ({'; '.join(notes[:3])}); {hint}")
         raise ImageReadError(path=path, reason="every patch contains NaN or infinite values")
     if dropped:

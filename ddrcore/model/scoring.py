@@ -134,7 +134,11 @@ def use_score(model: DDRIDModel, score_type: str) -> DDRIDModel:
         return model
     val = validation_scores_of(model, score_type)
     if val is None or len(val) == 0:
-        raise ValueError(f"this model file holds no validation {score_type} scores (older files have no AS_e); "
+        if score_type in ("measure", "cell") and model.config.patching().source in ("grid", "points"):
+            # Tiles and points have no outline, so nothing to measure: retraining on them would not help.
+            raise ValueError(f"the {score_type} score needs objects with an outline (--objects auto or labels); "
+                             f"this model was trained on {model.config.patching().source} patches, which have none")
+        raise ValueError(f"this model file holds no validation {score_type} scores (files from before it existed); "
                          "retrain it to choose this score")
     model.score_type = score_type
     model.threshold = default_threshold(np.asarray(val), model.config.threshold_quantile)

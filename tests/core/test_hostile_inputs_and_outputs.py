@@ -414,6 +414,24 @@ def test_score_does_not_suggest_an_option_it_lacks(model_file, test_dir, capsys)
     assert err.count("rgb.tif") == 2, err       # the run's path and the file's, not the file's twice over
 
 
+def test_hints_name_the_real_cause(model_file, test_dir, tmp_path, capsys):
+    # A grid model has no measurements: the line said "older files ...; retrain it", which cannot help.
+    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(tmp_path / "r.csv"),
+                 "--score", "measure"]) == 1
+    err = capsys.readouterr().err
+    assert "needs objects with an outline" in err and "older" not in err, err
+    # Objects found, every one on the border: the border policy is the cause, not the object size.
+    img = np.full((96, 96), 100, np.uint16)
+    yy, xx = np.mgrid[:96, :96]
+    for cy, cx in ((0, 30), (95, 60), (40, 0), (70, 95)):
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 <= 81] = 3000
+    (tmp_path / "edge").mkdir()
+    tifffile.imwrite(tmp_path / "edge" / "edge.tif", img)
+    assert main(["--quiet", "objects", str(tmp_path / "edge"), "--object-size", "18"]) == 1
+    err = capsys.readouterr().err
+    assert "--border flag" in err and "check --object-size" not in err, err
+
+
 def test_patches_far_larger_than_the_images_are_refused_in_one_line(normal_dir, tmp_path, capsys):
     # 32 px images in 4096 px patches: each padded to 4096 px, shrunk under a pixel, seconds a patch.
     assert main(["--quiet", "train", str(normal_dir), "-o", str(tmp_path / "m.ddrid"), "--patch-size", "4096",
