@@ -272,10 +272,15 @@ def cmd_score(args) -> int:
     for folder in dict.fromkeys(new_folders):    # once each: the CSV and the label folder may share a new parent
         say_created(folder)
     scores, model = result.scores, result.model
-    tau = model.threshold if args.threshold is None else result.threshold if args.threshold == "robust" \
-        else args.threshold
+    robust = args.threshold == "robust" and result.threshold is not None
+    if args.threshold == "robust" and not robust:
+        from .model.thresholds import MIN_ROBUST
+
+        print(f"--threshold robust needs at least {MIN_ROBUST} scored objects to read their spread from; "
+              f"{plural(len(scores), 'was', 'were')} scored, so the model's threshold is used", file=sys.stderr)
+    tau = result.threshold if robust else model.threshold if args.threshold in (None, "robust") else args.threshold
     n_flag = int(scores.flagged(tau).sum())
-    rule = " (robust: from this run's scores)" if args.threshold == "robust" else ""
+    rule = " (robust: from this run's scores)" if robust else ""
     print(f"wrote {shown(args.csv)}: {plural(len(scores), 'patch')}, {n_flag} flagged "
           f"({100 * n_flag / max(1, len(scores)):.1f} %) at threshold {tau:.6g}{rule} ({model.score_type} score)")
     if args.rois or args.labels_out:

@@ -148,9 +148,12 @@ def score_folder(model_path, test_dir, csv_path, *, decompositions=None, device:
     model.config.set_patching(patches.patching)
     scores = yield from score_patches(model, patches, decompose=decompositions is not None)
     if threshold == "robust":
-        from .model.thresholds import robust_threshold
+        from .model.thresholds import MIN_ROBUST, robust_threshold
 
-        threshold = robust_threshold(scores.score)
+        # Too few objects to read a spread from (one would be its own median, always flagged): the model's
+        # threshold, said by the CLI (result.threshold None).
+        enough = int(np.isfinite(scores.score).sum()) >= MIN_ROBUST
+        threshold = robust_threshold(scores.score) if enough else None
     write_scored(csv_path, decompositions, scores, patches.sources, model, model_path, threshold, inputs, force,
                  notes=bad)
     return ScoreResult(patches, scores, model, bad, threshold)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtGui import QImage, QPixmap
 
+from ddrcore.model.thresholds import MIN_ROBUST
+
 from . import session as ses
 
 #: The layers the dock writes (and leaves out of its own input combos).
@@ -62,7 +64,7 @@ class ResultLayers:
         self.threshold_slider.setValue(self._slider_position(self.threshold))
         self.threshold_slider.blockSignals(False)
         self.threshold_slider.setEnabled(True)
-        self.robust_button.setEnabled(int(np.isfinite(self.table["score"]).sum()) >= 10)
+        self.robust_button.setEnabled(int(np.isfinite(self.table["score"]).sum()) >= MIN_ROBUST)
         lo, hi = ses.score_range(self.table["score"])
         self.legend_low.setText(f"typical {lo:.3g}")
         self.legend_high.setText(f"{hi:.3g} unusual")

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from superqt import QLabeledDoubleSlider
 
 from ddrcore.model.score_type import ScoreType
-from ddrcore.model.thresholds import ROBUST_RULE, robust_threshold
+from ddrcore.model.thresholds import MIN_ROBUST, ROBUST_RULE, robust_threshold
 
 from .plots import PlotsOnDemand
 
@@ -132,7 +132,7 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
             unmarked = np.isfinite(scores) & ~(np.zeros(len(scores), bool) if normal_mask is None
                                                else np.asarray(normal_mask, bool))
             # Fewer than ten unmarked patches say little about a spread.
-            if unmarked.sum() >= 10:
+            if unmarked.sum() >= MIN_ROBUST:
                 self._robust = robust_threshold(scores[unmarked])
         self.robust_button.setEnabled(math.isfinite(self._robust))
         self.line.setVisible(bool(ok))

@@ -5,6 +5,9 @@ import numpy as np
 
 #: The robust z of :func:`robust_threshold`: one-sided 5 % of a normal distribution.
 ROBUST_Z = 1.645
+#: Fewer scored objects than this say little about a spread: the robust threshold is not taken from them
+#: (one object would be its own median and always flagged).
+MIN_ROBUST = 10
 #: The rule in words, for tooltips and help.
 ROBUST_RULE = (f"the median of the scores plus {ROBUST_Z:g} robust standard deviations (1.4826 x their median "
                "absolute deviation): about 5 % of normal objects above it as long as most scored objects are "

@@ -432,6 +432,23 @@ def test_hints_name_the_real_cause(model_file, test_dir, tmp_path, capsys):
     assert "--border flag" in err and "check --object-size" not in err, err
 
 
+def test_a_robust_threshold_is_not_read_from_a_handful_of_objects(model_file, test_dir, tmp_path, capsys):
+    # One object is its own median: --threshold robust flagged it whatever it was.
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "ring.tif").write_bytes(next((test_dir / "normal").glob("*.tif")).read_bytes())
+    assert main(["--quiet", "score", str(model_file), str(one), "--csv", str(tmp_path / "r.csv"),
+                 "--threshold", "robust"]) == 0
+    out = capsys.readouterr()
+    assert "needs at least 10 scored objects" in out.err and "model's threshold is used" in out.err, out.err
+    assert "(robust" not in out.out
+    from ddrcore.model.modelfile import load
+
+    with open(tmp_path / "r.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["threshold"]) == pytest.approx(load(model_file, "cpu").threshold, rel=1e-5)
+
+
 def test_patches_far_larger_than_the_images_are_refused_in_one_line(normal_dir, tmp_path, capsys):
     # 32 px images in 4096 px patches: each padded to 4096 px, shrunk under a pixel, seconds a patch.
     assert main(["--quiet", "train", str(normal_dir), "-o", str(tmp_path / "m.ddrid"), "--patch-size", "4096",
