@@ -236,7 +236,9 @@ def check_fits(model, model_path, patching) -> None:
     """Refuse, with one line, patches cut otherwise than ``model``'s (``patching`` resolved)."""
     why = model.incompatibility(patching.crop_side(), model.config.channel)
     if why:
-        raise DdridError(path=model_path, reason=f"{why}; leave out --patch-size to cut patches as the model's were")
+        # Name only what was given: "leave out --patch-size" puzzled a user who had given --objects alone.
+        given = "--objects" if patching.source != model.config.objects else "--patch-size"
+        raise DdridError(path=model_path, reason=f"{why}; leave out {given} to cut patches as the model's were")
 
 
 def write_scored(csv_path, decompositions, scores, sources, model, model_path, threshold, inputs,
