@@ -103,6 +103,10 @@ class ObjectContext:
                              f"{f' or the other {len(sample) - 1} sampled images' if len(sample) > 1 else ''} "
                              f"(expected e.g. {Path(sample[0]).stem}_labels.tif or {Path(sample[0]).stem}_masks.png); "
                              "give --labels DIR, or use --objects auto to detect the objects")
+        if not sizes and sample and len(problems) == len(sample):
+            # Every sampled image is unusable: that is the news, not a missing --object-size.
+            more = f"; {len(sample) - 1} more sampled, none usable" if len(sample) > 1 else ""
+            raise DdridError(f"no usable image to estimate the object size from ({problems[0]}{more})")
         if not sizes:
             what = "label images" if p.source == "labels" else "images"
             why = f" ({problems[0]})" if problems else ""
@@ -123,6 +127,10 @@ class ObjectContext:
             size = diameter_of(objects_from_labels(lab).areas)
             return [] if size is None else [size]
         page = select_channels(read_image_groups(path)[0][:1], self.channel, path)[0]
+        from ..io.images import check_values
+
+        # A blank, constant or all-NaN image has no objects to size: said as such, not as "give --object-size".
+        check_values(path, [page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()])
         est = estimate_object_size(page)
         return [] if est is None else [est]
 

@@ -430,6 +430,11 @@ def test_hints_name_the_real_cause(model_file, test_dir, tmp_path, capsys):
     assert main(["--quiet", "objects", str(tmp_path / "edge"), "--object-size", "18"]) == 1
     err = capsys.readouterr().err
     assert "--border flag" in err and "check --object-size" not in err, err
+    # A blank field has no objects to size: said as such (it asked for --object-size).
+    tifffile.imwrite(tmp_path / "blank.tif", np.zeros((128, 128), np.uint16))
+    assert main(["--quiet", "objects", str(tmp_path / "blank.tif")]) == 1
+    err = capsys.readouterr().err
+    assert "image is constant" in err and "give --object-size" not in err, err
 
 
 def test_a_robust_threshold_is_not_read_from_a_handful_of_objects(model_file, test_dir, tmp_path, capsys):
