@@ -46,7 +46,7 @@ class ProgressPrinter:
         if p.eta is not None:
             parts.append(f"ETA {p.eta:.0f}s")
         if p.message:
-            parts.append(p.message)
+            parts.append(printable(p.message))      # it names files: no line breaks or escapes from a name
         line = "  ".join(parts)
         if self.tty:
             self.stream.write("\r" + line[:160].ljust(160))

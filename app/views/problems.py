@@ -22,8 +22,9 @@ class ProblemsPanel(QWidget):
         self.setObjectName("problemsPanelWidget")
         self.list = QListWidget(objectName="problemsList")
         self.list.setWordWrap(True)
-        hint = QLabel("These files were skipped; everything else was loaded. Multichannel files: pick a channel "
-                      "in the toolbar and open them again (in a new project).")
+        hint = QLabel("These files were skipped, or used with what is said left out; everything else was "
+                      "loaded. Multichannel files: pick a channel in the toolbar and open them again (in a new "
+                      "project).")
         hint.setWordWrap(True)
         dismiss = QPushButton("Dismiss", objectName="dismissProblemsButton")
         dismiss.clicked.connect(document.clear_problems)

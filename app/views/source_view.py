@@ -48,6 +48,9 @@ class PageData:
     labels: Optional[np.ndarray] = None     # (Y, X) object ids (== PatchSource.object_id), 0 = background
     edges: Optional[np.ndarray] = None      # labels on object boundaries, 0 elsewhere
     note: str = ""                          # why no objects could be found again, if so
+    # The object ids behind ``labels`` when it is renumbered 1..N (a label image numbered in the billions
+    # would need a colour table as long as its largest id); None: ``labels`` holds the ids themselves.
+    ids: Optional[np.ndarray] = None
 
 
 def boundaries(labels: np.ndarray) -> np.ndarray:
@@ -93,7 +96,10 @@ def _read(path: str, page: int, channel, patching=None):
         return PageData(arr, note=f"objects not shown: {exc.reason if isinstance(exc, DdridError) else exc}")
     if labels is None:
         return PageData(arr)
-    return PageData(arr, labels, boundaries(labels))
+    from ddrcore.objects.labels import dense_labels
+
+    dense, ids = dense_labels(labels)
+    return PageData(arr, dense, boundaries(dense), ids=ids)
 
 
 def page_reader(parent=None) -> LatestOnly:
@@ -146,7 +152,9 @@ class SourceView(PlotsOnDemand, QWidget):
         self._edges: Optional[np.ndarray] = None
         self._step = 1                              # display subsampling of the page
         self._patches = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))   # indices, ys, xs on this page
-        self._ids = np.zeros(0, np.int64)           # object id per patch on this page
+        self._ids = np.zeros(0, np.int64)           # object id per patch on this page, as the label image numbers it
+        self._raw_ids = np.zeros(0, np.int64)       # ... and as the patches do (PatchSource.object_id)
+        self._label_ids: Optional[np.ndarray] = None
         self._sizes = np.zeros(0)                   # crop side per patch on this page
         self._size = 0
         self._objects_drawn = self._flagged_drawn = 0
@@ -210,6 +218,8 @@ class SourceView(PlotsOnDemand, QWidget):
         data = page if isinstance(page, PageData) or page is None else PageData(page)
         self.labels = None if data is None else data.labels
         self._edges = None if data is None else data.edges
+        self._label_ids = None if data is None else data.ids
+        self._ids = self._dense(self._raw_ids)
         self.outline_image.clear()
         self.heat_image.clear()
         self._objects_drawn = self._heat_drawn = self._flagged_drawn = 0
@@ -250,11 +260,22 @@ class SourceView(PlotsOnDemand, QWidget):
         indices = np.asarray(indices, np.int64)
         n = len(indices)
         self._patches, self._size = (indices, np.asarray(ys, float), np.asarray(xs, float)), size
-        self._ids = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids, np.int64)
+        self._raw_ids = np.zeros(n, np.int64) if object_ids is None else np.asarray(object_ids, np.int64)
+        self._ids = self._dense(self._raw_ids)
         self._sizes = np.full(n, float(size)) if sizes is None else np.asarray(sizes, float)
         self._last = (selected, np.asarray(flagged, bool), np.asarray(normal, bool),
                       None if scores is None else np.asarray(scores, float), score_range, objects)
         self._redraw()
+
+    def _dense(self, object_ids: np.ndarray) -> np.ndarray:
+        """Object ids as the shown label image numbers them (1..N where it was renumbered; 0: not on it)."""
+        ids = self._label_ids
+        if ids is None or not len(object_ids):
+            return object_ids
+        if not len(ids):
+            return np.zeros_like(object_ids)
+        k = np.minimum(np.searchsorted(ids, object_ids), len(ids) - 1)
+        return np.where(ids[k] == object_ids, k + 1, 0)
 
     def _redraw(self) -> None:
         if self._last is None or not self.plots_built:

@@ -285,7 +285,7 @@ def score_on_cluster(model_path, test_dir, csv_path, *, cluster, decompositions=
                                             timeout=timeout)
     # Paths as the user gave them (as a local run reports them), not the absolute ones sent to workers.
     shown = {os.path.abspath(f): str(f) for f in files}
-    bad.extend(type(o.bad)(shown.get(o.path, o.path), o.bad.reason.replace(o.path, shown.get(o.path, o.path)))
+    bad.extend(replace(o.bad, path=shown.get(o.path, o.path), reason=o.bad.reason.replace(o.path, shown.get(o.path, o.path)))
                for o in run.outcomes if o.bad)
     bad.extend(wrong_channels(shown.get(o.path, o.path), o.channels, model.channels)
                for o in run.outcomes if o.channels and o.channels != model.channels)

@@ -245,7 +245,8 @@ def write_label_images(folder: PathLike, sources: Sequence[PatchSource], patchin
         if len({a.shape for a in stack}) > 1:
             raise DdridError(path=file, reason="its pages differ in size; one label image cannot hold them")
         top = max((int(a.max()) for a in stack), default=0)
-        dtype = np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32
+        dtype = (np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32 if top <= np.iinfo(np.uint32).max
+                 else np.uint64)     # an id over 2**32 written as uint32 became another object's number
         data = np.stack(stack).astype(dtype)
         with atomic_path(targets[file], suffix=".tif") as tmp:
             tifffile.imwrite(tmp, data[0] if len(data) == 1 else data, photometric="minisblack",

@@ -58,7 +58,7 @@ def printable(text: str) -> str:
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
     out = []
     for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):     # Zl, Zp: line and paragraph separators
             out.append(named.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"))
         else:
             out.append(ch)

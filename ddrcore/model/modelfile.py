@@ -111,7 +111,7 @@ MAX_WEIGHT = 1e8
 
 
 def _fail(path, what: str) -> ModelFileError:
-    return ModelFileError(f"{path}: {what}")
+    return ModelFileError(path=path, reason=what)
 
 
 def _bad(field: str, why: str) -> ModelFileError:
@@ -385,7 +385,7 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
         fh.seek(0)
         with zipfile.ZipFile(fh) as zf:
             damaged = zf.testzip()
-    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged archive fails in many ways (zlib.error among them)
         raise _fail(path, f"not a ddrid model file or corrupted ({first_line(exc)})") from None
     if damaged is not None:
         raise _fail(path, f"damaged: part {damaged!r} of the archive fails its checksum (copy or save the "

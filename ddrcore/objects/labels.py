@@ -257,11 +257,16 @@ def dense_labels(labels: np.ndarray) -> tuple:
     >>> dense, ids = dense_labels(lab)
     >>> dense.tolist(), ids.tolist()
     ([[2, 0, 0], [0, 0, 1]], [7, 4000000000])
+    >>> dense_labels(np.array([[2**60, 2**60 + 1]], np.uint64))[0].tolist()
+    [[1, 2]]
     """
     lab = np.asarray(labels)
     ids = np.unique(lab)
     ids = ids[ids > 0].astype(np.int64)
-    dense = (np.searchsorted(ids, lab) + 1).astype(np.int32 if ids.size < 2**31 - 1 else np.int64)
+    # Both sides int64: a uint64 image against int64 ids would be compared as floats, and 2**60 and
+    # 2**60 + 1 would become one object (ids above int64 are refused when read).
+    dense = (np.searchsorted(ids, lab.astype(np.int64, copy=False)) + 1).astype(
+        np.int32 if ids.size < 2**31 - 1 else np.int64)
     dense[lab == 0] = 0
     return dense, ids
 

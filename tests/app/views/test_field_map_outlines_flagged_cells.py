@@ -30,3 +30,29 @@ def test_flagged_cells_are_outlined_on_the_field(win, tmp_path, wait_idle, qtbot
     assert view.outline_count("flagged") == int((scores >= doc.threshold).sum())
     find(win, "thresholdSlider").setValue(0.9)
     assert view.outline_count("flagged") == int((scores >= doc.threshold).sum()) < int((scores >= 0.5).sum())
+
+
+def test_a_label_image_numbered_in_the_billions_is_drawn(win, tmp_path, wait_idle, qtbot):
+    # The colour table was as long as the largest id: 2**31 asked for 8.6 GB, 10**12 failed outright.
+    import tifffile
+
+    from ddrcore.model.scoring import Scores
+    from ddrcore.objects.synthetic import make_field
+
+    f = make_field((160, 160), ("blob",), n=9, size=20, seed=4)
+    labels = f.labels.astype(np.int64)
+    labels[labels > 0] += 10**12
+    tifffile.imwrite(tmp_path / "field.tif", f.image)
+    tifffile.imwrite(tmp_path / "field_labels.tif", labels.astype(np.uint64))
+    choose(find(win, "patchingCombo"), "labels")
+    find(win, "objectSizeSpin").setValue(20)
+    drop(win, [tmp_path])
+    wait_idle(win, timeout=20_000)
+    doc, t = win.document, win.document.table
+    assert len(t) and min(s.object_id for s in t.sources) > 10**12
+    view = show_source(win, qtbot, 0, (160, 160))
+    scores = np.linspace(0, 1, len(t)).astype(np.float32)
+    doc.set_scores(np.arange(len(t)), Scores(latent=scores, recon=scores, score_type="latent", threshold=0.5),
+                   keep_threshold=0.5)
+    qtbot.wait(50)
+    assert view.outline_count("flagged") == int((scores >= 0.5).sum()) > 0

@@ -59,3 +59,18 @@ def test_objects_says_created_folder_and_plurals(tmp_path, capsys):
     assert out.is_file()
     assert f"created folder {tmp_path / 'new'}" in cap.err
     assert "1 object in 1 file" in cap.out
+
+
+def test_the_progress_line_shows_a_file_name_with_its_control_characters_escaped():
+    # The bar names the file being read: a name with a line break or an escape sequence reached the terminal.
+    import io
+
+    from ddrcore.console import ProgressPrinter
+    from ddrcore.progress import Progress
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    printer(Progress("load", step=1, steps=1, overall=1.0, message="esc\x1b[2Jred.tif"))
+    printer(Progress("score", step=1, steps=1, overall=1.0, message="bad\nskipped fake.tif"))
+    text = out.getvalue()
+    assert "\x1b" not in text and "esc\\x1b[2Jred.tif" in text and len(text.splitlines()) == 2, text
