@@ -289,3 +289,42 @@ def page_of(groups: Sequence[np.ndarray], page: int, channel: Channel = None,
             return select_channels(group[page - first : page - first + 1], channel, path)[0]
         first += group.shape[0]
     raise ImageReadError(path=path, reason=f"has {first} page(s); page {page} does not exist (was the file changed?)")
+
+
+def check_values(path, finite: Sequence[np.ndarray]) -> None:
+    """Refuse, in one line naming ``path``, an image whose values cannot give patches.
+
+    ``finite``: its finite values (one array per group of pages).  Refused:
+    no finite value, one value everywhere, or values beyond what float32
+    patches hold, either all below its smallest normal number or mostly past
+    its largest (a few such pixels only cost the patches that hold them).
+
+    Examples
+    --------
+    >>> try:
+    ...     check_values("a.tif", [np.array([0.0, 1e300, 2e300])])
+    ... except ImageReadError as e:
+    ...     print(e.reason[:48])
+    its values reach 2e+300, past the 3.4e+38 that p
+    >>> check_values("a.tif", [np.array([0.0, 1.0, 2.0, 1e300])])   # one hot pixel: its patch is dropped later
+    """
+    if not any(v.size for v in finite):
+        raise ImageReadError(path=path, reason="every pixel is NaN or infinite")
+    lo = min(float(v.min()) for v in finite if v.size)
+    hi = max(float(v.max()) for v in finite if v.size)
+    if lo == hi:
+        raise ImageReadError(path=path, reason=f"image is constant (every pixel = {lo:g}); nothing to learn or score")
+    top = max(abs(lo), abs(hi))
+    what = None
+    if top < _FLOAT32_TINY:
+        what = f"its largest value is {top:.3g}, under the {_FLOAT32_TINY:.3g} that patches (32-bit float) can tell apart"
+    elif top > _FLOAT32_MAX and np.median(np.abs(np.concatenate([v.ravel() for v in finite]))) > _FLOAT32_MAX:
+        what = f"its values reach {top:.3g}, past the {_FLOAT32_MAX:.3g} that patches (32-bit float) can hold"
+    if what:
+        raise ImageReadError(path=path, reason=f"{what}; rescale the image (e.g. in Fiji: Process > Math > "
+                                               "Multiply) and save it again")
+
+
+#: The largest value and the smallest normal magnitude a float32 patch holds.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)

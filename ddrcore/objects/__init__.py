@@ -117,7 +117,7 @@ class ObjectContext:
         return self.patching
 
     def _sizes_of(self, path) -> List[float]:
-        from ..io.reading import read_image_groups, select_channels
+        from ..io.reading import check_values, read_image_groups, select_channels
 
         if self.patching.source == "labels":
             label_path = find_label_image(path, self.patching.labels_dir)
@@ -127,8 +127,6 @@ class ObjectContext:
             size = diameter_of(objects_from_labels(lab).areas)
             return [] if size is None else [size]
         page = select_channels(read_image_groups(path)[0][:1], self.channel, path)[0]
-        from ..io.images import check_values
-
         # A blank, constant or all-NaN image has no objects to size: said as such, not as "give --object-size".
         check_values(path, [page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()])
         est = estimate_object_size(page)
