@@ -243,6 +243,11 @@ def split_binary(page: np.ndarray) -> np.ndarray:
     return pieces.astype(page.dtype if n <= np.iinfo(page.dtype).max else np.int64) if n > 1 else page
 
 
+#: Label images whose largest id is at most this are renumbered through a lookup table (one pass); above
+#: it, through a sorted search (memory follows the number of objects, not the largest id).
+_TABLE_IDS = 2**24
+
+
 def dense_labels(labels: np.ndarray) -> tuple:
     """The label image renumbered 1..N in the order of its ids, and those ids (0 stays background).
 
@@ -261,6 +266,16 @@ def dense_labels(labels: np.ndarray) -> tuple:
     [[1, 2]]
     """
     lab = np.asarray(labels)
+    top = int(lab.max()) if lab.size else 0
+    if 0 <= int(lab.min() if lab.size else 0) and top <= _TABLE_IDS:
+        # The usual case, ids up to a few million: counted and looked up in one pass each.
+        ids = np.flatnonzero(np.bincount(lab.ravel().astype(np.int64, copy=False), minlength=1))
+        ids = ids[ids > 0].astype(np.int64)
+        if ids.size == top:                    # already 1..N (ddrid's own detections): nothing to renumber
+            return lab.astype(np.int32, copy=False), ids
+        table = np.zeros(top + 1, np.int32)
+        table[ids] = np.arange(1, ids.size + 1, dtype=np.int32)
+        return table[lab], ids
     ids = np.unique(lab)
     ids = ids[ids > 0].astype(np.int64)
     # Both sides int64: a uint64 image against int64 ids would be compared as floats, and 2**60 and
