@@ -243,9 +243,9 @@ def split_binary(page: np.ndarray) -> np.ndarray:
     return pieces.astype(page.dtype if n <= np.iinfo(page.dtype).max else np.int64) if n > 1 else page
 
 
-#: Label images whose largest id is at most this are renumbered through a lookup table (one pass); above
-#: it, through a sorted search (memory follows the number of objects, not the largest id).
-_TABLE_IDS = 2**24
+#: Label images whose largest id is at most this, or at most their number of pixels, are renumbered through
+#: a lookup table (one pass); beyond, through a sorted search (memory follows the objects, not the largest id).
+_TABLE_IDS = 2**16
 
 
 def dense_labels(labels: np.ndarray) -> tuple:
@@ -267,8 +267,9 @@ def dense_labels(labels: np.ndarray) -> tuple:
     """
     lab = np.asarray(labels)
     top = int(lab.max()) if lab.size else 0
-    if 0 <= int(lab.min() if lab.size else 0) and top <= _TABLE_IDS:
-        # The usual case, ids up to a few million: counted and looked up in one pass each.
+    if 0 <= int(lab.min() if lab.size else 0) and top <= max(_TABLE_IDS, lab.size):
+        # The usual case, ids no more than the pixels: counted and looked up in one pass each (the table
+        # costs what a copy of the image does).
         ids = np.flatnonzero(np.bincount(lab.ravel().astype(np.int64, copy=False), minlength=1))
         ids = ids[ids > 0].astype(np.int64)
         if ids.size == top:                    # already 1..N (ddrid's own detections): nothing to renumber
