@@ -8,6 +8,7 @@ checked; a forged, corrupted or other-version file gives one clear line.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import unicodedata
@@ -86,6 +87,20 @@ def size_estimate(model: DDRIDModel) -> int:
     return 4 * n + 1_000_000
 
 
+@contextlib.contextmanager
+def _checksums_on():
+    """Checksums written whatever torch's settings say: :func:`load` checks every part's."""
+    config = getattr(getattr(getattr(torch.utils, "serialization", None), "config", None), "save", None)
+    before = getattr(config, "compute_crc32", None)
+    if before is False:
+        config.compute_crc32 = True
+    try:
+        yield
+    finally:
+        if before is False:
+            config.compute_crc32 = before
+
+
 def save(model: DDRIDModel, path: Union[str, os.PathLike], inputs=(), force: bool = False) -> Path:
     """Write the model atomically (temporary file + rename), after :func:`ddrcore.io.outputs.check_output`."""
     from ..io.outputs import check_output
@@ -94,7 +109,7 @@ def save(model: DDRIDModel, path: Union[str, os.PathLike], inputs=(), force: boo
     check_output(path, "model", inputs, force, need_bytes=size_estimate(model))
     try:
         with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
+            with open(tmp, "wb") as fh, _checksums_on():
                 torch.save(to_payload(model), fh)
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -91,6 +91,18 @@ def test_a_weight_damaged_in_a_copy_is_refused_by_its_checksum(tiny_model, tmp_p
         modelfile.load(bad, "cpu")
 
 
+def test_a_model_saved_with_torchs_checksums_turned_off_still_loads(tiny_model, tmp_path):
+    # Loading checks every part's checksum: a file saved with none would be refused as damaged.
+    # (Set and restored by hand: torch's config object does not survive monkeypatch's undo.)
+    config = torch.utils.serialization.config.save
+    config.compute_crc32 = False
+    try:
+        modelfile.load(modelfile.save(tiny_model, tmp_path / "m.ddrid"), "cpu")
+        assert config.compute_crc32 is False          # the setting is left as it was
+    finally:
+        config.compute_crc32 = True
+
+
 def test_wrong_version_and_damaged_fields(tiny_model, tmp_path):
     payload = modelfile.to_payload(tiny_model)
     payload["version"] = 99
