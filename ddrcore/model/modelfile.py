@@ -441,13 +441,17 @@ def _load(path: Path, fh, device: str) -> DDRIDModel:
         raise _fail(path, f"forged or damaged model file: architecture needs {4 * n_weights / 1e6:.0f} MB of "
                           f"weights but the file holds {unpacked / 1e6:.0f} MB")
     try:
-        nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"], config.encoder_form())
+        # Built on the meta device and given the file's tensors (assign): random initial weights that the
+        # file replaces at once would cost a tenth of a second per load.  .float() casts as copying would.
+        with torch.device("meta"):
+            nets = DDRIDNetworks(arch["channels"], arch["latent_dim"], arch["input_size"], config.encoder_form())
+            view = _view(arch, config) if config.x_c_from() == "pretrained" else None
         for name in ("r_c", "r_n", "d_l"):
-            getattr(nets, name).load_state_dict(payload["state"][name], strict=True)
-        view = None
-        if config.x_c_from() == "pretrained":
-            view = _view(arch, config)
-            view.load_state_dict(payload["state"]["view"], strict=True)
+            getattr(nets, name).load_state_dict(payload["state"][name], strict=True, assign=True)
+        nets.float()
+        if view is not None:
+            view.load_state_dict(payload["state"]["view"], strict=True, assign=True)
+            view.float()
             for p in view.parameters():
                 p.requires_grad_(False)
         z_c = payload["z_c"]

@@ -294,14 +294,30 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
     return scores
 
 
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC with anomalies (label 1) as positives; ties count one half."""
-    from scipy.stats import rankdata  # scipy comes with scikit-image
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing their mean rank (scipy.stats.rankdata's "average", whose import
+    costs a second at every start)."""
+    _, where, counts = np.unique(values, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)
+    return (last - (counts - 1) / 2.0)[where.reshape(-1)]
 
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC AUC with anomalies (label 1) as positives; ties count one half.
+
+    NaN where either class is empty or a score is NaN.
+
+    Examples
+    --------
+    >>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
+    0.75
+    >>> roc_auc(np.array([1.0, 1.0]), np.array([0, 1]))
+    0.5
+    """
     scores = np.asarray(scores, np.float64)
     labels = np.asarray(labels).astype(bool)
     n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_neg == 0 or np.isnan(scores).any():
         return float("nan")
-    ranks = rankdata(scores)
+    ranks = _average_ranks(scores)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

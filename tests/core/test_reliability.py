@@ -182,13 +182,21 @@ def test_tensor_claiming_more_than_its_storage_is_refused(tiny_model, tmp_path):
     (lambda d: d.update(score_type="latent", threshold=-1.0), "negative"),
     (lambda d: d["validation_scores"]["recon"].fill_(-2.0), "negative"),
 ])
-def test_model_fields_are_checked_for_meaning(tiny_model, tmp_path, edit, what, test_dir, capsys):
-    p = _forge(tiny_model, tmp_path, edit)
+def test_model_fields_are_checked_for_meaning(tiny_model, edit, what):
+    payload = copy.deepcopy(modelfile.to_payload(tiny_model))   # checked as load checks every file
+    edit(payload)
     with pytest.raises(ModelFileError, match=what) as e:
-        modelfile.load(p, "cpu")
+        modelfile.check_payload(payload)
     assert "\n" not in str(e.value)
+
+
+def test_a_model_field_without_meaning_stops_the_command_in_one_line(tiny_model, tmp_path, test_dir, capsys):
+    p = _forge(tiny_model, tmp_path, lambda d: d["preprocess"].update(minimum=0.0, maximum=5e-324))
+    with pytest.raises(ModelFileError, match="range") as e:
+        modelfile.load(p, "cpu")
+    assert "\n" not in str(e.value) and str(p) in str(e.value)
     assert main(["--quiet", "score", str(p), str(test_dir), "--csv", str(tmp_path / "r.csv")]) == 1
-    assert what in one_error_line(capsys.readouterr().err)
+    assert "range" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "r.csv").exists()
 
 
@@ -212,14 +220,14 @@ def test_decompositions_inside_the_input_folder_are_refused(model_file, test_dir
     check_output(tmp_path / "outside", "folder", [test_dir])
 
 
-@pytest.mark.parametrize("content", [b"my thesis, one line of text\n", b"a,b,c\n1,2,3\n", b"{}\n"])
-def test_only_files_ddrid_wrote_are_replaced_without_force(model_file, test_dir, tmp_path, capsys, content):
+def test_only_files_ddrid_wrote_are_replaced_without_force(model_file, test_dir, tmp_path, capsys):
     thesis = tmp_path / "thesis.docx"
-    thesis.write_bytes(content)
-    assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis)]) == 1
-    line = one_error_line(capsys.readouterr().err)
-    assert "--force" in line and "written by ddrid" in line
-    assert thesis.read_bytes() == content
+    for content in (b"my thesis, one line of text\n", b"a,b,c\n1,2,3\n", b"{}\n"):
+        thesis.write_bytes(content)
+        assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis)]) == 1
+        line = one_error_line(capsys.readouterr().err)
+        assert "--force" in line and "written by ddrid" in line
+        assert thesis.read_bytes() == content
     assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis), "--force"]) == 0
     # Now a ddrid CSV: replaced as always.
     assert main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(thesis)]) == 0

@@ -24,13 +24,19 @@ def _train(x, finetune, source):
     return run_to_end(train(x, cfg))
 
 
+@pytest.fixture(scope="module")
+def full(rings):
+    """Pretrained and finetuned: shared by the tests below (each training costs a second)."""
+    return _train(rings, 2, "pretrained")
+
+
 def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_the_view_is_r_c_as_pretraining_left_it_and_gives_x_c_and_as_e(rings, tiny_model):
-    short, full = _train(rings, 0, "pretrained"), _train(rings, 2, "pretrained")
+def test_the_view_is_r_c_as_pretraining_left_it_and_gives_x_c_and_as_e(rings, full):
+    short = _train(rings, 0, "pretrained")
     assert _same(short.view, full.view)                  # finetuning never touched it
     assert not _same(full.view, full.nets.r_c)           # while it changed R_C
     assert all(not p.requires_grad for p in full.view.parameters())
@@ -42,8 +48,8 @@ def test_the_view_is_r_c_as_pretraining_left_it_and_gives_x_c_and_as_e(rings, ti
     assert paper.x_c_from() == "finetuned" and TrainConfig().x_c_from() == "pretrained"   # the profile decides
 
 
-def test_a_model_file_keeps_the_view_and_a_forged_one_is_refused(rings, tmp_path):
-    model = _train(rings, 1, "pretrained")
+def test_a_model_file_keeps_the_view_and_a_forged_one_is_refused(rings, full, tmp_path):
+    model = full
     path = modelfile.save(model, tmp_path / "v.ddrid")
     loaded = modelfile.load(path, "cpu")
     assert loaded.config.x_c_from() == "pretrained" and _same(loaded.view, model.view)

@@ -21,6 +21,21 @@ def test_roc_auc():
     assert roc_auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
     assert roc_auc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1])) == 0.0
     assert roc_auc(np.array([1.0, 1.0]), np.array([0, 1])) == 0.5
+    assert np.isnan(roc_auc(np.array([np.nan, 1.0]), np.array([0, 1])))
+
+
+def test_roc_auc_is_the_share_of_ordered_pairs_with_ties_as_halves():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        n = int(rng.integers(2, 30))
+        s = rng.integers(0, 4, n).astype(float)           # few values: many ties
+        s[rng.random(n) < 0.1] = np.inf
+        y = rng.integers(0, 2, n)
+        if y.min() == y.max():
+            continue
+        pos, neg = s[y == 1], s[y == 0]
+        pairs = (pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean()
+        assert roc_auc(s, y) == pytest.approx(pairs)
 
 
 def test_scores_match_the_definitions(tiny_model, rng):
