@@ -14,8 +14,12 @@ The detector, in four steps (each a scikit-image / SciPy building block):
 4. **Merge** — two neighbouring pieces are one object again when the blob
    response along the line between them is as high as inside them (a rod or
    a crescent cut by step 3; where two round objects touch it drops), or when
-   a piece is too small to be an object on its own.  This is what keeps rods, crescents and
-   puncta clusters whole while touching nuclei stay apart.
+   a piece is too small to be an object on its own; and when the pieces are
+   parts of one body with a dim middle (a hollow nucleus cut through its
+   middle: their union has no neck, and the cut is brightest at its ends,
+   where it crosses the rim; :func:`join_arcs`).  This is what keeps rods,
+   crescents, hollow nuclei and puncta clusters whole while touching nuclei
+   stay apart.
 5. **Own height** — an object far brighter than the typical one (a
    saturated nucleus) is outlined at the same fraction of its own height as
    the threshold outlines a typical object, so the outline follows the object
@@ -399,6 +403,110 @@ def merge_pieces(labels: np.ndarray, ridge: np.ndarray, intensity: np.ndarray, o
     return new.ravel()[labels].astype(np.int32)
 
 
+def _ends_over_middle(points: np.ndarray, values: np.ndarray) -> float:
+    """Mean of ``values`` on the outer thirds of a line of ``points`` (along its long axis) over the middle third's."""
+    if len(points) < 3:
+        return 0.0
+    centred = points - points.mean(0)
+    along = centred @ np.linalg.svd(centred, full_matrices=False)[2][0]
+    lo, hi = np.quantile(along, [1 / 3, 2 / 3])
+    middle = values[(along > lo) & (along < hi)]
+    ends = values[(along <= lo) | (along >= hi)]
+    if not middle.size or not ends.size or middle.mean() <= 0:
+        return 0.0
+    return float(ends.mean() / middle.mean())
+
+
+def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, body: float = 1.25,
+              rim: float = 0.9, passes: int = 3) -> np.ndarray:
+    """Join touching pieces that are parts of one object with a dim middle; returns a relabelled image (1..N).
+
+    A nucleus whose middle is dim (a hollow one, a large dark nucleolus)
+    gives blob peaks round its rim, and the watershed cuts it through the
+    middle; the blob response along that cut is low, so :func:`merge_pieces`
+    keeps the parts apart as it keeps touching nuclei apart.  Two things tell
+    the cases apart.  Shape: the parts of one object make one body, whose
+    largest inscribed disc is wider than either part's (``body`` times),
+    where two touching nuclei meet at a neck and their union's widest disc is
+    one of theirs.  Light along the cut: where two nuclei touch, its ends
+    lie in the notches of the union's outline, dimmer than its middle, where
+    the two press together; through a dim middle, its ends cross the bright
+    rim (``rim``: the least ratio of the mean of the cut's outer thirds to
+    its middle third).  Pieces are joined where both hold, the union is at
+    most three typical objects in area and the pieces are within a factor 2
+    in brightness; ``passes`` rounds, so an object cut in three or four is
+    whole again.
+
+    Measured on four real fields (DSB 2018, U2OS, HT29, Kc167): the pairs
+    that pass the shape test there are touching nuclei, and their cuts' ends
+    hold 0.76-0.83 of the middle's light; on DSB with a dozen hollow nuclei
+    implanted as ``ddrid bench real`` implants them (four draws), the cuts
+    through hollow nuclei hold 0.86-1.35, most of them 0.95 or more.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :40]
+    >>> r = np.hypot(yy - 20, xx - 20)
+    >>> hollow = np.where(r <= 12, 1.0 - 0.7 * np.clip(1 - r / 9, 0, 1), 0.0)    # dim in the middle
+    >>> halves = np.where(r <= 12, np.where(xx < 20, 1, 2), 0)                 # cut through it
+    >>> int(join_arcs(halves, hollow, 24).max())
+    1
+    >>> two = np.exp(-((yy - 20) ** 2 + (xx - 13) ** 2) / 40) + np.exp(-((yy - 20) ** 2 + (xx - 27) ** 2) / 40)
+    >>> touching = np.where(two > 0.3, np.where(xx < 20, 1, 2), 0)               # two nuclei, a valley between
+    >>> int(join_arcs(touching, two, 14).max())
+    2
+    """
+    from scipy import ndimage as ndi
+    from skimage.measure import regionprops
+
+    labels = np.asarray(labels).astype(np.int32)
+    intensity = np.asarray(intensity, float)
+    typical = np.pi * (object_size / 2) ** 2
+
+    def widest(mask):
+        return float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
+
+    for _ in range(passes):
+        n = int(labels.max())
+        if n <= 1:
+            break
+        regions = {r.label: r for r in regionprops(labels, intensity_image=intensity)}
+        pairs, _, _ = _adjacency(labels, np.zeros(labels.shape))
+        candidates = []
+        for a, b in pairs:
+            ra, rb = regions.get(int(a)), regions.get(int(b))
+            if ra is None or rb is None or ra.area + rb.area > 3 * typical:
+                continue
+            ma, mb = ra.intensity_mean, rb.intensity_mean
+            if not (ma > 0 and mb > 0 and 0.5 <= ma / mb <= 2.0):
+                continue
+            y0, x0 = min(ra.bbox[0], rb.bbox[0]), min(ra.bbox[1], rb.bbox[1])
+            y1, x1 = max(ra.bbox[2], rb.bbox[2]), max(ra.bbox[3], rb.bbox[3])
+            window, light = labels[y0:y1, x0:x1], intensity[y0:y1, x0:x1]
+            in_a, in_b = window == a, window == b
+            union = in_a | in_b
+            ratio = widest(union) / max(widest(in_a), widest(in_b), 1e-9)
+            if ratio < body:
+                continue                        # a neck: two bodies that touch
+            cut = (in_a & ndi.binary_dilation(in_b)) | (in_b & ndi.binary_dilation(in_a))
+            if _ends_over_middle(np.argwhere(cut), light[cut]) < rim:
+                continue                        # dim ends: the notches where two objects meet
+            candidates.append((ratio, int(a), int(b)))
+        joined: dict = {}
+        for _, a, b in sorted(candidates, reverse=True):
+            if a in joined or b in joined:
+                continue                        # one join per piece per pass; the next pass sees the union
+            joined[a], joined[b] = b, b
+        if not joined:
+            break
+        lookup = np.arange(n + 1)
+        for a, b in joined.items():
+            lookup[a] = b
+        _, new = np.unique(lookup, return_inverse=True)
+        labels = new.ravel()[labels].astype(np.int32)
+    return labels
+
+
 def _peaks(labels: np.ndarray, intensity: np.ndarray, n: int) -> tuple:
     """Each object's peak (1..n), whether it has pixels, and the typical object's peak: their median (specks
     are gone by now; weighting by area would let one bright object that took in its glow decide what is
@@ -717,7 +825,8 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
             markers[y, x] = n_seeds + 1 + k
     pieces = watershed(-blob, markers, mask=mask)
     # Ids stay 1..N: an object refined there keeps at least its brightest pixel.
-    labels, footprint = follow_own_height(merge_pieces(pieces, blob, fine, size), fine, threshold,
+    labels, footprint = follow_own_height(join_arcs(merge_pieces(pieces, blob, fine, size), fine, size), fine,
+                                          threshold,
                                           smooth=max(1, int(size // 12)))
     sample = fine[:: step[0], :: step[1]]
     centre = float(np.median(sample))

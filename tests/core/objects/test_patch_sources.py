@@ -110,6 +110,40 @@ def test_a_dim_nucleus_is_outlined_as_wide_as_a_bright_one_of_the_same_size():
     assert abs(dim / bright - 1) < 0.1, (dim, bright)
 
 
+def test_a_nucleus_with_a_dim_middle_is_one_object_and_touching_nuclei_stay_two():
+    """Oval nuclei, every other one hollow (middle at 30 % of the rim), and pairs of touching discs: the
+    hollow ones were cut through their middle (all eight of them, 24 objects for 16 nuclei)."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:300, :240]
+    img, truth = np.full(yy.shape, 100.0), np.zeros(yy.shape, int)
+    for k in range(16):
+        cy, cx = 30 + 60 * (k // 4), 30 + 60 * (k % 4)
+        a, b, turn = rng.uniform(13, 16), rng.uniform(8, 10), rng.uniform(0, np.pi)
+        u = ((yy - cy) * np.cos(turn) + (xx - cx) * np.sin(turn)) / a
+        v = (-(yy - cy) * np.sin(turn) + (xx - cx) * np.cos(turn)) / b
+        d = np.hypot(u, v)
+        light = np.clip(1 - d ** 6, 0, 1)
+        if (k // 4 + k % 4) % 2 == 0:
+            light *= 0.3 + 0.7 * np.clip(1 - np.clip(1 - d, 0, 1) / 0.75, 0, 1) ** 0.7
+        img += 1000 * light
+        truth[d <= 1] = k + 1
+    for k, cx in enumerate((40, 120, 200)):                # three pairs of touching round nuclei
+        for dx in (-11, 11):
+            disc = np.hypot(yy - 265, xx - cx - dx) <= 10
+            img += ndi.gaussian_filter(disc * 1000.0, 1.5)
+            truth[disc & (truth == 0)] = 17 + 2 * k + (dx > 0)
+    img = np.clip(ndi.gaussian_filter(img, 1.0) + rng.normal(0, 30, img.shape), 0, None).astype(np.uint16)
+    found = detect_objects(img, 18)
+    assert len(found) == 22, len(found)
+    for k in range(1, 23):                                 # each nucleus mostly in one object of its own
+        ids, counts = np.unique(found.labels[truth == k], return_counts=True)
+        assert ids[np.argmax(counts)] != 0 and counts.max() >= 0.8 * (truth == k).sum(), k
+    owner = [np.bincount(found.labels[truth == k]).argmax() for k in range(1, 23)]
+    assert len(set(owner)) == 22
+
+
 def test_a_dim_nucleus_beside_a_glowing_one_grows_to_its_own_edge_not_round_the_glow():
     """Grown down to its own height, a dim nucleus must stop where a saturated neighbour's glow begins (the
     first version wrapped it round the glow: 766 px for a disc of 253)."""
