@@ -33,6 +33,8 @@ __all__ = [
 
 #: Files sampled to estimate the object size of a folder.
 ESTIMATE_SAMPLE = 8
+#: Pages of one file tried, in order, for its object size (the first that gives one is used).
+SIZE_PAGES = 8
 
 
 class ObjectContext:
@@ -126,11 +128,23 @@ class ObjectContext:
             lab = read_label_pages(label_path)[0]
             size = diameter_of(objects_from_labels(lab).areas)
             return [] if size is None else [size]
-        page = select_channels(read_image_groups(path)[0][:1], self.channel, path)[0]
+        # The first page that gives an estimate: a stack may open on a blank or dark page (an empty first
+        # frame, a channel with nothing in it) and still hold objects on the next.
+        checked = []
+        for group in read_image_groups(path):
+            for index in range(min(len(group), SIZE_PAGES - len(checked))):
+                page = select_channels(group[index:index + 1], self.channel, path)[0]
+                finite = page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()
+                checked.append(finite)
+                if finite.size and finite.min() < finite.max():
+                    est = estimate_object_size(page)
+                    if est is not None:
+                        return [est]
+            if len(checked) >= SIZE_PAGES:
+                break
         # A blank, constant or all-NaN image has no objects to size: said as such, not as "give --object-size".
-        check_values(path, [page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()])
-        est = estimate_object_size(page)
-        return [] if est is None else [est]
+        check_values(path, checked)
+        return []
 
     def for_image(self, path) -> Patching:
         """The settings for one file: the folder's, or its own object size where its magnification differs."""

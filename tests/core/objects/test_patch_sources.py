@@ -249,6 +249,18 @@ def test_auto_without_size_estimates_it_per_folder(tmp_path):
     assert ps.patching.crop_side() == round(2 * ps.patching.object_size)
 
 
+def test_a_stack_opening_on_a_blank_page_is_sized_from_the_next(tmp_path):
+    """A time-lapse or z-stack whose first frame is empty: its size came from that frame alone, so the only
+    file of the run was refused as "image is constant" although its other pages hold objects."""
+    field = make_field((160, 160), ("blob",), n=6, size=20, seed=2).image
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack([np.full_like(field, 100)] + [field] * 5))
+    ps = load(tmp_path, patching=Patching("auto"))
+    assert 14 <= ps.patching.object_size <= 26 and len(ps) >= 10
+    tifffile.imwrite(tmp_path / "stack.tif", np.full((6, 64, 64), 100, np.uint16))    # blank throughout
+    with pytest.raises(DdridError, match="constant"):
+        load(tmp_path, patching=Patching("auto"))
+
+
 # ----------------------------------------------------------------- labels --
 def test_label_file_names_are_recognised_and_not_read_as_images(tmp_path):
     for name in ("a.tif", "a_masks.tif", "b.png", "b_cp_masks.png", "c_labels.tif", "mask.tif"):
