@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
@@ -146,7 +148,7 @@ def load(path: PathLike, digest: str) -> Optional[Cached]:
     """The cache at ``path`` if it exists, is well formed and was made from what ``digest`` describes; else None."""
     path = Path(path)
     try:
-        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES or not _sizes_fit(path):
             return None
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
@@ -155,8 +157,38 @@ def load(path: PathLike, digest: str) -> Optional[Cached]:
             if int(z["version"]) != VERSION or str(z["fingerprint"]) != digest:
                 return None
             return _read(z, names)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, EOFError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, EOFError, MemoryError,
+            OverflowError, zlib.error):
         return None
+
+
+#: The few-byte members (version, fingerprint, score type) may unpack to this much at most.
+SMALL_MEMBER_BYTES = 1 << 16
+
+
+def _sizes_fit(path: Path) -> bool:
+    """Whether every array in the cache claims no more bytes than its zip member unpacks to, and the members
+    no more than :data:`MAX_BYTES` together (small ones :data:`SMALL_MEMBER_BYTES`): checked from the
+    headers before anything is unpacked, so a forged cache cannot make numpy allocate terabytes or a
+    megabyte of deflated zeros unpack to a gigabyte (a cache beside a shared project is anyone's file)."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > MAX_BYTES:
+            return False
+        for info in infos:
+            small = info.filename in ("version.npy", "fingerprint.npy", "score_type.npy")
+            if small and info.file_size > SMALL_MEMBER_BYTES:
+                return False
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                if version not in ((1, 0), (2, 0)):
+                    return False                # numpy.savez writes 1.0 (2.0 for huge headers)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(fh)
+                if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                    return False
+    return True
 
 
 def _read(z, names) -> Cached:

@@ -55,6 +55,37 @@ def test_a_forged_or_broken_cache_is_ignored(tmp_path, forge):
     assert patchcache.load(path, "fp") is None
 
 
+def _npy_header(shape, descr="<f8"):
+    import io
+
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+def test_a_cache_claiming_more_than_it_holds_is_ignored_unread(tmp_path, monkeypatch):
+    """A cache beside a shared project is anyone's file: a 100-byte one whose header claimed 80 TB raised
+    MemoryError out of load (the project then opened empty), and a megabyte of deflated zeros in version.npy
+    took a gigabyte of memory before the fingerprint refused it.  Both are refused from their headers."""
+    import zipfile
+
+    huge = tmp_path / "huge.ddridcache"
+    with zipfile.ZipFile(huge, "w") as z:
+        z.writestr("version.npy", _npy_header((10 ** 13,)))
+        z.writestr("fingerprint.npy", _npy_header((), "<U64") + b"\0" * 256)
+        z.writestr("images.npy", _npy_header((0, 1, 2, 2), "<f4"))
+    inflated = tmp_path / "inflated.ddridcache"
+    with zipfile.ZipFile(inflated, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("version.npy", "w", force_zip64=True) as fh:
+            fh.write(_npy_header((2 ** 23,)))                 # 64 MiB of float64 zeros in a few kB
+            for _ in range(4):
+                fh.write(bytes(2 ** 24))
+        z.writestr("fingerprint.npy", _npy_header((), "<U64") + b"\0" * 256)
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("unpacked a cache that claims more than it holds"))
+    assert patchcache.load(huge, "x" * 64) is None
+    assert patchcache.load(inflated, "x" * 64) is None
+
+
 def test_a_file_of_another_kind_is_never_replaced(tmp_path):
     other = tmp_path / "p.ddridcache"
     other.write_text("my notes")
