@@ -256,6 +256,8 @@ class Projects(Controller):
         """Write the project (and its model beside it, if it lives elsewhere)."""
         path = str(Path(path).resolve())
         try:
+            # The project's own output rule first: no model copy is left beside a project that cannot be saved.
+            projectfile.check_path(self.doc.to_project(self.saved_settings()), path)
             if self.doc.model is not None:
                 from ddrcore.model import modelfile
 
@@ -266,8 +268,8 @@ class Projects(Controller):
                     self.doc.set_model_path(beside)
             proj = self.doc.to_project(self.saved_settings())
             projectfile.save(proj, path)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self.window, "Cannot save project", f"{path}: {exc}")
+        except (OSError, ValueError, DdridError) as exc:
+            QMessageBox.warning(self.window, "Cannot save project", _why(path, exc))
             return False
         self._write_cache(proj, path)
         self.doc.set_project_path(path)
@@ -286,8 +288,9 @@ class Projects(Controller):
             # Marks of inputs not loaded yet (project still loading) must not be dropped.
             proj = self.doc.to_project(self.saved_settings(), keep_pending=True)
             projectfile.save(proj, target)
-        except (OSError, ValueError) as exc:
-            self.window.notify(f"Autosave failed: {target}: {exc}", 8000)
+        except (OSError, ValueError, DdridError) as exc:
+            # A project file replaced by another program, a folder gone read-only: said, and work goes on.
+            self.window.notify(f"Autosave failed: {_why(target, exc)}", 8000)
             return
         self._write_cache(proj, target)
         if self.doc.project_path:
@@ -381,3 +384,10 @@ class Projects(Controller):
             # Drawing takes about a second: off the GUI thread, like every other job.
             self.runner.submit("report", lambda: job, title="Writing report",
                                on_done=lambda out: self.window.notify(f"Wrote {out}", 5000))
+
+
+def _why(path: str, exc: Exception) -> str:
+    """One line naming ``path`` once: a DdridError about that file already names it."""
+    if isinstance(exc, DdridError) and exc.path is not None:
+        return str(exc)
+    return f"{path}: {exc}"

@@ -110,6 +110,14 @@ def save(project: Project, path: Union[str, os.PathLike], force: bool = False) -
     the project's inputs, its images or its model; never a non-project file
     unless ``force``.
     """
+    path = check_path(project, path, force)
+    write_text_atomic(path, to_json(project, path))
+    return path
+
+
+def check_path(project: Project, path: Union[str, os.PathLike], force: bool = False) -> Path:
+    """Raise :class:`ddrcore.io.outputs.OutputError` where ``project`` may not be saved at ``path``
+    (:func:`save`'s rule), before anything is written: the app checks it before it copies the model."""
     from .outputs import check_output
 
     path = Path(path)
@@ -117,7 +125,6 @@ def save(project: Project, path: Union[str, os.PathLike], force: bool = False) -
     if project.model_path:
         inputs.append(project.model_path)
     check_output(path, "project", inputs, force)
-    write_text_atomic(path, to_json(project, path))
     return path
 
 

@@ -181,6 +181,31 @@ def test_autosaved_session_can_be_restored(qtbot, image_folder, wait_idle):
     assert w2.document.project_path is None and w2.windowTitle().startswith("untitled")
 
 
+def test_a_project_that_cannot_be_saved_there_is_said_not_raised(win, image_folder, tmp_path, wait_idle,
+                                                                   monkeypatch):
+    """Save As onto a file that is not a project, and autosave onto a project file another program replaced:
+    both raised out of the slot (a traceback, no word to the user, the marks never saved)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _w, _t, text, *a: said.append(text)))
+    win.open_paths([str(image_folder)])
+    wait_idle(win)
+    notes = tmp_path / "notes.ddridproj"
+    notes.write_text("my notes, not a project\n")
+    assert win.projects.save_to(str(notes)) is False
+    assert len(said) == 1 and "not a project file" in said[0] and said[0].count(str(notes)) == 1
+    assert notes.read_text() == "my notes, not a project\n" and win.document.project_path is None
+    project = tmp_path / "p.ddridproj"
+    assert win.projects.save_to(str(project)) is True
+    project.write_text("replaced by another program\n")
+    win.document.mark(np.arange(2), 1)
+    win.projects.autosave()                               # at once, not after the debounce
+    assert "Autosave failed" in win.statusBar().currentMessage() and "not a project file" in \
+        win.statusBar().currentMessage()
+    assert project.read_text() == "replaced by another program\n"
+
+
 def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
     import tifffile
 
