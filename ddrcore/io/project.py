@@ -68,6 +68,21 @@ def _abs(stored: str, base: Path) -> str:
     return os.path.normpath(p if p.is_absolute() else base / p)
 
 
+#: Paths inside the training settings' patch source (a labels folder, a points file).
+PATCHING_PATHS = ("labels_dir", "points")
+
+
+def _with_patching_paths(training: dict, convert) -> dict:
+    """A copy of ``training`` whose patch-source paths went through ``convert`` (relative on save, absolute on
+    load), as the project's other paths do: a moved or shared project folder keeps finding its labels."""
+    out = dict(training)
+    patching = out.get("patching")
+    if isinstance(patching, dict):
+        out["patching"] = {k: (convert(v) if k in PATCHING_PATHS and isinstance(v, str) and v else v)
+                           for k, v in patching.items()}
+    return out
+
+
 def to_json(project: Project, path: Union[str, os.PathLike]) -> str:
     """The project as JSON text, with paths relative to ``path``'s folder."""
     from .. import __version__
@@ -97,7 +112,7 @@ def to_json(project: Project, path: Union[str, os.PathLike]) -> str:
         "model": _rel(project.model_path, base) if project.model_path else None,
         # JSON has no infinity; an unset or infinite threshold is stored as null.
         "threshold": float(threshold) if threshold is not None and math.isfinite(threshold) else None,
-        "training": dict(project.training),
+        "training": _with_patching_paths(project.training, lambda p: _rel(p, base)),
         "annotations": annotations,
     }
     return json.dumps(doc, indent=1) + "\n"
@@ -129,11 +144,14 @@ def check_path(project: Project, path: Union[str, os.PathLike], force: bool = Fa
 
 
 def outside_paths(project: Project, path: Union[str, os.PathLike]) -> List[str]:
-    """The project's paths (inputs, model, annotated files) outside its own folder: shown when it opens."""
+    """The project's paths (inputs, model, annotated files, labels folder, points file) outside its own
+    folder: shown when it opens."""
     base = Path(os.path.abspath(path)).parent
     out = []
+    patching = project.training.get("patching")
+    read = [patching.get(k) for k in PATCHING_PATHS] if isinstance(patching, dict) else []
     for p in [*project.inputs, *([project.model_path] if project.model_path else []),
-              *sorted({s.path for s in project.marks})]:
+              *sorted({s.path for s in project.marks}), *(p for p in read if isinstance(p, str) and p)]:
         try:
             Path(os.path.abspath(p)).relative_to(base)
         except ValueError:
@@ -167,6 +185,14 @@ def _no_constant(name: str):
     raise _BadNumber(f"{name} is not allowed (JSON numbers must be finite)")
 
 
+def _bounded_int(text: str) -> int:
+    """JSON integers are unbounded; one past 64 bits is no setting of ddrid's, and one of 400 digits made
+    float() raise OverflowError out of the checks that follow."""
+    if len(text.lstrip("-")) > 19:
+        raise _BadNumber(f"number {text[:30]}... is out of range")
+    return int(text)
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
@@ -196,6 +222,10 @@ def _path_str(value, what: str, path) -> str:
         raise _fail(path, f"{what} contains a NUL byte")
     if len(value) > MAX_PATH_CHARS:
         raise _fail(path, f"{what} is longer than {MAX_PATH_CHARS} characters")
+    try:
+        os.fsencode(value)
+    except UnicodeError:      # e.g. a lone surrogate (valid JSON, no file name): failed later, mid-open
+        raise _fail(path, f"{what} {ascii(value)[:60]} cannot be a file name on this system") from None
     return value
 
 
@@ -244,7 +274,7 @@ def load(path: Union[str, os.PathLike], check_training: Optional[Callable[[dict]
     except UnicodeDecodeError:
         raise _fail(path, "cannot read the project file (it is not UTF-8 text); not a ddrid project") from None
     try:
-        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise _fail(path, f"not a ddrid project (invalid JSON at line {exc.lineno}, column {exc.colno})") from None
     except _BadNumber as exc:
@@ -285,8 +315,14 @@ def load(path: Union[str, os.PathLike], check_training: Optional[Callable[[dict]
     if check_training is not None:
         try:
             check_training(training)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise _fail(path, f"'training' settings are invalid ({str(exc).splitlines()[0][:120]})") from None
+    patching = training.get("patching")
+    if isinstance(patching, dict):
+        for key in PATCHING_PATHS:
+            if patching.get(key) is not None:
+                _path_str(patching[key], f"'training.patching.{key}'", path)
+        training = _with_patching_paths(training, lambda p: _abs(p, base))
     marks: Dict[PatchSource, str] = {}
     roles: Dict[PatchSource, str] = {}
     annotations = doc.get("annotations", [])

@@ -50,6 +50,24 @@ def test_project_folder_can_move(tmp_path):
     assert PatchSource(os.path.normpath(moved / "data" / "a" / "img.tif"), 0, 0, 32) in back.marks
 
 
+def test_the_labels_folder_and_points_file_move_with_the_project_and_are_shown_when_outside(tmp_path):
+    """They were stored as absolute paths (a moved project read the old place) and never listed among the
+    paths outside the project's folder (a shared project could read labels from anywhere unannounced)."""
+    proj = pj.Project(inputs=[str(tmp_path / "data")],
+                      training={"patching": {"source": "labels", "labels_dir": str(tmp_path / "data" / "labels"),
+                                             "points": str(tmp_path / "data" / "points.csv")}})
+    path = pj.save(proj, tmp_path / "p.ddridproj")
+    stored = json.loads(path.read_text())["training"]["patching"]
+    assert stored["labels_dir"] == "data/labels" and stored["points"] == "data/points.csv"
+    os.rename(tmp_path, tmp_path.parent / (tmp_path.name + "_moved"))
+    moved = tmp_path.parent / (tmp_path.name + "_moved")
+    back = pj.load(moved / "p.ddridproj")
+    assert back.training["patching"]["labels_dir"] == os.path.normpath(moved / "data" / "labels")
+    assert pj.outside_paths(back, moved / "p.ddridproj") == []
+    far = pj.Project(training={"patching": {"source": "points", "points": "/elsewhere/points.csv"}})
+    assert pj.outside_paths(far, moved / "p.ddridproj") == ["/elsewhere/points.csv"]
+
+
 def test_infinite_threshold_is_stored_as_null(tmp_path):
     path = pj.save(pj.Project(threshold=float("inf")), tmp_path / "p.ddridproj")
     assert json.loads(path.read_text())["threshold"] is None
@@ -67,6 +85,13 @@ def test_infinite_threshold_is_stored_as_null(tmp_path):
     ('{"format": "ddrid-project", "version": 1, "annotations": [{"path": "a.tif", "normal": [[true, 0, 0]]}]}',
      "integer"),
     ('{"format": "ddrid-project", "version": 1, "threshold": "__import__(\'os\')"}', "threshold"),
+    # 400 digits: float() raised OverflowError out of load, and the app's Open Project with it.
+    ('{"format": "ddrid-project", "version": 1, "threshold": 1' + "0" * 400 + "}", "out of range"),
+    ('{"format": "ddrid-project", "version": 1, "training": {"lr": 1' + "0" * 400 + "}}", "out of range"),
+    # A lone surrogate is valid JSON but no file name: it failed later, after the open work was reset.
+    ('{"format": "ddrid-project", "version": 1, "inputs": ["\\ud800"]}', "cannot be a file name"),
+    ('{"format": "ddrid-project", "version": 1, "training": {"patching": {"source": "labels", '
+     '"labels_dir": "\\ud800"}}}', "training.patching.labels_dir"),
 ])
 def test_broken_files_give_one_clear_line(tmp_path, text, words):
     path = tmp_path / "bad.ddridproj"
