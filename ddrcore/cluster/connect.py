@@ -228,12 +228,15 @@ def open_client(spec: ClusterSpec, timeout: float = CONNECT_TIMEOUT) -> Iterator
             if not os.path.isfile(spec.address):
                 raise ClusterError(path=spec.address, reason="no such scheduler file; start the scheduler with "
                                    "--scheduler-file, or give tcp://HOST:PORT")
-            where = spec.address
-            kwargs = {"scheduler_file": spec.address}
             address = _address_in(spec.address)
-            if address:
-                where = f"{address} (from {spec.address})"
-                check_scheduler(address, timeout)
+            if "://" not in address:
+                # Said here: handed on, distributed fails on it with an error about a reply nothing sent.
+                raise ClusterError(path=spec.address, reason="names no scheduler address ('address' must be "
+                                   f"text like tcp://HOST:PORT, got {ascii(address)[:40] if address else 'none'}); "
+                                   "give the file the scheduler wrote with --scheduler-file")
+            where = f"{address} (from {spec.address})"
+            kwargs = {"address": address}
+            check_scheduler(address, timeout)
         else:
             where = spec.address
             kwargs = {"address": spec.address}

@@ -488,6 +488,24 @@ def test_a_cluster_address_that_is_a_web_server_fails_fast(model_file, test_dir,
     assert seconds < 10 and not out.exists()
 
 
+@pytest.mark.timeout(60, func_only=True)
+@pytest.mark.parametrize("text", ['{"address": 5}', "[1, 2]", '{"address": "no-scheme-here"}', "{}"])
+def test_a_scheduler_file_naming_no_address_says_so(model_file, test_dir, tmp_path, capsys, text):
+    """Handed on to distributed, such a file gave "the reply is not Dask's (TypeError)" though nothing was
+    contacted, then a traceback from the half-built client and a 6 s wait at exit."""
+    pytest.importorskip("distributed")
+    sched = tmp_path / "scheduler.json"
+    sched.write_text(text)
+    out = tmp_path / "r.csv"
+    rc = main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(out), "--cluster", str(sched),
+               "--connect-timeout", "2"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    line = one_error_line(err)
+    assert str(sched) in line and "names no scheduler address" in line, line
+    assert not out.exists()
+
+
 @pytest.mark.slow   # over 2 s: the default tier stays near 90 s on 2 cores
 @pytest.mark.timeout(120)   # starts a local Dask cluster of one worker: about 3 s
 def test_a_file_that_vanishes_during_a_cluster_run_is_skipped(model_file, tmp_path, capsys, monkeypatch):
