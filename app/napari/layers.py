@@ -103,7 +103,8 @@ class ResultLayers:
         self._shown = int(object_id)
         score = self.table["score"][k]
         if not np.isfinite(score):
-            self.object_title.setText(f"Object {object_id}: touches the image edge; not scored.")
+            why = str(self.table["role"][k]).removeprefix("not scored (").rstrip(")")
+            self.object_title.setText(f"Object {object_id}: not scored ({why}).")
             for panel, caption in zip(self.panels, self.panel_captions):
                 panel.clear()
                 caption.setText("")

@@ -20,7 +20,7 @@ import numpy as np
 from ddrcore.config import TrainConfig
 from ddrcore.io.images import PatchSet, patches_from_array
 from ddrcore.objects import Objects, Patching, objects_in_array
-from ddrcore.objects.measure import MEASUREMENTS
+from ddrcore.objects.measure import MEASUREMENTS, touches_border
 from ddrcore.progress import Job, Progress
 
 #: Where the objects come from, as the dock's combo names them.
@@ -215,7 +215,8 @@ def results_table(outcome: Outcome, threshold: float) -> Dict[str, np.ndarray]:
     model's chosen score, ``rank`` 1 for the most anomalous, ``is_anomaly``
     whether ``score >= threshold``, ``role`` what the object was to the model
     (trained on or scored only), then the measurements.  Objects not scored
-    (left out at the image edge) have NaN scores and rank 0.
+    (left out at the image edge, or for NaN or infinite pixels) have NaN scores, rank 0 and a role that
+    says which.
     """
     cut_ = outcome.cut
     ids = cut_.ids
@@ -231,7 +232,10 @@ def results_table(outcome: Outcome, threshold: float) -> Dict[str, np.ndarray]:
     rank[where[np.argsort(-chosen, kind="stable")]] = np.arange(1, len(ids) + 1)
     scored = np.zeros(n, bool)
     scored[where] = True
-    role = np.array(["not scored (image edge)"] * n, dtype=object)
+    # Why an object was left out: the image edge (the border policy), else NaN or infinite pixels in its
+    # patch (the one other reason a cut drops an object); never the edge for an object nowhere near it.
+    edge = touches_border(cut_.label_image(), all_ids) if n else np.zeros(0, bool)
+    role = np.where(edge, "not scored (image edge)", "not scored (NaN or infinite pixels)").astype(object)
     role[where] = "scored"
     if outcome.trained:
         role[[row[int(i)] for i in outcome.normal_ids if int(i) in row]] = "trained on (normal)"

@@ -288,6 +288,10 @@ def objects_in_array(page: np.ndarray, patching: Patching, labels: Optional[np.n
                              f"{hw[1]} x {hw[0]} px; use the labels made for this image")
         if labels.dtype.kind not in "iub" or (labels.size and labels.min() < 0):
             raise DdridError("a label image must hold non-negative whole numbers (object ids)")
+        if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
+            # As for label files (ddrcore.objects.labels): ids travel as int64.
+            raise DdridError(f"the label image holds object id {int(labels.max())}, above 2**63 - 1; number the "
+                             "objects 1, 2, 3 ... (e.g. skimage.segmentation.relabel_sequential)")
         objects = objects_from_labels(labels)
     elif patching.source == "points":
         pts = np.asarray(points if points is not None else np.zeros((0, 2)), float).reshape(-1, 2)

@@ -62,6 +62,30 @@ def test_results_table_has_one_row_per_label(field):
     assert set(colors) == set(table["index"].tolist()) and colors[99][3] < 1      # unscored: faint grey
 
 
+def test_an_object_left_out_for_its_pixels_says_so_not_the_image_edge(field):
+    from types import SimpleNamespace
+
+    image = field.image.astype(np.float32)
+    from ddrcore.objects.measure import touches_border
+
+    inner = [k for k in np.unique(field.labels) if k and not touches_border(field.labels, [k])[0]]
+    image[field.labels == inner[0]] = np.inf                   # e.g. a layer after a division by zero
+    c = ses.cut(ses.Page(image, labels=field.labels))
+    assert inner[0] not in c.ids
+    table = ses.results_table(ses.Outcome(c, None, SimpleNamespace(score=np.zeros(len(c.ids)))), 0.5)
+    assert table["role"][table["index"] == inner[0]].tolist() == ["not scored (NaN or infinite pixels)"]
+
+
+def test_label_ids_past_int64_are_refused_in_one_line(field):
+    """napari allows uint64 labels; ids of 2**63 or more failed deep in the measurements (IndexError)."""
+    from ddrcore.errors import DdridError
+
+    lab = field.labels.astype(np.uint64)
+    lab[lab > 0] += np.uint64(2 ** 63)
+    with pytest.raises(DdridError, match="above 2\\*\\*63 - 1"):
+        ses.cut(ses.Page(field.image, labels=lab))
+
+
 def test_decomposition_panels_and_colorbar_are_rgb():
     raw = np.random.default_rng(0).normal(100, 10, (1, 32, 32))
     panels = ses.decomposition_panels(raw, raw * 0.9, raw * 0.1, scale=2)
