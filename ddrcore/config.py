@@ -112,6 +112,10 @@ class TrainConfig:
         chosen = {k: v for k, v in settings.items() if k in known}
         if chosen:
             TrainConfig.from_dict({**TrainConfig().to_dict(), **chosen, "channel": None}).validate()
+        if settings.get("patching") is not None:
+            from .objects.patching import Patching
+
+            Patching.from_dict(settings["patching"])      # how the project's images are cut: checked too
 
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":

@@ -185,11 +185,12 @@ def _no_constant(name: str):
     raise _BadNumber(f"{name} is not allowed (JSON numbers must be finite)")
 
 
-def _bounded_int(text: str) -> int:
+def _bounded_int(text: str):
     """JSON integers are unbounded; one past 64 bits is no setting of ddrid's, and one of 400 digits made
-    float() raise OverflowError out of the checks that follow."""
+    float() raise OverflowError out of the checks that follow.  Read as an infinity, which every field's
+    own check refuses by name (a number must be finite, a count an integer)."""
     if len(text.lstrip("-")) > 19:
-        raise _BadNumber(f"number {text[:30]}... is out of range")
+        return float("-inf") if text.startswith("-") else float("inf")
     return int(text)
 
 
@@ -320,7 +321,7 @@ def load(path: Union[str, os.PathLike], check_training: Optional[Callable[[dict]
     patching = training.get("patching")
     if isinstance(patching, dict):
         for key in PATCHING_PATHS:
-            if patching.get(key) is not None:
+            if isinstance(patching.get(key), str) and patching[key]:     # "" or none: not set, as the app reads it
                 _path_str(patching[key], f"'training.patching.{key}'", path)
         training = _with_patching_paths(training, lambda p: _abs(p, base))
     marks: Dict[PatchSource, str] = {}

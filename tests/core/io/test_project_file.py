@@ -66,6 +66,9 @@ def test_the_labels_folder_and_points_file_move_with_the_project_and_are_shown_w
     assert pj.outside_paths(back, moved / "p.ddridproj") == []
     far = pj.Project(training={"patching": {"source": "points", "points": "/elsewhere/points.csv"}})
     assert pj.outside_paths(far, moved / "p.ddridproj") == ["/elsewhere/points.csv"]
+    unset = moved / "unset.ddridproj"                  # "" is "not set", as the app reads it: still opens
+    unset.write_text('{"format": "ddrid-project", "version": 1, "training": {"patching": {"labels_dir": ""}}}')
+    assert pj.load(unset).training["patching"]["labels_dir"] == ""
 
 
 def test_infinite_threshold_is_stored_as_null(tmp_path):
@@ -86,18 +89,22 @@ def test_infinite_threshold_is_stored_as_null(tmp_path):
      "integer"),
     ('{"format": "ddrid-project", "version": 1, "threshold": "__import__(\'os\')"}', "threshold"),
     # 400 digits: float() raised OverflowError out of load, and the app's Open Project with it.
-    ('{"format": "ddrid-project", "version": 1, "threshold": 1' + "0" * 400 + "}", "out of range"),
-    ('{"format": "ddrid-project", "version": 1, "training": {"lr": 1' + "0" * 400 + "}}", "out of range"),
+    ('{"format": "ddrid-project", "version": 1, "threshold": 1' + "0" * 400 + "}", "'threshold'"),
+    ('{"format": "ddrid-project", "version": 1, "patch_size": -1' + "0" * 400 + "}", "patch_size"),
+    ('{"format": "ddrid-project", "version": 1, "training": {"patching": {"source": "auto", "object_size": 1'
+     + "0" * 400 + "}}}", "object size"),
     # A lone surrogate is valid JSON but no file name: it failed later, after the open work was reset.
     ('{"format": "ddrid-project", "version": 1, "inputs": ["\\ud800"]}', "cannot be a file name"),
     ('{"format": "ddrid-project", "version": 1, "training": {"patching": {"source": "labels", '
      '"labels_dir": "\\ud800"}}}', "training.patching.labels_dir"),
 ])
 def test_broken_files_give_one_clear_line(tmp_path, text, words):
+    from ddrcore.config import TrainConfig
+
     path = tmp_path / "bad.ddridproj"
     path.write_text(text)
     with pytest.raises(pj.ProjectFileError) as info:
-        pj.load(path)
+        pj.load(path, check_training=TrainConfig.check_settings)     # as the app opens projects
     msg = str(info.value)
     assert str(path) in msg and words in msg and "\n" not in msg
 
