@@ -22,7 +22,7 @@ from ..errors import DdridError, ImageReadError
 from ..progress import Clock, Progress
 from .detect import Objects, detect_objects, estimate_object_size
 from .labels import LABEL_SUFFIXES, find_label_image, is_label_file, objects_from_labels, read_label_pages
-from .patching import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, SAME_MAGNIFICATION, SOURCES, Patching, magnification_groups
+from .patching import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, SOURCES, Patching
 from .points import PointsFileError, in_pixels, points_for, read_points, unmatched_line
 
 __all__ = [
@@ -46,7 +46,6 @@ class ObjectContext:
         self.single_image = single_image
         self.points = None
         self._estimates: dict = {}     # path -> the image's own object-size estimate (None: none found)
-        self._groups: List[float] = []  # the sampled images' sizes in groups of one magnification
         if patching.source == "points":
             if not patching.points:
                 raise DdridError("--objects points needs --points FILE.csv (columns path,y,x)")
@@ -116,7 +115,6 @@ class ObjectContext:
             raise DdridError(f"could not estimate the object size from the {what}{why}; give --object-size "
                              "(the objects' diameter in pixels)")
         size = float(np.clip(np.median(sizes), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
-        self._groups = magnification_groups(np.clip(sizes, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
         self.patching = replace(p.with_object_size(round(size, 1)), per_image=p.patch_size is None)
         return self.patching
 
@@ -160,14 +158,7 @@ class ObjectContext:
             except (DdridError, OSError, ValueError):
                 own = []       # the file is reported when it is read for its patches
             self._estimates[key] = float(np.median(own)) if own else None
-        own = self._estimates[key]
-        if not self._groups or own is None:
-            return p.for_image(own)
-        # The size of the image's own magnification group (the folder's median lies between two groups);
-        # an image near no group is cut at its own size.
-        group = min(self._groups, key=lambda g: abs(np.log(own / g)))
-        size = group if max(own / group, group / own) <= SAME_MAGNIFICATION else round(own, 1)
-        return p if size == p.object_size else replace(p, object_size=float(size))
+        return p.for_image(self._estimates[key])
 
     # --------------------------------------------------------------- pages --
     def for_file(self, path, n_pages: int):

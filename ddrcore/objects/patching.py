@@ -28,9 +28,8 @@ left out, kept and marked, or treated like any other (``border``).
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import asdict, dataclass, replace
-from typing import List, Optional, Sequence
+from typing import Optional
 
 SOURCES = ("grid", "auto", "labels", "points")
 #: What happens to objects that touch the image border (half a nucleus cannot be judged).
@@ -50,34 +49,6 @@ DEFAULT_TILE = 32
 #: Per-image object sizes within this factor of the reference are one magnification (estimates on one
 #: magnification vary by ~10-20 %; objectives differ by 2x or more).
 SAME_MAGNIFICATION = 1.4
-
-
-def magnification_groups(sizes: Sequence[float]) -> List[float]:
-    """The object sizes of a folder's images in groups of one magnification: each group's median, smallest first.
-
-    Sorted estimates fall in one group until the next is more than
-    :data:`SAME_MAGNIFICATION` times the one before: images at one
-    magnification vary by 10-20 %, objectives by 1.5x or more.  A folder of
-    two magnifications has two groups, and each image is cut at its group's
-    size, not at the folder's median, which lies between them and fits
-    neither.
-
-    Examples
-    --------
-    >>> magnification_groups([24.1, 13.9, 23.5, 14.4])
-    [14.2, 23.8]
-    >>> magnification_groups([20.0, 22.0, 25.0])
-    [22.0]
-    >>> magnification_groups([])
-    []
-    """
-    groups: List[List[float]] = []
-    for size in sorted(float(x) for x in sizes if x is not None and math.isfinite(x) and x > 0):
-        if groups and size <= SAME_MAGNIFICATION * groups[-1][-1]:
-            groups[-1].append(size)
-        else:
-            groups.append([size])
-    return [round(float(statistics.median(g)), 1) for g in groups]
 
 
 @dataclass(frozen=True)

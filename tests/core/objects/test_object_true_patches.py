@@ -134,21 +134,6 @@ def test_each_image_is_cut_at_its_own_magnification(tmp_path):
     assert {s.size for s in fixed.sources} == {40}
 
 
-def test_two_magnifications_closer_than_the_folder_median_cuts_each_at_its_own(tmp_path):
-    """Objects of 14 and 24 px, two images of each: the folder's median (~19 px) lies within the one-
-    magnification factor of both, so every image was cut at it, fitting neither."""
-    from ddrcore.objects.synthetic import make_field
-
-    for i in range(2):
-        tifffile.imwrite(tmp_path / f"small{i}.tif", make_field((256, 256), ("blob",), n=14, size=14, seed=i).image)
-        tifffile.imwrite(tmp_path / f"large{i}.tif", make_field((384, 384), ("blob",), n=14, size=24, seed=5 + i).image)
-    ps = run_to_end(load_patches(tmp_path, patching=Patching("auto")))
-    small = {s.size for s in ps.sources if "small" in s.path}
-    large = {s.size for s in ps.sources if "large" in s.path}
-    assert len(small) == 1 and len(large) == 1, (small, large)      # one size per group of one magnification
-    assert 22 <= min(small) <= 34 and 40 <= min(large) <= 58, (small, large)
-
-
 def test_same_magnification_keeps_one_size_so_small_objects_stay_small():
     p = Patching("auto", object_size=30.0, per_image=True)
     assert p.for_image(24.0) is p            # condensed cells in one image do not shrink its crops
