@@ -403,19 +403,17 @@ def merge_pieces(labels: np.ndarray, ridge: np.ndarray, intensity: np.ndarray, o
     return new.ravel()[labels].astype(np.int32)
 
 
-def _ends_over_middle(points: np.ndarray, values: np.ndarray) -> float:
-    """Mean of ``values`` on the outer thirds of a line of ``points`` (along its long axis) over the middle third's."""
+def _cut_light(points: np.ndarray, values: np.ndarray) -> tuple:
+    """Mean of ``values`` on the outer thirds and on the middle third of a line of ``points`` (along its long
+    axis); (0, 0) for a line too short to have thirds."""
     if len(points) < 3:
-        return 0.0
+        return 0.0, 0.0
     centred = points - points.mean(0)
     along = centred @ np.linalg.svd(centred, full_matrices=False)[2][0]
     ordered = values[np.argsort(along, kind="stable")]
     third = len(ordered) // 3
-    middle = ordered[third:len(ordered) - third]
-    ends = np.r_[ordered[:third], ordered[len(ordered) - third:]]
-    if not middle.size or not ends.size or middle.mean() <= 0:
-        return 0.0
-    return float(ends.mean() / middle.mean())
+    return (float(np.r_[ordered[:third], ordered[len(ordered) - third:]].mean()),
+            float(ordered[third:len(ordered) - third].mean()))
 
 
 def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, body: float = 1.25,
@@ -433,7 +431,10 @@ def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, bod
     lie in the notches of the union's outline, dimmer than its middle, where
     the two press together; through a dim middle, its ends cross the bright
     rim (``rim``: the least ratio of the mean of the cut's outer thirds to
-    its middle third).  Pieces are joined where both hold, the union is at
+    its middle third), and its middle third is dimmer than the union on
+    average (two saturated nuclei pressed together are flat at the top, so
+    their cut's ends are as bright as its middle, but so is the middle as
+    bright as they are).  Pieces are joined where all hold, the union is at
     most three typical objects in area and the pieces are within a factor 2
     in brightness; ``passes`` rounds, so an object cut in three or four is
     whole again.
@@ -442,7 +443,9 @@ def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, bod
     that pass the shape test there are touching nuclei, and their cuts' ends
     hold 0.76-0.83 of the middle's light; on DSB with a dozen hollow nuclei
     implanted as ``ddrid bench real`` implants them (four draws), the cuts
-    through hollow nuclei hold 0.86-1.35, most of them 0.95 or more.
+    through hollow nuclei hold 0.86-1.35, most of them 0.95 or more, and
+    their middle third 0.76-0.92 of the union's mean light, where on two
+    overlapping saturated discs that pass the other tests it holds 1.1.
 
     Examples
     --------
@@ -483,8 +486,10 @@ def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, bod
                     & (ma <= 2.0 * mb) & (mb <= 2.0 * ma))
 
         for (a, b), (ys, xs) in _contacts(labels, plausible):
-            if _ends_over_middle(np.stack([ys, xs], 1), intensity[ys, xs]) < rim:
-                continue                        # dim ends: the notches where two objects meet
+            ma, mb = light_mean[a], light_mean[b]
+            ends, middle = _cut_light(np.stack([ys, xs], 1), intensity[ys, xs])
+            if not 0 < middle < (ma * area[a] + mb * area[b]) / (area[a] + area[b]) or ends < rim * middle:
+                continue                        # no dim middle, or dim ends: the notches where two objects meet
             ba, bb = boxes[a - 1], boxes[b - 1]
             y0, x0 = min(ba[0].start, bb[0].start), min(ba[1].start, bb[1].start)
             y1, x1 = max(ba[0].stop, bb[0].stop), max(ba[1].stop, bb[1].stop)

@@ -144,6 +144,21 @@ def test_a_nucleus_with_a_dim_middle_is_one_object_and_touching_nuclei_stay_two(
     assert len(set(owner)) == 22
 
 
+def test_two_saturated_nuclei_pressed_together_stay_two():
+    """Flat-topped (saturated) and overlapping: the cut between them is as bright at its ends as in its
+    middle, as through a hollow nucleus, but its middle is no dimmer than they are (the first form of
+    join_arcs joined them)."""
+    from scipy import ndimage as ndi
+
+    yy, xx = np.mgrid[:128, :128]
+    for seed in range(2):
+        img = np.zeros((128, 128))
+        for cx in (64 - 7.7, 64 + 7.7):
+            img = np.maximum(img, (np.hypot(yy - 64, xx - cx) <= 14).astype(float))
+        img = ndi.gaussian_filter(img, 1.2) * 3000 + 100 + np.random.default_rng(seed).normal(0, 30, img.shape)
+        assert len(detect_objects(np.clip(img, 0, 3000).astype(np.uint16), 28)) == 2
+
+
 def test_a_dim_nucleus_beside_a_glowing_one_grows_to_its_own_edge_not_round_the_glow():
     """Grown down to its own height, a dim nucleus must stop where a saturated neighbour's glow begins (the
     first version wrapped it round the glow: 766 px for a disc of 253)."""
