@@ -246,6 +246,12 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
         for key, tensor in part.items():
             if not isinstance(tensor, torch.Tensor):
                 raise _bad(f"state.{name}.{key}", "is not a tensor")
+            # Weights and statistics are real numbers (a step count excepted): the networks take the file's
+            # tensors as they are (loaded with assign), so an integer or complex one would fail mid-score.
+            wanted = "an integer count" if key.endswith("num_batches_tracked") else "real numbers"
+            if (tensor.dtype.is_complex or tensor.dtype == torch.bool
+                    or tensor.is_floating_point() == key.endswith("num_batches_tracked")):
+                raise _bad(f"state.{name}.{key}", f"is of type {tensor.dtype}, not {wanted}")
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 raise _bad(f"state.{name}.{key}", "holds NaN or infinite weights")
             # Finite is not enough: a negative variance makes BatchNorm's square root NaN, and weights far

@@ -168,6 +168,11 @@ def _forge(tiny_model, tmp_path, edit, name="forged.ddrid"):
      "state.view"),
     (lambda p: next(iter(p["state"]["r_n"].values())).view(-1)[0].fill_(1e30), "state.r_n"),
     (lambda p: p["validation"].update(threshold_rule="95 % quantile\u202e"), "validation.threshold_rule"),
+    # Types the networks would take as they are (loaded with assign=True) and fail on mid-score.
+    (lambda p: p["state"]["r_c"].update({k: v.long() for k, v in p["state"]["r_c"].items()
+                                         if k.endswith("running_mean")}), "state.r_c"),
+    (lambda p: p["state"]["r_n"].update({k: v.to(torch.complex64) for k, v in list(p["state"]["r_n"].items())[:1]}),
+     "state.r_n"),
 ])
 def test_forged_models_are_refused_naming_the_field(tiny_model, tmp_path, edit, field):
     # The payload's check is what load runs on every file (the round trip through a file and the command
