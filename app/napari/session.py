@@ -234,7 +234,9 @@ def results_table(outcome: Outcome, threshold: float) -> Dict[str, np.ndarray]:
     scored[where] = True
     # Why an object was left out: the image edge (the border policy), else NaN or infinite pixels in its
     # patch (the one other reason a cut drops an object); never the edge for an object nowhere near it.
-    edge = touches_border(cut_.label_image(), all_ids) if n else np.zeros(0, bool)
+    # (with the border policy "include" or "flag" edge objects are cut, so none is left out for the edge)
+    edge = (touches_border(cut_.label_image(), all_ids) if n and cut_.patches.patching.border == "exclude"
+            else np.zeros(n, bool))
     role = np.where(edge, "not scored (image edge)", "not scored (NaN or infinite pixels)").astype(object)
     role[where] = "scored"
     if outcome.trained:

@@ -158,7 +158,8 @@ def load(path: PathLike, digest: str) -> Optional[Cached]:
                 return None
             return _read(z, names)
     except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, EOFError, MemoryError,
-            OverflowError, zlib.error):
+            OverflowError, zlib.error, RuntimeError, NotImplementedError):
+        # RuntimeError: a member marked encrypted; NotImplementedError: a compression zipfile does not know.
         return None
 
 

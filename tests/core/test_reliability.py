@@ -506,6 +506,18 @@ def test_a_scheduler_file_naming_no_address_says_so(model_file, test_dir, tmp_pa
     assert not out.exists()
 
 
+@pytest.mark.timeout(60, func_only=True)
+def test_a_scheduler_file_with_a_bare_host_and_port_is_used_as_tcp(model_file, test_dir, tmp_path, capsys):
+    """HOST:PORT without a protocol is what --cluster takes, and what distributed reads from such a file."""
+    pytest.importorskip("distributed")
+    sched = tmp_path / "scheduler.json"
+    sched.write_text('{"address": "127.0.0.1:9"}')
+    rc = main(["--quiet", "score", str(model_file), str(test_dir), "--csv", str(tmp_path / "r.csv"), "--cluster",
+               str(sched), "--connect-timeout", "2"])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 1 and "tcp://127.0.0.1:9" in line and "could not connect" in line, line
+
+
 @pytest.mark.slow   # over 2 s: the default tier stays near 90 s on 2 cores
 @pytest.mark.timeout(120)   # starts a local Dask cluster of one worker: about 3 s
 def test_a_file_that_vanishes_during_a_cluster_run_is_skipped(model_file, tmp_path, capsys, monkeypatch):

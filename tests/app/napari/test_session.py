@@ -5,6 +5,7 @@ These need neither napari nor Qt, so they run wherever the engine runs.
 import numpy as np
 import pytest
 
+from ddrcore.objects import Patching
 from ddrcore.objects.measure import MEASUREMENTS
 from ddrcore.objects.synthetic import make_field
 from ddrcore.progress import run_to_end
@@ -74,6 +75,13 @@ def test_an_object_left_out_for_its_pixels_says_so_not_the_image_edge(field):
     assert inner[0] not in c.ids
     table = ses.results_table(ses.Outcome(c, None, SimpleNamespace(score=np.zeros(len(c.ids)))), 0.5)
     assert table["role"][table["index"] == inner[0]].tolist() == ["not scored (NaN or infinite pixels)"]
+    # With edge objects cut (border "include"), one left out at the edge was left out for its pixels too.
+    labels, edge = field.labels.copy(), 999
+    labels[0:5, 80:95] = edge
+    image[labels == edge] = np.inf
+    c = ses.cut(ses.Page(image, labels=labels), Patching("labels", object_size=20, border="include"))
+    table = ses.results_table(ses.Outcome(c, None, SimpleNamespace(score=np.zeros(len(c.ids)))), 0.5)
+    assert table["role"][table["index"] == edge].tolist() == ["not scored (NaN or infinite pixels)"]
 
 
 def test_label_ids_past_int64_are_refused_in_one_line(field):

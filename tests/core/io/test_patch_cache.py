@@ -86,6 +86,27 @@ def test_a_cache_claiming_more_than_it_holds_is_ignored_unread(tmp_path, monkeyp
     assert patchcache.load(inflated, "x" * 64) is None
 
 
+@pytest.mark.parametrize("flag_offsets", [(6, 8, 1, "or"), (8, 10, 99, "set")], ids=["encrypted", "method 99"])
+def test_a_cache_zip_python_cannot_open_is_ignored(tmp_path, flag_offsets):
+    """A member marked encrypted (RuntimeError) or packed by an unknown method (NotImplementedError) came
+    out of load, and the project opened empty."""
+    import zipfile
+
+    local, central, value, how = flag_offsets
+    path = tmp_path / "odd.ddridcache"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("version.npy", _npy_header(()) + bytes(8))
+        z.writestr("fingerprint.npy", _npy_header((), "<U64") + b"\0" * 256)
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", local), (b"PK\x01\x02", central)):
+        i = data.find(signature)
+        while i >= 0:
+            data[i + offset] = (data[i + offset] | value) if how == "or" else value
+            i = data.find(signature, i + 4)
+    path.write_bytes(bytes(data))
+    assert patchcache.load(path, "x" * 64) is None
+
+
 def test_a_file_of_another_kind_is_never_replaced(tmp_path):
     other = tmp_path / "p.ddridcache"
     other.write_text("my notes")
