@@ -26,12 +26,30 @@ def _ranked_subset(table: PatchTable):
     return idx, table.scores_for(idx), [table.sources[i] for i in idx]
 
 
+#: What every export says when the results hold no patch (all were trained on and are left out).
+NOTHING_RANKED = ("nothing is ranked: every scored patch was used in training; tick 'Include training patches' "
+                  "or load images to screen")
+
+
+def check_target(path: str, kind: str, table: PatchTable, model_path: Optional[str], threshold) -> None:
+    """Raise, in one line, before anything is written (a model copy beside a CSV included): when nothing is
+    ranked, or when ``path`` may not be written as ``kind`` (:func:`ddrcore.io.outputs.check_output`, against
+    everything the project reads)."""
+    from ddrcore.io.outputs import check_output
+
+    idx = np.flatnonzero(table.active_mask())
+    if not len(idx) or threshold is None:
+        raise ValueError(NOTHING_RANKED)
+    check_output(path, kind, [*_read_paths(table, model_path), *{table.sources[i].path for i in idx}])
+
+
 def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float) -> Path:
     """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.io.export.write_csv."""
+    check_target(path, "csv", table, model_path, threshold)
     idx, scores, sources = _ranked_subset(table)
     scores.threshold = threshold
     return write_csv(path, scores, sources, model.stamp(Path(model_path).name if model_path else ""),
-                     threshold=threshold, roles=table.roles(idx))
+                     threshold=threshold, roles=table.roles(idx), inputs=_read_paths(table, model_path))
 
 
 def role_filter_text(table: PatchTable) -> str:
@@ -57,6 +75,9 @@ def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Opti
     so later marks or loads cannot change it; copying patches and drawing
     (about a second of matplotlib) happen when the generator runs.
     """
+    # The output rule against all the project reads (the report itself checks only the images it shows):
+    # a report.png in an input folder would be read as an image next time.
+    check_target(path, "report", table, model_path, threshold)
     idx, scores, sources = _ranked_subset(table)
     c = model.config
     settings = {"model": model_path or "(unsaved)", "patch size": table.patch_size,
@@ -101,11 +122,9 @@ def rois_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Option
 
     The output is checked here and now (a refused path fails at once); objects are traced in the worker.
     """
-    from ddrcore.io.outputs import check_output
-
+    check_target(path, "rois", table, model_path, threshold)
     sources, flagged, patching = _objects(table, threshold)
     inputs = _read_paths(table, model_path)
-    check_output(path, "rois", inputs)
     channel = table.channel
 
     def run():

@@ -308,8 +308,8 @@ class Projects(Controller):
         d = self.doc
         try:
             return export(path, d.table, d.model, d.model_path, d.threshold)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
+        except (OSError, ValueError, DdridError) as exc:
+            QMessageBox.warning(self.window, "Export failed", _why(path, exc))
             return None
 
     def ask_export_csv(self) -> None:
@@ -317,16 +317,22 @@ class Projects(Controller):
         path = self._ask_save("Export ranked CSV", "ranked.csv", "CSV (*.csv)")
         if not path:
             return
+        d = self.doc
+        try:
+            # The CSV's own rule first: no model copy is left beside a CSV that cannot be written.
+            exporting.check_target(path, "csv", d.table, d.model_path, d.threshold)
+        except (OSError, ValueError, DdridError) as exc:
+            QMessageBox.warning(self.window, "Export failed", _why(path, exc))
+            return
         try:
             model_path = self.lasting_model_path(path)
         except (OSError, ValueError, DdridError) as exc:
             QMessageBox.warning(self.window, "Export failed", f"{path}: the model could not be saved beside it: {exc}")
             return
-        d = self.doc
         try:
             out = exporting.export_csv(path, d.table, d.model, model_path, d.threshold)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self.window, "Export failed", f"{path}: {exc}")
+        except (OSError, ValueError, DdridError) as exc:
+            QMessageBox.warning(self.window, "Export failed", _why(path, exc))
             return
         kept = f" and the model beside it ({Path(model_path).name})" if model_path != d.model_path else ""
         self.window.notify(f"Wrote {out}{kept}", 5000)
@@ -343,9 +349,14 @@ class Projects(Controller):
             return current
         from ddrcore.model import modelfile
 
-        beside = str(Path(csv_path).with_suffix(MODEL_SUFFIX))
-        modelfile.save(self.doc.model, beside)
-        return beside
+        beside = Path(csv_path).with_suffix(MODEL_SUFFIX)
+        # Never over a model already there (another run's, which an older CSV names): the next free name.
+        for k in range(2, 1000):
+            if not beside.exists():
+                break
+            beside = beside.with_name(f"{Path(csv_path).stem}-{k}{MODEL_SUFFIX}")
+        modelfile.save(self.doc.model, str(beside))
+        return str(beside)
 
     def ask_export_rois(self) -> None:
         """File ▸ Export Flagged as Fiji ROIs…: the flagged objects at the current threshold, in a worker."""

@@ -163,6 +163,50 @@ def test_export_menu_rois_and_label_images(win, tmp_path, yesterday, wait_idle, 
         assert ids == {int(r["object_id"]) for r in rows if r["path"].endswith(f"w{k}.tif")}
 
 
+
+def test_exports_refused_or_kept_apart_in_one_line(win, image_folder, yesterday, tmp_path, wait_idle, monkeypatch):
+    """The GUI attack's export faults: a ranked CSV onto an input image raised out of the slot (no word) and
+    left a model copy in the input folder; a CSV beside an older run's model replaced that model; a PNG
+    report went into the input folder, to be read as an image next time."""
+    import hashlib
+    import shutil
+
+    from ddrcore.model.modelfile import load
+    from ddrid_gui import settings as appsettings
+
+    win.open_paths([str(image_folder)])
+    wait_idle(win)
+    doc = win.document
+    # A model that lives only in the autosave folder, as after training in an unsaved session.
+    auto = appsettings.autosave_dir()
+    auto.mkdir(parents=True, exist_ok=True)
+    shutil.copy(yesterday, auto / "autosave.ddrid")
+    doc.set_trained(load(auto / "autosave.ddrid", "cpu"), str(auto / "autosave.ddrid"), np.zeros(0, np.int64), [])
+    win.models.score_unscored()
+    wait_idle(win)
+    assert doc.scored
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _w, _t, text, *a: said.append(text)))
+    image = next(p for p in sorted(image_folder.rglob("*.tif")))
+    before = hashlib.md5(image.read_bytes()).hexdigest()
+    answer_save_dialog(monkeypatch, image)
+    action(win, "export_csv").trigger()
+    assert len(said) == 1 and "input" in said[0] and hashlib.md5(image.read_bytes()).hexdigest() == before
+    assert not list(image_folder.rglob("*.ddrid"))                     # no model copy left beside it
+    (tmp_path / "exp1.ddrid").write_bytes(yesterday.read_bytes())
+    older = hashlib.md5((tmp_path / "exp1.ddrid").read_bytes()).hexdigest()
+    answer_save_dialog(monkeypatch, tmp_path / "exp1.csv")
+    action(win, "export_csv").trigger()
+    assert hashlib.md5((tmp_path / "exp1.ddrid").read_bytes()).hexdigest() == older
+    with open(tmp_path / "exp1.csv", newline="") as fh:
+        assert {r["model"] for r in csv.DictReader(fh) if r.get("model")} == {"exp1-2.ddrid"}
+    assert (tmp_path / "exp1-2.ddrid").is_file()
+    answer_save_dialog(monkeypatch, image_folder / "report.png")
+    action(win, "export_report").trigger()
+    wait_idle(win)
+    assert not (image_folder / "report.png").exists() and "input folder" in said[-1]
+
+
 def test_label_images_never_replace_the_label_image_of_an_image_opened_alone(win, tmp_path, yesterday, wait_idle,
                                                                              monkeypatch):
     # One image opened (not its folder), cut from the label image beside it; label images exported into that
