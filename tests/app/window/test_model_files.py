@@ -81,6 +81,7 @@ def test_open_model_then_a_new_folder_scores_it_without_training(win, image_fold
     assert load(out, "cpu").threshold == doc.model.threshold and doc.model_path == str(out)
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays under 90 s on 2 cores
 def test_open_model_over_loaded_patches_cut_otherwise_recuts_as_the_model(win, image_folder, yesterday, monkeypatch,
                                                                          wait_idle):
     doc = win.document

@@ -197,6 +197,7 @@ def test_project_keeps_the_patch_source(qtbot, fields, wait_idle, tmp_path, monk
     assert t2.sources == t1.sources
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays under 90 s on 2 cores
 def test_training_on_objects_stores_the_patching(win, fields, wait_idle):
     from ddrid_gui.document import NORMAL
 

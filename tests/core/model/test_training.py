@@ -16,6 +16,7 @@ def _patches(rng, n=20):
     return np.stack([ring_patch(rng) for _ in range(n)]).astype(np.float32)[:, None]
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays under 90 s on 2 cores
 def test_few_steps_give_finite_losses_and_a_model(rng, tiny_config):
     records = []
     model = run_to_end(train(_patches(rng), tiny_config), records.append)

@@ -306,6 +306,7 @@ def test_the_whitening_is_kept_in_the_model_file_and_older_files_score_as_before
         modelfile.load(root / "forged-w.ddrid", "cpu")
 
 
+@pytest.mark.slow   # in CI's slow tier: the default tier stays under 90 s on 2 cores
 def test_the_cell_rule_is_kept_in_the_model_file_and_older_files_keep_theirs(cell_model):
     """AS_cell joins AS_e and AS_m; a file from before the rule was stored joined AS_l too, and still does."""
     import torch
