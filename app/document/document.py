@@ -83,6 +83,9 @@ class Document:
         self.pending_roles: Dict[PatchSource, str] = {}
         self.pending_threshold: Optional[float] = None
         self._recut_from: Optional[tuple] = None     # (sources, marks) of the table being re-cut
+        # Marks a re-cut found no patch for (objects re-cut as grid tiles): kept, so that re-cutting back to
+        # patches around those objects gives them back; (source, mark) pairs.
+        self.unplaced_marks: List[tuple] = []
 
     # ---------------------------------------------------------- contents --
     def __len__(self) -> int:
@@ -111,6 +114,7 @@ class Document:
         self.threshold = None
         self.pending_marks, self.pending_roles, self.pending_threshold = {}, {}, None
         self._recut_from = None
+        self.unplaced_marks = []
         self.history.clear()
         table = PatchTable(patch_size=s.patch_size, channel=s.channel)
         self.table = table
@@ -195,7 +199,9 @@ class Document:
     def start_recut(self, table: PatchTable) -> None:
         """Replace the table by an empty ``table`` whose patches (loaded next) take the old marks."""
         old = self.table
-        self._recut_from = (list(old.sources), old.marks.copy())
+        kept = self.unplaced_marks
+        self._recut_from = ([*old.sources, *(src for src, _ in kept)],
+                            np.concatenate([old.marks, np.array([m for _, m in kept], old.marks.dtype)]))
         self.history.clear()           # its edits name patches of the old table
         self.replace_table(table)
         self.history_changed.emit()
@@ -204,7 +210,14 @@ class Document:
         old_sources, old_marks = self._recut_from
         self._recut_from = None
         t = self.table
-        carried = carried_marks(old_sources, old_marks, [t.sources[i] for i in new])
+        used: set = set()
+        carried = carried_marks(old_sources, old_marks, [t.sources[i] for i in new], used)
+        self.unplaced_marks = [(old_sources[i], int(old_marks[i])) for i in np.flatnonzero(old_marks)
+                               if int(i) not in used]
+        if self.unplaced_marks:
+            problems.append(BadFile("re-cut", f"{len(self.unplaced_marks)} mark(s) found no patch among these "
+                                    "(their objects are not cut this way); they are kept and come back when the "
+                                    "images are re-cut into patches around those objects again"))
         for mark in (NORMAL, EXCLUDED):
             idx = [int(new[j]) for j, m in carried.items() if m == mark]
             if idx:

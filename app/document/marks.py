@@ -76,10 +76,11 @@ class MarkHistory:
         self._pos = self._clean = 0
 
 
-def carried_marks(old_sources, old_marks: np.ndarray, new_sources) -> Dict[int, int]:
+def carried_marks(old_sources, old_marks: np.ndarray, new_sources, used: Optional[set] = None) -> Dict[int, int]:
     """{new index: mark} for new patches whose nearest old centre (same page) was marked (marks follow objects).
 
-    The old centre must lie within a quarter of the old patch's side of the new centre.
+    The old centre must lie within a quarter of the old patch's side of the new centre.  ``used``, when
+    given, collects the old indices whose mark found a new patch.
     """
     by_page: Dict[tuple, list] = {}
     for i, s in enumerate(old_sources):
@@ -96,4 +97,6 @@ def carried_marks(old_sources, old_marks: np.ndarray, new_sources) -> Dict[int, 
         k = int(np.argmin(d))
         if d[k] <= sizes[k] / 4 and old_marks[idx[k]]:
             out[j] = int(old_marks[idx[k]])
+            if used is not None:
+                used.add(int(idx[k]))
     return out

@@ -285,6 +285,17 @@ def test_recut_from_objects_to_other_settings_keeps_marks_on_their_objects(win, 
     for old in marked:   # each mark stayed on its object
         assert min(abs(s.center_y - old.center_y) + abs(s.center_x - old.center_x) for s in normal) < 1
     assert not action(win, "undo").isEnabled()          # the undo history named the old patches
+    doc.mark(np.arange(len(doc)), NORMAL)
     assert win.loader.recut("grid", patch_size=32)
     wait_idle(win, timeout=20_000)
     assert doc.table.patching.is_grid and len(doc) == 2 * 36
+    # Marks that find no tile are kept and said to be kept (they were dropped without a word), and come
+    # back when the images are cut into objects again.
+    kept = [src for src, _mark in doc.unplaced_marks]
+    assert len(kept) >= 1
+    assert any("found no patch" in p and "kept" in p for p in problems(win))
+    assert win.loader.recut("auto", object_size=SIZE, patch_size=64)
+    wait_idle(win, timeout=20_000)
+    back = [doc.table.sources[i] for i in doc.table.normal_indices()]
+    for old in kept:
+        assert min(abs(s.center_y - old.center_y) + abs(s.center_x - old.center_x) for s in back) < 1
