@@ -216,8 +216,9 @@ class Document:
                                if int(i) not in used]
         if self.unplaced_marks:
             problems.append(BadFile("re-cut", f"{len(self.unplaced_marks)} mark(s) found no patch among these "
-                                    "(their objects are not cut this way); they are kept and come back when the "
-                                    "images are re-cut into patches around those objects again"))
+                                    "(their objects are not cut this way); they are kept for this session and come "
+                                    "back when the images are re-cut into patches around those objects again, "
+                                    "unless you mark or unmark a patch over them first"))
         for mark in (NORMAL, EXCLUDED):
             idx = [int(new[j]) for j, m in carried.items() if m == mark]
             if idx:
@@ -244,7 +245,24 @@ class Document:
         text = f"{'mark' if value else 'unmark'} {n} patch{'es' if n != 1 else ''}{' ' + name if value else ''}{what}"
         self.history.push(MarkEdit(indices, self.table.marks[indices].copy(), value, text))
         self._set_marks(indices, value)
+        self._forget_unplaced_under(indices)
         return True
+
+    def _forget_unplaced_under(self, indices: np.ndarray) -> None:
+        """Marks kept from before a re-cut whose object lies in a patch the user has just marked or unmarked:
+        the user's newer word on that place wins (a kept mark would come back over it at the next re-cut)."""
+        if not self.unplaced_marks:
+            return
+        boxes: Dict[tuple, list] = {}
+        for i in indices:
+            s = self.table.sources[int(i)]
+            boxes.setdefault((s.path, s.page), []).append((s.y, s.x, s.size))
+
+        def covered(src) -> bool:
+            return any(y <= src.center_y < y + size and x <= src.center_x < x + size
+                       for y, x, size in boxes.get((src.path, src.page), ()))
+
+        self.unplaced_marks = [(src, m) for src, m in self.unplaced_marks if not covered(src)]
 
     def _set_marks(self, indices: np.ndarray, marks) -> None:
         self.table.set_marks(indices, marks)

@@ -264,6 +264,16 @@ class PatchTable:
     def unscored(self) -> np.ndarray:
         return np.flatnonzero(np.isnan(self.latent))
 
+    def nothing_ranked(self) -> Optional[str]:
+        """Why no scored patch is ranked (all used in training and hidden, or all excluded), or None."""
+        if self.score is None or self.active_mask().any():
+            return None
+        used = self.n_used()
+        if used and not self.include_training:
+            return (f"all {used} scored patches were used to train or validate the model, so none is left to "
+                    "rank: open the images to screen (File ▸ Open Folder), or tick “Include training patches”")
+        return "every scored patch is excluded: nothing is ranked"
+
     def active_mask(self) -> np.ndarray:
         """Scored, not excluded: the patches that count in results and exports."""
         s = self.score

@@ -26,11 +26,6 @@ def _ranked_subset(table: PatchTable):
     return idx, table.scores_for(idx), [table.sources[i] for i in idx]
 
 
-#: What every export says when the results hold no patch (all were trained on and are left out).
-NOTHING_RANKED = ("nothing is ranked: every scored patch was used in training; tick 'Include training patches' "
-                  "or load images to screen")
-
-
 def check_target(path: str, kind: str, table: PatchTable, model_path: Optional[str], threshold) -> None:
     """Raise, in one line, before anything is written (a model copy beside a CSV included): when nothing is
     ranked, or when ``path`` may not be written as ``kind`` (:func:`ddrcore.io.outputs.check_output`, against
@@ -39,7 +34,7 @@ def check_target(path: str, kind: str, table: PatchTable, model_path: Optional[s
 
     idx = np.flatnonzero(table.active_mask())
     if not len(idx) or threshold is None:
-        raise ValueError(NOTHING_RANKED)
+        raise ValueError(table.nothing_ranked() or "nothing is ranked yet: train a model or press Score")
     check_output(path, kind, [*_read_paths(table, model_path), *{table.sources[i].path for i in idx}])
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import Optional
 
@@ -79,6 +80,9 @@ class Projects(Controller):
         super().__init__(window)
         self.doc = document
         self.runner = window.runner
+        # Where this session copied a model beside an exported CSV, and which: exporting the same CSV again with
+        # the same model names that copy again instead of writing another.
+        self._copies: dict = {}
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         # Bound methods, not lambdas: psygnal holds those weakly, so no reference cycle keeps the window.
@@ -349,13 +353,18 @@ class Projects(Controller):
             return current
         from ddrcore.model import modelfile
 
-        beside = Path(csv_path).with_suffix(MODEL_SUFFIX)
-        # Never over a model already there (another run's, which an older CSV names): the next free name.
-        for k in range(2, 1000):
+        # Never over a model already there (another run's, which an older CSV names): the next free name, or
+        # the copy an earlier export of this session made of this same model, named again.
+        stem = Path(csv_path).stem
+        for k in range(1, 1000):
+            beside = Path(csv_path).with_name(f"{stem}{'' if k == 1 else f'-{k}'}{MODEL_SUFFIX}")
+            copied = self._copies.get(str(beside))
+            if copied is not None and copied() is self.doc.model and beside.is_file():
+                return str(beside)
             if not beside.exists():
                 break
-            beside = beside.with_name(f"{Path(csv_path).stem}-{k}{MODEL_SUFFIX}")
         modelfile.save(self.doc.model, str(beside))
+        self._copies[str(beside)] = weakref.ref(self.doc.model)
         return str(beside)
 
     def ask_export_rois(self) -> None:

@@ -42,14 +42,10 @@ def counts_text(document: Document) -> str:
 
 def nothing_to_rank_text(document: Document) -> Optional[str]:
     """Why the threshold panel has nothing to show although the model has scored, or None."""
-    t = document.table
-    if t.score is None or t.active_mask().any():
+    why = document.table.nothing_ranked()
+    if why is None:
         return None
-    used = t.n_used()
-    if used and not t.include_training:
-        return (f"Trained. All {used} scored patches were used to train or validate the model, so none is left "
-                "to rank: open the images to screen (File ▸ Open Folder), or tick “Include training patches”.")
-    return "Every scored patch is excluded: nothing is ranked."
+    return (f"Trained. {why[0].upper()}{why[1:]}." if why.startswith("all ") else f"{why[0].upper()}{why[1:]}.")
 
 
 class DocumentViews(QObject):

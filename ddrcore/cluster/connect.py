@@ -229,7 +229,7 @@ def open_client(spec: ClusterSpec, timeout: float = CONNECT_TIMEOUT) -> Iterator
                 raise ClusterError(path=spec.address, reason="no such scheduler file; start the scheduler with "
                                    "--scheduler-file, or give tcp://HOST:PORT")
             address = _address_in(spec.address)
-            if address and "://" not in address and _tcp_host_port(f"tcp://{address}"):
+            if ":" in address and "://" not in address and _tcp_host_port(f"tcp://{address}"):
                 address = f"tcp://{address}"        # HOST:PORT, as --cluster takes it (Dask's default protocol)
             if "://" not in address:
                 # Said here: handed on, distributed fails on it with an error about a reply nothing sent.

@@ -202,6 +202,8 @@ def test_exports_refused_or_kept_apart_in_one_line(win, image_folder, yesterday,
     with open(tmp_path / "exp1.csv", newline="") as fh:
         assert {r["model"] for r in csv.DictReader(fh) if r.get("model")} == {"exp1-2.ddrid"}
     assert (tmp_path / "exp1-2.ddrid").is_file()
+    action(win, "export_csv").trigger()                               # the same CSV again: the same copy named
+    assert sorted(p.name for p in tmp_path.glob("exp1*.ddrid")) == ["exp1-2.ddrid", "exp1.ddrid"]
     answer_save_dialog(monkeypatch, image_folder / "report.png")
     action(win, "export_report").trigger()
     wait_idle(win)
