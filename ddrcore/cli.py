@@ -292,6 +292,7 @@ def cmd_score(args) -> int:
             print(f"wrote {args.rois}: {plural(done['rois'], 'ROI')} (the flagged objects, for Fiji's ROI Manager)")
         if args.labels_out:
             print(f"wrote {plural(len(done['labels']), 'label image')} to {args.labels_out} (ids = the CSV's object_id)")
+        report_bad(done["skipped"])
     return 0
 
 

@@ -282,15 +282,18 @@ def write_exchange(scores, sources, patching, channel=None, *, threshold: Option
                    labels_out=None, inputs=(), force: bool = False) -> dict:
     """The flagged objects as a Fiji ROI set (``rois``) and every scored object as label images (``labels_out``).
 
-    Returns what was written: {"rois": count, "labels": [files]}.
+    Returns what was written: {"rois": count, "labels": [files], "skipped": [BadFile]} (images that could
+    not be read again, gone or changed since they were scored).
     """
     from .io.exchange import write_label_images, write_rois
 
-    done: dict = {}
+    done: dict = {"skipped": []}
     if rois is not None:
-        done["rois"] = write_rois(rois, flagged_objects(scores, sources, threshold), patching, channel, inputs, force)
+        done["rois"] = write_rois(rois, flagged_objects(scores, sources, threshold), patching, channel, inputs, force,
+                                  skipped=done["skipped"])
     if labels_out is not None:
-        done["labels"] = write_label_images(labels_out, sources, patching, channel, inputs, force)
+        done["labels"] = write_label_images(labels_out, sources, patching, channel, inputs, force,
+                                            skipped=done["skipped"])
     return done
 
 

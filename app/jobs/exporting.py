@@ -113,7 +113,8 @@ def _read_paths(table: PatchTable, model_path: Optional[str]) -> list:
 
 
 def rois_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
-    """The flagged objects as a Fiji ROI set (ddrcore.io.exchange.write_rois), as a job; returns (path, count).
+    """The flagged objects as a Fiji ROI set (ddrcore.io.exchange.write_rois), as a job; returns (path, count,
+    the images that could not be read again).
 
     The output is checked here and now (a refused path fails at once); objects are traced in the worker.
     """
@@ -126,13 +127,15 @@ def rois_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Option
         from ddrcore.io.exchange import write_rois
 
         yield Progress("export", message=f"tracing {len(flagged)} flagged objects")
-        return path, write_rois(path, flagged, patching, channel, inputs)
+        skipped: list = []
+        return path, write_rois(path, flagged, patching, channel, inputs, skipped=skipped), skipped
 
     return run()
 
 
 def labels_job(folder: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
-    """One label image per image (ddrcore.io.exchange.write_label_images), as a job; returns (folder, files)."""
+    """One label image per image (ddrcore.io.exchange.write_label_images), as a job; returns (folder, files,
+    the images that could not be read again)."""
     from ddrcore.errors import DdridError
     from ddrcore.io.outputs import check_output
 
@@ -148,6 +151,7 @@ def labels_job(folder: str, table: PatchTable, model: DDRIDModel, model_path: Op
         from ddrcore.io.exchange import write_label_images
 
         yield Progress("export", message=f"painting {len(sources)} objects")
-        return folder, write_label_images(folder, sources, patching, channel, inputs)
+        skipped: list = []
+        return folder, write_label_images(folder, sources, patching, channel, inputs, skipped=skipped), skipped
 
     return run()

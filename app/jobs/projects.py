@@ -375,7 +375,7 @@ class Projects(Controller):
         job = self._export_job(path, exporting.rois_job) if path else None
         if job is not None:
             self.runner.submit("export", lambda: job, title="Writing ROIs",
-                               on_done=lambda r: self.window.notify(f"Wrote {r[1]} ROI(s) to {r[0]}", 6000))
+                               on_done=lambda r: self._exported(f"Wrote {r[1]} ROI(s) to {r[0]}", r[2]))
 
     def ask_export_labels(self) -> None:
         """File ▸ Export Label Images…: one label image per image (ids = the CSV's object_id), in a worker."""
@@ -384,7 +384,14 @@ class Projects(Controller):
         job = self._export_job(folder, exporting.labels_job) if folder else None
         if job is not None:
             self.runner.submit("export", lambda: job, title="Writing label images",
-                               on_done=lambda r: self.window.notify(f"Wrote {len(r[1])} label image(s) to {r[0]}", 6000))
+                               on_done=lambda r: self._exported(f"Wrote {len(r[1])} label image(s) to {r[0]}", r[2]))
+
+    def _exported(self, text: str, skipped: list) -> None:
+        """The status line of a finished export, and the images it could not read again in the Problems panel."""
+        if skipped:
+            self.doc.add_problems(skipped)
+            text += f"; {len(skipped)} image(s) could not be read again (see Problems)"
+        self.window.notify(text, 6000)
 
     def _export_job(self, path: str, make):
         """``make(path, table, model, model_path, threshold)``, or None with the one-line reason it cannot."""

@@ -73,6 +73,8 @@ class _Pages:
         ids = np.array(sorted({int(s.object_id) for s in rows}), np.int64)
         if self.patching.source in ("auto", "labels"):
             objects = page_objects(image, self.patching, path, page, self.channel)
+            if objects.labels is None:          # no object on the page now (the file changed since the run)
+                return np.zeros((h, w), np.int64)
             lab = np.asarray(objects.labels)
             return np.where(np.isin(lab, ids), lab, 0).astype(np.int64)
         if self.patching.source == "points":
@@ -109,11 +111,13 @@ def _square(s: PatchSource, h: int, w: int) -> np.ndarray:
 
 
 def write_rois(path: PathLike, flagged: Sequence[Tuple[PatchSource, int, float]], patching, channel=None,
-               inputs: Sequence = (), force: bool = False) -> int:
+               inputs: Sequence = (), force: bool = False, skipped: Optional[list] = None) -> int:
     """Write a Fiji ROI set of ``flagged`` objects, each (source, rank, score), most anomalous first.
 
     Returns the number of ROIs written (one per object; an object whose outline
-    cannot be traced gets its crop's square rather than nothing).
+    cannot be traced gets its crop's square rather than nothing, so does every
+    object of an image that cannot be read again: gone or changed since the run,
+    said in ``skipped`` as one :class:`~ddrcore.io.images.BadFile` per file).
     """
     import roifile
 
@@ -125,14 +129,20 @@ def write_rois(path: PathLike, flagged: Sequence[Tuple[PatchSource, int, float]]
     pages = _Pages(patching, channel)
     outlines: Dict[Tuple[str, int, int], np.ndarray] = {}
     for (file, page), rows in sorted(by_page.items()):
-        if patching.source == "grid":
-            from .reading import page_of
+        try:
+            if patching.source == "grid":
+                from .reading import page_of
 
-            h, w = page_of(pages.groups(file), page, channel, file).shape[:2]
+                h, w = page_of(pages.groups(file), page, channel, file).shape[:2]
+                for s in rows:
+                    outlines[(file, page, s.object_id)] = _square(s, h, w)
+                continue
+            lab = pages.labels(file, page, rows)
+        except DdridError as exc:
+            _skip(skipped, file, exc, "its objects get their crops' squares", partial=True)
             for s in rows:
-                outlines[(file, page, s.object_id)] = _square(s, h, w)
+                outlines[(file, page, s.object_id)] = _square(s, s.y + s.size, s.x + s.size)
             continue
-        lab = pages.labels(file, page, rows)
         from scipy import ndimage as ndi
 
         from ..objects.labels import dense_labels
@@ -219,8 +229,12 @@ def label_file_names(paths: Sequence[str]) -> Dict[str, str]:
 
 
 def write_label_images(folder: PathLike, sources: Sequence[PatchSource], patching, channel=None,
-                       inputs: Sequence = (), force: bool = False) -> List[Path]:
-    """One label image per image of ``sources`` (the CSV's rows) in ``folder``; returns the files written."""
+                       inputs: Sequence = (), force: bool = False, skipped: Optional[list] = None) -> List[Path]:
+    """One label image per image of ``sources`` (the CSV's rows) in ``folder``; returns the files written.
+
+    An image that cannot be read again (gone or changed since the run) gets none; the others are written,
+    and ``skipped`` gets one :class:`~ddrcore.io.images.BadFile` per such image.
+    """
     import tifffile
 
     if patching.source == "grid":
@@ -236,12 +250,16 @@ def write_label_images(folder: PathLike, sources: Sequence[PatchSource], patchin
     pages = _Pages(patching, channel)
     written = []
     for file, rows_by_page in by_file.items():
-        groups = pages.groups(file)
-        shapes = [g.shape[1:3] for g in groups for _ in range(g.shape[0])]
-        stack = []
-        for page, shape in enumerate(shapes):
-            rows = rows_by_page.get(page)
-            stack.append(pages.labels(file, page, rows) if rows else np.zeros(shape, np.int64))
+        try:
+            groups = pages.groups(file)
+            shapes = [g.shape[1:3] for g in groups for _ in range(g.shape[0])]
+            stack = []
+            for page, shape in enumerate(shapes):
+                rows = rows_by_page.get(page)
+                stack.append(pages.labels(file, page, rows) if rows else np.zeros(shape, np.int64))
+        except DdridError as exc:
+            _skip(skipped, file, exc, "no label image written for it")
+            continue
         if len({a.shape for a in stack}) > 1:
             raise DdridError(path=file, reason="its pages differ in size; one label image cannot hold them")
         top = max((int(a.max()) for a in stack), default=0)
@@ -253,3 +271,11 @@ def write_label_images(folder: PathLike, sources: Sequence[PatchSource], patchin
                              compression="zlib", metadata={"axes": "YX" if len(data) == 1 else "QYX"})
         written.append(Path(targets[file]))
     return written
+
+
+def _skip(skipped: Optional[list], file: str, exc: DdridError, what: str, partial: bool = False) -> None:
+    """Note an image that could not be read again for an export (the rest of the export goes on)."""
+    from .images import BadFile
+
+    if skipped is not None:
+        skipped.append(BadFile(file, f"{getattr(exc, 'reason', None) or exc}; {what}", partial=partial))

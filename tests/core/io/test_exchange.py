@@ -157,3 +157,32 @@ def test_a_roi_set_is_a_zip_of_roi_files(tmp_path):
         assert zf.namelist() == ["rank1_score3.2_obj1.roi"]
     (roi,) = roifile.roiread(out)
     assert roi.coordinates().tolist() == [[16, 0], [48, 0], [48, 32], [16, 32]]
+
+
+def test_images_changed_since_the_run_cost_only_themselves(tmp_path):
+    """An image emptied since it was scored made the ROI export fail (its page had no labels to take the
+    crop's square from); a deleted one stopped the label-image export for every image."""
+    from ddrcore.io.exchange import write_label_images, write_rois
+    from ddrcore.io.images import PatchSource
+    from ddrcore.objects import Patching
+
+    patching = Patching("auto", object_size=12)
+    img = np.full((64, 64), 100, np.uint16)
+    img[20:32, 20:32] = 900
+    sources = []
+    for name in ("a", "b", "c"):
+        tifffile.imwrite(tmp_path / f"{name}.tif", img)
+        sources.append(PatchSource(str(tmp_path / f"{name}.tif"), 0, 14, 14, object_id=1, center_y=25.5,
+                                   center_x=25.5, size=24))
+    tifffile.imwrite(tmp_path / "b.tif", np.full((64, 64), 100, np.uint16))     # blank: no object any more
+    (tmp_path / "c.tif").unlink()
+    skipped = []
+    assert write_rois(tmp_path / "out" / "r.zip", [(s, k + 1, 1.0) for k, s in enumerate(sources)], patching,
+                      skipped=skipped) == 3
+    assert [b.path for b in skipped] == [sources[2].path] and skipped[0].partial
+    rois = roifile.roiread(tmp_path / "out" / "r.zip")
+    assert len(rois) == 3 and rois[1].coordinates().tolist() == [[14, 14], [38, 14], [38, 38], [14, 38]]
+    skipped = []
+    written = write_label_images(tmp_path / "labels", sources, patching, skipped=skipped)
+    assert sorted(p.name for p in written) == ["a_labels.tif", "b_labels.tif"]
+    assert [b.path for b in skipped] == [sources[2].path] and "gone" in skipped[0].reason
