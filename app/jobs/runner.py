@@ -303,6 +303,11 @@ def decomposer(parent=None) -> LatestOnly:
 
 
 def _import_lazy_torch_parts() -> None:
+    # The first plots (shown with the first patches) import pyqtgraph and, for its colour-map menu,
+    # matplotlib.pyplot: about 1 s on the GUI thread (1.5-3 s on busy cores) while the first folder loaded.
+    # Module imports only; every widget is still made on the GUI thread.  First: they are needed first.
+    import matplotlib.pyplot  # noqa: F401
+    import pyqtgraph  # noqa: F401
     # The first optimiser step imports torch._dynamo (about 1.6 s on a laptop CPU,
     # partly holding the GIL); importing it once at start-up keeps that stall
     # out of the first seconds of every training run.
