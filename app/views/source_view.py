@@ -159,7 +159,7 @@ class SourceView(PlotsOnDemand, QWidget):
         self._size = 0
         self._objects_drawn = self._flagged_drawn = 0
         self._heat_drawn = 0
-        self.title = QLabel("Select a patch to see the image it was cut from.")
+        self.title = QLabel("Select a patch to see the image it was cut from.", objectName="sourceTitle")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._legend = " ".join(f"<span style='color:{COLOURS[k]}'>&#9633; {name}</span>" for k, name in
@@ -265,7 +265,20 @@ class SourceView(PlotsOnDemand, QWidget):
         self._sizes = np.full(n, float(size)) if sizes is None else np.asarray(sizes, float)
         self._last = (selected, np.asarray(flagged, bool), np.asarray(normal, bool),
                       None if scores is None else np.asarray(scores, float), score_range, objects)
+        self._say_if_changed()
         self._redraw()
+
+    def _say_if_changed(self) -> None:
+        """Add to the title when the page shown cannot be the one its patches were cut from (the file was
+        replaced since it was loaded): a patch centre outside the page."""
+        if self.shape is None or not len(self._patches[0]):
+            return
+        _, ys, xs = self._patches
+        cy, cx = ys + self._sizes / 2, xs + self._sizes / 2
+        h, w = self.shape
+        stale = "changed since it was loaded: its patches lie outside this page; open it again"
+        if ((cy < 0) | (cy >= h) | (cx < 0) | (cx >= w)).any() and stale not in self.title.text():
+            self.title.setText(self.title.text() + f" <span style='color:#d62728'>({stale})</span>")
 
     def _dense(self, object_ids: np.ndarray) -> np.ndarray:
         """Object ids as the shown label image numbers them (1..N where it was renumbered; 0: not on it)."""

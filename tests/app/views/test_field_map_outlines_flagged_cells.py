@@ -56,3 +56,20 @@ def test_a_label_image_numbered_in_the_billions_is_drawn(win, tmp_path, wait_idl
                    keep_threshold=0.5)
     qtbot.wait(50)
     assert view.outline_count("flagged") == int((scores >= 0.5).sum()) > 0
+
+
+def test_a_field_replaced_since_it_was_loaded_says_so(win, tmp_path, wait_idle, qtbot):
+    """A file replaced by another image after loading was shown as if it were the field its patches came
+    from, with no word (the attack saw a 20 x 20 image under a 128 x 128 field's patches)."""
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+
+    tifffile.imwrite(tmp_path / "field.tif", make_field((160, 160), ("blob",), n=9, size=20, seed=4).image)
+    choose(find(win, "patchingCombo"), "auto")
+    find(win, "objectSizeSpin").setValue(20)
+    drop(win, [tmp_path])
+    wait_idle(win, timeout=20_000)
+    tifffile.imwrite(tmp_path / "field.tif", make_field((48, 48), ("blob",), n=1, size=20, seed=5).image)
+    view = show_source(win, qtbot, len(win.document) - 1, (48, 48))
+    qtbot.waitUntil(lambda: "changed since it was loaded" in find(view, "sourceTitle").text(), timeout=5000)
