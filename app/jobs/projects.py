@@ -190,12 +190,15 @@ class Projects(Controller):
         return patchcache.fingerprint(proj.inputs, extra, {"patching": patching, "patch_size": proj.patch_size,
                                                            "channel": proj.channel, "model": proj.model_path})
 
+    def _loading(self) -> bool:
+        """A load runs or waits, or marks wait for inputs not loaded yet: the project is not whole yet."""
+        return (self.runner.current is not None and self.runner.current.kind == "load") or \
+            "load" in self.runner.pending or bool(self.doc.pending_marks)
+
     def _write_cache(self, proj, path: str) -> None:
         """Save the patches and scores beside the project (only when they changed, and never mid-load)."""
         t = self.doc.table
-        loading = (self.runner.current is not None and self.runner.current.kind == "load") or \
-            "load" in self.runner.pending or bool(self.doc.pending_marks)
-        if not len(t) or loading:
+        if not len(t) or self._loading():
             return
         key = (path, id(t), len(t), int(np.isnan(t.latent).sum()), t.score_type, proj.model_path)
         if key == getattr(self, "_cache_key", None):
@@ -278,6 +281,11 @@ class Projects(Controller):
         self._write_cache(proj, path)
         self.doc.set_project_path(path)
         appsettings.add_recent_project(path)
+        if self._loading():
+            # The inputs still loading are not in the file yet: left unsaved, so closing asks (the autosave
+            # after the load writes them).
+            self.window.notify(f"Saved {path}; inputs still loading are saved when they have loaded", 6000)
+            return True
         self.doc.set_clean()
         self.window.notify(f"Saved {path}", 4000)
         return True
@@ -414,7 +422,7 @@ class Projects(Controller):
 
 
 def _why(path: str, exc: Exception) -> str:
-    """One line naming ``path`` once: a DdridError about that file already names it."""
-    if isinstance(exc, DdridError) and exc.path is not None:
-        return str(exc)
-    return f"{path}: {exc}"
+    """One line naming ``path`` once (a DdridError about that file already names it), in the app's words:
+    the output rule's command-line hint becomes what to do here."""
+    text = str(exc) if isinstance(exc, DdridError) and exc.path is not None else f"{path}: {exc}"
+    return text.replace("(use --force to replace it)", "(choose another name, or move that file away first)")

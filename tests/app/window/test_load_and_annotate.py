@@ -195,6 +195,7 @@ def test_a_project_that_cannot_be_saved_there_is_said_not_raised(win, image_fold
     notes.write_text("my notes, not a project\n")
     assert win.projects.save_to(str(notes)) is False
     assert len(said) == 1 and "not a project file" in said[0] and said[0].count(str(notes)) == 1
+    assert "--force" not in said[0] and "choose another name" in said[0]     # the app's words, not the CLI's
     assert notes.read_text() == "my notes, not a project\n" and win.document.project_path is None
     project = tmp_path / "p.ddridproj"
     assert win.projects.save_to(str(project)) is True
@@ -204,6 +205,20 @@ def test_a_project_that_cannot_be_saved_there_is_said_not_raised(win, image_fold
     assert "Autosave failed" in win.statusBar().currentMessage() and "not a project file" in \
         win.statusBar().currentMessage()
     assert project.read_text() == "replaced by another program\n"
+
+
+def test_a_project_saved_while_a_load_waits_stays_unsaved_until_the_load_is_in(win, image_folder, tmp_path,
+                                                                               wait_idle):
+    """Saved with a load still queued, the file lacks those inputs; it was marked saved all the same."""
+    win.open_paths([str(image_folder / "normal")])
+    wait_idle(win)
+    win.document.mark([0], 1)
+    win.open_paths([str(image_folder / "odd")])          # queued, not loaded yet
+    assert win.projects.save_to(str(tmp_path / "p.ddridproj"))
+    assert not win.document.history.is_clean
+    wait_idle(win)
+    win.projects.autosave()                               # as the debounce timer does after the load
+    assert win.document.history.is_clean and len(win.document) == 32
 
 
 def test_multichannel_needs_a_channel_choice(win, tmp_path, wait_idle):
