@@ -40,7 +40,7 @@ def check_target(path: str, kind: str, table: PatchTable, model_path: Optional[s
 
 def export_csv(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float) -> Path:
     """The ranked CSV at ``threshold`` (the slider's), written by ddrcore.io.export.write_csv."""
-    check_target(path, "csv", table, model_path, threshold)
+    # The caller ran check_target before copying the model beside the CSV; write_csv checks the path again.
     idx, scores, sources = _ranked_subset(table)
     scores.threshold = threshold
     return write_csv(path, scores, sources, model.stamp(Path(model_path).name if model_path else ""),

@@ -278,4 +278,4 @@ def _skip(skipped: Optional[list], file: str, exc: DdridError, what: str, partia
     from .images import BadFile
 
     if skipped is not None:
-        skipped.append(BadFile(file, f"{getattr(exc, 'reason', None) or exc}; {what}", partial=partial))
+        skipped.append(BadFile(file, f"{exc.reason or exc}; {what}", partial=partial))

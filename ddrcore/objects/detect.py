@@ -473,7 +473,6 @@ def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, bod
         n = int(labels.max())
         if n <= 1:
             break
-        index = np.arange(n + 1)
         area = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
         light_mean = np.bincount(labels.ravel(), weights=intensity.ravel(), minlength=n + 1) / np.maximum(area, 1)
         boxes = ndi.find_objects(labels)
@@ -505,7 +504,7 @@ def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, bod
             joined[a], joined[b] = b, b
         if not joined:
             break
-        lookup = index.copy()
+        lookup = np.arange(n + 1)
         for a, b in joined.items():
             lookup[a] = b
         _, new = np.unique(lookup, return_inverse=True)
