@@ -177,6 +177,8 @@ class Document:
                 problems.append(BadFile(", ".join(result.inputs), str(exc)))
             if self._recut_from is not None:
                 added.carried = self._carry_recut_marks(added.new, problems)
+            if self.unplaced_marks and len(added.new):
+                self._place_unplaced(added.new)
             if result.mark_normal_under:
                 t.set_marks(t.indices_under(result.mark_normal_under), NORMAL)
             if self.pending_marks:
@@ -230,6 +232,38 @@ class Document:
                 problems.append(BadFile(self.model_path or "model", f"kept, but it cannot score the re-cut patches: "
                                         f"{why}; re-cut as before to score with it, or train again"))
         return len(carried)
+
+    def _place_unplaced(self, new: np.ndarray) -> None:
+        """Kept marks whose very patch (same file, page and crop origin) is among the ``new`` ones take it:
+        an image that was missing is back, or patches are cut as they were when the mark was made."""
+        t, fresh = self.table, set(int(i) for i in new)
+        left = []
+        for src, mark in self.unplaced_marks:
+            i = t.index_of(src)
+            if i is not None and i in fresh:
+                t.set_marks([i], mark)
+            else:
+                left.append((src, mark))
+        self.unplaced_marks = left
+
+    def settle_pending_marks(self) -> int:
+        """Loading is over: a reopened project's marks that found no patch are kept as unplaced marks.
+
+        Their image is missing, or no longer gives a patch there (edited, cut
+        otherwise).  Waiting for them for ever kept the project "still loading":
+        every save said so and it never counted as saved.  Kept, they are saved
+        with the project and apply again when their patch is loaded.  Returns
+        how many.
+        """
+        codes = {name: code for code, name in MARK_NAMES.items()}
+        left = [(src, codes[name]) for src, name in self.pending_marks.items() if name in codes]
+        self.pending_marks = {}
+        if left:
+            self.unplaced_marks.extend(left)
+            self.add_problems([BadFile(self.project_path or "project", f"{len(left)} saved mark(s) found no patch "
+                                       "(their image is missing, or no longer gives a patch there); they are kept "
+                                       "in the project and apply again when those patches are loaded")])
+        return len(left)
 
     # -------------------------------------------------------------- marks --
     def mark(self, indices, value: int, what: str = "") -> bool:
@@ -367,6 +401,9 @@ class Document:
     def to_project(self, training: dict, keep_pending: bool = False) -> Project:
         """The project as it would be saved; ``keep_pending`` keeps marks and roles of inputs not loaded yet."""
         proj = self.table.to_project(self.model_path, self.threshold, training)
+        # Marks that found no patch (a re-cut, an image missing when the project was opened): never dropped.
+        for src, mark in self.unplaced_marks:
+            proj.marks.setdefault(src, MARK_NAMES[int(mark)])
         if keep_pending:
             for src, mark in self.pending_marks.items():
                 proj.marks.setdefault(src, mark)

@@ -84,7 +84,9 @@ def carried_marks(old_sources, old_marks: np.ndarray, new_sources, used: Optiona
     """
     by_page: Dict[tuple, list] = {}
     for i, s in enumerate(old_sources):
-        by_page.setdefault((s.path, s.page), []).append(i)
+        # A mark kept from a project file has no centre (only its crop's origin): it cannot follow an object.
+        if np.isfinite(s.center_y) and np.isfinite(s.center_x):
+            by_page.setdefault((s.path, s.page), []).append(i)
     pages = {k: (np.array(v), np.array([[old_sources[i].center_y, old_sources[i].center_x] for i in v], float),
                  np.array([old_sources[i].size for i in v], float)) for k, v in by_page.items()}
     out: Dict[int, int] = {}

@@ -38,6 +38,15 @@ class Loader(Controller):
         super().__init__(window)
         self.doc = document
         self.runner = window.runner
+        # Once the last queued load has ended (done, failed or cancelled), a reopened project's marks that
+        # found no patch stop waiting for one (Document.settle_pending_marks).
+        self.runner.succeeded.connect(lambda kind, _result: self._load_ended(kind))
+        self.runner.failed.connect(lambda job, _message, _detail: self._load_ended(job.kind))
+        self.runner.cancelled.connect(self._load_ended)
+
+    def _load_ended(self, kind: str) -> None:
+        if kind == "load" and "load" not in self.runner.pending:
+            self.doc.settle_pending_marks()
 
 
     def open_paths(self, paths: Sequence[str]) -> None:

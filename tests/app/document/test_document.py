@@ -217,3 +217,12 @@ def test_recut_marks_follow_the_objects():
            PatchSource("/f.tif", 0, 86, 86, center_y=100, center_x=100, size=28)]
     # The first new crop is centred 1 px from the second old one: it takes its mark; the other is far from both.
     assert carried_marks(old, np.array([UNMARKED, NORMAL]), new) == {0: NORMAL}
+
+
+def test_a_kept_mark_without_a_centre_does_not_hide_the_marks_beside_it():
+    """A mark read back from a project file knows only its crop's origin (centre NaN); the nearest-centre
+    search took that NaN as nearest and carried no mark of its page."""
+    kept = PatchSource("a.tif", 0, 0, 0)                                  # no centre
+    old = [kept, PatchSource("a.tif", 0, 40, 40, center_y=48.0, center_x=48.0, size=16)]
+    new = [PatchSource("a.tif", 0, 38, 38, center_y=47.0, center_x=48.0, size=20)]
+    assert carried_marks(old, np.array([NORMAL, NORMAL]), new) == {0: NORMAL}

@@ -1,6 +1,8 @@
 """Start screen, loading by drop, bad files, marking, counts, undo, autosave."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,3 +309,38 @@ def test_source_image_view_reports_a_vanished_file(win, tmp_path, wait_idle, qtb
     view.patchClicked.emit(0)                       # as a click on the page would
     qtbot.waitUntil(lambda: "Cannot show the source image" in view.title.text(), timeout=10_000)
     assert "gone.tif" in view.title.text()
+
+
+def test_a_saved_mark_whose_image_is_gone_is_kept_and_the_project_can_be_saved(win, image_folder, tmp_path,
+                                                                               wait_idle):
+    """A reopened project's mark that finds no patch waited for one for ever: every save said "inputs still
+    loading", the project never counted as saved and its patch cache was never written."""
+    from ddrcore.io import project as projectfile
+
+    win.open_paths([str(image_folder / "normal")])
+    wait_idle(win)
+    t = win.document.table
+    gone = t.sources[0].path
+    win.document.mark([0, 1], 1)
+    project = tmp_path / "p.ddridproj"
+    assert win.projects.save_to(str(project))
+    saved = Path(gone).read_bytes()
+    os.remove(gone)
+    win.projects.open_project(str(project))
+    wait_idle(win)
+    assert win.document.pending_marks == {}
+    assert any("1 saved mark(s) found no patch" in line for line in problems(win))
+    win.document.mark([3], 1)
+    assert win.projects.save_to(str(project))
+    assert win.document.history.is_clean and "still loading" not in win.statusBar().currentMessage()
+    from ddrcore.io import patchcache
+
+    assert patchcache.cache_path(str(project)).exists()
+    marks = projectfile.load(str(project)).marks
+    assert {s.path for s, m in marks.items() if m == "normal"} >= {gone}      # the mark is not lost
+    # The image is back: loading it again gives it its mark.
+    Path(gone).write_bytes(saved)
+    win.open_paths([gone])
+    wait_idle(win)
+    i = win.document.table.index_of(next(s for s in marks if s.path == gone))
+    assert i is not None and win.document.table.marks[i] == 1 and win.document.unplaced_marks == []
