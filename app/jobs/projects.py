@@ -203,7 +203,7 @@ class Projects(Controller):
         key = (path, id(t), len(t), int(np.isnan(t.latent).sum()), t.score_type, proj.model_path)
         if key == getattr(self, "_cache_key", None):
             return
-        scores = {"latent": t.latent, "recon": t.recon, "residual": t.residual, "combined": t.combined}
+        scores = {name: getattr(t, name) for name in patchcache.SCORE_NAMES}
         try:
             patchcache.save(patchcache.cache_path(path), t.images, t.sources, scores, t.score_type,
                             self._fingerprint(proj))

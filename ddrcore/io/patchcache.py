@@ -31,9 +31,11 @@ from .atomic import atomic_path
 from .images import PatchSource
 
 SUFFIX = ".ddridcache"
-VERSION = 1
-#: Score arrays kept (the GUI table's columns).
-SCORE_NAMES = ("latent", "recon", "residual", "combined")
+#: 2: AS_m and AS_cell kept too (version 1 lacked them, so a reopened project of objects ranked by AS_cell
+#: had every score empty; such a cache is now ignored and the project scored again).
+VERSION = 2
+#: Score arrays kept: every score column of the GUI's table.
+SCORE_NAMES = ("latent", "recon", "residual", "combined", "measure", "cell")
 #: Limits on what a cache may hold before it is even read (a forged file is ignored).
 MAX_PATCHES = 10_000_000
 MAX_BYTES = 8 * 2**30

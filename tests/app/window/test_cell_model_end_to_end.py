@@ -13,7 +13,7 @@ from gui import action, answer_save_dialog, choose, drop, export_csv, find  # no
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 
-def test_train_on_objects_rank_by_cell_score_and_export(win, tmp_path, wait_idle, monkeypatch):
+def test_train_on_objects_rank_by_cell_score_and_export(win, tmp_path, wait_idle, monkeypatch, qtbot):
     import tifffile
 
     from ddrcore.model.cellscore import cell_score
@@ -67,3 +67,20 @@ def test_train_on_objects_rank_by_cell_score_and_export(win, tmp_path, wait_idle
     action(win, "export_report").trigger()
     wait_idle(win)
     assert (tmp_path / "out" / "report.png").is_file()
+
+    # Saved and reopened from the patches and scores kept beside the project: ranked by AS_cell as before
+    # (the cache used to keep four of the six score columns, and the reopened project ranked nothing).
+    from ddrcore.io import patchcache
+    from gui import open_window
+
+    project = tmp_path / "out" / "screen.ddridproj"
+    assert win.projects.save_to(str(project)) and patchcache.cache_path(project).is_file()
+    before = t.cell.copy()
+    again = open_window(qtbot)
+    again.projects.open_project(str(project))
+    wait_idle(again)
+    t2 = again.document.table
+    assert again.document.scored and t2.score_type == "cell"
+    np.testing.assert_array_equal(t2.cell, before)
+    assert list(again.document.view_order("score")) == list(shown)
+    again.close()

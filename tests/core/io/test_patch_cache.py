@@ -117,3 +117,24 @@ def test_a_file_of_another_kind_is_never_replaced(tmp_path):
                            None, None, "fp")
     patchcache.save(path, np.zeros((1, 1, 4, 4), np.float32), _sources(tmp_path, 1), None, None, "fp2")   # its own
     assert patchcache.load(path, "fp2") is not None
+
+
+def test_every_score_column_is_kept_and_a_cache_without_the_cell_score_is_not_used(tmp_path):
+    """Version 1 kept four of the six score columns: a project of objects ranked by AS_cell reopened from
+    it with every AS_cell empty, so nothing was ranked (and "every patch is already scored")."""
+    fp = patchcache.fingerprint([], [], {"patch_size": 16})
+    images = np.zeros((5, 1, 16, 16), np.float32)
+    scores = {k: np.arange(5.0) + i for i, k in enumerate(patchcache.SCORE_NAMES)}
+    assert {"measure", "cell"} <= set(patchcache.SCORE_NAMES)
+    path = patchcache.save(tmp_path / "p.ddridcache", images, _sources(tmp_path), scores, "cell", fp)
+    got = patchcache.load(path, fp)
+    assert got.score_type == "cell" and set(got.scores) == set(scores)
+    for k in scores:
+        np.testing.assert_array_equal(got.scores[k], scores[k])
+    # A cache written before: same arrays, version 1, no AS_m or AS_cell; ignored (the project is scored again).
+    with np.load(path, allow_pickle=False) as z:
+        old = {k: z[k] for k in z.files if k not in ("score_measure", "score_cell")}
+    old["version"] = np.array(1, np.int64)
+    with open(tmp_path / "old.ddridcache", "wb") as fh:
+        np.savez(fh, **old)
+    assert patchcache.load(tmp_path / "old.ddridcache", fp) is None
