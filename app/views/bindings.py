@@ -135,8 +135,11 @@ class DocumentViews(QObject):
                                   t.marks == NORMAL, t.count_flagged, default, t.score_type, keep=self.doc.threshold,
                                   empty_text=nothing_to_rank_text(self.doc))
         model = self.doc.model
+        training = getattr(model, "training", None) or {}
+        val_indices = training.get("val_indices") if isinstance(training, dict) else None
         self.threshold.set_validation(None if model is None or s is None else
-                                      (getattr(model, "validation_scores", None) or {}).get(t.score_type))
+                                      (getattr(model, "validation_scores", None) or {}).get(t.score_type),
+                                      len(val_indices) if isinstance(val_indices, (list, tuple)) else None)
         used = t.n_used()
         self.threshold.set_note(("training patches included" if t.include_training else
                                  f"{used} training/validation patches left out") if used and s is not None else None)

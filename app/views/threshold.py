@@ -41,8 +41,11 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         # The threshold's false-positive rate on the model's validation normals (issue #26): what it costs.
         self.fpr_label = QLabel("", objectName="thresholdFprLabel")
         self.fpr_label.setToolTip("Share of the model's validation normals (held out from training) scoring at or "
-                                  "above the threshold: the expected false-positive rate on normal objects.")
+                                  "above the threshold: the expected false-positive rate on normal objects. Where few "
+                                  "objects were held out, each is scored in its eight turns and mirrors and the "
+                                  "share is over all of them (the count in brackets).")
         self._validation: Optional[np.ndarray] = None
+        self._objects, self._views = 0, 1
         self.default_button = QPushButton("Model default")
         self.default_button.setToolTip("Reset to the model's threshold (95th percentile of validation normals)")
         self.default_button.setEnabled(False)
@@ -128,13 +131,21 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         self.slider.setEnabled(bool(ok))
         self.default_button.setEnabled(bool(ok) and math.isfinite(default))
         self._robust = float("nan")
+        why_not = "Not available until patches are scored."
         if ok:
             unmarked = np.isfinite(scores) & ~(np.zeros(len(scores), bool) if normal_mask is None
                                                else np.asarray(normal_mask, bool))
             # Fewer than ten unmarked patches say little about a spread.
             if unmarked.sum() >= MIN_ROBUST:
                 self._robust = robust_threshold(scores[unmarked])
+            else:
+                why_not = (f"Not available: it needs at least {MIN_ROBUST} scored patches that are not marked "
+                           f"normal, and {int(unmarked.sum())} are shown.")
         self.robust_button.setEnabled(math.isfinite(self._robust))
+        # A greyed-out button says why (tooltips show on disabled buttons too).
+        self.robust_button.setToolTip(("" if math.isfinite(self._robust) else why_not + " ")
+                                      + f"Sets the threshold from the unmarked patches' own scores, not the "
+                                        f"model: {ROBUST_RULE}")
         self.line.setVisible(bool(ok))
         if not ok:
             self.rest_curve.setData([0, 1], [0])
@@ -182,9 +193,17 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
         """
         self.note_label.setText(f"<small>{note}</small>" if note else "")
 
-    def set_validation(self, scores: Optional[np.ndarray]) -> None:
-        """The model's validation normals' scores of the ranking score (None: no model)."""
+    def set_validation(self, scores: Optional[np.ndarray], objects: Optional[int] = None) -> None:
+        """The model's validation normals' scores of the ranking score (None: no model).
+
+        ``objects``: how many validation normals gave them, where each was scored in several views (its
+        turns and mirrors; a few dozen objects give a steadier rate that way).  The label then says so, as
+        "5.7 %" of 11 objects is no whole number of them.
+        """
         self._validation = None if scores is None or len(scores) == 0 else np.sort(np.asarray(scores, float))
+        n = len(self._validation) if self._validation is not None else 0
+        self._views = (n // objects) if objects and n > objects and n % objects == 0 else 1
+        self._objects = n // self._views
         self._apply_fpr(self.threshold())
 
     def false_positive_rate(self, value: float) -> Optional[float]:
@@ -196,7 +215,11 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
 
     def _apply_fpr(self, value: float) -> None:
         fpr = self.false_positive_rate(value) if self.slider.isEnabled() else None
-        self.fpr_label.setText("" if fpr is None else f"{100 * fpr:.1f} % of validation normals above")
+        if fpr is None:
+            self.fpr_label.setText("")
+            return
+        views = f" in {self._views} views each" if self._views > 1 else ""
+        self.fpr_label.setText(f"{100 * fpr:.1f} % of validation normals above ({self._objects}{views})")
 
     def update_histogram(self, scores: np.ndarray, normal_mask: Optional[np.ndarray]) -> None:
         self.ensure_plots()

@@ -113,6 +113,17 @@ def test_the_threshold_shows_its_false_positive_rate_on_validation_normals(win):
     assert find(win, "thresholdFprLabel").text().startswith("50.0 %")
     panel.set_threshold(6.5)
     assert find(win, "thresholdFprLabel").text().startswith("30.0 %")
+    # Validation objects scored in several views: the label says over how many objects, and in how many views
+    # ("12.5 %" of two objects is no whole number of them).
+    panel.set_validation(0.625 * np.arange(16.0), objects=2)
+    panel.set_threshold(8.75)
+    share = float(np.mean(0.625 * np.arange(16.0) >= panel.threshold()))
+    assert 0 < share < 1
+    assert find(win, "thresholdFprLabel").text() == \
+        f"{100 * share:.1f} % of validation normals above (2 in 8 views each)"
+    panel.set_validation(np.arange(10.0), objects=10)
+    share = float(np.mean(np.arange(10.0) >= panel.threshold()))
+    assert find(win, "thresholdFprLabel").text() == f"{100 * share:.1f} % of validation normals above (10)"
 
 
 def test_robust_z_sets_the_threshold_from_the_scored_patches_themselves(win):
@@ -137,7 +148,9 @@ def test_robust_z_sets_the_threshold_from_the_scored_patches_themselves(win):
 
 def test_robust_z_waits_for_ten_scored_patches(win):
     install(win, object_table(n=8))
-    assert not find(win, "robustThresholdButton").isEnabled()
+    button = find(win, "robustThresholdButton")
+    assert not button.isEnabled()
+    assert button.toolTip().startswith("Not available: it needs at least 10 scored patches")   # says why
 
 
 def test_border_objects_are_marked_in_tooltip_and_detail(win):

@@ -49,7 +49,10 @@ def test_train_on_objects_rank_by_cell_score_and_export(win, tmp_path, wait_idle
                                rtol=1e-4, atol=1e-4)
     tip = win.gallery.model().data(win.gallery.model().index(0), 3)
     assert "AS_cell" in tip and "(ranks the patches)" in tip and "AS_c " in tip and "AS_m " in tip
-    assert "% of validation normals above" in find(win, "thresholdFprLabel").text()
+    fpr_text = find(win, "thresholdFprLabel").text()
+    n_val = len(model.training["val_indices"])
+    assert "% of validation normals above" in fpr_text and (f"({n_val})" in fpr_text
+                                                            or f"({n_val} in 8 views each)" in fpr_text), fpr_text
 
     out = tmp_path / "out" / "ranked.csv"
     out.parent.mkdir()
