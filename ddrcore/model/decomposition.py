@@ -171,8 +171,12 @@ def explain(model, raw: np.ndarray, residual: Optional[str] = None, source=None)
             by_image = float(standardised(np.asarray(s.residual, np.float64),
                                           calibration(model.validation_scores)["residual"])[0])
             image = "what the network could not reconstruct (AS_e: look at the heat layer)"
-        why += (f" Here its measurements (AS_m: size, shape, brightness) weigh more than {image}."
-                if by_shape > by_image else f" Here {image} weighs more than its measurements (AS_m).")
+        # Compared on the normals' scale (z), not as the raw scores the rows beside this line show, which
+        # have units of their own: "AS_e 0.8 weighs more than AS_m 5.4" read as a contradiction.
+        high, low = max(by_shape, by_image), min(by_shape, by_image)
+        zs = f"z {high:.1f} against {low:.1f}, in standard deviations of the normals"
+        why += (f" Here its measurements (AS_m: size, shape, brightness) weigh more than {image} ({zs})."
+                if by_shape > by_image else f" Here {image} weighs more than its measurements (AS_m) ({zs}).")
     if score_type == "combined":
         from .combined import calibration, residual_decides
 

@@ -343,6 +343,11 @@ def test_the_cell_rule_is_kept_in_the_model_file_and_older_files_keep_theirs(cel
     odd = [src.object_id for src in test.sources].index(13)
     why = explain(model, test.images[odd], source=test.sources[odd]).why
     assert "AS_e and the objects' measurements" in why and "weigh" in why and "(AS_c)" not in why
+    # ... on the normals' scale, said as such: the raw AS_e and AS_m beside it have units of their own.
+    import re
+
+    zs = re.search(r"\(z (-?[\d.]+) against (-?[\d.]+), in standard deviations of the normals\)", why)
+    assert zs is not None and float(zs.group(1)) >= float(zs.group(2)), why
     assert "(AS_c)" in explain(older, test.images[odd], source=test.sources[odd]).why
     for forged in ("latent+latent+code", 7):
         payload["config"]["cell_rule"] = forged
