@@ -266,7 +266,22 @@ class SourceView(PlotsOnDemand, QWidget):
         self._last = (selected, np.asarray(flagged, bool), np.asarray(normal, bool),
                       None if scores is None else np.asarray(scores, float), score_range, objects)
         self._say_if_changed()
+        self._say_counts(objects or object_ids is not None)
         self._redraw()
+
+    def _say_counts(self, object_patches: bool) -> None:
+        """Where fewer patches than objects come from the page, say so beside the objects' count: the title
+        said "118 objects" over a gallery of 97 (the others at the image edge, left out by the border policy,
+        or unusable), and nothing said why."""
+        if self.labels is None or not object_patches or self.shape is None:
+            return
+        found = len(np.unique(self.labels)) - 1
+        cut = len(self._patches[0])
+        text = self.title.text()
+        marker = " cut into patches"
+        if cut < found and marker not in text:
+            self.title.setText(text.replace(f", {found} objects", f", {found} objects ({cut}{marker}; the others "
+                                            "touch the image edge or hold no usable pixels)", 1))
 
     def _say_if_changed(self) -> None:
         """Add to the title when the page shown cannot be the one its patches were cut from (the file was

@@ -73,3 +73,26 @@ def test_a_field_replaced_since_it_was_loaded_says_so(win, tmp_path, wait_idle, 
     tifffile.imwrite(tmp_path / "field.tif", make_field((48, 48), ("blob",), n=1, size=20, seed=5).image)
     view = show_source(win, qtbot, len(win.document) - 1, (48, 48))
     qtbot.waitUntil(lambda: "changed since it was loaded" in find(view, "sourceTitle").text(), timeout=5000)
+
+
+def test_the_title_says_how_many_of_the_pages_objects_became_patches(win, tmp_path, wait_idle, qtbot):
+    """It said "N objects" over a gallery with fewer (border objects left out) and nothing said why."""
+    import tifffile
+
+    img = np.full((120, 120), 10, np.uint16)
+    labels = np.zeros((120, 120), np.uint16)
+    yy, xx = np.mgrid[:120, :120]
+    for k, (cy, cx) in enumerate([(30, 30), (30, 80), (80, 40), (85, 85), (60, 2)], start=1):   # the last: on the edge
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= 64
+        labels[disc], img[disc] = k, 400 + 20 * k
+    tifffile.imwrite(tmp_path / "field.tif", img)
+    tifffile.imwrite(tmp_path / "field_labels.tif", labels)
+    choose(find(win, "patchingCombo"), "labels")
+    find(win, "objectSizeSpin").setValue(16)
+    find(win, "borderBox").setCurrentIndex(find(win, "borderBox").findData("exclude"))
+    drop(win, [tmp_path])
+    wait_idle(win, timeout=20_000)
+    assert len(win.document.table) == 4
+    view = show_source(win, qtbot, 0, (120, 120))
+    qtbot.waitUntil(lambda: "5 objects" in view.title.text(), timeout=5000)
+    assert "5 objects (4 cut into patches; the others touch the image edge" in view.title.text()
