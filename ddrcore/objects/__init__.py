@@ -22,7 +22,7 @@ from ..errors import DdridError, ImageReadError
 from ..progress import Clock, Progress
 from .detect import Objects, detect_objects, estimate_object_size
 from .labels import LABEL_SUFFIXES, find_label_image, is_label_file, objects_from_labels, read_label_pages
-from .patching import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, SOURCES, Patching
+from .patching import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, SOURCES, Patching, reference_size
 from .points import PointsFileError, in_pixels, points_for, read_points, unmatched_line
 
 __all__ = [
@@ -114,7 +114,10 @@ class ObjectContext:
             why = f" ({problems[0]})" if problems else ""
             raise DdridError(f"could not estimate the object size from the {what}{why}; give --object-size "
                              "(the objects' diameter in pixels)")
-        size = float(np.clip(np.median(sizes), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
+        # Per-image estimates when there are several (one per sampled image); the folder's reference is the
+        # middle of its largest group of one magnification (reference_size).
+        per_image = [self._estimates[str(f)] for f in sample if self._estimates.get(str(f)) is not None] or sizes
+        size = float(np.clip(reference_size(per_image), MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
         self.patching = replace(p.with_object_size(round(size, 1)), per_image=p.patch_size is None)
         return self.patching
 

@@ -134,6 +134,19 @@ def test_each_image_is_cut_at_its_own_magnification(tmp_path):
     assert {s.size for s in fixed.sources} == {40}
 
 
+def test_two_images_of_two_magnifications_close_together_are_each_cut_at_their_own_size(tmp_path):
+    """Two images whose objects differ by 1.6x were both within 1.4x of their median and both cut at it."""
+    from ddrcore.objects.synthetic import make_field
+
+    for name, size, seed in (("a.tif", 12, 1), ("b.tif", 19, 2)):
+        tifffile.imwrite(tmp_path / name, make_field((256, 256), ("blob",), n=14, size=size, seed=seed).image)
+    ps = run_to_end(load_patches(tmp_path, patching=Patching("auto")))
+    sides = {name: {s.size for s in ps.sources if s.path.endswith(name)} for name in ("a.tif", "b.tif")}
+    assert len(sides["a.tif"]) == len(sides["b.tif"]) == 1
+    a, b = min(sides["a.tif"]), min(sides["b.tif"])
+    assert b / a > 1.4, sides                                  # not one crop side for both
+
+
 def test_same_magnification_keeps_one_size_so_small_objects_stay_small():
     p = Patching("auto", object_size=30.0, per_image=True)
     assert p.for_image(24.0) is p            # condensed cells in one image do not shrink its crops
