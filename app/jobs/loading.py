@@ -120,9 +120,10 @@ class Loader(Controller):
             # How the app chose to cut: in the status bar, and kept beside the patch toolbar's choices.
             self.window.notify(result.note, 15000)
             self.window.view_bar.show_note(result.note)
-        elif added.carried is not None:
-            # A re-cut: the note describes the cut now shown (each image's own size where they differ),
-            # and says nothing of objects once the patches are tiles.
+        elif added.carried is not None or (len(added.new) and len(added.new) == len(self.doc)):
+            # A re-cut, or the first patches of a project cut as the user chose (no note of the app's own
+            # choice; said only on the very first load before): the note describes the cut now shown (each
+            # image's own size where they differ), and says nothing of objects once the patches are tiles.
             t = self.doc.table
             objects = len(t) and t.patching is not None and not t.patching.is_grid and t.patching.object_size
             self.window.view_bar.show_note(jobs.cut_note(t) if objects else "")

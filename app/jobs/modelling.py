@@ -44,14 +44,20 @@ class ModelJobs(Controller):
         # Bound methods, not lambdas: psygnal holds those weakly, so no reference cycle keeps the window.
         document.patches_added.connect(self._patches_added)
         document.model_changed.connect(self._model_changed)
+        document.marks_changed.connect(self._marks_changed)
 
 
-    def _patches_added(self, _new) -> None:
+    def _patches_added(self, new) -> None:
         self.score_unscored(quiet=True)   # patches that arrive after a model exists are scored
+        self._marks_changed(new)          # marks can come with them (a project, the demo's normal folder)
 
     def _model_changed(self) -> None:
         if self.doc.model is None:
             self.panel.clear()
+
+    def _marks_changed(self, _indices) -> None:
+        if self.doc.model is None:
+            self.panel.show_marked(self.doc.counts()["normal"], MIN_NORMALS)
 
     # ------------------------------------------------------------ devices --
     def warm_up(self) -> None:
@@ -121,9 +127,10 @@ class ModelJobs(Controller):
         from ddrcore.model.quality import describe
 
         check = describe(model.validation)
-        warn = "Warning:" in check
-        check_html = (f"<br><span style='color:#d62728'><b>{check}</b></span>" if warn else
-                      f"<br>{check}" if check else "")
+        # Only the warning in red: a good AUC in red beside it read as a failure.
+        line, _, warning = check.partition(" Warning: ")
+        check_html = (f"<br>{line}" if line else "") + \
+            (f"<br><span style='color:#d62728'><b>Warning: {warning}</b></span>" if warning else "")
         # Which patches this model was trained and validated on: results leave them out by default.
         # The old model's scores go at once (empty histogram) rather than staying until the new ones arrive.
         self.doc.set_trained(model, result.path, result.normal, model.training.get("val_indices", []))

@@ -153,6 +153,7 @@ class ThresholdPanel(PlotsOnDemand, QWidget):
             # A flat, empty histogram would otherwise autorange to a meaningless axis.
             self.plot.disableAutoRange()
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            self.plot.setLabel("bottom", "anomaly score")      # no score named while none is shown
             self.count_label.setText(empty_text or "No scores yet: train a model to rank the patches.")
             self.fpr_label.setText("")
             return

@@ -141,6 +141,7 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         self.overall_bar.setFormat("overall %p %")
         self.overall_bar.setObjectName("overallBar")
         self.status = QLabel(IDLE_TEXT)
+        self._idle_text = IDLE_TEXT          # the advice shown while no run or model has said more
         self.status.setObjectName("trainStatus")
         self.status.setWordWrap(True)
         from ..glossary import tip
@@ -304,7 +305,25 @@ class TrainingPanel(PlotsOnDemand, QWidget):
     def clear(self) -> None:
         """Everything back to a new project's state: no curves, no bars, the idle text."""
         self.reset()
+        self._idle_text = IDLE_TEXT
         self.status.setText(IDLE_TEXT)
+
+    def show_marked(self, normal: int, needed: int) -> None:
+        """Before any model: how many patches are marked normal, and whether Train can use them.
+
+        Only while the line shows this idle advice: a run's result or a loaded model's description stays.
+        (It said "Mark normal patches, then press Train." with 91 marked.)
+        """
+        if self.status.text() != self._idle_text:
+            return
+        if normal <= 0:
+            text = IDLE_TEXT
+        elif normal < needed:
+            text = f"{normal} patch{'es' if normal != 1 else ''} marked normal; training needs at least {needed}."
+        else:
+            text = f"{normal} patches marked normal: press Train."
+        self._idle_text = text
+        self.status.setText(text)
 
     def reset(self) -> None:
         for xs, ys in self.points.values():
@@ -313,6 +332,9 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         self._step = 0
         self._dirty = True
         self._redraw()
+        # The next run's curves set their own ranges (the last run's axes stayed after New Project).
+        for plot in self.family_plots.values():
+            plot.enableAutoRange()
         self.hover_label.setText("")
         self.stage_bar.setValue(0)
         self.overall_bar.setValue(0)

@@ -13,7 +13,7 @@ STEPS = """
 it learns what <i>normal</i> looks like and ranks everything else.</p>
 <ol style='line-height:150%'>
 <li><b>Drop a folder of TIFFs</b> (or single files, stacks, large fields) anywhere on this window,
-or use <i>File ▸ Open Folder…</i>. Large images and stacks are cut into patches.</li>
+or use <i>File ▸ Open Folder…</i> Large images and stacks are cut into patches.</li>
 <li><b>Mark normal patches</b>: select tiles and press <b>N</b> (or declare a whole folder normal).
 <b>X</b> excludes artefacts, <b>U</b> unmarks.</li>
 <li><b>Train</b> in the Train panel. It runs in the background; loss curves update live.</li>

@@ -344,3 +344,21 @@ def test_a_saved_mark_whose_image_is_gone_is_kept_and_the_project_can_be_saved(w
     wait_idle(win)
     i = win.document.table.index_of(next(s for s in marks if s.path == gone))
     assert i is not None and win.document.table.marks[i] == 1 and win.document.unplaced_marks == []
+
+
+def test_the_train_panel_says_how_many_are_marked_before_any_model(win, image_folder, wait_idle):
+    """It said "Mark normal patches, then press Train." with 91 patches marked."""
+    status = find(win, "trainStatus")
+    assert status.text().startswith("Mark normal patches")
+    win.open_paths([str(image_folder / "normal")])
+    wait_idle(win)
+    win.document.mark([0, 1], 1)
+    assert status.text() == "2 patches marked normal; training needs at least 4."
+    win.document.mark(np.arange(10), 1)
+    assert status.text() == "10 patches marked normal: press Train."
+    win.document.mark(np.arange(10), 0)
+    assert status.text().startswith("Mark normal patches")
+    # A run's own line is not overwritten by later marks.
+    win.train_panel.show_status("Training cancelled; the previous model (if any) is kept.")
+    win.document.mark([0], 1)
+    assert status.text().startswith("Training cancelled")

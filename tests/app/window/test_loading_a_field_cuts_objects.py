@@ -46,6 +46,12 @@ def test_a_folder_of_fields_opens_as_objects_and_says_so(win, tmp_path, wait_idl
     assert find(win, "patchingCombo").currentData() == "auto"
     assert find(win, "objectSizeSpin").value() == pytest.approx(t.patching.object_size)
     assert "objects" in find(win, "cutNoteLabel").text()
+    # A new project, objects chosen now: the next folder's cut is said too (it was said only the first time).
+    win.projects.new_project()
+    assert find(win, "cutNoteLabel").text() == ""
+    win.open_paths([str(folder)])
+    wait_idle(win, timeout=30_000)
+    assert find(win, "cutNoteLabel").text().startswith(f"Cut into {len(win.document.table)} objects")
 
 
 def test_a_field_without_objects_falls_back_to_grid_tiles_and_says_why(win, tmp_path, wait_idle):

@@ -27,3 +27,18 @@ def test_new_project_does_not_inherit_the_object_size(win):
     assert problems(win) == [] and not win.problems_dock.isVisible()
     data = win.detail.lut.item.plot.getData()[0]
     assert data is None or len(data) == 0
+
+
+def test_new_project_forgets_the_last_scores_name_and_loss_axes(win):
+    """After New Project the histogram still said "AS_cell" and the loss plots kept the last run's ranges."""
+    panel = win.threshold_panel
+    panel.set_scores(np.arange(20.0), None, lambda _t: (0, 0), 5.0, "cell")
+    assert "AS_cell" in panel.plot.getAxis("bottom").labelText
+    train = win.train_panel
+    train.ensure_plots()                                         # built when first shown
+    for plot in train.family_plots.values():
+        plot.setRange(xRange=(0, 500), yRange=(0, 9))           # as a long run leaves them
+        assert not any(plot.getViewBox().autoRangeEnabled())
+    action(win, "new").trigger()
+    assert panel.plot.getAxis("bottom").labelText == "anomaly score"
+    assert train.family_plots and all(all(p.getViewBox().autoRangeEnabled()) for p in train.family_plots.values())
