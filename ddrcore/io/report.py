@@ -135,6 +135,28 @@ def _scale_bar(ax, shown: Sequence[PatchSource], tile: int, height: int) -> bool
     return True
 
 
+def montage_rows(order: np.ndarray, n_montage: int) -> tuple:
+    """(most anomalous, most normal): the patch indices of the report's two montages, ``order`` ranked.
+
+    Up to ``n_montage`` each, never the same patch in both: with fewer than
+    two montages' worth the ranking is split between them (six scored had
+    the same six in each, most anomalous first and then most normal).
+
+    Examples
+    --------
+    >>> [r.tolist() for r in montage_rows(np.arange(6), 12)]
+    [[0, 1, 2], [5, 4, 3]]
+    >>> [r.tolist() for r in montage_rows(np.arange(30), 2)]
+    [[0, 1], [29, 28]]
+    >>> [r.tolist() for r in montage_rows(np.arange(1), 12)]
+    [[0], []]
+    """
+    order = np.asarray(order)
+    n = len(order)
+    k = n_montage if n >= 2 * n_montage else (n + 1) // 2
+    return order[:k], order[::-1][:min(k, n - k)]
+
+
 def write_report(
     path: Union[str, os.PathLike],
     scores: np.ndarray,
@@ -172,8 +194,7 @@ def write_report(
     check_output(path, "report", {s.path for s in sources}, force)
     normal = np.zeros(len(scores), bool) if normal_mask is None else np.asarray(normal_mask, bool)
     order = np.argsort(-scores, kind="stable")
-    k = min(n_montage, len(scores))
-    top, bottom = order[:k], order[::-1][:k]
+    top, bottom = montage_rows(order, n_montage)
     flagged = int(np.count_nonzero(scores >= threshold))
 
     fig = Figure(figsize=(8.27, 11.69), dpi=100)  # A4 portrait
@@ -196,16 +217,18 @@ def write_report(
     ax.set_title(f"{flagged} of {len(scores)} patches flagged ({100.0 * flagged / len(scores):.1f} %)")
     ax.legend(loc="upper right", fontsize=8)
 
-    cols = 4 if k > 6 else k
     root = common_root([s.path for s in sources])
     rank_of = np.empty(len(scores), np.int64)
     rank_of[order] = np.arange(1, len(scores) + 1)
     for row, (title, idx) in enumerate((("most anomalous", top), ("most normal", bottom)), start=1):
+        if not len(idx):
+            continue                     # one patch scored: it is the most anomalous, and there is no other
+        cols = 4 if len(idx) > 6 else len(idx)
         tiles = display_u8(images[idx])
         mont = montage(tiles, cols)
         ax = fig.add_subplot(grid[row, 0])
         ax.imshow(mont, cmap="gray", interpolation="nearest", vmin=0, vmax=255)
-        ax.set_title(f"{k} {title} (per-patch contrast; tile number = rank)", fontsize=10)
+        ax.set_title(f"{len(idx)} {title} (per-patch contrast; tile number = rank)", fontsize=10)
         ax.set_axis_off()
         side, gap = tiles.shape[1], 2
         for r, i in enumerate(idx):

@@ -79,3 +79,14 @@ def test_report_with_pixel_sizes_is_written(tmp_path):
     sources = [PatchSource(s.path, 0, 0, 0, size=32, pixel_size=(0.2, 0.2)) for s in sources]
     out = write_report(tmp_path / "r.png", scores, 2.0, images, sources, normal, score_label="AS_l")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_few_scored_patches_are_split_between_the_montages_not_shown_twice(tmp_path):
+    from ddrcore.io.report import montage_rows
+
+    for n in (1, 2, 6, 23, 24, 100):
+        top, bottom = montage_rows(np.arange(n)[::-1], 12)
+        assert not set(top.tolist()) & set(bottom.tolist())
+        assert len(top) == min(12, (n + 1) // 2 if n < 24 else 12) and len(bottom) == min(len(top), n - len(top))
+    scores, images, sources, _ = _data(n=1)
+    assert write_report(tmp_path / "one.png", scores, 0.5, images, sources).stat().st_size > 1000
