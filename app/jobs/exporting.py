@@ -63,19 +63,21 @@ def export_report(path: str, table: PatchTable, model: DDRIDModel, model_path: O
     return run_to_end(report_job(path, table, model, model_path, threshold))
 
 
-def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float):
+def report_job(path: str, table: PatchTable, model: DDRIDModel, model_path: Optional[str], threshold: float,
+               model_label: Optional[str] = None):
     """The report as a job for the GUI's worker thread.
 
     What the report shows is taken from the table now (the caller's thread),
     so later marks or loads cannot change it; copying patches and drawing
     (about a second of matplotlib) happen when the generator runs.
+    ``model_label``: how the report names the model, where its path would mislead.
     """
     # The output rule against all the project reads (the report itself checks only the images it shows):
     # a report.png in an input folder would be read as an image next time.
     check_target(path, "report", table, model_path, threshold)
     idx, scores, sources = _ranked_subset(table)
     c = model.config
-    settings = {"model": model_path or "(unsaved)", "patch size": table.patch_size,
+    settings = {"model": model_label or model_path or "(unsaved)", "patch size": table.patch_size,
                 "channel": table.channel if table.channel is not None else "auto",
                 "epochs": f"{c.pretrain_epochs} pretrain + {c.finetune_epochs} finetune",
                 "seed": c.seed, "model default threshold": f"{model.threshold:.6g}",

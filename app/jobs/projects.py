@@ -5,6 +5,8 @@ what happened.  Annotations are autosaved shortly after every change.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import os
 import time
 import weakref
@@ -349,6 +351,15 @@ class Projects(Controller):
         kept = f" and the model beside it ({Path(model_path).name})" if model_path != d.model_path else ""
         self.window.notify(f"Wrote {out}{kept}", 5000)
 
+    def _unsaved_model_label(self) -> Optional[str]:
+        """How a report names a model that lives in the autosave folder (the next training replaces it, so its
+        path would name another model); None for a model saved with the project or opened from a file."""
+        current = self.doc.model_path
+        auto = appsettings.autosave_dir().resolve()
+        if current and auto in Path(current).resolve().parents:
+            return "this session's model, not saved (the next training replaces it)"
+        return None
+
     def lasting_model_path(self, csv_path: str) -> Optional[str]:
         """The model file a CSV may name: the project's, or a copy saved beside the CSV.
 
@@ -414,7 +425,8 @@ class Projects(Controller):
         path = self._ask_save("Export report", "report.pdf", "PDF (*.pdf);;PNG (*.png)")
         if path and Path(path).suffix.lower() not in (".pdf", ".png"):
             path += ".pdf"
-        job = self._export(path, exporting.report_job) if path else None
+        job = self._export(path, partial(exporting.report_job, model_label=self._unsaved_model_label())) \
+            if path else None
         if job is not None:
             # Drawing takes about a second: off the GUI thread, like every other job.
             self.runner.submit("report", lambda: job, title="Writing report",

@@ -161,11 +161,19 @@ def test_train_rank_detail_threshold_export_project(win, image_folder, wait_idle
     assert rows[0]["path"] == t.sources[order[0]].path
 
     # Report (PNG, then PDF) through the same data, drawn in a worker; the file appears when the job ends.
+    # The project is unsaved: its model lives in the autosave folder, which the next training replaces, so the
+    # report says so instead of naming that path.
+    from ddrid_gui.jobs import exporting
+
+    drawn = []
+    real_write = exporting.write_report
+    monkeypatch.setattr(exporting, "write_report", lambda *a, **k: (drawn.append(a[6]), real_write(*a, **k))[1])
     for name, magic in (("report.png", b"\x89PNG"), ("menu-report.pdf", b"%PDF-")):
         answer_save_dialog(monkeypatch, tmp_path / name)
         action(win, "export_report").trigger()
         wait_idle(win)
         assert (tmp_path / name).read_bytes()[:len(magic)] == magic
+    assert drawn and all(d["model"].startswith("this session's model, not saved") for d in drawn)
 
     # Save the project, reopen it in a fresh window: marks, model and threshold come back.
     proj = tmp_path / "proj" / "p.ddridproj"
