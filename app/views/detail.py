@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from ddrcore.io.images import PatchSource
 from ddrcore.model.score_type import ScoreType
@@ -66,9 +66,25 @@ class DetailView(PlotsOnDemand, QWidget):
         self.layout_ = layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addWidget(self.lut_label)
-        layout.addWidget(self.scores)
-        layout.addWidget(self.why)
+        # Images above, the contrast histogram and the score lines below, split by a handle the user can drag.
+        # The text below scrolls rather than squeezing the images: on a 1280 x 800 screen, with a model's
+        # scores and its explanation, the images had shrunk to 60-95 px.
+        self.split = QSplitter(Qt.Orientation.Vertical, objectName="detailSplit")
+        self.split.setChildrenCollapsible(False)
+        below = QWidget()
+        self.below_ = QVBoxLayout(below)
+        self.below_.setContentsMargins(0, 0, 0, 0)
+        self.below_.addWidget(self.lut_label)
+        self.below_.addWidget(self.scores)
+        self.below_.addWidget(self.why)
+        self.below_.addStretch(1)
+        scroll = QScrollArea(objectName="detailText")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(below)
+        self.split.addWidget(scroll)
+        layout.addWidget(self.split, 1)
         from ..glossary import tip
 
         self.tip = tip
@@ -124,8 +140,12 @@ class DetailView(PlotsOnDemand, QWidget):
         self.lut.item.sigLevelsChanged.connect(self._share_levels)
         self.lut.item.sigLookupTableChanged.connect(self._share_levels)
         # Same order as before the plots were made on demand: title, images, contrast label and histogram.
-        self.layout_.insertWidget(1, self.graphics, 1)
-        self.layout_.insertWidget(3, self.lut)
+        self.split.insertWidget(0, self.graphics)
+        self.below_.insertWidget(1, self.lut)
+        # Most of the height to the images (they are what is judged); the text scrolls below.
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.split.setSizes([600, 400])
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
             label.setToolTip(self.tip(*terms))
         self.labels[3].setToolTip(INPUT_TIP + " " + self.labels[3].toolTip())

@@ -74,3 +74,23 @@ def test_every_loss_panel_names_all_its_curves_within_its_width(win, qtbot):
     for family, plot in panel.family_plots.items():
         # A title wider than its half of the canvas pushes the panel on the right past the canvas's edge.
         assert plot.geometry().right() <= panel.plots.width(), (family, plot.geometry().right(), panel.plots.width())
+
+
+def test_a_long_explanation_scrolls_below_the_detail_images_instead_of_shrinking_them(win, qtbot):
+    # With a model's six score lines and its explanation, the four Detail images had shrunk to 60-95 px at
+    # 1280 x 800 (the text took the height); the text now scrolls under a split the user can drag.
+    import numpy as np
+
+    from ddrcore.io.images import PatchSource
+
+    _at_laptop_size(win, qtbot)
+    d = win.detail
+    d.show_patch(0, PatchSource("a.tif", 0, 0, 0), np.random.default_rng(0).normal(500, 50, (1, 64, 64)))
+    qtbot.wait(50)
+    before_text = [b.height() for b in d.boxes]
+    d.why.setText("Ranked by AS_cell (looks and measures unlike the normal objects). " * 12)
+    d.scores.setText("<br>".join(f"AS_{k} = 1.2345" for k in "abcdef"))
+    qtbot.wait(100)
+    assert [b.height() for b in d.boxes] == before_text          # the images keep their room
+    assert min(before_text) >= 0.2 * d.height(), (before_text, d.height())
+    assert win.findChild(type(d.split.widget(1)), "detailText").verticalScrollBar().maximum() > 0
