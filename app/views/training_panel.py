@@ -151,6 +151,8 @@ class TrainingPanel(PlotsOnDemand, QWidget):
         self.family_plots: Dict[str, object] = {}    # loss family -> its pyqtgraph panel, once built
         self.hover_label = QLabel("")
         self.hover_label.setObjectName("lossHoverLabel")
+        # Wrapped: the line under the plots of an opened model widened the dock's content past its edge.
+        self.hover_label.setWordWrap(True)
         self.points: Dict[str, tuple[List[float], List[float]]] = {
             n: ([], []) for _family, names, _log in LOSS_FAMILIES for n in names}
         self._dirty = False
