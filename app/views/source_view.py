@@ -33,6 +33,8 @@ from .plots import PlotsOnDemand
 # fewer pixels than that anyway, and a full-size texture of a large stitched
 # field of view would cost hundreds of MB of video memory.
 MAX_DISPLAY_SIDE = 4096
+#: Displayed brightness (0..1) above which an outline is drawn in a dark shade of its colour, and that shade.
+BRIGHT, DARK_SHADE = 0.75, 0.4
 
 COLOURS = {"normal": "#2ca02c", "flagged": "#d62728", "selected": "#00bcd4", "objects": "#ffd54f"}
 # Score colours, low to high (blue, pale yellow, red: ColorBrewer RdYlBu reversed).
@@ -51,6 +53,26 @@ class PageData:
     # The object ids behind ``labels`` when it is renumbered 1..N (a label image numbered in the billions
     # would need a colour table as long as its largest id); None: ``labels`` holds the ids themselves.
     ids: Optional[np.ndarray] = None
+
+
+def block_max(rgba: np.ndarray, factor: int) -> np.ndarray:
+    """(Y, X, C) image reduced ``factor`` times by the maximum of each block (edge blocks padded with 0).
+
+    For outlines drawn smaller than their pixels: every outline pixel keeps a pixel of its own colour.
+
+    Examples
+    --------
+    >>> img = np.zeros((5, 5, 4), np.uint8); img[1, :, :] = 255          # a 1 px line
+    >>> small = block_max(img, 2)
+    >>> small.shape, int(small[0, :, 3].min()), int(small[1:, :, 3].max())
+    ((3, 3, 4), 255, 0)
+    """
+    if factor <= 1:
+        return rgba
+    y, x = rgba.shape[:2]
+    py, px = -y % factor, -x % factor
+    padded = np.pad(rgba, ((0, py), (0, px), (0, 0)))
+    return padded.reshape((y + py) // factor, factor, (x + px) // factor, factor, -1).max(axis=(1, 3))
 
 
 def boundaries(labels: np.ndarray) -> np.ndarray:
@@ -198,6 +220,12 @@ class SourceView(PlotsOnDemand, QWidget):
         self.outline_image = pg.ImageItem(axisOrder="row-major")
         self.outline_image.setZValue(0.8)
         self.box.addItem(self.outline_image)
+        self._outlines: Optional[np.ndarray] = None     # (Y, X, 4) outlines at the shown page's resolution
+        self._bright: Optional[np.ndarray] = None       # where the shown page is near white
+        self._outline_factor = 0
+        # Zoomed out, a 1 px outline drawn to fewer screen pixels breaks into dots (nearest sampling drops
+        # rows and columns): redrawn at the zoom's own resolution, keeping every outline pixel (block maximum).
+        self.box.sigRangeChanged.connect(lambda *_: self._show_outlines())
         # One polyline per kind (NaN-separated squares): thousands of outlines stay one item each.
         for kind, width in (("objects", 1.0), ("normal", 1.5), ("flagged", 2.0), ("selected", 3.0)):
             curve = pg.PlotCurveItem(pen=pg.mkPen(COLOURS[kind], width=width), connect="finite")
@@ -221,6 +249,7 @@ class SourceView(PlotsOnDemand, QWidget):
         self._label_ids = None if data is None else data.ids
         self._ids = self._dense(self._raw_ids)
         self.outline_image.clear()
+        self._outlines = None
         self.heat_image.clear()
         self._objects_drawn = self._heat_drawn = self._flagged_drawn = 0
         if data is None:
@@ -235,7 +264,10 @@ class SourceView(PlotsOnDemand, QWidget):
         page = data.page
         self.shape = page.shape[:2]
         self._step = max(1, int(np.ceil(max(page.shape[:2]) / MAX_DISPLAY_SIDE)))
-        self.image.setImage(display_image(page), levels=(0, 1), autoLevels=False)
+        shown = display_image(page)
+        # Where the page is drawn near white, outlines are drawn dark (see _draw_object_outlines).
+        self._bright = (shown.max(axis=-1) if shown.ndim == 3 else shown) > BRIGHT
+        self.image.setImage(shown, levels=(0, 1), autoLevels=False)
         # Subsampled pages are stretched back to full size: outlines stay in page pixels.
         rect = QRectF(0, 0, page.shape[1], page.shape[0])
         self.image.setRect(rect)
@@ -319,6 +351,7 @@ class SourceView(PlotsOnDemand, QWidget):
             self._draw_object_outlines(sel, flagged, normal, scores, score_range)
         else:
             self.outline_image.clear()
+            self._outlines = None
             self._objects_drawn = self._flagged_drawn = 0
         square_kinds = (("selected", sel),) if labelled else \
             (("objects", np.full(len(indices), objects)), ("normal", normal), ("flagged", flagged), ("selected", sel))
@@ -359,11 +392,31 @@ class SourceView(PlotsOnDemand, QWidget):
             thick[:, 1:] |= ring[:, :-1]
             thick[:, :-1] |= ring[:, 1:]
             rgba[thick] = (*_hex(COLOURS["flagged"]), 255)
-        self.outline_image.setImage(rgba, autoLevels=False, levels=(0, 255))
-        self.outline_image.setRect(QRectF(0, 0, self.shape[1], self.shape[0]))
+        # On near-white pixels (a saturated nucleus and its glow) a yellow or light outline vanished: drawn
+        # there in a darker shade of its own colour, it shows on white as on black.
+        bright = self._bright
+        if bright is not None and bright.shape == rgba.shape[:2]:
+            on_white = bright & (rgba[..., 3] > 0)
+            rgba[on_white, :3] = (rgba[on_white, :3] * DARK_SHADE).astype(np.uint8)
+        self._outlines = rgba
+        self._outline_factor = 0
+        self._show_outlines()
         present = np.unique(self._edges)
         self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], present)))
         self._flagged_drawn = int(np.count_nonzero(np.isin(hot, present)))
+
+    def _show_outlines(self) -> None:
+        rgba = self._outlines
+        if rgba is None or self.shape is None:
+            return
+        pixel = self.box.viewPixelSize()        # page pixels per screen pixel, (x, y)
+        page_per_screen = max(pixel) if all(np.isfinite(pixel)) else 1.0
+        factor = max(1, int(page_per_screen / max(1, self._step)))
+        if factor == self._outline_factor:
+            return
+        self._outline_factor = factor
+        self.outline_image.setImage(block_max(rgba, factor), autoLevels=False, levels=(0, 255))
+        self.outline_image.setRect(QRectF(0, 0, self.shape[1], self.shape[0]))
 
     def _draw_heat(self, flagged, scores, score_range, labelled) -> None:
         """The anomaly map: each object's (tile's) score painted into its area, dim below the threshold."""

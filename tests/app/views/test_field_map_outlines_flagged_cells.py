@@ -96,3 +96,60 @@ def test_the_title_says_how_many_of_the_pages_objects_became_patches(win, tmp_pa
     view = show_source(win, qtbot, 0, (120, 120))
     qtbot.waitUntil(lambda: "5 objects" in view.title.text(), timeout=5000)
     assert "5 objects (4 cut into patches; the others touch the image edge" in view.title.text()
+
+
+def test_outlines_zoomed_out_keep_every_pixel_and_zoomed_in_are_full_resolution(win, tmp_path, wait_idle, qtbot):
+    """At the fitted zoom of a large field a 1 px outline was drawn to fewer screen pixels and broke into dots."""
+    import tifffile
+
+    from ddrcore.objects.synthetic import make_field
+
+    tifffile.imwrite(tmp_path / "field.tif", make_field((900, 900), ("blob",), n=40, size=30, seed=3).image)
+    choose(find(win, "patchingCombo"), "auto")
+    find(win, "objectSizeSpin").setValue(30)
+    drop(win, [tmp_path])
+    wait_idle(win, timeout=30_000)
+    view = show_source(win, qtbot, 0, (900, 900))
+    qtbot.waitUntil(lambda: view.outline_image.image is not None, timeout=5000)
+    view.box.autoRange(padding=0)
+    qtbot.wait(50)
+    shown = view.outline_image.image
+    assert max(view.box.viewPixelSize()) > 1.5                       # the view is far smaller than the page
+    assert shown.shape[0] < 900 and (shown[..., 3] > 0).any()
+    # Every outline pixel of the page lies in a block that is drawn (none dropped).
+    f = -(-900 // shown.shape[0])
+    full = view._outlines[..., 3] > 0
+    ys, xs = np.nonzero(full)
+    assert (shown[ys // f, xs // f, 3] > 0).all()
+    view.box.setRange(xRange=(400, 460), yRange=(400, 460), padding=0)
+    qtbot.wait(50)
+    assert view.outline_image.image.shape[:2] == (900, 900)
+
+
+def test_an_outline_on_a_saturated_nucleus_is_drawn_dark(win, tmp_path, wait_idle, qtbot):
+    """A yellow outline on a saturated (white) nucleus could not be seen; on white it is drawn dark."""
+    import tifffile
+
+    from ddrid_gui.views.source_view import COLOURS, DARK_SHADE, _hex
+
+    img = np.full((120, 120), 100, np.uint16)
+    labels = np.zeros((120, 120), np.uint16)
+    yy, xx = np.mgrid[:120, :120]
+    for k, (cy, cx, level) in enumerate([(30, 30, 800), (30, 85, 900), (85, 35, 850), (85, 85, 65535)], start=1):
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= 100
+        labels[disc], img[disc] = k, level
+    tifffile.imwrite(tmp_path / "field.tif", img)
+    tifffile.imwrite(tmp_path / "field_labels.tif", labels)
+    choose(find(win, "patchingCombo"), "labels")
+    find(win, "objectSizeSpin").setValue(20)
+    drop(win, [tmp_path])
+    wait_idle(win, timeout=20_000)
+    view = show_source(win, qtbot, 0, (120, 120))
+    qtbot.waitUntil(lambda: view._outlines is not None, timeout=5000)
+    out = view._outlines
+    yellow = np.array(_hex(COLOURS["objects"]))
+    on_bright = out[(labels == 4) & (out[..., 3] > 0)][:, :3]
+    on_dim = out[(labels == 2) & (out[..., 3] > 0)][:, :3]            # (1 is the selected patch)
+    assert len(on_bright) and len(on_dim)
+    assert (on_dim == yellow).all()                                   # on a dim nucleus: its own colour
+    assert np.allclose(on_bright, (yellow * DARK_SHADE).astype(np.uint8), atol=1)   # on white: dark
