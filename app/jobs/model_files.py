@@ -139,7 +139,9 @@ class ModelFiles(Controller):
         """File ▸ Save Model As…; the path written, or None."""
         if self.doc.model is None:
             return None
-        start = self.doc.model_path or str(Path(self.window.start_dir()) / f"model{MODEL_SUFFIX}")
+        from .projects import save_dir
+
+        start = self.doc.model_path or str(Path(save_dir(self.doc)) / f"model{MODEL_SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self.window, "Save model", start, MODEL_FILTER)
         self.window.after_dialog()
         if not path:

@@ -71,6 +71,18 @@ def start_dir(document: Document) -> str:
     return last if last and os.path.isdir(last) else str(Path.home())
 
 
+def save_dir(document: Document) -> str:
+    """Where save dialogs open: the project's folder, else the folder that holds the loaded data (beside it,
+    not in it: a report or a CSV written among the images is read with them next time, and a PNG report
+    there is refused), else where open dialogs start."""
+    if document.project_path:
+        return str(Path(document.project_path).parent)
+    start = start_dir(document)
+    if document.table.inputs and os.path.isdir(start):
+        return str(Path(start).parent)
+    return start
+
+
 class Projects(Controller):
     """Project files and exports for one document.
 
@@ -252,7 +264,7 @@ class Projects(Controller):
 
     def ask_save_project_as(self) -> bool:
         """File ▸ Save Project As…; False if cancelled or not saved."""
-        start = self.doc.project_path or str(Path(start_dir(self.doc)) / f"project{projectfile.SUFFIX}")
+        start = self.doc.project_path or str(Path(save_dir(self.doc)) / f"project{projectfile.SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self.window, "Save project", start, PROJECT_FILTER)
         self.window.after_dialog()
         if not path:
@@ -313,7 +325,7 @@ class Projects(Controller):
 
     # ------------------------------------------------------------ export --
     def _ask_save(self, title: str, name: str, filters: str) -> Optional[str]:
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(start_dir(self.doc)) / name), filters)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(save_dir(self.doc)) / name), filters)
         self.window.after_dialog()
         return path or None
 
@@ -398,7 +410,7 @@ class Projects(Controller):
 
     def ask_export_labels(self) -> None:
         """File ▸ Export Label Images…: one label image per image (ids = the CSV's object_id), in a worker."""
-        folder = QFileDialog.getExistingDirectory(self.window, "Folder for the label images", start_dir(self.doc))
+        folder = QFileDialog.getExistingDirectory(self.window, "Folder for the label images", save_dir(self.doc))
         self.window.after_dialog()
         job = self._export_job(folder, exporting.labels_job) if folder else None
         if job is not None:

@@ -362,3 +362,25 @@ def test_the_train_panel_says_how_many_are_marked_before_any_model(win, image_fo
     win.train_panel.show_status("Training cancelled; the previous model (if any) is kept.")
     win.document.mark([0], 1)
     assert status.text().startswith("Training cancelled")
+
+
+def test_save_dialogs_open_beside_the_data_not_in_it(win, image_folder, tmp_path, wait_idle, monkeypatch):
+    """Save dialogs opened in the images' folder, where a PNG report is refused and a CSV is read with the
+    images next time; they open beside it (or in the project's folder once there is one)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from ddrid_gui.jobs.projects import save_dir, start_dir
+
+    win.open_paths([str(image_folder / "normal")])
+    wait_idle(win)
+    assert start_dir(win.document) == str(image_folder / "normal")          # opening: where the data is
+    assert save_dir(win.document) == str(image_folder)                       # saving: beside it
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda _w, _t, start, _f: (asked.append(start), ("", ""))[1]))
+    win.projects.ask_save_project_as()
+    assert Path(asked[-1]).parent == image_folder
+    project = tmp_path / "elsewhere" / "p.ddridproj"
+    project.parent.mkdir()
+    assert win.projects.save_to(str(project))
+    assert save_dir(win.document) == str(project.parent)
