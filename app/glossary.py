@@ -3,10 +3,10 @@ from __future__ import annotations
 
 #: term -> one or two sentences; the tooltips use the same texts as the help page.
 TERMS = {
-    "AS_l": "Latent anomaly score, ‖E_C(X) − Z_C‖²: how far the patch's code lies from the centre of the normal "
-            "patches' codes. Higher = less like the patches marked normal.",
-    "AS_r": "Image anomaly score, ‖R_C(X) − D_C(Z_C)‖²: how far the patch's normal-class reconstruction is from "
-            "the typical normal patch. Higher = less like the patches marked normal.",
+    "AS_l": "Latent anomaly score: how far the patch's summary code lies from the centre of the normal patches' "
+            "codes. Higher = less like the patches marked normal. (In the paper's notation ‖E_C(X) − Z_C‖².)",
+    "AS_r": "Image anomaly score: how far the patch's normal-looking part is from the typical normal patch. "
+            "Higher = less like the patches marked normal. (In the paper's notation ‖R_C(X) − D_C(Z_C)‖².)",
     "AS_e": "Residual peak: the highest point of the smoothed squared difference between the patch and X_C. High "
             "where one spot is something the normal part cannot reproduce; the heat layer shows where.",
     "AS_c": "Tiles and points (explain profile): AS_l, unless the residual peak AS_e stands out more, each on the "
@@ -14,8 +14,8 @@ TERMS = {
     "AS_m": "Measurements score: how unlike the normal objects the object measures (size, shape, brightness, "
             "texture), as the mean distance to its 5 nearest normal objects.",
     "AS_cell": "Objects with an outline (explain profile): AS_e and AS_m together, each on the validation normals' "
-               "scale, so an object is odd because it looks or measures unlike the normals. Models saved before "
-               "December 2026 add AS_l too.",
+               "scale, so an object is odd because it looks or measures unlike the normals. Older model files add AS_l "
+               "too (they still score as they did).",
     "chosen score": "The score the patches are ranked by. Explain profile: AS_cell for objects with an outline, AS_c "
                     "for tiles and points. Paper profile: AS_l or AS_r, the one with the lower mean on the held-out "
                     "validation normals (the paper's Algorithm 2).",
