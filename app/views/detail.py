@@ -254,9 +254,12 @@ class DetailView(PlotsOnDemand, QWidget):
             return
         lo, hi = (float(v) for v in np.percentile(finite, [1, 99.5]))
         hi = hi if hi > lo else lo + 1.0
-        # Outside the page (border objects): shown as the crop's darkest level, not as a stripe of edge pixels.
-        self.native_item.setImage(np.where(np.isfinite(crop), crop, lo), autoLevels=False, levels=(lo, hi))
-        self.native_label.setText(f"object, native {side} px")
+        # Outside the page (border objects): left blank (transparent over the panel's background), neither a
+        # stripe of edge pixels nor black, which read as dark image.
+        # (pyqtgraph draws NaN transparent.)
+        inside = np.isfinite(crop)
+        self.native_item.setImage(crop, autoLevels=False, levels=(lo, hi))
+        self.native_label.setText(f"object, native {side} px" + ("" if inside.all() else " (blank: past the edge)"))
         self.native_box.autoRange(padding=0.02)
 
     def update_threshold(self, threshold: Optional[float]) -> None:

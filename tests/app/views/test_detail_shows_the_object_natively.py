@@ -32,3 +32,18 @@ def test_detail_shows_the_native_crop_and_names_the_network_input_size(win, tmp_
     assert detail.native_item.image[y0 - src.y, x0 - src.x] == pytest.approx(page[y0, x0])
     assert "native 48 px" in detail.native_label.text
     assert "model input 64 px (masked)" in detail.labels[3].text
+
+
+def test_a_crop_past_the_image_edge_is_blank_there_not_black(win, qtbot):
+    """Past the edge the native crop was drawn at its darkest level, which read as dark image."""
+    import numpy as np
+
+    detail = find(win, "detailView")
+    crop = np.full((20, 20), 500.0, np.float32)
+    crop[:, :6] = np.nan                                   # the object lies at the left edge of its image
+    detail.show_native(crop, 20)
+    item = detail.native_item
+    item.render()
+    q = item.qimage
+    assert (q.pixel(2, 10) >> 24) & 0xFF == 0 and (q.pixel(12, 10) >> 24) & 0xFF == 255   # transparent / opaque
+    assert "blank: past the edge" in detail.native_label.text
