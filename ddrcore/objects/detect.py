@@ -275,6 +275,68 @@ def blob_response(image: np.ndarray, sigma: float) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
+#: Discs of this radius or more are applied by distance transforms (:func:`close_disc`, :func:`open_disc`).
+LARGE_DISC = 6
+
+
+def close_disc(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary closing with a disc of ``radius`` px (skimage's ``disk``), outside the page counting as background.
+
+    Large discs go through two Euclidean distance transforms, whose time and
+    memory do not grow with the radius: scipy's closing with ``disk(115)`` took
+    186 s and 17 GB on a 2048 x 2048 mask (objects 920 px across), the
+    transforms about a second.  The results are the same: a pixel is in the
+    dilation when foreground lies within ``radius`` of it, and stays in the
+    closing when no pixel outside the dilation does.
+
+    Examples
+    --------
+    >>> from scipy import ndimage as ndi
+    >>> from skimage.morphology import disk
+    >>> m = np.random.default_rng(0).random((60, 60)) > 0.7
+    >>> bool((close_disc(m, 7) == ndi.binary_closing(m, structure=disk(7), border_value=0)).all())
+    True
+    """
+    from scipy import ndimage as ndi
+
+    r = int(radius)
+    if r < 1:
+        return mask.copy()
+    if r < LARGE_DISC:
+        from skimage.morphology import disk
+
+        return ndi.binary_closing(mask, structure=disk(r), border_value=0)
+    pad = r + 1
+    grown = (ndi.distance_transform_edt(~np.pad(mask, pad)) <= r)[pad:-pad, pad:-pad]
+    # The erosion sees background outside the page, as scipy's border_value=0 does.
+    return (ndi.distance_transform_edt(np.pad(grown, pad)) > r)[pad:-pad, pad:-pad]
+
+
+def open_disc(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary opening with a disc of ``radius`` px, as :func:`close_disc` (outside the page is background).
+
+    Examples
+    --------
+    >>> from scipy import ndimage as ndi
+    >>> from skimage.morphology import disk
+    >>> m = np.random.default_rng(1).random((60, 60)) > 0.3
+    >>> bool((open_disc(m, 6) == ndi.binary_opening(m, structure=disk(6))).all())
+    True
+    """
+    from scipy import ndimage as ndi
+
+    r = int(radius)
+    if r < 1:
+        return mask.copy()
+    if r < LARGE_DISC:
+        from skimage.morphology import disk
+
+        return ndi.binary_opening(mask, structure=disk(r))
+    pad = r + 1
+    core = ndi.distance_transform_edt(np.pad(mask, pad)) > r
+    return (ndi.distance_transform_edt(~core) <= r)[pad:-pad, pad:-pad]
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with every background region that does not touch the border filled.
 
@@ -680,9 +742,7 @@ def follow_own_height(labels: np.ndarray, intensity: np.ndarray, threshold: floa
     # the footprint below).  Opened together with the objects they join, so a strip along a neighbour stays
     # and a spike does not.
     if smooth >= 1:
-        from skimage.morphology import disk
-
-        stands_out &= ndi.binary_opening((out > 0) | stands_out, structure=disk(int(smooth)))
+        stands_out &= open_disc((out > 0) | stands_out, int(smooth))
     markers = np.where(freed, 0, out)
     grown = watershed(-intensity, markers, mask=(markers > 0) | stands_out)
     out[stands_out] = grown[stands_out]
@@ -809,7 +869,6 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     (3, [30, 45, 70])
     """
     from scipy import ndimage as ndi
-    from skimage.morphology import disk
     from skimage.segmentation import watershed
 
     size = float(object_size)
@@ -825,7 +884,7 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     mask = fine > threshold
     close = int(size // 8)
     if close >= 1:
-        mask = ndi.binary_closing(mask, structure=disk(close), border_value=0) | mask
+        mask = close_disc(mask, close) | mask
     filled = fill_holes(mask)
     # Seeds come from the page with holes filled at the objects' level, so a
     # ring seeds once at its centre, not several times around its rim.
