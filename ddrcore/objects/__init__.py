@@ -33,8 +33,11 @@ __all__ = [
 
 #: Files sampled to estimate the object size of a folder.
 ESTIMATE_SAMPLE = 8
-#: Pages of one file tried, in order, for its object size (the first that gives one is used).
-SIZE_PAGES = 8
+#: Pages of one file tried, in order, for its object size (the first that gives one is used): this many
+#: pages with something on them, among at most SIZE_PAGES_SEEN pages (blank ones are cheap to pass over;
+#: a stack opening on nine empty frames was refused as "image is constant").
+SIZE_PAGES = 32
+SIZE_PAGES_SEEN = 256
 
 
 class ObjectContext:
@@ -133,17 +136,23 @@ class ObjectContext:
             return [] if size is None else [size]
         # The first page that gives an estimate: a stack may open on a blank or dark page (an empty first
         # frame, a channel with nothing in it) and still hold objects on the next.
-        checked = []
+        checked, tried, seen = [], 0, 0
         for group in read_image_groups(path):
-            for index in range(min(len(group), SIZE_PAGES - len(checked))):
+            for index in range(len(group)):
+                if tried >= SIZE_PAGES or seen >= SIZE_PAGES_SEEN:
+                    break
+                seen += 1
                 page = select_channels(group[index:index + 1], self.channel, path)[0]
                 finite = page[np.isfinite(page)] if page.dtype.kind == "f" else page.ravel()
+                if not (finite.size and finite.min() < finite.max()):
+                    checked.append(finite[:1])          # blank or all NaN: its one value is all check_values needs
+                    continue
                 checked.append(finite)
-                if finite.size and finite.min() < finite.max():
-                    est = estimate_object_size(page)
-                    if est is not None:
-                        return [est]
-            if len(checked) >= SIZE_PAGES:
+                tried += 1
+                est = estimate_object_size(page)
+                if est is not None:
+                    return [est]
+            if tried >= SIZE_PAGES or seen >= SIZE_PAGES_SEEN:
                 break
         # A blank, constant or all-NaN image has no objects to size: said as such, not as "give --object-size".
         check_values(path, checked)

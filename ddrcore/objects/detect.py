@@ -187,6 +187,39 @@ def foreground_threshold(image: np.ndarray) -> float:
     return float(threshold_otsu(clipped))
 
 
+#: The typical object must stand this many noise standard deviations above the background (the median of
+#: the foreground over that of the rest, in units of the rest's robust spread), or the page holds no objects.
+#: Where a page is noise alone (a dark frame, an empty well) Otsu's threshold splits the noise in two and
+#: the halves stand 2.3-4.4 apart; it found 148,164 "objects" in a 2048 x 2048 dark frame and 1,140 in an
+#: empty well, which then topped the ranking.  Real fields measured: DSB 2018 9.9-12.4, U2OS 15-21, HT29
+#: 26-69, Kc167 120-129 (the two numbers: at the estimate's and at the detection's smoothing).
+MIN_CONTRAST = 5.0
+
+
+def stands_out(sample: np.ndarray, threshold: float) -> bool:
+    """Whether what lies above ``threshold`` in ``sample`` stands :data:`MIN_CONTRAST` noise SDs above the rest.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.normal(100, 10, (200, 200))
+    >>> stands_out(noise, 100.0)
+    False
+    >>> cells = noise.copy(); cells[50:90, 50:90] += 300
+    >>> stands_out(cells, 200.0)
+    True
+    """
+    v = np.asarray(sample, np.float64).ravel()
+    above = v > threshold
+    if not above.any() or above.all():
+        return False
+    rest = v[~above]
+    centre = float(np.median(rest))
+    noise = 1.4826 * float(np.median(np.abs(rest - centre)))
+    contrast = float(np.median(v[above])) - centre
+    return contrast > MIN_CONTRAST * noise if noise > 0 else contrast > 0
+
+
 def estimate_object_size(image: np.ndarray) -> Optional[float]:
     """Typical diameter (px) of the bright objects in a page, or None if there are none.
 
@@ -210,7 +243,11 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     if img.max() <= img.min():
         return None
     sm = ndi.gaussian_filter(img, 1.0)
-    mask = sm > foreground_threshold(sm[:: max(1, sm.shape[0] // 512), :: max(1, sm.shape[1] // 512)])
+    sample = sm[:: max(1, sm.shape[0] // 512), :: max(1, sm.shape[1] // 512)]
+    threshold = foreground_threshold(sample)
+    if not stands_out(sample, threshold):
+        return None                      # noise alone: nothing to size
+    mask = sm > threshold
     mask = fill_holes(mask)
     labels, n = ndi.label(mask)
     if n == 0:
@@ -881,6 +918,8 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     # The threshold from a subsample: a 512 x 512 grid of pixels says as much as 4 million.
     step = (max(1, fine.shape[0] // 512), max(1, fine.shape[1] // 512))
     threshold = foreground_threshold(fine[:: step[0], :: step[1]])
+    if not stands_out(fine[:: step[0], :: step[1]], threshold):
+        return Objects.empty()           # noise alone (a dark frame, an empty well): no objects
     mask = fine > threshold
     close = int(size // 8)
     if close >= 1:

@@ -558,3 +558,35 @@ def test_napari_points_with_several_images_say_which_columns_to_use(tmp_path):
     (tmp_path / "n.csv").write_text("axis-0,axis-1\n5,5\n")
     with pytest.raises(DdridError, match="path,y,x"):
         load(tmp_path, patching=Patching("points", patch_size=8, points=str(tmp_path / "n.csv")))
+
+
+def test_noise_alone_holds_no_objects_and_does_not_set_the_size(tmp_path):
+    """A dark frame gave 148,164 "objects" (Otsu's threshold splits noise in two) and an empty well beside a
+    field 1,140, which then topped the ranking; noise has no size, and a folder is sized by its cells."""
+    rng = np.random.default_rng(0)
+    dark = rng.poisson(100, (256, 256)).astype(np.uint16)
+    assert estimate_object_size(dark) is None
+    assert len(detect_objects(dark, 20)) == 0 and len(detect_objects(dark, 6)) == 0
+    field = make_field((192, 192), ("blob",), n=10, size=20, seed=5).image
+    assert len(detect_objects(field, 20)) >= 8                    # a real field still stands out
+    tifffile.imwrite(tmp_path / "cells.tif", field)
+    tifffile.imwrite(tmp_path / "empty_well.tif", dark)
+    ps = load(tmp_path, patching=Patching("auto"))
+    assert 14 <= ps.patching.object_size <= 26
+    assert {Path(s.path).name for s in ps.sources} == {"cells.tif"}
+    assert any("empty_well.tif" in str(b.path) and "no objects" in b.reason for b in ps.bad)
+
+
+def test_a_stack_opening_on_many_blank_or_noise_pages_is_sized_from_its_first_cells(tmp_path):
+    """Nine empty frames, then cells: refused as "image is constant"; nine noise frames, then cells: sized from
+    the noise (9.9 px) with hundreds of "objects" on every noise frame."""
+    rng = np.random.default_rng(1)
+    field = make_field((160, 160), ("blob",), n=6, size=20, seed=2).image
+    for name, first in (("blank", [np.zeros_like(field)] * 9),
+                        ("noise", [rng.poisson(100, field.shape).astype(field.dtype) for _ in range(9)])):
+        folder = tmp_path / name
+        folder.mkdir()
+        tifffile.imwrite(folder / "stack.tif", np.stack(first + [field] * 2))
+        ps = load(folder, patching=Patching("auto"))
+        assert 14 <= ps.patching.object_size <= 26, name
+        assert {s.page for s in ps.sources} == {9, 10}, name           # objects on the cells' pages only
