@@ -590,3 +590,20 @@ def test_a_stack_opening_on_many_blank_or_noise_pages_is_sized_from_its_first_ce
         ps = load(folder, patching=Patching("auto"))
         assert 14 <= ps.patching.object_size <= 26, name
         assert {s.page for s in ps.sources} == {9, 10}, name           # objects on the cells' pages only
+
+
+def test_a_hot_pixel_does_not_shrink_its_nucleus():
+    """One saturated camera pixel in a nucleus made it "very bright", so it was outlined at its own height
+    and shrank from 246 px to 21."""
+    f = make_field((256, 256), n=20, size=20, seed=3)
+    clean = detect_objects(f.image, 20)
+    img = f.image.copy()
+    for k, (cy, cx) in enumerate(np.round(f.centers[:5]).astype(int)):
+        img[cy, cx] = 65535
+        if k % 2:
+            img[cy, cx + 1] = 65535                   # a two-pixel speck too
+    hot = detect_objects(img, 20)
+    assert len(hot) == len(clean)
+    for cy, cx in np.round(f.centers[:5]).astype(int):
+        a, b = clean.labels[cy, cx], hot.labels[cy, cx]
+        assert a and b and abs(hot.areas[b - 1] - clean.areas[a - 1]) <= 0.1 * clean.areas[a - 1]
