@@ -948,8 +948,11 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     from skimage.segmentation import watershed
 
     size = float(object_size)
-    if not np.isfinite(size) or size < MIN_OBJECT_SIZE:
-        raise ValueError(f"object size must be at least {MIN_OBJECT_SIZE:g} px, got {object_size!r}")
+    if not np.isfinite(size) or not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:
+        # (Above the most the command line takes, a size of 1e6 asked numpy for 466 GiB.)
+        raise ValueError(f"object size must be {MIN_OBJECT_SIZE:g}-{MAX_OBJECT_SIZE:g} px, got {object_size!r}")
+    if min(np.shape(image)[:2], default=0) == 0:
+        return Objects.empty()
     fg = subtract_background(image, size)
     fine = ndi.gaussian_filter(fg, max(0.7, size / 16))
     if not fine.max() > fine.min():

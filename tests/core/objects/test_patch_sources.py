@@ -215,6 +215,9 @@ def test_estimated_size_is_near_the_true_diameter():
 def test_empty_and_constant_pages_give_no_objects():
     assert len(detect_objects(np.zeros((64, 64), np.uint16), 10)) == 0
     assert estimate_object_size(np.full((64, 64), 7.0)) is None
+    assert len(detect_objects(np.zeros((0, 0)), 16)) == 0              # raised ZeroDivisionError
+    with pytest.raises(ValueError, match="3-1024 px"):
+        detect_objects(np.zeros((8, 8)), 1e6)                             # asked numpy for 466 GiB
 
 
 def test_detection_labels_match_object_ids():
