@@ -79,11 +79,20 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     dense, present = dense_labels(labels)
     # An object holding NaN or infinite pixels measures NaN (its patch is left out later), without numpy's
     # warnings on the terminal.
+    # The texture ratios (intensity_cv, center_ratio) need a zero at "no signal".  A page with negative values
+    # (background-subtracted, a float export) has no such zero: every object there measured cv 0 and ratio 1.
+    # Its ratios are taken above the background's median instead; pages without negative values are unchanged.
+    finite = np.isfinite(grey)
+    offset = 0.0
+    if finite.any() and float(grey[finite].min()) < 0:
+        free = finite & (labels == 0)
+        offset = float(np.median(grey[free])) if free.any() else float(grey[finite].min())
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        return _measure_regions(regionprops(dense, intensity_image=grey), row_of, present, out)
+        return _measure_regions(regionprops(dense, intensity_image=grey), row_of, present, out, offset)
 
 
-def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray, offset: float = 0.0
+                     ) -> np.ndarray:
     from scipy import ndimage as ndi
 
     for region in regions:
@@ -92,12 +101,14 @@ def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray
             continue
         values = region.image_intensity[region.image]
         mean = float(values.mean())
+        signal = values - offset               # for the ratios: above "no signal" (see measure_objects)
+        above = float(signal.mean())
         # Distance to the object's edge, normalised per object: < 0.5 is the inner half of its radius.
         depth = ndi.distance_transform_edt(np.pad(region.image, 1))[1:-1, 1:-1][region.image]
         inner = depth >= 0.5 * depth.max()
-        outer_mean = float(values[~inner].mean()) if (~inner).any() else mean
+        outer_mean = float(signal[~inner].mean()) if (~inner).any() else above
         out[k] = (region.area, region.perimeter, region.eccentricity, region.solidity,
                   region.axis_major_length, region.axis_minor_length, mean, float(values.max()),
-                  float(values.sum()), float(values.std()) / mean if mean > 0 else 0.0,
-                  float(values[inner].mean()) / outer_mean if outer_mean > 0 else 1.0)
+                  float(values.sum()), float(values.std()) / above if above > 0 else 0.0,
+                  float(signal[inner].mean()) / outer_mean if outer_mean > 0 else 1.0)
     return out

@@ -244,6 +244,33 @@ def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell
             modelfile.load(root / "forged.ddrid", "cpu")
 
 
+def test_texture_measures_hold_on_a_page_with_negative_values():
+    """A background-subtracted page (negative values) measured every object's intensity_cv 0 and center_ratio 1;
+    they are read above its background and match the same page shifted to positive values."""
+    from ddrcore.objects.measure import measure_objects
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:60, :60]
+    lab = np.zeros((60, 60), int)
+    lab[(yy - 20) ** 2 + (xx - 20) ** 2 <= 64] = 1
+    lab[(yy - 40) ** 2 + (xx - 40) ** 2 <= 64] = 2
+    page = np.where(lab > 0, 300.0, 0.0) + rng.normal(0, 5, (60, 60))
+    page[lab == 2] *= 1 + 0.5 * np.sin(xx[lab == 2])                  # a textured one
+    cv, ratio = MEASUREMENTS.index("intensity_cv"), MEASUREMENTS.index("center_ratio")
+    negative = measure_objects(page - 100.0, lab, [1, 2])             # background at -100
+    assert (negative[:, cv] > 0.01).all() and negative[1, cv] > 2 * negative[0, cv]
+    assert (negative[:, ratio] != 1.0).all()
+    # Read above the background: as the same page with its background at zero.
+    above = page - np.median(page[lab == 0])
+    for k in (1, 2):
+        v = above[lab == k]
+        assert negative[k - 1, cv] == pytest.approx(v.std() / v.mean(), rel=1e-6)
+    # A page without negative values is measured as before (ratios of the raw values).
+    positive = measure_objects(page + 50.0 - min(0.0, page.min()), lab, [1])
+    v = (page + 50.0 - min(0.0, page.min()))[lab == 1]
+    assert positive[0, cv] == pytest.approx(v.std() / v.mean(), rel=1e-6)
+
+
 def test_measurements_that_say_the_same_count_once():
     """Five measurements say size.  An object 4 sd off in size and one 4 sd off in its centre ratio alone
     (a hollow nucleus) are equally unusual; without the whitening the first is five axes away and scores
