@@ -212,6 +212,24 @@ class ObjectContext:
                                         "counted from 0) skipped")
         return objects_of
 
+    @staticmethod
+    def _say_if_background_is_labelled(lab: np.ndarray, found: Objects, index: int, notes: list) -> None:
+        """A label image whose background is not 0 (1, or 255 in an 8-bit mask) makes the background an
+        object: over half the page, reaching every edge, masked out of every other crop.  Said, not refused
+        (a confluent sheet can be one object); the user knows which it is."""
+        if not len(found) or lab.size == 0:
+            return
+        k = int(np.argmax(found.areas))
+        if found.areas[k] <= 0.5 * lab.size:
+            return
+        oid = found.ids[k]
+        edges = (lab[0] == oid).any() and (lab[-1] == oid).any() and (lab[:, 0] == oid).any() and \
+            (lab[:, -1] == oid).any()
+        if edges:
+            notes.append(f"label {oid} covers {100 * found.areas[k] / lab.size:.0f} % of page {index} and reaches "
+                         "every edge: if it is the background, the label image needs background 0 "
+                         "(e.g. in Fiji: Process > Math > Subtract)")
+
     def page(self, page: np.ndarray, index: int, path, labels=None, notes: Optional[list] = None,
              object_size: Optional[float] = None) -> Objects:
         """The objects of one (Y, X, C) page, by the run's source (``object_size``: this file's, if not the run's)."""
@@ -225,7 +243,9 @@ class ObjectContext:
                 raise ImageReadError(path=path, reason=f"its label image is {lab.shape[1]} x {lab.shape[0]} px but page "
                                      f"{index} is {page.shape[1]} x {page.shape[0]} px; use the label image "
                                      "made for this image")
-            return objects_from_labels(lab)
+            found = objects_from_labels(lab)
+            self._say_if_background_is_labelled(lab, found, index, notes)
+            return found
         if source == "points":
             pts = points_for(self.points, path, index, self.single_image)
             if self.points.unit != "px" and pts:

@@ -340,6 +340,18 @@ def test_bad_label_images_are_one_line_each_and_the_rest_goes_on(tmp_path):
     assert "no label image found" in reasons["nolabel.tif"]
 
 
+def test_a_label_image_with_its_background_labelled_is_said(tmp_path):
+    """Background 1 instead of 0 made the background an object, masked out of every crop, without a word."""
+    f = make_field((96, 96), ("blob",), n=3, size=16, seed=1)
+    tifffile.imwrite(tmp_path / "a.tif", f.image)
+    tifffile.imwrite(tmp_path / "a_masks.tif", (f.labels + 1).astype(np.uint16))
+    ps = load(tmp_path, patching=Patching("labels", object_size=16))
+    notes = [b.reason for b in ps.bad]
+    assert any("label 1 covers" in n and "background 0" in n for n in notes), notes
+    tifffile.imwrite(tmp_path / "a_masks.tif", f.labels.astype(np.uint16))       # as it should be: nothing said
+    assert not any("covers" in b.reason for b in load(tmp_path, patching=Patching("labels", object_size=16)).bad)
+
+
 # ----------------------------------------------------------------- points --
 def test_points_csv_path_y_x_and_points_outside_are_reported(tmp_path):
     img = make_field((96, 96), ("blob",), n=3, size=16, seed=2).image
