@@ -414,8 +414,14 @@ class Projects(Controller):
         self.window.after_dialog()
         job = self._export_job(folder, exporting.labels_job) if folder else None
         if job is not None:
+            # The label images hold the ranked objects, as the CSV's rows: say so where training patches are
+            # left out (a user exporting after training on most objects found six of 97 painted).
+            hidden = self.doc.table.n_used() if not self.doc.table.include_training else 0
+            note = (f" (the ranked objects, as in the CSV; {hidden} used in training are left out: tick "
+                    "“Include training patches” to paint them too)") if hidden else ""
             self.runner.submit("export", lambda: job, title="Writing label images",
-                               on_done=lambda r: self._exported(f"Wrote {len(r[1])} label image(s) to {r[0]}", r[2]))
+                               on_done=lambda r: self._exported(f"Wrote {len(r[1])} label image(s) to {r[0]}{note}",
+                                                                r[2]))
 
     def _exported(self, text: str, skipped: list) -> None:
         """The status line of a finished export, and the images it could not read again in the Problems panel."""
