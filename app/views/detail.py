@@ -149,9 +149,9 @@ class DetailView(PlotsOnDemand, QWidget):
         for label, terms in zip(self.labels, (("image units",), ("X_C", "image units"), ("X_N",), ("residual heat",))):
             label.setToolTip(self.tip(*terms))
         self.labels[3].setToolTip(INPUT_TIP + " " + self.labels[3].toolTip())
-        self.native_label.setToolTip("The crop read from the image file at its own resolution, neighbours and all. "
-                                     "The model sees the smaller network input (bottom right). "
-                                     + self.native_label.toolTip())
+        self._native_tip = ("The crop read from the image file at its own resolution, neighbours and all. "
+                            "The model sees the smaller network input (bottom right). " + self.native_label.toolTip())
+        self.native_label.setToolTip(self._native_tip)
 
     # ------------------------------------------------------------ content --
     def clear(self, message: str = "No patch selected") -> None:
@@ -259,7 +259,10 @@ class DetailView(PlotsOnDemand, QWidget):
         # (pyqtgraph draws NaN transparent.)
         inside = np.isfinite(crop)
         self.native_item.setImage(crop, autoLevels=False, levels=(lo, hi))
-        self.native_label.setText(f"object, native {side} px" + ("" if inside.all() else " (blank: past the edge)"))
+        # Short: a longer label widened its column and pushed X_C out of the dock; the tooltip says why blank.
+        self.native_label.setText(f"object, native {side} px")
+        self.native_label.setToolTip(self._native_tip + ("" if inside.all() else
+                                                         " Blank where the crop runs past the image's edge."))
         self.native_box.autoRange(padding=0.02)
 
     def update_threshold(self, threshold: Optional[float]) -> None:

@@ -46,4 +46,4 @@ def test_a_crop_past_the_image_edge_is_blank_there_not_black(win, qtbot):
     item.render()
     q = item.qimage
     assert (q.pixel(2, 10) >> 24) & 0xFF == 0 and (q.pixel(12, 10) >> 24) & 0xFF == 255   # transparent / opaque
-    assert "blank: past the edge" in detail.native_label.text
+    assert "past the image's edge" in detail.native_label.toolTip()
