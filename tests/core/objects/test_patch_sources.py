@@ -619,6 +619,26 @@ def test_a_hot_pixel_does_not_shrink_its_nucleus():
             img[cy, cx + 1] = 65535                   # a two-pixel speck too
     hot = detect_objects(img, 20)
     assert len(hot) == len(clean)
+    # Objects a few pixels across are light of one or two pixels themselves: at such sizes nothing is a spike.
+    yy, xx = np.mgrid[:96, :96]
+    dots = np.random.default_rng(5).normal(100, 5, (96, 96))
+    for y in range(8, 90, 12):
+        for x in range(8, 90, 12):
+            dots += 150 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 0.5 ** 2))
+    assert len(detect_objects(dots, 3.0)) == 49
     for cy, cx in np.round(f.centers[:5]).astype(int):
         a, b = clean.labels[cy, cx], hot.labels[cy, cx]
         assert a and b and abs(hot.areas[b - 1] - clean.areas[a - 1]) <= 0.1 * clean.areas[a - 1]
+
+
+def test_a_sparse_well_keeps_its_few_nuclei():
+    """Where nuclei cover under 1 % of the page, Otsu's threshold falls in the noise; the noise check then
+    said "noise alone" and a field with four clearly visible nuclei gave none."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:512, :512]
+    for n in (1, 4):
+        img = rng.normal(100, 5, (512, 512))
+        for k in range(n):
+            img[(yy - 80 - 100 * k) ** 2 + (xx - 90 - 90 * k) ** 2 <= 100] += 100
+        assert estimate_object_size(img) == pytest.approx(20, abs=3)
+        assert len(detect_objects(img, 20)) == n
