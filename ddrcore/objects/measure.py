@@ -79,14 +79,13 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     dense, present = dense_labels(labels)
     # An object holding NaN or infinite pixels measures NaN (its patch is left out later), without numpy's
     # warnings on the terminal.
-    # The texture ratios (intensity_cv, center_ratio) need a zero at "no signal".  A page with negative values
-    # (background-subtracted, a float export) has no such zero: every object there measured cv 0 and ratio 1.
-    # Its ratios are taken above the background's median instead; pages without negative values are unchanged.
-    finite = np.isfinite(grey)
-    offset = 0.0
-    if finite.any() and float(grey[finite].min()) < 0:
-        free = finite & (labels == 0)
-        offset = float(np.median(grey[free])) if free.any() else float(grey[finite].min())
+    # The texture ratios (intensity_cv, center_ratio) need a zero at "no signal".  A page whose background lies
+    # below zero (background-subtracted, a float export) has none: every object there measured cv 0 and ratio 1.
+    # Its ratios are taken above the background's median instead.  Only there: a page whose background is
+    # positive is measured as before, whatever a few pixels do (one dead pixel at -1 must not change every
+    # object's texture), and the offset meets 0 as the background does.
+    free = np.isfinite(grey) & (labels == 0)
+    offset = min(0.0, float(np.median(grey[free]))) if free.any() else 0.0
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         return _measure_regions(regionprops(dense, intensity_image=grey), row_of, present, out, offset)
 

@@ -265,10 +265,14 @@ def test_texture_measures_hold_on_a_page_with_negative_values():
     for k in (1, 2):
         v = above[lab == k]
         assert negative[k - 1, cv] == pytest.approx(v.std() / v.mean(), rel=1e-6)
-    # A page without negative values is measured as before (ratios of the raw values).
-    positive = measure_objects(page + 50.0 - min(0.0, page.min()), lab, [1])
-    v = (page + 50.0 - min(0.0, page.min()))[lab == 1]
-    assert positive[0, cv] == pytest.approx(v.std() / v.mean(), rel=1e-6)
+    # A page whose background is positive is measured as before (ratios of the raw values), even with a dead
+    # pixel below zero: one pixel must not change every object's texture.
+    positive = page + 50.0 - min(0.0, page.min())
+    dead = positive.copy()
+    dead[0, 0] = -1.0
+    for p in (positive, dead):
+        v = p[lab == 1]
+        assert measure_objects(p, lab, [1])[0, cv] == pytest.approx(v.std() / v.mean(), rel=1e-6)
 
 
 def test_measurements_that_say_the_same_count_once():
