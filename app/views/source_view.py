@@ -55,24 +55,33 @@ class PageData:
     ids: Optional[np.ndarray] = None
 
 
-def block_max(rgba: np.ndarray, factor: int) -> np.ndarray:
-    """(Y, X, C) image reduced ``factor`` times by the maximum of each block (edge blocks padded with 0).
+def block_pick(rgba: np.ndarray, priority: np.ndarray, factor: int) -> np.ndarray:
+    """(Y, X, C) image reduced ``factor`` times, each block showing its pixel of highest ``priority`` (Y, X).
 
-    For outlines drawn smaller than their pixels: every outline pixel keeps a pixel of its own colour.
+    For outlines drawn smaller than their pixels: every block that holds an outline shows one, whole (the
+    maxima of the colour channels taken apart mixed a flagged red beside a yellow outline into yellow).
+    Edge blocks are padded with priority -1.
 
     Examples
     --------
-    >>> img = np.zeros((5, 5, 4), np.uint8); img[1, :, :] = 255          # a 1 px line
-    >>> small = block_max(img, 2)
-    >>> small.shape, int(small[0, :, 3].min()), int(small[1:, :, 3].max())
-    ((3, 3, 4), 255, 0)
+    >>> img = np.zeros((5, 5, 4), np.uint8); img[1, :] = (255, 213, 79, 255)   # a 1 px yellow line
+    >>> img[2, 0] = (214, 39, 40, 255)                                       # red beside it, first in rank
+    >>> rank = (img[..., 3] > 0).astype(int); rank[2, 0] = 3
+    >>> small = block_pick(img, rank, 2)
+    >>> small.shape, small[1, 0].tolist(), small[0, 1].tolist(), int(small[2, 2, 3])
+    ((3, 3, 4), [214, 39, 40, 255], [255, 213, 79, 255], 0)
     """
     if factor <= 1:
         return rgba
-    y, x = rgba.shape[:2]
+    y, x, c = rgba.shape
     py, px = -y % factor, -x % factor
-    padded = np.pad(rgba, ((0, py), (0, px), (0, 0)))
-    return padded.reshape((y + py) // factor, factor, (x + px) // factor, factor, -1).max(axis=(1, 3))
+    pr = np.pad(np.asarray(priority), ((0, py), (0, px)), constant_values=-1)
+    im = np.pad(rgba, ((0, py), (0, px), (0, 0)))
+    ny, nx = pr.shape[0] // factor, pr.shape[1] // factor
+    blocks = pr.reshape(ny, factor, nx, factor).transpose(0, 2, 1, 3).reshape(ny, nx, factor * factor)
+    pick = blocks.argmax(axis=-1)
+    pixels = im.reshape(ny, factor, nx, factor, c).transpose(0, 2, 1, 3, 4).reshape(ny, nx, factor * factor, c)
+    return np.take_along_axis(pixels, pick[..., None, None], axis=2)[:, :, 0]
 
 
 def boundaries(labels: np.ndarray) -> np.ndarray:
@@ -177,6 +186,8 @@ class SourceView(PlotsOnDemand, QWidget):
         self._ids = np.zeros(0, np.int64)           # object id per patch on this page, as the label image numbers it
         self._raw_ids = np.zeros(0, np.int64)       # ... and as the patches do (PatchSource.object_id)
         self._label_ids: Optional[np.ndarray] = None
+        self._present = np.zeros(0, np.int64)      # the ids on the page's outlines
+        self._n_objects = 0                         # objects on the page
         self._sizes = np.zeros(0)                   # crop side per patch on this page
         self._size = 0
         self._objects_drawn = self._flagged_drawn = 0
@@ -221,6 +232,7 @@ class SourceView(PlotsOnDemand, QWidget):
         self.outline_image.setZValue(0.8)
         self.box.addItem(self.outline_image)
         self._outlines: Optional[np.ndarray] = None     # (Y, X, 4) outlines at the shown page's resolution
+        self._outline_priority: Optional[np.ndarray] = None   # (Y, X) which outline wins a block (block_pick)
         self._bright: Optional[np.ndarray] = None       # where the shown page is near white
         self._outline_factor = 0
         # Zoomed out, a 1 px outline drawn to fewer screen pixels breaks into dots (nearest sampling drops
@@ -247,6 +259,9 @@ class SourceView(PlotsOnDemand, QWidget):
         self.labels = None if data is None else data.labels
         self._edges = None if data is None else data.edges
         self._label_ids = None if data is None else data.ids
+        # Once per page, not at every redraw (every move of the threshold slider redraws the outlines).
+        self._present = np.unique(self._edges) if self._edges is not None else np.zeros(0, np.int64)
+        self._n_objects = len(np.unique(self.labels)) - 1 if self.labels is not None else 0
         self._ids = self._dense(self._raw_ids)
         self.outline_image.clear()
         self._outlines = None
@@ -274,7 +289,7 @@ class SourceView(PlotsOnDemand, QWidget):
         self.box.autoRange(padding=0.02)
         path, index, _channel = key
         name = path.replace("\\", "/").rsplit("/", 1)[-1]
-        objects = "" if data.labels is None else f", {len(np.unique(data.labels)) - 1} objects"
+        objects = "" if data.labels is None else f", {self._n_objects} objects"
         note = f" <span style='color:#d62728'>({data.note})</span>" if data.note else ""
         self.title.setText(f"<b>{name}</b> — page {index}, {page.shape[1]} × {page.shape[0]} px"
                            f"{'' if page.shape[-1] == 1 else f', {page.shape[-1]} channels'}{objects}{note}")
@@ -307,7 +322,7 @@ class SourceView(PlotsOnDemand, QWidget):
         or unusable), and nothing said why."""
         if self.labels is None or not object_patches or self.shape is None:
             return
-        found = len(np.unique(self.labels)) - 1
+        found = self._n_objects
         cut = len(self._patches[0])
         text = self.title.text()
         marker = " cut into patches"
@@ -379,9 +394,16 @@ class SourceView(PlotsOnDemand, QWidget):
         for kind, mask in (("normal", normal), ("flagged", flagged), ("selected", sel)):
             lut[ids[ok & mask], :3] = _hex(COLOURS[kind])
         lut[ids[ok], 3] = 255
+        # Which outline wins where several meet in one block when zoomed out (block_pick): selected over
+        # flagged over normal over the rest.
+        rank = np.zeros(len(lut), np.int8)
+        rank[ids[ok]] = 1
+        for level, mask in ((2, normal), (3, flagged), (4, sel)):
+            rank[ids[ok & mask]] = level
         step = self._step
         edges = self._edges[::step, ::step]
         rgba = lut[edges]
+        priority = rank[edges]
         # Flagged cells get a 3 px red outline: a 1 px one in a score colour was lost among sixty others.
         hot = ids[ok & flagged & ~sel]
         if len(hot):
@@ -392,16 +414,17 @@ class SourceView(PlotsOnDemand, QWidget):
             thick[:, 1:] |= ring[:, :-1]
             thick[:, :-1] |= ring[:, 1:]
             rgba[thick] = (*_hex(COLOURS["flagged"]), 255)
+            priority[thick] = np.maximum(priority[thick], 3)
         # On near-white pixels (a saturated nucleus and its glow) a yellow or light outline vanished: drawn
         # there in a darker shade of its own colour, it shows on white as on black.
         bright = self._bright
         if bright is not None and bright.shape == rgba.shape[:2]:
             on_white = bright & (rgba[..., 3] > 0)
             rgba[on_white, :3] = (rgba[on_white, :3] * DARK_SHADE).astype(np.uint8)
-        self._outlines = rgba
+        self._outlines, self._outline_priority = rgba, priority
         self._outline_factor = 0
         self._show_outlines()
-        present = np.unique(self._edges)
+        present = self._present
         self._objects_drawn = int(np.count_nonzero(np.isin(ids[ok], present)))
         self._flagged_drawn = int(np.count_nonzero(np.isin(hot, present)))
 
@@ -415,7 +438,8 @@ class SourceView(PlotsOnDemand, QWidget):
         if factor == self._outline_factor:
             return
         self._outline_factor = factor
-        self.outline_image.setImage(block_max(rgba, factor), autoLevels=False, levels=(0, 255))
+        self.outline_image.setImage(block_pick(rgba, self._outline_priority, factor), autoLevels=False,
+                                    levels=(0, 255))
         self.outline_image.setRect(QRectF(0, 0, self.shape[1], self.shape[0]))
 
     def _draw_heat(self, flagged, scores, score_range, labelled) -> None:

@@ -153,3 +153,18 @@ def test_an_outline_on_a_saturated_nucleus_is_drawn_dark(win, tmp_path, wait_idl
     assert len(on_bright) and len(on_dim)
     assert (on_dim == yellow).all()                                   # on a dim nucleus: its own colour
     assert np.allclose(on_bright, (yellow * DARK_SHADE).astype(np.uint8), atol=1)   # on white: dark
+
+
+def test_zoomed_out_a_flagged_outline_beside_another_keeps_its_colour():
+    """Taking the maximum of each colour channel per block mixed outlines that meet: flagged red beside an
+    unscored yellow one came out yellow, red beside green orange."""
+    from ddrid_gui.views.source_view import COLOURS, _hex, block_pick
+
+    img = np.zeros((4, 4, 4), np.uint8)
+    img[0, :] = (*_hex(COLOURS["objects"]), 255)
+    img[1, :] = (*_hex(COLOURS["flagged"]), 255)
+    img[2, :] = (*_hex(COLOURS["normal"]), 255)
+    img[3, :] = (*_hex(COLOURS["flagged"]), 255)
+    rank = np.array([1, 3, 2, 3])[:, None] * np.ones((4, 4), int)
+    small = block_pick(img, rank, 2)
+    assert (small[..., :3] == _hex(COLOURS["flagged"])).all()        # red wins both blocks, unmixed
