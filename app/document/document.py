@@ -86,6 +86,11 @@ class Document:
         # Marks a re-cut found no patch for (objects re-cut as grid tiles): kept, so that re-cutting back to
         # patches around those objects gives them back; (source, mark) pairs.
         self.unplaced_marks: List[tuple] = []
+        # A reopened project's marks that found no patch (their image missing, or giving no patch there now):
+        # (source, mark) pairs without a centre, kept and saved with the project, applied when their very patch
+        # is loaded again.  Marks kept from a re-cut (above) are not saved: they have a centre to follow only
+        # in this session, and read back from a file without it one would come back over the user's later word.
+        self.kept_marks: List[tuple] = []
 
     # ---------------------------------------------------------- contents --
     def __len__(self) -> int:
@@ -115,6 +120,7 @@ class Document:
         self.pending_marks, self.pending_roles, self.pending_threshold = {}, {}, None
         self._recut_from = None
         self.unplaced_marks = []
+        self.kept_marks = []
         self.history.clear()
         table = PatchTable(patch_size=s.patch_size, channel=s.channel)
         self.table = table
@@ -177,7 +183,7 @@ class Document:
                 problems.append(BadFile(", ".join(result.inputs), str(exc)))
             if self._recut_from is not None:
                 added.carried = self._carry_recut_marks(added.new, problems)
-            if self.unplaced_marks and len(added.new):
+            if (self.unplaced_marks or self.kept_marks) and len(added.new):
                 self._place_unplaced(added.new)
             if result.mark_normal_under:
                 t.set_marks(t.indices_under(result.mark_normal_under), NORMAL)
@@ -201,7 +207,7 @@ class Document:
     def start_recut(self, table: PatchTable) -> None:
         """Replace the table by an empty ``table`` whose patches (loaded next) take the old marks."""
         old = self.table
-        kept = self.unplaced_marks
+        kept = [*self.unplaced_marks, *self.kept_marks]
         self._recut_from = ([*old.sources, *(src for src, _ in kept)],
                             np.concatenate([old.marks, np.array([m for _, m in kept], old.marks.dtype)]))
         self.history.clear()           # its edits name patches of the old table
@@ -214,8 +220,10 @@ class Document:
         t = self.table
         used: set = set()
         carried = carried_marks(old_sources, old_marks, [t.sources[i] for i in new], used)
-        self.unplaced_marks = [(old_sources[i], int(old_marks[i])) for i in np.flatnonzero(old_marks)
-                               if int(i) not in used]
+        left = [(old_sources[i], int(old_marks[i])) for i in np.flatnonzero(old_marks) if int(i) not in used]
+        # Those without a centre came from a project file: kept (and saved) as they were.
+        self.kept_marks = [(src, m) for src, m in left if not np.isfinite(src.center_y)]
+        self.unplaced_marks = [(src, m) for src, m in left if np.isfinite(src.center_y)]
         if self.unplaced_marks:
             problems.append(BadFile("re-cut", f"{len(self.unplaced_marks)} mark(s) found no patch among these "
                                     "(their objects are not cut this way); they are kept for this session and come "
@@ -237,14 +245,18 @@ class Document:
         """Kept marks whose very patch (same file, page and crop origin) is among the ``new`` ones take it:
         an image that was missing is back, or patches are cut as they were when the mark was made."""
         t, fresh = self.table, set(int(i) for i in new)
-        left = []
-        for src, mark in self.unplaced_marks:
-            i = t.index_of(src)
-            if i is not None and i in fresh:
-                t.set_marks([i], mark)
-            else:
-                left.append((src, mark))
-        self.unplaced_marks = left
+
+        def place(marks):
+            left = []
+            for src, mark in marks:
+                i = t.index_of(src)
+                if i is not None and i in fresh:
+                    t.set_marks([i], mark)
+                else:
+                    left.append((src, mark))
+            return left
+
+        self.unplaced_marks, self.kept_marks = place(self.unplaced_marks), place(self.kept_marks)
 
     def settle_pending_marks(self) -> int:
         """Loading is over: a reopened project's marks that found no patch are kept as unplaced marks.
@@ -259,7 +271,7 @@ class Document:
         left = [(src, codes[name]) for src, name in self.pending_marks.items() if name in codes]
         self.pending_marks = {}
         if left:
-            self.unplaced_marks.extend(left)
+            self.kept_marks.extend(left)
             self.add_problems([BadFile(self.project_path or "project", f"{len(left)} saved mark(s) found no patch "
                                        "(their image is missing, or no longer gives a patch there); they are kept "
                                        "in the project and apply again when those patches are loaded")])
@@ -401,8 +413,8 @@ class Document:
     def to_project(self, training: dict, keep_pending: bool = False) -> Project:
         """The project as it would be saved; ``keep_pending`` keeps marks and roles of inputs not loaded yet."""
         proj = self.table.to_project(self.model_path, self.threshold, training)
-        # Marks that found no patch (a re-cut, an image missing when the project was opened): never dropped.
-        for src, mark in self.unplaced_marks:
+        # A reopened project's marks that found no patch (an image missing): never dropped.
+        for src, mark in self.kept_marks:
             proj.marks.setdefault(src, MARK_NAMES[int(mark)])
         if keep_pending:
             for src, mark in self.pending_marks.items():

@@ -226,3 +226,42 @@ def test_a_kept_mark_without_a_centre_does_not_hide_the_marks_beside_it():
     old = [kept, PatchSource("a.tif", 0, 40, 40, center_y=48.0, center_x=48.0, size=16)]
     new = [PatchSource("a.tif", 0, 38, 38, center_y=47.0, center_x=48.0, size=20)]
     assert carried_marks(old, np.array([NORMAL, NORMAL]), new) == {0: NORMAL}
+
+
+def _objects_and_tiles(path="/data/a/f.tif"):
+    """Three object crops (20 px) and the four 64 px tiles of the same 128 px page."""
+    objects = [PatchSource(path, 0, cy - 10, cx - 10, object_id=k + 1, center_y=cy, center_x=cx, size=20)
+               for k, (cy, cx) in enumerate([(12, 50), (50, 12), (100, 110)])]
+    tiles = [PatchSource(path, 0, y, x, object_id=k + 1, center_y=y + 32, center_x=x + 32, size=64)
+             for k, (y, x) in enumerate([(0, 0), (0, 64), (64, 0), (64, 64)])]
+    return (PatchSet(np.ones((3, 1, 8, 8), np.float32), objects, []),
+            PatchSet(np.ones((4, 1, 8, 8), np.float32), tiles, []))
+
+
+def test_marks_kept_from_a_re_cut_stay_in_the_session_and_a_projects_kept_marks_are_saved():
+    """A re-cut's kept mark, saved and read back without its centre, could no longer be forgotten when the user
+    marked over it: an object the user then excluded came back normal after save, reopen and re-cut."""
+    from ddrid_gui.document.table import PatchTable
+
+    objects, tiles = _objects_and_tiles()
+    doc = Document()
+    doc.add_loaded(LoadResult(["/data/a"], objects))
+    doc.mark([0], NORMAL)
+    doc.start_recut(PatchTable(8, None))
+    doc.add_loaded(LoadResult(["/data/a"], tiles))
+    assert len(doc.unplaced_marks) == 1 and doc.to_project({}).marks == {}      # session only
+    # A reopened project's mark whose patch is not there: kept, saved, carried through a re-cut, applied when
+    # its very patch is back.
+    gone = PatchSource("/data/a/f.tif", 0, 40, 40)
+    doc2 = Document()
+    doc2.pending_marks = {gone: "excluded"}
+    doc2.add_loaded(LoadResult(["/data/a"], tiles))
+    assert doc2.settle_pending_marks() == 1 and doc2.kept_marks == [(gone, EXCLUDED)]
+    doc2.start_recut(PatchTable(8, None))
+    doc2.add_loaded(LoadResult(["/data/a"], objects))
+    assert doc2.kept_marks == [(gone, EXCLUDED)] and doc2.unplaced_marks == []
+    assert doc2.to_project({}).marks == {gone: "excluded"}
+    back = PatchSet(np.ones((1, 1, 8, 8), np.float32), [PatchSource("/data/a/f.tif", 0, 40, 40, center_y=50.0,
+                                                                    center_x=50.0, size=20)], [])
+    doc2.add_loaded(LoadResult(["/data/a"], back))
+    assert doc2.kept_marks == [] and doc2.table.marks[-1] == EXCLUDED

@@ -343,7 +343,7 @@ def test_a_saved_mark_whose_image_is_gone_is_kept_and_the_project_can_be_saved(w
     win.open_paths([gone])
     wait_idle(win)
     i = win.document.table.index_of(next(s for s in marks if s.path == gone))
-    assert i is not None and win.document.table.marks[i] == 1 and win.document.unplaced_marks == []
+    assert i is not None and win.document.table.marks[i] == 1 and win.document.kept_marks == []
 
 
 def test_the_train_panel_says_how_many_are_marked_before_any_model(win, image_folder, wait_idle):
