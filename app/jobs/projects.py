@@ -78,7 +78,8 @@ def save_dir(document: Document) -> str:
     if document.project_path:
         return str(Path(document.project_path).parent)
     start = start_dir(document)
-    if document.table.inputs and os.path.isdir(start):
+    # Beside a folder that was opened; image files opened one by one are saved beside, in their own folder.
+    if any(os.path.isdir(p) for p in document.table.inputs) and os.path.isdir(start):
         return str(Path(start).parent)
     return start
 

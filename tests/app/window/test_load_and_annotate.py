@@ -384,3 +384,9 @@ def test_save_dialogs_open_beside_the_data_not_in_it(win, image_folder, tmp_path
     project.parent.mkdir()
     assert win.projects.save_to(str(project))
     assert save_dir(win.document) == str(project.parent)
+    # Image files opened one by one: saved in their own folder (one level up was /home for ~/x.tif).
+    win.projects.new_project()
+    one = sorted((image_folder / "odd").glob("*.tif"))[0]
+    win.open_paths([str(one)])
+    wait_idle(win)
+    assert save_dir(win.document) == str(one.parent)
