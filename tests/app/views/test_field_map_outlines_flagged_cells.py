@@ -10,19 +10,25 @@ from gui import choose, drop, find, show_source  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
-def test_flagged_cells_are_outlined_on_the_field(win, tmp_path, wait_idle, qtbot):
+def _field_on_the_map(win, qtbot, tmp_path, wait_idle, side: int, n: int, size: int, seed: int):
+    """A synthetic field of ``n`` blobs loaded as objects of ``size`` px; its page shown on the field map."""
     import tifffile
 
-    from ddrcore.model.scoring import Scores
     from ddrcore.objects.synthetic import make_field
 
-    tifffile.imwrite(tmp_path / "field.tif", make_field((160, 160), ("blob",), n=9, size=20, seed=4).image)
+    tifffile.imwrite(tmp_path / "field.tif", make_field((side, side), ("blob",), n=n, size=size, seed=seed).image)
     choose(find(win, "patchingCombo"), "auto")
-    find(win, "objectSizeSpin").setValue(20)
+    find(win, "objectSizeSpin").setValue(size)
     drop(win, [tmp_path])
-    wait_idle(win, timeout=20_000)
+    wait_idle(win, timeout=30_000)
+    return show_source(win, qtbot, 0, (side, side))
+
+
+def test_flagged_cells_are_outlined_on_the_field(win, tmp_path, wait_idle, qtbot):
+    from ddrcore.model.scoring import Scores
+
+    view = _field_on_the_map(win, qtbot, tmp_path, wait_idle, 160, 9, 20, 4)
     doc, t = win.document, win.document.table
-    view = show_source(win, qtbot, 0, (160, 160))
     scores = np.linspace(0, 1, len(t)).astype(np.float32)       # patch 0 (selected) lowest
     doc.set_scores(np.arange(len(t)), Scores(latent=scores, recon=scores, score_type="latent", threshold=0.5),
                    keep_threshold=0.5)
@@ -100,16 +106,7 @@ def test_the_title_says_how_many_of_the_pages_objects_became_patches(win, tmp_pa
 
 def test_outlines_zoomed_out_keep_every_pixel_and_zoomed_in_are_full_resolution(win, tmp_path, wait_idle, qtbot):
     """At the fitted zoom of a large field a 1 px outline was drawn to fewer screen pixels and broke into dots."""
-    import tifffile
-
-    from ddrcore.objects.synthetic import make_field
-
-    tifffile.imwrite(tmp_path / "field.tif", make_field((900, 900), ("blob",), n=40, size=30, seed=3).image)
-    choose(find(win, "patchingCombo"), "auto")
-    find(win, "objectSizeSpin").setValue(30)
-    drop(win, [tmp_path])
-    wait_idle(win, timeout=30_000)
-    view = show_source(win, qtbot, 0, (900, 900))
+    view = _field_on_the_map(win, qtbot, tmp_path, wait_idle, 900, 40, 30, 3)
     qtbot.waitUntil(lambda: view.outline_image.image is not None, timeout=5000)
     view.box.autoRange(padding=0)
     qtbot.wait(50)
