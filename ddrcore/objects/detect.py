@@ -104,8 +104,10 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return img
 
 
-#: Pixels looked at as possible spikes: those above this percentile of the page (a sample of it).
-SPIKE_PERCENTILE = 99.9
+#: Pixels looked at as possible spikes: those at or above this percentile of the page (a sample of it), at
+#: most SPIKE_SHARE of the page (more is a bright area, not specks).
+SPIKE_PERCENTILE = 99.0
+SPIKE_SHARE = 0.05
 #: Hot pixels are removed for objects of at least this size: smaller ones can be one or two pixels of light
 #: themselves (dots 3 px across lost 66 of 441 to the rule).
 DESPIKE_MIN_SIZE = 8.0
@@ -116,33 +118,36 @@ def despike(img: np.ndarray) -> np.ndarray:
     median of their eight neighbours; a copy where any is found.
 
     One hot pixel in a nucleus made it "very bright" (:func:`follow_own_height`), which then outlined it at
-    its own height: the nucleus shrank from 246 px to 21.  A pixel is a spike when it stands more than twice
-    as far above the page's median as the second brightest of its neighbours does (so a two-pixel speck is
-    one too, and a saturated nucleus, flat on top, is not).
+    its own height: the nucleus shrank from 246 px to 21; fifty in a field made its size estimate 5.6 px
+    instead of 20.  A pixel is a spike when it stands more than twice as far above the page's median as the
+    fourth brightest of its neighbours does (so specks up to 2 x 2 pixels are spikes too, and a saturated
+    nucleus, flat on top, is not).
 
     Examples
     --------
     >>> img = np.full((64, 64), 100.0); img[20:40, 20:40] = 500.0; img[50:60, 50:60] = 4000.0   # one saturated
     >>> img[30, 30] = 65535.0; img[5, 40] = img[5, 41] = 9000.0     # a hot pixel in an object, a pair outside
+    >>> img[10:12, 10:12] = 65535.0                                 # a 2 x 2 cluster
     >>> out = despike(img)
-    >>> float(out[30, 30]), float(out[5, 40]), float(out[5, 41]), float(out[55, 55])
-    (500.0, 100.0, 100.0, 4000.0)
+    >>> float(out[30, 30]), float(out[5, 40]), float(out[5, 41]), float(out[10, 11]), float(out[55, 55])
+    (500.0, 100.0, 100.0, 100.0, 4000.0)
     """
     sample = img[:: max(1, img.shape[0] // 512), :: max(1, img.shape[1] // 512)]
     med = float(np.median(sample))
     high = float(np.percentile(sample, SPIKE_PERCENTILE))
-    ys, xs = np.nonzero(img > max(high, med))
-    if len(ys) == 0 or len(ys) > max(100, 0.01 * img.size):
+    ys, xs = np.nonzero((img >= high) & (img > med))
+    if len(ys) == 0 or len(ys) > max(100, SPIKE_SHARE * img.size):
         return img                     # nothing far out, or a bright area (saturated objects) rather than specks
     h, w = img.shape
     around = np.stack([img[np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)]
                        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], axis=1)
-    second = np.sort(around, axis=1)[:, -2]
-    spike = (img[ys, xs] - med) > 2 * np.maximum(second - med, 0) + 1e-6
+    fourth = np.sort(around, axis=1)[:, -4]
+    spike = (img[ys, xs] - med) > 2 * np.maximum(fourth - med, 0) + 1e-6
     if not spike.any():
         return img
     out = img.copy()
-    out[ys[spike], xs[spike]] = np.median(around[spike], axis=1)
+    # The neighbours' median, but a spike's own neighbours may be spikes (a 2 x 2 cluster): their lower half.
+    out[ys[spike], xs[spike]] = np.sort(around[spike], axis=1)[:, :4].mean(axis=1)
     return out
 
 
@@ -266,16 +271,19 @@ def stands_out(sample: np.ndarray, threshold: float) -> bool:
 MIN_SPARSE_PIXELS = 9
 
 
-def object_threshold(sample: np.ndarray) -> Optional[float]:
+def object_threshold(sample: np.ndarray, full: Optional[np.ndarray] = None) -> Optional[float]:
     """The foreground threshold of a page sample, or None where the page holds noise alone.
 
     :func:`foreground_threshold` (Otsu's) when what lies above it stands out
     (:func:`stands_out`).  Where objects cover under about 1 % of the page,
     Otsu's threshold falls inside the noise and what lies above it is mostly
     noise: then the pixels :data:`MIN_CONTRAST` noise SDs above the median
-    are looked at, and where enough of them stand out the threshold is half
-    way up the typical one (never under 3 noise SDs).  A well with four
-    nuclei in a 512 px field is a field of four nuclei, not of noise.
+    are looked at in the whole page (``full``, default the sample: a nucleus
+    8 px across is a few pixels of a sample of a 2048 px page): where most of
+    them lie in parts of :data:`MIN_SPARSE_PIXELS` or more (noise that reaches
+    so high comes as single pixels or specks), the threshold is half way up
+    the typical one (never under 3 noise SDs).  A well with four nuclei in a
+    512 px field is a field of four nuclei, not of noise.
 
     Examples
     --------
@@ -297,10 +305,17 @@ def object_threshold(sample: np.ndarray) -> Optional[float]:
     noise = 1.4826 * float(np.median(np.abs(flat - med)))
     if not noise > 0:
         return None
+    from scipy import ndimage as ndi
+
     high = med + MIN_CONTRAST * noise
-    above = flat[flat > high]
-    if above.size < MIN_SPARSE_PIXELS or not stands_out(v, high):
+    page = v if full is None else np.asarray(full)
+    parts, n = ndi.label(page > high)
+    if n == 0:
         return None
+    sizes = np.bincount(parts.ravel())[1:]
+    if sizes.max() < MIN_SPARSE_PIXELS or sizes[sizes >= MIN_SPARSE_PIXELS].sum() < 0.5 * sizes.sum():
+        return None
+    above = page[parts > 0]
     return max(med + 0.5 * (float(np.median(above)) - med), med + 3 * noise)
 
 
@@ -323,12 +338,12 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     """
     from scipy import ndimage as ndi
 
-    img = _grey(image)
+    img = despike(_grey(image))          # hot pixels made a field of 20 px nuclei "5.6 px"
     if img.max() <= img.min():
         return None
     sm = ndi.gaussian_filter(img, 1.0)
     sample = sm[:: max(1, sm.shape[0] // 512), :: max(1, sm.shape[1] // 512)]
-    threshold = object_threshold(sample)
+    threshold = object_threshold(sample, sm)
     if threshold is None:
         return None                      # noise alone: nothing to size
     mask = sm > threshold
@@ -1005,7 +1020,7 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
         return Objects.empty()
     # The threshold from a subsample: a 512 x 512 grid of pixels says as much as 4 million.
     step = (max(1, fine.shape[0] // 512), max(1, fine.shape[1] // 512))
-    threshold = object_threshold(fine[:: step[0], :: step[1]])
+    threshold = object_threshold(fine[:: step[0], :: step[1]], fine)
     if threshold is None:
         return Objects.empty()           # noise alone (a dark frame, an empty well): no objects
     mask = fine > threshold
