@@ -163,6 +163,26 @@ def patching_row(patching) -> dict:
             "border": "" if grid else patching.border, "neighbours": "" if grid else patching.neighbours}
 
 
+def own_cut(patching, src: PatchSource) -> dict:
+    """The ``object_size`` and ``patch_size`` of a patch whose image was cut at its own object size (another
+    magnification than the folder's; the crop side is twice it), else {} (the folder's, in every row).
+
+    Its rows gave the folder's sizes, which do not reproduce its crop.
+
+    Examples
+    --------
+    >>> from ddrcore.objects import Patching
+    >>> p = Patching("auto", object_size=12.0, per_image=True)
+    >>> own_cut(p, PatchSource("a.tif", 0, 0, 0, size=40)), own_cut(p, PatchSource("b.tif", 0, 0, 0, size=24))
+    ({'object_size': '20', 'patch_size': 40}, {})
+    """
+    p = patching
+    if (p is None or not getattr(p, "per_image", False) or p.patch_size is not None or p.is_grid
+            or not src.size or src.size == p.crop_side()):
+        return {}
+    return {"object_size": _num(src.size / 2), "patch_size": int(src.size)}
+
+
 def ranked_rows(scores: RankedScores, sources: Sequence[PatchSource], model: ModelStamp,
                 threshold: Optional[float] = None, roles: Optional[Sequence[str]] = None) -> list[dict]:
     """One dict per patch, most anomalous first.
@@ -194,7 +214,7 @@ def ranked_rows(scores: RankedScores, sources: Sequence[PatchSource], model: Mod
             "score_combined": opt(scores.combined, i),
             # AS_m and AS_cell: empty for patches without measurements and models without them.
             "score_measure": opt(getattr(scores, "measure", None), i), "score_cell": opt(getattr(scores, "cell", None), i),
-            **stamp, "is_anomaly": int(flagged[i]),
+            **stamp, **own_cut(model.patching, sources[i]), "is_anomaly": int(flagged[i]),
             "note": "", "role": "" if roles is None else roles[i],
         })
     return rows
@@ -254,7 +274,7 @@ def write_objects_csv(path: Union[str, os.PathLike], sources: Sequence[PatchSour
     writer = csv.DictWriter(buf, fieldnames=OBJECT_COLUMNS + PATCHING_COLUMNS, lineterminator="\n")
     writer.writeheader()
     settings = patching_row(patching)
-    writer.writerows(csv_safe_row({**object_row(s), **settings}) for s in sources)
+    writer.writerows(csv_safe_row({**object_row(s), **settings, **own_cut(patching, s)}) for s in sources)
     write_text_atomic(path, buf.getvalue())
     return Path(path)
 

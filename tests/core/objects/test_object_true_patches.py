@@ -134,6 +134,21 @@ def test_each_image_is_cut_at_its_own_magnification(tmp_path):
     assert {s.size for s in fixed.sources} == {40}
 
 
+def test_each_csv_row_says_the_object_size_its_image_was_cut_at():
+    """Rows of an image cut at its own object size gave the folder's object_size and patch_size."""
+    from ddrcore.io.export import ModelStamp, ranked_rows
+    from ddrcore.io.images import PatchSource
+    from ddrcore.model.scoring import Scores
+
+    p = Patching("auto", object_size=12.0, per_image=True)
+    src = [PatchSource("a.tif", 0, 0, 0, size=p.crop_side()), PatchSource("b.tif", 0, 0, 0, size=40)]
+    v = np.array([1.0, 2.0], np.float32)
+    scores = Scores(latent=v, recon=v, score_type="latent", threshold=1.5)
+    rows = {r["path"]: r for r in ranked_rows(scores, src, ModelStamp("m.ddrid", 0, 0.0, 1.0, p))}
+    assert (rows["a.tif"]["object_size"], rows["a.tif"]["patch_size"]) == ("12", 24)
+    assert (rows["b.tif"]["object_size"], rows["b.tif"]["patch_size"]) == ("20", 40)
+
+
 def test_two_images_of_two_magnifications_close_together_are_each_cut_at_their_own_size(tmp_path):
     """Two images whose objects differ by 1.6x were both within 1.4x of their median and both cut at it."""
     from ddrcore.objects.synthetic import make_field
