@@ -183,8 +183,8 @@ class Document:
                 problems.append(BadFile(", ".join(result.inputs), str(exc)))
             if self._recut_from is not None:
                 added.carried = self._carry_recut_marks(added.new, problems)
-            if (self.unplaced_marks or self.kept_marks) and len(added.new):
-                self._place_unplaced(added.new)
+            if self.kept_marks and len(added.new):
+                self._place_kept(added.new)
             if result.mark_normal_under:
                 t.set_marks(t.indices_under(result.mark_normal_under), NORMAL)
             if self.pending_marks:
@@ -241,25 +241,22 @@ class Document:
                                         f"{why}; re-cut as before to score with it, or train again"))
         return len(carried)
 
-    def _place_unplaced(self, new: np.ndarray) -> None:
-        """Kept marks whose very patch (same file, page and crop origin) is among the ``new`` ones take it:
-        an image that was missing is back, or patches are cut as they were when the mark was made."""
+    def _place_kept(self, new: np.ndarray) -> None:
+        """A reopened project's kept marks whose very patch (same file, page and crop origin) is among the
+        ``new`` ones take it: an image that was missing is back.  (Marks kept from a re-cut follow their
+        object's centre at the next re-cut instead: a tile may share a crop's corner and not its object.)"""
         t, fresh = self.table, set(int(i) for i in new)
-
-        def place(marks):
-            left = []
-            for src, mark in marks:
-                i = t.index_of(src)
-                if i is not None and i in fresh:
-                    t.set_marks([i], mark)
-                else:
-                    left.append((src, mark))
-            return left
-
-        self.unplaced_marks, self.kept_marks = place(self.unplaced_marks), place(self.kept_marks)
+        left = []
+        for src, mark in self.kept_marks:
+            i = t.index_of(src)
+            if i is not None and i in fresh:
+                t.set_marks([i], mark)
+            else:
+                left.append((src, mark))
+        self.kept_marks = left
 
     def settle_pending_marks(self) -> int:
-        """Loading is over: a reopened project's marks that found no patch are kept as unplaced marks.
+        """Loading is over: a reopened project's marks that found no patch become :attr:`kept_marks`.
 
         Their image is missing, or no longer gives a patch there (edited, cut
         otherwise).  Waiting for them for ever kept the project "still loading":

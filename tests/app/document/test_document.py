@@ -265,3 +265,19 @@ def test_marks_kept_from_a_re_cut_stay_in_the_session_and_a_projects_kept_marks_
                                                                     center_x=50.0, size=20)], [])
     doc2.add_loaded(LoadResult(["/data/a"], back))
     assert doc2.kept_marks == [] and doc2.table.marks[-1] == EXCLUDED
+
+
+def test_a_tile_sharing_a_re_cut_objects_corner_does_not_take_its_mark():
+    """A mark kept from a re-cut was also placed on any new patch with the same crop corner: a 64 px tile at
+    (0, 0) took the mark of a 20 px object crop at (0, 0) whose object lies elsewhere in the tile."""
+    from ddrid_gui.document.table import PatchTable
+
+    obj = PatchSource("/data/a/f.tif", 0, 0, 0, object_id=1, center_y=10.0, center_x=10.0, size=20)
+    tiles = [PatchSource("/data/a/f.tif", 0, y, x, object_id=k + 1, center_y=y + 32.0, center_x=x + 32.0, size=64)
+             for k, (y, x) in enumerate([(0, 0), (0, 64)])]
+    doc = Document()
+    doc.add_loaded(LoadResult(["/data/a"], PatchSet(np.ones((1, 1, 8, 8), np.float32), [obj], [])))
+    doc.mark([0], EXCLUDED)
+    doc.start_recut(PatchTable(8, None))
+    doc.add_loaded(LoadResult(["/data/a"], PatchSet(np.ones((2, 1, 8, 8), np.float32), tiles, [])))
+    assert doc.table.marks.tolist() == [UNMARKED, UNMARKED] and len(doc.unplaced_marks) == 1
