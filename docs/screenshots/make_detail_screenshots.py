@@ -51,8 +51,12 @@ def main() -> None:
     view.show()
     for name, i in picks.items():
         ex = explain(model, test.images[i])
+        # The demo's patches are whole 32 px files: the crop at native resolution is the file itself (the app
+        # reads it in the background; here it is given at once).
+        native = np.asarray(test.images[i][0], np.float32)
         view.show_patch(int(i), test.sources[i], test.images[i], "", ex, ex.latent, ex.recon, model.score_type,
-                        model.threshold, residual=ex.residual_score, combined=float(scores.combined[i]))
+                        model.threshold, residual=ex.residual_score, combined=float(scores.combined[i]),
+                        native=native)
         for _ in range(20):
             app.processEvents()
         view.grab().save(str(HERE / name))
