@@ -367,11 +367,14 @@ class Projects(Controller):
     def _unsaved_model_label(self) -> Optional[str]:
         """How a report names a model that lives in the autosave folder (the next training replaces it, so its
         path would name another model); None for a model saved with the project or opened from a file."""
-        current = self.doc.model_path
-        auto = appsettings.autosave_dir().resolve()
-        if current and auto in Path(current).resolve().parents:
+        if self._model_is_autosaved():
             return "this session's model, not saved (the next training replaces it)"
         return None
+
+    def _model_is_autosaved(self) -> bool:
+        """Whether the model lives in the autosave folder (an unsaved project's: the next training replaces it)."""
+        current = self.doc.model_path
+        return bool(current) and appsettings.autosave_dir().resolve() in Path(current).resolve().parents
 
     def lasting_model_path(self, csv_path: str) -> Optional[str]:
         """The model file a CSV may name: the project's, or a copy saved beside the CSV.
@@ -380,8 +383,7 @@ class Projects(Controller):
         training overwrites it: a CSV naming it would point at another model.
         """
         current = self.doc.model_path
-        auto = appsettings.autosave_dir().resolve()
-        if current and auto not in Path(current).resolve().parents:
+        if current and not self._model_is_autosaved():
             return current
         from ddrcore.model import modelfile
 
