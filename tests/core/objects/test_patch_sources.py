@@ -662,3 +662,21 @@ def test_hot_pixels_do_not_set_the_size_and_a_lone_small_nucleus_on_a_large_page
     assert len(detect_objects(big, 12)) == 1
     photons = rng.poisson(0.7, (512, 512)).astype(np.uint16)
     assert estimate_object_size(photons) is None and len(detect_objects(photons, 8)) == 0
+
+
+def test_uneven_light_does_not_hide_the_objects_from_the_size_estimate(tmp_path):
+    """With the corners at half the centre's light (vignetting) or a gradient across the field, no one
+    threshold parted nuclei from background: "could not estimate the object size" for a field whose 14
+    nuclei detection finds at a given size.  A gradient over noise alone still holds nothing."""
+    rng = np.random.default_rng(4)
+    f = make_field((384, 384), ("blob",), n=14, size=20, seed=7)
+    yy, xx = np.mgrid[:384, :384]
+    vignette = 1 - 0.5 * np.clip(((yy - 192) ** 2 + (xx - 192) ** 2) / 192.0 ** 2, 0, 2) / 2
+    gradient = 0.2 + 1.8 * xx / 383
+    for light in (vignette, gradient):
+        # Nuclei 300-600 over a background of 1000: dimmer in the corners than the centre's background.
+        img = rng.poisson((1000 + 0.25 * f.image.astype(float)) * light).astype(np.uint16)
+        assert estimate_object_size(img) == pytest.approx(estimate_object_size(f.image), rel=0.15)
+        tifffile.imwrite(tmp_path / "field.tif", img)
+        assert len(load(tmp_path, patching=Patching("auto"))) >= 12
+    assert estimate_object_size(rng.poisson(1000 * gradient).astype(np.uint16)) is None
