@@ -80,6 +80,11 @@ class TrainConfig:
     # from a few held-out objects, let it outweigh the others (docs/benchmarks.md, "Real fields").
     # Model files from before this field keep "latent+residual+measure".
     cell_rule: str = "residual+measure"
+    # How AS_m reads an object's intensities (MEASURE_INTENSITIES): "page", against its page's background
+    # and typical object (a field at another exposure or camera offset measures as it did; read raw, a
+    # field 1.2 times as bright had 30 of its 40 normal nuclei flagged, one with 200 counts of camera
+    # offset all 40); "raw", in native units, as model files from before 2026-12-07 keep.
+    measure_intensity: str = "page"
     # Where X_C (and AS_e, the residual it leaves) comes from (X_C_SOURCES); None follows the profile
     # ("pretrained" under "explain", "finetuned" under "paper").  "finetuned": R_C after the one-class
     # finetuning, as DDR-ID has it.  "pretrained": a copy of R_C taken after pretraining and kept as it
@@ -122,7 +127,8 @@ class TrainConfig:
         known = {f.name for f in fields(TrainConfig)}
         # Model files from before these settings cut every object and kept its neighbours.
         d = {"border": "include", "neighbours": "keep", "augment": False, "per_image": False,
-             "class_encoder": "table1", "cell_rule": "latent+residual+measure", "x_c_source": "finetuned", **d}
+             "class_encoder": "table1", "cell_rule": "latent+residual+measure", "x_c_source": "finetuned",
+             "measure_intensity": "raw", **d}
         return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
     def patching(self, labels_dir: Optional[str] = None, points: Optional[str] = None):
@@ -195,6 +201,9 @@ class TrainConfig:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
         if not isinstance(self.cell_rule, str) or self.cell_rule not in CELL_RULES:
             raise ValueError(f"cell_rule must be one of {', '.join(CELL_RULES)}, got {str(self.cell_rule)[:40]!r}")
+        if not isinstance(self.measure_intensity, str) or self.measure_intensity not in MEASURE_INTENSITIES:
+            raise ValueError(f"measure_intensity must be one of {', '.join(MEASURE_INTENSITIES)}, "
+                             f"got {str(self.measure_intensity)[:40]!r}")
         if self.x_c_source is not None and self.x_c_source not in X_C_SOURCES:
             raise ValueError(f"x_c_source must be one of {', '.join(X_C_SOURCES)}, got {str(self.x_c_source)[:40]!r}")
         if self.class_encoder is not None and self.class_encoder not in CLASS_ENCODERS:
@@ -209,6 +218,8 @@ PRECISIONS = ("fp32", "bf16")
 PROFILES = ("explain", "paper")
 #: The parts AS_cell joins, "+"-separated score names (ddrcore.model.cellscore.cell_score); the first is the default.
 CELL_RULES = ("residual+measure", "latent+residual+measure")
+#: How AS_m reads intensities (TrainConfig.measure_intensity); the first is the default.
+MEASURE_INTENSITIES = ("page", "raw")
 #: Where X_C comes from (TrainConfig.x_c_source).
 X_C_SOURCES = ("finetuned", "pretrained")
 

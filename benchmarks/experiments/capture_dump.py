@@ -26,7 +26,8 @@ def main() -> int:
     v = model.validation_scores
     save_arrays(out, (image, mask),
                 latent=scores.latent, residual=scores.residual, cell=scores.cell, kinds=np.asarray(kinds, str),
-                test_features=feature_matrix(test.sources), normal_features=feature_matrix(normal.sources),
+                test_features=feature_matrix(test.sources, model.config.measure_intensity == "page"),
+                normal_features=feature_matrix(normal.sources, model.config.measure_intensity == "page"),
                 val_indices=np.asarray(model.training.get("val_indices", []), int),
                 val_latent=v["latent"], val_residual=v["residual"], val_cell=v["cell"],
                 border=np.array([s.touches_border for s in test.sources]))

@@ -114,7 +114,8 @@ def main(argv) -> int:
     z_i = z(as_i, v_i)
     z_e = z(scores.residual, model.validation_scores["residual"])
     m = model.measure
-    lm = np.log(np.maximum(m.score(feature_matrix(test.sources)), 1e-12))
+    page = model.config.measure_intensity == "page"
+    lm = np.log(np.maximum(m.score(feature_matrix(test.sources, page)), 1e-12))
     z_m = (lm - m.calibration[0]) / m.calibration[1]
     if len(argv) > 6:
         np.savez(argv[6], z_e=z_e, z_i=z_i, z_m=z_m, kinds=np.asarray(kinds, str), shipped=scores.score)

@@ -72,7 +72,8 @@ def main() -> int:
     val_idx = np.asarray(model.training["val_indices"], int)
     val_maps, val_in = residuals_and_inputs(model, dihedral_views(normal.images[val_idx]))
     test_maps, test_in = residuals_and_inputs(model, test.images)
-    z_m = standardised(model.measure.score(feature_matrix(test.sources)), model.measure.calibration)
+    page = model.config.measure_intensity == "page"
+    z_m = standardised(model.measure.score(feature_matrix(test.sources, page)), model.measure.calibration)
 
     def z(test_v, val_v):
         logs = np.log(np.maximum(val_v, 1e-12))

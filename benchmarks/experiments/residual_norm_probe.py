@@ -56,7 +56,8 @@ def main() -> int:
     m = maps(model, dihedral_views(normal.images[train_idx])).mean(0)
     val_maps = maps(model, dihedral_views(normal.images[val_idx]))
     test_maps = maps(model, test.images)
-    z_m = standardised(model.measure.score(feature_matrix(test.sources)), model.measure.calibration)
+    page = model.config.measure_intensity == "page"
+    z_m = standardised(model.measure.score(feature_matrix(test.sources, page)), model.measure.calibration)
     readings = {"shipped": lambda r: r, "ratio": lambda r: r / (m + np.median(m)), "excess": lambda r: r - m}
     line = []
     for name, read in readings.items():

@@ -72,7 +72,7 @@ def main() -> int:
         touch = touching(labels, [s.object_id for s in screen.sources])
         m = model.measure
         plain = MeasureModel(m.mean, m.std, m.train @ np.linalg.inv(m.whiten))
-        features = feature_matrix(screen.sources)
+        features = feature_matrix(screen.sources, model.config.measure_intensity == "page")
         cal = calibration(model.validation_scores)
         val_idx = np.asarray(model.training["val_indices"], int)
         views = len(model.validation_scores["residual"]) // max(len(val_idx), 1)

@@ -60,6 +60,11 @@ class PatchSource:
     measurements: tuple = field(default=(), compare=False)
     # (y, x) pixel size in µm where the file says it (ddrcore.io.metadata), else None.
     pixel_size: Optional[tuple] = field(default=None, compare=False)
+    # What AS_m reads the object's intensities against (ddrcore.objects.measure.against_page): its page's
+    # background and typical object intensity (native units), and its CV and centre-over-rim ratio above
+    # that background; empty where unknown.  So a field taken at another exposure or camera offset is not
+    # "brighter" as a whole (ddrcore.model.cellscore.feature_matrix).
+    against_page: tuple = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -228,12 +233,13 @@ def _grid_patches(img: np.ndarray, path: str, page: int, side: int, stride: Opti
 def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, patching: Patching):
     """One object-true crop per object of one (Y, X, C) page: (crops, sources, objects left out at the border)."""
     from ..objects.crops import neighbour_margin, object_crop, satellites
-    from ..objects.measure import measure_objects, touches_border
+    from ..objects.measure import against_page, touches_border
 
     n = len(objects)
     grey = img.astype(np.float64).mean(axis=-1)
+    read_against = [()] * n
     if objects.labels is not None and n:
-        measured = measure_objects(grey, objects.labels, objects.ids)
+        measured, read_against = against_page(grey, objects.labels, objects.ids)
         border = touches_border(objects.labels, objects.ids)
     else:
         measured = np.full((n, 0), np.nan)
@@ -258,7 +264,8 @@ def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, p
         sources.append(PatchSource(path, page, y0, x0, object_id=int(oid), center_y=round(float(cy), 2),
                                    center_x=round(float(cx), 2), size=side, area=float(area),
                                    mean_intensity=float(m[6]) if m.size else float("nan"),
-                                   touches_border=bool(border[k]), measurements=tuple(float(v) for v in m)))
+                                   touches_border=bool(border[k]), measurements=tuple(float(v) for v in m),
+                                   against_page=tuple(read_against[k]) if m.size else ()))
     return crops, sources, left_out
 
 

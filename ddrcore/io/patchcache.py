@@ -33,7 +33,9 @@ from .images import PatchSource
 SUFFIX = ".ddridcache"
 #: 2: AS_m and AS_cell kept too (version 1 lacked them, so a reopened project of objects ranked by AS_cell
 #: had every score empty; such a cache is now ignored and the project scored again).
-VERSION = 2
+#: 3: what AS_m reads each object's intensities against kept too (PatchSource.against_page); a version 2
+#: cache is ignored the same way.
+VERSION = 3
 #: Score arrays kept: every score column of the GUI's table.
 SCORE_NAMES = ("latent", "recon", "residual", "combined", "measure", "cell")
 #: Limits on what a cache may hold before it is even read (a forged file is ignored).
@@ -115,6 +117,8 @@ def save(path: PathLike, images: np.ndarray, sources: Sequence[PatchSource], sco
         "measurements": meas, "has_measurements": has_meas,
         "pixel_size": np.array([s.pixel_size if s.pixel_size else (np.nan, np.nan) for s in sources], float
                                ).reshape(n, 2),
+        "against_page": np.array([s.against_page if len(s.against_page) == 4 else (np.nan,) * 4
+                                  for s in sources], float).reshape(n, 4),
         "score_type": np.array(score_type or ""),
     }
     if scores is not None:
@@ -208,16 +212,20 @@ def _read(z, names) -> Cached:
     _check(border.dtype == bool and border.shape == (n,) and has_meas.dtype == bool and has_meas.shape == (n,))
     _check(meas.dtype == np.float64 and meas.ndim == 2 and meas.shape[0] == n and meas.shape[1] <= MAX_MEASUREMENTS)
     _check(pixel.dtype == np.float64 and pixel.shape == (n, 2))
+    page = z["against_page"]
+    _check(page.dtype == np.float64 and page.shape == (n, 4))
     _check(n == 0 or (ints[:, 0].min() >= 0 and ints[:, 4].min() >= 0))
     sources = []
     for i in range(n):
         p, y, x, oid, size = (int(v) for v in ints[i])
         ps = None if np.isnan(pixel[i]).any() else (float(pixel[i, 0]), float(pixel[i, 1]))
+        # Four finite numbers, the typical object above the background (as against_page gives them), or none.
+        ap = tuple(float(v) for v in page[i]) if np.isfinite(page[i]).all() and page[i, 1] > page[i, 0] else ()
         sources.append(PatchSource(str(paths[index[i]]), p, y, x, object_id=oid, center_y=float(floats[i, 0]),
                                    center_x=float(floats[i, 1]), size=size, area=float(floats[i, 2]),
                                    mean_intensity=float(floats[i, 3]), touches_border=bool(border[i]),
                                    measurements=tuple(float(v) for v in meas[i]) if has_meas[i] else (),
-                                   pixel_size=ps))
+                                   pixel_size=ps, against_page=ap))
     score_type = str(z["score_type"]) or None
     scores = None
     if all(f"score_{k}" in names for k in SCORE_NAMES):

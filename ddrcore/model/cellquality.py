@@ -58,20 +58,28 @@ def object_mask(grey: np.ndarray) -> Optional[np.ndarray]:
     return ndi.binary_fill_holes(parts == k)
 
 
-def _measure(grey: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:
-    """The object's measurements from a patch, brought back to page pixels (``scale``: page px per patch px)."""
+def _measure(grey: np.ndarray, mask: np.ndarray, scale: float, page: tuple = ()) -> tuple:
+    """The object's measurements from a patch, brought back to page pixels (``scale``: page px per patch px),
+    and what AS_m reads its intensities against: ``page`` (its source's ``against_page``) with the two
+    texture ratios taken again on this patch, or () without one."""
     from ..objects.measure import MEASUREMENTS, measure_objects
 
-    m = measure_objects(grey, mask.astype(np.int32), [1])[0]
+    if len(page) == 4:
+        rows, texture = measure_objects(grey, mask.astype(np.int32), [1], texture_above=page[0])
+        m, page = rows[0], (page[0], page[1], float(texture[0, 0]), float(texture[0, 1]))
+    else:
+        m, page = measure_objects(grey, mask.astype(np.int32), [1])[0], ()
     units = {"area": 2, "perimeter": 1, "axis_major_length": 1, "axis_minor_length": 1, "intensity_integrated": 2}
     for j, name in enumerate(MEASUREMENTS):
         m[j] *= scale ** units.get(name, 0)
-    return m
+    return m, page
 
 
-def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0):
+def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0, scales: Optional[Sequence[tuple]] = None):
     """Validation patches (N, C, S, S) and odd cells made from them, with both sides' measurements.
 
+    ``scales``: each patch's ``PatchSource.against_page``; given, the intensities are read against its
+    page, as AS_m of a model with ``measure_intensity`` "page" reads them.
     Returns ``(normal_patches, normal_features, odd_patches, odd_features, kinds)``; patches in which no
     object is found are left out of both sides.
     """
@@ -80,7 +88,7 @@ def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0):
     from .cellscore import feature_matrix
 
     rng = np.random.default_rng(seed)
-    keep, odd, kinds, m_normal, m_odd = [], [], [], [], []
+    keep, odd, kinds, m_normal, m_odd, p_normal, p_odd = [], [], [], [], [], [], []
     for i, patch in enumerate(np.asarray(raw, np.float64)):
         grey = patch.mean(0)
         mask = object_mask(grey)
@@ -102,20 +110,24 @@ def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0):
         keep.append(i)
         odd.append(changed)
         kinds.append(kind)
-        m_normal.append(_measure(grey, mask, scale))
-        m_odd.append(_measure(new_grey, new_mask, scale))
+        page = tuple(scales[i]) if scales is not None else ()
+        for rows, pages, g, msk in ((m_normal, p_normal, grey, mask), (m_odd, p_odd, new_grey, new_mask)):
+            m, p = _measure(g, msk, scale, page)
+            rows.append(m)
+            pages.append(p)
 
-    def features(rows):
+    def features(rows, pages):
         from types import SimpleNamespace
 
-        return feature_matrix([SimpleNamespace(measurements=tuple(r)) for r in rows]) if rows else \
-            np.zeros((0, len(MEASUREMENTS)))
+        return feature_matrix([SimpleNamespace(measurements=tuple(r), against_page=p) for r, p in zip(rows, pages)],
+                              relative=scales is not None) if rows else np.zeros((0, len(MEASUREMENTS)))
 
-    return (np.asarray(raw)[keep].astype(np.float32), features(m_normal),
-            np.asarray(odd, np.float32).reshape(-1, *np.asarray(raw).shape[1:]), features(m_odd), kinds)
+    return (np.asarray(raw)[keep].astype(np.float32), features(m_normal, p_normal),
+            np.asarray(odd, np.float32).reshape(-1, *np.asarray(raw).shape[1:]), features(m_odd, p_odd), kinds)
 
 
-def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0) -> dict:
+def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0,
+                scales: Optional[Sequence[tuple]] = None) -> dict:
     """AUC of the model's own score (AS_cell) for validation normals against odd cells made from them.
 
     Returns ``cell_auc``, ``cell_auc_<kind>``, ``cell_n`` and ``cell_warning`` (empty when fine).
@@ -125,7 +137,8 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0)
     from .combined import calibration
     from .scoring import roc_auc, score_patches
 
-    normal, f_normal, odd, f_odd, kinds = odd_cells(raw_val, sides, seed)
+    page = scales if getattr(model.config, "measure_intensity", "raw") == "page" and scales is not None else None
+    normal, f_normal, odd, f_odd, kinds = odd_cells(raw_val, sides, seed, page)
     out: dict = {"cell_n": int(len(normal))}
     if len(normal) < 2 or model.measure is None:
         out.update(cell_auc=None, cell_warning="")

@@ -379,7 +379,7 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     from .cellscore import MeasureModel, cell_parts_text, cell_score, feature_matrix, has_features
     from .combined import calibration
 
-    features = feature_matrix(sources)
+    features = feature_matrix(sources, model.config.measure_intensity == "page")
     if not has_features(features) or len(features) < 3 or len(val_idx) < 1:
         return
     model.measure = MeasureModel.fit(features)
@@ -475,7 +475,7 @@ def train(patches: PatchSet | np.ndarray, config: TrainConfig | None = None) -> 
 
             yield run.progress("quality", message="quality check on odd cells made from the validation objects")
             model.validation.update(check_cells(model, raw[val_idx], [patches.sources[i].size for i in val_idx],
-                                                config.seed))
+                                                config.seed, [patches.sources[i].against_page for i in val_idx]))
     model.training = {
         "n_train": int(n_train),
         "n_val": int(len(val_idx)),

@@ -15,6 +15,8 @@ ring-shaped nucleus lowers the second.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 #: The columns, in order (scikit-image regionprops names where one exists).
@@ -43,7 +45,7 @@ def touches_border(labels: np.ndarray, ids, margin: int = BORDER_MARGIN) -> np.n
     return np.isin(np.asarray(ids), edge[edge != 0])
 
 
-def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
+def measure_objects(grey: np.ndarray, labels: np.ndarray, ids, texture_above: Optional[float] = None):
     """The :data:`MEASUREMENTS` of each object ``ids`` of a label image, as an (N, 11) float array.
 
     Parameters
@@ -55,6 +57,10 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     ids : sequence of int
         The objects to measure, in the order of the rows returned; an id
         missing from ``labels`` gives a row of NaN.
+    texture_above : float, optional
+        Given, the rows come with an (N, 2) array beside them: each object's
+        intensity CV and centre-over-rim ratio taken above this level (the
+        page's background, :func:`page_background`), as AS_m reads them.
 
     Examples
     --------
@@ -69,8 +75,9 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
 
     ids = np.asarray(ids, np.int64)
     out = np.full((len(ids), len(MEASUREMENTS)), np.nan)
+    texture = np.full((len(ids), 2), np.nan)
     if len(ids) == 0:
-        return out
+        return out if texture_above is None else (out, texture)
     from .labels import dense_labels
 
     grey = np.asarray(grey, np.float64)
@@ -87,11 +94,55 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids) -> np.ndarray:
     free = np.isfinite(grey) & (labels == 0)
     offset = min(0.0, float(np.median(grey[free]))) if free.any() else 0.0
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        return _measure_regions(regionprops(dense, intensity_image=grey), row_of, present, out, offset)
+        _measure_regions(regionprops(dense, intensity_image=grey), row_of, present, out, offset,
+                         texture_above, texture)
+    return out if texture_above is None else (out, texture)
 
 
-def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray, offset: float = 0.0
-                     ) -> np.ndarray:
+def page_background(grey: np.ndarray, labels: np.ndarray) -> Optional[float]:
+    """The median of a page's finite pixels outside every object, or None where there are none.
+
+    >>> page_background(np.array([[1.0, 5.0], [3.0, 9.0]]), np.array([[0, 1], [0, 0]]))
+    3.0
+    """
+    grey = np.asarray(grey, np.float64)
+    free = np.isfinite(grey) & (np.asarray(labels) == 0)
+    return float(np.median(grey[free])) if free.any() else None
+
+
+def against_page(grey: np.ndarray, labels: np.ndarray, ids) -> tuple:
+    """Each object's measurements and what AS_m reads its intensities against: ``(rows, page)``.
+
+    ``rows`` are :func:`measure_objects`' rows, in native units.  ``page``
+    holds, per object, (background, typical object, CV, centre-over-rim
+    ratio): the page's background (:func:`page_background`), its objects'
+    median mean intensity (so the few odd ones sought do not move it), and
+    the object's two texture ratios taken above that background; an empty
+    tuple where the page says nothing (no background, or objects no brighter
+    than it).
+
+    Examples
+    --------
+    >>> lab = np.zeros((20, 20), int); lab[2:6, 2:6] = 1; lab[10:14, 10:14] = 2
+    >>> img = np.where(lab > 0, 110.0, 10.0)
+    >>> rows, page = against_page(img + 90.0, lab, [1, 2])          # a camera offset of 90
+    >>> page[0][:2], round(page[0][3], 3), round(float(rows[0, 10]), 3)
+    ((100.0, 200.0), 1.0, 1.0)
+    """
+    background = page_background(grey, labels)
+    if background is None:
+        return measure_objects(grey, labels, ids), [()] * len(ids)
+    rows, texture = measure_objects(grey, labels, ids, texture_above=background)
+    means = rows[:, 6][np.isfinite(rows[:, 6])]
+    typical = float(np.median(means)) if means.size else float("nan")
+    if not (np.isfinite(background) and np.isfinite(typical)) or typical <= background:
+        return rows, [()] * len(ids)
+    return rows, [(background, typical, float(t[0]), float(t[1])) if np.isfinite(t).all() else ()
+                  for t in texture]
+
+
+def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray, offset: float = 0.0,
+                     texture_above: Optional[float] = None, texture: Optional[np.ndarray] = None) -> np.ndarray:
     from scipy import ndimage as ndi
 
     for region in regions:
@@ -110,4 +161,9 @@ def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray
                   region.axis_major_length, region.axis_minor_length, mean, float(values.max()),
                   float(values.sum()), float(values.std()) / above if above > 0 else 0.0,
                   float(signal[inner].mean()) / outer_mean if outer_mean > 0 else 1.0)
+        if texture_above is not None:
+            lifted = values - texture_above
+            a, rim = float(lifted.mean()), float(lifted[~inner].mean()) if (~inner).any() else float(lifted.mean())
+            texture[k] = (float(values.std()) / a if a > 0 else 0.0,
+                          float(lifted[inner].mean()) / rim if rim > 0 else 1.0)
     return out

@@ -10,7 +10,8 @@ def _sources(tmp_path, n=5):
     return [PatchSource(str(tmp_path / "a.tif"), 0, i, 2 * i, object_id=i + 1, center_y=i + 0.5, center_x=1.5,
                         size=16, area=30.0, mean_intensity=7.0, touches_border=bool(i % 2),
                         measurements=tuple(float(i) for i in range(11)) if i else (),
-                        pixel_size=(0.5, 0.5) if i else None) for i in range(n)]
+                        pixel_size=(0.5, 0.5) if i else None,
+                        against_page=(10.0, 110.0 + i, 0.2, 1.1) if i else ()) for i in range(n)]
 
 
 def test_round_trip_and_fingerprint(tmp_path):
@@ -24,8 +25,8 @@ def test_round_trip_and_fingerprint(tmp_path):
     got = patchcache.load(path, fp)
     assert got is not None and got.score_type == "combined"
     np.testing.assert_array_equal(got.images, images)
-    assert [(s, s.measurements, s.pixel_size, s.touches_border, s.object_id) for s in got.sources] == \
-        [(s, s.measurements, s.pixel_size, s.touches_border, s.object_id) for s in src]
+    assert [(s, s.measurements, s.pixel_size, s.touches_border, s.object_id, s.against_page) for s in got.sources] == \
+        [(s, s.measurements, s.pixel_size, s.touches_border, s.object_id, s.against_page) for s in src]
     # The project's own files among the inputs do not change the fingerprint; an image does.
     (tmp_path / "imgs" / "p.ddridproj").write_text("{}")
     assert patchcache.fingerprint([tmp_path / "imgs"], [], {"patch_size": 16}) == fp

@@ -236,6 +236,40 @@ def test_objects_with_measurements_are_ranked_by_the_cell_score(cell_model):
     assert scores.cell is not None and np.isfinite(scores.cell).all()
 
 
+def test_a_field_taken_brighter_or_with_a_camera_offset_measures_as_it_did(cell_model, tmp_path):
+    """The same field at 1.2 and 2 times the exposure, or 200 counts of camera offset: read raw, every
+    object's intensities moved alike and AS_m flagged most normal nuclei (30 of 40 at 1.2 times)."""
+    from dataclasses import replace
+
+    from ddrcore.model.cellscore import feature_matrix
+    from ddrcore.model.scoring import score_patches
+
+    model, test, root = cell_model
+    assert model.config.measure_intensity == "page"
+    plain = run_to_end(score_patches(model, test))
+    img = tifffile.imread(root / "test" / "f.tif").astype(np.float64)
+    for name, changed in (("gain12", img * 1.2), ("gain2", img * 2.0), ("offset", img + 200.0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        tifffile.imwrite(folder / "f.tif", np.round(changed).astype(np.uint16))
+        tifffile.imwrite(folder / "f_masks.tif", tifffile.imread(root / "test" / "f_masks.tif"))
+        other = run_to_end(load_patches(folder, patching=model.config.patching()))
+        assert [s.object_id for s in other.sources] == [s.object_id for s in test.sources]
+        assert {s.page for s in other.sources} == {0} and all(len(s.against_page) == 4 for s in other.sources)
+        s = run_to_end(score_patches(model, other))
+        # Measured against the page, the same objects measure the same (the rounding of 1.2 x aside).
+        assert np.abs(s.measure - plain.measure).max() <= 0.1 * np.median(plain.measure), name
+        assert int(np.argmax(s.measure)) == int(np.argmax(plain.measure))
+        assert (s.cell >= model.threshold).sum() <= (plain.cell >= model.threshold).sum() + 1, name
+    # Read raw (as model files from before keep), the brighter field moves far from the normals (100 x here).
+    raw = replace(model, config=replace(model.config, measure_intensity="raw"))
+    raw.measure = type(model.measure).fit(
+        feature_matrix(run_to_end(load_patches(root / "normal", patching=model.config.patching())).sources))
+    bright = run_to_end(load_patches(tmp_path / "gain2", patching=model.config.patching()))
+    assert np.median(run_to_end(score_patches(raw, bright)).measure) > \
+        2 * np.median(run_to_end(score_patches(raw, test)).measure)
+
+
 def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell_model):
     import torch
 
@@ -387,6 +421,15 @@ def test_the_cell_rule_is_kept_in_the_model_file_and_older_files_keep_theirs(cel
     path = modelfile.save(model, root / "rule.ddrid")
     assert modelfile.load(path, "cpu").config.cell_rule == "residual+measure"
     payload = torch.load(path, weights_only=True)
+    # A file from before AS_m read intensities against the page keeps its raw intensities.
+    assert payload["config"].pop("measure_intensity") == "page"
+    torch.save(payload, root / "raw-intensities.ddrid")
+    assert modelfile.load(root / "raw-intensities.ddrid", "cpu").config.measure_intensity == "raw"
+    payload["config"]["measure_intensity"] = "log"
+    torch.save(payload, root / "forged-intensity.ddrid")
+    with pytest.raises(ModelFileError, match="measure_intensity"):
+        modelfile.load(root / "forged-intensity.ddrid", "cpu")
+    payload["config"]["measure_intensity"] = "page"
     del payload["config"]["cell_rule"]
     torch.save(payload, root / "older.ddrid")
     older = modelfile.load(root / "older.ddrid", "cpu")
