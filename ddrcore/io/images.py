@@ -288,13 +288,20 @@ def patches_from_planes(
     per_patch = 4 * planes.shape[-1] * (2 * side * side + input_size * input_size)
     budget = patch_budget()
     held = 0
+    filled = 0
     for p in range(planes.shape[0]):
         index = p + first_page
+        plane = planes[p]
+        if not patching.is_grid and plane.dtype.kind == "f" and not np.isfinite(plane).all():
+            # Objects: NaN is "no data" (Fiji's NaN Background leaves it outside every object), not a reason
+            # to drop each object whose crop reaches it (0.1 % of such pixels cost 34 of 40 nuclei).
+            plane, n_bad = _finite_plane(plane)
+            filled += n_bad
         if patching.is_grid:
             h, w = max(side, planes.shape[1]), max(side, planes.shape[2])
             n = len(tile_origins(h, side, patching.stride)) * len(tile_origins(w, side, patching.stride))
         else:
-            objects = objects_of(planes[p], index)
+            objects = objects_of(plane, index)
             n = len(objects)
             if n == 0:
                 notes.append(f"page {index}: no objects found")
@@ -308,9 +315,9 @@ def patches_from_planes(
                                  f"({n:,} patches of {side} px there), over the {budget / 2**30:.1f} GiB one image may "
                                  f"take; {fix}, or {IMAGE_BYTES.hint} if it is real")
         if patching.is_grid:
-            crops, srcs = _grid_patches(planes[p], path, index, side, patching.stride)
+            crops, srcs = _grid_patches(plane, path, index, side, patching.stride)
         else:
-            crops, srcs, _left_out = _object_patches(planes[p], path, index, side, objects, patching)
+            crops, srcs, _left_out = _object_patches(plane, path, index, side, objects, patching)
             # Objects left out at the border are not problems: that is the policy the user chose.
             if not crops:
                 notes.append(f"page {index}: no objects found away from the border")
@@ -323,10 +330,24 @@ def patches_from_planes(
                 continue
             out.append(np.moveaxis(tile, -1, 0))
             sources.append(src)
+    if filled:
+        share = filled / max(1, planes[..., 0].size)
+        notes.insert(0, f"{filled:,} NaN or infinite pixel(s) ({100 * share:.2g} %) read as the pixels around them, "
+                        "or as the image's lowest value where there are none (a NaN background)")
     if not out:
         return np.zeros((0, planes.shape[-1], input_size, input_size), np.float32), [], dropped, notes
     arr = resize_patches(np.stack(out), input_size)
     return arr, sources, dropped, notes
+
+
+def _finite_plane(plane: np.ndarray) -> tuple:
+    """A (Y, X, C) float plane with its non-finite pixels filled, channel by channel
+    (:func:`ddrcore.objects.detect.fill_non_finite`), and how many pixels were filled."""
+    from ..objects.detect import fill_non_finite
+
+    bad = ~np.isfinite(plane)
+    out = np.stack([fill_non_finite(plane[..., c]) for c in range(plane.shape[-1])], -1).astype(plane.dtype)
+    return out, int(bad.any(axis=-1).sum())
 
 
 def patch_budget() -> int:
