@@ -680,3 +680,20 @@ def test_uneven_light_does_not_hide_the_objects_from_the_size_estimate(tmp_path)
         tifffile.imwrite(tmp_path / "field.tif", img)
         assert len(load(tmp_path, patching=Patching("auto"))) >= 12
     assert estimate_object_size(rng.poisson(1000 * gradient).astype(np.uint16)) is None
+
+
+def test_an_image_whose_own_size_cannot_be_estimated_says_what_it_was_cut_at(tmp_path, monkeypatch):
+    """Its objects were cut at the folder's (or model's) size without a word: nine 90 px nuclei under
+    vignetting gave 81 crops of 48 px."""
+    import ddrcore.objects as objects_module
+
+    real = objects_module.estimate_object_size
+    monkeypatch.setattr(objects_module, "estimate_object_size",
+                        lambda page: None if page.shape[0] == 176 else real(page))
+    tifffile.imwrite(tmp_path / "a.tif", make_field((160, 160), ("blob",), n=6, size=20, seed=1).image)
+    tifffile.imwrite(tmp_path / "b.tif", make_field((176, 160), ("blob",), n=6, size=20, seed=2).image)
+    ps = load(tmp_path, patching=Patching("auto"))
+    assert {Path(s.path).name for s in ps.sources} == {"a.tif", "b.tif"}
+    notes = [b for b in ps.bad if b.path.endswith("b.tif")]
+    assert len(notes) == 1 and "could not be estimated" in notes[0].reason and notes[0].partial
+    assert not any(b.path.endswith("a.tif") for b in ps.bad)
