@@ -291,17 +291,20 @@ def patches_from_planes(
     filled = 0
     for p in range(planes.shape[0]):
         index = p + first_page
-        plane = planes[p]
+        plane, missing = planes[p], None
         if not patching.is_grid and plane.dtype.kind == "f" and not np.isfinite(plane).all():
             # Objects: NaN is "no data" (Fiji's NaN Background leaves it outside every object), not a reason
             # to drop each object whose crop reaches it (0.1 % of such pixels cost 34 of 40 nuclei).
-            plane, n_bad = _finite_plane(plane)
-            filled += n_bad
+            missing = ~np.isfinite(plane).all(axis=-1)
+            plane = _finite_plane(plane)
+            filled += int(missing.sum())
         if patching.is_grid:
             h, w = max(side, planes.shape[1]), max(side, planes.shape[2])
             n = len(tile_origins(h, side, patching.stride)) * len(tile_origins(w, side, patching.stride))
         else:
             objects = objects_of(plane, index)
+            if missing is not None and objects.labels is not None:
+                plane = _unfill_broken_objects(plane, missing, objects.labels)
             n = len(objects)
             if n == 0:
                 notes.append(f"page {index}: no objects found")
@@ -340,14 +343,31 @@ def patches_from_planes(
     return arr, sources, dropped, notes
 
 
-def _finite_plane(plane: np.ndarray) -> tuple:
+def _finite_plane(plane: np.ndarray) -> np.ndarray:
     """A (Y, X, C) float plane with its non-finite pixels filled, channel by channel
-    (:func:`ddrcore.objects.detect.fill_non_finite`), and how many pixels were filled."""
+    (:func:`ddrcore.objects.detect.fill_non_finite`)."""
     from ..objects.detect import fill_non_finite
 
-    bad = ~np.isfinite(plane)
-    out = np.stack([fill_non_finite(plane[..., c]) for c in range(plane.shape[-1])], -1).astype(plane.dtype)
-    return out, int(bad.any(axis=-1).sum())
+    return np.stack([fill_non_finite(plane[..., c]) for c in range(plane.shape[-1])], -1).astype(plane.dtype)
+
+
+#: An object more than this share of whose own pixels were NaN or infinite is not measured or scored: its
+#: data is missing, not a few dead pixels (its patch is left out, as a patch with NaN always was).
+BROKEN_OBJECT_SHARE = 0.1
+
+
+def _unfill_broken_objects(plane: np.ndarray, missing: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``plane`` with the filled pixels of objects mostly missing set back to NaN (see BROKEN_OBJECT_SHARE)."""
+    # Counted over the ids present (label ids may be sparse and large: a bincount over them is not).
+    ids, where = np.unique(np.asarray(labels), return_inverse=True)
+    where = where.reshape(missing.shape)
+    lost = np.bincount(where[missing], minlength=len(ids))
+    broken = (lost > BROKEN_OBJECT_SHARE * np.bincount(where.ravel(), minlength=len(ids))) & (ids != 0)
+    if not broken.any():
+        return plane
+    out = plane.copy()
+    out[broken[where] & missing] = np.nan
+    return out
 
 
 def patch_budget() -> int:
