@@ -230,7 +230,8 @@ def _grid_patches(img: np.ndarray, path: str, page: int, side: int, stride: Opti
     return crops, sources
 
 
-def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, patching: Patching):
+def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, patching: Patching,
+                    unknown: Optional[np.ndarray] = None):
     """One object-true crop per object of one (Y, X, C) page: (crops, sources, objects left out at the border)."""
     from ..objects.crops import neighbour_margin, object_crop, satellites
     from ..objects.measure import against_page, touches_border
@@ -239,7 +240,7 @@ def _object_patches(img: np.ndarray, path: str, page: int, side: int, objects, p
     grey = img.astype(np.float64).mean(axis=-1)
     read_against = [()] * n
     if objects.labels is not None and n:
-        measured, read_against = against_page(grey, objects.labels, objects.ids)
+        measured, read_against = against_page(grey, objects.labels, objects.ids, unknown)
         border = touches_border(objects.labels, objects.ids)
     else:
         measured = np.full((n, 0), np.nan)
@@ -320,7 +321,7 @@ def patches_from_planes(
         if patching.is_grid:
             crops, srcs = _grid_patches(plane, path, index, side, patching.stride)
         else:
-            crops, srcs, _left_out = _object_patches(plane, path, index, side, objects, patching)
+            crops, srcs, _left_out = _object_patches(plane, path, index, side, objects, patching, missing)
             # Objects left out at the border are not problems: that is the policy the user chose.
             if not crops:
                 notes.append(f"page {index}: no objects found away from the border")

@@ -75,7 +75,8 @@ def _measure(grey: np.ndarray, mask: np.ndarray, scale: float, page: tuple = ())
     return m, page
 
 
-def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0, scales: Optional[Sequence[tuple]] = None):
+def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0, scales: Optional[Sequence[tuple]] = None,
+              reference: Optional[Sequence[float]] = None):
     """Validation patches (N, C, S, S) and odd cells made from them, with both sides' measurements.
 
     ``scales``: each patch's ``PatchSource.against_page``; given, the intensities are read against its
@@ -120,7 +121,8 @@ def odd_cells(raw: np.ndarray, sides: Sequence[int], seed: int = 0, scales: Opti
         from types import SimpleNamespace
 
         return feature_matrix([SimpleNamespace(measurements=tuple(r), against_page=p) for r, p in zip(rows, pages)],
-                              relative=scales is not None) if rows else np.zeros((0, len(MEASUREMENTS)))
+                              relative=scales is not None, reference=reference) if rows else \
+            np.zeros((0, len(MEASUREMENTS)))
 
     return (np.asarray(raw)[keep].astype(np.float32), features(m_normal, p_normal),
             np.asarray(odd, np.float32).reshape(-1, *np.asarray(raw).shape[1:]), features(m_odd, p_odd), kinds)
@@ -137,8 +139,9 @@ def check_cells(model, raw_val: np.ndarray, sides: Sequence[int], seed: int = 0,
     from .combined import calibration
     from .scoring import roc_auc, score_patches
 
-    page = scales if getattr(model.config, "measure_intensity", "raw") == "page" and scales is not None else None
-    normal, f_normal, odd, f_odd, kinds = odd_cells(raw_val, sides, seed, page)
+    reference = getattr(model.measure, "reference", None)
+    page = scales if reference is not None and scales is not None else None
+    normal, f_normal, odd, f_odd, kinds = odd_cells(raw_val, sides, seed, page, reference)
     out: dict = {"cell_n": int(len(normal))}
     if len(normal) < 2 or model.measure is None:
         out.update(cell_auc=None, cell_warning="")

@@ -47,7 +47,8 @@ _FLOOR = 1e-12
 _RANGES = {"mean": (0, 1e6), "std": (1e-100, 1e6), "train": (0, 1e6), "calibration": (0, 1e6)}
 
 
-def feature_matrix(sources: Sequence, relative: bool = False) -> np.ndarray:
+def feature_matrix(sources: Sequence, relative: bool = False, reference: Optional[Sequence[float]] = None
+                   ) -> np.ndarray:
     """(N, F) features of patches from their measurements; rows of NaN where a patch has none.
 
     With ``relative``, the intensities are read against the object's page
@@ -55,12 +56,14 @@ def feature_matrix(sources: Sequence, relative: bool = False) -> np.ndarray:
     and centre-over-rim ratio above that background): mean and brightest
     pixel as (value - background) / (typical - background), the integrated
     intensity above the background in the same unit, the two ratios above
-    the background.  A field taken at 1.2 times the
-    exposure, or with another camera offset, then measures as it did; an
-    object twice as bright as its page's typical one still measures 2.  (Read
-    raw, a brighter field moved every object's intensities alike, and the
-    measurement score flagged 30 of its 40 normal nuclei.)  Sources without
-    a scale keep their raw intensities.
+    the background.  A field taken at 1.2 times the exposure, or with another
+    camera offset, then measures as it did; an object twice as bright as its
+    page's typical one still measures 2.  (Read raw, a brighter field moved
+    every object's intensities alike, and the measurement score flagged 30
+    of its 40 normal nuclei.)  A source whose page says nothing (too few
+    objects clearly above its background) is read against ``reference``,
+    the training pages' (background, typical object) in native units; with
+    no reference, raw.
 
     Examples
     --------
@@ -74,8 +77,11 @@ def feature_matrix(sources: Sequence, relative: bool = False) -> np.ndarray:
     ...         for x, k in ((m, 1.0), (brighter, 1.2)))
     >>> bool(np.allclose(a, b)), round(float(np.exp(a[0, 6])), 3)
     (True, 0.8)
+    >>> c = feature_matrix([S(measurements=m, against_page=())], relative=True, reference=(10.0, 60.0))
+    >>> round(float(np.exp(c[0, 6])), 3)
+    0.8
     """
-    from ..objects.measure import MEASUREMENTS
+    from ..objects.measure import DIMMEST, MEASUREMENTS
 
     out = np.full((len(sources), len(MEASUREMENTS)), np.nan)
     for i, s in enumerate(sources):
@@ -85,22 +91,38 @@ def feature_matrix(sources: Sequence, relative: bool = False) -> np.ndarray:
             page = getattr(s, "against_page", ())
             if relative and len(page) == 4:
                 out[i, 6:11] = _relative_intensities(out[i], *page)
+            elif relative and reference is not None:
+                # Its CV taken above the reference's background too (measured above zero: its spread is
+                # cv * mean); its centre ratio as measured.
+                background, unit = reference[0], reference[1] - reference[0]
+                cv = out[i, 9] * out[i, 6] / max(out[i, 6] - background, DIMMEST * unit)
+                out[i, 6:11] = _relative_intensities(out[i], background, reference[1], cv, out[i, 10])
     logs = list(_LOG)
     out[:, logs] = np.log(np.maximum(out[:, logs], _TINY))
     return out
 
 
-#: The least an object's intensities above the background count, as a share of the typical object's: an
-#: object detected where the page's background is higher than its own (a dim corner of a vignetted field)
-#: measures dim, not infinitely so.
-_DIMMEST = 0.05
+def page_reference(sources: Sequence) -> Optional[tuple]:
+    """(background, typical object) of the pages the sources come from, their medians; None where none says.
+
+    >>> from types import SimpleNamespace as S
+    >>> page_reference([S(against_page=(10.0, 60.0, 0.1, 1.0)), S(against_page=()), S(against_page=(20.0, 80.0, 0.1, 1.0))])
+    (15.0, 70.0)
+    """
+    pages = np.array([s.against_page[:2] for s in sources if len(getattr(s, "against_page", ())) == 4], float)
+    if not len(pages):
+        return None
+    background, typical = (float(v) for v in np.median(pages, axis=0))
+    return (background, typical) if typical > background else None
 
 
 def _relative_intensities(m: np.ndarray, background: float, typical: float, cv: float, ratio: float) -> np.ndarray:
     """Columns 6-10 of a measurement row (mean, max, integrated, CV, centre ratio) against the page."""
+    from ..objects.measure import DIMMEST
+
     unit = typical - background
-    return np.array([max((m[6] - background) / unit, _DIMMEST), max((m[7] - background) / unit, _DIMMEST),
-                     max((m[8] - background * m[0]) / unit, _DIMMEST * m[0]), cv, ratio])
+    return np.array([max((m[6] - background) / unit, DIMMEST), max((m[7] - background) / unit, DIMMEST),
+                     max((m[8] - background * m[0]) / unit, DIMMEST * m[0]), cv, ratio])
 
 
 def has_features(features: np.ndarray) -> bool:
@@ -178,13 +200,16 @@ class MeasureModel:
     """
 
     def __init__(self, mean: np.ndarray, std: np.ndarray, train: np.ndarray, calibration=None,
-                 whiten: Optional[np.ndarray] = None):
+                 whiten: Optional[np.ndarray] = None, reference: Optional[Sequence[float]] = None):
         self.mean = np.asarray(mean, np.float64)
         self.std = np.asarray(std, np.float64)
         # The whitening applied after standardising (:func:`whitening`); the identity for model files
         # written before it existed, which then score exactly as they did.
         self.whiten = np.eye(len(self.mean)) if whiten is None else np.asarray(whiten, np.float64)
         self.train = np.asarray(train, np.float64)      # standardised, whitened training features
+        # The training pages' (background, typical object) in native units (page_reference): what a page
+        # that says nothing itself is read against; None in models reading raw intensities.
+        self.reference = None if reference is None else (float(reference[0]), float(reference[1]))
         # (mean, std) of log AS_m over the normals, each scored against the others: AS_m's scale.
         self.calibration = tuple(calibration) if calibration is not None else measure_calibration(
             self.score_left_out())
@@ -226,7 +251,8 @@ class MeasureModel:
     def to_dict(self) -> dict:
         # float64 as computed: a reloaded model scores exactly as the one that was saved.
         return {"mean": self.mean, "std": self.std, "train": self.train,
-                "calibration": np.asarray(self.calibration, np.float64), "whiten": self.whiten}
+                "calibration": np.asarray(self.calibration, np.float64), "whiten": self.whiten,
+                **({"reference": np.asarray(self.reference, np.float64)} if self.reference is not None else {})}
 
     @staticmethod
     def from_dict(d: dict, n_features: int) -> "MeasureModel":
@@ -259,7 +285,13 @@ class MeasureModel:
                     or np.abs(whiten).max() > _RANGES["train"][1]):
                 raise ValueError(f"measure model whitening must be a finite {n_features} x {n_features} matrix "
                                  "of modest values")
-        return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"], whiten)
+        reference = None
+        if d.get("reference") is not None:        # absent in model files reading raw intensities
+            reference = np.asarray(d["reference"], np.float64)
+            if (reference.shape != (2,) or not np.isfinite(reference).all() or not reference[1] > reference[0]
+                    or np.abs(reference).max() > 1e300):
+                raise ValueError("measure model reference must be a finite background below a typical object")
+        return MeasureModel(arrays["mean"], arrays["std"], arrays["train"], arrays["calibration"], whiten, reference)
 
 
 def cell_score(latent: np.ndarray, residual: np.ndarray, measure: np.ndarray, cal, measure_cal,

@@ -324,10 +324,10 @@ def check_payload(payload: dict, max_bytes: Optional[int] = None):
         if raw["train"].numel() > 4 * 10**6:
             raise _bad("measure", "holds more training objects than ddrid ever stores")
         # "whiten" is absent in model files from before AS_m was whitened (they score as they did).
-        if "whiten" in raw and not isinstance(raw["whiten"], torch.Tensor):
+        if any(k in raw and not isinstance(raw[k], torch.Tensor) for k in ("whiten", "reference")):
             raise _bad("measure", "is malformed")
         try:
-            arrays = {k: raw[k].double().numpy() for k in (*keys, "whiten") if k in raw}
+            arrays = {k: raw[k].double().numpy() for k in (*keys, "whiten", "reference") if k in raw}
             measure = MeasureModel.from_dict(arrays, len(MEASUREMENTS))
         except ValueError as exc:
             raise _bad("measure", str(exc)) from None

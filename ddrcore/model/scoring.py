@@ -282,7 +282,8 @@ def add_cell_scores(model: DDRIDModel, scores: Scores, sources) -> Scores:
     cal = combined_score.calibration(model.validation_scores)
     if model.measure is None or cal is None or scores.residual is None or len(sources) == 0:
         return scores
-    features = feature_matrix(sources, model.config.measure_intensity == "page")
+    reference = model.measure.reference
+    features = feature_matrix(sources, reference is not None, reference)
     if not has_features(features):
         if model.score_type in ("measure", "cell"):
             raise ValueError("this model ranks objects by their measurements too, but these patches have none "

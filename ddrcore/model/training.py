@@ -376,13 +376,17 @@ def _fit_measurements(model: DDRIDModel, sources, train_idx, val_idx, views: int
     Its scale on normals comes from each object scored against the others
     (leave one out), so it rests on all of them, not on the validation few.
     """
-    from .cellscore import MeasureModel, cell_parts_text, cell_score, feature_matrix, has_features
+    from .cellscore import MeasureModel, cell_parts_text, cell_score, feature_matrix, has_features, page_reference
     from .combined import calibration
 
-    features = feature_matrix(sources, model.config.measure_intensity == "page")
+    # Intensities against each object's page, or the training pages' reference where a page says nothing
+    # (a page model never reads raw); raw if no training page says anything.
+    reference = page_reference(sources) if model.config.measure_intensity == "page" else None
+    features = feature_matrix(sources, reference is not None, reference)
     if not has_features(features) or len(features) < 3 or len(val_idx) < 1:
         return
     model.measure = MeasureModel.fit(features)
+    model.measure.reference = reference
     # The validation objects' AS_m (each against the other normals, repeated for its views as AS_c was
     # scored), paired with their other scores; AS_m's scale itself rests on every normal (the calibration).
     val_measure = np.tile(model.measure.score_left_out()[np.asarray(val_idx)], views)

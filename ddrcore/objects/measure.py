@@ -99,46 +99,85 @@ def measure_objects(grey: np.ndarray, labels: np.ndarray, ids, texture_above: Op
     return out if texture_above is None else (out, texture)
 
 
-def page_background(grey: np.ndarray, labels: np.ndarray) -> Optional[float]:
-    """The median of a page's finite pixels outside every object, or None where there are none.
+def page_background(grey: np.ndarray, labels: np.ndarray, unknown: Optional[np.ndarray] = None) -> Optional[tuple]:
+    """(median, noise) of a page's finite pixels outside every object, or None where there are none.
+
+    ``unknown`` marks pixels that held no data (NaN filled in), which say nothing about the background.
+    The noise is the pixels' robust spread (1.4826 times their median absolute deviation).
 
     >>> page_background(np.array([[1.0, 5.0], [3.0, 9.0]]), np.array([[0, 1], [0, 0]]))
-    3.0
+    (3.0, 2.9652)
     """
     grey = np.asarray(grey, np.float64)
     free = np.isfinite(grey) & (np.asarray(labels) == 0)
-    return float(np.median(grey[free])) if free.any() else None
+    if unknown is not None:
+        free &= ~unknown
+    if not free.any():
+        return None
+    values = grey[free]
+    median = float(np.median(values))
+    return median, round(1.4826 * float(np.median(np.abs(values - median))), 6)
 
 
-def against_page(grey: np.ndarray, labels: np.ndarray, ids) -> tuple:
+#: A page reads its objects' intensities against itself only with at least this many objects clearly
+#: above its background (the typical one of fewer says little, and one object would be its own typical).
+MIN_PAGE_OBJECTS = 5
+#: "Clearly above": a mean this many noise SDs over the background's median (faint debris beside the
+#: nuclei must not make the typical object, and with it the unit, nearly the background).
+CLEAR_OF_BACKGROUND = 3.0
+#: The least an object's signal above the background counts, as a share of the typical object's: an object
+#: dimmer than that (a dim corner of a vignetted field) measures dim, not infinitely so.
+DIMMEST = 0.05
+
+
+def against_page(grey: np.ndarray, labels: np.ndarray, ids, unknown: Optional[np.ndarray] = None) -> tuple:
     """Each object's measurements and what AS_m reads its intensities against: ``(rows, page)``.
 
     ``rows`` are :func:`measure_objects`' rows, in native units.  ``page``
     holds, per object, (background, typical object, CV, centre-over-rim
-    ratio): the page's background (:func:`page_background`), its objects'
-    median mean intensity (so the few odd ones sought do not move it), and
-    the object's two texture ratios taken above that background; an empty
-    tuple where the page says nothing (no background, or objects no brighter
-    than it).
+    ratio): the page's background (:func:`page_background`), the median mean
+    intensity of its objects clearly above that background (at least
+    :data:`MIN_PAGE_OBJECTS` of them), and the object's two texture ratios
+    taken above the background (an object under :data:`DIMMEST` of the
+    typical signal: its CV over that floor, its ratio 1).  An empty tuple
+    where the page says nothing (no background, too few clear objects); the
+    model's own reference is read then (:class:`ddrcore.model.cellscore.MeasureModel`).
 
     Examples
     --------
-    >>> lab = np.zeros((20, 20), int); lab[2:6, 2:6] = 1; lab[10:14, 10:14] = 2
-    >>> img = np.where(lab > 0, 110.0, 10.0)
-    >>> rows, page = against_page(img + 90.0, lab, [1, 2])          # a camera offset of 90
-    >>> page[0][:2], round(page[0][3], 3), round(float(rows[0, 10]), 3)
-    ((100.0, 200.0), 1.0, 1.0)
+    >>> lab = np.zeros((40, 40), int)
+    >>> for k in range(6): lab[2 + 6 * k: 6 + 6 * k, 2:6] = k + 1
+    >>> img = np.where(lab > 0, 110.0, 10.0) + np.random.default_rng(0).normal(0, 1, lab.shape)
+    >>> rows, page = against_page(img + 90.0, lab, range(1, 7))          # a camera offset of 90
+    >>> round(page[0][0]), round(page[0][1])
+    (100, 200)
+    >>> against_page(img, lab, [1, 2])[1][:1] == against_page(img[:8], lab[:8], [1])[1]   # one object: ()
+    True
     """
-    background = page_background(grey, labels)
-    if background is None:
+    ids = list(ids)
+    found = page_background(grey, labels, unknown)
+    if found is None:
         return measure_objects(grey, labels, ids), [()] * len(ids)
+    background, noise = found
     rows, texture = measure_objects(grey, labels, ids, texture_above=background)
     means = rows[:, 6][np.isfinite(rows[:, 6])]
-    typical = float(np.median(means)) if means.size else float("nan")
-    if not (np.isfinite(background) and np.isfinite(typical)) or typical <= background:
+    clear = means[means > background + CLEAR_OF_BACKGROUND * noise]
+    if clear.size < MIN_PAGE_OBJECTS:
         return rows, [()] * len(ids)
-    return rows, [(background, typical, float(t[0]), float(t[1])) if np.isfinite(t).all() else ()
-                  for t in texture]
+    typical = float(np.median(clear))
+    floor = DIMMEST * (typical - background)
+    page = []
+    for row, (cv, ratio) in zip(rows, texture):
+        if not (np.isfinite(cv) and np.isfinite(ratio)):
+            page.append(())
+            continue
+        above = row[6] - background
+        if above < floor:
+            # Its spread over a floor, not over almost nothing; its centre and rim alike are near nothing.
+            spread = cv * above if above > 0 else float(row[9]) * (row[6] - min(0.0, background))
+            cv, ratio = spread / floor, 1.0
+        page.append((background, typical, float(cv), float(ratio)))
+    return rows, page
 
 
 def _measure_regions(regions, row_of: dict, present: np.ndarray, out: np.ndarray, offset: float = 0.0,

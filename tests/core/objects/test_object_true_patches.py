@@ -270,6 +270,32 @@ def test_a_field_taken_brighter_or_with_a_camera_offset_measures_as_it_did(cell_
         2 * np.median(run_to_end(score_patches(raw, test)).measure)
 
 
+def test_a_page_too_few_objects_to_say_its_scale_is_read_against_the_training_pages(cell_model, tmp_path):
+    """One nucleus on its page is its own typical object, so a page model read it as nothing like the normals
+    (AS_m 69 against 1.9 in its field), and any page without a scale fell back to raw intensities, which a
+    model trained on page-relative ones flags wholesale."""
+    from ddrcore.model.scoring import score_patches
+
+    model, test, root = cell_model
+    assert model.measure.reference is not None and model.measure.reference[1] > model.measure.reference[0]
+    whole = run_to_end(score_patches(model, test))
+    img, lab = tifffile.imread(root / "test" / "f.tif"), tifffile.imread(root / "test" / "f_masks.tif")
+    (tmp_path / "one").mkdir()
+    tifffile.imwrite(tmp_path / "one" / "f.tif", img[4:37, 4:37])
+    tifffile.imwrite(tmp_path / "one" / "f_masks.tif", lab[4:37, 4:37])
+    alone = run_to_end(load_patches(tmp_path / "one", patching=replace_border(model.config.patching())))
+    assert len(alone) == 1 and alone.sources[0].against_page == ()
+    k = [s.object_id for s in test.sources].index(alone.sources[0].object_id)
+    s = run_to_end(score_patches(model, alone))
+    assert abs(np.log(s.measure[0] / whole.measure[k])) < np.log(1.5), (s.measure[0], whole.measure[k])
+
+
+def replace_border(patching):
+    from dataclasses import replace
+
+    return replace(patching, border="include")
+
+
 def test_the_cell_score_survives_the_model_file_and_a_forged_one_is_refused(cell_model):
     import torch
 
