@@ -379,21 +379,66 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     # will.  Where the light varies, so does the noise (photon noise grows with it), so each part of
     # the page is read in units of its own noise, or the bright side's noise passes for objects.
     noise = local_noise(img)
+    light = light_surface(img)
     largest = min(img.shape) / 10
-    coarse = _size_of_parts(_flattened(img, largest, noise))
+    coarse = _size_of_parts(_flattened(img - light, largest, noise))
     if coarse is None or coarse > largest:
         # Parts larger than the background's scale are what is left of the light itself, not objects.
         return None
-    return _size_of_parts(_flattened(img, coarse, noise)) or coarse
+    size = _size_of_parts(_flattened(img - light, coarse, noise)) or coarse
+    # What is left of light that is not a quadratic (a Gaussian fall-off) can pass for specks over noise
+    # alone: a size at which detection finds nothing is no size.
+    return size if len(detect_objects(img, float(np.clip(size, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE)))) else None
 
 
 def _flattened(img: np.ndarray, scale: float, noise: np.ndarray) -> np.ndarray:
-    """The page less its background at ``scale``, in units of its local noise, without a margin along its
-    edge: where the light rises towards an edge the opening cuts the top off that rise (it cannot see
-    past the edge), and the band it leaves would pass for objects."""
-    m = int(np.ceil(2.5 * scale))       # the opening's window: how far in the edge reaches
-    flat = subtract_background(img, scale) / noise
-    return flat[m:-m, m:-m] if min(flat.shape) > 2 * m + 16 else flat
+    """The page less its background at ``scale``, in units of its local noise."""
+    return subtract_background(img, scale) / noise
+
+
+def light_surface(img: np.ndarray, tiles: int = 16) -> np.ndarray:
+    """The page's light as a smooth surface: a quadratic in y and x fitted to the background of its tiles.
+
+    Each of ``tiles`` x ``tiles`` tiles gives its 25th percentile (its
+    background, unless objects cover three quarters of it); the quadratic is
+    fitted by least squares, twice leaving out tiles 2.5 robust SDs off it.
+    Taken out before the opening that finds the background: where the light
+    rises towards an edge, the opening (which cannot see past the edge) cut
+    the top off the rise and left a bright band that passed for objects.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> ramp = 100.0 + 3.0 * xx + 0.05 * (yy - 32) ** 2
+    >>> bool(np.ptp(light_surface(ramp) - ramp) < 1.0)        # the same shape, under it by a constant
+    True
+    """
+    img = np.asarray(img, np.float64)
+    h, w = img.shape
+    ty, tx = max(1, h // tiles), max(1, w // tiles)
+    ny, nx = h // ty, w // tx
+    if ny < 3 or nx < 3:
+        return np.full(img.shape, float(np.percentile(img, 25)))
+    blocks = img[: ny * ty, : nx * tx].reshape(ny, ty, nx, tx)
+    level = np.percentile(blocks, 25, axis=(1, 3)).ravel()
+    cy = (np.arange(ny) * ty + (ty - 1) / 2) / h - 0.5
+    cx = (np.arange(nx) * tx + (tx - 1) / 2) / w - 0.5
+    gy, gx = (g.ravel() for g in np.meshgrid(cy, cx, indexing="ij"))
+
+    def design(y, x):
+        return np.stack([np.ones_like(y), y, x, y * y, x * x, y * x], -1)
+
+    keep = np.ones(level.size, bool)
+    for _ in range(3):
+        coef = np.linalg.lstsq(design(gy[keep], gx[keep]), level[keep], rcond=None)[0]
+        off = level - design(gy, gx) @ coef
+        spread = 1.4826 * float(np.median(np.abs(off[keep] - np.median(off[keep])))) or 1.0
+        keep = np.abs(off) <= 2.5 * spread
+        if keep.sum() < 6:
+            break
+    yy = np.arange(h)[:, None] / h - 0.5
+    xx = np.arange(w)[None, :] / w - 0.5
+    return (coef[0] + coef[1] * yy + coef[2] * xx + coef[3] * yy * yy + coef[4] * xx * xx + coef[5] * yy * xx)
 
 
 def local_noise(img: np.ndarray, tiles: int = 8) -> np.ndarray:

@@ -680,6 +680,13 @@ def test_uneven_light_does_not_hide_the_objects_from_the_size_estimate(tmp_path)
         tifffile.imwrite(tmp_path / "field.tif", img)
         assert len(load(tmp_path, patching=Patching("auto"))) >= 12
     assert estimate_object_size(rng.poisson(1000 * gradient).astype(np.uint16)) is None
+    assert estimate_object_size(rng.poisson(1000 * vignette).astype(np.uint16)) is None
+    # Nuclei only near the edges (the first form looked at the page's central half alone, and found none).
+    outer = f.image.astype(float)
+    central = [k for k, (cy, cx) in enumerate(f.centers, 1) if 70 <= cy <= 314 and 70 <= cx <= 314]
+    outer[np.isin(f.labels, central)] = np.median(f.image)
+    img = rng.poisson((1000 + 0.25 * outer) * vignette).astype(np.uint16)
+    assert len(central) >= 2 and estimate_object_size(img) == pytest.approx(estimate_object_size(f.image), rel=0.3)
 
 
 def test_an_image_whose_own_size_cannot_be_estimated_says_what_it_was_cut_at(tmp_path, monkeypatch):
