@@ -379,21 +379,16 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     # will.  Where the light varies, so does the noise (photon noise grows with it), so each part of
     # the page is read in units of its own noise, or the bright side's noise passes for objects.
     noise = local_noise(img)
-    light = light_surface(img)
+    even = img - light_surface(img)
     largest = min(img.shape) / 10
-    coarse = _size_of_parts(_flattened(img - light, largest, noise))
+    coarse = _size_of_parts(subtract_background(even, largest) / noise)
     if coarse is None or coarse > largest:
         # Parts larger than the background's scale are what is left of the light itself, not objects.
         return None
-    size = _size_of_parts(_flattened(img - light, coarse, noise)) or coarse
+    size = _size_of_parts(subtract_background(even, coarse) / noise) or coarse
     # What is left of light that is not a quadratic (a Gaussian fall-off) can pass for specks over noise
     # alone: a size at which detection finds nothing is no size.
     return size if len(detect_objects(img, float(np.clip(size, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE)))) else None
-
-
-def _flattened(img: np.ndarray, scale: float, noise: np.ndarray) -> np.ndarray:
-    """The page less its background at ``scale``, in units of its local noise."""
-    return subtract_background(img, scale) / noise
 
 
 def light_surface(img: np.ndarray, tiles: int = 16) -> np.ndarray:
