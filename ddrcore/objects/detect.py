@@ -294,11 +294,15 @@ def stands_out(sample: np.ndarray, threshold: float) -> bool:
     noise = 1.4826 * float(np.median(np.abs(rest - centre)))
     # In a confluent field (nuclei over half the page) most of "the rest" is the flanks of touching nuclei,
     # whose spread passed for noise: 12 fields at 57-67 % cover gave no objects at all.  The background's
-    # own spread, below its mode, says what noise is there; the smaller of the two is taken, so a page of
-    # noise alone (whose lower half reads wider that way) is judged as before.
-    noise = min(noise, background_noise(rest))
+    # own spread, below its mode, says what noise is there; doubled, because a skewed noise (photon counts
+    # of a few per pixel) reads down to half its spread there, and noise alone must stay noise.
+    noise = min(noise, LOWER_SIDE_MARGIN * background_noise(rest))
     contrast = float(np.median(v[above])) - centre
     return contrast > MIN_CONTRAST * noise if noise > 0 else contrast > 0
+
+
+#: How much wider than :func:`background_noise` reads it the noise may be (see :func:`stands_out`).
+LOWER_SIDE_MARGIN = 2.0
 
 
 def background_noise(values: np.ndarray) -> float:
@@ -306,7 +310,9 @@ def background_noise(values: np.ndarray) -> float:
 
     Pixels above the background's mode mix noise with the flanks of objects;
     below it lies noise alone.  A Gaussian's half below its mode has a median
-    distance of 0.674 SD from it, hence the factor 1.4826.
+    distance of 0.674 SD from it, hence the factor 1.4826.  Infinite (no
+    reading) where the values pile against a floor (a camera's zero, photon
+    counts of 0): there nothing, or nothing but the floor, lies below the mode.
 
     Examples
     --------
@@ -317,6 +323,8 @@ def background_noise(values: np.ndarray) -> float:
     1.0
     >>> round(1.4826 * float(np.median(np.abs(v - np.median(v)))) / 10)      # the plain MAD's reading
     13
+    >>> background_noise(np.maximum(rng.normal(0, 10, 20000), 0))            # clipped at zero
+    inf
     """
     v = np.asarray(values, np.float64).ravel()
     v = v[np.isfinite(v)]
@@ -332,7 +340,19 @@ def background_noise(values: np.ndarray) -> float:
     below = mode - v[v < mode]
     if below.size < 10:
         return float("inf")
-    return 1.4826 * float(np.median(below))
+    spread = 1.4826 * float(np.median(below))
+    # A noise's lower tail runs on past its spread: the lowest values (the 0.5th percentile) lie 2-2.6 SDs
+    # below the mode.  Values piled on a floor do not (photon counts of 0.1 per pixel, smoothed, are zero
+    # wherever no photon came near: 0.9 of their spread there); their spread below the mode says nothing of
+    # the noise (0.0015 for a spread of 0.049, and such pages filled with thousands of "objects").
+    if mode - lo < MIN_TAIL * spread:
+        return float("inf")
+    return spread
+
+
+#: How far below the mode, in its lower side's SDs, the lowest values must reach for :func:`background_noise`
+#: to read them as a noise's (a Gaussian's 0.5th percentile lies 2.6 SDs below).
+MIN_TAIL = 1.5
 
 
 #: Pixels above the noise that make an object in a page sample (a 3 x 3 speck at least).
@@ -364,27 +384,32 @@ def object_threshold(sample: np.ndarray, full: Optional[np.ndarray] = None) -> O
     >>> 110 < object_threshold(page) < 160
     True
     """
+    return _object_threshold(sample, full)[0]
+
+
+def _object_threshold(sample: np.ndarray, full: Optional[np.ndarray] = None) -> tuple:
+    """:func:`object_threshold` and whether the objects stood out clearly (Otsu's threshold held)."""
     v = np.asarray(sample, np.float64)
     threshold = foreground_threshold(v)
     if stands_out(v, threshold):
-        return threshold
+        return threshold, True
     flat = v.ravel()
     med = float(np.median(flat))
     noise = 1.4826 * float(np.median(np.abs(flat - med)))
     if not noise > 0:
-        return None
+        return None, False
     from scipy import ndimage as ndi
 
     high = med + MIN_CONTRAST * noise
     page = v if full is None else np.asarray(full)
     parts, n = ndi.label(page > high)
     if n == 0:
-        return None
+        return None, False
     sizes = np.bincount(parts.ravel())[1:]
     if sizes.max() < MIN_SPARSE_PIXELS or sizes[sizes >= MIN_SPARSE_PIXELS].sum() < 0.5 * sizes.sum():
-        return None
+        return None, False
     above = page[parts > 0]
-    return max(med + 0.5 * (float(np.median(above)) - med), med + 3 * noise)
+    return max(med + 0.5 * (float(np.median(above)) - med), med + 3 * noise), False
 
 
 def estimate_object_size(image: np.ndarray) -> Optional[float]:
@@ -517,7 +542,7 @@ def _size_of_parts(img: np.ndarray) -> Optional[float]:
         return None
     sm = ndi.gaussian_filter(img, 1.0)
     sample = sm[:: max(1, sm.shape[0] // 512), :: max(1, sm.shape[1] // 512)]
-    threshold = object_threshold(sample, sm)
+    threshold, clear = _object_threshold(sample, sm)
     if threshold is None:
         return None                      # noise alone: nothing to size
     mask = sm > threshold
@@ -535,35 +560,51 @@ def _size_of_parts(img: np.ndarray) -> Optional[float]:
         ids = np.flatnonzero(all_areas >= 9) + 1
     if ids.size == 0:
         return None
-    use = all_areas[ids - 1]
-    # Specks of noise above the threshold can outnumber the objects of a sparse field; weighted by
-    # area, the objects dominate.  Parts under a twentieth of that area-weighted typical part are
-    # specks, and the median of the rest is the estimate (plain median: clumps do not pull it up).
-    order = np.sort(use)
-    weighted = float(order[np.searchsorted(np.cumsum(order), 0.5 * order.sum())])
-    ids, use = ids[use >= 0.05 * weighted], use[use >= 0.05 * weighted]
+    use = all_areas[ids - 1].astype(float)
     diameters = np.sqrt(4 * use / np.pi)
-    # That held while most objects stood alone.  In a confluent field most parts are clumps of touching
-    # objects, and the median read 31-40 px for nuclei of 24.  A part's widest inscribed disc is about one
-    # object across whether the part is one object or a clump of them, so a part much larger than that
-    # disc is a clump, and it counts as one object of its inscribed diameter, scaled as the parts that
-    # stand alone scale theirs (an ellipse is wider than its inscribed disc).
+    # Most objects standing alone, the median part is a typical object: clumps of touching ones are few
+    # and large, and the median ignores them.  In a confluent field most parts are clumps, and the median
+    # read 31-40 px for nuclei of 24.  A part's widest inscribed disc is about one object across whether
+    # the part is one object or a clump of them, so a part much wider than that disc and not convex (an
+    # elongated object is convex) is a clump, and it counts as one object of its inscribed diameter,
+    # scaled as the parts that stand alone scale theirs (an ellipse is wider than its inscribed disc).
     inscribed = 2 * np.asarray(ndi.maximum(ndi.distance_transform_edt(mask), labels, ids), float)
     ratio = diameters / np.maximum(inscribed, 1.0)
-    alone = ratio <= CLUMP_RATIO
-    if alone.sum() >= 3:
-        # An elongated object is wide for its inscribed disc too, but no larger than the rest: a clump is.
-        alone |= use < CLUMP_AREA * float(np.median(use[alone]))
+    # (Only where objects stand out clearly: above a threshold set among noise, parts are irregular
+    # specks, which would read as clumps of small objects.  And a speck's outline says nothing.)
+    clump = (ratio > CLUMP_RATIO) & (use >= 4 * 9) & clear
+    if clump.any():
+        boxes = ndi.find_objects(labels)
+        for j in np.flatnonzero(clump):
+            clump[j] = solidity(labels[boxes[ids[j] - 1]] == ids[j]) < CLUMP_SOLIDITY
+    alone = ~clump
+    # Specks of noise above the threshold can outnumber the objects of a sparse field; weighted by
+    # area, the objects dominate.  Lone parts under a twentieth of that area-weighted typical part are
+    # specks.  (A clump is never one; weighted with the clumps, a confluent field's typical part was so
+    # large that its lone nuclei counted as specks.)
+    lone = diameters[alone]
+    if lone.size:
+        areas = np.sort(lone ** 2)
+        weighted = float(areas[np.searchsorted(np.cumsum(areas), 0.5 * areas.sum())])
+        lone = lone[lone ** 2 >= 0.05 * weighted]
+    # The clumps, one object each of their inscribed diameter, scaled as the lone parts scale theirs (or
+    # as they are where fewer than 3 stand alone: a field of doublets).
     scale = float(np.median(ratio[alone])) if alone.sum() >= 3 else 1.0
-    d = float(np.median(np.where(alone, diameters, inscribed * scale)))
+    parts = np.concatenate([lone, inscribed[clump] * scale])
+    if parts.size < 3 and clump.any():
+        # A page that is one or two merged blobs (a confluent field at low signal, or packed tighter than
+        # its nuclei's own width) says nothing of what one object is: its blob's inscribed disc read 163 px.
+        return None
+    d = float(np.median(parts))
     return float(np.clip(d, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
 
 
 #: A part whose equivalent diameter exceeds its widest inscribed disc by more than this is taken for a
-#: clump of touching objects: two touching discs give 1.41, an ellipse of axis ratio 0.6 gives 1.29.
+#: clump of touching objects: two touching discs give 1.41, an ellipse of axis ratio 0.6 gives 1.29 ...
 CLUMP_RATIO = 1.35
-#: ... and holds at least this many times the area of a typical part that stands alone.
-CLUMP_AREA = 1.5
+#: ... if it is also less convex than this (:func:`solidity`): two discs touching 0.86-0.88, overlapping
+#: with centres 0.85 diameters apart 0.93-0.96; an ellipse about 1.
+CLUMP_SOLIDITY = 0.95
 
 
 def blob_response(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -902,6 +943,123 @@ def join_arcs(labels: np.ndarray, intensity: np.ndarray, object_size: float, bod
         _, new = np.unique(lookup, return_inverse=True)
         labels = new.ravel()[labels].astype(np.int32)
     return labels
+
+
+def join_flat(labels: np.ndarray, intensity: np.ndarray, rim: float = 0.9, body: float = 1.5) -> np.ndarray:
+    """Join the pieces of a large flat-topped object; returns a relabelled image (1..N).
+
+    A nucleus far larger than the typical one (a polyploid or giant cell's)
+    is flat on top, so its blob peaks lie round its rim and the watershed
+    cuts it into pieces of about typical size (a nucleus twice the typical
+    diameter came out in 3-6), each of which then ranks as an ordinary
+    nucleus, and the giant, the anomaly, is never seen.  The cuts between its
+    pieces are as bright as the pieces, middle and ends; so are those
+    between two saturated nuclei pressed together, which :func:`join_arcs`
+    and :func:`merge_pieces` rightly keep apart.  What tells them apart is
+    the outline: a group of pieces linked by such cuts is joined only where
+    its union is convex (:data:`FLAT_JOIN_SOLIDITY`: no notches where two
+    bodies meet) and much wider than any of its pieces (``body`` times their
+    widest inscribed disc): two saturated nuclei overlapping by nearly half
+    their diameter make a convex union too (0.994), but only 1.27 times as
+    wide as either half, where a giant is about as many times wider than its
+    pieces as it is larger than a typical nucleus.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:80, :80]
+    >>> giant = np.where(np.hypot(yy - 40, xx - 40) <= 30, 1000.0, 0.0)     # flat on top
+    >>> pie = np.where(giant > 0, 1 + (yy > 40) + 2 * (xx > 40), 0)         # cut in four
+    >>> int(join_flat(pie, giant).max())
+    1
+    >>> pair = np.where((np.hypot(yy - 40, xx - 25) <= 15) | (np.hypot(yy - 40, xx - 55) <= 15), 1000.0, 0.0)
+    >>> halves = np.where(pair > 0, 1 + (xx >= 40), 0)                       # two saturated nuclei, touching
+    >>> int(join_flat(halves, pair).max())
+    2
+    """
+    from scipy import ndimage as ndi
+
+    labels = np.asarray(labels).astype(np.int32)
+    n = int(labels.max())
+    if n <= 1:
+        return labels
+    intensity = np.asarray(intensity, float)
+    area = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
+    light_mean = np.bincount(labels.ravel(), weights=intensity.ravel(), minlength=n + 1) / np.maximum(area, 1)
+
+    def plausible(a, b):
+        ma, mb = light_mean[a], light_mean[b]
+        return (ma > 0) & (mb > 0) & (ma <= 2.0 * mb) & (mb <= 2.0 * ma)
+
+    parent = np.arange(n + 1)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    linked = False
+    for (a, b), (ys, xs) in _contacts(labels, plausible):
+        ends, middle = _cut_light(np.stack([ys, xs], 1), intensity[ys, xs])
+        union_mean = (light_mean[a] * area[a] + light_mean[b] * area[b]) / (area[a] + area[b])
+        if middle > 0 and middle >= union_mean and ends >= rim * middle:
+            parent[find(a)] = find(b)
+            linked = True
+    if not linked:
+        return labels
+    roots = np.array([find(i) for i in range(n + 1)])
+    boxes = ndi.find_objects(labels)
+    lookup = np.arange(n + 1)
+    for root in np.unique(roots[1:]):
+        members = np.flatnonzero(roots == root)
+        members = members[members > 0]
+        if members.size < 2:
+            continue
+        y0 = min(boxes[m - 1][0].start for m in members)
+        y1 = max(boxes[m - 1][0].stop for m in members)
+        x0 = min(boxes[m - 1][1].start for m in members)
+        x1 = max(boxes[m - 1][1].stop for m in members)
+        window = labels[y0:y1, x0:x1]
+        union = np.isin(window, members)
+        if solidity(union) < FLAT_JOIN_SOLIDITY:
+            continue
+        widest = float(ndi.distance_transform_edt(np.pad(union, 1)).max())
+        piece = max(float(ndi.distance_transform_edt(np.pad(window == m, 1)).max()) for m in members)
+        if widest >= body * piece:
+            lookup[members] = members[0]
+    if (lookup == np.arange(n + 1)).all():
+        return labels
+    _, new = np.unique(lookup, return_inverse=True)
+    return new.ravel()[labels].astype(np.int32)
+
+
+#: A group of pieces with flat cuts is one object only if its union is this convex (its area over its convex
+#: hull's): two discs overlapping with centres 0.85 diameters apart make 0.93-0.96, a giant nucleus cut in
+#: pieces 1.0.
+FLAT_JOIN_SOLIDITY = 0.97
+
+
+def solidity(mask: np.ndarray) -> float:
+    """Area of ``mask`` over the area of its convex hull (1 for a convex shape).
+
+    The hull runs through pixel centres, so a digital disc is convex (1.0)
+    at any size; through pixel corners a disc 30 px across measured 0.96.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:40, :40]
+    >>> solidity(np.hypot(yy - 20, xx - 20) <= 15)
+    1.0
+    >>> two = (np.hypot(yy - 20, xx - 11) <= 8) | (np.hypot(yy - 20, xx - 27) <= 8)
+    >>> solidity(two) < 0.9
+    True
+    """
+    from skimage.morphology import convex_hull_image
+
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return 0.0
+    return float(mask.sum()) / float(max(convex_hull_image(mask, offset_coordinates=False).sum(), 1))
 
 
 def _contacts(labels: np.ndarray, keep=None):
@@ -1256,7 +1414,8 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
             markers[y, x] = n_seeds + 1 + k
     pieces = watershed(-blob, markers, mask=mask)
     # Ids stay 1..N: an object refined there keeps at least its brightest pixel.
-    labels, footprint = follow_own_height(join_arcs(merge_pieces(pieces, blob, fine, size), fine, size), fine,
+    labels, footprint = follow_own_height(join_flat(join_arcs(merge_pieces(pieces, blob, fine, size), fine, size),
+                                                    fine), fine,
                                           threshold,
                                           smooth=max(1, int(size // 12)))
     sample = fine[:: step[0], :: step[1]]
