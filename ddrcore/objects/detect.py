@@ -435,7 +435,7 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
         return None
     size = _size_of_parts(img)
     if size is not None:
-        return size
+        return None if np.isnan(size) else size
     # Uneven light: with the field's corners at half the centre's light (vignetting) or a gradient
     # across it, no one threshold parts nuclei from background, and the page looked empty although
     # detection at a given size finds every nucleus (it subtracts the background first).  So a page
@@ -446,11 +446,11 @@ def estimate_object_size(image: np.ndarray) -> Optional[float]:
     noise = local_noise(img)
     even = img - light_surface(img)
     largest = min(img.shape) / 10
-    coarse = _size_of_parts(subtract_background(even, largest) / noise)
+    coarse = _measured(_size_of_parts(subtract_background(even, largest) / noise))
     if coarse is None or coarse > largest:
         # Parts larger than the background's scale are what is left of the light itself, not objects.
         return None
-    size = _size_of_parts(subtract_background(even, coarse) / noise) or coarse
+    size = _measured(_size_of_parts(subtract_background(even, coarse) / noise)) or coarse
     # What is left of light that is not a quadratic (a Gaussian fall-off) can pass for specks over noise
     # alone: a size at which detection finds nothing is no size.
     return size if len(detect_objects(img, float(np.clip(size, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE)))) else None
@@ -534,6 +534,11 @@ def local_noise(img: np.ndarray, tiles: int = 8) -> np.ndarray:
                   mode="edge")[: img.shape[0], : img.shape[1]]
 
 
+def _measured(size: Optional[float]) -> Optional[float]:
+    """``size``, or None where :func:`_size_of_parts` found objects it could not measure."""
+    return None if size is None or np.isnan(size) else size
+
+
 def _size_of_parts(img: np.ndarray) -> Optional[float]:
     """:func:`estimate_object_size` on a despiked page as it is (no background taken out)."""
     from scipy import ndimage as ndi
@@ -555,28 +560,50 @@ def _size_of_parts(img: np.ndarray) -> Optional[float]:
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     keep = np.ones(n, bool)
     keep[border[border > 0] - 1] = False
+    # A part touching all four sides is the page itself (nuclei packed into one blob), never an object.
+    whole = np.ones(n + 1, bool)
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        seen = np.zeros(n + 1, bool)
+        seen[side] = True
+        whole &= seen
+    whole = whole[1:]
     ids = np.flatnonzero(keep & (all_areas >= 9)) + 1
     if ids.size < 3:
-        ids = np.flatnonzero(all_areas >= 9) + 1
+        ids = np.flatnonzero(~whole & (all_areas >= 9)) + 1
     if ids.size == 0:
         return None
     use = all_areas[ids - 1].astype(float)
     diameters = np.sqrt(4 * use / np.pi)
-    # Most objects standing alone, the median part is a typical object: clumps of touching ones are few
-    # and large, and the median ignores them.  In a confluent field most parts are clumps, and the median
-    # read 31-40 px for nuclei of 24.  A part's widest inscribed disc is about one object across whether
-    # the part is one object or a clump of them, so a part much wider than that disc and not convex (an
-    # elongated object is convex) is a clump, and it counts as one object of its inscribed diameter,
-    # scaled as the parts that stand alone scale theirs (an ellipse is wider than its inscribed disc).
+    # While most objects stand alone the median part is a typical object: clumps of touching ones are
+    # few and large, and the median ignores them.  In a confluent field a third or more of the parts are
+    # clumps, and the median read 31-40 px for nuclei of 24.  A part's widest inscribed disc is about one
+    # object across whether the part is one object or a clump, so a part much wider than that disc, not
+    # convex (an elongated nucleus is convex) and larger than the lone parts (a crescent is not) is a
+    # clump, and counts as one object of its inscribed diameter, scaled as the lone parts scale theirs
+    # (an ellipse is wider than its inscribed disc).  Only where objects stand out clearly: above a
+    # threshold set among noise, parts are irregular specks.  (A speck's outline says nothing.)
     inscribed = 2 * np.asarray(ndi.maximum(ndi.distance_transform_edt(mask), labels, ids), float)
     ratio = diameters / np.maximum(inscribed, 1.0)
-    # (Only where objects stand out clearly: above a threshold set among noise, parts are irregular
-    # specks, which would read as clumps of small objects.  And a speck's outline says nothing.)
     clump = (ratio > CLUMP_RATIO) & (use >= 4 * 9) & clear
     if clump.any():
         boxes = ndi.find_objects(labels)
         for j in np.flatnonzero(clump):
             clump[j] = solidity(labels[boxes[ids[j] - 1]] == ids[j]) < CLUMP_SOLIDITY
+    # A clump over a tenth of the page is nuclei merged into one blob (at low signal, or packed tighter
+    # than their own width), no count of objects: such a blob read 143-265 px.  Where nothing else is
+    # left, the page says nothing of what one object is.
+    merged = clump & (use > 0.1 * mask.size)
+    if merged.any():
+        ids, use, diameters, inscribed, ratio, clump = (a[~merged] for a in (ids, use, diameters, inscribed,
+                                                                              ratio, clump))
+    if ids.size == 0 or (clump.all() and ids.size < 3):
+        return _UNMEASURABLE
+    if (~clump).sum() >= 3:
+        clump &= use >= CLUMP_AREA * float(np.median(use[~clump]))
+    else:
+        clump[:] = False                 # nothing to compare with: crescents, doublets; the parts as they are
+    if clump.sum() < CLUMP_SHARE * ids.size:
+        clump[:] = False                 # few clumps: the median copes, as it always has
     alone = ~clump
     # Specks of noise above the threshold can outnumber the objects of a sparse field; weighted by
     # area, the objects dominate.  Lone parts under a twentieth of that area-weighted typical part are
@@ -587,15 +614,8 @@ def _size_of_parts(img: np.ndarray) -> Optional[float]:
         areas = np.sort(lone ** 2)
         weighted = float(areas[np.searchsorted(np.cumsum(areas), 0.5 * areas.sum())])
         lone = lone[lone ** 2 >= 0.05 * weighted]
-    # The clumps, one object each of their inscribed diameter, scaled as the lone parts scale theirs (or
-    # as they are where fewer than 3 stand alone: a field of doublets).
-    scale = float(np.median(ratio[alone])) if alone.sum() >= 3 else 1.0
-    parts = np.concatenate([lone, inscribed[clump] * scale])
-    if parts.size < 3 and clump.any():
-        # A page that is one or two merged blobs (a confluent field at low signal, or packed tighter than
-        # its nuclei's own width) says nothing of what one object is: its blob's inscribed disc read 163 px.
-        return None
-    d = float(np.median(parts))
+    scale = float(np.median(ratio[alone])) if clump.any() else 1.0
+    d = float(np.median(np.concatenate([lone, inscribed[clump] * scale])))
     return float(np.clip(d, MIN_OBJECT_SIZE, MAX_OBJECT_SIZE))
 
 
@@ -603,8 +623,16 @@ def _size_of_parts(img: np.ndarray) -> Optional[float]:
 #: clump of touching objects: two touching discs give 1.41, an ellipse of axis ratio 0.6 gives 1.29 ...
 CLUMP_RATIO = 1.35
 #: ... if it is also less convex than this (:func:`solidity`): two discs touching 0.86-0.88, overlapping
-#: with centres 0.85 diameters apart 0.93-0.96; an ellipse about 1.
+#: with centres 0.85 diameters apart 0.93-0.96; an ellipse about 1 ...
 CLUMP_SOLIDITY = 0.95
+#: ... and at least this many times the median area of the parts that stand alone (a crescent nucleus is
+#: wide and not convex, but no larger than the rest).
+CLUMP_AREA = 1.5
+#: Clumps are counted so only where they make at least this share of the parts.
+CLUMP_SHARE = 1 / 3
+#: What :func:`_size_of_parts` returns for a page whose objects are there but cannot be measured (no second
+#: look with the light taken out: that read the fragments of a merged blob as 7-10 px objects).
+_UNMEASURABLE = float("nan")
 
 
 def blob_response(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -957,8 +985,8 @@ def join_flat(labels: np.ndarray, intensity: np.ndarray, rim: float = 0.9, body:
     between two saturated nuclei pressed together, which :func:`join_arcs`
     and :func:`merge_pieces` rightly keep apart.  What tells them apart is
     the outline: a group of pieces linked by such cuts is joined only where
-    its union is convex (:data:`FLAT_JOIN_SOLIDITY`: no notches where two
-    bodies meet) and much wider than any of its pieces (``body`` times their
+    its union is convex (:data:`FLAT_JOIN_SOLIDITY`: not even the shallow
+    notches where overlapping bodies meet) and much wider than any of its pieces (``body`` times their
     widest inscribed disc): two saturated nuclei overlapping by nearly half
     their diameter make a convex union too (0.994), but only 1.27 times as
     wide as either half, where a giant is about as many times wider than its
@@ -1034,9 +1062,9 @@ def join_flat(labels: np.ndarray, intensity: np.ndarray, rim: float = 0.9, body:
 
 
 #: A group of pieces with flat cuts is one object only if its union is this convex (its area over its convex
-#: hull's): two discs overlapping with centres 0.85 diameters apart make 0.93-0.96, a giant nucleus cut in
-#: pieces 1.0.
-FLAT_JOIN_SOLIDITY = 0.97
+#: hull's): rosettes of 3-7 bright nuclei overlapping with centres 0.6-0.7 diameters apart make 0.96-0.984
+#: (a helper's attack; at 0.97 they were joined), a giant nucleus cut in pieces 1.0.
+FLAT_JOIN_SOLIDITY = 0.99
 
 
 def solidity(mask: np.ndarray) -> float:
