@@ -58,27 +58,39 @@ def object_means(maps: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     return out
 
 
-def main() -> int:
+def captured_residuals(argv) -> dict:
+    """``IMAGE MASK|- SEED``: ``ddrid bench real``'s run (:mod:`real_capture`) with the residual maps and
+    model inputs of the validation objects (over their eight views) and of the test objects, z(AS_m) of the
+    test objects, and ``z(test, val)``: a score on the validation objects' scale (log, mean, spread)."""
     from real_capture import capture_from_argv
 
     from ddrcore.model.cellscore import feature_matrix
     from ddrcore.model.combined import standardised
     from ddrcore.model.minibatch import dihedral_views
-    from ddrcore.model.scoring import roc_auc
 
-    seen = capture_from_argv(sys.argv[1:4])
-    model, scores, test, normal, on, y, image, seed, kinds = (
-        seen[k] for k in ("model", "scores", "test", "normal", "on", "y", "image", "seed", "kinds"))
+    seen = capture_from_argv(argv)
+    model, test, normal = seen["model"], seen["test"], seen["normal"]
     val_idx = np.asarray(model.training["val_indices"], int)
-    val_maps, val_in = residuals_and_inputs(model, dihedral_views(normal.images[val_idx]))
-    test_maps, test_in = residuals_and_inputs(model, test.images)
+    seen["val_maps"], seen["val_in"] = residuals_and_inputs(model, dihedral_views(normal.images[val_idx]))
+    seen["test_maps"], seen["test_in"] = residuals_and_inputs(model, test.images)
     page = model.config.measure_intensity == "page"
-    z_m = standardised(model.measure.score(feature_matrix(test.sources, page)), model.measure.calibration)
+    seen["z_m"] = standardised(model.measure.score(feature_matrix(test.sources, page)), model.measure.calibration)
 
     def z(test_v, val_v):
         logs = np.log(np.maximum(val_v, 1e-12))
         return standardised(np.maximum(test_v, 1e-12), (float(logs.mean()), float(logs.std())))
 
+    seen["z"] = z
+    return seen
+
+
+def main() -> int:
+    from ddrcore.model.scoring import roc_auc
+
+    seen = captured_residuals(sys.argv[1:4])
+    scores, on, y, image, seed, kinds, val_maps, val_in, test_maps, test_in, z_m, z = (
+        seen[k] for k in ("scores", "on", "y", "image", "seed", "kinds", "val_maps", "val_in", "test_maps",
+                          "test_in", "z_m", "z"))
     z_e = z(test_maps.reshape(len(test_maps), -1).max(1), val_maps.reshape(len(val_maps), -1).max(1))
     z_o = z(object_means(test_maps, test_in), object_means(val_maps, val_in))
     rules = {"shipped": (z_e + z_m) / np.sqrt(2), "AS_o alone": z_o, "sum3": (z_e + z_o + z_m) / np.sqrt(3),
@@ -87,15 +99,21 @@ def main() -> int:
     print(f"{Path(image).stem} seed {seed}: {int(on.sum())} objects, AS_cell as shipped {roc_auc(scores.cell[on], y):.3f}",
           flush=True)
     for name, s in rules.items():
-        s_on = s[on]
-        by_kind = []
-        for kind in sorted(set(k_on) - {"normal"}):
-            sel = (k_on == kind) | (k_on == "normal")
-            by_kind.append(f"{kind} {roc_auc(s_on[sel], (k_on[sel] == kind).astype(int)):.3f}")
-        top = np.argsort(-s_on)[:20]
-        print(f"  {name}: AUC {roc_auc(s_on, y):.3f}, top 20 anomalies {int(y[top].sum())}; " + ", ".join(by_kind),
-              flush=True)
+        print_rule(name, s[on], y, k_on)
     return 0
+
+
+def print_rule(name: str, s_on: np.ndarray, y: np.ndarray, k_on: np.ndarray) -> None:
+    """One line: a rule's AUC, anomalies among its top 20 and AUC by kind (over the objects on a nucleus)."""
+    from ddrcore.model.scoring import roc_auc
+
+    by_kind = []
+    for kind in sorted(set(k_on) - {"normal"}):
+        sel = (k_on == kind) | (k_on == "normal")
+        by_kind.append(f"{kind[:5]} {roc_auc(s_on[sel], (k_on[sel] == kind).astype(int)):.3f}")
+    top = np.argsort(-s_on)[:20]
+    print(f"  {name:28s} AUC {roc_auc(s_on, y):.3f}, top 20 anomalies {int(y[top].sum())}; " + ", ".join(by_kind),
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -52,36 +52,22 @@ def regions(inputs: np.ndarray) -> dict:
 
 
 def main() -> int:
-    from object_residual_probe import residuals_and_inputs
-    from real_capture import capture_from_argv
+    from object_residual_probe import captured_residuals, print_rule
 
-    from ddrcore.model.cellscore import feature_matrix
-    from ddrcore.model.combined import standardised
-    from ddrcore.model.minibatch import dihedral_views
     from ddrcore.model.scoring import roc_auc
 
-    seen = capture_from_argv(sys.argv[1:4])
-    model, scores, test, normal, on, y, image, seed, kinds = (
-        seen[k] for k in ("model", "scores", "test", "normal", "on", "y", "image", "seed", "kinds"))
-    val_idx = np.asarray(model.training["val_indices"], int)
-    val_maps, val_in = residuals_and_inputs(model, dihedral_views(normal.images[val_idx]))
-    test_maps, test_in = residuals_and_inputs(model, test.images)
-    page = model.config.measure_intensity == "page"
-    z_m = standardised(model.measure.score(feature_matrix(test.sources, page)), model.measure.calibration)
-
-    def z(test_v, val_v):
-        logs = np.log(np.maximum(val_v, 1e-12))
-        return standardised(np.maximum(test_v, 1e-12), (float(logs.mean()), float(logs.std())))
-
+    seen = captured_residuals(sys.argv[1:4])
+    on, y, z, z_m = seen["on"], seen["y"], seen["z"], seen["z_m"]
+    test_maps, val_maps = seen["test_maps"], seen["val_maps"]
     s = test_maps.shape[-1]
-    full_t = np.ones_like(test_maps, bool)
-    reg_t, reg_v = {"full": full_t, **regions(test_in)}, {"full": np.ones_like(val_maps, bool), **regions(val_in)}
-    k_on = np.asarray(kinds)[on]
+    reg_t = {"full": np.ones_like(test_maps, bool), **regions(seen["test_in"])}
+    reg_v = {"full": np.ones_like(val_maps, bool), **regions(seen["val_in"])}
+    k_on = np.asarray(seen["kinds"])[on]
     yy, xx = np.mgrid[:s, :s]
     rr = np.hypot(yy - (s - 1) / 2, xx - (s - 1) / 2) / (s / 2)
     at = rr.ravel()[test_maps.reshape(len(test_maps), -1).argmax(1)][on]
-    print(f"{Path(image).stem} seed {seed}: {int(on.sum())} objects, AS_cell as shipped "
-          f"{roc_auc(scores.cell[on], y):.3f}; peak at r = {np.median(at[y == 0]):.2f} (normals), "
+    print(f"{Path(seen['image']).stem} seed {seen['seed']}: {int(on.sum())} objects, AS_cell as shipped "
+          f"{roc_auc(seen['scores'].cell[on], y):.3f}; peak at r = {np.median(at[y == 0]):.2f} (normals), "
           f"{np.median(at[y == 1]):.2f} (anomalies); normals peaking beyond 0.7: {np.mean(at[y == 0] > 0.7):.2f}",
           flush=True)
     for name in reg_t:
@@ -89,14 +75,7 @@ def main() -> int:
         pv = np.where(reg_v[name], val_maps, 0).reshape(len(val_maps), -1).max(1)
         z_e = z(pt, pv)
         for label, sc in ((f"{name}: AS_cell", (z_e + z_m) / np.sqrt(2)), (f"{name}: AS_e alone", z_e)):
-            s_on = sc[on]
-            by_kind = []
-            for kind in sorted(set(k_on) - {"normal"}):
-                sel = (k_on == kind) | (k_on == "normal")
-                by_kind.append(f"{kind[:5]} {roc_auc(s_on[sel], (k_on[sel] == kind).astype(int)):.3f}")
-            top = np.argsort(-s_on)[:20]
-            print(f"  {label:28s} AUC {roc_auc(s_on, y):.3f}, top20 {int(y[top].sum())}; " + ", ".join(by_kind),
-                  flush=True)
+            print_rule(label, sc[on], y, k_on)
     return 0
 
 

@@ -781,6 +781,14 @@ def _adjacency(labels: np.ndarray, value: np.ndarray):
     return uniq, length.astype(float), mean
 
 
+def _root(parent: np.ndarray, i: int) -> int:
+    """The root of ``i`` in the union-find forest ``parent`` (paths halved on the way)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
 def merge_pieces(labels: np.ndarray, ridge: np.ndarray, intensity: np.ndarray, object_size: float,
                  seam: float = 0.9, seam_peak: float = 0.55, min_area: float = 0.25) -> np.ndarray:
     """Join watershed pieces that belong to one object; returns a relabelled image (1..N).
@@ -838,10 +846,7 @@ def merge_pieces(labels: np.ndarray, ridge: np.ndarray, intensity: np.ndarray, o
     parent = np.arange(n + 1)
 
     def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+        return _root(parent, i)
 
     for (a, b), c in zip(pairs, contact):
         dimmer = min(ridge_mean[a], ridge_mean[b])
@@ -1021,10 +1026,7 @@ def join_flat(labels: np.ndarray, intensity: np.ndarray, rim: float = 0.9, body:
     parent = np.arange(n + 1)
 
     def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+        return _root(parent, i)
 
     linked = False
     for (a, b), (ys, xs) in _contacts(labels, plausible):
