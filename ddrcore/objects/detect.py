@@ -540,7 +540,11 @@ def _measured(size: Optional[float]) -> Optional[float]:
 
 
 def _size_of_parts(img: np.ndarray) -> Optional[float]:
-    """:func:`estimate_object_size` on a despiked page as it is (no background taken out)."""
+    """:func:`estimate_object_size` on a despiked page as it is (no background taken out).
+
+    None where the page shows no objects; NaN (:data:`_UNMEASURABLE`) where it
+    shows objects merged past measuring.
+    """
     from scipy import ndimage as ndi
 
     if img.max() <= img.min():
@@ -991,11 +995,14 @@ def join_flat(labels: np.ndarray, intensity: np.ndarray, rim: float = 0.9, body:
     and :func:`merge_pieces` rightly keep apart.  What tells them apart is
     the outline: a group of pieces linked by such cuts is joined only where
     its union is convex (:data:`FLAT_JOIN_SOLIDITY`: not even the shallow
-    notches where overlapping bodies meet) and much wider than any of its pieces (``body`` times their
-    widest inscribed disc): two saturated nuclei overlapping by nearly half
-    their diameter make a convex union too (0.994), but only 1.27 times as
-    wide as either half, where a giant is about as many times wider than its
-    pieces as it is larger than a typical nucleus.
+    notches where overlapping bodies meet) and much wider than any of its
+    pieces (``body`` times their widest inscribed disc): two saturated
+    nuclei overlapping by nearly half their diameter make a convex union too
+    (0.994), but only 1.27 times as wide as either half, where a giant is
+    about as many times wider than its pieces as it is larger than a typical
+    nucleus.  What this cannot tell from a giant: three or four saturated
+    nuclei overlapping by a third of their diameter or more, whose clipped
+    outline is as convex as a giant's (they are joined).
 
     Examples
     --------
