@@ -1044,12 +1044,13 @@ def join_flat(labels: np.ndarray, intensity: np.ndarray, rim: float = 0.9, body:
             linked = True
     if not linked:
         return labels
-    roots = np.array([find(i) for i in range(n + 1)])
+    roots = np.array([find(i) for i in range(1, n + 1)])
     boxes = ndi.find_objects(labels)
     lookup = np.arange(n + 1)
-    for root in np.unique(roots[1:]):
-        members = np.flatnonzero(roots == root)
-        members = members[members > 0]
+    # The groups of two or more pieces only (a field of 15,000 nuclei has a handful), each in one pass.
+    order = np.argsort(roots, kind="stable")
+    starts = np.flatnonzero(np.r_[True, roots[order][1:] != roots[order][:-1]])
+    for members in np.split(order + 1, starts[1:]):
         if members.size < 2:
             continue
         y0 = min(boxes[m - 1][0].start for m in members)
