@@ -740,6 +740,77 @@ def open_disc(mask: np.ndarray, radius: int) -> np.ndarray:
     return (ndi.distance_transform_edt(~core) <= r)[pad:-pad, pad:-pad]
 
 
+def drop_bridges(labels: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """``labels`` without the pixels the closing laid across a gap between two objects.
+
+    The closing that makes each object whole also bridges two objects
+    closer than its diameter; the watershed then cuts the bridge in the
+    middle and each object keeps half of it: a knob on its outline where
+    there is no signal (seen on U2OS nuclei 10 px apart).  A connected part
+    of an object's pixels that only the closing ``added`` (below the
+    threshold) and that touches another object is such a half, and goes.
+    Added pixels inside one object (a notch, a dim gap between its own
+    pieces) touch no other object and stay; an object made only of added
+    pixels keeps them (ids stay 1..N).
+
+    Examples
+    --------
+    >>> lab = np.zeros((5, 12), int); lab[:, :5] = 1; lab[:, 7:] = 2
+    >>> lab[2, 5], lab[2, 6] = 1, 2                      # the bridge, halved
+    >>> added = np.zeros((5, 12), bool); added[2, 5:7] = True
+    >>> out = drop_bridges(lab, added)
+    >>> int(out[2, 5]), int(out[2, 6]), int((out == 1).sum()), int((out == 2).sum())
+    (0, 0, 25, 25)
+    """
+    from skimage.measure import label as regions
+
+    labels = np.asarray(labels)
+    part = np.where(added & (labels > 0), labels, 0)
+    if not part.any():
+        return labels
+    # Connected runs of added pixels, each within one object (regions of one value).
+    runs = regions(part, background=0, connectivity=1)
+    touching = set()
+    for axis in (0, 1):
+        a = [slice(None), slice(None)]
+        b = [slice(None), slice(None)]
+        a[axis], b[axis] = slice(None, -1), slice(1, None)
+        for x, y in ((tuple(a), tuple(b)), (tuple(b), tuple(a))):
+            hit = (runs[x] > 0) & (labels[y] > 0) & (labels[y] != labels[x])
+            touching.update(np.unique(runs[x][hit]).tolist())
+    if not touching:
+        return labels
+    drop = np.isin(runs, np.fromiter(touching, np.int64))
+    out = np.where(drop, 0, labels)
+    # What the bridge alone held to its object (glow above the threshold in the gap) goes with it: an
+    # object the cut left in pieces keeps its largest.
+    cut = np.unique(labels[drop])
+    before, after = _pieces(np.where(np.isin(labels, cut), labels, 0)), _pieces(np.where(np.isin(out, cut), out, 0))
+    for oid in cut[after[0][cut] > before[0][cut]]:
+        pieces = after[1] * (out == oid)
+        sizes = np.bincount(pieces.ravel())
+        sizes[0] = 0
+        out[(pieces > 0) & (pieces != np.argmax(sizes))] = 0
+    # An object that would vanish keeps its pixels.
+    n = int(labels.max())
+    left = np.bincount(out.ravel(), minlength=n + 1)
+    gone = np.nonzero((left == 0) & (np.bincount(labels.ravel(), minlength=n + 1) > 0))[0]
+    gone = gone[gone > 0]
+    if gone.size:
+        back = np.isin(labels, gone)
+        out[back] = labels[back]
+    return out
+
+
+def _pieces(labels: np.ndarray) -> tuple:
+    """(pieces per id, the pieces' own labels): each id's 8-connected parts."""
+    from skimage.measure import label as regions
+
+    runs = regions(labels, background=0, connectivity=2)
+    pairs = np.unique(np.stack([labels.ravel(), runs.ravel()], 1)[labels.ravel() > 0], axis=0)
+    return np.bincount(pairs[:, 0], minlength=int(labels.max()) + 1), runs
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with every background region that does not touch the border filled.
 
@@ -1414,6 +1485,7 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     if threshold is None:
         return Objects.empty()           # noise alone (a dark frame, an empty well): no objects
     mask = fine > threshold
+    above = mask
     close = int(size // 8)
     if close >= 1:
         mask = close_disc(mask, close) | mask
@@ -1460,6 +1532,8 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     centre = float(np.median(sample))
     floor = centre + DIM_FLOOR_NOISE * 1.4826 * float(np.median(np.abs(sample - centre)))
     labels = reach_own_edge(labels, fine, threshold, floor, footprint)
+    # Last, so that no later step grows an object back over the gap.
+    labels = drop_bridges(labels, mask & ~above & ~holes)
     footprint = np.where(labels > 0, labels, footprint)
     n = int(labels.max())
     if n == 0:
