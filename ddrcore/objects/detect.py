@@ -740,75 +740,107 @@ def open_disc(mask: np.ndarray, radius: int) -> np.ndarray:
     return (ndi.distance_transform_edt(~core) <= r)[pad:-pad, pad:-pad]
 
 
-def drop_bridges(labels: np.ndarray, added: np.ndarray) -> np.ndarray:
+#: A closing-added run of an object counts as a bridge only while more than this share of it lies outside
+#: the hull of the object's pixels above the threshold: a knob stands out of the nucleus; the dim body of a
+#: textured nucleus, which the closing joined to its bright spots, lies mostly among them.
+BRIDGE_OUTSIDE = 0.5
+#: What a dropped bridge cuts off its object goes with it only while it is under this share of the object
+#: and dimmer than its median (glow in the gap); an anaphase daughter or a cluster's dot keeps the bridge.
+BRIDGE_REMNANT = 0.1
+
+
+def drop_bridges(labels: np.ndarray, added: np.ndarray, intensity: np.ndarray) -> tuple:
     """``labels`` without the pixels the closing laid across a gap between two objects.
 
     The closing that makes each object whole also bridges two objects
     closer than its diameter; the watershed then cuts the bridge in the
     middle and each object keeps half of it: a knob on its outline where
-    there is no signal (seen on U2OS nuclei 10 px apart).  A connected part
+    there is no signal (seen on U2OS nuclei 10 px apart).  A connected run
     of an object's pixels that only the closing ``added`` (below the
-    threshold) and that touches another object is such a half, and goes.
-    Added pixels inside one object (a notch, a dim gap between its own
-    pieces) touch no other object and stay; an object made only of added
-    pixels keeps them (ids stay 1..N).
+    threshold), that touches another object and that lies mostly outside
+    the hull of the object's pixels above the threshold (it stands out of
+    the object) is such a half, and goes.  Added pixels that touch no other
+    object (a notch, a hole, a dim gap between an object's own pieces), or
+    that lie among its bright parts (a textured nucleus's dim body), stay.  Where taking a run away would cut the object
+    in two, the part cut off goes with it if it is small (under
+    :data:`BRIDGE_REMNANT` of the object) and dimmer than the object's
+    median (glow in the gap), and otherwise the object keeps its runs (they
+    join two real parts: an anaphase pair, a cluster of dots).
+
+    Returns
+    -------
+    labels : ndarray
+        The objects (ids kept; none loses all its pixels).
+    dropped : ndarray
+        Boolean, the pixels taken away.
 
     Examples
     --------
     >>> lab = np.zeros((5, 12), int); lab[:, :5] = 1; lab[:, 7:] = 2
     >>> lab[2, 5], lab[2, 6] = 1, 2                      # the bridge, halved
     >>> added = np.zeros((5, 12), bool); added[2, 5:7] = True
-    >>> out = drop_bridges(lab, added)
-    >>> int(out[2, 5]), int(out[2, 6]), int((out == 1).sum()), int((out == 2).sum())
-    (0, 0, 25, 25)
+    >>> img = np.where(lab > 0, 100.0, 0.0); img[2, 5:7] = 5.0
+    >>> out, dropped = drop_bridges(lab, added, img)
+    >>> int(out[2, 5]), int(out[2, 6]), int((out == 1).sum()), int((out == 2).sum()), int(dropped.sum())
+    (0, 0, 25, 25, 2)
     """
+    from scipy import ndimage as ndi
     from skimage.measure import label as regions
+    from skimage.morphology import convex_hull_image
 
     labels = np.asarray(labels)
+    nothing = np.zeros(labels.shape, bool)
     part = np.where(added & (labels > 0), labels, 0)
     if not part.any():
-        return labels
+        return labels, nothing
     # Connected runs of added pixels, each within one object (regions of one value).
     runs = regions(part, background=0, connectivity=1)
     touching = set()
-    for axis in (0, 1):
-        a = [slice(None), slice(None)]
-        b = [slice(None), slice(None)]
-        a[axis], b[axis] = slice(None, -1), slice(1, None)
-        for x, y in ((tuple(a), tuple(b)), (tuple(b), tuple(a))):
-            hit = (runs[x] > 0) & (labels[y] > 0) & (labels[y] != labels[x])
-            touching.update(np.unique(runs[x][hit]).tolist())
+    h, w = labels.shape
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        ya, yb = slice(0, h - dy), slice(dy, h)
+        xa, xb = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+        for (y0, x0), (y1, x1) in (((ya, xa), (yb, xb)), ((yb, xb), (ya, xa))):
+            here, there = labels[y0, x0], labels[y1, x1]
+            hit = (runs[y0, x0] > 0) & (there > 0) & (there != here)
+            touching.update(np.unique(runs[y0, x0][hit]).tolist())
     if not touching:
-        return labels
-    drop = np.isin(runs, np.fromiter(touching, np.int64))
-    out = np.where(drop, 0, labels)
-    # What the bridge alone held to its object (glow above the threshold in the gap) goes with it: an
-    # object the cut left in pieces keeps its largest.
-    cut = np.unique(labels[drop])
-    before, after = _pieces(np.where(np.isin(labels, cut), labels, 0)), _pieces(np.where(np.isin(out, cut), out, 0))
-    for oid in cut[after[0][cut] > before[0][cut]]:
-        pieces = after[1] * (out == oid)
-        sizes = np.bincount(pieces.ravel())
-        sizes[0] = 0
-        out[(pieces > 0) & (pieces != np.argmax(sizes))] = 0
-    # An object that would vanish keeps its pixels.
-    n = int(labels.max())
-    left = np.bincount(out.ravel(), minlength=n + 1)
-    gone = np.nonzero((left == 0) & (np.bincount(labels.ravel(), minlength=n + 1) > 0))[0]
-    gone = gone[gone > 0]
-    if gone.size:
-        back = np.isin(labels, gone)
-        out[back] = labels[back]
-    return out
-
-
-def _pieces(labels: np.ndarray) -> tuple:
-    """(pieces per id, the pieces' own labels): each id's 8-connected parts."""
-    from skimage.measure import label as regions
-
-    runs = regions(labels, background=0, connectivity=2)
-    pairs = np.unique(np.stack([labels.ravel(), runs.ravel()], 1)[labels.ravel() > 0], axis=0)
-    return np.bincount(pairs[:, 0], minlength=int(labels.max()) + 1), runs
+        return labels, nothing
+    ids = np.fromiter(touching, np.int64)
+    run_boxes = ndi.find_objects(runs)
+    owner: dict = {}
+    for r in ids:
+        sl = run_boxes[r - 1]
+        owner.setdefault(int(labels[sl][runs[sl] == r][0]), []).append(int(r))
+    out = labels.copy()
+    dropped = nothing.copy()
+    boxes = ndi.find_objects(labels)
+    for oid, rs in owner.items():
+        sl = boxes[oid - 1]
+        mine = labels[sl] == oid
+        # A bridge stands out of the object's body (its pixels above the threshold); the dim body of a
+        # textured nucleus between its bright spots lies within their hull and stays.
+        hull = convex_hull_image(mine & ~added[sl])
+        rs = [r for r in rs if (~hull[runs[sl] == r]).mean() > BRIDGE_OUTSIDE]
+        if not rs:
+            continue
+        gone = mine & np.isin(runs[sl], rs)
+        left = mine & ~gone
+        if not left.any():
+            continue
+        pieces, k = ndi.label(left, structure=np.ones((3, 3), bool))
+        if k > 1:
+            sizes = np.bincount(pieces.ravel())
+            sizes[0] = 0
+            cut_off = (pieces > 0) & (pieces != np.argmax(sizes))
+            here = intensity[sl]
+            if (cut_off.sum() >= BRIDGE_REMNANT * mine.sum()
+                    or here[cut_off].max() >= np.median(here[left & ~cut_off])):
+                continue
+            gone |= cut_off
+        out[sl][gone] = 0
+        dropped[sl] |= gone
+    return out, dropped
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -1532,9 +1564,10 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     centre = float(np.median(sample))
     floor = centre + DIM_FLOOR_NOISE * 1.4826 * float(np.median(np.abs(sample - centre)))
     labels = reach_own_edge(labels, fine, threshold, floor, footprint)
-    # Last, so that no later step grows an object back over the gap.
-    labels = drop_bridges(labels, mask & ~above & ~holes)
-    footprint = np.where(labels > 0, labels, footprint)
+    # Last, so that no later step grows an object back over the gap; what goes leaves the footprint too.
+    before = labels
+    labels, dropped = drop_bridges(labels, mask & ~above & ~holes, fg)
+    footprint = np.where(labels > 0, labels, np.where(dropped & (footprint == before), 0, footprint))
     n = int(labels.max())
     if n == 0:
         return Objects.empty()

@@ -36,3 +36,52 @@ def test_nuclei_beside_each_other_keep_no_knob_in_the_gap():
             # No pixel of the object lies more than 2.5 px outside its nucleus (the blur reaches ~2 px).
             beyond = (found.labels == oid) & (np.hypot(yy - cy, xx - cx) > d / 2 + 2.5)
             assert int(beyond.sum()) == 0, (seed, cy, cx, int(beyond.sum()))
+            # Nor does the knob stay in the object's footprint (what other objects' crops mask out).
+            if found.footprint is not None:
+                far = (found.footprint == oid) & (np.hypot(yy - cy, xx - cx) > d / 2 + 2.5) & (found.labels == 0)
+                assert int(far.sum()) == 0, (seed, cy, cx, int(far.sum()))
+
+
+def _noisy(signal: np.ndarray, rng) -> np.ndarray:
+    image = rng.poisson(100 + 1000 * ndi.gaussian_filter(signal, 1.2)) + rng.normal(0, 3, signal.shape)
+    return np.clip(image, 0, 65535).astype(np.uint16)
+
+
+def test_an_anaphase_pair_beside_a_nucleus_keeps_both_daughters():
+    # Two bright bars 6 px apart, the gap between them opening onto a round nucleus 3 px away: the closing
+    # joins the bars (one object) and reaches the nucleus.  Dropping the bridge to the nucleus once took a
+    # whole bar with it.
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[:120, :160]
+        signal = np.zeros((120, 160))
+        bars = []
+        for side in (-1, 1):
+            bar = ((xx - 50) / 14.0) ** 2 + ((yy - 60 - side * 7) / 4.0) ** 2 <= 1
+            signal[bar] = 1.3
+            bars.append(bar)
+        signal[np.hypot(yy - 60, xx - 87) <= 20] = 1.0
+        found = detect_objects(_noisy(signal, rng), 40.0)
+        for bar in bars:
+            assert (found.labels[bar] > 0).mean() > 0.9, seed
+
+
+def test_a_cluster_of_dots_keeps_every_dot():
+    # Clusters of nine bright dots (a ring of eight and one in the middle), each alone: the watershed cuts
+    # a cluster into several objects, and the closing's runs between their dots touch a sibling piece; a
+    # dot is signal and never goes with a dropped run.
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[:240, :640]
+        signal = np.zeros((240, 640))
+        for cy in (60.0, 180.0):
+            for cx in (80.0, 240.0, 400.0, 560.0):
+                turn = rng.uniform(-0.2, 0.2, 8)
+                dots = [(cy, cx)] + [(cy + 16.5 * np.sin(a), cx + 16.5 * np.cos(a))
+                                     for a in np.linspace(0, 2 * np.pi, 8, endpoint=False) + turn]
+                for dy, dx in dots:
+                    signal[np.hypot(yy - dy, xx - dx) <= 3.5] = rng.uniform(0.8, 1.2)
+        found = detect_objects(_noisy(signal, rng), 40.0)
+        spots, n = ndi.label(signal > 0)
+        covered = ndi.mean(found.labels > 0, spots, np.arange(1, n + 1))
+        assert (covered > 0.5).all(), (seed, int((covered <= 0.5).sum()))
