@@ -818,16 +818,17 @@ def drop_bridges(labels: np.ndarray, added: np.ndarray, intensity: np.ndarray) -
     for oid, rs in owner.items():
         sl = boxes[oid - 1]
         mine = labels[sl] == oid
+        body = mine & ~added[sl]
+        if not body.any():
+            continue
         # A bridge stands out of the object's body (its pixels above the threshold); the dim body of a
         # textured nucleus between its bright spots lies within their hull and stays.
-        hull = convex_hull_image(mine & ~added[sl])
+        hull = convex_hull_image(body)
         rs = [r for r in rs if (~hull[runs[sl] == r]).mean() > BRIDGE_OUTSIDE]
         if not rs:
             continue
         gone = mine & np.isin(runs[sl], rs)
         left = mine & ~gone
-        if not left.any():
-            continue
         pieces, k = ndi.label(left, structure=np.ones((3, 3), bool))
         if k > 1:
             sizes = np.bincount(pieces.ravel())
