@@ -1,6 +1,6 @@
 """Find bright objects (nuclei, cells, puncta clusters) in one page.
 
-The detector, in four steps (each a scikit-image / SciPy building block):
+The detector, in six steps (each a scikit-image / SciPy building block):
 
 1. **Background** — a grey opening at a scale larger than the objects,
    computed on a subsampled page (fast at any page size), is subtracted, so
@@ -26,7 +26,11 @@ The detector, in four steps (each a scikit-image / SciPy building block):
    and not its glow; the glow's pixels go back to a neighbour where they
    stand out above the glow's own fall-off (the part of a dim neighbour the
    bright object's basin took), else they stay the bright object's
-   footprint, masked out of other objects' patches (:func:`follow_own_height`).
+   footprint, masked out of other objects' patches (:func:`follow_own_height`);
+   a dim object is outlined down its own flanks (:func:`reach_own_edge`).
+6. **Bridges** — where the closing of step 2 laid pixels across the gap
+   between two objects, each object's half of that bridge goes
+   (:func:`drop_bridges`), so no outline carries a knob with no signal.
 
 Each object gets the centroid of its region, so centres follow the object's
 shape rather than the brightest pixel.
@@ -761,11 +765,12 @@ def drop_bridges(labels: np.ndarray, added: np.ndarray, intensity: np.ndarray) -
     the hull of the object's pixels above the threshold (it stands out of
     the object) is such a half, and goes.  Added pixels that touch no other
     object (a notch, a hole, a dim gap between an object's own pieces), or
-    that lie among its bright parts (a textured nucleus's dim body), stay.  Where taking a run away would cut the object
-    in two, the part cut off goes with it if it is small (under
-    :data:`BRIDGE_REMNANT` of the object) and dimmer than the object's
-    median (glow in the gap), and otherwise the object keeps its runs (they
-    join two real parts: an anaphase pair, a cluster of dots).
+    that lie among its bright parts (a textured nucleus's dim body), stay.
+    Where taking a run away would cut the object in two, the part cut off
+    goes with it if it is small (under :data:`BRIDGE_REMNANT` of the object)
+    and dimmer than the object's median ``intensity`` (glow in the gap), and
+    otherwise the object keeps its runs (they join two real parts: an
+    anaphase pair, a cluster of dots).
 
     Returns
     -------
