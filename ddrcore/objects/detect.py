@@ -6,9 +6,7 @@ The detector, in six steps (each a scikit-image / SciPy building block):
    computed on a subsampled page (fast at any page size), is subtracted, so
    uneven illumination does not decide what is an object.
 2. **Foreground** — Otsu's threshold on a log scale (:func:`foreground_threshold`,
-   so a few saturated objects do not hide the dim ones; where as many are
-   far brighter as not, a second look at the dim ones, :func:`dim_population`)
-   of the lightly smoothed result; holes are
+   so a few saturated objects do not hide the dim ones) of the lightly smoothed result; holes are
    filled (rings become discs) and gaps narrower than an eighth of the object
    size are closed (a cluster of puncta becomes one region).
 3. **Split** — Laplacian-of-Gaussian peaks at a quarter of the object size
