@@ -246,7 +246,11 @@ def foreground_threshold(image: np.ndarray) -> float:
     v = img.ravel()
     if not v.max() > v.min():
         return float(v.max())
-    low = _low_threshold(v)
+    med = float(np.median(v))
+    noise = 1.4826 * float(np.median(np.abs(v - med)))
+    scale = max(noise, 1e-3 * float(v.max() - v.min()), 1e-12)
+    logv = np.log1p(np.maximum(v - med, 0) / scale)
+    low = med + scale * float(np.expm1(threshold_otsu(logv))) if logv.max() > logv.min() else med
     parts, n = ndi.label(img > low)
     if n == 0:
         return low
@@ -261,83 +265,6 @@ def foreground_threshold(image: np.ndarray) -> float:
     if not clipped.max() > clipped.min():
         return low
     return float(threshold_otsu(clipped))
-
-
-def _low_threshold(values: np.ndarray) -> float:
-    """Otsu's threshold of ``log(1 + v / noise)`` above the median: background against any object."""
-    from skimage.filters import threshold_otsu
-
-    v = np.asarray(values, np.float64).ravel()
-    med = float(np.median(v))
-    noise = 1.4826 * float(np.median(np.abs(v - med)))
-    scale = max(noise, 1e-3 * float(v.max() - v.min()), 1e-12)
-    logv = np.log1p(np.maximum(v - med, 0) / scale)
-    return med + scale * float(np.expm1(threshold_otsu(logv))) if logv.max() > logv.min() else med
-
-
-#: A field whose objects' blob peaks lie below the threshold this often holds a second, dimmer population
-#: (real fields measured: 0-3 %, 18 % on the crowded Kc167 field; half where every dim nucleus has a
-#: neighbour 3-30 times brighter).
-DIM_SHARE = 0.3
-
-
-def dim_population(fine: np.ndarray, page: np.ndarray, object_size: float, threshold: float) -> Optional[float]:
-    """A lower threshold where the objects come in two brightness populations and the threshold left one out.
-
-    :func:`foreground_threshold` clips the page at a typical object's peak
-    before Otsu's threshold is taken, so a few saturated objects do not hide
-    the dim ones.  Where as many objects are far brighter as not (a bright
-    nucleus beside each dim one), the typical peak falls among the bright
-    ones and the threshold lands between the two populations: no dim object
-    is found.  Here each object's peak is read on ``fine``, the brightest
-    pixel near its blob peak (Laplacian of Gaussian at a quarter of
-    ``object_size``, as the seeds are taken); if :data:`DIM_SHARE` or more
-    of the peaks that stand above the background lie below ``threshold``, Otsu's threshold of the page clipped
-    at the median of those dim peaks is returned (half-way up a dim object's
-    flank); otherwise None.
-
-    Examples
-    --------
-    Seven dim nuclei, each with a neighbour three times as bright:
-
-    >>> from scipy import ndimage as ndi
-    >>> yy, xx = np.mgrid[:80, :160]
-    >>> signal = np.zeros((80, 160))
-    >>> for cx in range(20, 160, 20):
-    ...     signal[(yy - 20) ** 2 + (xx - cx) ** 2 < 49] = 1
-    ...     signal[(yy - 36) ** 2 + (xx - cx) ** 2 < 49] = 3
-    >>> img = 100 * ndi.gaussian_filter(signal, 1.5) + np.random.default_rng(0).normal(0, 1, (80, 160))
-    >>> thr = foreground_threshold(img)
-    >>> thr > 100, dim_population(img, img, 14, thr) < 50       # above the dim ones' peaks; then below
-    (True, True)
-    >>> len(detect_objects(img, 14))
-    14
-    """
-    from scipy import ndimage as ndi
-    from skimage.filters import threshold_otsu
-
-    fine = np.asarray(fine)
-    step = (max(1, fine.shape[0] // 512), max(1, fine.shape[1] // 512))
-    sample = fine[:: step[0], :: step[1]]
-    low = _low_threshold(sample)
-    half = max(1, int(object_size / SEED_SCALE))
-    blob = blob_response(page, max(1.0, object_size / SEED_SCALE))
-    ys, xs = np.nonzero((blob == ndi.maximum_filter(blob, size=2 * half + 1, mode="nearest")) & (blob > 0))
-    # Each object's brightest pixel near its blob peak (a ring's rim, not its dark middle; a pair of
-    # anaphase bars, not the gap between them).
-    peaks = np.array([fine[max(0, y - half): y + half + 1, max(0, x - half): x + half + 1].max()
-                      for y, x in zip(ys.tolist(), xs.tolist())], np.float64)
-    peaks = peaks[peaks > low]
-    if peaks.size < 6:
-        return None
-    dim = peaks[peaks < threshold]
-    if dim.size < DIM_SHARE * peaks.size:
-        return None
-    clipped = np.minimum(sample, float(np.median(dim)))
-    if not clipped.max() > clipped.min():
-        return None
-    lower = float(threshold_otsu(clipped))
-    return lower if low < lower < threshold and stands_out(sample, lower) else None
 
 
 #: The typical object must stand this many noise standard deviations above the background (the median of
@@ -1595,8 +1522,6 @@ def detect_objects(image: np.ndarray, object_size: float) -> "Objects":
     threshold = object_threshold(fine[:: step[0], :: step[1]], fine)
     if threshold is None:
         return Objects.empty()           # noise alone (a dark frame, an empty well): no objects
-    # A second, dimmer population the threshold was set past (a bright nucleus beside each dim one).
-    threshold = dim_population(fine, fg, size, threshold) or threshold
     mask = fine > threshold
     above = mask
     close = int(size // 8)
