@@ -22,8 +22,14 @@ def main() -> int:
     import matplotlib.pyplot as plt
     from real_capture import capture_from_argv
 
-    seen = capture_from_argv(sys.argv[1:4])
+    from ddrcore.io.atomic import atomic_path
+    from ddrcore.io.outputs import check_output
+
     out, n = sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 12
+    # Like every output: never over an input or a file of another kind (checked before the training), and
+    # whole or not at all.
+    check_output(out, "report", [p for p in sys.argv[1:3] if p != "-"])
+    seen = capture_from_argv(sys.argv[1:4])
     score = np.asarray(seen["scores"].score, float)
     kinds = np.asarray(seen["kinds"], str)
     images = seen["test"].images
@@ -44,7 +50,8 @@ def main() -> int:
             ax.axis("off")
     fig.suptitle(f"{sys.argv[1].rsplit('/', 1)[-1]} seed {sys.argv[3]}: lowest-ranked anomalies (top row), "
                  f"highest-ranked normals (bottom); {len(implanted)} implanted, {len(normals)} normals", fontsize=9)
-    fig.savefig(out, dpi=90, bbox_inches="tight")
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
     print(f"{out}: anomalies' ranks of the lowest {n}: {sorted(rank[missed].tolist())}")
     return 0
 
